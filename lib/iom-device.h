@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The PCI device model: what sysfs, libudev and pci.ids say about one function. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iom-address.h"
+
+struct udev_device;
+struct iom_pci;
+
+struct iom_device {
+        struct iom_address address;
+        char *syspath; /* NULL when the model came from the daemon */
+
+        uint16_t vendor_id, device_id;
+        uint16_t subsystem_vendor_id, subsystem_device_id;
+        uint32_t class; /* 24 bits: class, subclass, programming interface */
+        uint8_t revision;
+        uint8_t header_type; /* without the multifunction bit: 0 endpoint, 1 bridge, 2 CardBus */
+        char *vendor_name, *device_name, *class_name; /* NULL when pci.ids does not know */
+
+        char *driver;          /* NULL when unbound */
+        char *driver_override; /* NULL when unset */
+        int iommu_group;       /* -1 when the device has none */
+        int numa_node;         /* -1 when unknown */
+        char **reset_methods;  /* NULL-terminated, may be empty */
+
+        bool multifunction;
+        bool boot_vga;
+
+        bool sriov;              /* has the SR-IOV capability */
+        unsigned sriov_total_vfs, sriov_num_vfs;
+        bool is_vf;              /* has a physical function */
+        struct iom_address physfn;
+
+        bool acs;                /* has the ACS capability */
+        uint16_t acs_capability, acs_control;
+};
+
+/* Fills a device from its udev device; @pci may be NULL to skip names and config space. */
+int iom_device_new_from_udev(struct udev_device *d, struct iom_pci *pci, struct iom_device **ret);
+struct iom_device *iom_device_free(struct iom_device *d);
+
+/* PCI bridges and CardBus bridges (non-zero header type) are exempt from group viability. */
+bool iom_device_is_bridge(const struct iom_device *d);
+
+/* Why this device keeps its group from being assigned, as the kernel decides (VFIO allows
+ * vfio drivers, pci-stub and no driver; bridges are exempt); NULL when it does not. */
+const char *iom_device_blocks_viability(const struct iom_device *d);
+
+/* Whether @driver is a VFIO driver (vfio-pci and its variant drivers). */
+bool iom_driver_is_vfio(const char *driver);

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host facts from /sys/class/iommu, /sys/kernel/iommu_groups and procfs. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "iom-host.h"
+#include "iom-log.h"
+#include "iom-sysfs.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_host *, iom_host_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+struct iom_host *iom_host_free(struct iom_host *h) {
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < h->n_units; i++) {
+                free(h->units[i].name);
+                free(h->units[i].type);
+        }
+        free(h->units);
+        strv_free(h->kernel_parameters);
+        free(h->notice);
+        free(h);
+        return NULL;
+}
+
+static bool is_iommu_parameter(const char *word) {
+        static const char *const prefixes[] = {
+                "intel_iommu=", "amd_iommu=", "iommu=", "iommu.", "pcie_acs_override=",
+                "vfio_iommu_type1.", "vfio-pci.", "vfio_pci.", "amd_iommu_intr=", "intremap=",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+                if (strncmp(word, prefixes[i], strlen(prefixes[i])) == 0)
+                        return true;
+        return false;
+}
+
+int iom_cmdline_parse(const char *cmdline, char ***ret_parameters, bool *ret_acs_override) {
+        _cleanup_strv_free_ char **params = NULL;
+        _cleanup_free_ char *copy = NULL;
+        bool acs_override = false;
+        size_t n = 0;
+        char *save = NULL;
+
+        if (!cmdline || !ret_parameters)
+                return -EINVAL;
+        copy = strdup(cmdline);
+        params = calloc(1, sizeof(char *));
+        if (!copy || !params)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+                if (!is_iommu_parameter(w))
+                        continue;
+                if (strncmp(w, "pcie_acs_override=", 18) == 0)
+                        acs_override = true;
+                char **grown = realloc(params, (n + 2) * sizeof(char *));
+                if (!grown)
+                        return -ENOMEM;
+                params = grown;
+                params[n] = strdup(w);
+                params[++n] = NULL;
+                if (!params[n - 1])
+                        return -ENOMEM;
+        }
+        *ret_parameters = TAKE_PTR(params);
+        if (ret_acs_override)
+                *ret_acs_override = acs_override;
+        return 0;
+}
+
+char *iom_host_notice(char *const *kernel_parameters) {
+        const char *off = NULL;
+        char *notice;
+
+        for (char *const *p = kernel_parameters; p && *p; p++)
+                if (streq(*p, "intel_iommu=off") || streq(*p, "amd_iommu=off") ||
+                    streq(*p, "iommu=off"))
+                        off = *p;
+        if (off) {
+                if (asprintf(&notice,
+                             "No IOMMU groups: the kernel command line turns the IOMMU off (%s).",
+                             off) < 0)
+                        return NULL;
+                return notice;
+        }
+        return strdup("No IOMMU groups: the IOMMU is off. Enable VT-d or AMD-Vi in the firmware "
+                      "and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD).");
+}
+
+static int read_units(struct iom_host *h) {
+        _cleanup_(closedirp) DIR *dir = opendir(IOM_SYSFS_ROOT "/class/iommu");
+        struct dirent *e;
+
+        if (!dir)
+                return errno == ENOENT ? 0 : negative_errno();
+        while ((e = readdir(dir))) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                const char *type = "other";
+
+                if (e->d_name[0] == '.')
+                        continue;
+                if (asprintf(&path, IOM_SYSFS_ROOT "/class/iommu/%s/intel-iommu", e->d_name) < 0)
+                        return -ENOMEM;
+                if (stat(path, &st) >= 0)
+                        type = "intel";
+                else {
+                        free(path);
+                        if (asprintf(&path, IOM_SYSFS_ROOT "/class/iommu/%s/amd-iommu",
+                                     e->d_name) < 0)
+                                return -ENOMEM;
+                        if (stat(path, &st) >= 0)
+                                type = "amd";
+                }
+
+                struct iom_unit *grown = realloc(h->units, (h->n_units + 1) * sizeof(*grown));
+                if (!grown)
+                        return -ENOMEM;
+                h->units = grown;
+                h->units[h->n_units].name = strdup(e->d_name);
+                h->units[h->n_units].type = strdup(type);
+                if (!h->units[h->n_units].name || !h->units[h->n_units].type) {
+                        free(h->units[h->n_units].name);
+                        free(h->units[h->n_units].type);
+                        return -ENOMEM;
+                }
+                h->n_units++;
+        }
+        return 0;
+}
+
+/* Interrupt remapping is on when the kernel's irq chips say "IR-" (IR-PCI-MSI, IR-IO-APIC):
+ * the only place the state (not the capability) is visible without dmesg. */
+static bool read_interrupt_remapping(void) {
+        _cleanup_free_ char *interrupts = NULL;
+
+        if (iom_sysfs_read_string(iom_proc_root(), "interrupts", &interrupts) < 0)
+                return false;
+        return strstr(interrupts, "IR-") != NULL;
+}
+
+static bool groups_present(void) {
+        _cleanup_(closedirp) DIR *dir = opendir(IOM_SYSFS_ROOT "/kernel/iommu_groups");
+        struct dirent *e;
+
+        if (!dir)
+                return false;
+        while ((e = readdir(dir)))
+                if (e->d_name[0] != '.')
+                        return true;
+        return false;
+}
+
+int iom_host_read(struct iom_host **ret) {
+        _cleanup_(iom_host_freep) struct iom_host *h = NULL;
+        _cleanup_free_ char *cmdline = NULL, *unsafe = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        r = read_units(h);
+        if (r < 0)
+                return iom_debug_errno(r, "cannot read the IOMMU units: %m");
+        h->interrupt_remapping = read_interrupt_remapping();
+        if (iom_sysfs_read_string(IOM_SYSFS_ROOT "/module/vfio_iommu_type1/parameters",
+                                  "allow_unsafe_interrupts", &unsafe) >= 0)
+                h->allow_unsafe_interrupts = unsafe[0] == 'Y' || unsafe[0] == '1';
+        r = iom_sysfs_read_string(iom_proc_root(), "cmdline", &cmdline);
+        if (r < 0)
+                iom_debug("cannot read %s/cmdline, ignoring: %s", iom_proc_root(), strerror(-r));
+        r = iom_cmdline_parse(cmdline ? cmdline : "", &h->kernel_parameters, &h->acs_override);
+        if (r < 0)
+                return r;
+        h->groups_present = groups_present();
+        if (!h->groups_present) {
+                h->notice = iom_host_notice(h->kernel_parameters);
+                if (!h->notice)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(h);
+        return 0;
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Scanning a host into an inventory, and assembling one from parts. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <libudev.h>
+
+#include "iom-inventory.h"
+#include "iom-log.h"
+#include "iom-pci.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_group *, iom_group_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_pci *, iom_pci_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
+
+struct iom_inventory *iom_inventory_new(void) {
+        return calloc(1, sizeof(struct iom_inventory));
+}
+
+struct iom_inventory *iom_inventory_free(struct iom_inventory *inv) {
+        if (!inv)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                iom_device_free(inv->devices[i]);
+        free(inv->devices);
+        for (size_t i = 0; i < inv->n_groups; i++)
+                iom_group_free(inv->groups[i]);
+        free(inv->groups);
+        iom_host_free(inv->host);
+        free(inv);
+        return NULL;
+}
+
+int iom_inventory_add_device(struct iom_inventory *inv, struct iom_device *d) {
+        _cleanup_(iom_device_freep) struct iom_device *owned = d;
+        struct iom_device **grown;
+
+        if (!inv || !d)
+                return -EINVAL;
+        grown = realloc(inv->devices, (inv->n_devices + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        inv->devices = grown;
+        inv->devices[inv->n_devices++] = TAKE_PTR(owned);
+        return 0;
+}
+
+int iom_inventory_add_group(struct iom_inventory *inv, struct iom_group *g) {
+        _cleanup_(iom_group_freep) struct iom_group *owned = g;
+        struct iom_group **grown;
+
+        if (!inv || !g)
+                return -EINVAL;
+        grown = realloc(inv->groups, (inv->n_groups + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        inv->groups = grown;
+        inv->groups[inv->n_groups++] = TAKE_PTR(owned);
+        return 0;
+}
+
+static int device_compare(const void *a, const void *b) {
+        const struct iom_device *const *x = a, *const *y = b;
+        return iom_address_compare(&(*x)->address, &(*y)->address);
+}
+
+static int group_compare(const void *a, const void *b) {
+        const struct iom_group *const *x = a, *const *y = b;
+        return (*x)->id < (*y)->id ? -1 : (*x)->id > (*y)->id;
+}
+
+struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
+                                             const struct iom_address *a) {
+        for (size_t i = 0; inv && a && i < inv->n_devices; i++)
+                if (iom_address_equal(&inv->devices[i]->address, a))
+                        return inv->devices[i];
+        return NULL;
+}
+
+struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id) {
+        for (size_t i = 0; inv && i < inv->n_groups; i++)
+                if (inv->groups[i]->id == id)
+                        return inv->groups[i];
+        return NULL;
+}
+
+int iom_inventory_link(struct iom_inventory *inv) {
+        int r;
+
+        if (!inv)
+                return -EINVAL;
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                free(inv->groups[i]->devices);
+                inv->groups[i]->devices = NULL;
+                inv->groups[i]->n_devices = 0;
+        }
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                struct iom_device *d = inv->devices[i];
+                struct iom_group *g;
+
+                if (d->iommu_group < 0)
+                        continue;
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                if (!g) {
+                        g = iom_group_new((unsigned) d->iommu_group);
+                        if (!g)
+                                return -ENOMEM;
+                        r = iom_inventory_add_group(inv, g);
+                        if (r < 0)
+                                return r;
+                }
+                r = iom_group_add_device(g, d);
+                if (r < 0)
+                        return r;
+        }
+        if (inv->n_devices > 0)
+                qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
+        if (inv->n_groups > 0)
+                qsort(inv->groups, inv->n_groups, sizeof(*inv->groups), group_compare);
+        return 0;
+}
+
+static int scan_devices(struct iom_inventory *inv) {
+        _cleanup_(udev_unrefp) struct udev *udev = NULL;
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        _cleanup_(iom_pci_freep) struct iom_pci *pci = NULL;
+        struct udev_list_entry *entry;
+        int r;
+
+        udev = udev_new();
+        if (!udev)
+                return -ENOMEM;
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, "pci");
+        if (r < 0)
+                return r;
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                return iom_debug_errno(r, "cannot enumerate PCI devices: %m");
+        r = iom_pci_new(&pci);
+        if (r < 0)
+                return r;
+
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *ud = NULL;
+                struct iom_device *d;
+
+                ud = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!ud)
+                        continue; /* gone since the enumeration: hot-unplug */
+                r = iom_device_new_from_udev(ud, pci, &d);
+                if (r == -ENOENT || r == -ENODEV || r == -EINVAL)
+                        continue; /* gone meanwhile, or not a PCI function */
+                if (r < 0)
+                        return r;
+                r = iom_inventory_add_device(inv, d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int iom_inventory_scan(struct iom_inventory **ret) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        inv = iom_inventory_new();
+        if (!inv)
+                return -ENOMEM;
+        r = iom_host_read(&inv->host);
+        if (r < 0)
+                return r;
+        r = scan_devices(inv);
+        if (r < 0)
+                return r;
+        r = iom_inventory_link(inv);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                r = iom_group_read_sysfs(inv->groups[i]);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                r = iom_group_update_viability(inv->groups[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(inv);
+        return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The inventory: every PCI device and IOMMU group of a host, with the host's facts. */
+#pragma once
+
+#include "iom-device.h"
+#include "iom-group.h"
+#include "iom-host.h"
+
+struct iom_inventory {
+        struct iom_host *host;
+        struct iom_device **devices; /* owned, sorted by address */
+        size_t n_devices;
+        struct iom_group **groups; /* owned, sorted by id */
+        size_t n_groups;
+};
+
+struct iom_inventory *iom_inventory_new(void);
+struct iom_inventory *iom_inventory_free(struct iom_inventory *inv);
+
+/* Reads the running host (libudev, sysfs, pci.ids, procfs): devices, groups, viability. */
+int iom_inventory_scan(struct iom_inventory **ret);
+
+/* Builders for an inventory assembled elsewhere (the CLI, from the daemon's objects).
+ * Both take ownership of what they are given, also on failure. */
+int iom_inventory_add_device(struct iom_inventory *inv, struct iom_device *d);
+int iom_inventory_add_group(struct iom_inventory *inv, struct iom_group *g);
+
+/* Sorts devices and groups and makes each device a member of its group, creating groups
+ * that were not added. */
+int iom_inventory_link(struct iom_inventory *inv);
+
+struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
+                                             const struct iom_address *a);
+struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reading sysfs and procfs attributes: whole small files, numbers, link targets. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IOM_SYSFS_ROOT "/sys"
+
+/* Reads @dir/@name (at most 64 KiB) with trailing newlines removed into a new string. */
+int iom_sysfs_read_string(const char *dir, const char *name, char **ret);
+
+/* Reads a number in C notation ("0x8086", "12", "-1"). */
+int iom_sysfs_read_int64(const char *dir, const char *name, int64_t *ret);
+
+/* Reads the last path element of the symlink @dir/@name ("driver" -> "e1000e"). Returns
+ * -ENOENT when there is no such link. */
+int iom_sysfs_read_link_name(const char *dir, const char *name, char **ret);
+
+/* Returns the directory procfs files are read from: $IOMMUD_PROC_ROOT, or "/proc". The
+ * variable exists so tests and replays of a recorded host can supply /proc/cmdline and
+ * /proc/interrupts. */
+const char *iom_proc_root(void);
+
+/* Reads up to @size bytes at @offset of the binary attribute @dir/@name (PCI "config");
+ * returns the number of bytes read. */
+int iom_sysfs_read_binary(const char *dir, const char *name, size_t offset, void *buf,
+                          size_t size);
