@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* iommud: serves the host's IOMMU groups and PCI devices on D-Bus. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+static void help(void) {
+        printf("Usage: iommud [OPTIONS]\n\n"
+               "Serves the host's IOMMU groups and PCI devices as " IOMMUD_BUS_NAME
+               " on the system bus.\n\n"
+               "  -h --help       Show this help\n"
+               "     --version    Show the version\n"
+               "  -v --verbose    Log debug messages\n\n"
+               "Environment: DBUS_SYSTEM_BUS_ADDRESS selects the bus; IOMMUD_PROC_ROOT the\n"
+               "directory /proc/cmdline and /proc/interrupts are read from.\n"
+               "See iommud(8).\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "verbose", no_argument, NULL, 'v' },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("iommud " PACKAGE_VERSION "\n");
+                        return 0;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "iommud: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        sigset_t mask;
+        int r;
+
+        log_setup();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the manager: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to handle signals: %m");
+
+        r = manager_start(m);
+        if (r < 0)
+                return r;
+
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving " IOMMUD_BUS_NAME ".");
+        log_info("Serving " IOMMUD_BUS_NAME ".");
+        r = sd_event_loop(m->event);
+        (void) sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+        if (r == -EINVAL)
+                return 2;
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

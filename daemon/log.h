@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's logging: to the journal under systemd, to stderr otherwise. */
+#pragma once
+
+#include <errno.h>
+#include <syslog.h>
+
+#include "macro.h"
+
+void log_setup(void);
+void log_set_max_level(int level);
+
+/* Logs with optional journal fields ("IOMMU_GROUP=3", "PCI_SLOT=0000:01:00.0", NULL-terminated
+ * before the format) and returns -abs(@error), so "return log_error_errno(r, ...)" works and
+ * %m names @error. */
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *format, ...) _printf_(6, 7);
+
+#define log_full_errno(level, error, ...)                                                          \
+        log_internal(level, error, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, error, __VA_ARGS__)
+#define log_error_errno(error, ...) log_full_errno(LOG_ERR, error, __VA_ARGS__)
+#define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, error, __VA_ARGS__)
+#define log_oom() log_error_errno(ENOMEM, "Out of memory.")

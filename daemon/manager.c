@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's state and its lifecycle: start, refresh, stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libudev.h>
+
+#include "log.h"
+#include "manager.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
+
+int manager_new(struct manager **ret) {
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_unref(m->refresh_source);
+        sd_event_source_unref(m->monitor_source);
+        udev_monitor_unref(m->monitor);
+        sd_bus_flush_close_unref(m->bus);
+        iom_inventory_free(m->inventory);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+char *manager_group_path(unsigned id) {
+        char *path;
+        if (asprintf(&path, IOMMUD_GROUP_PREFIX "/%u", id) < 0)
+                return NULL;
+        return path;
+}
+
+char *manager_device_path(const struct iom_address *a) {
+        char buf[IOM_ADDRESS_STRING_MAX], *path;
+        if (asprintf(&path, IOMMUD_DEVICE_PREFIX "/%s", iom_address_format_path(a, buf)) < 0)
+                return NULL;
+        return path;
+}
+
+static void log_inventory(const struct iom_inventory *inv) {
+        log_info("Found %zu PCI devices in %zu IOMMU groups.", inv->n_devices, inv->n_groups);
+        if (inv->host->notice)
+                log_notice("%s", inv->host->notice);
+        if (inv->host->acs_override)
+                log_warning("%s.", IOM_ACS_OVERRIDE_WARNING);
+        if (inv->host->groups_present && !inv->host->interrupt_remapping)
+                log_warning("Interrupt remapping is off: VFIO refuses assignment unless "
+                            "vfio_iommu_type1.allow_unsafe_interrupts=1 (currently %s).",
+                            inv->host->allow_unsafe_interrupts ? "on" : "off");
+}
+
+int manager_start(struct manager *m) {
+        int r;
+
+        r = iom_inventory_scan(&m->inventory);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the host's PCI devices: %m");
+        log_inventory(m->inventory);
+
+        /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS: tests use a private bus. */
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+
+        r = sd_bus_add_object_manager(m->bus, NULL, IOMMUD_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object manager: %m");
+        r = bus_manager_register(m);
+        if (r < 0)
+                return r;
+        r = bus_group_register(m);
+        if (r < 0)
+                return r;
+        r = bus_device_register(m);
+        if (r < 0)
+                return r;
+
+        r = hotplug_start(m);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_request_name(m->bus, IOMMUD_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the bus name " IOMMUD_BUS_NAME ": %m");
+        return 0;
+}
+
+static bool strings_differ(const char *a, const char *b) {
+        return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool group_members_differ(const struct iom_group *a, const struct iom_group *b) {
+        if (a->n_devices != b->n_devices || a->viable != b->viable ||
+            a->n_blockers != b->n_blockers)
+                return true;
+        for (size_t i = 0; i < a->n_devices; i++)
+                if (!iom_address_equal(&a->devices[i]->address, &b->devices[i]->address) ||
+                    strings_differ(a->devices[i]->driver, b->devices[i]->driver))
+                        return true;
+        return false;
+}
+
+/* Objects in @from that @to lacks: removed (before the swap) or added (after it). */
+static void emit_membership(struct manager *m, const struct iom_inventory *from,
+                            const struct iom_inventory *to, bool added) {
+        for (size_t i = 0; i < from->n_devices; i++) {
+                if (iom_inventory_find_device(to, &from->devices[i]->address))
+                        continue;
+                _cleanup_free_ char *path = manager_device_path(&from->devices[i]->address);
+                if (path)
+                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
+                                      : sd_bus_emit_object_removed(m->bus, path));
+        }
+        for (size_t i = 0; i < from->n_groups; i++) {
+                if (iom_inventory_find_group(to, from->groups[i]->id))
+                        continue;
+                _cleanup_free_ char *path = manager_group_path(from->groups[i]->id);
+                if (path)
+                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
+                                      : sd_bus_emit_object_removed(m->bus, path));
+        }
+}
+
+static void emit_changes(struct manager *m, const struct iom_inventory *old) {
+        const struct iom_inventory *new = m->inventory;
+
+        for (size_t i = 0; i < new->n_devices; i++) {
+                const struct iom_device *d = new->devices[i];
+                const struct iom_device *was = iom_inventory_find_device(old, &d->address);
+
+                if (!was || (!strings_differ(was->driver, d->driver) &&
+                             !strings_differ(was->driver_override, d->driver_override)))
+                        continue;
+                _cleanup_free_ char *path = manager_device_path(&d->address);
+                if (path)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
+                                                              "Driver", "DriverOverride", NULL);
+        }
+        for (size_t i = 0; i < new->n_groups; i++) {
+                const struct iom_group *g = new->groups[i];
+                const struct iom_group *was = iom_inventory_find_group(old, g->id);
+
+                if (!was || !group_members_differ(was, g))
+                        continue;
+                _cleanup_free_ char *path = manager_group_path(g->id);
+                if (path)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
+                                                              "Devices", "Viable", "Blockers",
+                                                              NULL);
+        }
+        if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
+                (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                                      "DeviceCount", "GroupCount", NULL);
+}
+
+int manager_refresh(struct manager *m) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *old = NULL, *new = NULL;
+        int r;
+
+        r = iom_inventory_scan(&new);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to rescan the host, keeping what we knew: %m");
+
+        /* sd-bus asks the object tree for the interfaces of a removed object: emit removals
+         * while the old inventory still answers, additions once the new one does. */
+        emit_membership(m, m->inventory, new, false);
+        old = m->inventory;
+        m->inventory = TAKE_PTR(new);
+        emit_membership(m, m->inventory, old, true);
+        emit_changes(m, old);
+
+        log_debug("Rescanned: %zu devices, %zu groups.", m->inventory->n_devices,
+                  m->inventory->n_groups);
+        return 0;
+}

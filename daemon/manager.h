@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's state: the event loop, the bus, and the inventory it serves. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "iom-inventory.h"
+#include "macro.h"
+
+#define IOMMUD_BUS_NAME "org.iommud1"
+#define IOMMUD_PATH "/org/iommud1"
+#define IOMMUD_GROUP_PREFIX IOMMUD_PATH "/group"
+#define IOMMUD_DEVICE_PREFIX IOMMUD_PATH "/device"
+
+struct udev_monitor;
+
+struct manager {
+        sd_event *event;
+        sd_bus *bus;
+        struct iom_inventory *inventory;
+
+        struct udev_monitor *monitor;
+        sd_event_source *monitor_source;
+        sd_event_source *refresh_source; /* coalesces bursts of uevents into one rescan */
+};
+
+int manager_new(struct manager **ret);
+struct manager *manager_free(struct manager *m);
+
+/* Scans the host, connects to the bus, exports the objects and takes the bus name. */
+int manager_start(struct manager *m);
+
+/* Rescans the host and tells the bus what appeared, vanished or changed. */
+int manager_refresh(struct manager *m);
+
+/* Object paths of the model. */
+char *manager_group_path(unsigned id);
+char *manager_device_path(const struct iom_address *a);
+
+/* Each interface's file exports its vtable. */
+int bus_manager_register(struct manager *m);
+int bus_group_register(struct manager *m);
+int bus_device_register(struct manager *m);
+
+/* Follows udev's pci uevents. */
+int hotplug_start(struct manager *m);
