@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The inventory as the daemon serves it: GetManagedObjects into the lib's model. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+
+#include "inventory-bus.h"
+#include "iom-log.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_group *, iom_group_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_host *, iom_host_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
+
+static int read_string(sd_bus_message *m, char **ret, bool empty_is_null) {
+        const char *s;
+        int r = sd_bus_message_read(m, "v", "s", &s);
+        if (r < 0)
+                return r;
+        if (empty_is_null && !*s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int read_bool(sd_bus_message *m, bool *ret) {
+        int b, r = sd_bus_message_read(m, "v", "b", &b);
+        if (r >= 0)
+                *ret = b;
+        return r;
+}
+
+static int read_strv(sd_bus_message *m, char ***ret) {
+        int r = sd_bus_message_enter_container(m, 'v', "as");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(m, ret);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_address(sd_bus_message *m, struct iom_address *ret, bool *ret_present) {
+        const char *s;
+        int r = sd_bus_message_read(m, "v", "s", &s);
+        if (r < 0)
+                return r;
+        if (ret_present)
+                *ret_present = *s != '\0';
+        if (!*s && ret_present)
+                return 0;
+        return iom_address_parse(s, ret, NULL);
+}
+
+static int read_device_property(sd_bus_message *m, const char *name, struct iom_device *d) {
+        if (streq(name, "Address"))
+                return read_address(m, &d->address, NULL);
+        if (streq(name, "VendorId"))
+                return sd_bus_message_read(m, "v", "q", &d->vendor_id);
+        if (streq(name, "DeviceId"))
+                return sd_bus_message_read(m, "v", "q", &d->device_id);
+        if (streq(name, "SubsystemVendorId"))
+                return sd_bus_message_read(m, "v", "q", &d->subsystem_vendor_id);
+        if (streq(name, "SubsystemDeviceId"))
+                return sd_bus_message_read(m, "v", "q", &d->subsystem_device_id);
+        if (streq(name, "Class"))
+                return sd_bus_message_read(m, "v", "u", &d->class);
+        if (streq(name, "Revision"))
+                return sd_bus_message_read(m, "v", "y", &d->revision);
+        if (streq(name, "HeaderType"))
+                return sd_bus_message_read(m, "v", "y", &d->header_type);
+        if (streq(name, "VendorName"))
+                return read_string(m, &d->vendor_name, true);
+        if (streq(name, "DeviceName"))
+                return read_string(m, &d->device_name, true);
+        if (streq(name, "ClassName"))
+                return read_string(m, &d->class_name, true);
+        if (streq(name, "Driver"))
+                return read_string(m, &d->driver, true);
+        if (streq(name, "DriverOverride"))
+                return read_string(m, &d->driver_override, true);
+        if (streq(name, "IommuGroup"))
+                return sd_bus_message_read(m, "v", "i", &d->iommu_group);
+        if (streq(name, "NumaNode"))
+                return sd_bus_message_read(m, "v", "i", &d->numa_node);
+        if (streq(name, "ResetMethods"))
+                return read_strv(m, &d->reset_methods);
+        if (streq(name, "Multifunction"))
+                return read_bool(m, &d->multifunction);
+        if (streq(name, "BootVga"))
+                return read_bool(m, &d->boot_vga);
+        if (streq(name, "Sriov"))
+                return read_bool(m, &d->sriov);
+        if (streq(name, "SriovTotalVfs"))
+                return sd_bus_message_read(m, "v", "u", &d->sriov_total_vfs);
+        if (streq(name, "SriovNumVfs"))
+                return sd_bus_message_read(m, "v", "u", &d->sriov_num_vfs);
+        if (streq(name, "PhysicalFunction"))
+                return read_address(m, &d->physfn, &d->is_vf);
+        if (streq(name, "Acs"))
+                return read_bool(m, &d->acs);
+        if (streq(name, "AcsCapability"))
+                return sd_bus_message_read(m, "v", "q", &d->acs_capability);
+        if (streq(name, "AcsControl"))
+                return sd_bus_message_read(m, "v", "q", &d->acs_control);
+        return sd_bus_message_skip(m, "v"); /* newer daemon: unknown properties are fine */
+}
+
+static int read_blockers(sd_bus_message *m, struct iom_group *g) {
+        const char *addr, *driver, *reason;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "a(sss)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(sss)", &addr, &driver, &reason)) > 0) {
+                struct iom_address a;
+                if (iom_address_parse(addr, &a, NULL) < 0)
+                        return -EBADMSG;
+                r = iom_group_add_blocker(g, &a, *driver ? driver : NULL, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_regions(sd_bus_message *m, struct iom_group *g) {
+        const char *type;
+        uint64_t start, end;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "a(tts)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'a', "(tts)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(tts)", &start, &end, &type)) > 0) {
+                struct iom_region *grown = realloc(g->regions, (g->n_regions + 1) * sizeof(*grown));
+                if (!grown)
+                        return -ENOMEM;
+                g->regions = grown;
+                g->regions[g->n_regions++] = (struct iom_region) {
+                        .start = start,
+                        .end = end,
+                        .type = iom_region_type_from_string(type),
+                };
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_group_property(sd_bus_message *m, const char *name, struct iom_group *g) {
+        if (streq(name, "Id"))
+                return sd_bus_message_read(m, "v", "u", &g->id);
+        if (streq(name, "Type"))
+                return read_string(m, &g->type, true);
+        if (streq(name, "Viable"))
+                return read_bool(m, &g->viable);
+        if (streq(name, "Blockers"))
+                return read_blockers(m, g);
+        if (streq(name, "ReservedRegions"))
+                return read_regions(m, g);
+        return sd_bus_message_skip(m, "v"); /* Devices: iom_inventory_link() rebuilds it */
+}
+
+static int read_host_property(sd_bus_message *m, const char *name, struct iom_host *h,
+                              bool *ret_present) {
+        int r;
+
+        if (streq(name, "IommuPresent"))
+                return read_bool(m, ret_present);
+        if (streq(name, "InterruptRemapping"))
+                return read_bool(m, &h->interrupt_remapping);
+        if (streq(name, "AllowUnsafeInterrupts"))
+                return read_bool(m, &h->allow_unsafe_interrupts);
+        if (streq(name, "AcsOverride"))
+                return read_bool(m, &h->acs_override);
+        if (streq(name, "KernelParameters"))
+                return read_strv(m, &h->kernel_parameters);
+        if (streq(name, "Notice"))
+                return read_string(m, &h->notice, true);
+        if (streq(name, "IommuUnits")) {
+                const char *unit, *type;
+                r = sd_bus_message_enter_container(m, 'v', "a(ss)");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_enter_container(m, 'a', "(ss)");
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_read(m, "(ss)", &unit, &type)) > 0) {
+                        struct iom_unit *grown = realloc(h->units, (h->n_units + 1) * sizeof(*grown));
+                        if (!grown)
+                                return -ENOMEM;
+                        h->units = grown;
+                        h->units[h->n_units].name = strdup(unit);
+                        h->units[h->n_units].type = strdup(type);
+                        h->n_units++;
+                        if (!h->units[h->n_units - 1].name || !h->units[h->n_units - 1].type)
+                                return -ENOMEM;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_exit_container(m);
+        }
+        return sd_bus_message_skip(m, "v");
+}
+
+static int bus_failure(sd_bus_error *error, int r, char **ret_error) {
+        if (ret_error)
+                *ret_error = strdup(error->message ? error->message : strerror(-r));
+        sd_bus_error_free(error);
+        return r;
+}
+
+/* The interface being read decides where properties go. */
+struct object_target {
+        struct iom_device *device;
+        struct iom_group *group;
+        struct iom_host *host;
+        bool *iommu_present;
+};
+
+static int read_properties(sd_bus_message *m, struct object_target *t) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                if (t->device)
+                        r = read_device_property(m, name, t->device);
+                else if (t->group)
+                        r = read_group_property(m, name, t->group);
+                else if (t->host)
+                        r = read_host_property(m, name, t->host, t->iommu_present);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_object(sd_bus_message *m, struct iom_inventory *inv) {
+        const char *path, *interface;
+        int r;
+
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+                _cleanup_(iom_device_freep) struct iom_device *d = NULL;
+                _cleanup_(iom_group_freep) struct iom_group *g = NULL;
+                struct object_target t = {};
+
+                r = sd_bus_message_read(m, "s", &interface);
+                if (r < 0)
+                        return r;
+                if (streq(interface, "org.iommud1.Device")) {
+                        t.device = d = calloc(1, sizeof(*d));
+                        if (!d)
+                                return -ENOMEM;
+                        d->iommu_group = d->numa_node = -1;
+                } else if (streq(interface, "org.iommud1.Group")) {
+                        t.group = g = iom_group_new(0);
+                        if (!g)
+                                return -ENOMEM;
+                }
+                r = read_properties(m, &t);
+                if (r < 0)
+                        return r;
+                if (d) {
+                        r = iom_inventory_add_device(inv, TAKE_PTR(d));
+                        if (r < 0)
+                                return r;
+                }
+                if (g) {
+                        r = iom_inventory_add_group(inv, TAKE_PTR(g));
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* GetManagedObjects lists the objects below the manager, not the manager itself. */
+static int read_manager(sd_bus *bus, struct iom_host *h, char **ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        bool iommu_present = false;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1",
+                               "org.freedesktop.DBus.Properties", "GetAll", &error, &reply, "s",
+                               "org.iommud1.Manager");
+        if (r < 0)
+                return bus_failure(&error, r, ret_error);
+        r = read_properties(reply, &(struct object_target) { .host = h,
+                                                             .iommu_present = &iommu_present });
+        if (r < 0)
+                return r;
+        h->groups_present = iommu_present;
+        return 0;
+}
+
+int inventory_from_bus(sd_bus *bus, struct iom_inventory **ret, char **ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1",
+                               "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &error,
+                               &reply, "");
+        if (r < 0)
+                return bus_failure(&error, r, ret_error);
+        inv = iom_inventory_new();
+        if (!inv)
+                return -ENOMEM;
+        inv->host = calloc(1, sizeof(*inv->host));
+        if (!inv->host)
+                return -ENOMEM;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+                r = read_object(reply, inv);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = read_manager(bus, inv->host, ret_error);
+        if (r < 0)
+                return r;
+        r = iom_inventory_link(inv);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(inv);
+        return 0;
+}

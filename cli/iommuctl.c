@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* iommuctl: options and the table of verbs. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iommuctl.h"
+#include "macro.h"
+
+bool arg_json;
+bool arg_offline;
+bool arg_numeric;
+bool arg_color;
+
+struct verb {
+        const char *name;
+        int min_args, max_args; /* counting the verb itself */
+        int (*run)(int argc, char *argv[]);
+        const char *usage;
+};
+
+static const struct verb verbs[] = {
+        { "list", 1, 1, verb_list, "list" },
+        { "show", 2, 2, verb_show, "show DEVICE|GROUP" },
+};
+
+static void help(void) {
+        printf("Usage: iommuctl [OPTIONS] COMMAND ...\n\n"
+               "Shows and manages which virtual machines own which PCI controllers.\n\n"
+               "Commands:\n"
+               "  list                 Devices under their IOMMU groups, with viability\n"
+               "  show DEVICE|GROUP    Every property of a device or an IOMMU group\n\n"
+               "Options:\n"
+               "  -h --help            Show this help\n"
+               "     --version         Show the version\n"
+               "  -j --json            Print JSON (the stable format, see iommuctl(1))\n"
+               "     --offline         Read the host directly instead of asking iommud\n"
+               "  -n --numeric         Show numeric ids next to names\n"
+               "     --color=WHEN      Colour output: auto, always, never\n\n"
+               "A DEVICE is a PCI address (0000:01:00.0 or 01:00.0) or a vendor:device id;\n"
+               "a GROUP is an IOMMU group number. See iommuctl(1).\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, 'j' },
+                { "offline", no_argument, NULL, ARG_OFFLINE },
+                { "numeric", no_argument, NULL, 'n' },
+                { "color", required_argument, NULL, ARG_COLOR },
+                {},
+        };
+        int c;
+
+        arg_color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "hjn", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("iommuctl " PACKAGE_VERSION "\n");
+                        return 0;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case ARG_OFFLINE:
+                        arg_offline = true;
+                        break;
+                case 'n':
+                        arg_numeric = true;
+                        break;
+                case ARG_COLOR:
+                        if (streq(optarg, "always"))
+                                arg_color = true;
+                        else if (streq(optarg, "never"))
+                                arg_color = false;
+                        else if (!streq(optarg, "auto")) {
+                                fprintf(stderr, "iommuctl: --color takes auto, always or never, "
+                                                "not '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case '?':
+                        if (optopt)
+                                fprintf(stderr, "iommuctl: unknown option '-%c'\n", optopt);
+                        else
+                                fprintf(stderr, "iommuctl: unknown option '%s'\n",
+                                        argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+
+        if (optind >= argc) {
+                fprintf(stderr, "iommuctl: a command is needed; see 'iommuctl --help'\n");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                const struct verb *v = &verbs[i];
+                int n = argc - optind;
+
+                if (!streq(v->name, name))
+                        continue;
+                if (n < v->min_args || n > v->max_args) {
+                        fprintf(stderr, "iommuctl: %s arguments; usage: iommuctl %s\n",
+                                n < v->min_args ? "missing" : "too many", v->usage);
+                        return EXIT_USAGE;
+                }
+                return v->run(n, argv + optind);
+        }
+        fprintf(stderr, "iommuctl: unknown command '%s'; see 'iommuctl --help'\n", name);
+        return EXIT_USAGE;
+}

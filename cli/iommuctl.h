@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What iommuctl's verbs share: global options and the way to the inventory. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "iom-inventory.h"
+
+/* Exit statuses (iommuctl(1)): refused or failed, and usage errors. */
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+extern bool arg_json;
+extern bool arg_offline;
+extern bool arg_numeric;
+extern bool arg_color;
+
+/* Reads the inventory from the daemon, or from the host directly when the daemon cannot be
+ * reached (said once on stderr) or --offline asks for it. *@ret_source: "daemon" or "host". */
+int inventory_load(struct iom_inventory **ret, const char **ret_source);
+
+int verb_list(int argc, char *argv[]);
+int verb_show(int argc, char *argv[]);
