@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bits shared by the ACS Capability and Control registers (PCIe Base Spec 6.0, 7.7.8). */
