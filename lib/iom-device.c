@@ -26,6 +26,7 @@ struct iom_device *iom_device_free(struct iom_device *d) {
         free(d->class_name);
         free(d->driver);
         free(d->driver_override);
+        free(d->host_driver);
         strv_free(d->reset_methods);
         free(d);
         return NULL;

@@ -23,6 +23,7 @@ struct iom_device {
 
         char *driver;          /* NULL when unbound */
         char *driver_override; /* NULL when unset */
+        char *host_driver;     /* while assigned: the driver release returns it to */
         int iommu_group;       /* -1 when the device has none */
         int numa_node;         /* -1 when unknown */
         char **reset_methods;  /* NULL-terminated, may be empty */

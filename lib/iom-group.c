@@ -105,6 +105,7 @@ struct iom_group *iom_group_free(struct iom_group *g) {
         if (!g)
                 return NULL;
         free(g->type);
+        free(g->owner);
         free(g->regions);
         free(g->devices);
         blockers_clear(g);

@@ -42,6 +42,8 @@ struct iom_group {
         struct iom_device **devices; /* borrowed from the inventory, sorted by address */
         size_t n_devices;
 
+        char *owner; /* the guest or local owner holding the group, NULL when the host has it */
+
         bool viable;
         struct iom_blocker *blockers;
         size_t n_blockers;

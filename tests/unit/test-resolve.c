@@ -2,37 +2,20 @@
 /* Naming devices and groups: addresses, ids, group numbers, and the errors for the rest. */
 #include <stdlib.h>
 
+#include "fixture-inventory.h"
 #include "iom-resolve.h"
 #include "macro.h"
 #include "tests.h"
 
 static struct iom_inventory *make_inventory(void) {
-        static const struct {
-                const char *address;
-                uint16_t vendor, device;
-                int group;
-        } devices[] = {
-                { "0000:01:00.0", 0x1002, 0x73bf, 1 },
-                { "0000:01:00.1", 0x1002, 0xab28, 1 },
-                { "0000:02:00.0", 0x8086, 0x10d3, 2 },
-                { "0000:03:00.0", 0x8086, 0x10d3, 3 },
-                { "0000:04:00.0", 0x144d, 0xa808, -1 },
+        static const struct fixture_device devices[] = {
+                { "0000:01:00.0", 0x1002, 0x73bf, 1, NULL, 0 },
+                { "0000:01:00.1", 0x1002, 0xab28, 1, NULL, 0 },
+                { "0000:02:00.0", 0x8086, 0x10d3, 2, NULL, 0 },
+                { "0000:03:00.0", 0x8086, 0x10d3, 3, NULL, 0 },
+                { "0000:04:00.0", 0x144d, 0xa808, -1, NULL, 0 },
         };
-        struct iom_inventory *inv = iom_inventory_new();
-
-        for (size_t i = 0; inv && i < ELEMENTSOF(devices); i++) {
-                struct iom_device *d = calloc(1, sizeof(*d));
-                if (!d || iom_address_parse(devices[i].address, &d->address, NULL) < 0)
-                        abort();
-                d->vendor_id = devices[i].vendor;
-                d->device_id = devices[i].device;
-                d->iommu_group = devices[i].group;
-                if (iom_inventory_add_device(inv, d) < 0)
-                        abort();
-        }
-        if (iom_inventory_link(inv) < 0)
-                abort();
-        return inv;
+        return fixture_inventory(devices, ELEMENTSOF(devices));
 }
 
 static void test_resolve_names(void) {

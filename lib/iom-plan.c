@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Planning driver changes for whole IOMMU groups. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iom-owner.h"
+#include "iom-plan.h"
+#include "iom-resolve.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
+
+static const char *const plan_op_table[_IOM_PLAN_OP_MAX] = {
+        [IOM_PLAN_ASSIGN] = "assign",
+        [IOM_PLAN_RELEASE] = "release",
+        [IOM_PLAN_REBIND] = "rebind",
+};
+
+const char *iom_plan_op_to_string(enum iom_plan_op op) {
+        return op >= 0 && op < _IOM_PLAN_OP_MAX ? plan_op_table[op] : NULL;
+}
+
+enum iom_plan_op iom_plan_op_from_string(const char *s) {
+        for (int i = 0; s && i < _IOM_PLAN_OP_MAX; i++)
+                if (streq(plan_op_table[i], s))
+                        return (enum iom_plan_op) i;
+        return _IOM_PLAN_OP_INVALID;
+}
+
+struct iom_plan *iom_plan_free(struct iom_plan *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_steps; i++) {
+                free(p->steps[i].from);
+                free(p->steps[i].to);
+                free(p->steps[i].from_override);
+        }
+        free(p->steps);
+        free(p->groups);
+        free(p->owner);
+        free(p);
+        return NULL;
+}
+
+_printf_(3, 4) static int fail(char **ret_error, int error, const char *format, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                va_start(ap, format);
+                if (vasprintf(ret_error, format, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return error;
+}
+
+static int plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret) {
+        struct iom_plan *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        p->op = op;
+        if (owner && !(p->owner = strdup(owner))) {
+                free(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+static bool plan_has_group(const struct iom_plan *p, unsigned group) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (p->groups[i] == group)
+                        return true;
+        return false;
+}
+
+static int plan_add_group(struct iom_plan *p, unsigned group) {
+        unsigned *grown;
+        size_t i;
+
+        if (plan_has_group(p, group))
+                return 0;
+        grown = realloc(p->groups, (p->n_groups + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        p->groups = grown;
+        for (i = p->n_groups; i > 0 && p->groups[i - 1] > group; i--)
+                p->groups[i] = p->groups[i - 1];
+        p->groups[i] = group;
+        p->n_groups++;
+        return 0;
+}
+
+static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const char *to,
+                         bool named, const struct iom_address *named_by) {
+        struct iom_plan_step *grown, *s;
+
+        grown = realloc(p->steps, (p->n_steps + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        p->steps = grown;
+        s = &p->steps[p->n_steps];
+        *s = (struct iom_plan_step) {
+                .address = d->address,
+                .group = (unsigned) d->iommu_group,
+                .named = named,
+                .named_by = *named_by,
+        };
+        if ((d->driver && !(s->from = strdup(d->driver))) || (to && !(s->to = strdup(to))) ||
+            (d->driver_override && !(s->from_override = strdup(d->driver_override)))) {
+                free(s->from);
+                free(s->to);
+                free(s->from_override);
+                return -ENOMEM;
+        }
+        p->n_steps++;
+        return 0;
+}
+
+static int step_compare(const void *a, const void *b) {
+        const struct iom_plan_step *x = a, *y = b;
+        if (x->group != y->group)
+                return x->group < y->group ? -1 : 1;
+        return iom_address_compare(&x->address, &y->address);
+}
+
+/* Adds every endpoint of @g, @named's own step marked as named; bridges stay where they are,
+ * the kernel exempts them from viability. @to_host picks each device's recorded host driver. */
+static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
+                                const struct iom_device *named, const char *to, bool to_host) {
+        int r;
+
+        if (plan_has_group(p, g->id)) {
+                /* Already planned through a peer: mark this device as named too. */
+                for (size_t i = 0; i < p->n_steps; i++)
+                        if (iom_address_equal(&p->steps[i].address, &named->address))
+                                p->steps[i].named = true;
+                return 0;
+        }
+        r = plan_add_group(p, g->id);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < g->n_devices; i++) {
+                const struct iom_device *d = g->devices[i];
+
+                if (iom_device_is_bridge(d))
+                        continue;
+                r = plan_add_step(p, d, to_host ? d->host_driver : to, d == named,
+                                  &named->address);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int resolve_device(const struct iom_inventory *inv, const char *spec,
+                          struct iom_device **ret, const struct iom_group **ret_group,
+                          char **ret_error) {
+        struct iom_device *d;
+        char buf[IOM_ADDRESS_STRING_MAX];
+        int r;
+
+        r = iom_inventory_resolve(inv, spec, &d, NULL, ret_error);
+        if (r < 0)
+                return r;
+        if (d->iommu_group < 0)
+                return fail(ret_error, -EXDEV,
+                            "%s has no IOMMU group: the IOMMU is off or does not cover it",
+                            iom_address_format(&d->address, buf));
+        *ret_group = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+        if (!*ret_group)
+                return fail(ret_error, -EXDEV, "%s: IOMMU group %d is not known",
+                            iom_address_format(&d->address, buf), d->iommu_group);
+        *ret = d;
+        return 0;
+}
+
+int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *const *devices,
+                    struct iom_plan **ret, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        const char *why;
+        int r;
+
+        if (!inv || !ret)
+                return -EINVAL;
+        if (iom_owner_validate(owner, &why) < 0)
+                return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
+        if (!devices || !*devices)
+                return fail(ret_error, -EINVAL, "no device named");
+        r = plan_new(IOM_PLAN_ASSIGN, owner, &p);
+        if (r < 0)
+                return r;
+        for (char *const *spec = devices; *spec; spec++) {
+                const struct iom_group *g;
+                struct iom_device *d;
+
+                r = resolve_device(inv, *spec, &d, &g, ret_error);
+                if (r < 0)
+                        return r;
+                if (g->owner && !streq(g->owner, owner))
+                        return fail(ret_error, -EEXIST, "IOMMU group %u is owned by '%s'",
+                                    g->id, g->owner);
+                r = plan_add_group_steps(p, g, d, IOM_VFIO_DRIVER, false);
+                if (r < 0)
+                        return r;
+        }
+        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *const *devices,
+                     struct iom_plan **ret, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        const char *why;
+        int r;
+
+        if (!inv || !ret)
+                return -EINVAL;
+        if (iom_owner_validate(owner, &why) < 0)
+                return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
+        r = plan_new(IOM_PLAN_RELEASE, owner, &p);
+        if (r < 0)
+                return r;
+
+        if (!devices || !*devices) {
+                for (size_t i = 0; i < inv->n_groups; i++) {
+                        const struct iom_group *g = inv->groups[i];
+                        if (!g->owner || !streq(g->owner, owner) || g->n_devices == 0)
+                                continue;
+                        r = plan_add_group_steps(p, g, g->devices[0], NULL, true);
+                        if (r < 0)
+                                return r;
+                }
+                if (p->n_groups == 0)
+                        return fail(ret_error, -ENOENT, "'%s' owns no IOMMU group", owner);
+        }
+        for (char *const *spec = devices; spec && *spec; spec++) {
+                const struct iom_group *g;
+                struct iom_device *d;
+
+                r = resolve_device(inv, *spec, &d, &g, ret_error);
+                if (r < 0)
+                        return r;
+                if (!g->owner || !streq(g->owner, owner))
+                        return fail(ret_error, -EPERM, "IOMMU group %u is not owned by '%s'%s%s%s",
+                                    g->id, owner, g->owner ? " but by '" : "",
+                                    strempty(g->owner), g->owner ? "'" : "");
+                r = plan_add_group_steps(p, g, d, NULL, true);
+                if (r < 0)
+                        return r;
+        }
+        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
+                    struct iom_plan **ret, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        struct iom_device *d;
+        struct iom_group *g = NULL;
+        int r;
+
+        if (!inv || !ret || !driver)
+                return -EINVAL;
+        if (strchr(driver, '/') || strchr(driver, '\n') || strlen(driver) > 64)
+                return fail(ret_error, -EINVAL, "'%s' is not a driver name", driver);
+        r = iom_inventory_resolve(inv, device, &d, NULL, ret_error);
+        if (r < 0)
+                return r;
+        if (d->iommu_group >= 0)
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+        if (g && g->owner)
+                return fail(ret_error, -EEXIST,
+                            "IOMMU group %u is owned by '%s': release it first", g->id, g->owner);
+        r = plan_new(IOM_PLAN_REBIND, NULL, &p);
+        if (r < 0)
+                return r;
+        if (d->iommu_group >= 0) {
+                r = plan_add_group(p, (unsigned) d->iommu_group);
+                if (r < 0)
+                        return r;
+        }
+        r = plan_add_step(p, d, *driver && !streq(driver, "none") ? driver : NULL, true,
+                          &d->address);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *ret_first) {
+        size_t first = p->n_steps, n = 0;
+
+        for (size_t i = 0; i < p->n_steps; i++)
+                if (p->steps[i].group == group) {
+                        if (first == p->n_steps)
+                                first = i;
+                        n++;
+                }
+        *ret_first = first;
+        return n;
+}

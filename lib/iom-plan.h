@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Planning a change of drivers: which devices of which groups go from which driver to which,
+ * and why each is included. Pure: reads the inventory, changes nothing. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "iom-inventory.h"
+
+#define IOM_VFIO_DRIVER "vfio-pci"
+
+enum iom_plan_op {
+        IOM_PLAN_ASSIGN,
+        IOM_PLAN_RELEASE,
+        IOM_PLAN_REBIND,
+        _IOM_PLAN_OP_MAX,
+        _IOM_PLAN_OP_INVALID = -EINVAL,
+};
+
+const char *iom_plan_op_to_string(enum iom_plan_op op);
+enum iom_plan_op iom_plan_op_from_string(const char *s);
+
+struct iom_plan_step {
+        struct iom_address address;
+        unsigned group;
+        char *from;        /* the driver now, NULL when unbound */
+        char *to;          /* the driver wanted, NULL to leave it unbound */
+        char *from_override;  /* driver_override now, restored on rollback */
+        bool named;        /* named in the request, else a group peer */
+        struct iom_address named_by; /* for a peer: the named device that brought it along */
+};
+
+struct iom_plan {
+        enum iom_plan_op op;
+        char *owner; /* the guest taking (assign) or giving back (release) the groups */
+        struct iom_plan_step *steps; /* by group, then address */
+        size_t n_steps;
+        unsigned *groups; /* the groups the plan touches, ascending */
+        size_t n_groups;
+};
+
+struct iom_plan *iom_plan_free(struct iom_plan *p);
+
+/* Assign the groups of @devices (names as iom_inventory_resolve() takes them) to @owner:
+ * every endpoint of each group goes to vfio-pci. Errors (with *@ret_error naming the device
+ * and the problem): -EINVAL bad owner or device name, -ENOENT no such device, -ENOTUNIQ
+ * ambiguous id, -EXDEV a device without an IOMMU group, -EEXIST a group owned by another. */
+int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *const *devices,
+                    struct iom_plan **ret, char **ret_error);
+
+/* Give @owner's groups back to the host: those of @devices, or all when @devices is empty;
+ * every endpoint returns to its recorded host driver. -EPERM for a group @owner does not
+ * hold, -ENOENT when @owner holds nothing. */
+int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *const *devices,
+                     struct iom_plan **ret, char **ret_error);
+
+/* An administrator's move of one device to @driver ("" or "none" for no driver). -EEXIST when
+ * its group is owned: release it first. */
+int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
+                    struct iom_plan **ret, char **ret_error);
+
+/* The steps of one group, as [first, first + n). */
+size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *ret_first);
