@@ -13,21 +13,19 @@
 
 #define ATTRIBUTE_SIZE_MAX (64 * 1024)
 
-int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
+int iom_read_file(const char *path, size_t max_size, char **ret) {
+        _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t size = 0;
 
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
-        buf = malloc(ATTRIBUTE_SIZE_MAX + 1);
+        buf = malloc(max_size + 1);
         if (!buf)
                 return -ENOMEM;
         for (;;) {
-                ssize_t n = read(fd, buf + size, ATTRIBUTE_SIZE_MAX - size);
+                ssize_t n = read(fd, buf + size, max_size + 1 - size);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -36,16 +34,32 @@ int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {
                 if (n == 0)
                         break;
                 size += (size_t) n;
-                if (size == ATTRIBUTE_SIZE_MAX)
+                if (size > max_size)
                         return -EFBIG;
         }
-        while (size > 0 && buf[size - 1] == '\n')
-                size--;
         buf[size] = '\0';
 
         char *shrunk = realloc(buf, size + 1);
         *ret = shrunk ? shrunk : buf;
         buf = NULL;
+        return 0;
+}
+
+int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {
+        _cleanup_free_ char *path = NULL;
+        char *s;
+        size_t n;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        r = iom_read_file(path, ATTRIBUTE_SIZE_MAX, &s);
+        if (r < 0)
+                return r;
+        n = strlen(s);
+        while (n > 0 && s[n - 1] == '\n')
+                s[--n] = '\0';
+        *ret = s;
         return 0;
 }
 

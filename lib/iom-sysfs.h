@@ -7,6 +7,10 @@
 
 #define IOM_SYSFS_ROOT "/sys"
 
+/* Reads a whole file of at most @max_size bytes into a NUL-terminated string; -EFBIG when it
+ * is larger. */
+int iom_read_file(const char *path, size_t max_size, char **ret);
+
 /* Reads @dir/@name (at most 64 KiB) with trailing newlines removed into a new string. */
 int iom_sysfs_read_string(const char *dir, const char *name, char **ret);
 

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The state journal: the model, and atomic persistence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iom-journal.h"
+#include "iom-sysfs.h"
+#include "macro.h"
+
+struct iom_journal *iom_journal_new(void) {
+        return calloc(1, sizeof(struct iom_journal));
+}
+
+static void steps_free(struct iom_plan_step *steps, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(steps[i].from);
+                free(steps[i].to);
+                free(steps[i].from_override);
+        }
+        free(steps);
+}
+
+static void claim_clear(struct iom_claim *c) {
+        for (size_t i = 0; i < c->n_devices; i++)
+                free(c->devices[i].host_driver);
+        free(c->devices);
+        free(c->owner);
+}
+
+static void intent_clear(struct iom_intent *in) {
+        steps_free(in->steps, in->n_steps);
+        free(in->owner);
+}
+
+struct iom_journal *iom_journal_free(struct iom_journal *j) {
+        if (!j)
+                return NULL;
+        for (size_t i = 0; i < j->n_claims; i++)
+                claim_clear(&j->claims[i]);
+        free(j->claims);
+        for (size_t i = 0; i < j->n_intents; i++)
+                intent_clear(&j->intents[i]);
+        free(j->intents);
+        free(j);
+        return NULL;
+}
+
+const struct iom_claim *iom_journal_find_claim(const struct iom_journal *j, unsigned group) {
+        for (size_t i = 0; j && i < j->n_claims; i++)
+                if (j->claims[i].group == group)
+                        return &j->claims[i];
+        return NULL;
+}
+
+const struct iom_intent *iom_journal_find_intent(const struct iom_journal *j, unsigned group) {
+        for (size_t i = 0; j && i < j->n_intents; i++)
+                if (j->intents[i].group == group)
+                        return &j->intents[i];
+        return NULL;
+}
+
+static char *strdup_or_null(const char *s, bool *oom) {
+        char *c = s ? strdup(s) : NULL;
+        if (s && !c)
+                *oom = true;
+        return c;
+}
+
+void iom_journal_end(struct iom_journal *j, unsigned group) {
+        for (size_t i = 0; i < j->n_intents; i++)
+                if (j->intents[i].group == group) {
+                        intent_clear(&j->intents[i]);
+                        j->intents[i] = j->intents[--j->n_intents];
+                        return;
+                }
+}
+
+int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
+        struct iom_intent in = { .group = group, .op = plan->op };
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        bool oom = false;
+
+        in.owner = strdup_or_null(plan->owner, &oom);
+        in.steps = calloc(n ? n : 1, sizeof(*in.steps));
+        if (!in.steps)
+                oom = true;
+        for (size_t i = 0; !oom && i < n; i++) {
+                const struct iom_plan_step *s = &plan->steps[first + i];
+                in.steps[i] = (struct iom_plan_step) {
+                        .address = s->address,
+                        .group = s->group,
+                        .named = s->named,
+                        .named_by = s->named_by,
+                        .from = strdup_or_null(s->from, &oom),
+                        .to = strdup_or_null(s->to, &oom),
+                        .from_override = strdup_or_null(s->from_override, &oom),
+                };
+                in.n_steps++;
+        }
+        struct iom_intent *grown = oom ? NULL : realloc(j->intents, (j->n_intents + 1) *
+                                                                            sizeof(*grown));
+        if (!grown) {
+                intent_clear(&in);
+                return -ENOMEM;
+        }
+        j->intents = grown;
+        iom_journal_end(j, group);
+        j->intents[j->n_intents++] = in;
+        return 0;
+}
+
+void iom_journal_unclaim(struct iom_journal *j, unsigned group) {
+        for (size_t i = 0; i < j->n_claims; i++)
+                if (j->claims[i].group == group) {
+                        claim_clear(&j->claims[i]);
+                        j->claims[i] = j->claims[--j->n_claims];
+                        return;
+                }
+}
+
+int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
+        struct iom_claim c = { .group = group };
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        bool oom = false;
+
+        if (!plan->owner)
+                return -EINVAL;
+        c.owner = strdup_or_null(plan->owner, &oom);
+        c.devices = calloc(n ? n : 1, sizeof(*c.devices));
+        if (!c.devices)
+                oom = true;
+        for (size_t i = 0; !oom && i < n; i++) {
+                c.devices[i].address = plan->steps[first + i].address;
+                c.devices[i].host_driver = strdup_or_null(plan->steps[first + i].from, &oom);
+                c.n_devices++;
+        }
+        struct iom_claim *grown = oom ? NULL : realloc(j->claims, (j->n_claims + 1) *
+                                                                          sizeof(*grown));
+        if (!grown) {
+                claim_clear(&c);
+                return -ENOMEM;
+        }
+        j->claims = grown;
+        iom_journal_unclaim(j, group);
+        j->claims[j->n_claims++] = c;
+        return 0;
+}
+
+int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+        r = iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &text);
+        if (r == -ENOENT) {
+                *ret = iom_journal_new();
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (r == -EFBIG) {
+                if (ret_error && asprintf(ret_error, "%s: larger than %d bytes", path,
+                                          IOM_JOURNAL_SIZE_MAX) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
+        if (r < 0)
+                return r;
+        return iom_journal_from_json(text, path, ret, ret_error);
+}
+
+static int fsync_directory_of(const char *path) {
+        _cleanup_free_ char *copy = strdup(path);
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!copy)
+                return -ENOMEM;
+        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return fsync(fd) < 0 ? negative_errno() : 0;
+}
+
+int iom_journal_save(const struct iom_journal *j, const char *path) {
+        _cleanup_free_ char *json = NULL, *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size, done = 0;
+
+        if (!j || !path)
+                return -EINVAL;
+        json = iom_journal_to_json(j);
+        if (!json || asprintf(&tmp, "%s.XXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        size = strlen(json);
+        while (done < size) {
+                ssize_t n = write(fd, json + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        goto fail;
+                done += (size_t) n;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
+                goto fail;
+        return fsync_directory_of(path);
+fail:;
+        int r = negative_errno();
+        (void) unlink(tmp);
+        return r;
+}
+
+int iom_journal_move_aside(const char *path, char **ret_new_path) {
+        _cleanup_free_ char *aside = NULL;
+
+        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long) time(NULL)) < 0)
+                return -ENOMEM;
+        if (rename(path, aside) < 0)
+                return negative_errno();
+        if (ret_new_path)
+                *ret_new_path = TAKE_PTR(aside);
+        return 0;
+}

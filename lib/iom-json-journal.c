@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The state journal's JSON form, read strictly: every error names the path in the file. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "iom-journal.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_journal *, iom_journal_free);
+
+/* ---- writing ---- */
+
+static json_object *string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *address_json(const struct iom_address *a) {
+        char buf[IOM_ADDRESS_STRING_MAX];
+        return json_object_new_string(iom_address_format(a, buf));
+}
+
+static json_object *steps_json(const struct iom_plan_step *steps, size_t n) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "address", address_json(&steps[i].address));
+                json_object_object_add(o, "from", string_or_null(steps[i].from));
+                json_object_object_add(o, "to", string_or_null(steps[i].to));
+                json_object_object_add(o, "from_override",
+                                       string_or_null(steps[i].from_override));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
+char *iom_journal_to_json(const struct iom_journal *j) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *claims = json_object_new_array(), *intents = json_object_new_array();
+        const char *s;
+
+        if (!root || !claims || !intents) {
+                json_object_put(claims);
+                json_object_put(intents);
+                return NULL;
+        }
+        json_object_object_add(root, "version", json_object_new_int(IOM_JOURNAL_VERSION));
+        for (size_t i = 0; i < j->n_claims; i++) {
+                const struct iom_claim *c = &j->claims[i];
+                json_object *o = json_object_new_object(), *devices = json_object_new_array();
+
+                json_object_object_add(o, "group", json_object_new_int64(c->group));
+                json_object_object_add(o, "owner", json_object_new_string(c->owner));
+                for (size_t k = 0; k < c->n_devices; k++) {
+                        json_object *d = json_object_new_object();
+                        json_object_object_add(d, "address", address_json(&c->devices[k].address));
+                        json_object_object_add(d, "host_driver",
+                                               string_or_null(c->devices[k].host_driver));
+                        json_object_array_add(devices, d);
+                }
+                json_object_object_add(o, "devices", devices);
+                json_object_array_add(claims, o);
+        }
+        json_object_object_add(root, "claims", claims);
+        for (size_t i = 0; i < j->n_intents; i++) {
+                const struct iom_intent *in = &j->intents[i];
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "group", json_object_new_int64(in->group));
+                json_object_object_add(o, "op",
+                                       json_object_new_string(iom_plan_op_to_string(in->op)));
+                json_object_object_add(o, "owner", string_or_null(in->owner));
+                json_object_object_add(o, "steps", steps_json(in->steps, in->n_steps));
+                json_object_array_add(intents, o);
+        }
+        json_object_object_add(root, "intents", intents);
+
+        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+        return s ? strdup(s) : NULL;
+}
+
+/* ---- reading ---- */
+
+struct reader {
+        const char *name;
+        char **error;
+};
+
+_printf_(3, 4) static int bad(struct reader *rd, const char *path, const char *format, ...) {
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&what, format, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        if (rd->error && asprintf(rd->error, "%s: %s: %s", rd->name, path, strempty(what)) < 0)
+                *rd->error = NULL;
+        return -EBADMSG;
+}
+
+static int get(struct reader *rd, json_object *o, const char *path, const char *key,
+               json_type type, bool nullable, json_object **ret) {
+        static const char *const names[] = {
+                [json_type_null] = "null",       [json_type_boolean] = "a boolean",
+                [json_type_double] = "a number", [json_type_int] = "an integer",
+                [json_type_object] = "an object", [json_type_array] = "an array",
+                [json_type_string] = "a string",
+        };
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return bad(rd, path, "'%s' is missing", key);
+        if (!v && nullable) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, type))
+                return bad(rd, path, "'%s' must be %s%s", key, names[type],
+                           nullable ? " or null" : "");
+        *ret = v;
+        return 0;
+}
+
+static int check_keys(struct reader *rd, json_object *o, const char *path,
+                      const char *const *allowed) {
+        json_object_object_foreach(o, key, value) {
+                bool known = false;
+                (void) value;
+                for (const char *const *a = allowed; *a; a++)
+                        known = known || streq(*a, key);
+                if (!known)
+                        return bad(rd, path, "unknown key '%s'", key);
+        }
+        return 0;
+}
+
+static int get_string(struct reader *rd, json_object *o, const char *path, const char *key,
+                      bool nullable, char **ret) {
+        json_object *v;
+        int r = get(rd, o, path, key, json_type_string, nullable, &v);
+        if (r < 0)
+                return r;
+        *ret = v ? strdup(json_object_get_string(v)) : NULL;
+        return v && !*ret ? -ENOMEM : 0;
+}
+
+static int get_group(struct reader *rd, json_object *o, const char *path, unsigned *ret) {
+        json_object *v;
+        int r = get(rd, o, path, "group", json_type_int, false, &v);
+        if (r < 0)
+                return r;
+        int64_t g = json_object_get_int64(v);
+        if (g < 0 || g > UINT32_MAX)
+                return bad(rd, path, "'group' is out of range");
+        *ret = (unsigned) g;
+        return 0;
+}
+
+static int get_address(struct reader *rd, json_object *o, const char *path,
+                       struct iom_address *ret) {
+        json_object *v;
+        const char *why;
+        int r = get(rd, o, path, "address", json_type_string, false, &v);
+        if (r < 0)
+                return r;
+        if (iom_address_parse(json_object_get_string(v), ret, &why) < 0)
+                return bad(rd, path, "'address': %s", why);
+        return 0;
+}
+
+static int read_claim(struct reader *rd, json_object *o, const char *path, struct iom_claim *c) {
+        static const char *const keys[] = { "group", "owner", "devices", NULL };
+        static const char *const device_keys[] = { "address", "host_driver", NULL };
+        json_object *devices;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return bad(rd, path, "must be an object");
+        if ((r = check_keys(rd, o, path, keys)) < 0 || (r = get_group(rd, o, path, &c->group)) < 0 ||
+            (r = get_string(rd, o, path, "owner", false, &c->owner)) < 0 ||
+            (r = get(rd, o, path, "devices", json_type_array, false, &devices)) < 0)
+                return r;
+        size_t n = json_object_array_length(devices);
+        c->devices = calloc(n ? n : 1, sizeof(*c->devices));
+        if (!c->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(devices, i);
+                char sub[128];
+
+                (void) snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
+                if (!json_object_is_type(d, json_type_object))
+                        return bad(rd, sub, "must be an object");
+                if ((r = check_keys(rd, d, sub, device_keys)) < 0 ||
+                    (r = get_address(rd, d, sub, &c->devices[i].address)) < 0 ||
+                    (r = get_string(rd, d, sub, "host_driver", true,
+                                    &c->devices[i].host_driver)) < 0)
+                        return r;
+                c->n_devices++;
+        }
+        return 0;
+}
+
+static int read_intent(struct reader *rd, json_object *o, const char *path, struct iom_intent *in) {
+        static const char *const keys[] = { "group", "op", "owner", "steps", NULL };
+        static const char *const step_keys[] = { "address", "from", "to", "from_override", NULL };
+        _cleanup_free_ char *op = NULL;
+        json_object *steps;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return bad(rd, path, "must be an object");
+        if ((r = check_keys(rd, o, path, keys)) < 0 || (r = get_group(rd, o, path, &in->group)) < 0 ||
+            (r = get_string(rd, o, path, "op", false, &op)) < 0 ||
+            (r = get_string(rd, o, path, "owner", true, &in->owner)) < 0 ||
+            (r = get(rd, o, path, "steps", json_type_array, false, &steps)) < 0)
+                return r;
+        in->op = iom_plan_op_from_string(op);
+        if (in->op < 0)
+                return bad(rd, path, "'op' must be assign, release or rebind, not '%s'", op);
+        size_t n = json_object_array_length(steps);
+        in->steps = calloc(n ? n : 1, sizeof(*in->steps));
+        if (!in->steps)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *s = json_object_array_get_idx(steps, i);
+                struct iom_plan_step *step = &in->steps[i];
+                char sub[128];
+
+                (void) snprintf(sub, sizeof(sub), "%s.steps[%zu]", path, i);
+                if (!json_object_is_type(s, json_type_object))
+                        return bad(rd, sub, "must be an object");
+                step->group = in->group;
+                step->named = true;
+                in->n_steps++;
+                if ((r = check_keys(rd, s, sub, step_keys)) < 0 ||
+                    (r = get_address(rd, s, sub, &step->address)) < 0 ||
+                    (r = get_string(rd, s, sub, "from", true, &step->from)) < 0 ||
+                    (r = get_string(rd, s, sub, "to", true, &step->to)) < 0 ||
+                    (r = get_string(rd, s, sub, "from_override", true, &step->from_override)) < 0)
+                        return r;
+                step->named_by = step->address;
+        }
+        return 0;
+}
+
+static int parse_text(struct reader *rd, const char *text, json_object **ret) {
+        json_tokener *tok = json_tokener_new();
+        size_t len = strlen(text);
+        json_object *o;
+
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, text, (int) len + 1);
+        if (!o) {
+                size_t offset = json_tokener_get_parse_end(tok);
+                unsigned line = 1, column = 1;
+                for (size_t i = 0; i < offset && i < len; i++) {
+                        column = text[i] == '\n' ? 1 : column + 1;
+                        line += text[i] == '\n';
+                }
+                char where[64];
+                (void) snprintf(where, sizeof(where), "line %u, column %u", line, column);
+                int r = bad(rd, where, "%s",
+                            json_tokener_error_desc(json_tokener_get_error(tok)));
+                json_tokener_free(tok);
+                return r;
+        }
+        json_tokener_free(tok);
+        *ret = o;
+        return 0;
+}
+
+int iom_journal_from_json(const char *text, const char *name, struct iom_journal **ret,
+                          char **ret_error) {
+        static const char *const keys[] = { "version", "claims", "intents", NULL };
+        _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
+        _cleanup_(json_object_putp) json_object *root = NULL;
+        struct reader rd = { .name = name ? name : "journal", .error = ret_error };
+        json_object *v, *claims, *intents;
+        int r;
+
+        r = parse_text(&rd, text, &root);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(root, json_type_object))
+                return bad(&rd, "(top)", "must be an object");
+        if ((r = check_keys(&rd, root, "(top)", keys)) < 0 ||
+            (r = get(&rd, root, "(top)", "version", json_type_int, false, &v)) < 0)
+                return r;
+        if (json_object_get_int64(v) != IOM_JOURNAL_VERSION)
+                return bad(&rd, "version", "version %lld is not %d",
+                           (long long) json_object_get_int64(v), IOM_JOURNAL_VERSION);
+        if ((r = get(&rd, root, "(top)", "claims", json_type_array, false, &claims)) < 0 ||
+            (r = get(&rd, root, "(top)", "intents", json_type_array, false, &intents)) < 0)
+                return r;
+
+        j = iom_journal_new();
+        if (!j)
+                return -ENOMEM;
+        size_t n = json_object_array_length(claims);
+        j->claims = calloc(n ? n : 1, sizeof(*j->claims));
+        if (!j->claims)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char path[64];
+                (void) snprintf(path, sizeof(path), "claims[%zu]", i);
+                j->n_claims++;
+                r = read_claim(&rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
+                if (r < 0)
+                        return r;
+                if (iom_journal_find_claim(j, j->claims[i].group) != &j->claims[i])
+                        return bad(&rd, path, "group %u is claimed twice", j->claims[i].group);
+        }
+        n = json_object_array_length(intents);
+        j->intents = calloc(n ? n : 1, sizeof(*j->intents));
+        if (!j->intents)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char path[64];
+                (void) snprintf(path, sizeof(path), "intents[%zu]", i);
+                j->n_intents++;
+                r = read_intent(&rd, json_object_array_get_idx(intents, i), path, &j->intents[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(j);
+        return 0;
+}
