@@ -89,6 +89,8 @@ def cmd_run(args):
         kernel, initramfs = prepare(build_dir)
         prep = time.monotonic() - t0
         name = os.path.splitext(os.path.basename(job))[0]
+        if args.topology:
+                name += "-" + topology.name
         results = os.path.join(build_dir, "tests", "vm", "results", name)
         machine = Machine(kernel=kernel, initramfs=initramfs, topology=topology,
                           source_dir=SOURCE_DIR, build_dir=build_dir, results=results)
@@ -97,9 +99,11 @@ def cmd_run(args):
         result = machine.run(job, timeout=timeout, ready_timeout=min(READY_TIMEOUT, timeout),
                              echo=args.echo, interactive=args.shell,
                              args={"results": results})
-        ready = f"{result.ready_s:.1f} s" if result.ready_s is not None else "never"
-        timing = (f"{result.wall_s + prep:.1f} s wall (preparing {prep:.1f} s, "
-                  f"guest ready after {ready})")
+        timing = f"{result.wall_s + prep:.1f} s wall (preparing {prep:.1f} s"
+        if not args.shell:
+                ready = f"{result.ready_s:.1f} s" if result.ready_s is not None else "never"
+                timing += f", guest ready after {ready}"
+        timing += ")"
         if result.ok:
                 print(f"vm: {name}: PASS in {timing}")
                 return 0

@@ -96,6 +96,13 @@ class Guest:
                 """The stdout of a command (see run())."""
                 return self.run(argv, **kw).stdout
 
+        def show(self, argv, **kw):
+                """Runs ARGV and prints it with its output, as a user at a prompt would see it."""
+                self.say("  # " + (argv if isinstance(argv, str) else " ".join(argv)))
+                out = self.sh(argv, quiet=True, **kw).rstrip("\n")
+                self.say("\n".join("  " + line for line in out.splitlines()))
+                return out
+
         def iommuctl(self, *args, **kw):
                 return self.sh(["iommuctl", *args], **kw)
 
@@ -234,6 +241,7 @@ class Guest:
         # Setup ----------------------------------------------------------------------------
 
         def setup(self):
+                socket.sethostname("iommud-vm")
                 os.makedirs("/run/dbus", exist_ok=True)
                 self.start_service("dbus", ["dbus-daemon", "--nofork", "--nopidfile",
                                             "--config-file=" + os.path.join(
@@ -285,7 +293,7 @@ class Guest:
                 subprocess.run(["setsid", "-c", "-w", "bash", "-i"],
                                stdin=open("/dev/ttyS0"), stdout=open("/dev/ttyS0", "w"),
                                stderr=subprocess.STDOUT,
-                               env=dict(os.environ, PS1="iommud-vm# ", TERM="linux"))
+                               env=dict(os.environ, TERM="linux"))
 
         def stop(self):
                 for proc, _ in reversed(list(self.processes.values())):

@@ -3,6 +3,7 @@
 # turns the guest's verdict into a result.
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -17,6 +18,8 @@ from .errors import HarnessError
 
 QEMU = "qemu-system-x86_64"
 READY_MARKER = "vm: ready after"
+# What echo="job" leaves out: the harness's and the kernel's chatter, but never a failure.
+CHATTER = re.compile(r"^(vm: |vm-init: |\[ *[0-9]+\.[0-9]+\] )")
 TAIL_LINES = 60
 
 
@@ -99,7 +102,8 @@ class Machine:
         def run(self, job, *, timeout, ready_timeout, echo=None, interactive=False, args=None):
                 """Boots, runs JOB (a path the guest imports) and returns a Result.
 
-                echo: None (quiet), "all" (every console line) or "job" (lines after ready).
+                echo: None (quiet), "all" (every console line) or "job" (what the job says
+                after ready, without the harness's and the kernel's lines).
                 interactive: the console is the caller's terminal (--shell); no deadline after
                 ready, the user ends the guest.
                 """
@@ -198,7 +202,8 @@ class Machine:
                                         ready_s = time.monotonic() - start
                                         if echo == "job":
                                                 continue
-                                if echo == "all" or (echo == "job" and ready_s is not None):
+                                if echo == "all" or (echo == "job" and ready_s is not None and (
+                                                not CHATTER.match(line) or "FAIL" in line)):
                                         print(line, flush=True)
 
         def _verdict(self, proc, failure, qemu_err, ready_s, wall):

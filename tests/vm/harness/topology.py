@@ -127,7 +127,8 @@ class Topology:
                 mounts = [{"id": dev["id"], "label": dev["disk"]["label"],
                            "mount": dev["disk"]["mount"]}
                           for dev in self.devices if "mount" in dev.get("disk", {})]
-                return {"name": self.name, "networks": nets, "mounts": mounts}
+                return {"name": self.name, "description": self.description,
+                        "networks": nets, "mounts": mounts}
 
         def _make_disk(self, dev, workdir):
                 disk = dev["disk"]
