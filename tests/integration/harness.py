@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Runs the real iommud on a private dbus-daemon against a testbed, and the real iommuctl
+and busctl against it. Everything started is killed again, also when a test fails; the
+children die with the test process (PR_SET_PDEATHSIG) if it is killed itself."""
+
+import ctypes
+import getpass
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUS_NAME = 'org.iommud1'
+DEADLINE = 20.0          # seconds for a child to come up: generous, the CI has 2 busy cores
+COMMAND_TIMEOUT = 60.0
+PR_SET_PDEATHSIG = 1
+
+
+class HarnessError(Exception):
+    """A helper (dbus-daemon, iommud) did not come up; the message carries its stderr."""
+
+
+def build_path(variable):
+    """A build output named by the environment meson gives the tests."""
+    path = os.environ.get(variable)
+    if not path:
+        raise HarnessError(f'${variable} is not set: run the tests through meson test')
+    return path
+
+
+def die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def plain_env():
+    """The environment of a process that must see the real machine."""
+    env = dict(os.environ)
+    for name in ('UMOCKDEV_DIR', 'LD_PRELOAD', 'DBUS_SYSTEM_BUS_ADDRESS'):
+        env.pop(name, None)
+    return env
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Bus:
+    """A private dbus-daemon configured like a system bus (system-bus.conf.in)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='iommud-bus.')
+        with open(os.path.join(HERE, 'system-bus.conf.in'), encoding='utf-8') as f:
+            config = f.read()
+        config = (config.replace('@LISTEN@', f'unix:path={self.dir}/system_bus_socket')
+                        .replace('@POLICY@', build_path('IOMMUD_BUS_POLICY'))
+                        .replace('@USER@', getpass.getuser()))
+        self.config = os.path.join(self.dir, 'system-bus.conf')
+        with open(self.config, 'w', encoding='utf-8') as f:
+            f.write(config)
+        self.stderr = open(os.path.join(self.dir, 'stderr'), 'w+', encoding='utf-8')
+        self.process = subprocess.Popen(
+            ['dbus-daemon', f'--config-file={self.config}', '--nofork', '--print-address=1'],
+            stdout=subprocess.PIPE, stderr=self.stderr, env=plain_env(),
+            preexec_fn=die_with_parent)
+        try:
+            self.address = self._read_address()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_address(self):
+        end = time.monotonic() + DEADLINE
+        line = b''
+        while not line.endswith(b'\n'):
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
+                raise HarnessError('dbus-daemon printed no address within '
+                                   f'{DEADLINE:.0f} s:\n{self.errors()}')
+            chunk = os.read(self.process.stdout.fileno(), 4096)
+            if not chunk:
+                raise HarnessError(f'dbus-daemon exited:\n{self.errors()}')
+            line += chunk
+        return line.decode().strip()
+
+    def errors(self):
+        self.stderr.seek(0)
+        return self.stderr.read()
+
+    def env(self, base):
+        env = dict(base)
+        env['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
+        return env
+
+    def busctl(self, *args, check=True):
+        result = subprocess.run(['busctl', f'--address={self.address}', *args],
+                                capture_output=True, text=True, env=plain_env(),
+                                timeout=COMMAND_TIMEOUT)
+        if check and result.returncode != 0:
+            raise HarnessError(f'busctl {" ".join(args)} failed ({result.returncode}):\n'
+                               f'{result.stderr}')
+        return result
+
+    def busctl_json(self, *args):
+        return json.loads(self.busctl('--json=short', *args).stdout)
+
+    def has_owner(self, name):
+        reply = self.busctl_json('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                 'org.freedesktop.DBus', 'NameHasOwner', 's', name)
+        return reply['data'][0]
+
+    def close(self):
+        stop(self.process)
+        self.process.stdout.close()
+        self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Daemon:
+    """The real iommud, under the testbed, on the bus; ready when it owns org.iommud1."""
+
+    def __init__(self, testbed, bus):
+        self.bus = bus
+        self.stderr = tempfile.TemporaryFile(mode='w+', prefix='iommud-stderr.')
+        self.process = subprocess.Popen(
+            [build_path('IOMMUD'), '--verbose'], stdin=subprocess.DEVNULL,
+            stdout=self.stderr, stderr=self.stderr, env=bus.env(testbed.env(plain_env())),
+            preexec_fn=die_with_parent)
+        try:
+            self._wait_for_name()
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_for_name(self):
+        end = time.monotonic() + DEADLINE
+        while not self.bus.has_owner(BUS_NAME):
+            if self.process.poll() is not None:
+                raise HarnessError(f'iommud exited with status {self.process.returncode} '
+                                   f'before owning {BUS_NAME}:\n{self.errors()}')
+            if time.monotonic() > end:
+                raise HarnessError(f'iommud did not own {BUS_NAME} within {DEADLINE:.0f} s:\n'
+                                   f'{self.errors()}')
+            time.sleep(0.05)
+
+    def errors(self):
+        self.stderr.seek(0)
+        return self.stderr.read()
+
+    def close(self):
+        stop(self.process)
+        self.stderr.close()
+
+
+class Harness:
+    """A testbed (owned by the caller), a private bus, and iommud on it."""
+
+    def __init__(self, testbed, start_daemon=True):
+        self.testbed = testbed
+        self.bus = Bus()
+        self.daemon = None
+        if start_daemon:
+            try:
+                self.daemon = Daemon(testbed, self.bus)
+            except BaseException:
+                self.bus.close()
+                raise
+
+    def iommuctl(self, *args, env=None):
+        """Runs the real iommuctl under the testbed, on the private bus."""
+        return subprocess.run([build_path('IOMMUCTL'), *args], capture_output=True, text=True,
+                              env=env or self.bus.env(self.testbed.env(plain_env())),
+                              timeout=COMMAND_TIMEOUT)
+
+    def iommuctl_json(self, *args):
+        result = self.iommuctl('--json', *args)
+        if result.returncode != 0:
+            raise HarnessError(f'iommuctl --json {" ".join(args)} failed '
+                               f'({result.returncode}):\n{result.stderr}')
+        return json.loads(result.stdout)
+
+    def diagnostics(self):
+        """What to print when a test fails: the daemon's and the bus's stderr."""
+        text = ''
+        if self.daemon:
+            text += f'--- iommud stderr\n{self.daemon.errors()}'
+        return text + f'--- dbus-daemon stderr\n{self.bus.errors()}'
+
+    def close(self):
+        if self.daemon:
+            self.daemon.close()
+        self.bus.close()

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A umockdev testbed that plays a host of tests/hosts/ to the processes started in it.
+
+umockdev builds the devices from the recording; this module adds what umockdev leaves out
+(tests/hosts/README.md, "What the testbed adds") and the directory that stands for /proc.
+Run as a program it builds a host's testbed and prints the tree: a check for a new host."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import gi
+
+gi.require_version('UMockdev', '1.0')
+from gi.repository import UMockdev  # noqa: E402 (after require_version)
+
+from host import Host, HostError  # noqa: E402
+
+PRELOAD = 'libumockdev-preload.so.0'
+
+
+def relative_symlink(target, link):
+    """Create @link pointing at @target (both absolute paths), relatively, as sysfs does."""
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
+
+
+def write_file(path, contents):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if contents and not contents.endswith('\n'):
+        contents += '\n'
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(contents)
+
+
+class Testbed:
+    """A host's fake /sys (umockdev) and /proc; close() removes both."""
+
+    def __init__(self, host):
+        self.host = host
+        self.umockdev = UMockdev.Testbed.new()
+        # The constructor exports UMOCKDEV_DIR into this process; children get it from env().
+        os.environ.pop('UMOCKDEV_DIR', None)
+        self.root = self.umockdev.get_root_dir()
+        self.sys = self.umockdev.get_sys_dir()
+        self.proc = tempfile.mkdtemp(prefix=f'iommud-proc-{host.name}.')
+        try:
+            self.umockdev.add_from_file(host.umockdev_path)
+            self._add_groups()
+            self._add_drivers()
+            self._add_host_facts()
+        except BaseException:
+            self.close()
+            raise
+
+    def device_dir(self, device):
+        return self.sys + device.devpath
+
+    def _add_groups(self):
+        for group_id, group in self.host.groups.items():
+            gdir = f'{self.sys}/kernel/iommu_groups/{group_id}'
+            write_file(f'{gdir}/type', group['type'])
+            write_file(f'{gdir}/reserved_regions', group['reserved_regions'])
+            os.makedirs(f'{gdir}/devices', exist_ok=True)
+            for device in self.host.members(group_id):
+                relative_symlink(self.device_dir(device), f'{gdir}/devices/{device.address}')
+                link = f'{self.device_dir(device)}/iommu_group'
+                if not os.path.islink(link):
+                    relative_symlink(gdir, link)
+
+    def _add_drivers(self):
+        for device in self.host.devices:
+            if device.driver is None:
+                continue
+            ddir = f'{self.sys}/bus/pci/drivers/{device.driver}'
+            os.makedirs(ddir, exist_ok=True)
+            relative_symlink(self.device_dir(device), f'{ddir}/{device.address}')
+            link = f'{self.device_dir(device)}/driver'
+            if not os.path.islink(link):
+                relative_symlink(ddir, link)
+
+    def _add_host_facts(self):
+        for unit in self.host.units:
+            udir = f'{self.sys}/devices/virtual/iommu/{unit["name"]}'
+            os.makedirs(f'{udir}/{unit["type"]}-iommu')
+            relative_symlink(udir, f'{self.sys}/class/iommu/{unit["name"]}')
+        for module, parameters in self.host.modules.items():
+            for name, value in parameters.items():
+                write_file(f'{self.sys}/module/{module}/parameters/{name}', value)
+        write_file(f'{self.proc}/cmdline', self.host.cmdline)
+        write_file(f'{self.proc}/interrupts', self.host.interrupts)
+
+    def env(self, base=None):
+        """The environment of a process that must see this host instead of the machine."""
+        env = dict(os.environ if base is None else base)
+        preload = env.get('LD_PRELOAD')
+        env['LD_PRELOAD'] = f'{PRELOAD}:{preload}' if preload else PRELOAD
+        env['UMOCKDEV_DIR'] = self.root
+        env['IOMMUD_PROC_ROOT'] = self.proc
+        return env
+
+    def close(self):
+        shutil.rmtree(self.proc, ignore_errors=True)
+        # Dropping the last reference runs umockdev's destructor, which removes the root.
+        self.umockdev = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(f'usage: {argv[0]} tests/hosts/NAME', file=sys.stderr)
+        return 2
+    stem = argv[1].removesuffix('.umockdev').removesuffix('.host.json')
+    try:
+        host = Host(stem)
+    except (HostError, OSError) as e:
+        print(f'{argv[0]}: {e}', file=sys.stderr)
+        return 1
+    testbed = Testbed(host)
+    try:
+        tops = [d for d in ('kernel', 'bus/pci/drivers', 'class/iommu', 'module')
+                if os.path.isdir(f'{testbed.sys}/{d}')]
+        subprocess.run(['find', *tops, '-printf', '%p %y %l\n'], cwd=testbed.sys, check=False)
+        print(f'{host.name}: {len(host.devices)} PCI devices, {len(host.groups)} IOMMU groups')
+        for group_id in sorted(host.groups):
+            g = host.expected_group(group_id)
+            print(f'  group {group_id}: {" ".join(g["devices"])}, '
+                  f'{"viable" if g["viable"] else "not viable"}')
+    finally:
+        testbed.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
