@@ -12,7 +12,7 @@ ADDRESS_RE = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'b': '\b', 'f': '\f', 'v': '\v', '\\': '\\',
            '"': '"'}
 REGION_TYPES = ('direct', 'direct-relaxable', 'reserved', 'msi')
-UNIT_TYPES = ('intel', 'amd')
+UNIT_TYPES = ('intel', 'amd', 'other')
 GROUP_TYPES = ('DMA', 'DMA-FQ', 'identity', 'blocked')
 PCI_EXT_CAP_ID_ACS = 0x000d
 # Drivers a group stays viable with (drivers/vfio/group.c: vfio_dev_driver_allowed()).

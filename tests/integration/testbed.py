@@ -85,7 +85,8 @@ class Testbed:
     def _add_host_facts(self):
         for unit in self.host.units:
             udir = f'{self.sys}/devices/virtual/iommu/{unit["name"]}'
-            os.makedirs(f'{udir}/{unit["type"]}-iommu')
+            # The lib tells Intel from AMD by the attribute group directory inside.
+            os.makedirs(udir if unit['type'] == 'other' else f'{udir}/{unit["type"]}-iommu')
             relative_symlink(udir, f'{self.sys}/class/iommu/{unit["name"]}')
         for module, parameters in self.host.modules.items():
             for name, value in parameters.items():
