@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import kernel as kernellib  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
-from harness.machine import Machine  # noqa: E402
+from harness.machine import Machine, qemu_binary  # noqa: E402
 from harness.topology import Topology  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,6 +85,7 @@ def cmd_run(args):
                 if not os.access(os.path.join(build_dir, binary), os.X_OK):
                         raise HarnessError(f"{build_dir}/{binary} is not built (ninja -C "
                                            f"{build_dir})")
+        qemu_binary()
         t0 = time.monotonic()
         kernel, initramfs = prepare(build_dir)
         prep = time.monotonic() - t0

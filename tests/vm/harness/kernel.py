@@ -185,7 +185,8 @@ def build_initramfs(kernel, modules, init_script, output):
                 raise HarnessError(f"{busybox} is dynamically linked; the initramfs needs "
                                    f"busybox-static")
         paths = kernel.closure(modules)
-        tmp = output + ".tmp"
+        # Tests prepare in parallel: each writes its own file and renames it into place.
+        tmp = f"{output}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
                 cpio = _Cpio(f)
                 for d in ("bin", "dev", "proc", "sys", "run", "host", "newroot", "rw", "lib",
