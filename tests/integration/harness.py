@@ -25,6 +25,23 @@ class HarnessError(Exception):
     """A helper (dbus-daemon, iommud) did not come up; the message carries its stderr."""
 
 
+def object_path(address):
+    """The D-Bus object of a PCI device: /org/iommud1/device/0000_01_00_0."""
+    return '/org/iommud1/device/' + address.replace(':', '_').replace('.', '_')
+
+
+def wait_for(predicate, what, deadline=DEADLINE):
+    """Polls @predicate until it returns something true; fails naming @what after @deadline."""
+    end = time.monotonic() + deadline
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise HarnessError(f'timed out after {deadline:.0f} s waiting for {what}')
+        time.sleep(0.05)
+
+
 def build_path(variable):
     """A build output named by the environment meson gives the tests."""
     path = os.environ.get(variable)
@@ -144,15 +161,16 @@ class Daemon:
             raise
 
     def _wait_for_name(self):
-        end = time.monotonic() + DEADLINE
-        while not self.bus.has_owner(BUS_NAME):
+        def owned():
             if self.process.poll() is not None:
                 raise HarnessError(f'iommud exited with status {self.process.returncode} '
                                    f'before owning {BUS_NAME}:\n{self.errors()}')
-            if time.monotonic() > end:
-                raise HarnessError(f'iommud did not own {BUS_NAME} within {DEADLINE:.0f} s:\n'
-                                   f'{self.errors()}')
-            time.sleep(0.05)
+            return self.bus.has_owner(BUS_NAME)
+
+        try:
+            wait_for(owned, f'iommud to own {BUS_NAME}')
+        except HarnessError as e:
+            raise HarnessError(f'{e}\n{self.errors()}') from None
 
     def errors(self):
         self.stderr.seek(0)
@@ -170,6 +188,7 @@ class Harness:
         self.testbed = testbed
         self.bus = Bus()
         self.daemon = None
+        self.final_diagnostics = None
         if start_daemon:
             try:
                 self.daemon = Daemon(testbed, self.bus)
@@ -190,14 +209,25 @@ class Harness:
                                f'({result.returncode}):\n{result.stderr}')
         return json.loads(result.stdout)
 
+    def managed_objects(self):
+        """GetManagedObjects of /org/iommud1 as {path: {interface: {property: value}}}."""
+        reply = self.bus.busctl_json('call', BUS_NAME, '/org/iommud1',
+                                     'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects')
+        return {path: {iface: {name: v['data'] for name, v in props.items()}
+                       for iface, props in ifaces.items()}
+                for path, ifaces in reply['data'][0].items()}
+
     def diagnostics(self):
         """What to print when a test fails: the daemon's and the bus's stderr."""
+        if self.final_diagnostics is not None:
+            return self.final_diagnostics
         text = ''
         if self.daemon:
             text += f'--- iommud stderr\n{self.daemon.errors()}'
         return text + f'--- dbus-daemon stderr\n{self.bus.errors()}'
 
     def close(self):
+        self.final_diagnostics = self.diagnostics()
         if self.daemon:
             self.daemon.close()
         self.bus.close()

@@ -11,15 +11,11 @@ import sys
 import unittest
 
 import tap
-from harness import Bus, Harness
+from harness import Bus, Harness, object_path
 from host import Host
 from testbed import Testbed
 
 HOST_STEM = None        # set by main()
-
-
-def object_path(address):
-    return '/org/iommud1/device/' + re.sub(r'[:.]', '_', address)
 
 
 class HostTest(unittest.TestCase):
@@ -157,12 +153,7 @@ class HostTest(unittest.TestCase):
                          expected)
 
     def test_get_managed_objects(self):
-        reply = self.harness.bus.busctl_json(
-            'call', 'org.iommud1', '/org/iommud1', 'org.freedesktop.DBus.ObjectManager',
-            'GetManagedObjects')
-        objects = {path: {iface: {name: v['data'] for name, v in props.items()}
-                          for iface, props in ifaces.items()}
-                   for path, ifaces in reply['data'][0].items()}
+        objects = self.harness.managed_objects()
         # The manager itself is not below /org/iommud1: the ObjectManager does not list it.
         reply = self.harness.bus.busctl_json(
             'call', 'org.iommud1', '/org/iommud1', 'org.freedesktop.DBus.Properties', 'GetAll',

@@ -22,6 +22,16 @@ from host import Host, HostError  # noqa: E402
 PRELOAD = 'libumockdev-preload.so.0'
 
 
+def preload_self():
+    """Re-executes this process under umockdev's preload, as umockdev-wrapper would: the
+    testbed's uevent sender looks devices up through libudev in this process."""
+    if PRELOAD in os.environ.get('LD_PRELOAD', '').split(':'):
+        return
+    preload = os.environ.get('LD_PRELOAD')
+    os.environ['LD_PRELOAD'] = f'{PRELOAD}:{preload}' if preload else PRELOAD
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
 def relative_symlink(target, link):
     """Create @link pointing at @target (both absolute paths), relatively, as sysfs does."""
     os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -41,9 +51,9 @@ class Testbed:
 
     def __init__(self, host):
         self.host = host
+        # The constructor exports UMOCKDEV_DIR into this process, where the preload (when
+        # preload_self() put it there) shows the testbed to umockdev's own uevent sender.
         self.umockdev = UMockdev.Testbed.new()
-        # The constructor exports UMOCKDEV_DIR into this process; children get it from env().
-        os.environ.pop('UMOCKDEV_DIR', None)
         self.root = self.umockdev.get_root_dir()
         self.sys = self.umockdev.get_sys_dir()
         self.proc = tempfile.mkdtemp(prefix=f'iommud-proc-{host.name}.')
@@ -56,31 +66,72 @@ class Testbed:
             self.close()
             raise
 
-    def device_dir(self, device):
-        return self.sys + device.devpath
-
     def _add_groups(self):
         for group_id, group in self.host.groups.items():
-            gdir = f'{self.sys}/kernel/iommu_groups/{group_id}'
-            write_file(f'{gdir}/type', group['type'])
-            write_file(f'{gdir}/reserved_regions', group['reserved_regions'])
-            os.makedirs(f'{gdir}/devices', exist_ok=True)
+            self.add_group(group_id, group['type'], group['reserved_regions'])
             for device in self.host.members(group_id):
-                relative_symlink(self.device_dir(device), f'{gdir}/devices/{device.address}')
-                link = f'{self.device_dir(device)}/iommu_group'
-                if not os.path.islink(link):
-                    relative_symlink(gdir, link)
+                self.join_group(device.devpath, group_id)
 
     def _add_drivers(self):
         for device in self.host.devices:
-            if device.driver is None:
-                continue
-            ddir = f'{self.sys}/bus/pci/drivers/{device.driver}'
-            os.makedirs(ddir, exist_ok=True)
-            relative_symlink(self.device_dir(device), f'{ddir}/{device.address}')
-            link = f'{self.device_dir(device)}/driver'
-            if not os.path.islink(link):
-                relative_symlink(ddir, link)
+            if device.driver is not None:
+                self.bind(device.devpath, device.driver)
+
+    # The pieces of the tree, also for changing the host while processes watch it.
+
+    def group_dir(self, group_id):
+        return f'{self.sys}/kernel/iommu_groups/{group_id}'
+
+    def add_group(self, group_id, group_type, reserved_regions):
+        gdir = self.group_dir(group_id)
+        write_file(f'{gdir}/type', group_type)
+        write_file(f'{gdir}/reserved_regions', reserved_regions)
+        os.makedirs(f'{gdir}/devices', exist_ok=True)
+
+    def join_group(self, devpath, group_id):
+        """Makes the device at @devpath (below /sys) a member: both links, as the kernel."""
+        gdir = self.group_dir(group_id)
+        relative_symlink(self.sys + devpath, f'{gdir}/devices/{os.path.basename(devpath)}')
+        if not os.path.islink(f'{self.sys}{devpath}/iommu_group'):
+            relative_symlink(gdir, f'{self.sys}{devpath}/iommu_group')
+
+    def bind(self, devpath, driver):
+        ddir = f'{self.sys}/bus/pci/drivers/{driver}'
+        os.makedirs(ddir, exist_ok=True)
+        relative_symlink(self.sys + devpath, f'{ddir}/{os.path.basename(devpath)}')
+        if not os.path.islink(f'{self.sys}{devpath}/driver'):
+            relative_symlink(ddir, f'{self.sys}{devpath}/driver')
+
+    def unbind(self, devpath):
+        link = f'{self.sys}{devpath}/driver'
+        ddir = os.path.realpath(link)
+        os.unlink(f'{ddir}/{os.path.basename(devpath)}')
+        os.unlink(link)
+
+    def add_device(self, record):
+        """Adds one device from a umockdev record; returns its device path below /sys."""
+        self.umockdev.add_from_string(record)
+        return record.split('\n', 1)[0].removeprefix('P: ')
+
+    def remove_device(self, devpath):
+        """Unplugs a device: it leaves enumeration, its group (an emptied group goes) and its
+        driver, then gets its 'remove' uevent (which umockdev can only send while the
+        directory exists), then its directory goes."""
+        address = os.path.basename(devpath)
+        group = os.path.realpath(f'{self.sys}{devpath}/iommu_group')
+        os.unlink(f'{self.sys}/bus/pci/devices/{address}')
+        if os.path.islink(f'{self.sys}{devpath}/driver'):
+            self.unbind(devpath)
+        if os.path.isdir(group):
+            os.unlink(f'{group}/devices/{address}')
+            if not os.listdir(f'{group}/devices'):
+                shutil.rmtree(group)
+        self.uevent(devpath, 'remove')
+        shutil.rmtree(self.sys + devpath)
+
+    def uevent(self, devpath, action):
+        """Sends a uevent that the processes started with env() receive."""
+        self.umockdev.uevent('/sys' + devpath, action)
 
     def _add_host_facts(self):
         for unit in self.host.units:
