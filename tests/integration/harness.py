@@ -11,8 +11,14 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
+
+import tap
+from host import Host
+from testbed import Testbed, preload_self
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUS_NAME = 'org.iommud1'
@@ -150,8 +156,11 @@ class Daemon:
     def __init__(self, testbed, bus):
         self.bus = bus
         self.stderr = tempfile.TemporaryFile(mode='w+', prefix='iommud-stderr.')
+        # Each daemon gets a state journal of its own, never the machine's.
+        self.journal = os.path.join(bus.dir, 'state.json')
         self.process = subprocess.Popen(
-            [build_path('IOMMUD'), '--verbose'], stdin=subprocess.DEVNULL,
+            [build_path('IOMMUD'), '--verbose', f'--journal={self.journal}'],
+            stdin=subprocess.DEVNULL,
             stdout=self.stderr, stderr=self.stderr, env=bus.env(testbed.env(plain_env())),
             preexec_fn=die_with_parent)
         try:
@@ -231,3 +240,41 @@ class Harness:
         if self.daemon:
             self.daemon.close()
         self.bus.close()
+
+
+class HostCase(unittest.TestCase):
+    """Tests against one host of tests/hosts/ (host_main() sets host_stem): its testbed, a
+    private bus and iommud, shared by the class, or fresh for each test with per_test."""
+    host_stem = None
+    per_test = False
+
+    @staticmethod
+    def start(target, add_cleanup):
+        target.host = Host(target.host_stem)
+        target.testbed = Testbed(target.host)
+        add_cleanup(target.testbed.close)
+        target.harness = Harness(target.testbed)
+        add_cleanup(target.harness.close)
+
+    @classmethod
+    def setUpClass(cls):
+        if not cls.per_test:
+            cls.start(cls, cls.addClassCleanup)
+
+    def setUp(self):
+        if self.per_test:
+            self.start(self, self.addCleanup)
+
+    def diagnostics(self):
+        return self.harness.diagnostics()
+
+
+def host_main(case, argv, preload=False):
+    """main() of a test program: `PROGRAM tests/hosts/NAME`, TAP on stdout."""
+    if len(argv) != 2:
+        print(f'usage: {argv[0]} tests/hosts/NAME', file=sys.stderr)
+        return 2
+    if preload:
+        preload_self()
+    case.host_stem = argv[1]
+    return tap.main(case)

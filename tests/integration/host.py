@@ -157,7 +157,7 @@ class Device:
 
 def parse_umockdev(path):
     """The PCI devices of a umockdev-record file, in file order."""
-    devices, device, skip = [], None, False
+    devices, device = [], None
     with open(path, encoding='utf-8') as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip('\n')
@@ -174,7 +174,7 @@ def parse_umockdev(path):
                     raise HostError(f'{where}: P: inside a device block (a blank line missing?)')
                 if not rest.startswith('/devices/'):
                     raise HostError(f'{where}: device path must start with /devices/: {rest}')
-                device, skip = Device(rest, where), False
+                device = Device(rest, where)
                 devices.append(device)
                 continue
             if device is None:

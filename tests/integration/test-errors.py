@@ -5,29 +5,12 @@ groups exit 1 with one message naming the argument; usage errors exit 2 without 
 Usage: test-errors.py tests/hosts/NAME (a host with IOMMU groups)."""
 
 import sys
-import unittest
 
-import tap
-from harness import Harness
-from host import Host
-from testbed import Testbed
-
-HOST_STEM = None        # set by main()
+from harness import HostCase, host_main
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 
 
-class ErrorsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.host = Host(HOST_STEM)
-        cls.testbed = Testbed(cls.host)
-        cls.addClassCleanup(cls.testbed.close)
-        cls.harness = Harness(cls.testbed)
-        cls.addClassCleanup(cls.harness.close)
-
-    def diagnostics(self):
-        return self.harness.diagnostics()
-
+class ErrorsTest(HostCase):
     def check_fails(self, args, status, mentions=None):
         for prefix in ([], ['--offline']):
             with self.subTest(args=prefix + args):
@@ -72,14 +55,5 @@ class ErrorsTest(unittest.TestCase):
             self.assertIn(verb, result.stdout)
 
 
-def main(argv):
-    global HOST_STEM
-    if len(argv) != 2:
-        print(f'usage: {argv[0]} tests/hosts/NAME', file=sys.stderr)
-        return 2
-    HOST_STEM = argv[1]
-    return tap.main(ErrorsTest)
-
-
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    sys.exit(host_main(ErrorsTest, sys.argv))

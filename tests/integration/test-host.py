@@ -8,28 +8,15 @@ import json
 import os
 import re
 import sys
-import unittest
 
-import tap
-from harness import Bus, Harness, object_path
-from host import Host
-from testbed import Testbed
-
-HOST_STEM = None        # set by main()
+from harness import Bus, HostCase, host_main, object_path
 
 
-class HostTest(unittest.TestCase):
+class HostTest(HostCase):
     @classmethod
     def setUpClass(cls):
-        cls.host = Host(HOST_STEM)
-        cls.testbed = Testbed(cls.host)
-        cls.addClassCleanup(cls.testbed.close)
-        cls.harness = Harness(cls.testbed)
-        cls.addClassCleanup(cls.harness.close)
+        super().setUpClass()
         cls.list = cls.harness.iommuctl_json('list')
-
-    def diagnostics(self):
-        return self.harness.diagnostics()
 
     # iommuctl --json list
 
@@ -215,14 +202,5 @@ class HostTest(unittest.TestCase):
             bus.close()
 
 
-def main(argv):
-    global HOST_STEM
-    if len(argv) != 2:
-        print(f'usage: {argv[0]} tests/hosts/NAME', file=sys.stderr)
-        return 2
-    HOST_STEM = argv[1]
-    return tap.main(HostTest)
-
-
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    sys.exit(host_main(HostTest, sys.argv))

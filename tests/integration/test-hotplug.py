@@ -7,14 +7,8 @@ where at least one group has a driver-bound endpoint)."""
 
 import struct
 import sys
-import unittest
 
-import tap
-from harness import Harness, object_path, wait_for
-from host import Host
-from testbed import Testbed, preload_self
-
-HOST_STEM = None        # set by main()
+from harness import HostCase, host_main, object_path, wait_for
 NEW_DRIVER = 'e1000e'
 
 
@@ -33,16 +27,8 @@ def record(address, vendor, device, pci_class):
             f'H: config={config.hex().upper()}\n')
 
 
-class HotplugTest(unittest.TestCase):
-    def setUp(self):
-        self.host = Host(HOST_STEM)
-        self.testbed = Testbed(self.host)
-        self.addCleanup(self.testbed.close)
-        self.harness = Harness(self.testbed)
-        self.addCleanup(self.harness.close)
-
-    def diagnostics(self):
-        return self.harness.diagnostics()
+class HotplugTest(HostCase):
+    per_test = True     # each test changes the host
 
     def wait_for_objects(self, predicate, what):
         """Polls GetManagedObjects until @predicate holds for them; returns them."""
@@ -111,15 +97,6 @@ class HotplugTest(unittest.TestCase):
         self.assertEqual(manager['data'], len(self.host.devices) - 1)
 
 
-def main(argv):
-    global HOST_STEM
-    if len(argv) != 2:
-        print(f'usage: {argv[0]} tests/hosts/NAME', file=sys.stderr)
-        return 2
-    preload_self()
-    HOST_STEM = argv[1]
-    return tap.main(HotplugTest)
-
-
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    # umockdev's uevent sender looks devices up through libudev in this very process.
+    sys.exit(host_main(HotplugTest, sys.argv, preload=True))
