@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* iommuctl: options and the table of verbs. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@ bool arg_json;
 bool arg_offline;
 bool arg_numeric;
 bool arg_color;
+bool arg_dry_run;
+bool arg_force;
 
 struct verb {
         const char *name;
@@ -24,6 +27,9 @@ struct verb {
 static const struct verb verbs[] = {
         { "list", 1, 1, verb_list, "list" },
         { "show", 2, 2, verb_show, "show DEVICE|GROUP" },
+        { "assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..." },
+        { "release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]" },
+        { "rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER" },
 };
 
 static void help(void) {
@@ -31,20 +37,25 @@ static void help(void) {
                "Shows and manages which virtual machines own which PCI controllers.\n\n"
                "Commands:\n"
                "  list                 Devices under their IOMMU groups, with viability\n"
-               "  show DEVICE|GROUP    Every property of a device or an IOMMU group\n\n"
+               "  show DEVICE|GROUP    Every property of a device or an IOMMU group\n"
+               "  assign GUEST DEVICE...     Give the devices' IOMMU groups to a guest\n"
+               "  release GUEST [DEVICE...]  Return a guest's groups to their host drivers\n"
+               "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
                "  -j --json            Print JSON (the stable format, see iommuctl(1))\n"
                "     --offline         Read the host directly instead of asking iommud\n"
                "  -n --numeric         Show numeric ids next to names\n"
-               "     --color=WHEN      Colour output: auto, always, never\n\n"
+               "     --color=WHEN      Colour output: auto, always, never\n"
+               "     --dry-run         Print the plan of a change without making it\n"
+               "     --force           Change a device the host is using (administrators)\n\n"
                "A DEVICE is a PCI address (0000:01:00.0 or 01:00.0) or a vendor:device id;\n"
                "a GROUP is an IOMMU group number. See iommuctl(1).\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR };
+        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR, ARG_DRY_RUN, ARG_FORCE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -52,6 +63,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "offline", no_argument, NULL, ARG_OFFLINE },
                 { "numeric", no_argument, NULL, 'n' },
                 { "color", required_argument, NULL, ARG_COLOR },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "force", no_argument, NULL, ARG_FORCE },
                 {},
         };
         int c;
@@ -74,6 +87,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'n':
                         arg_numeric = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
                         break;
                 case ARG_COLOR:
                         if (streq(optarg, "always"))

@@ -14,6 +14,8 @@ extern bool arg_json;
 extern bool arg_offline;
 extern bool arg_numeric;
 extern bool arg_color;
+extern bool arg_dry_run;
+extern bool arg_force;
 
 /* Reads the inventory from the daemon, or from the host directly when the daemon cannot be
  * reached (said once on stderr) or --offline asks for it. *@ret_source: "daemon" or "host". */
@@ -21,3 +23,6 @@ int inventory_load(struct iom_inventory **ret, const char **ret_source);
 
 int verb_list(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
+int verb_assign(int argc, char *argv[]);
+int verb_release(int argc, char *argv[]);
+int verb_rebind(int argc, char *argv[]);

@@ -98,6 +98,15 @@ static int property_get_group_path(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "o", p);
 }
 
+static int property_get_owner(sd_bus *bus, const char *path, const char *interface,
+                              const char *property, sd_bus_message *reply, void *userdata,
+                              sd_bus_error *error) {
+        struct iom_device *d = userdata;
+        if (streq(property, "State"))
+                return sd_bus_message_append(reply, "s", iom_group_state(d->group));
+        return sd_bus_message_append(reply, "s", d->group ? strempty(d->group->owner) : "");
+}
+
 static const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Address", "s", property_get_address, offsetof(struct iom_device, address),
@@ -128,6 +137,10 @@ static const sd_bus_vtable device_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DriverOverride", "s", NULL, offsetof(struct iom_device, driver_override),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HostDriver", "s", NULL, offsetof(struct iom_device, host_driver),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Owner", "s", property_get_owner, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("State", "s", property_get_owner, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IommuGroup", "i", NULL, offsetof(struct iom_device, iommu_group),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Group", "o", property_get_group_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),

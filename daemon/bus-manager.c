@@ -1,7 +1,158 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.iommud1.Manager at /org/iommud1: what the host is, as a whole. */
+#include <stdlib.h>
+
+#include "auth.h"
+#include "binder.h"
+#include "bus-error.h"
 #include "bus-util.h"
+#include "iom-plan.h"
 #include "manager.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
+
+struct change_options {
+        bool dry_run;
+        bool force;
+};
+
+/* a{sv}: "dry-run" (b) and "force" (b); anything else is refused, never ignored. */
+static int read_change_options(sd_bus_message *m, struct change_options *ret,
+                               sd_bus_error *error) {
+        const char *key;
+        int r;
+
+        *ret = (struct change_options) {};
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                bool *target;
+                int b;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "dry-run"))
+                        target = &ret->dry_run;
+                else if (streq(key, "force"))
+                        target = &ret->force;
+                else
+                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                                 "Unknown option '%s'", key);
+                r = sd_bus_message_read(m, "v", "b", &b);
+                if (r < 0)
+                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                                 "Option '%s' takes a boolean", key);
+                *target = b;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* The plan as a(ssss): address, from driver, to driver, why it is included. */
+int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct iom_plan_step *s = &plan->steps[i];
+                char a[IOM_ADDRESS_STRING_MAX], by[IOM_PLAN_REASON_MAX];
+
+                r = sd_bus_message_append(reply, "(ssss)", iom_address_format(&s->address, a),
+                                          strempty(s->from), strempty(s->to),
+                                          iom_plan_step_reason(s, by));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* The shape every change method shares: read the options, plan (which validates every
+ * argument), authorize, then either answer with the plan (dry run) or hand the request to the
+ * binder, which replies once the groups have moved. */
+static int run_change(struct manager *m, sd_bus_message *message, struct binder_request *req,
+                      sd_bus_error *error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *why = NULL;
+        struct change_options options;
+        int r;
+
+        r = read_change_options(message, &options, error);
+        if (r < 0)
+                return r;
+        r = binder_plan(m, req, &plan, &why);
+        if (r < 0)
+                return bus_error_set_errno(error, r, why);
+        r = auth_check(message, error);
+        if (r < 0)
+                return r;
+        if (options.force) {
+                r = auth_sender_is_root(message);
+                if (r <= 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "Only an administrator may force a change");
+        }
+        if (options.dry_run) {
+                r = sd_bus_message_new_method_return(message, &reply);
+                if (r < 0)
+                        return r;
+                r = bus_append_plan(reply, plan);
+                if (r < 0)
+                        return r;
+                return sd_bus_send(NULL, reply, NULL);
+        }
+        req->force = options.force;
+        return binder_submit(m, req, message, error);
+}
+
+/* Assign and Release: (s guest, as devices, a{sv} options). */
+static int method_owner_change(sd_bus_message *message, void *userdata, sd_bus_error *error,
+                               enum iom_plan_op op) {
+        struct binder_request req = { .op = op };
+        const char *guest;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &guest);
+        if (r >= 0 && !(req.owner = strdup(guest)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = sd_bus_message_read_strv(message, &req.devices);
+        if (r >= 0)
+                r = run_change(userdata, message, &req, error);
+        binder_request_done(&req);
+        return r;
+}
+
+static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_owner_change(message, userdata, error, IOM_PLAN_ASSIGN);
+}
+
+static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_owner_change(message, userdata, error, IOM_PLAN_RELEASE);
+}
+
+static int method_rebind(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct binder_request req = { .op = IOM_PLAN_REBIND };
+        const char *device, *driver;
+        int r;
+
+        r = sd_bus_message_read(message, "ss", &device, &driver);
+        if (r >= 0 && (!(req.devices = calloc(2, sizeof(char *))) ||
+                       !(req.devices[0] = strdup(device)) || !(req.driver = strdup(driver))))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = run_change(userdata, message, &req, error);
+        binder_request_done(&req);
+        return r;
+}
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
                                 const char *property, sd_bus_message *reply, void *userdata,
@@ -66,6 +217,18 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DeviceCount", "u", property_get_host, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Assign",
+                                SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
+                                SD_BUS_RESULT("a(ssss)", plan), method_assign,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release",
+                                SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
+                                SD_BUS_RESULT("a(ssss)", plan), method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rebind",
+                                SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
+                                SD_BUS_RESULT("a(ssss)", plan), method_rebind,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "bus-error.h"
 #include "log.h"
 #include "manager.h"
 
@@ -18,18 +20,22 @@ static void help(void) {
                " on the system bus.\n\n"
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
-               "  -v --verbose    Log debug messages\n\n"
+               "  -v --verbose    Log debug messages\n"
+               "     --journal=PATH  The state journal (default " IOMMUD_STATEDIR "/state.json)\n\n"
                "Environment: DBUS_SYSTEM_BUS_ADDRESS selects the bus; IOMMUD_PROC_ROOT the\n"
                "directory /proc/cmdline and /proc/interrupts are read from.\n"
                "See iommud(8).\n");
 }
 
+static const char *arg_journal;
+
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JOURNAL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "verbose", no_argument, NULL, 'v' },
+                { "journal", required_argument, NULL, ARG_JOURNAL },
                 {},
         };
         int c;
@@ -44,6 +50,14 @@ static int parse_argv(int argc, char *argv[]) {
                         return 0;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
+                        break;
+                case ARG_JOURNAL:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "iommud: --journal needs an absolute path, not "
+                                                "'%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_journal = optarg;
                         break;
                 default:
                         return -EINVAL;
@@ -72,9 +86,18 @@ static int run(int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "Failed to block signals: %m");
 
+        r = bus_error_register();
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the bus errors: %m");
         r = manager_new(&m);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the manager: %m");
+        if (arg_journal) {
+                free(m->journal_path);
+                m->journal_path = strdup(arg_journal);
+                if (!m->journal_path)
+                        return log_oom();
+        }
         r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);

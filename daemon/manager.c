@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libgen.h>
+#include <sys/stat.h>
+
 #include <libudev.h>
 
+#include "binder.h"
 #include "log.h"
 #include "manager.h"
 
@@ -20,6 +24,11 @@ int manager_new(struct manager **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
+        m->binder_pipe[0] = m->binder_pipe[1] = -EBADF;
+        (void) pthread_mutex_init(&m->journal_lock, NULL);
+        m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
+        if (!m->journal_path)
+                return -ENOMEM;
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
@@ -30,6 +39,10 @@ int manager_new(struct manager **ret) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        binder_stop(m);
+        iom_journal_free(m->journal);
+        free(m->journal_path);
+        (void) pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->monitor_source);
         udev_monitor_unref(m->monitor);
@@ -66,13 +79,89 @@ static void log_inventory(const struct iom_inventory *inv) {
                             inv->host->allow_unsafe_interrupts ? "on" : "off");
 }
 
+int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
+        for (size_t i = 0; i < m->journal->n_claims; i++) {
+                const struct iom_claim *c = &m->journal->claims[i];
+                struct iom_group *g = iom_inventory_find_group(inv, c->group);
+
+                if (!g) {
+                        log_warning("IOMMU group %u, owned by '%s', is gone.", c->group, c->owner);
+                        continue;
+                }
+                free(g->owner);
+                g->owner = strdup(c->owner);
+                if (!g->owner)
+                        return -ENOMEM;
+                for (size_t k = 0; k < c->n_devices; k++) {
+                        struct iom_device *d = iom_inventory_find_device(inv, &c->devices[k].address);
+                        if (!d || !c->devices[k].host_driver)
+                                continue;
+                        free(d->host_driver);
+                        d->host_driver = strdup(c->devices[k].host_driver);
+                        if (!d->host_driver)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+int manager_save_journal(struct manager *m) {
+        int r = iom_journal_save(m->journal, m->journal_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the journal %s: %m", m->journal_path);
+        return 0;
+}
+
+/* Reads the journal; a corrupt one is moved aside and the daemon starts from what sysfs says. */
+static int load_journal(struct manager *m) {
+        _cleanup_free_ char *error = NULL, *aside = NULL;
+        int r;
+
+        /* The journal's directory: StateDirectory= makes it under systemd; by hand, we do. */
+        _cleanup_free_ char *dir = strdup(m->journal_path);
+        if (!dir)
+                return log_oom();
+        if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create the directory of %s: %m",
+                                       m->journal_path);
+
+        r = iom_journal_load(m->journal_path, &m->journal, &error);
+        if (r == -EBADMSG) {
+                r = iom_journal_move_aside(m->journal_path, &aside);
+                if (r < 0)
+                        return log_error_errno(r, "The journal is corrupt (%s) and cannot be moved "
+                                               "aside: %m", error);
+                log_error("The journal is corrupt: %s. Moved it to %s; starting from what sysfs "
+                          "says.", strempty(error), aside);
+                m->journal = iom_journal_new();
+                return m->journal ? 0 : log_oom();
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the journal %s: %m", m->journal_path);
+        return 0;
+}
+
 int manager_start(struct manager *m) {
         int r;
 
+        r = load_journal(m);
+        if (r < 0)
+                return r;
         r = iom_inventory_scan(&m->inventory);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the host's PCI devices: %m");
         log_inventory(m->inventory);
+
+        /* A crash left changes half done: finish or roll them back before serving. */
+        r = binder_recover(m);
+        if (r < 0)
+                return r;
+        r = manager_apply_claims(m, m->inventory);
+        if (r < 0)
+                return log_oom();
+        r = binder_start(m);
+        if (r < 0)
+                return r;
 
         /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS: tests use a private bus. */
         r = sd_bus_open_system(&m->bus);
@@ -111,7 +200,7 @@ static bool strings_differ(const char *a, const char *b) {
 
 static bool group_members_differ(const struct iom_group *a, const struct iom_group *b) {
         if (a->n_devices != b->n_devices || a->viable != b->viable ||
-            a->n_blockers != b->n_blockers)
+            a->n_blockers != b->n_blockers || strings_differ(a->owner, b->owner))
                 return true;
         for (size_t i = 0; i < a->n_devices; i++)
                 if (!iom_address_equal(&a->devices[i]->address, &b->devices[i]->address) ||
@@ -149,12 +238,15 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                 const struct iom_device *was = iom_inventory_find_device(old, &d->address);
 
                 if (!was || (!strings_differ(was->driver, d->driver) &&
-                             !strings_differ(was->driver_override, d->driver_override)))
+                             !strings_differ(was->driver_override, d->driver_override) &&
+                             !strings_differ(was->host_driver, d->host_driver)))
                         continue;
                 _cleanup_free_ char *path = manager_device_path(&d->address);
                 if (path)
                         (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
-                                                              "Driver", "DriverOverride", NULL);
+                                                              "Driver", "DriverOverride",
+                                                              "HostDriver", "Owner", "State",
+                                                              NULL);
         }
         for (size_t i = 0; i < new->n_groups; i++) {
                 const struct iom_group *g = new->groups[i];
@@ -166,7 +258,7 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                 if (path)
                         (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
                                                               "Devices", "Viable", "Blockers",
-                                                              NULL);
+                                                              "Owner", "State", NULL);
         }
         if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
@@ -180,6 +272,11 @@ int manager_refresh(struct manager *m) {
         r = iom_inventory_scan(&new);
         if (r < 0)
                 return log_warning_errno(r, "Failed to rescan the host, keeping what we knew: %m");
+        (void) pthread_mutex_lock(&m->journal_lock);
+        r = manager_apply_claims(m, new);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        if (r < 0)
+                return log_oom();
 
         /* sd-bus asks the object tree for the interfaces of a removed object: emit removals
          * while the old inventory still answers, additions once the new one does. */

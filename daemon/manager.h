@@ -2,10 +2,13 @@
 /* The daemon's state: the event loop, the bus, and the inventory it serves. */
 #pragma once
 
+#include <pthread.h>
+
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "iom-inventory.h"
+#include "iom-journal.h"
 #include "macro.h"
 
 #define IOMMUD_BUS_NAME "org.iommud1"
@@ -14,6 +17,7 @@
 #define IOMMUD_DEVICE_PREFIX IOMMUD_PATH "/device"
 
 struct udev_monitor;
+struct job;
 
 struct manager {
         sd_event *event;
@@ -23,6 +27,16 @@ struct manager {
         struct udev_monitor *monitor;
         sd_event_source *monitor_source;
         sd_event_source *refresh_source; /* coalesces bursts of uevents into one rescan */
+
+        /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
+        struct job *jobs;
+        int binder_pipe[2];
+        sd_event_source *binder_source;
+
+        /* Who owns what, persisted. Worker threads change it under the lock. */
+        char *journal_path;
+        struct iom_journal *journal;
+        pthread_mutex_t journal_lock;
 };
 
 int manager_new(struct manager **ret);
@@ -33,6 +47,12 @@ int manager_start(struct manager *m);
 
 /* Rescans the host and tells the bus what appeared, vanished or changed. */
 int manager_refresh(struct manager *m);
+
+/* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
+int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
+
+/* Saves the journal (call with the journal lock held). */
+int manager_save_journal(struct manager *m);
 
 /* Object paths of the model. */
 char *manager_group_path(unsigned id);

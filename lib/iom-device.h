@@ -9,6 +9,7 @@
 
 struct udev_device;
 struct iom_pci;
+struct iom_group;
 
 struct iom_device {
         struct iom_address address;
@@ -25,6 +26,7 @@ struct iom_device {
         char *driver_override; /* NULL when unset */
         char *host_driver;     /* while assigned: the driver release returns it to */
         int iommu_group;       /* -1 when the device has none */
+        struct iom_group *group; /* set by iom_inventory_link(), NULL without one */
         int numa_node;         /* -1 when unknown */
         char **reset_methods;  /* NULL-terminated, may be empty */
 

@@ -200,3 +200,13 @@ int iom_group_read_sysfs(struct iom_group *g) {
                                        line);
         return 0;
 }
+
+const char *iom_group_state(const struct iom_group *g) {
+        if (!g || !g->owner)
+                return "host";
+        for (size_t i = 0; i < g->n_devices; i++)
+                if (!iom_device_is_bridge(g->devices[i]) &&
+                    !iom_driver_is_vfio(g->devices[i]->driver))
+                        return "inconsistent";
+        return "assigned";
+}

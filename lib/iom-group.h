@@ -64,5 +64,9 @@ int iom_group_add_blocker(struct iom_group *g, const struct iom_address *a, cons
 /* Computes viability and blockers from the members' drivers (the kernel's rule). */
 int iom_group_update_viability(struct iom_group *g);
 
+/* "host" when no one owns the group, "assigned" when its owner has every endpoint on a VFIO
+ * driver, "inconsistent" when an owned group's endpoint is elsewhere (rebound by hand). */
+const char *iom_group_state(const struct iom_group *g);
+
 /* Reads type and reserved_regions from /sys/kernel/iommu_groups/<id>. */
 int iom_group_read_sysfs(struct iom_group *g);

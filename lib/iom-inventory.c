@@ -117,6 +117,7 @@ int iom_inventory_link(struct iom_inventory *inv) {
                 r = iom_group_add_device(g, d);
                 if (r < 0)
                         return r;
+                d->group = g;
         }
         if (inv->n_devices > 0)
                 qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);

@@ -57,7 +57,7 @@ _printf_(3, 4) static int fail(char **ret_error, int error, const char *format, 
         return error;
 }
 
-static int plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret) {
+int iom_plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret) {
         struct iom_plan *p = calloc(1, sizeof(*p));
 
         if (!p)
@@ -191,7 +191,7 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
                 return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
         if (!devices || !*devices)
                 return fail(ret_error, -EINVAL, "no device named");
-        r = plan_new(IOM_PLAN_ASSIGN, owner, &p);
+        r = iom_plan_new(IOM_PLAN_ASSIGN, owner, &p);
         if (r < 0)
                 return r;
         for (char *const *spec = devices; *spec; spec++) {
@@ -223,7 +223,7 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
                 return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
-        r = plan_new(IOM_PLAN_RELEASE, owner, &p);
+        r = iom_plan_new(IOM_PLAN_RELEASE, owner, &p);
         if (r < 0)
                 return r;
 
@@ -278,7 +278,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (g && g->owner)
                 return fail(ret_error, -EEXIST,
                             "IOMMU group %u is owned by '%s': release it first", g->id, g->owner);
-        r = plan_new(IOM_PLAN_REBIND, NULL, &p);
+        r = iom_plan_new(IOM_PLAN_REBIND, NULL, &p);
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0) {
@@ -305,4 +305,31 @@ size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *re
                 }
         *ret_first = first;
         return n;
+}
+
+char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PLAN_REASON_MAX]) {
+        char a[IOM_ADDRESS_STRING_MAX];
+
+        if (s->named)
+                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "named");
+        else
+                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
+                                iom_address_format(&s->named_by, a));
+        return buf;
+}
+
+int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
+                                   const char *to, const char *reason) {
+        struct iom_device d = { .iommu_group = -1, .driver = (char *) (from && *from ? from : NULL) };
+        struct iom_address by;
+        const char *peer = "group peer of ";
+        bool named = streq(reason, "named");
+
+        if (iom_address_parse(address, &d.address, NULL) < 0)
+                return -EBADMSG;
+        by = d.address;
+        if (!named && (strncmp(reason, peer, strlen(peer)) != 0 ||
+                       iom_address_parse(reason + strlen(peer), &by, NULL) < 0))
+                return -EBADMSG;
+        return plan_add_step(p, &d, to && *to ? to : NULL, named, &by);
 }

@@ -39,6 +39,7 @@ struct iom_plan {
         size_t n_groups;
 };
 
+int iom_plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret);
 struct iom_plan *iom_plan_free(struct iom_plan *p);
 
 /* Assign the groups of @devices (names as iom_inventory_resolve() takes them) to @owner:
@@ -58,6 +59,14 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
  * its group is owned: release it first. */
 int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
                     struct iom_plan **ret, char **ret_error);
+
+/* Why a step is in the plan: "named", or "group peer of 0000:03:01.0". */
+#define IOM_PLAN_REASON_MAX (IOM_ADDRESS_STRING_MAX + 16)
+char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PLAN_REASON_MAX]);
+
+/* Appends a step as a plan printer reads it back (address, drivers, reason). */
+int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
+                                   const char *to, const char *reason);
 
 /* The steps of one group, as [first, first + n). */
 size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *ret_first);

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* iommuctl assign, release, rebind: ask the daemon to move groups, print the plan it ran. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+
+#include "iom-json-plan.h"
+#include "iommuctl.h"
+#include "macro.h"
+#include "table.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
+
+/* Rebinding waits for drivers (with deadlines of its own in the daemon): allow for them. */
+#define CHANGE_TIMEOUT_USEC (180ULL * 1000 * 1000)
+
+static int new_call(sd_bus **ret_bus, sd_bus_message **ret, const char *method) {
+        int r;
+
+        r = sd_bus_open_system(ret_bus);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: cannot connect to the system bus: %s\n", strerror(-r));
+                return r;
+        }
+        r = sd_bus_message_new_method_call(*ret_bus, ret, "org.iommud1", "/org/iommud1",
+                                           "org.iommud1.Manager", method);
+        if (r < 0)
+                fprintf(stderr, "iommuctl: %s\n", strerror(-r));
+        return r;
+}
+
+static int append_options(sd_bus_message *m) {
+        int r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (arg_dry_run && (r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1)) < 0)
+                return r;
+        if (arg_force && (r = sd_bus_message_append(m, "{sv}", "force", "b", 1)) < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
+        _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+        const char *address, *from, *to, *why;
+        int r;
+
+        r = iom_plan_new(IOM_PLAN_ASSIGN, NULL, &plan);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(ssss)", &address, &from, &to, &why)) > 0) {
+                r = iom_plan_add_step_from_strings(plan, address, from, to, why);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(plan);
+        return 0;
+}
+
+static int print_plan(const struct iom_plan *plan) {
+        static const char *const headers[] = { "DEVICE", "FROM", "TO", "WHY" };
+        _cleanup_(table_freep) struct table *t = NULL;
+        int r;
+
+        if (arg_json) {
+                _cleanup_free_ char *json = iom_json_plan(plan, arg_dry_run);
+                if (!json)
+                        return -ENOMEM;
+                puts(json);
+                return 0;
+        }
+        t = table_new(ELEMENTSOF(headers), headers);
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct iom_plan_step *s = &plan->steps[i];
+                char a[IOM_ADDRESS_STRING_MAX], why[IOM_PLAN_REASON_MAX];
+                const char *cells[] = { iom_address_format(&s->address, a),
+                                        s->from ? s->from : "(none)", s->to ? s->to : "(none)",
+                                        iom_plan_step_reason(s, why) };
+                r = table_add_row(t, cells, NULL);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_dry_run)
+                printf("Dry run: nothing was changed. The plan:\n");
+        return table_print(t, stdout);
+}
+
+static int send_change(sd_bus *bus, sd_bus_message *call, const char *verb) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = append_options(call);
+        if (r >= 0)
+                r = sd_bus_call(bus, call, CHANGE_TIMEOUT_USEC, &error, &reply);
+        if (r < 0) {
+                const char *name = error.name && strncmp(error.name, "org.iommud1.Error.", 18) == 0
+                                           ? error.name + 18
+                                           : error.name;
+                fprintf(stderr, "iommuctl: %s refused%s%s%s: %s\n", verb, name ? " (" : "",
+                        strempty(name), name ? ")" : "", error.message ? error.message : strerror(-r));
+                sd_bus_error_free(&error);
+                return EXIT_REFUSED;
+        }
+        r = read_plan(reply, &plan);
+        if (r >= 0)
+                r = print_plan(plan);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: cannot read the daemon's answer: %s\n", strerror(-r));
+                return EXIT_REFUSED;
+        }
+        return 0;
+}
+
+int verb_assign(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+
+        if (new_call(&bus, &call, "Assign") < 0 || sd_bus_message_append(call, "s", argv[1]) < 0 ||
+            sd_bus_message_append_strv(call, argv + 2) < 0)
+                return EXIT_REFUSED;
+        return send_change(bus, call, "assign");
+}
+
+int verb_release(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+
+        if (new_call(&bus, &call, "Release") < 0 || sd_bus_message_append(call, "s", argv[1]) < 0 ||
+            sd_bus_message_append_strv(call, argv + 2) < 0)
+                return EXIT_REFUSED;
+        return send_change(bus, call, "release");
+}
+
+int verb_rebind(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+
+        if (new_call(&bus, &call, "Rebind") < 0 ||
+            sd_bus_message_append(call, "ss", argv[1], argv[2]) < 0)
+                return EXIT_REFUSED;
+        return send_change(bus, call, "rebind");
+}

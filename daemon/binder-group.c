@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Moving whole IOMMU groups between drivers, journaled and rolled back (DESIGN.md,
+ * "Rebinding is a transaction"). Runs on a job's worker thread: every sysfs step has a
+ * deadline (lib/iom-bind.c), and the journal is only touched under its lock. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binder-group.h"
+#include "binder.h"
+#include "iom-bind.h"
+#include "iom-inuse.h"
+#include "log.h"
+#include "manager.h"
+
+/* How long one driver may take to let go of a device or to bind it. */
+#define STEP_TIMEOUT_USEC (15ULL * 1000 * 1000)
+
+_printf_(3, 4) static int fail(char **ret_error, int error, const char *format, ...) {
+        va_list ap;
+
+        free(*ret_error);
+        *ret_error = NULL;
+        va_start(ap, format);
+        if (vasprintf(ret_error, format, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return error;
+}
+
+/* IOMMUD_TEST_CRASH_AT=after-override|after-unbind|before-commit kills the daemon at that
+ * step, so the tests can prove that the next start finishes or rolls back what it finds. */
+static void crash_point(const char *name) {
+        const char *at = getenv("IOMMUD_TEST_CRASH_AT");
+
+        if (at && streq(at, name)) {
+                log_warning("IOMMUD_TEST_CRASH_AT=%s: dying here on purpose.", name);
+                (void) raise(SIGKILL);
+        }
+}
+
+static int journal_update(struct manager *m, const struct iom_plan *plan, unsigned group,
+                          bool begin, bool claim) {
+        int r;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        if (begin)
+                r = iom_journal_begin(m->journal, plan, group);
+        else {
+                iom_journal_end(m->journal, group);
+                r = 0;
+                if (claim)
+                        r = iom_journal_claim(m->journal, plan, group);
+                else if (plan->op == IOM_PLAN_RELEASE)
+                        iom_journal_unclaim(m->journal, group);
+        }
+        if (r >= 0)
+                r = manager_save_journal(m);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        return r;
+}
+
+/* Puts @a on @target (NULL: no driver), leaving driver_override at @final_override. The
+ * override is written first so that the probe after the unbind binds exactly @target
+ * (never new_id: it would capture every device with these ids). */
+static int move_device(const struct iom_address *a, const char *target, const char *final_override,
+                       char **ret_error) {
+        _cleanup_free_ char *current = NULL;
+        char buf[IOM_ADDRESS_STRING_MAX];
+        int r;
+
+        iom_address_format(a, buf);
+        r = iom_bind_set_override(a, target, STEP_TIMEOUT_USEC);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot set driver_override: %s", buf, strerror(-r));
+        crash_point("after-override");
+
+        r = iom_bind_get_driver(a, &current);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot read its driver: %s", buf, strerror(-r));
+        if (current && (!target || !streq(current, target))) {
+                _cleanup_free_ char *holders = NULL;
+                r = iom_bind_unbind(a, STEP_TIMEOUT_USEC, &holders);
+                if (r == -ETIMEDOUT)
+                        return fail(ret_error, r, "%s: %s did not let go of it in time%s%s", buf,
+                                    current, holders ? "; held by " : "", strempty(holders));
+                if (r < 0)
+                        return fail(ret_error, r, "%s: cannot unbind %s: %s", buf, current,
+                                    strerror(-r));
+        }
+        crash_point("after-unbind");
+
+        if (target) {
+                r = iom_bind_probe(a, STEP_TIMEOUT_USEC);
+                if (r < 0)
+                        return fail(ret_error, r, "%s: drivers_probe failed: %s", buf,
+                                    strerror(-r));
+                r = iom_bind_wait_driver(a, target, STEP_TIMEOUT_USEC);
+                if (r < 0)
+                        return fail(ret_error, r, "%s: %s did not bind it: %s", buf, target,
+                                    strerror(-r));
+        }
+        if ((final_override == NULL) != (target == NULL) ||
+            (final_override && !streq(final_override, target))) {
+                r = iom_bind_set_override(a, final_override, STEP_TIMEOUT_USEC);
+                if (r < 0)
+                        return fail(ret_error, r, "%s: cannot set driver_override: %s", buf,
+                                    strerror(-r));
+        }
+        return 0;
+}
+
+/* Where a step leaves driver_override: assign and rebind keep the device on its new driver
+ * across re-probes; release clears it, so the host driver binds on its own from then on. */
+static const char *final_override(const struct iom_plan *plan, const struct iom_plan_step *s) {
+        return plan->op == IOM_PLAN_RELEASE ? NULL : s->to;
+}
+
+static bool step_is_noop(const struct iom_plan *plan, const struct iom_plan_step *s) {
+        const char *want = final_override(plan, s);
+        bool same_driver = (s->from == NULL) == (s->to == NULL) && (!s->to || streq(s->from, s->to));
+        bool same_override = (want == NULL) == (s->from_override == NULL) &&
+                             (!want || streq(want, s->from_override));
+        return same_driver && same_override;
+}
+
+/* Puts steps [0, n) back where they were, the last first. Failures are logged: there is no
+ * better state to fall back to, and the journal keeps the intent so the next start retries. */
+static int undo_steps(const struct iom_plan_step *steps, size_t n) {
+        int ret = 0;
+
+        for (size_t i = n; i > 0; i--) {
+                _cleanup_free_ char *error = NULL;
+                const struct iom_plan_step *s = &steps[i - 1];
+                int r = move_device(&s->address, s->from, s->from_override, &error);
+                if (r < 0) {
+                        log_error("Rollback failed: %s", strempty(error));
+                        ret = r;
+                }
+        }
+        return ret;
+}
+
+/* Refuses devices the host is using behind, each use named. */
+static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *uses = NULL;
+                int r;
+
+                if (!steps[i].from)
+                        continue; /* nothing of the host's is behind an unbound device */
+                r = iom_inuse_describe(&steps[i].address, &uses);
+                if (r < 0)
+                        return fail(ret_error, r, "cannot tell what the host uses behind the "
+                                    "device: %s", strerror(-r));
+                if (!uses)
+                        continue;
+                char *grown = realloc(text, len + strlen(uses) + 3);
+                if (!grown)
+                        return -ENOMEM;
+                text = grown;
+                len += (size_t) sprintf(text + len, "%s%s", len ? "; " : "", uses);
+        }
+        if (text)
+                return fail(ret_error, -EBUSY, "the host is using it: %s (force overrides)", text);
+        return 0;
+}
+
+static int run_group(struct manager *m, const struct iom_plan *plan, unsigned group, bool force,
+                     char **ret_error) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        const struct iom_plan_step *steps = plan->steps + first;
+        bool to_vfio = false;
+        size_t done;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                to_vfio = to_vfio || (steps[i].to && iom_driver_is_vfio(steps[i].to));
+        if (!force && plan->op != IOM_PLAN_RELEASE) {
+                r = check_in_use(steps, n, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (to_vfio) {
+                r = iom_bind_load_module(IOM_VFIO_DRIVER, STEP_TIMEOUT_USEC);
+                if (r < 0)
+                        return fail(ret_error, r, "cannot load vfio-pci: %s", strerror(-r));
+        }
+
+        r = journal_update(m, plan, group, true, false);
+        if (r < 0)
+                return fail(ret_error, r, "cannot record the change in the journal: %s",
+                            strerror(-r));
+        for (done = 0; done < n; done++) {
+                if (step_is_noop(plan, &steps[done]))
+                        continue;
+                r = move_device(&steps[done].address, steps[done].to,
+                                final_override(plan, &steps[done]), ret_error);
+                if (r < 0) {
+                        done++; /* the failing device may be half moved: undo it too */
+                        goto rollback;
+                }
+        }
+        if (plan->op == IOM_PLAN_ASSIGN && group != UINT32_MAX) {
+                r = iom_bind_wait_vfio_node(group, STEP_TIMEOUT_USEC);
+                if (r < 0) {
+                        (void) fail(ret_error, r, "/dev/vfio/%u did not appear: %s", group,
+                                    strerror(-r));
+                        goto rollback;
+                }
+        }
+        crash_point("before-commit");
+        r = journal_update(m, plan, group, false, plan->op == IOM_PLAN_ASSIGN);
+        if (r < 0) {
+                (void) fail(ret_error, r, "cannot record the change in the journal: %s",
+                            strerror(-r));
+                goto rollback;
+        }
+        return 0;
+
+rollback:
+        log_warning("IOMMU group %u: %s; putting it back.", group, strempty(*ret_error));
+        if (undo_steps(steps, done) >= 0)
+                (void) journal_update(m, plan, group, false, false);
+        return r;
+}
+
+/* Undoes a group this job finished, when a later group of the same job failed. */
+static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned group) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+
+        if (undo_steps(plan->steps + first, n) < 0)
+                return;
+        (void) pthread_mutex_lock(&m->journal_lock);
+        if (plan->op == IOM_PLAN_ASSIGN)
+                iom_journal_unclaim(m->journal, group);
+        (void) manager_save_journal(m);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+}
+
+int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
+                          char **ret_error) {
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                int r = run_group(m, plan, plan->groups[i], force, ret_error);
+                if (r < 0) {
+                        /* All or nothing for assign and rebind; groups a release already
+                         * returned home stay home, which is where they were going. */
+                        for (size_t k = i; plan->op != IOM_PLAN_RELEASE && k > 0; k--)
+                                undo_group(m, plan, plan->groups[k - 1]);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int binder_recover(struct manager *m) {
+        int ret = 0;
+
+        /* Single-threaded: no job runs yet. Each intent's devices go home: an interrupted
+         * assign or rebind is rolled back, an interrupted release is finished. */
+        while (m->journal->n_intents > 0) {
+                const struct iom_intent *in = &m->journal->intents[0];
+                unsigned group = in->group;
+                bool release = in->op == IOM_PLAN_RELEASE;
+                int r = 0;
+
+                log_notice("IOMMU group %u: a %s was interrupted; %s it.", group,
+                           iom_plan_op_to_string(in->op), release ? "finishing" : "rolling back");
+                for (size_t i = in->n_steps; i > 0; i--) {
+                        _cleanup_free_ char *error = NULL;
+                        const struct iom_plan_step *s = &in->steps[i - 1];
+                        int k = release ? move_device(&s->address, s->to, NULL, &error)
+                                        : move_device(&s->address, s->from, s->from_override,
+                                                      &error);
+                        if (k < 0) {
+                                log_error("IOMMU group %u: %s", group, strempty(error));
+                                r = k;
+                        }
+                }
+                if (release || in->op == IOM_PLAN_ASSIGN)
+                        iom_journal_unclaim(m->journal, group);
+                iom_journal_end(m->journal, group);
+                if (r < 0)
+                        ret = r;
+                log_notice("IOMMU group %u is back with the host%s.", group,
+                           r < 0 ? ", with errors" : "");
+        }
+        int r = manager_save_journal(m);
+        return ret < 0 ? ret : r;
+}

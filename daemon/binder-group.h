@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The binder's transaction for whole groups, run on a worker thread. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "iom-plan.h"
+
+struct manager;
+
+/* Runs every group of @plan as a transaction: journal the intent, check what the host uses
+ * (unless @force), move each device, verify, then record the claim and drop the intent. A
+ * group that fails is put back as it was, and so are the groups of @plan done before it.
+ * Returns 0 or a negative errno with *@ret_error saying what failed. */
+int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
+                          char **ret_error);

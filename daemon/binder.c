@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The binder's jobs: queueing per group, worker threads, completion on the event loop.
+ *
+ * A job holds one request. It may start when none of the groups its plan touches is held by a
+ * running job; otherwise it waits in order. It runs on its own thread (sysfs writes can block
+ * for as long as a driver's remove path takes), which writes the job's pointer into a pipe when
+ * done; the event loop reads it, joins the thread, replies on the bus, rescans, and starts
+ * whatever was waiting. Only the event loop touches the job list and the inventory; threads
+ * touch their job and, under the journal lock, the journal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binder-group.h"
+#include "binder.h"
+#include "bus-error.h"
+#include "log.h"
+#include "manager.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
+
+struct job {
+        struct manager *manager;
+        struct binder_request request;
+        sd_bus_message *message;
+        struct iom_plan *plan; /* set when the job starts */
+        bool running;
+        pthread_t thread;
+
+        /* Written by the thread, read by the loop after the join. */
+        int result;
+        char *error_message;
+
+        struct job *next;
+};
+
+void binder_request_done(struct binder_request *req) {
+        free(req->owner);
+        strv_free(req->devices);
+        free(req->driver);
+        *req = (struct binder_request) {};
+}
+
+static struct job *job_free(struct job *j) {
+        if (!j)
+                return NULL;
+        binder_request_done(&j->request);
+        sd_bus_message_unref(j->message);
+        iom_plan_free(j->plan);
+        free(j->error_message);
+        free(j);
+        return NULL;
+}
+
+int binder_plan(struct manager *m, const struct binder_request *req, struct iom_plan **ret,
+                char **ret_error) {
+        switch (req->op) {
+        case IOM_PLAN_ASSIGN:
+                return iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
+        case IOM_PLAN_RELEASE:
+                return iom_plan_release(m->inventory, req->owner, req->devices, ret, ret_error);
+        case IOM_PLAN_REBIND:
+                return iom_plan_rebind(m->inventory, req->devices ? req->devices[0] : NULL,
+                                       req->driver, ret, ret_error);
+        default:
+                return -EINVAL;
+        }
+}
+
+static bool plan_touches(const struct iom_plan *p, unsigned group) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (p->groups[i] == group)
+                        return true;
+        return false;
+}
+
+/* Whether an earlier job (running or waiting) holds a group @plan needs. */
+static bool job_must_wait(struct manager *m, struct job *job, const struct iom_plan *plan) {
+        for (struct job *j = m->jobs; j && j != job; j = j->next) {
+                if (!j->plan)
+                        continue;
+                for (size_t i = 0; i < plan->n_groups; i++)
+                        if (plan_touches(j->plan, plan->groups[i]))
+                                return true;
+        }
+        return false;
+}
+
+static void *job_thread(void *userdata) {
+        struct job *job = userdata;
+        ssize_t n;
+
+        job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
+                                            &job->error_message);
+        do
+                n = write(job->manager->binder_pipe[1], &job, sizeof(job));
+        while (n < 0 && errno == EINTR);
+        if (n != sizeof(job))
+                log_error_errno(errno, "Failed to report a finished job, the daemon is stuck: %m");
+        return NULL;
+}
+
+static void job_reply(struct job *job) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (job->result < 0) {
+                (void) bus_error_set_errno(&error, job->result, job->error_message);
+                (void) sd_bus_reply_method_error(job->message, &error);
+                sd_bus_error_free(&error);
+                return;
+        }
+        r = sd_bus_message_new_method_return(job->message, &reply);
+        if (r >= 0)
+                r = bus_append_plan(reply, job->plan);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to a finished job, ignoring: %m");
+}
+
+static void job_unlink(struct manager *m, struct job *job) {
+        for (struct job **p = &m->jobs; *p; p = &(*p)->next)
+                if (*p == job) {
+                        *p = job->next;
+                        return;
+                }
+}
+
+/* Fails a job that never started, on the loop. */
+static void job_fail(struct manager *m, struct job *job, int r, char *message) {
+        job->result = r;
+        job->error_message = message;
+        job_reply(job);
+        job_unlink(m, job);
+        job_free(job);
+}
+
+/* Starts every waiting job whose groups are free, planning each against today's inventory. */
+static void jobs_dispatch(struct manager *m) {
+        struct job *next;
+
+        for (struct job *job = m->jobs; job; job = next) {
+                _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+                char *why = NULL;
+                int r;
+
+                next = job->next;
+                if (job->running)
+                        continue;
+                r = binder_plan(m, &job->request, &plan, &why);
+                if (r < 0) {
+                        job_fail(m, job, r, why);
+                        continue;
+                }
+                if (job_must_wait(m, job, plan))
+                        continue;
+                job->plan = TAKE_PTR(plan);
+                job->running = true;
+                r = pthread_create(&job->thread, NULL, job_thread, job);
+                if (r != 0) {
+                        job->running = false;
+                        job_fail(m, job, -r, strdup("Cannot start a worker thread"));
+                }
+        }
+}
+
+static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct manager *m = userdata;
+        struct job *job;
+        ssize_t n;
+
+        while ((n = read(fd, &job, sizeof(job))) == sizeof(job)) {
+                (void) pthread_join(job->thread, NULL);
+                job_reply(job);
+                job_unlink(m, job);
+                job_free(job);
+                (void) manager_refresh(m);
+        }
+        jobs_dispatch(m);
+        return 0;
+}
+
+int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
+                  sd_bus_error *error) {
+        struct job *job, **tail;
+
+        job = calloc(1, sizeof(*job));
+        if (!job)
+                return -ENOMEM;
+        job->manager = m;
+        job->request = *req;
+        *req = (struct binder_request) {};
+        job->message = sd_bus_message_ref(message);
+        for (tail = &m->jobs; *tail; tail = &(*tail)->next)
+                ;
+        *tail = job;
+        jobs_dispatch(m);
+        return 1; /* the reply comes when the job is done */
+}
+
+int binder_start(struct manager *m) {
+        int r;
+
+        if (pipe2(m->binder_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                return log_error_errno(errno, "Failed to create the job pipe: %m");
+        /* Threads must never block on a full pipe: only the read end is non-blocking. */
+        if (fcntl(m->binder_pipe[1], F_SETFL, 0) < 0)
+                return log_error_errno(errno, "Failed to set up the job pipe: %m");
+        r = sd_event_add_io(m->event, &m->binder_source, m->binder_pipe[0], EPOLLIN, on_job_done,
+                            m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the job pipe: %m");
+        return 0;
+}
+
+void binder_stop(struct manager *m) {
+        /* Running jobs are joined: a rebind half done must finish or roll back, not be cut. */
+        for (struct job *job = m->jobs, *next; job; job = next) {
+                next = job->next;
+                if (job->running)
+                        (void) pthread_join(job->thread, NULL);
+                job_free(job);
+        }
+        m->jobs = NULL;
+        m->binder_source = sd_event_source_unref(m->binder_source);
+        for (int i = 0; i < 2; i++)
+                if (m->binder_pipe[i] >= 0)
+                        (void) close(m->binder_pipe[i]);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The binder: the only code that changes which driver a device has. It runs each change as a
+ * job on a worker thread, whole IOMMU groups at a time, journaled, verified and rolled back on
+ * failure; requests touching the same group wait for each other, others run side by side. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <systemd/sd-bus.h>
+
+#include "iom-plan.h"
+
+struct manager;
+
+/* What a caller asked for; planned against the inventory when the job starts, so a request
+ * that waited for its group sees what the previous one did. */
+struct binder_request {
+        enum iom_plan_op op;
+        char *owner;    /* assign, release */
+        char **devices; /* assign, release (empty: all of the owner's), rebind (one) */
+        char *driver;   /* rebind */
+        bool force;
+};
+
+void binder_request_done(struct binder_request *req);
+
+/* Plans @req against the current inventory. */
+int binder_plan(struct manager *m, const struct binder_request *req, struct iom_plan **ret,
+                char **ret_error);
+
+/* Queues @req (taking its contents) and replies to @message when it has run. */
+int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
+                  sd_bus_error *error);
+
+int binder_start(struct manager *m);
+void binder_stop(struct manager *m);
+
+/* Appends a plan to a reply as a(ssss). */
+int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan);
+
+/* Finishes or rolls back the intents a crash left in the journal (at start, before serving):
+ * the groups they touched go home. In daemon/binder-group.c. */
+int binder_recover(struct manager *m);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* errno <-> org.iommud1.Error.* names (iommud.dbus(7), ERRORS). */
+#include <errno.h>
+#include <string.h>
+
+#include "bus-error.h"
+
+/* One errno per name, so the mapping is a bijection both ways. */
+static const sd_bus_error_map iommud_errors[] = {
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_NOT_FOUND, ENOENT),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_INVALID_ARGUMENT, EINVAL),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_IN_USE, EBUSY),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_OWNED, EEXIST),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_NOT_VIABLE, EXDEV),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_BUSY, EAGAIN),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_FAILED, EIO),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_POLICY_DENIED, EACCES),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_NOT_OWNER, EPERM),
+        SD_BUS_ERROR_MAP_END,
+};
+
+int bus_error_register(void) {
+        return sd_bus_error_add_map(iommud_errors);
+}
+
+int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
+        int e = r < 0 ? -r : r;
+
+        switch (e) {
+        case ENOENT: case EINVAL: case EBUSY: case EEXIST: case EXDEV: case EAGAIN:
+        case EIO: case EACCES: case EPERM: case ENOMEM:
+                break;
+        case ENOTUNIQ: case ERANGE: case ENAMETOOLONG:
+                e = EINVAL;
+                break;
+        case ENODEV: case ENXIO:
+                e = ENOENT;
+                break;
+        case ETIMEDOUT:
+                e = EAGAIN;
+                break;
+        default:
+                e = EIO;
+        }
+        return sd_bus_error_set_errnof(error, e, "%s", message ? message : strerror(-r));
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sysfs operations of rebinding one PCI device, each bounded by a deadline.
+ *
+ * A write to a driver's "unbind" runs the driver's remove path and can block without limit
+ * while someone holds the device (a DRM client, a VFIO user). Every write therefore happens in
+ * a forked child the caller waits for with a deadline: on expiry the child is killed (it dies
+ * once the kernel lets go) and the caller gets -ETIMEDOUT, with the processes that hold the
+ * device's nodes when asked. These functions are safe to call from any thread. */
+#pragma once
+
+#include <stdint.h>
+
+#include "iom-address.h"
+
+/* Writes @driver to the device's driver_override, or clears it (NULL) by writing "\n": some
+ * kernels refuse a zero-byte write. */
+int iom_bind_set_override(const struct iom_address *a, const char *driver, uint64_t timeout_usec);
+
+/* The bound driver's name, or NULL when none. */
+int iom_bind_get_driver(const struct iom_address *a, char **ret);
+
+/* Unbinds the device from its driver. On -ETIMEDOUT *@ret_holders (when non-NULL) names the
+ * processes with open file descriptors on the device's nodes ("qemu-system-x86 (pid 812)"). */
+int iom_bind_unbind(const struct iom_address *a, uint64_t timeout_usec, char **ret_holders);
+
+/* Asks the PCI core to probe drivers for the device (/sys/bus/pci/drivers_probe). */
+int iom_bind_probe(const struct iom_address *a, uint64_t timeout_usec);
+
+/* Waits until @driver is bound to the device; -ETIMEDOUT with another or no driver. */
+int iom_bind_wait_driver(const struct iom_address *a, const char *driver, uint64_t timeout_usec);
+
+/* Loads the module providing @driver unless the driver is registered already. */
+int iom_bind_load_module(const char *driver, uint64_t timeout_usec);
+
+/* Waits for /dev/vfio/<group>. */
+int iom_bind_wait_vfio_node(unsigned group, uint64_t timeout_usec);
+
+/* Processes with a descriptor open on a character or block device node of the device (and on
+ * /dev/vfio/<group> when @group >= 0): "name (pid N), ..."; NULL when there are none. */
+int iom_bind_find_holders(const struct iom_address *a, int group, char **ret);
