@@ -51,6 +51,19 @@ class HostTest(HostCase):
     def test_list_json_offline(self):
         self.check_list(self.harness.iommuctl_json('--offline', 'list'), 'host')
 
+    def test_daemon_and_host_agree(self):
+        """Everything iommuctl prints from the daemon, it prints alike from the host."""
+        def without_source(document):
+            return {k: v for k, v in document.items() if k != 'source'}
+
+        offline = self.harness.iommuctl_json('--offline', 'list')
+        self.assertEqual(without_source(offline), without_source(self.list))
+        for name in [d.address for d in self.host.devices] + [str(g) for g in self.host.groups]:
+            with self.subTest(show=name):
+                self.assertEqual(
+                    without_source(self.harness.iommuctl_json('--offline', 'show', name)),
+                    without_source(self.harness.iommuctl_json('show', name)))
+
     def test_notice_only_without_groups(self):
         notice = self.list['iommu']['notice']
         if self.host.groups:

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""iommud as a process: it leaves on SIGTERM with status 0 and gives the name back, refuses
+to start a second time on one bus, and says why when it cannot start at all.
+Usage: test-daemon.py tests/hosts/NAME"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from harness import BUS_NAME, COMMAND_TIMEOUT, HostCase, build_path, host_main, plain_env, \
+    wait_for
+
+
+class DaemonTest(HostCase):
+    per_test = True     # each test stops or competes with its daemon
+
+    def run_daemon(self, *args, env=None):
+        return subprocess.run([build_path('IOMMUD'), *args], capture_output=True, text=True,
+                              env=env or self.harness.bus.env(self.testbed.env(plain_env())),
+                              timeout=COMMAND_TIMEOUT)
+
+    def test_sigterm_exits_cleanly(self):
+        process = self.harness.daemon.process
+        process.send_signal(signal.SIGTERM)
+        self.assertEqual(process.wait(timeout=COMMAND_TIMEOUT), 0,
+                         self.harness.daemon.errors())
+        wait_for(lambda: not self.harness.bus.has_owner(BUS_NAME),
+                 f'{BUS_NAME} to lose its owner')
+
+    def test_second_instance_refused(self):
+        result = self.run_daemon(f'--journal={self.harness.daemon.journal}.2')
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(BUS_NAME, result.stderr)
+        self.assertIsNone(self.harness.daemon.process.poll(), 'the first one must go on')
+
+    def test_no_bus(self):
+        env = self.testbed.env(plain_env())
+        env['DBUS_SYSTEM_BUS_ADDRESS'] = f'unix:path={self.testbed.proc}/no-such-socket'
+        result = self.run_daemon(f'--journal={self.harness.daemon.journal}.2', env=env)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn('bus', result.stderr.lower())
+
+    def test_version_and_usage(self):
+        result = self.run_daemon('--version')
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(os.environ['IOMMUD_VERSION'], result.stdout)
+        result = self.run_daemon('--frobnicate')
+        self.assertEqual(result.returncode, 2)
+        self.assertIn('frobnicate', result.stderr)
+
+
+if __name__ == '__main__':
+    sys.exit(host_main(DaemonTest, sys.argv))
