@@ -116,6 +116,22 @@ class HostTest(HostCase):
                                      [d.address for d in self.host.members(device.group)
                                       if d is not device])
 
+    def test_show_by_vendor_device_id(self):
+        ids = {}
+        for device in self.host.devices:
+            expected = self.host.expected_device(device)
+            ids.setdefault(f'{expected["vendor_id"]}:{expected["device_id"]}', []).append(device)
+        for vendor_device, devices in ids.items():
+            with self.subTest(id=vendor_device):
+                result = self.harness.iommuctl('--json', 'show', vendor_device)
+                if len(devices) == 1:
+                    self.assertEqual(result.returncode, 0, result.stderr)
+                    self.assertEqual(json.loads(result.stdout)['device']['address'],
+                                     devices[0].address)
+                else:
+                    self.assertEqual(result.returncode, 1, 'an ambiguous id must be refused')
+                    self.assertIn(vendor_device, result.stderr)
+
     def test_show_device_names_group_peers(self):
         for device in self.host.devices:
             result = self.harness.iommuctl('show', device.address)
@@ -166,7 +182,10 @@ class HostTest(HostCase):
         self.assertEqual(manager['GroupCount'], len(self.host.groups))
         self.assertEqual(manager['DeviceCount'], len(self.host.devices))
         self.assertEqual(manager['Version'], os.environ['IOMMUD_VERSION'])
+        self.assertEqual(manager['Notice'], self.list['iommu']['notice'] or '')
         self.assertEqual(bool(manager['Notice']), not self.host.groups)
+        for word in self.host.iommu_parameters():
+            self.assertIn(word, manager['KernelParameters'])
         for group_id in self.host.groups:
             expected = self.host.expected_group(group_id)
             with self.subTest(group=group_id):
@@ -177,6 +196,7 @@ class HostTest(HostCase):
                 self.assertEqual(group['Devices'], [object_path(a) for a in expected['devices']])
                 self.assertEqual([b[:2] for b in group['Blockers']],
                                  [[b['address'], b['driver']] for b in expected['blockers']])
+                self.assertTrue(all(reason for _, _, reason in group['Blockers']))
                 self.assertEqual([[f'0x{s:016x}', f'0x{e:016x}', t]
                                   for s, e, t in group['ReservedRegions']],
                                  [[r['start'], r['end'], r['type']]
