@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libgen.h>
 #include <sys/stat.h>
 
 #include <libudev.h>
@@ -112,17 +111,30 @@ int manager_save_journal(struct manager *m) {
         return 0;
 }
 
+/* mkdir -p of @path's directory. */
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+
+        if (!dir)
+                return -ENOMEM;
+        for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+                *p = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *p = '/';
+        }
+        return 0;
+}
+
 /* Reads the journal; a corrupt one is moved aside and the daemon starts from what sysfs says. */
 static int load_journal(struct manager *m) {
         _cleanup_free_ char *error = NULL, *aside = NULL;
         int r;
 
         /* The journal's directory: StateDirectory= makes it under systemd; by hand, we do. */
-        _cleanup_free_ char *dir = strdup(m->journal_path);
-        if (!dir)
-                return log_oom();
-        if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create the directory of %s: %m",
+        r = mkdir_parents(m->journal_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the directory of %s: %m",
                                        m->journal_path);
 
         r = iom_journal_load(m->journal_path, &m->journal, &error);

@@ -17,6 +17,7 @@ import traceback
 import tty
 
 RESULTS = "/run/vm"
+JOURNAL = "/run/iommud/state.json"
 CTL_TTY = "/dev/ttyS1"
 OUTPUT_TAIL = 40
 
@@ -134,7 +135,7 @@ class Guest:
 
         # Services -------------------------------------------------------------------------
 
-        def start_service(self, name, argv, timeout=120):
+        def start_service(self, name, argv, timeout=120, env=None):
                 """Starts ARGV with NOTIFY_SOCKET and waits for its READY=1."""
                 path = f"/run/vm-notify-{name}"
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -144,7 +145,8 @@ class Guest:
                 start = time.monotonic()
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
                                         stderr=subprocess.STDOUT,
-                                        env=dict(os.environ, NOTIFY_SOCKET=path))
+                                        env=dict(os.environ, **(env or {}),
+                                                 NOTIFY_SOCKET=path))
                 self.processes[name] = (proc, logpath)
                 try:
                         while True:
@@ -172,10 +174,12 @@ class Guest:
                 except (OSError, KeyError):
                         return "(no log)"
 
-        def start_daemon(self):
-                """Starts the freshly built iommud and checks that it owns org.iommud1."""
-                self.start_service("iommud", [os.path.join(self.build_dir, "daemon", "iommud")],
-                                   timeout=60)
+        def start_daemon(self, *args, env=None):
+                """Starts the freshly built iommud (its journal in /run: the root is read-only)
+                and checks that it owns org.iommud1."""
+                self.start_service("iommud", [os.path.join(self.build_dir, "daemon", "iommud"),
+                                              f"--journal={JOURNAL}", *args],
+                                   timeout=60, env=env)
                 owner = self.sh(["busctl", "--system", "call", "org.freedesktop.DBus",
                                  "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
                                  "s", "org.iommud1"], quiet=True).strip()
