@@ -83,21 +83,23 @@ class Bus:
     """A private dbus-daemon configured like a system bus (system-bus.conf.in)."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix='iommud-bus.')
         with open(os.path.join(HERE, 'system-bus.conf.in'), encoding='utf-8') as f:
-            config = f.read()
-        config = (config.replace('@LISTEN@', f'unix:path={self.dir}/system_bus_socket')
-                        .replace('@POLICY@', build_path('IOMMUD_BUS_POLICY'))
-                        .replace('@USER@', getpass.getuser()))
-        self.config = os.path.join(self.dir, 'system-bus.conf')
-        with open(self.config, 'w', encoding='utf-8') as f:
-            f.write(config)
+            template = f.read()
+        policy = build_path('IOMMUD_BUS_POLICY')
+        # The daemon's journal goes here too: one directory holds all a test leaves behind.
+        self.dir = tempfile.mkdtemp(prefix='iommud-bus.')
+        self.process = None
         self.stderr = open(os.path.join(self.dir, 'stderr'), 'w+', encoding='utf-8')
-        self.process = subprocess.Popen(
-            ['dbus-daemon', f'--config-file={self.config}', '--nofork', '--print-address=1'],
-            stdout=subprocess.PIPE, stderr=self.stderr, env=plain_env(),
-            preexec_fn=die_with_parent)
         try:
+            self.config = os.path.join(self.dir, 'system-bus.conf')
+            with open(self.config, 'w', encoding='utf-8') as f:
+                f.write(template.replace('@LISTEN@', f'unix:path={self.dir}/system_bus_socket')
+                                .replace('@POLICY@', policy)
+                                .replace('@USER@', getpass.getuser()))
+            self.process = subprocess.Popen(
+                ['dbus-daemon', f'--config-file={self.config}', '--nofork', '--print-address=1'],
+                stdout=subprocess.PIPE, stderr=self.stderr, env=plain_env(),
+                preexec_fn=die_with_parent)
             self.address = self._read_address()
         except BaseException:
             self.close()
@@ -144,8 +146,9 @@ class Bus:
         return reply['data'][0]
 
     def close(self):
-        stop(self.process)
-        self.process.stdout.close()
+        if self.process:
+            stop(self.process)
+            self.process.stdout.close()
         self.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -173,7 +176,7 @@ class Daemon:
         def owned():
             if self.process.poll() is not None:
                 raise HarnessError(f'iommud exited with status {self.process.returncode} '
-                                   f'before owning {BUS_NAME}:\n{self.errors()}')
+                                   f'before owning {BUS_NAME}:')
             return self.bus.has_owner(BUS_NAME)
 
         try:
