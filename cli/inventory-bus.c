@@ -85,6 +85,8 @@ static int read_device_property(sd_bus_message *m, const char *name, struct iom_
                 return read_string(m, &d->driver, true);
         if (streq(name, "DriverOverride"))
                 return read_string(m, &d->driver_override, true);
+        if (streq(name, "HostDriver"))
+                return read_string(m, &d->host_driver, true);
         if (streq(name, "IommuGroup"))
                 return sd_bus_message_read(m, "v", "i", &d->iommu_group);
         if (streq(name, "NumaNode"))
@@ -175,6 +177,8 @@ static int read_group_property(sd_bus_message *m, const char *name, struct iom_g
                 return read_string(m, &g->type, true);
         if (streq(name, "Viable"))
                 return read_bool(m, &g->viable);
+        if (streq(name, "Owner"))
+                return read_string(m, &g->owner, true);
         if (streq(name, "Blockers"))
                 return read_blockers(m, g);
         if (streq(name, "ReservedRegions"))

@@ -26,20 +26,21 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
         }
         const char *cells[] = {
                 g ? group : "-", iom_address_format(&d->address, address), class,
-                format_ids(d, ids), title, d->driver, viable,
+                format_ids(d, ids), title, d->driver, viable, g ? g->owner : NULL,
         };
         return table_add_row(t, cells, color);
 }
 
 static int print_table(const struct iom_inventory *inv) {
         static const char *const headers[] = {
-                "GROUP", "ADDRESS", "CLASS", "IDS", "NAME", "DRIVER", "VIABLE",
+                "GROUP", "ADDRESS", "CLASS", "IDS", "NAME", "DRIVER", "VIABLE", "OWNER",
         };
         _cleanup_(table_freep) struct table *t = table_new(ELEMENTSOF(headers), headers);
         int r;
 
         if (!t)
                 return -ENOMEM;
+        table_set_color_column(t, 6);
         for (size_t i = 0; i < inv->n_groups; i++)
                 for (size_t j = 0; j < inv->groups[i]->n_devices; j++) {
                         r = add_device_row(t, inv->groups[i]->devices[j], inv->groups[i]);

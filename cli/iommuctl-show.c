@@ -18,6 +18,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 static void print_group_summary(const struct iom_group *g, const struct iom_host *h) {
         printf(FIELD "%s\n", "Type:", g->type ? g->type : "-");
         printf(FIELD "%s\n", "Viable:", g->viable ? "yes" : "no");
+        printf(FIELD "%s (%s)\n", "Owner:", g->owner ? g->owner : "the host", iom_group_state(g));
         for (size_t i = 0; i < g->n_blockers; i++) {
                 char a[IOM_ADDRESS_STRING_MAX];
                 printf(FIELD "%s (%s): %s\n", i == 0 ? "Blocked by:" : "",
@@ -49,6 +50,8 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
         printf(FIELD "%02x\n", "Revision:", d->revision);
         printf(FIELD "%s\n", "Driver:", d->driver ? d->driver : "(none)");
         printf(FIELD "%s\n", "Driver override:", d->driver_override ? d->driver_override : "-");
+        if (d->host_driver)
+                printf(FIELD "%s\n", "Host driver:", d->host_driver);
         if (g) {
                 printf(FIELD "%u\n", "IOMMU group:", g->id);
                 for (size_t i = 0, n = 0; i < g->n_devices; i++)

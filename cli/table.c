@@ -10,6 +10,7 @@
 
 struct table {
         size_t n_columns, n_rows;
+        size_t color_column;
         char **cells; /* n_columns * (n_rows + 1), headers first */
         char **colors;
 };
@@ -20,6 +21,7 @@ struct table *table_new(size_t n_columns, const char *const *headers) {
         if (!t)
                 return NULL;
         t->n_columns = n_columns;
+        t->color_column = n_columns - 1;
         if (table_add_row(t, headers, NULL) < 0)
                 return table_free(t);
         t->n_rows = 0; /* the header row is not counted */
@@ -62,6 +64,11 @@ int table_add_row(struct table *t, const char *const *cells, const char *color) 
         return 0;
 }
 
+void table_set_color_column(struct table *t, size_t column) {
+        if (column < t->n_columns)
+                t->color_column = column;
+}
+
 int table_print(const struct table *t, FILE *f) {
         _cleanup_free_ size_t *width = calloc(t->n_columns, sizeof(size_t));
 
@@ -75,7 +82,8 @@ int table_print(const struct table *t, FILE *f) {
                 for (size_t c = 0; c < t->n_columns; c++) {
                         const char *cell = t->cells[row * t->n_columns + c];
                         bool last = c + 1 == t->n_columns;
-                        bool colored = arg_color && (row == 0 || (last && t->colors[row]));
+                        bool colored = arg_color &&
+                                       (row == 0 || (c == t->color_column && t->colors[row]));
 
                         if (colored)
                                 fprintf(f, "\033[%sm", row == 0 ? "1" : t->colors[row]);

@@ -10,8 +10,11 @@ struct table *table_new(size_t n_columns, const char *const *headers);
 struct table *table_free(struct table *t);
 
 /* Adds a row of @n_columns cells (NULL prints "-"); @color (an ANSI SGR code such as "31",
- * or NULL) applies to the last cell. */
+ * or NULL) applies to the cell of @color_column. */
 int table_add_row(struct table *t, const char *const *cells, const char *color);
+
+/* Which column a row's colour applies to (default: the last). */
+void table_set_color_column(struct table *t, size_t column);
 
 int table_print(const struct table *t, FILE *f);
 

@@ -45,6 +45,7 @@ static json_object *device_json(const struct iom_device *d) {
                                d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
         json_object_object_add(o, "driver", string_or_null(d->driver));
         json_object_object_add(o, "driver_override", string_or_null(d->driver_override));
+        json_object_object_add(o, "host_driver", string_or_null(d->host_driver));
         json_object_object_add(o, "vendor_id", hex(d->vendor_id, 4));
         json_object_object_add(o, "device_id", hex(d->device_id, 4));
         json_object_object_add(o, "subsystem_vendor_id", hex(d->subsystem_vendor_id, 4));
@@ -90,6 +91,8 @@ static json_object *group_json(const struct iom_group *g) {
         json_object_object_add(o, "id", json_object_new_int64(g->id));
         json_object_object_add(o, "type", string_or_null(g->type));
         json_object_object_add(o, "viable", json_object_new_boolean(g->viable));
+        json_object_object_add(o, "owner", string_or_null(g->owner));
+        json_object_object_add(o, "state", json_object_new_string(iom_group_state(g)));
 
         blockers = json_object_new_array();
         for (size_t i = 0; blockers && i < g->n_blockers; i++) {

@@ -157,6 +157,13 @@ static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
         return 0;
 }
 
+static bool group_has_endpoint(const struct iom_group *g) {
+        for (size_t i = 0; i < g->n_devices; i++)
+                if (!iom_device_is_bridge(g->devices[i]))
+                        return true;
+        return false;
+}
+
 static int resolve_device(const struct iom_inventory *inv, const char *spec,
                           struct iom_device **ret, const struct iom_group **ret_group,
                           char **ret_error) {
@@ -204,6 +211,10 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
                 if (g->owner && !streq(g->owner, owner))
                         return fail(ret_error, -EEXIST, "IOMMU group %u is owned by '%s'",
                                     g->id, g->owner);
+                if (!group_has_endpoint(g))
+                        return fail(ret_error, -EXDEV,
+                                    "IOMMU group %u holds only bridges: there is nothing in it a "
+                                    "guest could use", g->id);
                 r = plan_add_group_steps(p, g, d, IOM_VFIO_DRIVER, false);
                 if (r < 0)
                         return r;

@@ -21,6 +21,7 @@ static struct iom_inventory *workstation(void) {
                 { "0000:03:02.0", 0x8086, 0x10d3, 2, "e1000e", 0 },
                 { "0000:04:00.0", 0x1b36, 0x0010, 3, "nvme", 0 },
                 { "0000:05:00.0", 0x1af4, 0x1041, -1, "virtio-pci", 0 },
+                { "0000:06:00.0", 0x8086, 0x7450, 4, "pcieport", 1 },
         };
         return fixture_inventory(devices, ELEMENTSOF(devices));
 }
@@ -75,6 +76,8 @@ static void test_assign_refusals(void) {
                 { "win11", "05:00.0", -EXDEV,
                   "0000:05:00.0 has no IOMMU group: the IOMMU is off or does not cover it" },
                 { "linux", "04:00.0", -EEXIST, "IOMMU group 3 is owned by 'win11'" },
+                { "win11", "0000:06:00.0", -EXDEV,
+                  "IOMMU group 4 holds only bridges: there is nothing in it a guest could use" },
         };
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
 
