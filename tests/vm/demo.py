@@ -50,8 +50,55 @@ def run(vm):
         say("")
         say("Every answer above is also JSON, the stable format (iommuctl --json list).")
         say("")
-        say("Coming next, as later work lands (not shown, because it does not exist yet):")
-        say("  - iommuctl assign GUEST DEVICE: move a whole group to vfio-pci for a guest,")
-        say("    refusing a disk that holds a mounted filesystem, with rollback;")
-        say("  - iommuctl list again, showing the group owned; iommuctl release GUEST: the")
-        say("    devices go back to their host drivers.")
+        assignment(vm)
+
+
+def driver(address):
+        link = f"/sys/bus/pci/devices/{address}/driver"
+        return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+
+
+def refusal(vm, guest, address, what):
+        """Shows iommud refusing to take ADDRESS from the host, and checks it changed nothing."""
+        before = driver(address)
+        vm.say(f"  # iommuctl assign {guest} {address}        ({what})")
+        result = vm.run(["iommuctl", "assign", guest, address], check=False, quiet=True)
+        vm.say("\n".join("  " + line for line in (result.stdout + result.stderr).splitlines()))
+        vm.check(result.returncode == 1 and driver(address) == before,
+                 f"iommuctl assign {guest} {address} exited with {result.returncode} and left "
+                 f"it on {driver(address)} (was {before}): {what} was not protected")
+
+
+def assignment(vm):
+        say = vm.say
+        guest = "win11"
+        display, lan0, lan1 = (vm.address_of(i) for i in ("display", "lan0", "lan1"))
+        say("Handing devices to a guest. iommud moves whole groups to vfio-pci, and never takes")
+        say("what the host is using: the display drives the console, the first NIC carries the")
+        say("network. Both are refused, and nothing changes:")
+        say("")
+        refusal(vm, guest, display, "the console's framebuffer")
+        refusal(vm, guest, lan0, "the guest's network")
+        say("")
+        say(f"The second NIC {lan1} is idle. Assigning it to the guest '{guest}' rebinds it,")
+        say("for real, from e1000e to vfio-pci:")
+        say("")
+        vm.show(["iommuctl", "assign", guest, lan1])
+        group = vm.iommuctl_json("show", lan1)["group"]["id"]
+        vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after assign")
+        vm.check(os.path.exists(f"/dev/vfio/{group}"), f"/dev/vfio/{group} is missing")
+        say("")
+        say(f"Its group {group} now belongs to '{guest}'; QEMU would open /dev/vfio/{group}:")
+        say("")
+        vm.show(["iommuctl", "list"])
+        vm.show(["ls", "-l", "/dev/vfio"])
+        say("")
+        say("Releasing sends the device home, to the driver it had before:")
+        say("")
+        vm.show(["iommuctl", "release", guest])
+        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver(lan1) == "e1000e", 30)
+        vm.show(["iommuctl", "show", lan1])
+        say("")
+        say("Coming next, as later work lands: policies that say which guest may own what,")
+        say("libvirt hooks that assign and release as guests start and stop, and hot-plugged")
+        say("devices bound by policy.")
