@@ -4,7 +4,6 @@ and busctl against it. Everything started is killed again, also when a test fail
 children die with the test process (PR_SET_PDEATHSIG) if it is killed itself."""
 
 import ctypes
-import getpass
 import json
 import os
 import select
@@ -95,7 +94,7 @@ class Bus:
             with open(self.config, 'w', encoding='utf-8') as f:
                 f.write(template.replace('@LISTEN@', f'unix:path={self.dir}/system_bus_socket')
                                 .replace('@POLICY@', policy)
-                                .replace('@USER@', getpass.getuser()))
+                                .replace('@USER@', str(os.getuid())))
             self.process = subprocess.Popen(
                 ['dbus-daemon', f'--config-file={self.config}', '--nofork', '--print-address=1'],
                 stdout=subprocess.PIPE, stderr=self.stderr, env=plain_env(),
