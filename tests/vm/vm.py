@@ -69,6 +69,9 @@ def prepare(build_dir):
         initramfs = os.path.join(cache, f"initramfs-{digest.hexdigest()[:16]}.cpio")
         if not os.path.exists(initramfs):
                 kernellib.build_initramfs(kernel, modules, init, initramfs)
+                for old in os.listdir(cache):
+                        if old.startswith("initramfs-") and old != os.path.basename(initramfs):
+                                os.unlink(os.path.join(cache, old))
         return kernel, initramfs
 
 

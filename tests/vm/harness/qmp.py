@@ -64,7 +64,7 @@ class QMP:
                                 return self.replies.pop(0)
 
         def wait_event(self, name, match, timeout):
-                """The first unclaimed event NAME whose data holds MATCH, or None at the deadline."""
+                """The first unclaimed event NAME whose data holds MATCH; None at the deadline."""
                 def find():
                         for i, ev in enumerate(self.events):
                                 data = ev.get("data", {})
