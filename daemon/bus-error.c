@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus-error.h"
+#include "macro.h"
 
 /* One errno per name, so the mapping is a bijection both ways. */
 static const sd_bus_error_map iommud_errors[] = {
@@ -42,5 +43,10 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         default:
                 e = EIO;
         }
-        return sd_bus_error_set_errnof(error, e, "%s", message ? message : strerror(-r));
+        /* sd-bus maps names to errno through the map, not errno to names: look ours up. */
+        for (size_t i = 0; i < ELEMENTSOF(iommud_errors) - 1; i++) /* the last is the end mark */
+                if (iommud_errors[i].code == e)
+                        return sd_bus_error_set(error, iommud_errors[i].name,
+                                                message ? message : strerror(e));
+        return sd_bus_error_set_errnof(error, e, "%s", message ? message : strerror(e));
 }

@@ -53,29 +53,56 @@ _printf_(2, 3) static int add_use(struct uses *u, const char *format, ...) {
         return 0;
 }
 
-/* Calls @found for every directory named @name below @dir (not following links): the
- * class directories ("block", "net", "drm", "graphics", "input") of the device's children. */
-static int find_class_dirs(const char *dir, const char *name, int depth,
-                           int (*found)(const char *class_dir, struct uses *u), struct uses *u) {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
+/* Whether the sysfs device at @real (a resolved path) sits below the PCI device @pci_real. An
+ * NVMe namespace with native multipath hangs off a virtual nvme-subsystem instead: it is
+ * behind the device when one of the subsystem's controllers is. */
+static bool is_behind(const char *real, const char *pci_real) {
+        size_t n = strlen(pci_real);
+        const char *subsys;
+
+        if (strncmp(real, pci_real, n) == 0 && real[n] == '/')
+                return true;
+        subsys = strstr(real, "/nvme-subsystem/");
+        if (!subsys)
+                return false;
+        _cleanup_free_ char *dir = strndup(real, (size_t) (strchrnul(subsys + 16, '/') - real));
+        _cleanup_(closedirp) DIR *d = dir ? opendir(dir) : NULL;
         struct dirent *e;
-        int r;
-
-        if (!d)
-                return 0;
-        while ((e = readdir(d))) {
-                _cleanup_free_ char *sub = NULL;
-
-                if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+        while (d && (e = readdir(d))) {
+                _cleanup_free_ char *link = NULL, *target = NULL;
+                if (strncmp(e->d_name, "nvme", 4) != 0 || e->d_type != DT_LNK)
                         continue;
-                if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0)
+                if (asprintf(&link, "%s/%s", dir, e->d_name) < 0)
+                        return false;
+                target = realpath(link, NULL);
+                if (target && strncmp(target, pci_real, n) == 0 && target[n] == '/')
+                        return true;
+        }
+        return false;
+}
+
+/* Calls @found for each member of /sys/class/@class that sits behind @pci_real. */
+static int for_each_behind(const char *class, const char *pci_real,
+                           int (*found)(const char *dir, const char *name, struct uses *u),
+                           struct uses *u) {
+        _cleanup_free_ char *classdir = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *e;
+
+        if (asprintf(&classdir, IOM_SYSFS_ROOT "/class/%s", class) < 0)
+                return -ENOMEM;
+        d = opendir(classdir);
+        while (d && (e = readdir(d))) {
+                _cleanup_free_ char *link = NULL, *real = NULL;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                if (asprintf(&link, "%s/%s", classdir, e->d_name) < 0)
                         return -ENOMEM;
-                if (streq(e->d_name, name))
-                        r = found(sub, u);
-                else if (depth > 0)
-                        r = find_class_dirs(sub, name, depth - 1, found, u);
-                else
-                        r = 0;
+                real = realpath(link, NULL);
+                if (!real || !is_behind(real, pci_real))
+                        continue;
+                int r = found(real, e->d_name, u);
                 if (r < 0)
                         return r;
         }
@@ -146,7 +173,6 @@ static int check_swaps(const char *name, const char *via, dev_t devnum, struct u
 static int check_block(const char *dir, const char *name, const char *via, int depth,
                        struct uses *u) {
         _cleanup_free_ char *holders = NULL;
-        _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *e;
         dev_t devnum;
         int r;
@@ -160,22 +186,6 @@ static int check_block(const char *dir, const char *name, const char *via, int d
         }
         if (depth == 0)
                 return 0;
-
-        d = opendir(dir);
-        while (d && (e = readdir(d))) {
-                _cleanup_free_ char *sub = NULL, *partition = NULL;
-
-                /* Partitions are subdirectories with a "partition" attribute. */
-                if (e->d_name[0] == '.' || e->d_type != DT_DIR)
-                        continue;
-                if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0)
-                        return -ENOMEM;
-                if (iom_sysfs_read_string(sub, "partition", &partition) < 0)
-                        continue;
-                r = check_block(sub, e->d_name, via, depth - 1, u);
-                if (r < 0)
-                        return r;
-        }
 
         if (asprintf(&holders, "%s/holders", dir) < 0)
                 return -ENOMEM;
@@ -198,21 +208,9 @@ static int check_block(const char *dir, const char *name, const char *via, int d
         return 0;
 }
 
-static int found_block(const char *class_dir, struct uses *u) {
-        _cleanup_(closedirp) DIR *d = opendir(class_dir);
-        struct dirent *e;
-
-        while (d && (e = readdir(d))) {
-                _cleanup_free_ char *sub = NULL;
-                if (e->d_name[0] == '.')
-                        continue;
-                if (asprintf(&sub, "%s/%s", class_dir, e->d_name) < 0)
-                        return -ENOMEM;
-                int r = check_block(sub, e->d_name, NULL, 4, u);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+/* Every block device behind the device: disks and partitions (the class lists both). */
+static int found_block(const char *dir, const char *name, struct uses *u) {
+        return check_block(dir, name, NULL, 4, u);
 }
 
 /* ---- network interfaces ---- */
@@ -296,58 +294,31 @@ static int check_interface(const char *ifname, struct uses *u) {
         return r;
 }
 
-static int found_net(const char *class_dir, struct uses *u) {
-        _cleanup_(closedirp) DIR *d = opendir(class_dir);
-        struct dirent *e;
-
-        while (d && (e = readdir(d))) {
-                if (e->d_name[0] == '.')
-                        continue;
-                int r = check_interface(e->d_name, u);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+static int found_net(const char *dir, const char *name, struct uses *u) {
+        return check_interface(name, u);
 }
 
 /* ---- console and input ---- */
 
-static int found_graphics(const char *class_dir, struct uses *u) {
-        _cleanup_(closedirp) DIR *d = opendir(class_dir);
-        struct dirent *e;
+static int found_graphics(const char *dir, const char *name, struct uses *u) {
         struct stat st;
 
         /* fbcon draws on the framebuffers it is bound to; with fbcon registered, a
          * framebuffer of this device carries the console. */
-        if (stat(IOM_SYSFS_ROOT "/class/graphics/fbcon", &st) < 0)
+        if (strncmp(name, "fb", 2) != 0 || streq(name, "fbcon") ||
+            stat(IOM_SYSFS_ROOT "/class/graphics/fbcon", &st) < 0)
                 return 0;
-        while (d && (e = readdir(d))) {
-                if (strncmp(e->d_name, "fb", 2) != 0 || streq(e->d_name, "fbcon"))
-                        continue;
-                int r = add_use(u, "%s on this device drives the console", e->d_name);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return add_use(u, "%s on this device drives the console", name);
 }
 
-static int found_input(const char *class_dir, struct uses *u) {
-        _cleanup_(closedirp) DIR *d = opendir(class_dir);
-        struct dirent *e;
+static int found_input(const char *dir, const char *name, struct uses *u) {
+        _cleanup_free_ char *label = NULL;
 
-        while (d && (e = readdir(d))) {
-                _cleanup_free_ char *sub = NULL, *name = NULL;
-                if (strncmp(e->d_name, "input", 5) != 0)
-                        continue;
-                if (asprintf(&sub, "%s/%s", class_dir, e->d_name) < 0)
-                        return -ENOMEM;
-                (void) iom_sysfs_read_string(sub, "name", &name);
-                int r = add_use(u, "%s%s%s%s is attached", e->d_name, name ? " (" : "",
-                                strempty(name), name ? ")" : "");
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (strncmp(name, "input", 5) != 0)
+                return 0;
+        (void) iom_sysfs_read_string(dir, "name", &label);
+        return add_use(u, "%s%s%s%s is attached", name, label ? " (" : "", strempty(label),
+                       label ? ")" : "");
 }
 
 /* The firmware's framebuffer (efifb, simpledrm) belongs to a platform device, not the GPU:
@@ -367,15 +338,15 @@ static int check_boot_console(const char *dir, struct uses *u) {
 
 int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
         static const struct {
-                const char *name;
-                int (*found)(const char *class_dir, struct uses *u);
+                const char *class;
+                int (*found)(const char *dir, const char *name, struct uses *u);
         } classes[] = {
                 { "block", found_block },
                 { "net", found_net },
                 { "graphics", found_graphics },
                 { "input", found_input },
         };
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *real = NULL;
         struct uses u = {};
         char buf[IOM_ADDRESS_STRING_MAX];
         int r = 0;
@@ -384,11 +355,14 @@ int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
                 return -EINVAL;
         if (asprintf(&dir, IOM_SYSFS_ROOT "/bus/pci/devices/%s", iom_address_format(a, buf)) < 0)
                 return -ENOMEM;
+        real = realpath(dir, NULL);
+        if (!real)
+                return negative_errno();
         u.v = calloc(1, sizeof(char *));
         if (!u.v)
                 return -ENOMEM;
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(classes); i++)
-                r = find_class_dirs(dir, classes[i].name, 5, classes[i].found, &u);
+                r = for_each_behind(classes[i].class, real, classes[i].found, &u);
         if (r >= 0)
                 r = check_boot_console(dir, &u);
         if (r < 0) {

@@ -138,6 +138,8 @@ class Guest:
         def start_service(self, name, argv, timeout=120, env=None):
                 """Starts ARGV with NOTIFY_SOCKET and waits for its READY=1."""
                 path = f"/run/vm-notify-{name}"
+                if os.path.exists(path):  # a service started again (a restart after a crash)
+                        os.unlink(path)
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 sock.bind(path)
                 logpath = os.path.join(RESULTS, f"{name}.log")

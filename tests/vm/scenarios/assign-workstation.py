@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Workstation: assign the display+audio group to a guest and release it on a real kernel;
+# refuse the NVMe that holds a mounted filesystem; refuse bad input; survive crashes mid-way.
+import json
+import os
+
+TOPOLOGY = "workstation"
+TIMEOUT = 420
+
+JOURNAL = "/run/iommud/state.json"
+
+
+def driver(address):
+        link = f"/sys/bus/pci/devices/{address}/driver"
+        return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+
+
+def override(address):
+        with open(f"/sys/bus/pci/devices/{address}/driver_override") as f:
+                value = f.read().strip()
+        return None if value == "(null)" else value
+
+
+def snapshot(addresses):
+        return {a: (driver(a), override(a)) for a in addresses}
+
+
+def journal():
+        with open(JOURNAL) as f:
+                return json.load(f)
+
+
+def refused(vm, args, error, words, watched):
+        """Runs iommuctl ARGS, expects exit 1 with ERROR and WORDS on stderr, and no change."""
+        before = snapshot(watched)
+        result = vm.run(["iommuctl", *args], check=False, quiet=True)
+        vm.log(f"$ iommuctl {' '.join(args)} -> {result.returncode}: {result.stderr.strip()}")
+        vm.check(result.returncode == 1, f"iommuctl {' '.join(args)} exited with "
+                 f"{result.returncode}, not 1; stderr: {result.stderr}")
+        for word in [error, *words]:
+                vm.check(word in result.stderr, f"iommuctl {' '.join(args)}: '{word}' is not in "
+                         f"its message: {result.stderr!r}")
+        vm.check(snapshot(watched) == before, f"iommuctl {' '.join(args)} changed sysfs: "
+                 f"{before} -> {snapshot(watched)}")
+
+
+def run(vm):
+        display, audio = vm.address_of("display"), vm.address_of("audio")
+        nvme, lan1 = vm.address_of("nvme0"), vm.address_of("lan1")
+        rp_nvme = vm.address_of("rp-nvme")
+        pair = [display, audio]
+        home = snapshot(pair)
+        vm.check(all(d and d != "vfio-pci" for d, _ in home.values()),
+                 f"the display and audio functions start on host drivers, not {home}")
+        vm.start_daemon()
+        group = vm.iommuctl_json("show", display)["group"]["id"]
+
+        # The dry run names the peer and changes nothing.
+        plan = vm.iommuctl_json("--dry-run", "assign", "win11", display)
+        rows = {row["address"]: row for row in plan["plan"]}
+        vm.check(plan["dry_run"] and sorted(rows) == sorted(pair),
+                 f"the dry-run plan covers {sorted(rows)}, not {pair}")
+        vm.check(rows[audio]["reason"] == f"group peer of {display}" and rows[display]["named"],
+                 f"the plan does not say the audio function comes along: {rows}")
+        vm.check(snapshot(pair) == home, "a dry run changed sysfs")
+
+        # The display drives the guest's console (fbcon on fb0): refused until an administrator
+        # forces it.
+        refused(vm, ["assign", "win11", display], "(InUse)", ["drives the console"], pair)
+
+        # Assign: both functions on vfio-pci, the group's node there, the owner listed.
+        vm.show(["iommuctl", "--force", "assign", "win11", display])
+        for a in pair:
+                vm.check(driver(a) == "vfio-pci", f"{a} is on {driver(a)} after assign, not "
+                         "vfio-pci")
+        vm.check(os.path.exists(f"/dev/vfio/{group}"), f"/dev/vfio/{group} is missing")
+        listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+        vm.check(listed[group]["owner"] == "win11" and listed[group]["state"] == "assigned",
+                 f"iommuctl list shows group {group} as {listed[group]}")
+        vm.check("win11" in vm.iommuctl("list"), "the table does not show the owner win11")
+        claims = {c["group"]: c for c in journal()["claims"]}
+        vm.check(claims.get(group, {}).get("owner") == "win11",
+                 f"the journal does not record win11's claim: {journal()}")
+
+        # Taken by win11: another guest is refused, and so is rebinding by hand.
+        refused(vm, ["assign", "linux", audio], "(Owned)", ["owned by 'win11'"], pair)
+        refused(vm, ["rebind", audio, "snd_hda_intel"], "(Owned)", ["release it first"], pair)
+
+        # Release: both back on the drivers they had, overrides cleared.
+        vm.show(["iommuctl", "release", "win11"])
+        vm.check(snapshot(pair) == home, f"after release {snapshot(pair)}, not {home}")
+        vm.check(not journal()["claims"], f"the journal still has claims: {journal()}")
+
+        # The NVMe holds the mounted /mnt/data: refused, naming the mount, nothing changed.
+        refused(vm, ["assign", "win11", nvme], "(InUse)", ["is mounted at /mnt/data"], [nvme])
+
+        # Bad input: each gives its named error and changes nothing.
+        watched = pair + [nvme, lan1]
+        refused(vm, ["assign", "win11", "0000:00:1f.7"], "(NotFound)", ["no PCI device"], watched)
+        refused(vm, ["assign", "win11", "00:99.0"], "(InvalidArgument)",
+                ["is not a PCI address"], watched)
+        refused(vm, ["assign", "", lan1], "(InvalidArgument)", ["empty"], watched)
+        refused(vm, ["assign", "a/b", lan1], "(InvalidArgument)", ["'/'"], watched)
+        refused(vm, ["assign", "bad\x01name", lan1], "(InvalidArgument)", ["control character"],
+                watched)
+        refused(vm, ["assign", "win11", rp_nvme], "(NotViable)", ["holds only bridges"], watched)
+
+        # A crash at each step of an assign: the next start puts the group back home, whole.
+        for point in ("after-override", "after-unbind", "before-commit"):
+                vm.processes["iommud"][0].terminate()
+                vm.processes["iommud"][0].wait(timeout=30)
+                vm.start_daemon(env={"IOMMUD_TEST_CRASH_AT": point})
+                result = vm.run(["iommuctl", "--force", "assign", "win11", display], check=False,
+                                quiet=True)
+                vm.check(result.returncode != 0, f"assign succeeded although iommud was to die "
+                         f"at {point}")
+                status = vm.processes["iommud"][0].wait(timeout=60)
+                vm.check(status == -9, f"iommud exited with {status} at {point}, not SIGKILL")
+                vm.check(journal()["intents"], f"no intent was journaled before {point}")
+                vm.start_daemon()
+                now = snapshot(pair)
+                state = journal()
+                vm.log(f"after a crash at {point} and a restart: {now}; journal {state}")
+                vm.check(not state["intents"], f"intents left after recovery: {state}")
+                vm.check(now == home and not state["claims"],
+                         f"after a crash at {point}: {now} with claims {state['claims']}, "
+                         f"not home {home} without a claim")
