@@ -231,6 +231,24 @@ static int read_host_property(sd_bus_message *m, const char *name, struct iom_ho
         return sd_bus_message_skip(m, "v");
 }
 
+/* A read answers at once from memory: a daemon that takes longer is stuck, and the caller
+ * falls back to reading the host rather than waiting out sd-bus' 25 s default. */
+#define READ_TIMEOUT_USEC (5ULL * 1000 * 1000)
+
+static int call_with_timeout(sd_bus *bus, const char *interface, const char *member,
+                             sd_bus_error *error, sd_bus_message **reply, const char *arg) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, "org.iommud1", "/org/iommud1", interface,
+                                           member);
+        if (r >= 0 && arg)
+                r = sd_bus_message_append(call, "s", arg);
+        if (r < 0)
+                return r;
+        return sd_bus_call(bus, call, READ_TIMEOUT_USEC, error, reply);
+}
+
 static int bus_failure(sd_bus_error *error, int r, char **ret_error) {
         if (ret_error)
                 *ret_error = strdup(error->message ? error->message : strerror(-r));
@@ -333,9 +351,8 @@ static int read_manager(sd_bus *bus, struct iom_host *h, char **ret_error) {
         bool iommu_present = false;
         int r;
 
-        r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1",
-                               "org.freedesktop.DBus.Properties", "GetAll", &error, &reply, "s",
-                               "org.iommud1.Manager");
+        r = call_with_timeout(bus, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
+                              "org.iommud1.Manager");
         if (r < 0)
                 return bus_failure(&error, r, ret_error);
         r = read_properties(reply, &(struct object_target) { .host = h,
@@ -352,9 +369,8 @@ int inventory_from_bus(sd_bus *bus, struct iom_inventory **ret, char **ret_error
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1",
-                               "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &error,
-                               &reply, "");
+        r = call_with_timeout(bus, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                              &error, &reply, NULL);
         if (r < 0)
                 return bus_failure(&error, r, ret_error);
         inv = iom_inventory_new();

@@ -13,8 +13,9 @@
 
 /* Errors that mean "nobody serves org.iommud1 here", as opposed to a daemon that answered. */
 static bool daemon_unreachable(int r) {
-        /* No bus socket, or a bus where the name has no owner and cannot be activated. */
-        return r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENOTCONN ||
+        /* No bus socket, a bus where the name has no owner and cannot be activated, or a
+         * daemon that does not answer a read in time. */
+        return r == -ETIMEDOUT || r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENOTCONN ||
                r == -ECONNRESET || r == -EACCES || r == -ENXIO;
 }
 

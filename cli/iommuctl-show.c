@@ -43,8 +43,10 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
                 g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
 
         printf("%s %s\n", iom_address_format(&d->address, a), title ? title : "");
-        printf(FIELD "%04x %s\n", "Vendor:", d->vendor_id, strempty(d->vendor_name));
-        printf(FIELD "%04x %s\n", "Device:", d->device_id, strempty(d->device_name));
+        printf(FIELD "%04x%s%s\n", "Vendor:", d->vendor_id, d->vendor_name ? " " : "",
+               strempty(d->vendor_name));
+        printf(FIELD "%04x%s%s\n", "Device:", d->device_id, d->device_name ? " " : "",
+               strempty(d->device_name));
         printf(FIELD "%04x:%04x\n", "Subsystem:", d->subsystem_vendor_id, d->subsystem_device_id);
         printf(FIELD "%06x %s\n", "Class:", d->class, class ? class : "");
         printf(FIELD "%02x\n", "Revision:", d->revision);
@@ -56,9 +58,10 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
                 printf(FIELD "%u\n", "IOMMU group:", g->id);
                 for (size_t i = 0, n = 0; i < g->n_devices; i++)
                         if (g->devices[i] != d)
-                                printf(FIELD "%s %s\n", n++ == 0 ? "Group peers:" : "",
+                                printf(FIELD "%s (%s)\n", n++ == 0 ? "Group peers:" : "",
                                        iom_address_format(&g->devices[i]->address, a),
-                                       strempty(g->devices[i]->driver));
+                                       g->devices[i]->driver ? g->devices[i]->driver
+                                                             : "no driver");
                 print_group_summary(g, inv->host);
         } else
                 printf(FIELD "%s\n", "IOMMU group:", "(none)");

@@ -69,15 +69,10 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-static int run(int argc, char *argv[]) {
+static int run(void) {
         _cleanup_(manager_freep) struct manager *m = NULL;
         sigset_t mask;
         int r;
-
-        log_setup();
-        r = parse_argv(argc, argv);
-        if (r <= 0)
-                return r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -118,8 +113,11 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int r = run(argc, argv);
-        if (r == -EINVAL)
-                return 2;
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        int r;
+
+        log_setup();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : EXIT_SUCCESS; /* usage errors, or --help and --version */
+        return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

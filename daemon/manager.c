@@ -153,6 +153,26 @@ static int load_journal(struct manager *m) {
         return 0;
 }
 
+/* A claimed device someone moved by hand is reported, not fought: its group's State says
+ * "inconsistent" until its owner releases it. */
+static void log_hand_moves(const struct iom_inventory *inv) {
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                const struct iom_group *g = inv->groups[i];
+                if (!streq(iom_group_state(g), "inconsistent"))
+                        continue;
+                for (size_t k = 0; k < g->n_devices; k++) {
+                        const struct iom_device *d = g->devices[k];
+                        char a[IOM_ADDRESS_STRING_MAX];
+                        if (iom_device_is_bridge(d) || iom_driver_is_vfio(d->driver))
+                                continue;
+                        log_warning("IOMMU group %u belongs to '%s', but %s is on %s, not "
+                                    "vfio-pci: moved by hand? Leaving it as it is.",
+                                    g->id, g->owner, iom_address_format(&d->address, a),
+                                    d->driver ? d->driver : "no driver");
+                }
+        }
+}
+
 int manager_start(struct manager *m) {
         int r;
 
@@ -171,6 +191,7 @@ int manager_start(struct manager *m) {
         r = manager_apply_claims(m, m->inventory);
         if (r < 0)
                 return log_oom();
+        log_hand_moves(m->inventory);
         r = binder_start(m);
         if (r < 0)
                 return r;

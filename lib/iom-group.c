@@ -196,8 +196,10 @@ int iom_group_read_sysfs(struct iom_group *g) {
                 return iom_debug_errno(r, "%s/reserved_regions: %m", dir);
         r = iom_regions_parse(regions, &g->regions, &g->n_regions, &line);
         if (r < 0)
-                return iom_debug_errno(r, "%s/reserved_regions:%u: cannot parse, ignoring", dir,
-                                       line);
+                /* A kernel format we do not know must not hide the host: the group is still
+                 * listed, without regions; the mapping core keeps the MSI window reserved on
+                 * its own. */
+                iom_debug("%s/reserved_regions:%u: cannot parse, ignoring the file", dir, line);
         return 0;
 }
 

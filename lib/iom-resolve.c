@@ -101,7 +101,7 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
         found = iom_inventory_find_device(inv, &a);
         if (!found) {
                 char buf[IOM_ADDRESS_STRING_MAX];
-                return fail(ret_error, -ENOENT, "'%s': no PCI device at %s", spec,
+                return fail(ret_error, -ENOENT, "no PCI device at %s",
                             iom_address_format(&a, buf));
         }
         *ret_device = found;

@@ -48,7 +48,7 @@ static void test_resolve_errors(void) {
                 { "nonsense", -EINVAL,
                   "'nonsense' is not a PCI address: expected hexadecimal digits, as in "
                   "0000:01:00.0" },
-                { "05:00.0", -ENOENT, "'05:00.0': no PCI device at 0000:05:00.0" },
+                { "05:00.0", -ENOENT, "no PCI device at 0000:05:00.0" },
                 { "9", -ENOENT, "'9': no such IOMMU group" },
                 { "8086:10d3", -ENOTUNIQ,
                   "'8086:10d3': 2 devices have this vendor:device id, name one by its address" },
