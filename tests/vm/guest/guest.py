@@ -16,6 +16,10 @@ import time
 import traceback
 import tty
 
+# tests/vm, for what the guest shares with the host's harness.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness.proc import stop as stop_process  # noqa: E402
+
 RESULTS = "/run/vm"
 JOURNAL = "/run/iommud/state.json"
 CTL_TTY = "/dev/ttyS1"
@@ -303,12 +307,7 @@ class Guest:
 
         def stop(self):
                 for proc, _ in reversed(list(self.processes.values())):
-                        if proc.poll() is None:
-                                proc.terminate()
-                                try:
-                                        proc.wait(10)
-                                except subprocess.TimeoutExpired:
-                                        proc.kill()
+                        stop_process(proc)
 
 
 def load_job(path):

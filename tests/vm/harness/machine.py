@@ -15,6 +15,7 @@ import time
 
 from . import qmp as qmplib
 from .errors import HarnessError
+from .proc import stop
 
 QEMU = "qemu-system-x86_64"
 READY_MARKER = "vm: ready after"
@@ -46,16 +47,6 @@ def qemu_binary():
                 raise HarnessError(f"{QEMU} is not installed (run tools/install-deps: "
                                    f"qemu-system-x86)")
         return path
-
-
-def _kill(proc):
-        if proc.poll() is None:
-                proc.terminate()
-                try:
-                        proc.wait(10)
-                except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
 
 
 class Machine:
@@ -140,7 +131,7 @@ class Machine:
                         except HarnessError as e:
                                 ready_s, failure = None, str(e)
                         finally:
-                                _kill(proc)
+                                stop(proc)
                                 qmp_listener.close()
                                 ctl_listener.close()
                         stderr.seek(0)
