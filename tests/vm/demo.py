@@ -72,12 +72,15 @@ def refusal(vm, guest, address, what):
 def assignment(vm):
         say = vm.say
         guest = "win11"
-        display, lan0, lan1 = (vm.address_of(i) for i in ("display", "lan0", "lan1"))
+        display, nvme, lan0, lan1 = (vm.address_of(i)
+                                     for i in ("display", "nvme0", "lan0", "lan1"))
         say("Handing devices to a guest. iommud moves whole groups to vfio-pci, and never takes")
-        say("what the host is using: the display drives the console, the first NIC carries the")
-        say("network. Both are refused, and nothing changes:")
+        say("what the host is using: the display drives the console, the NVMe holds a mounted")
+        say("filesystem, the first NIC carries the network. All three are refused, and nothing")
+        say("changes:")
         say("")
         refusal(vm, guest, display, "the console's framebuffer")
+        refusal(vm, guest, nvme, "the filesystem on /mnt/data")
         refusal(vm, guest, lan0, "the guest's network")
         say("")
         say(f"The second NIC {lan1} is idle. Assigning it to the guest '{guest}' rebinds it,")
