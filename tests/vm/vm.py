@@ -13,6 +13,7 @@ TIMEOUT (seconds, default 420).  Exit status: 0 pass, 1 fail, 2 usage or missing
 
 import argparse
 import ast
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -53,8 +54,17 @@ def job_settings(path):
 
 
 def prepare(build_dir):
-        """The cached kernel and an initramfs for the current init, module list and kernel."""
+        """The cached kernel and an initramfs for the current init, module list and kernel.
+
+        Tests run side by side: one prepares while the others wait on the cache's lock."""
         cache = os.path.join(build_dir, "tests", "vm", "cache")
+        os.makedirs(cache, exist_ok=True)
+        with open(os.path.join(cache, ".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return prepare_locked(cache)
+
+
+def prepare_locked(cache):
         kernel = kernellib.fetch(cache)
         init = os.path.join(HERE, "guest", "init")
         modlist = os.path.join(HERE, "guest", "modules")
@@ -70,7 +80,9 @@ def prepare(build_dir):
         if not os.path.exists(initramfs):
                 kernellib.build_initramfs(kernel, modules, init, initramfs)
                 for old in os.listdir(cache):
-                        if old.startswith("initramfs-") and old != os.path.basename(initramfs):
+                        # Only finished images: a .tmp is another test's build in progress.
+                        if old.startswith("initramfs-") and old.endswith(".cpio") and \
+                                        old != os.path.basename(initramfs):
                                 os.unlink(os.path.join(cache, old))
         return kernel, initramfs
 

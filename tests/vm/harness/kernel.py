@@ -8,7 +8,6 @@ The package ships no modules.dep (its postinst runs depmod), so busybox's depmod
 writes one into the cache; module closures are resolved from it.
 """
 
-import fcntl
 import os
 import shutil
 import stat
@@ -114,34 +113,32 @@ def _module_name(path):
 
 
 def fetch(cache):
-        """The cached kernel, fetching it first if the cache has none. Serialised by a lock."""
-        os.makedirs(cache, exist_ok=True)
-        with open(os.path.join(cache, ".lock"), "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                root = os.path.join(cache, "kernel")
-                if os.path.exists(os.path.join(root, ".complete")):
-                        return Kernel(root)
-                if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-                        raise HarnessError("cannot fetch the guest kernel: apt-get and dpkg-deb "
-                                           "are missing (the vm tier needs a Debian host)")
-                shutil.rmtree(root, ignore_errors=True)
-                with tempfile.TemporaryDirectory(dir=cache) as tmp:
-                        meta = _apt_download(META_PACKAGE, tmp)
-                        # The meta package depends on exactly one versioned image package.
-                        image = _deb_field(meta, "Depends").split(",")[0].split()[0]
-                        deb = _apt_download(image, tmp)
-                        unpack = os.path.join(tmp, "root")
-                        proc = _run(["dpkg-deb", "-x", deb, unpack])
-                        if proc.returncode != 0:
-                                raise HarnessError(f"dpkg-deb -x {deb} failed: "
-                                                   f"{proc.stderr.strip()}")
-                        kernel = Kernel(unpack)
-                        proc = _run(["busybox", "depmod", "-b", unpack, kernel.version])
-                        if proc.returncode != 0:
-                                raise HarnessError(f"busybox depmod failed: {proc.stderr.strip()}")
-                        os.rename(unpack, root)
-                open(os.path.join(root, ".complete"), "w").close()
+        """The cached kernel, fetching it first if the cache has none.
+
+        The caller holds the cache's lock (vm.py's prepare()): tests run side by side."""
+        root = os.path.join(cache, "kernel")
+        if os.path.exists(os.path.join(root, ".complete")):
                 return Kernel(root)
+        if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+                raise HarnessError("cannot fetch the guest kernel: apt-get and dpkg-deb "
+                                   "are missing (the vm tier needs a Debian host)")
+        shutil.rmtree(root, ignore_errors=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+                meta = _apt_download(META_PACKAGE, tmp)
+                # The meta package depends on exactly one versioned image package.
+                image = _deb_field(meta, "Depends").split(",")[0].split()[0]
+                deb = _apt_download(image, tmp)
+                unpack = os.path.join(tmp, "root")
+                proc = _run(["dpkg-deb", "-x", deb, unpack])
+                if proc.returncode != 0:
+                        raise HarnessError(f"dpkg-deb -x {deb} failed: {proc.stderr.strip()}")
+                kernel = Kernel(unpack)
+                proc = _run(["busybox", "depmod", "-b", unpack, kernel.version])
+                if proc.returncode != 0:
+                        raise HarnessError(f"busybox depmod failed: {proc.stderr.strip()}")
+                os.rename(unpack, root)
+        open(os.path.join(root, ".complete"), "w").close()
+        return Kernel(root)
 
 
 class _Cpio:
@@ -185,8 +182,7 @@ def build_initramfs(kernel, modules, init_script, output):
                 raise HarnessError(f"{busybox} is dynamically linked; the initramfs needs "
                                    f"busybox-static")
         paths = kernel.closure(modules)
-        # Tests prepare in parallel: each writes its own file and renames it into place.
-        tmp = f"{output}.{os.getpid()}.tmp"
+        tmp = output + ".tmp"
         with open(tmp, "wb") as f:
                 cpio = _Cpio(f)
                 for d in ("bin", "dev", "proc", "sys", "run", "host", "newroot", "rw", "lib",
