@@ -113,8 +113,7 @@ def cmd_run(args):
         print(f"vm: {name}: booting '{topology.name}' (kernel {kernel.version}, "
               f"QEMU TCG, emulated Intel IOMMU)", flush=True)
         result = machine.run(job, timeout=timeout, ready_timeout=min(READY_TIMEOUT, timeout),
-                             echo=args.echo, interactive=args.shell,
-                             args={"results": results})
+                             echo=args.echo, interactive=args.shell)
         timing = f"{result.wall_s + prep:.1f} s wall (preparing {prep:.1f} s"
         if not args.shell:
                 ready = f"{result.ready_s:.1f} s" if result.ready_s is not None else "never"

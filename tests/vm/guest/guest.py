@@ -48,7 +48,6 @@ class Guest:
                 self.config = config
                 self.build_dir = config["build_dir"]
                 self.source_dir = config["source_dir"]
-                self.args = config.get("args", {})
                 self.processes = {}
                 self._ctl = None
                 self._pci = None

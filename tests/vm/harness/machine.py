@@ -60,7 +60,7 @@ class Machine:
                 self.build_dir = build_dir
                 self.results = results
 
-        def _argv(self, workdir, qmp_path, ctl_path, interactive):
+        def _argv(self, workdir, qmp_path, ctl_path):
                 guest = os.path.join(self.source_dir, "tests", "vm", "guest", "guest.py")
                 append = ["console=ttyS0", "intel_iommu=on", "panic=-1", "loglevel=4",
                           "rdinit=/init", f"vm.guest={guest}"]
@@ -90,22 +90,21 @@ class Machine:
                                     "security_model=none"]
                 return argv
 
-        def run(self, job, *, timeout, ready_timeout, echo=None, interactive=False, args=None):
+        def run(self, job, *, timeout, ready_timeout, echo=None, interactive=False):
                 """Boots, runs JOB (a path the guest imports) and returns a Result.
 
                 echo: None (quiet), "all" (every console line) or "job" (what the job says
                 after ready, without the harness's and the kernel's lines).
-                interactive: the console is the caller's terminal (--shell); no deadline after
-                ready, the user ends the guest.
+                interactive: the console is the caller's terminal (--shell); no deadline, the
+                user ends the guest.
                 """
                 shutil.rmtree(self.results, ignore_errors=True)
                 os.makedirs(self.results)
                 # The job runs from the results directory: the guest sees it wherever it lives.
                 shutil.copy(job, os.path.join(self.results, "job.py"))
-                config = {"job": "/run/vm/job.py", "name": os.path.basename(job),
-                          "source_dir": self.source_dir, "build_dir": self.build_dir,
-                          "topology": self.topology.guest_config(), "shell": interactive,
-                          "args": args or {}}
+                config = {"job": "/run/vm/job.py", "source_dir": self.source_dir,
+                          "build_dir": self.build_dir, "shell": interactive,
+                          "topology": self.topology.guest_config()}
                 with open(os.path.join(self.results, "config.json"), "w") as f:
                         json.dump(config, f, indent=2)
 
@@ -115,7 +114,7 @@ class Machine:
                         ctl_path = os.path.join(workdir, "ctl.sock")
                         qmp_listener = qmplib.listen(qmp_path)
                         ctl_listener = qmplib.listen(ctl_path)
-                        argv = self._argv(workdir, qmp_path, ctl_path, interactive)
+                        argv = self._argv(workdir, qmp_path, ctl_path)
                         with open(os.path.join(self.results, "qemu.argv"), "w") as f:
                                 f.write(" ".join(argv) + "\n")
                         stderr = open(os.path.join(self.results, "qemu.stderr"), "w+")
@@ -158,7 +157,7 @@ class Machine:
                 qmp = qmplib.QMP(accept(qmp_listener, "QMP"))
                 ctl = accept(ctl_listener, "control")
                 threading.Thread(target=qmplib.relay, daemon=True,
-                                 args=(ctl, qmp, lambda m: None)).start()
+                                 args=(ctl, qmp)).start()
                 return qmp
 
         def _supervise(self, proc, start, timeout, ready_timeout, echo, interactive):

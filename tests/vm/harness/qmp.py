@@ -83,7 +83,7 @@ class QMP:
                                 self.cond.wait(left)
 
 
-def relay(conn, qmp, log):
+def relay(conn, qmp):
         """Serves the guest's requests, one JSON object a line, until the guest goes away.
 
         {"qmp": COMMAND, "arguments": {...}}          -> the QMP reply
@@ -97,7 +97,6 @@ def relay(conn, qmp, log):
                 try:
                         req = json.loads(line)
                         if "qmp" in req:
-                                log(f"qmp: {req['qmp']} {json.dumps(req.get('arguments', {}))}")
                                 reply = qmp.command(req["qmp"], req.get("arguments"))
                         elif "wait_event" in req:
                                 ev = qmp.wait_event(req["wait_event"], req.get("match", {}),
