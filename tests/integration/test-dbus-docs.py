@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Every member the running iommud introspects on its manager, group and device objects is
-documented, with its signature, in iommud.dbus(7), and every documented member exists.
+documented, with its signature, in iommud.dbus(7), and every documented member exists; and the
+introspection equals the snapshot daemon/org.iommud1.xml (installed to dbus-1/interfaces).
 Usage: test-dbus-docs.py tests/hosts/NAME (a host with IOMMU groups); $IOMMUD_DBUS_MAN is
-the man page's scdoc source."""
+the man page's scdoc source, $IOMMUD_DBUS_XML the snapshot; with IOMMUD_UPDATE_XML=1 the test
+rewrites the snapshot instead of comparing."""
 
 import os
 import re
@@ -62,12 +64,41 @@ class DbusDocsTest(HostCase):
                     m[node.get('name')] = None
         return members
 
+    def paths(self):
+        group = min(self.host.groups)
+        return ('/org/iommud1', f'/org/iommud1/group/{group}',
+                object_path(self.host.members(group)[0].address))
+
+    def snapshot(self):
+        """Our interfaces, as the daemon introspects them, in one <node>."""
+        node = ET.Element('node')
+        for path in self.paths():
+            xml = self.harness.bus.busctl('introspect', '--xml-interface', BUS_NAME, path).stdout
+            for iface in ET.fromstring(xml).iter('interface'):
+                if iface.get('name').startswith(PREFIX):
+                    node.append(iface)
+        ET.indent(node, space='  ')
+        return ('<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n'
+                ' "https://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n'
+                '<!-- SPDX-License-Identifier: LGPL-2.1-or-later -->\n'
+                '<!-- The D-Bus API of iommud, as the daemon introspects it; prose in '
+                'iommud.dbus(7).\n     Regenerate: IOMMUD_UPDATE_XML=1 meson test -C build '
+                'dbus-docs -->\n' + ET.tostring(node, encoding='unicode') + '\n')
+
+    def test_introspection_snapshot(self):
+        path = os.environ['IOMMUD_DBUS_XML']
+        live = self.snapshot()
+        if os.environ.get('IOMMUD_UPDATE_XML') == '1':
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write(live)
+        with open(path, encoding='utf-8') as f:
+            self.assertEqual(f.read(), live, f'{path} is not what the daemon introspects; '
+                             'regenerate it with IOMMUD_UPDATE_XML=1 and review the change')
+
     def test_members_documented(self):
         docs = documented(os.environ['IOMMUD_DBUS_MAN'])
-        group = min(self.host.groups)
         live = {}
-        for path in ('/org/iommud1', f'/org/iommud1/group/{group}',
-                     object_path(self.host.members(group)[0].address)):
+        for path in self.paths():
             live.update(self.introspect(path))
         self.assertEqual(sorted(live), sorted(docs), 'interfaces served and documented')
         for iface, members in live.items():
