@@ -2,6 +2,8 @@
 # tools/demo's walk-through: runs inside the workstation guest and narrates real output.
 import os
 
+from checks import driver_of
+
 TOPOLOGY = "workstation"
 TIMEOUT = 420
 
@@ -53,20 +55,15 @@ def run(vm):
         assignment(vm)
 
 
-def driver(address):
-        link = f"/sys/bus/pci/devices/{address}/driver"
-        return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
-
-
 def refusal(vm, guest, address, what):
         """Shows iommud refusing to take ADDRESS from the host, and checks it changed nothing."""
-        before = driver(address)
+        before = driver_of(address)
         vm.say(f"  # iommuctl assign {guest} {address}        ({what})")
         result = vm.run(["iommuctl", "assign", guest, address], check=False, quiet=True)
         vm.say("\n".join("  " + line for line in (result.stdout + result.stderr).splitlines()))
-        vm.check(result.returncode == 1 and driver(address) == before,
+        vm.check(result.returncode == 1 and driver_of(address) == before,
                  f"iommuctl assign {guest} {address} exited with {result.returncode} and left "
-                 f"it on {driver(address)} (was {before}): {what} was not protected")
+                 f"it on {driver_of(address)} (was {before}): {what} was not protected")
 
 
 def assignment(vm):
@@ -88,7 +85,7 @@ def assignment(vm):
         say("")
         vm.show(["iommuctl", "assign", guest, lan1])
         group = vm.iommuctl_json("show", lan1)["group"]["id"]
-        vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after assign")
+        vm.check(driver_of(lan1) == "vfio-pci", f"{lan1} is on {driver_of(lan1)} after assign")
         vm.check(os.path.exists(f"/dev/vfio/{group}"), f"/dev/vfio/{group} is missing")
         say("")
         say(f"Its group {group} now belongs to '{guest}'; QEMU would open /dev/vfio/{group}:")
@@ -99,7 +96,7 @@ def assignment(vm):
         say("Releasing sends the device home, to the driver it had before:")
         say("")
         vm.show(["iommuctl", "release", guest])
-        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver(lan1) == "e1000e", 30)
+        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 30)
         vm.show(["iommuctl", "show", lan1])
         say("")
         say("Coming next, as later work lands: policies that say which guest may own what,")

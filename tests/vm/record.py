@@ -10,6 +10,12 @@ def run(vm):
         recorder = os.path.join(vm.source_dir, "tests", "integration", "record-host.py")
         vm.check(os.path.exists(recorder), f"{recorder} is missing: the integration tier's "
                  f"recorder of what umockdev does not record (tests/hosts/README.md)")
+        # SR-IOV: the VFs are recorded enabled, without drivers (autoprobe off first).
+        for pf in vm.sh("ls -d /sys/bus/pci/devices/*/sriov_totalvfs | xargs -r dirname",
+                        quiet=True).split():
+                vm.run(f"echo 0 > {pf}/sriov_drivers_autoprobe && "
+                       f"cat {pf}/sriov_totalvfs > {pf}/sriov_numvfs")
+        vm.run(["udevadm", "settle", "--timeout=60"], timeout=70, quiet=True)
         recording = vm.sh("umockdev-record /sys/bus/pci/devices/*", quiet=True)
         host = vm.sh(["python3", recorder, "--description", topology["description"]],
                      quiet=True)

@@ -20,6 +20,16 @@ def _hex(path, digits):
         return _read(path).removeprefix("0x").lower().zfill(digits)
 
 
+def driver_of(address):
+        """The driver bound to the PCI device ADDRESS, or None."""
+        return _link_name(os.path.join(SYS_PCI, address, "driver"))
+
+
+def listed_devices(vm):
+        """{address: device} from `iommuctl --json list`."""
+        return {d["address"]: d for d in vm.iommuctl_json("list", quiet=True)["devices"]}
+
+
 def sysfs_groups():
         """{group id: {"type", "devices", "reserved_regions"}} from /sys/kernel/iommu_groups."""
         groups = {}

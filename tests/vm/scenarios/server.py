@@ -1,16 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Server: a bridge group, root ports, and a NIC hot-plugged into the empty port and removed again,
 # followed by iommud.
-from checks import check_listing, sysfs_devices
+from checks import check_listing, listed_devices, sysfs_devices
 
 TOPOLOGY = "server"
 TIMEOUT = 420
 HOTPLUG_ID = "hotnic"
 FOLLOW_TIMEOUT = 30
-
-
-def listed(vm):
-        return {d["address"]: d for d in vm.iommuctl_json("list", quiet=True)["devices"]}
 
 
 def run(vm):
@@ -42,10 +38,10 @@ def run(vm):
                f"driver {kernel['driver']}")
         mine = vm.wait_for(f"iommud to list the hot-plugged {address} (the kernel has it in "
                            f"group {kernel['group']}): iommud did not follow the hot-plug",
-                           lambda: listed(vm).get(address), FOLLOW_TIMEOUT)
+                           lambda: listed_devices(vm).get(address), FOLLOW_TIMEOUT)
         vm.log(f"iommuctl lists {address} in group {mine['group']}")
         vm.wait_for(f"iommud to see {address} bound to {kernel['driver']}",
-                    lambda: listed(vm)[address]["driver"] == sysfs_devices()[address]["driver"],
+                    lambda: listed_devices(vm)[address]["driver"] == sysfs_devices()[address]["driver"],
                     FOLLOW_TIMEOUT)
         check_listing(vm, vm.iommuctl_json("list"))
         table = vm.iommuctl("list")
@@ -57,7 +53,7 @@ def run(vm):
         vm.check(address not in sysfs_devices(), f"QEMU deleted {HOTPLUG_ID} but the kernel "
                  f"still has {address}")
         vm.wait_for(f"iommud to drop the unplugged {address}: iommud did not follow the "
-                    f"removal", lambda: address not in listed(vm), FOLLOW_TIMEOUT)
+                    f"removal", lambda: address not in listed_devices(vm), FOLLOW_TIMEOUT)
         check_listing(vm, vm.iommuctl_json("list"))
         vm.check(address not in vm.iommuctl("list"),
                  f"the iommuctl list table still shows the unplugged {address}")
