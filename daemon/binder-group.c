@@ -17,6 +17,8 @@
 #include "log.h"
 #include "manager.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
+
 /* How long one driver may take to let go of a device or to bind it. */
 #define STEP_TIMEOUT_USEC (15ULL * 1000 * 1000)
 
@@ -43,19 +45,24 @@ static void crash_point(const char *name) {
         }
 }
 
+enum journal_step {
+        JOURNAL_BEGIN,  /* record the intent */
+        JOURNAL_COMMIT, /* drop it, and record the new owner (assign) or none (release) */
+        JOURNAL_ABORT,  /* drop it: the group was put back as it was, owner and all */
+};
+
 static int journal_update(struct manager *m, const struct iom_plan *plan, unsigned group,
-                          bool begin, bool claim) {
-        int r;
+                          enum journal_step step) {
+        int r = 0;
 
         (void) pthread_mutex_lock(&m->journal_lock);
-        if (begin)
+        if (step == JOURNAL_BEGIN)
                 r = iom_journal_begin(m->journal, plan, group);
         else {
                 iom_journal_end(m->journal, group);
-                r = 0;
-                if (claim)
+                if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_ASSIGN)
                         r = iom_journal_claim(m->journal, plan, group);
-                else if (plan->op == IOM_PLAN_RELEASE)
+                else if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_RELEASE)
                         iom_journal_unclaim(m->journal, group);
         }
         if (r >= 0)
@@ -194,7 +201,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                         return fail(ret_error, r, "cannot load vfio-pci: %s", strerror(-r));
         }
 
-        r = journal_update(m, plan, group, true, false);
+        r = journal_update(m, plan, group, JOURNAL_BEGIN);
         if (r < 0)
                 return fail(ret_error, r, "cannot record the change in the journal: %s",
                             strerror(-r));
@@ -203,6 +210,14 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                         continue;
                 r = move_device(&steps[done].address, steps[done].to,
                                 final_override(plan, &steps[done]), ret_error);
+                if (r == -ETIMEDOUT) {
+                        /* The kernel still runs the unbind, holding the device: nothing can be
+                         * undone now. The intent stays; the daemon puts the group home once
+                         * the holder lets go (the unbind's uevent triggers the retry). */
+                        log_warning("IOMMU group %u: %s; left for when the device is free.",
+                                    group, strempty(*ret_error));
+                        return r;
+                }
                 if (r < 0) {
                         done++; /* the failing device may be half moved: undo it too */
                         goto rollback;
@@ -217,7 +232,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                 }
         }
         crash_point("before-commit");
-        r = journal_update(m, plan, group, false, plan->op == IOM_PLAN_ASSIGN);
+        r = journal_update(m, plan, group, JOURNAL_COMMIT);
         if (r < 0) {
                 (void) fail(ret_error, r, "cannot record the change in the journal: %s",
                             strerror(-r));
@@ -228,7 +243,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
 rollback:
         log_warning("IOMMU group %u: %s; putting it back.", group, strempty(*ret_error));
         if (undo_steps(steps, done) >= 0)
-                (void) journal_update(m, plan, group, false, false);
+                (void) journal_update(m, plan, group, JOURNAL_ABORT);
         return r;
 }
 
@@ -260,38 +275,53 @@ int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool f
         return 0;
 }
 
+int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+        int r;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        r = iom_journal_intent_plan(m->journal, group, &plan);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+
+        bool release = plan->op == IOM_PLAN_RELEASE;
+        log_notice("IOMMU group %u: a %s did not finish; %s it.", group,
+                   iom_plan_op_to_string(plan->op), release ? "finishing" : "rolling back");
+        /* A release is finished in its own order; anything else is undone last step first
+         * (bridges leave first and return last, see lib/iom-plan.c). */
+        for (size_t k = 0; k < plan->n_steps; k++) {
+                const struct iom_plan_step *s = &plan->steps[release ? k : plan->n_steps - 1 - k];
+                r = release ? move_device(&s->address, s->to, NULL, ret_error)
+                            : move_device(&s->address, s->from, s->from_override, ret_error);
+                if (r < 0) {
+                        log_error("IOMMU group %u: %s; the journal keeps the change for the next "
+                                  "try.", group, strempty(*ret_error));
+                        return r;
+                }
+        }
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        if (release || plan->op == IOM_PLAN_ASSIGN)
+                iom_journal_unclaim(m->journal, group);
+        iom_journal_end(m->journal, group);
+        r = manager_save_journal(m);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        if (r >= 0)
+                log_notice("IOMMU group %u is back with the host.", group);
+        return r;
+}
+
 int binder_recover(struct manager *m) {
         int ret = 0;
 
-        /* Single-threaded: no job runs yet. Each intent's devices go home: an interrupted
-         * assign or rebind is rolled back, an interrupted release is finished. */
-        while (m->journal->n_intents > 0) {
-                const struct iom_intent *in = &m->journal->intents[0];
-                unsigned group = in->group;
-                bool release = in->op == IOM_PLAN_RELEASE;
-                int r = 0;
-
-                log_notice("IOMMU group %u: a %s was interrupted; %s it.", group,
-                           iom_plan_op_to_string(in->op), release ? "finishing" : "rolling back");
-                for (size_t i = in->n_steps; i > 0; i--) {
-                        _cleanup_free_ char *error = NULL;
-                        const struct iom_plan_step *s = &in->steps[i - 1];
-                        int k = release ? move_device(&s->address, s->to, NULL, &error)
-                                        : move_device(&s->address, s->from, s->from_override,
-                                                      &error);
-                        if (k < 0) {
-                                log_error("IOMMU group %u: %s", group, strempty(error));
-                                r = k;
-                        }
-                }
-                if (release || in->op == IOM_PLAN_ASSIGN)
-                        iom_journal_unclaim(m->journal, group);
-                iom_journal_end(m->journal, group);
+        /* At start, before any job: every intent a crash left. One that fails stays in the
+         * journal, and is tried again when the host changes (daemon/binder.c). */
+        for (size_t i = m->journal->n_intents; i > 0; i--) {
+                _cleanup_free_ char *error = NULL;
+                int r = binder_group_recover(m, m->journal->intents[i - 1].group, &error);
                 if (r < 0)
                         ret = r;
-                log_notice("IOMMU group %u is back with the host%s.", group,
-                           r < 0 ? ", with errors" : "");
         }
-        int r = manager_save_journal(m);
-        return ret < 0 ? ret : r;
+        return ret;
 }

@@ -14,3 +14,8 @@ struct manager;
  * Returns 0 or a negative errno with *@ret_error saying what failed. */
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
                           char **ret_error);
+
+/* Puts home the group of an intent left in the journal: finishes an unfinished release, rolls
+ * back an unfinished assign or rebind. When a device is still held it fails and the intent
+ * stays for the next try. Any thread, no job may hold the group. */
+int binder_group_recover(struct manager *m, unsigned group, char **ret_error);

@@ -57,6 +57,13 @@ static struct job *job_free(struct job *j) {
 
 int binder_plan(struct manager *m, const struct binder_request *req, struct iom_plan **ret,
                 char **ret_error) {
+        if (req->recover) {
+                /* Only the group matters: the steps are in the journal. */
+                int r = iom_plan_new(IOM_PLAN_REBIND, NULL, ret);
+                if (r >= 0 && (r = iom_plan_add_group(*ret, req->group)) < 0)
+                        *ret = iom_plan_free(*ret);
+                return r;
+        }
         switch (req->op) {
         case IOM_PLAN_ASSIGN:
                 return iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
@@ -93,8 +100,12 @@ static void *job_thread(void *userdata) {
         struct job *job = userdata;
         ssize_t n;
 
-        job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
-                                            &job->error_message);
+        if (job->request.recover)
+                job->result = binder_group_recover(job->manager, job->request.group,
+                                                   &job->error_message);
+        else
+                job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
+                                                    &job->error_message);
         do
                 n = write(job->manager->binder_pipe[1], &job, sizeof(job));
         while (n < 0 && errno == EINTR);
@@ -108,6 +119,8 @@ static void job_reply(struct job *job) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
+        if (!job->message)
+                return; /* a recovery: nobody asked */
         if (job->result < 0) {
                 (void) bus_error_set_errno(&error, job->result, job->error_message);
                 (void) sd_bus_reply_method_error(job->message, &error);
@@ -121,6 +134,14 @@ static void job_reply(struct job *job) {
                 r = sd_bus_send(NULL, reply, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to reply to a finished job, ignoring: %m");
+}
+
+static void job_append(struct manager *m, struct job *job) {
+        struct job **tail;
+
+        for (tail = &m->jobs; *tail; tail = &(*tail)->next)
+                ;
+        *tail = job;
 }
 
 static void job_unlink(struct manager *m, struct job *job) {
@@ -187,7 +208,7 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userd
 
 int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
                   sd_bus_error *error) {
-        struct job *job, **tail;
+        struct job *job;
 
         job = calloc(1, sizeof(*job));
         if (!job)
@@ -196,11 +217,45 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
         job->request = *req;
         *req = (struct binder_request) {};
         job->message = sd_bus_message_ref(message);
-        for (tail = &m->jobs; *tail; tail = &(*tail)->next)
-                ;
-        *tail = job;
+        job_append(m, job);
         jobs_dispatch(m);
         return 1; /* the reply comes when the job is done */
+}
+
+static bool group_has_job(struct manager *m, unsigned group) {
+        for (struct job *j = m->jobs; j; j = j->next)
+                if ((j->plan && plan_touches(j->plan, group)) ||
+                    (j->request.recover && j->request.group == group))
+                        return true;
+        return false;
+}
+
+void binder_retry_intents(struct manager *m) {
+        _cleanup_free_ unsigned *groups = NULL;
+        size_t n;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        n = m->journal->n_intents;
+        groups = calloc(n ? n : 1, sizeof(unsigned));
+        for (size_t i = 0; groups && i < n; i++)
+                groups[i] = m->journal->intents[i].group;
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        if (!groups)
+                return (void) log_oom();
+
+        for (size_t i = 0; i < n; i++) {
+                struct job *job;
+
+                if (group_has_job(m, groups[i]))
+                        continue;
+                job = calloc(1, sizeof(*job));
+                if (!job)
+                        return (void) log_oom();
+                job->manager = m;
+                job->request = (struct binder_request) { .recover = true, .group = groups[i] };
+                job_append(m, job);
+        }
+        jobs_dispatch(m);
 }
 
 int binder_start(struct manager *m) {

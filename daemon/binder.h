@@ -20,6 +20,9 @@ struct binder_request {
         char **devices; /* assign, release (empty: all of the owner's), rebind (one) */
         char *driver;   /* rebind */
         bool force;
+        /* Instead: put home the group of an intent the journal still holds. */
+        bool recover;
+        unsigned group;
 };
 
 void binder_request_done(struct binder_request *req);
@@ -31,6 +34,10 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
 /* Queues @req (taking its contents) and replies to @message when it has run. */
 int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
                   sd_bus_error *error);
+
+/* Queues a recovery for every intent left in the journal whose group no job holds: called
+ * when the host changed (a held device was let go, say). */
+void binder_retry_intents(struct manager *m);
 
 int binder_start(struct manager *m);
 void binder_stop(struct manager *m);

@@ -2,6 +2,7 @@
 /* Following the host: udev's pci uevents (add, remove, bind, unbind) trigger a rescan. */
 #include <libudev.h>
 
+#include "binder.h"
 #include "log.h"
 #include "manager.h"
 
@@ -15,6 +16,8 @@ static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
 
         m->refresh_source = sd_event_source_unref(m->refresh_source);
         (void) manager_refresh(m);
+        /* The host changed: a device a change was waiting for may be free now. */
+        binder_retry_intents(m);
         return 0;
 }
 

@@ -184,10 +184,9 @@ int manager_start(struct manager *m) {
                 return log_error_errno(r, "Failed to read the host's PCI devices: %m");
         log_inventory(m->inventory);
 
-        /* A crash left changes half done: finish or roll them back before serving. */
-        r = binder_recover(m);
-        if (r < 0)
-                return r;
+        /* A crash left changes half done: finish or roll them back before serving. What cannot
+         * be done now (a device still held) stays journaled and is retried on uevents. */
+        (void) binder_recover(m);
         r = manager_apply_claims(m, m->inventory);
         if (r < 0)
                 return log_oom();

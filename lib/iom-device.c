@@ -213,11 +213,14 @@ bool iom_driver_is_vfio(const char *driver) {
 }
 
 const char *iom_device_blocks_viability(const struct iom_device *d) {
-        /* drivers/vfio/group.c: vfio_dev_driver_allowed() exempts non-normal header types and
-         * allows "pci-stub"; everything else must be unbound or on a VFIO driver. */
-        if (iom_device_is_bridge(d) || !d->driver)
+        /* Since Linux 5.19 a group is viable when no driver of its devices claims DMA
+         * ownership (iommu_group_dma_owner_claimed(), drivers/vfio/group.c): unbound devices
+         * and drivers with driver_managed_dma (the VFIO drivers, pci-stub, pcieport) are fine.
+         * Bridges are no longer exempt as such: shpchp on a conventional PCI bridge claims
+         * DMA ownership and blocks its group, which older kernels did not check. */
+        if (!d->driver || iom_driver_is_vfio(d->driver) || streq(d->driver, "pci-stub") ||
+            streq(d->driver, "pcieport"))
                 return NULL;
-        if (iom_driver_is_vfio(d->driver) || streq(d->driver, "pci-stub"))
-                return NULL;
-        return "bound to a host driver";
+        return iom_device_is_bridge(d) ? "a bridge bound to a driver that claims DMA ownership"
+                                       : "bound to a host driver";
 }

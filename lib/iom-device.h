@@ -46,11 +46,12 @@ struct iom_device {
 int iom_device_new_from_udev(struct udev_device *d, struct iom_pci *pci, struct iom_device **ret);
 struct iom_device *iom_device_free(struct iom_device *d);
 
-/* PCI bridges and CardBus bridges (non-zero header type) are exempt from group viability. */
+/* PCI bridges and CardBus bridges (non-zero header type): a guest has no use for them. */
 bool iom_device_is_bridge(const struct iom_device *d);
 
-/* Why this device keeps its group from being assigned, as the kernel decides (VFIO allows
- * vfio drivers, pci-stub and no driver; bridges are exempt); NULL when it does not. */
+/* Why this device keeps its group from being assigned, as the kernel decides: it must have no
+ * driver or one that manages DMA ownership itself (VFIO drivers, pci-stub, pcieport); NULL
+ * when it does not block. */
 const char *iom_device_blocks_viability(const struct iom_device *d);
 
 /* Whether @driver is a VFIO driver (vfio-pci and its variant drivers). */

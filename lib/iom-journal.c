@@ -19,11 +19,8 @@ struct iom_journal *iom_journal_new(void) {
 }
 
 static void steps_free(struct iom_plan_step *steps, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(steps[i].from);
-                free(steps[i].to);
-                free(steps[i].from_override);
-        }
+        for (size_t i = 0; i < n; i++)
+                iom_plan_step_clear(&steps[i]);
         free(steps);
 }
 
@@ -92,17 +89,10 @@ int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsign
         if (!in.steps)
                 oom = true;
         for (size_t i = 0; !oom && i < n; i++) {
-                const struct iom_plan_step *s = &plan->steps[first + i];
-                in.steps[i] = (struct iom_plan_step) {
-                        .address = s->address,
-                        .group = s->group,
-                        .named = s->named,
-                        .named_by = s->named_by,
-                        .from = strdup_or_null(s->from, &oom),
-                        .to = strdup_or_null(s->to, &oom),
-                        .from_override = strdup_or_null(s->from_override, &oom),
-                };
-                in.n_steps++;
+                if (iom_plan_step_copy(&in.steps[i], &plan->steps[first + i]) < 0)
+                        oom = true;
+                else
+                        in.n_steps++;
         }
         struct iom_intent *grown = oom ? NULL : realloc(j->intents, (j->n_intents + 1) *
                                                                             sizeof(*grown));
@@ -227,5 +217,23 @@ int iom_journal_move_aside(const char *path, char **ret_new_path) {
                 return negative_errno();
         if (ret_new_path)
                 *ret_new_path = TAKE_PTR(aside);
+        return 0;
+}
+
+int iom_journal_intent_plan(const struct iom_journal *j, unsigned group, struct iom_plan **ret) {
+        const struct iom_intent *in = iom_journal_find_intent(j, group);
+        struct iom_plan *p = NULL;
+        int r;
+
+        if (!in)
+                return -ENOENT;
+        r = iom_plan_new(in->op, in->owner, &p);
+        for (size_t i = 0; r >= 0 && i < in->n_steps; i++)
+                r = iom_plan_append_step(p, &in->steps[i]);
+        if (r < 0) {
+                iom_plan_free(p);
+                return r;
+        }
+        *ret = p;
         return 0;
 }

@@ -53,6 +53,9 @@ int iom_journal_move_aside(const char *path, char **ret_new_path);
 const struct iom_claim *iom_journal_find_claim(const struct iom_journal *j, unsigned group);
 const struct iom_intent *iom_journal_find_intent(const struct iom_journal *j, unsigned group);
 
+/* A copy of @group's intent as a plan (its op, owner and steps), or -ENOENT. */
+int iom_journal_intent_plan(const struct iom_journal *j, unsigned group, struct iom_plan **ret);
+
 /* Records @plan's steps for @group as in flight (replacing any intent for it). */
 int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsigned group);
 /* Forgets the intent for @group. */

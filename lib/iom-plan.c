@@ -30,14 +30,31 @@ enum iom_plan_op iom_plan_op_from_string(const char *s) {
         return _IOM_PLAN_OP_INVALID;
 }
 
+void iom_plan_step_clear(struct iom_plan_step *s) {
+        free(s->from);
+        free(s->to);
+        free(s->from_override);
+        s->from = s->to = s->from_override = NULL;
+}
+
+int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src) {
+        *dst = *src;
+        dst->from = src->from ? strdup(src->from) : NULL;
+        dst->to = src->to ? strdup(src->to) : NULL;
+        dst->from_override = src->from_override ? strdup(src->from_override) : NULL;
+        if ((src->from && !dst->from) || (src->to && !dst->to) ||
+            (src->from_override && !dst->from_override)) {
+                iom_plan_step_clear(dst);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 struct iom_plan *iom_plan_free(struct iom_plan *p) {
         if (!p)
                 return NULL;
-        for (size_t i = 0; i < p->n_steps; i++) {
-                free(p->steps[i].from);
-                free(p->steps[i].to);
-                free(p->steps[i].from_override);
-        }
+        for (size_t i = 0; i < p->n_steps; i++)
+                iom_plan_step_clear(&p->steps[i]);
         free(p->steps);
         free(p->groups);
         free(p->owner);
@@ -78,7 +95,7 @@ static bool plan_has_group(const struct iom_plan *p, unsigned group) {
         return false;
 }
 
-static int plan_add_group(struct iom_plan *p, unsigned group) {
+int iom_plan_add_group(struct iom_plan *p, unsigned group) {
         unsigned *grown;
         size_t i;
 
@@ -97,39 +114,57 @@ static int plan_add_group(struct iom_plan *p, unsigned group) {
 
 static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const char *to,
                          bool named, const struct iom_address *named_by) {
-        struct iom_plan_step *grown, *s;
+        return iom_plan_append_step(p, &(struct iom_plan_step) {
+                .address = d->address,
+                .group = (unsigned) d->iommu_group,
+                .from = d->driver,
+                .to = (char *) to,
+                .from_override = d->driver_override,
+                .named = named,
+                .named_by = *named_by,
+                .bridge = iom_device_is_bridge(d),
+        });
+}
 
+int iom_plan_append_step(struct iom_plan *p, const struct iom_plan_step *s) {
+        struct iom_plan_step *grown;
+        int r;
+
+        if (!p || !s)
+                return -EINVAL;
         grown = realloc(p->steps, (p->n_steps + 1) * sizeof(*grown));
         if (!grown)
                 return -ENOMEM;
         p->steps = grown;
-        s = &p->steps[p->n_steps];
-        *s = (struct iom_plan_step) {
-                .address = d->address,
-                .group = (unsigned) d->iommu_group,
-                .named = named,
-                .named_by = *named_by,
-        };
-        if ((d->driver && !(s->from = strdup(d->driver))) || (to && !(s->to = strdup(to))) ||
-            (d->driver_override && !(s->from_override = strdup(d->driver_override)))) {
-                free(s->from);
-                free(s->to);
-                free(s->from_override);
-                return -ENOMEM;
-        }
+        r = iom_plan_step_copy(&p->steps[p->n_steps], s);
+        if (r < 0)
+                return r;
         p->n_steps++;
-        return 0;
+        return s->group == UINT32_MAX ? 0 : iom_plan_add_group(p, s->group);
 }
 
-static int step_compare(const void *a, const void *b) {
+/* A bridge on a driver that claims DMA ownership (shpchp) must let go before the endpoints
+ * go to a VFIO user, and may only come back once they are home: the kernel refuses to bind it
+ * while a VFIO user owns the group's DMA. */
+static int step_compare_leaving(const void *a, const void *b) {
         const struct iom_plan_step *x = a, *y = b;
         if (x->group != y->group)
                 return x->group < y->group ? -1 : 1;
+        if (x->bridge != y->bridge)
+                return x->bridge ? -1 : 1;
         return iom_address_compare(&x->address, &y->address);
 }
 
-/* Adds every endpoint of @g, @named's own step marked as named; bridges stay where they are,
- * the kernel exempts them from viability. @to_host picks each device's recorded host driver. */
+static int step_compare_returning(const void *a, const void *b) {
+        const struct iom_plan_step *x = a, *y = b;
+        if (x->group == y->group && x->bridge != y->bridge)
+                return x->bridge ? 1 : -1;
+        return step_compare_leaving(a, b);
+}
+
+/* Adds every endpoint of @g, @named's own step marked as named, each to @to. A bridge has no
+ * use to a guest: it stays unless its driver blocks the group (shpchp), then it is unbound.
+ * @to_host picks each device's recorded host driver instead. */
 static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
                                 const struct iom_device *named, const char *to, bool to_host) {
         int r;
@@ -141,16 +176,18 @@ static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
                                 p->steps[i].named = true;
                 return 0;
         }
-        r = plan_add_group(p, g->id);
+        r = iom_plan_add_group(p, g->id);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < g->n_devices; i++) {
                 const struct iom_device *d = g->devices[i];
 
-                if (iom_device_is_bridge(d))
+                bool bridge = iom_device_is_bridge(d);
+
+                if (bridge && (to_host ? !d->host_driver : !iom_device_blocks_viability(d)))
                         continue;
-                r = plan_add_step(p, d, to_host ? d->host_driver : to, d == named,
-                                  &named->address);
+                r = plan_add_step(p, d, to_host ? d->host_driver : bridge ? NULL : to,
+                                  d == named, &named->address);
                 if (r < 0)
                         return r;
         }
@@ -219,7 +256,7 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
                 if (r < 0)
                         return r;
         }
-        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare);
+        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare_leaving);
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -265,7 +302,7 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
                 if (r < 0)
                         return r;
         }
-        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare);
+        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare_returning);
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -293,7 +330,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0) {
-                r = plan_add_group(p, (unsigned) d->iommu_group);
+                r = iom_plan_add_group(p, (unsigned) d->iommu_group);
                 if (r < 0)
                         return r;
         }

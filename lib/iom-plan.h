@@ -27,13 +27,15 @@ struct iom_plan_step {
         char *to;          /* the driver wanted, NULL to leave it unbound */
         char *from_override;  /* driver_override now, restored on rollback */
         bool named;        /* named in the request, else a group peer */
+        bool bridge;       /* a bridge: moved before the endpoints leave, after they return */
         struct iom_address named_by; /* for a peer: the named device that brought it along */
 };
 
 struct iom_plan {
         enum iom_plan_op op;
         char *owner; /* the guest taking (assign) or giving back (release) the groups */
-        struct iom_plan_step *steps; /* by group, then address */
+        struct iom_plan_step *steps; /* by group; bridges first, endpoints by address (release:
+                                      * endpoints first, then bridges) */
         size_t n_steps;
         unsigned *groups; /* the groups the plan touches, ascending */
         size_t n_groups;
@@ -67,6 +69,16 @@ char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PL
 /* Appends a step as a plan printer reads it back (address, drivers, reason). */
 int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
                                    const char *to, const char *reason);
+
+/* Deep copy of a step into @dst (which it overwrites), and freeing what a step holds. */
+int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src);
+void iom_plan_step_clear(struct iom_plan_step *s);
+
+/* Adds @group to the groups the plan touches (once). */
+int iom_plan_add_group(struct iom_plan *p, unsigned group);
+
+/* Appends a deep copy of @s (its group added to the plan's groups). */
+int iom_plan_append_step(struct iom_plan *p, const struct iom_plan_step *s);
 
 /* The steps of one group, as [first, first + n). */
 size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *ret_first);

@@ -15,8 +15,9 @@ REGION_TYPES = ('direct', 'direct-relaxable', 'reserved', 'msi')
 UNIT_TYPES = ('intel', 'amd', 'other')
 GROUP_TYPES = ('DMA', 'DMA-FQ', 'identity', 'blocked')
 PCI_EXT_CAP_ID_ACS = 0x000d
-# Drivers a group stays viable with (drivers/vfio/group.c: vfio_dev_driver_allowed()).
-VIABLE_DRIVERS = ('vfio-pci', 'pci-stub')
+# Drivers a group stays viable with: those that manage DMA ownership themselves (Linux 5.19+,
+# iommu_group_dma_owner_claimed()).
+VIABLE_DRIVERS = ('vfio-pci', 'pci-stub', 'pcieport')
 
 
 class HostError(Exception):
@@ -296,8 +297,7 @@ class Host:
 
     @staticmethod
     def blocks(device):
-        return not device.is_bridge and device.driver is not None and \
-            device.driver not in VIABLE_DRIVERS
+        return device.driver is not None and device.driver not in VIABLE_DRIVERS
 
     def expected_group(self, group_id):
         members = self.members(group_id)

@@ -90,6 +90,12 @@ static void test_viability(void) {
         ASSERT_EQ(iom_group_update_viability(g), 0);
         ASSERT_TRUE(g->viable);
         ASSERT_EQ(g->n_blockers, 0);
+
+        /* A bridge on shpchp claims DMA ownership (Linux 5.19+): it blocks too. */
+        bridge.driver = (char *) "shpchp";
+        ASSERT_EQ(iom_group_update_viability(g), 0);
+        ASSERT_TRUE(!g->viable);
+        ASSERT_STREQ(g->blockers[0].reason, "a bridge bound to a driver that claims DMA ownership");
         iom_group_free(g);
 }
 

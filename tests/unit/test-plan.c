@@ -16,7 +16,7 @@ static struct iom_inventory *workstation(void) {
         static const struct fixture_device devices[] = {
                 { "0000:01:00.0", 0x1234, 0x1111, 1, "bochs-drm", 0 },
                 { "0000:01:00.1", 0x8086, 0x293e, 1, "snd_hda_intel", 0 },
-                { "0000:02:00.0", 0x1b36, 0x0001, 2, NULL, 1 },
+                { "0000:02:00.0", 0x1b36, 0x0001, 2, "shpchp", 1 },
                 { "0000:03:01.0", 0x8086, 0x10d3, 2, "e1000e", 0 },
                 { "0000:03:02.0", 0x8086, 0x10d3, 2, "e1000e", 0 },
                 { "0000:04:00.0", 0x1b36, 0x0010, 3, "nvme", 0 },
@@ -35,15 +35,19 @@ static void test_assign_takes_group_peers(void) {
         ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &p, NULL), 0);
         ASSERT_EQ(p->n_groups, 1);
         ASSERT_EQ(p->groups[0], 2);
-        /* The bridge stays; both endpoints go, the peer marked as brought along. */
-        ASSERT_EQ(p->n_steps, 2);
-        ASSERT_STREQ(iom_address_format(&p->steps[0].address, buf), "0000:03:01.0");
-        ASSERT_TRUE(p->steps[0].named);
-        ASSERT_STREQ(p->steps[0].from, "e1000e");
-        ASSERT_STREQ(p->steps[0].to, "vfio-pci");
-        ASSERT_STREQ(iom_address_format(&p->steps[1].address, buf), "0000:03:02.0");
-        ASSERT_TRUE(!p->steps[1].named);
-        ASSERT_STREQ(iom_address_format(&p->steps[1].named_by, buf), "0000:03:01.0");
+        /* Both endpoints go to vfio-pci, the peer marked as brought along; the bridge's
+         * shpchp claims DMA ownership, so it is unbound. */
+        ASSERT_EQ(p->n_steps, 3);
+        ASSERT_STREQ(iom_address_format(&p->steps[0].address, buf), "0000:02:00.0");
+        ASSERT_STREQ(p->steps[0].from, "shpchp");
+        ASSERT_TRUE(p->steps[0].to == NULL);
+        ASSERT_STREQ(iom_address_format(&p->steps[1].address, buf), "0000:03:01.0");
+        ASSERT_TRUE(p->steps[1].named);
+        ASSERT_STREQ(p->steps[1].from, "e1000e");
+        ASSERT_STREQ(p->steps[1].to, "vfio-pci");
+        ASSERT_STREQ(iom_address_format(&p->steps[2].address, buf), "0000:03:02.0");
+        ASSERT_TRUE(!p->steps[2].named);
+        ASSERT_STREQ(iom_address_format(&p->steps[2].named_by, buf), "0000:03:01.0");
 }
 
 static void test_assign_two_functions_one_group(void) {

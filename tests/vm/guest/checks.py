@@ -4,7 +4,6 @@ import os
 
 SYS_GROUPS = "/sys/kernel/iommu_groups"
 SYS_PCI = "/sys/bus/pci/devices"
-BRIDGE_CLASS = "0604"
 
 
 def _read(path):
@@ -80,10 +79,10 @@ def compare_with_sysfs(listing):
                 if sorted(mine.get("devices", [])) != kernel["devices"]:
                         differ(f"group {gid} members", sorted(mine.get("devices", [])),
                                kernel["devices"])
-                # DESIGN: viable when every endpoint has no driver or vfio-pci; bridges excepted.
-                blockers = sorted(a for a in kernel["devices"]
-                                  if not devices[a]["class"].startswith(BRIDGE_CLASS)
-                                  and devices[a]["driver"] not in (None, "vfio-pci"))
+                # Viable when no member's driver claims DMA ownership (Linux 5.19+): no driver,
+                # or vfio-pci, pci-stub, pcieport (driver_managed_dma).
+                blockers = sorted(a for a in kernel["devices"] if devices[a]["driver"] not in
+                                  (None, "vfio-pci", "pci-stub", "pcieport"))
                 listed_blockers = sorted(b["address"] for b in mine.get("blockers", []))
                 if listed_blockers != blockers:
                         differ(f"group {gid} blockers", listed_blockers, blockers)

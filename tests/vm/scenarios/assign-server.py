@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Server: one endpoint behind the pci-bridge takes its group peer along; the uplink that
-# carries the default route is refused.
+# Server: one endpoint behind the pci-bridge takes its group peer along, and the bridge's
+# shpchp (which claims DMA ownership) lets go; the uplink that carries the default route is
+# refused; a VFIO user holding a device makes a release fail at its deadline, naming it,
+# while the bus keeps answering.
+import json
 import os
+import subprocess
+import time
 
 TOPOLOGY = "server"
-TIMEOUT = 300
+TIMEOUT = 360
 
 
 def driver(address):
@@ -21,19 +26,25 @@ def run(vm):
         plan = vm.iommuctl_json("--dry-run", "assign", "router", legacy0)
         rows = {row["address"]: row for row in plan["plan"]}
         vm.log(f"dry-run plan: {plan['plan']}")
-        vm.check(sorted(rows) == sorted([legacy0, legacy1]),
-                 f"the plan for {legacy0} covers {sorted(rows)}, not it and its peer {legacy1} "
-                 f"(the bridge {bridge} stays)")
+        vm.check(sorted(rows) == sorted([bridge, legacy0, legacy1]),
+                 f"the plan for {legacy0} covers {sorted(rows)}, not it, its peer {legacy1} "
+                 f"and the bridge {bridge}")
         vm.check(rows[legacy1]["reason"] == f"group peer of {legacy0}" and
                  not rows[legacy1]["named"], f"the peer's reason is {rows[legacy1]['reason']!r}")
-        vm.check(vm.iommuctl("--dry-run", "assign", "router", legacy0).count("group peer") == 1,
-                 "the plan table does not mark the group peer")
+        vm.check(rows[bridge]["from"] == "shpchp" and rows[bridge]["to"] is None,
+                 f"the bridge's step is {rows[bridge]}, not shpchp to no driver")
+        vm.check(vm.iommuctl("--dry-run", "assign", "router", legacy0).count("group peer") == 2,
+                 "the plan table does not mark the group peers")
         vm.check({a: driver(a) for a in home} == home, "a dry run changed sysfs")
 
         vm.show(["iommuctl", "assign", "router", legacy0])
         vm.check(driver(legacy0) == driver(legacy1) == "vfio-pci",
                  f"after assign: {legacy0} on {driver(legacy0)}, {legacy1} on {driver(legacy1)}")
-        vm.check(driver(bridge) == home[bridge], "the bridge was moved")
+        vm.check(driver(bridge) is None, f"the bridge is still on {driver(bridge)}")
+        listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+        group = vm.iommuctl_json("show", legacy0)["group"]["id"]
+        vm.check(listed[group]["viable"] and listed[group]["state"] == "assigned",
+                 f"the assigned group is listed as {listed[group]}")
         vm.show(["iommuctl", "release", "router", legacy1])
         vm.check({a: driver(a) for a in home} == home,
                  f"after release: {({a: driver(a) for a in home})}, not {home}")
@@ -44,3 +55,42 @@ def run(vm):
                  "carries the default route" in result.stderr,
                  f"assigning the uplink {uplink} gave {result.returncode}: {result.stderr!r}")
         vm.check(driver(uplink) == "e1000e", f"the uplink is on {driver(uplink)} now")
+
+        # A VFIO user holds legacy0: the release's unbind blocks in vfio-pci's remove path. The
+        # bus keeps answering meanwhile, and the release fails at its deadline naming the holder.
+        vm.show(["iommuctl", "assign", "router", legacy0])
+        holder = subprocess.Popen([os.path.join(vm.build_dir, "tests", "vm", "vfio-hold"),
+                                   str(group), legacy0], stdout=subprocess.PIPE, text=True)
+        vm.check(holder.stdout.readline().strip() == "holding", "vfio-hold did not open the device")
+        release = subprocess.Popen(["iommuctl", "release", "router"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        vm.wait_for("vfio-pci to wait for the holder",
+                    lambda: "blocked until released by user" in vm.sh(["dmesg"], quiet=True),
+                    timeout=30)
+        start = time.monotonic()
+        listing = vm.run(["iommuctl", "--json", "list"], check=False, quiet=True)
+        took = time.monotonic() - start
+        vm.log(f"iommuctl list during the blocked unbind: status {listing.returncode} in "
+               f"{took:.2f} s")
+        vm.check(listing.returncode == 0 and '"source": "daemon"' in listing.stdout and took < 3,
+                 f"the daemon did not answer a read while a release was blocked "
+                 f"(status {listing.returncode}, {took:.1f} s): {listing.stderr}")
+        vm.check(release.poll() is None, "the release returned while the device was held")
+        out, err = release.communicate(timeout=120)
+        vm.log(f"release while held: {release.returncode}: {err.strip()}")
+        vm.check(release.returncode == 1 and "(Busy)" in err and
+                 f"vfio-hold (pid {holder.pid})" in err,
+                 f"the release gave {release.returncode}: {err!r}, not Busy naming "
+                 f"vfio-hold (pid {holder.pid})")
+        with open("/run/iommud/state.json") as f:
+                vm.check(json.load(f)["intents"], "the unfinished release is not journaled")
+
+        # Once the holder lets go, the kernel finishes the unbind and the daemon the release.
+        holder.kill()
+        holder.wait()
+        vm.wait_for("the release to finish once the holder is gone",
+                    lambda: {a: driver(a) for a in home} == home, timeout=90)
+        with open("/run/iommud/state.json") as f:
+                state = json.load(f)
+        vm.check(not state["intents"] and not state["claims"],
+                 f"the journal after the finished release: {state}")
