@@ -3,6 +3,7 @@
 # refuse the NVMe that holds a mounted filesystem; refuse bad input; survive crashes mid-way.
 import json
 import os
+import subprocess
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
@@ -104,6 +105,20 @@ def run(vm):
         refused(vm, ["assign", "bad\x01name", lan1], "(InvalidArgument)", ["control character"],
                 watched)
         refused(vm, ["assign", "win11", rp_nvme], "(NotViable)", ["holds only bridges"], watched)
+
+        # Two guests ask for the same group at once: the requests are serialized, one wins, the
+        # other is told who owns it.
+        racers = [subprocess.Popen(["iommuctl", "assign", guest, lan1], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True) for guest in ("a", "b")]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in racers]
+        vm.log(f"two assigns of {lan1} at once: {results}")
+        winners = [i for i, (status, _) in enumerate(results) if status == 0]
+        vm.check(len(winners) == 1, f"{len(winners)} of two racing assigns succeeded: {results}")
+        loser = results[1 - winners[0]]
+        vm.check(loser[0] == 1 and "(Owned)" in loser[1], f"the losing assign said {loser}")
+        vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after the race")
+        vm.show(["iommuctl", "release", "ab"[winners[0]]])
+        vm.check(driver(lan1) == "e1000e", f"{lan1} is on {driver(lan1)} after release")
 
         # A crash at each step of an assign: the next start puts the group back home, whole.
         for point in ("after-override", "after-unbind", "before-commit"):
