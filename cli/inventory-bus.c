@@ -156,7 +156,7 @@ static int read_regions(sd_bus_message *m, struct iom_group *g) {
                 if (!grown)
                         return -ENOMEM;
                 g->regions = grown;
-                g->regions[g->n_regions++] = (struct iom_region) {
+                g->regions[g->n_regions++] = (struct iom_region){
                         .start = start,
                         .end = end,
                         .type = iom_region_type_from_string(type),
@@ -211,7 +211,8 @@ static int read_host_property(sd_bus_message *m, const char *name, struct iom_ho
                 if (r < 0)
                         return r;
                 while ((r = sd_bus_message_read(m, "(ss)", &unit, &type)) > 0) {
-                        struct iom_unit *grown = realloc(h->units, (h->n_units + 1) * sizeof(*grown));
+                        struct iom_unit *grown =
+                                realloc(h->units, (h->n_units + 1) * sizeof(*grown));
                         if (!grown)
                                 return -ENOMEM;
                         h->units = grown;
@@ -355,8 +356,8 @@ static int read_manager(sd_bus *bus, struct iom_host *h, char **ret_error) {
                               "org.iommud1.Manager");
         if (r < 0)
                 return bus_failure(&error, r, ret_error);
-        r = read_properties(reply, &(struct object_target) { .host = h,
-                                                             .iommu_present = &iommu_present });
+        r = read_properties(reply,
+                            &(struct object_target){.host = h, .iommu_present = &iommu_present});
         if (r < 0)
                 return r;
         h->groups_present = iommu_present;

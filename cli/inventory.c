@@ -15,15 +15,14 @@
 static bool daemon_unreachable(int r) {
         /* No bus socket, a bus where the name has no owner and cannot be activated, or a
          * daemon that does not answer a read in time. */
-        return r == -ETIMEDOUT || r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENOTCONN ||
-               r == -ECONNRESET || r == -EACCES || r == -ENXIO;
+        return r == -ETIMEDOUT || r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
+               r == -ENOTCONN || r == -ECONNRESET || r == -EACCES || r == -ENXIO;
 }
 
 static int load_from_host(struct iom_inventory **ret) {
         int r = iom_inventory_scan(ret);
         if (r < 0)
-                fprintf(stderr, "iommuctl: cannot read the host's PCI devices: %s\n",
-                        strerror(-r));
+                fprintf(stderr, "iommuctl: cannot read the host's PCI devices: %s\n", strerror(-r));
         return r;
 }
 

@@ -66,7 +66,7 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
 }
 
 static int print_plan(const struct iom_plan *plan) {
-        static const char *const headers[] = { "DEVICE", "FROM", "TO", "WHY" };
+        static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY"};
         _cleanup_(table_freep) struct table *t = NULL;
         int r;
 
@@ -83,9 +83,9 @@ static int print_plan(const struct iom_plan *plan) {
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
                 char a[IOM_ADDRESS_STRING_MAX], why[IOM_PLAN_REASON_MAX];
-                const char *cells[] = { iom_address_format(&s->address, a),
-                                        s->from ? s->from : "(none)", s->to ? s->to : "(none)",
-                                        iom_plan_step_reason(s, why) };
+                const char *cells[] = {iom_address_format(&s->address, a),
+                                       s->from ? s->from : "(none)", s->to ? s->to : "(none)",
+                                       iom_plan_step_reason(s, why)};
                 r = table_add_row(t, cells, NULL);
                 if (r < 0)
                         return r;
@@ -109,7 +109,8 @@ static int send_change(sd_bus *bus, sd_bus_message *call, const char *verb) {
                                            ? error.name + 18
                                            : error.name;
                 fprintf(stderr, "iommuctl: %s refused%s%s%s: %s\n", verb, name ? " (" : "",
-                        strempty(name), name ? ")" : "", error.message ? error.message : strerror(-r));
+                        strempty(name), name ? ")" : "",
+                        error.message ? error.message : strerror(-r));
                 sd_bus_error_free(&error);
                 return EXIT_REFUSED;
         }

@@ -20,13 +20,15 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
         if (!title || !class)
                 return -ENOMEM;
         if (g) {
-                (void) snprintf(group, sizeof(group), "%u", g->id);
+                (void)snprintf(group, sizeof(group), "%u", g->id);
                 viable = g->viable ? "yes" : "no";
                 color = g->viable ? ANSI_GREEN : ANSI_RED;
         }
         const char *cells[] = {
-                g ? group : "-", iom_address_format(&d->address, address), class,
-                format_ids(d, ids), title, d->driver, viable, g ? g->owner : NULL,
+                g ? group : "-", iom_address_format(&d->address, address),
+                class,           format_ids(d, ids),
+                title,           d->driver,
+                viable,          g ? g->owner : NULL,
         };
         return table_add_row(t, cells, color);
 }

@@ -23,8 +23,7 @@ static void print_group_summary(const struct iom_group *g, const struct iom_host
                 char a[IOM_ADDRESS_STRING_MAX];
                 printf(FIELD "%s (%s): %s\n", i == 0 ? "Blocked by:" : "",
                        iom_address_format(&g->blockers[i].address, a),
-                       g->blockers[i].driver ? g->blockers[i].driver : "-",
-                       g->blockers[i].reason);
+                       g->blockers[i].driver ? g->blockers[i].driver : "-", g->blockers[i].reason);
         }
         if (h->acs_override)
                 printf(FIELD "%s\n", "Isolation:", IOM_ACS_OVERRIDE_WARNING);
@@ -40,7 +39,7 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
         char a[IOM_ADDRESS_STRING_MAX], acs[128];
 
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
 
         printf("%s %s\n", iom_address_format(&d->address, a), title ? title : "");
         printf(FIELD "%04x%s%s\n", "Vendor:", d->vendor_id, d->vendor_name ? " " : "",
@@ -60,8 +59,7 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
                         if (g->devices[i] != d)
                                 printf(FIELD "%s (%s)\n", n++ == 0 ? "Group peers:" : "",
                                        iom_address_format(&g->devices[i]->address, a),
-                                       g->devices[i]->driver ? g->devices[i]->driver
-                                                             : "no driver");
+                                       g->devices[i]->driver ? g->devices[i]->driver : "no driver");
                 print_group_summary(g, inv->host);
         } else
                 printf(FIELD "%s\n", "IOMMU group:", "(none)");
@@ -79,10 +77,10 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
         if (d->is_vf)
                 printf(FIELD "%s\n", "Physical function:", iom_address_format(&d->physfn, a));
         if (d->acs) {
-                printf(FIELD "%s\n", "ACS capability:",
-                       iom_acs_format(d->acs_capability, acs, sizeof(acs)));
-                printf(FIELD "%s%s\n", "ACS control:",
-                       iom_acs_format(d->acs_control, acs, sizeof(acs)),
+                printf(FIELD "%s\n",
+                       "ACS capability:", iom_acs_format(d->acs_capability, acs, sizeof(acs)));
+                printf(FIELD "%s%s\n",
+                       "ACS control:", iom_acs_format(d->acs_control, acs, sizeof(acs)),
                        iom_acs_isolates(d->acs_capability, d->acs_control) ? " (isolating)"
                                                                            : " (not isolating)");
         }

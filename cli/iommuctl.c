@@ -25,11 +25,11 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-        { "list", 1, 1, verb_list, "list" },
-        { "show", 2, 2, verb_show, "show DEVICE|GROUP" },
-        { "assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..." },
-        { "release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]" },
-        { "rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER" },
+        {"list", 1, 1, verb_list, "list"},
+        {"show", 2, 2, verb_show, "show DEVICE|GROUP"},
+        {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
+        {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
+        {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
 };
 
 static void help(void) {
@@ -57,14 +57,14 @@ static void help(void) {
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR, ARG_DRY_RUN, ARG_FORCE };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "json", no_argument, NULL, 'j' },
-                { "offline", no_argument, NULL, ARG_OFFLINE },
-                { "numeric", no_argument, NULL, 'n' },
-                { "color", required_argument, NULL, ARG_COLOR },
-                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
-                { "force", no_argument, NULL, ARG_FORCE },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"json", no_argument, NULL, 'j'},
+                {"offline", no_argument, NULL, ARG_OFFLINE},
+                {"numeric", no_argument, NULL, 'n'},
+                {"color", required_argument, NULL, ARG_COLOR},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
+                {"force", no_argument, NULL, ARG_FORCE},
                 {},
         };
         int c;
@@ -100,8 +100,10 @@ static int parse_argv(int argc, char *argv[]) {
                         else if (streq(optarg, "never"))
                                 arg_color = false;
                         else if (!streq(optarg, "auto")) {
-                                fprintf(stderr, "iommuctl: --color takes auto, always or never, "
-                                                "not '%s'\n", optarg);
+                                fprintf(stderr,
+                                        "iommuctl: --color takes auto, always or never, "
+                                        "not '%s'\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         break;

@@ -82,15 +82,15 @@ int table_print(const struct table *t, FILE *f) {
                 for (size_t c = 0; c < t->n_columns; c++) {
                         const char *cell = t->cells[row * t->n_columns + c];
                         bool last = c + 1 == t->n_columns;
-                        bool colored = arg_color &&
-                                       (row == 0 || (c == t->color_column && t->colors[row]));
+                        bool colored =
+                                arg_color && (row == 0 || (c == t->color_column && t->colors[row]));
 
                         if (colored)
                                 fprintf(f, "\033[%sm", row == 0 ? "1" : t->colors[row]);
                         if (last)
                                 fputs(cell, f);
                         else
-                                fprintf(f, "%-*s  ", (int) width[c], cell);
+                                fprintf(f, "%-*s  ", (int)width[c], cell);
                         if (colored)
                                 fputs("\033[0m", f);
                 }

@@ -10,9 +10,9 @@ static const struct {
         const char *member;
         const char *action;
 } method_actions[] = {
-        { "Assign", IOMMUD_ACTION_MANAGE },
-        { "Release", IOMMUD_ACTION_MANAGE },
-        { "Rebind", IOMMUD_ACTION_MANAGE },
+        {"Assign", IOMMUD_ACTION_MANAGE},
+        {"Release", IOMMUD_ACTION_MANAGE},
+        {"Rebind", IOMMUD_ACTION_MANAGE},
 };
 
 static const char *action_for(const char *member) {
@@ -46,10 +46,9 @@ static int polkit_check(sd_bus_message *m, const char *action) {
 
         if (!sender)
                 return -EBADMSG;
-        r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
-                                           "/org/freedesktop/PolicyKit1/Authority",
-                                           "org.freedesktop.PolicyKit1.Authority",
-                                           "CheckAuthorization");
+        r = sd_bus_message_new_method_call(
+                bus, &call, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
@@ -82,8 +81,7 @@ int auth_check(sd_bus_message *m, sd_bus_error *error) {
         r = polkit_check(m, action);
         if (r > 0)
                 return 1;
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Not authorized for %s%s%s", action,
-                                 r < 0 ? ": polkit did not answer: " : "",
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s%s%s",
+                                 action, r < 0 ? ": polkit did not answer: " : "",
                                  r < 0 ? strerror(-r) : "");
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "binder-group.h"
+#include "iom-error.h"
 #include "binder.h"
 #include "iom-bind.h"
 #include "iom-inuse.h"
@@ -22,18 +23,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 /* How long one driver may take to let go of a device or to bind it. */
 #define STEP_TIMEOUT_USEC (15ULL * 1000 * 1000)
 
-_printf_(3, 4) static int fail(char **ret_error, int error, const char *format, ...) {
-        va_list ap;
-
-        free(*ret_error);
-        *ret_error = NULL;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return error;
-}
-
 /* IOMMUD_TEST_CRASH_AT=after-override|after-unbind|before-commit kills the daemon at that
  * step, so the tests can prove that the next start finishes or rolls back what it finds. */
 static void crash_point(const char *name) {
@@ -41,7 +30,7 @@ static void crash_point(const char *name) {
 
         if (at && streq(at, name)) {
                 log_warning("IOMMUD_TEST_CRASH_AT=%s: dying here on purpose.", name);
-                (void) raise(SIGKILL);
+                (void)raise(SIGKILL);
         }
 }
 
@@ -55,7 +44,7 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
                           enum journal_step step) {
         int r = 0;
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         if (step == JOURNAL_BEGIN)
                 r = iom_journal_begin(m->journal, plan, group);
         else {
@@ -67,7 +56,7 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
         }
         if (r >= 0)
                 r = manager_save_journal(m);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)pthread_mutex_unlock(&m->journal_lock);
         return r;
 }
 
@@ -83,40 +72,42 @@ static int move_device(const struct iom_address *a, const char *target, const ch
         iom_address_format(a, buf);
         r = iom_bind_set_override(a, target, STEP_TIMEOUT_USEC);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot set driver_override: %s", buf, strerror(-r));
+                return iom_error(ret_error, r, "%s: cannot set driver_override: %s", buf,
+                                 strerror(-r));
         crash_point("after-override");
 
         r = iom_bind_get_driver(a, &current);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot read its driver: %s", buf, strerror(-r));
+                return iom_error(ret_error, r, "%s: cannot read its driver: %s", buf, strerror(-r));
         if (current && (!target || !streq(current, target))) {
                 _cleanup_free_ char *holders = NULL;
                 r = iom_bind_unbind(a, STEP_TIMEOUT_USEC, &holders);
                 if (r == -ETIMEDOUT)
-                        return fail(ret_error, r, "%s: %s did not let go of it in time%s%s", buf,
-                                    current, holders ? "; held by " : "", strempty(holders));
+                        return iom_error(ret_error, r, "%s: %s did not let go of it in time%s%s",
+                                         buf, current, holders ? "; held by " : "",
+                                         strempty(holders));
                 if (r < 0)
-                        return fail(ret_error, r, "%s: cannot unbind %s: %s", buf, current,
-                                    strerror(-r));
+                        return iom_error(ret_error, r, "%s: cannot unbind %s: %s", buf, current,
+                                         strerror(-r));
         }
         crash_point("after-unbind");
 
         if (target) {
                 r = iom_bind_probe(a, STEP_TIMEOUT_USEC);
                 if (r < 0)
-                        return fail(ret_error, r, "%s: drivers_probe failed: %s", buf,
-                                    strerror(-r));
+                        return iom_error(ret_error, r, "%s: drivers_probe failed: %s", buf,
+                                         strerror(-r));
                 r = iom_bind_wait_driver(a, target, STEP_TIMEOUT_USEC);
                 if (r < 0)
-                        return fail(ret_error, r, "%s: %s did not bind it: %s", buf, target,
-                                    strerror(-r));
+                        return iom_error(ret_error, r, "%s: %s did not bind it: %s", buf, target,
+                                         strerror(-r));
         }
         if ((final_override == NULL) != (target == NULL) ||
             (final_override && !streq(final_override, target))) {
                 r = iom_bind_set_override(a, final_override, STEP_TIMEOUT_USEC);
                 if (r < 0)
-                        return fail(ret_error, r, "%s: cannot set driver_override: %s", buf,
-                                    strerror(-r));
+                        return iom_error(ret_error, r, "%s: cannot set driver_override: %s", buf,
+                                         strerror(-r));
         }
         return 0;
 }
@@ -129,7 +120,8 @@ static const char *final_override(const struct iom_plan *plan, const struct iom_
 
 static bool step_is_noop(const struct iom_plan *plan, const struct iom_plan_step *s) {
         const char *want = final_override(plan, s);
-        bool same_driver = (s->from == NULL) == (s->to == NULL) && (!s->to || streq(s->from, s->to));
+        bool same_driver =
+                (s->from == NULL) == (s->to == NULL) && (!s->to || streq(s->from, s->to));
         bool same_override = (want == NULL) == (s->from_override == NULL) &&
                              (!want || streq(want, s->from_override));
         return same_driver && same_override;
@@ -165,18 +157,21 @@ static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_
                         continue; /* nothing of the host's is behind an unbound device */
                 r = iom_inuse_describe(&steps[i].address, &uses);
                 if (r < 0)
-                        return fail(ret_error, r, "cannot tell what the host uses behind the "
-                                    "device: %s", strerror(-r));
+                        return iom_error(ret_error, r,
+                                         "cannot tell what the host uses behind the "
+                                         "device: %s",
+                                         strerror(-r));
                 if (!uses)
                         continue;
                 char *grown = realloc(text, len + strlen(uses) + 3);
                 if (!grown)
                         return -ENOMEM;
                 text = grown;
-                len += (size_t) sprintf(text + len, "%s%s", len ? "; " : "", uses);
+                len += (size_t)sprintf(text + len, "%s%s", len ? "; " : "", uses);
         }
         if (text)
-                return fail(ret_error, -EBUSY, "the host is using it: %s (force overrides)", text);
+                return iom_error(ret_error, -EBUSY, "the host is using it: %s (force overrides)",
+                                 text);
         return 0;
 }
 
@@ -198,13 +193,13 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
         if (to_vfio) {
                 r = iom_bind_load_module(IOM_VFIO_DRIVER, STEP_TIMEOUT_USEC);
                 if (r < 0)
-                        return fail(ret_error, r, "cannot load vfio-pci: %s", strerror(-r));
+                        return iom_error(ret_error, r, "cannot load vfio-pci: %s", strerror(-r));
         }
 
         r = journal_update(m, plan, group, JOURNAL_BEGIN);
         if (r < 0)
-                return fail(ret_error, r, "cannot record the change in the journal: %s",
-                            strerror(-r));
+                return iom_error(ret_error, r, "cannot record the change in the journal: %s",
+                                 strerror(-r));
         for (done = 0; done < n; done++) {
                 if (step_is_noop(plan, &steps[done]))
                         continue;
@@ -214,8 +209,8 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                         /* The kernel still runs the unbind, holding the device: nothing can be
                          * undone now. The intent stays; the daemon puts the group home once
                          * the holder lets go (the unbind's uevent triggers the retry). */
-                        log_warning("IOMMU group %u: %s; left for when the device is free.",
-                                    group, strempty(*ret_error));
+                        log_warning("IOMMU group %u: %s; left for when the device is free.", group,
+                                    strempty(*ret_error));
                         return r;
                 }
                 if (r < 0) {
@@ -226,16 +221,16 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
         if (plan->op == IOM_PLAN_ASSIGN && group != UINT32_MAX) {
                 r = iom_bind_wait_vfio_node(group, STEP_TIMEOUT_USEC);
                 if (r < 0) {
-                        (void) fail(ret_error, r, "/dev/vfio/%u did not appear: %s", group,
-                                    strerror(-r));
+                        (void)iom_error(ret_error, r, "/dev/vfio/%u did not appear: %s", group,
+                                        strerror(-r));
                         goto rollback;
                 }
         }
         crash_point("before-commit");
         r = journal_update(m, plan, group, JOURNAL_COMMIT);
         if (r < 0) {
-                (void) fail(ret_error, r, "cannot record the change in the journal: %s",
-                            strerror(-r));
+                (void)iom_error(ret_error, r, "cannot record the change in the journal: %s",
+                                strerror(-r));
                 goto rollback;
         }
         return 0;
@@ -243,7 +238,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
 rollback:
         log_warning("IOMMU group %u: %s; putting it back.", group, strempty(*ret_error));
         if (undo_steps(steps, done) >= 0)
-                (void) journal_update(m, plan, group, JOURNAL_ABORT);
+                (void)journal_update(m, plan, group, JOURNAL_ABORT);
         return r;
 }
 
@@ -253,11 +248,11 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
 
         if (undo_steps(plan->steps + first, n) < 0)
                 return;
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         if (plan->op == IOM_PLAN_ASSIGN)
                 iom_journal_unclaim(m->journal, group);
-        (void) manager_save_journal(m);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)manager_save_journal(m);
+        (void)pthread_mutex_unlock(&m->journal_lock);
 }
 
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
@@ -279,9 +274,9 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
         int r;
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         r = iom_journal_intent_plan(m->journal, group, &plan);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)pthread_mutex_unlock(&m->journal_lock);
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
 
@@ -296,17 +291,18 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
                             : move_device(&s->address, s->from, s->from_override, ret_error);
                 if (r < 0) {
                         log_error("IOMMU group %u: %s; the journal keeps the change for the next "
-                                  "try.", group, strempty(*ret_error));
+                                  "try.",
+                                  group, strempty(*ret_error));
                         return r;
                 }
         }
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         if (release || plan->op == IOM_PLAN_ASSIGN)
                 iom_journal_unclaim(m->journal, group);
         iom_journal_end(m->journal, group);
         r = manager_save_journal(m);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)pthread_mutex_unlock(&m->journal_lock);
         if (r >= 0)
                 log_notice("IOMMU group %u is back with the host.", group);
         return r;

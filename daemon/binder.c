@@ -41,7 +41,7 @@ void binder_request_done(struct binder_request *req) {
         free(req->owner);
         strv_free(req->devices);
         free(req->driver);
-        *req = (struct binder_request) {};
+        *req = (struct binder_request){};
 }
 
 static struct job *job_free(struct job *j) {
@@ -101,8 +101,8 @@ static void *job_thread(void *userdata) {
         ssize_t n;
 
         if (job->request.recover)
-                job->result = binder_group_recover(job->manager, job->request.group,
-                                                   &job->error_message);
+                job->result =
+                        binder_group_recover(job->manager, job->request.group, &job->error_message);
         else
                 job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
                                                     &job->error_message);
@@ -122,8 +122,8 @@ static void job_reply(struct job *job) {
         if (!job->message)
                 return; /* a recovery: nobody asked */
         if (job->result < 0) {
-                (void) bus_error_set_errno(&error, job->result, job->error_message);
-                (void) sd_bus_reply_method_error(job->message, &error);
+                (void)bus_error_set_errno(&error, job->result, job->error_message);
+                (void)sd_bus_reply_method_error(job->message, &error);
                 sd_bus_error_free(&error);
                 return;
         }
@@ -196,11 +196,11 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userd
         ssize_t n;
 
         while ((n = read(fd, &job, sizeof(job))) == sizeof(job)) {
-                (void) pthread_join(job->thread, NULL);
+                (void)pthread_join(job->thread, NULL);
                 job_reply(job);
                 job_unlink(m, job);
                 job_free(job);
-                (void) manager_refresh(m);
+                (void)manager_refresh(m);
         }
         jobs_dispatch(m);
         return 0;
@@ -215,7 +215,7 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
                 return -ENOMEM;
         job->manager = m;
         job->request = *req;
-        *req = (struct binder_request) {};
+        *req = (struct binder_request){};
         job->message = sd_bus_message_ref(message);
         job_append(m, job);
         jobs_dispatch(m);
@@ -234,14 +234,14 @@ void binder_retry_intents(struct manager *m) {
         _cleanup_free_ unsigned *groups = NULL;
         size_t n;
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         n = m->journal->n_intents;
         groups = calloc(n ? n : 1, sizeof(unsigned));
         for (size_t i = 0; groups && i < n; i++)
                 groups[i] = m->journal->intents[i].group;
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)pthread_mutex_unlock(&m->journal_lock);
         if (!groups)
-                return (void) log_oom();
+                return (void)log_oom();
 
         for (size_t i = 0; i < n; i++) {
                 struct job *job;
@@ -250,9 +250,9 @@ void binder_retry_intents(struct manager *m) {
                         continue;
                 job = calloc(1, sizeof(*job));
                 if (!job)
-                        return (void) log_oom();
+                        return (void)log_oom();
                 job->manager = m;
-                job->request = (struct binder_request) { .recover = true, .group = groups[i] };
+                job->request = (struct binder_request){.recover = true, .group = groups[i]};
                 job_append(m, job);
         }
         jobs_dispatch(m);
@@ -278,12 +278,12 @@ void binder_stop(struct manager *m) {
         for (struct job *job = m->jobs, *next; job; job = next) {
                 next = job->next;
                 if (job->running)
-                        (void) pthread_join(job->thread, NULL);
+                        (void)pthread_join(job->thread, NULL);
                 job_free(job);
         }
         m->jobs = NULL;
         m->binder_source = sd_event_source_unref(m->binder_source);
         for (int i = 0; i < 2; i++)
                 if (m->binder_pipe[i] >= 0)
-                        (void) close(m->binder_pipe[i]);
+                        (void)close(m->binder_pipe[i]);
 }

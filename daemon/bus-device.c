@@ -75,7 +75,8 @@ static int property_get_physfn(sd_bus *bus, const char *path, const char *interf
                                sd_bus_error *error) {
         struct iom_device *d = userdata;
         char buf[IOM_ADDRESS_STRING_MAX];
-        return sd_bus_message_append(reply, "s", d->is_vf ? iom_address_format(&d->physfn, buf) : "");
+        return sd_bus_message_append(reply, "s",
+                                     d->is_vf ? iom_address_format(&d->physfn, buf) : "");
 }
 
 static int property_get_bridge(sd_bus *bus, const char *path, const char *interface,
@@ -92,7 +93,7 @@ static int property_get_group_path(sd_bus *bus, const char *path, const char *in
 
         if (d->iommu_group < 0)
                 return sd_bus_message_append(reply, "o", "/");
-        p = manager_group_path((unsigned) d->iommu_group);
+        p = manager_group_path((unsigned)d->iommu_group);
         if (!p)
                 return -ENOMEM;
         return sd_bus_message_append(reply, "o", p);
@@ -177,6 +178,5 @@ int bus_device_register(struct manager *m) {
                                        device_vtable, device_find, m);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(m->bus, NULL, IOMMUD_DEVICE_PREFIX, device_enumerate,
-                                          m);
+        return sd_bus_add_node_enumerator(m->bus, NULL, IOMMUD_DEVICE_PREFIX, device_enumerate, m);
 }

@@ -28,13 +28,24 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         int e = r < 0 ? -r : r;
 
         switch (e) {
-        case ENOENT: case EINVAL: case EBUSY: case EEXIST: case EXDEV: case EAGAIN:
-        case EIO: case EACCES: case EPERM: case ENOMEM:
+        case ENOENT:
+        case EINVAL:
+        case EBUSY:
+        case EEXIST:
+        case EXDEV:
+        case EAGAIN:
+        case EIO:
+        case EACCES:
+        case EPERM:
+        case ENOMEM:
                 break;
-        case ENOTUNIQ: case ERANGE: case ENAMETOOLONG:
+        case ENOTUNIQ:
+        case ERANGE:
+        case ENAMETOOLONG:
                 e = EINVAL;
                 break;
-        case ENODEV: case ENXIO:
+        case ENODEV:
+        case ENXIO:
                 e = ENOENT;
                 break;
         case ETIMEDOUT:

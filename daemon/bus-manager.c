@@ -17,12 +17,11 @@ struct change_options {
 };
 
 /* a{sv}: "dry-run" (b) and "force" (b); anything else is refused, never ignored. */
-static int read_change_options(sd_bus_message *m, struct change_options *ret,
-                               sd_bus_error *error) {
+static int read_change_options(sd_bus_message *m, struct change_options *ret, sd_bus_error *error) {
         const char *key;
         int r;
 
-        *ret = (struct change_options) {};
+        *ret = (struct change_options){};
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -116,7 +115,7 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
 /* Assign and Release: (s guest, as devices, a{sv} options). */
 static int method_owner_change(sd_bus_message *message, void *userdata, sd_bus_error *error,
                                enum iom_plan_op op) {
-        struct binder_request req = { .op = op };
+        struct binder_request req = {.op = op};
         const char *guest;
         int r;
 
@@ -140,7 +139,7 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
 }
 
 static int method_rebind(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        struct binder_request req = { .op = IOM_PLAN_REBIND };
+        struct binder_request req = {.op = IOM_PLAN_REBIND};
         const char *device, *driver;
         int r;
 
@@ -179,9 +178,9 @@ static int property_get_host(sd_bus *bus, const char *path, const char *interfac
         if (streq(property, "Notice"))
                 return sd_bus_message_append(reply, "s", strempty(h->notice));
         if (streq(property, "GroupCount"))
-                return sd_bus_message_append(reply, "u", (uint32_t) m->inventory->n_groups);
+                return sd_bus_message_append(reply, "u", (uint32_t)m->inventory->n_groups);
         if (streq(property, "DeviceCount"))
-                return sd_bus_message_append(reply, "u", (uint32_t) m->inventory->n_devices);
+                return sd_bus_message_append(reply, "u", (uint32_t)m->inventory->n_devices);
         return -ENOENT;
 }
 
@@ -217,16 +216,13 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DeviceCount", "u", property_get_host, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD_WITH_ARGS("Assign",
-                                SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
+        SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
                                 SD_BUS_RESULT("a(ssss)", plan), method_assign,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Release",
-                                SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
                                 SD_BUS_RESULT("a(ssss)", plan), method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Rebind",
-                                SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
+        SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
                                 SD_BUS_RESULT("a(ssss)", plan), method_rebind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

@@ -15,7 +15,7 @@ static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         m->refresh_source = sd_event_source_unref(m->refresh_source);
-        (void) manager_refresh(m);
+        (void)manager_refresh(m);
         /* The host changed: a device a change was waiting for may be free now. */
         binder_retry_intents(m);
         return 0;
@@ -56,8 +56,8 @@ int hotplug_start(struct manager *m) {
         r = udev_monitor_enable_receiving(m->monitor);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen to uevents: %m");
-        r = sd_event_add_io(m->event, &m->monitor_source, udev_monitor_get_fd(m->monitor),
-                            EPOLLIN, on_uevent, m);
+        r = sd_event_add_io(m->event, &m->monitor_source, udev_monitor_get_fd(m->monitor), EPOLLIN,
+                            on_uevent, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch uevents: %m");
         return 0;

@@ -32,10 +32,10 @@ static const char *arg_journal;
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_JOURNAL };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "verbose", no_argument, NULL, 'v' },
-                { "journal", required_argument, NULL, ARG_JOURNAL },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"verbose", no_argument, NULL, 'v'},
+                {"journal", required_argument, NULL, ARG_JOURNAL},
                 {},
         };
         int c;
@@ -53,8 +53,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_JOURNAL:
                         if (optarg[0] != '/') {
-                                fprintf(stderr, "iommud: --journal needs an absolute path, not "
-                                                "'%s'\n", optarg);
+                                fprintf(stderr,
+                                        "iommud: --journal needs an absolute path, not "
+                                        "'%s'\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg_journal = optarg;
@@ -103,10 +105,10 @@ static int run(void) {
         if (r < 0)
                 return r;
 
-        (void) sd_notify(false, "READY=1\nSTATUS=Serving " IOMMUD_BUS_NAME ".");
+        (void)sd_notify(false, "READY=1\nSTATUS=Serving " IOMMUD_BUS_NAME ".");
         log_info("Serving " IOMMUD_BUS_NAME ".");
         r = sd_event_loop(m->event);
-        (void) sd_notify(false, "STOPPING=1");
+        (void)sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return 0;

@@ -24,7 +24,7 @@ int manager_new(struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->binder_pipe[0] = m->binder_pipe[1] = -EBADF;
-        (void) pthread_mutex_init(&m->journal_lock, NULL);
+        (void)pthread_mutex_init(&m->journal_lock, NULL);
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         if (!m->journal_path)
                 return -ENOMEM;
@@ -41,7 +41,7 @@ struct manager *manager_free(struct manager *m) {
         binder_stop(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
-        (void) pthread_mutex_destroy(&m->journal_lock);
+        (void)pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->monitor_source);
         udev_monitor_unref(m->monitor);
@@ -92,7 +92,8 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
                 if (!g->owner)
                         return -ENOMEM;
                 for (size_t k = 0; k < c->n_devices; k++) {
-                        struct iom_device *d = iom_inventory_find_device(inv, &c->devices[k].address);
+                        struct iom_device *d =
+                                iom_inventory_find_device(inv, &c->devices[k].address);
                         if (!d || !c->devices[k].host_driver)
                                 continue;
                         free(d->host_driver);
@@ -141,10 +142,13 @@ static int load_journal(struct manager *m) {
         if (r == -EBADMSG) {
                 r = iom_journal_move_aside(m->journal_path, &aside);
                 if (r < 0)
-                        return log_error_errno(r, "The journal is corrupt (%s) and cannot be moved "
-                                               "aside: %m", error);
+                        return log_error_errno(r,
+                                               "The journal is corrupt (%s) and cannot be moved "
+                                               "aside: %m",
+                                               error);
                 log_error("The journal is corrupt: %s. Moved it to %s; starting from what sysfs "
-                          "says.", strempty(error), aside);
+                          "says.",
+                          strempty(error), aside);
                 m->journal = iom_journal_new();
                 return m->journal ? 0 : log_oom();
         }
@@ -186,7 +190,7 @@ int manager_start(struct manager *m) {
 
         /* A crash left changes half done: finish or roll them back before serving. What cannot
          * be done now (a device still held) stays journaled and is retried on uevents. */
-        (void) binder_recover(m);
+        (void)binder_recover(m);
         r = manager_apply_claims(m, m->inventory);
         if (r < 0)
                 return log_oom();
@@ -249,16 +253,16 @@ static void emit_membership(struct manager *m, const struct iom_inventory *from,
                         continue;
                 _cleanup_free_ char *path = manager_device_path(&from->devices[i]->address);
                 if (path)
-                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
-                                      : sd_bus_emit_object_removed(m->bus, path));
+                        (void)(added ? sd_bus_emit_object_added(m->bus, path)
+                                     : sd_bus_emit_object_removed(m->bus, path));
         }
         for (size_t i = 0; i < from->n_groups; i++) {
                 if (iom_inventory_find_group(to, from->groups[i]->id))
                         continue;
                 _cleanup_free_ char *path = manager_group_path(from->groups[i]->id);
                 if (path)
-                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
-                                      : sd_bus_emit_object_removed(m->bus, path));
+                        (void)(added ? sd_bus_emit_object_added(m->bus, path)
+                                     : sd_bus_emit_object_removed(m->bus, path));
         }
 }
 
@@ -275,10 +279,9 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                         continue;
                 _cleanup_free_ char *path = manager_device_path(&d->address);
                 if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
-                                                              "Driver", "DriverOverride",
-                                                              "HostDriver", "Owner", "State",
-                                                              NULL);
+                        (void)sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
+                                                             "Driver", "DriverOverride",
+                                                             "HostDriver", "Owner", "State", NULL);
         }
         for (size_t i = 0; i < new->n_groups; i++) {
                 const struct iom_group *g = new->groups[i];
@@ -288,13 +291,13 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                         continue;
                 _cleanup_free_ char *path = manager_group_path(g->id);
                 if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
-                                                              "Devices", "Viable", "Blockers",
-                                                              "Owner", "State", NULL);
+                        (void)sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
+                                                             "Devices", "Viable", "Blockers",
+                                                             "Owner", "State", NULL);
         }
         if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
-                (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                                      "DeviceCount", "GroupCount", NULL);
+                (void)sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                                     "DeviceCount", "GroupCount", NULL);
 }
 
 int manager_refresh(struct manager *m) {
@@ -304,9 +307,9 @@ int manager_refresh(struct manager *m) {
         r = iom_inventory_scan(&new);
         if (r < 0)
                 return log_warning_errno(r, "Failed to rescan the host, keeping what we knew: %m");
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void)pthread_mutex_lock(&m->journal_lock);
         r = manager_apply_claims(m, new);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void)pthread_mutex_unlock(&m->journal_lock);
         if (r < 0)
                 return log_oom();
 

@@ -20,7 +20,7 @@ enum iom_acs_bit {
 /* The controls Linux requires on a path for peers to be isolated (drivers/pci/pci.c,
  * REQ_ACS_FLAGS): source validation, request and completion redirect, upstream forwarding. */
 #define IOM_ACS_ISOLATION_REQUIRED                                                                 \
-        (IOM_ACS_SOURCE_VALIDATION | IOM_ACS_REQUEST_REDIRECT | IOM_ACS_COMPLETION_REDIRECT |     \
+        (IOM_ACS_SOURCE_VALIDATION | IOM_ACS_REQUEST_REDIRECT | IOM_ACS_COMPLETION_REDIRECT |      \
          IOM_ACS_UPSTREAM_FORWARDING)
 
 /* Short name of one bit ("SrcValid", "ReqRedir", ... as lspci spells them), or NULL. */

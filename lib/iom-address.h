@@ -24,8 +24,7 @@ int iom_address_parse(const char *s, struct iom_address *ret, const char **ret_e
 char *iom_address_format(const struct iom_address *a, char buf[static IOM_ADDRESS_STRING_MAX]);
 
 /* Formats as "dddd_bb_ss_f", the D-Bus object path element. Returns @buf. */
-char *iom_address_format_path(const struct iom_address *a,
-                              char buf[static IOM_ADDRESS_STRING_MAX]);
+char *iom_address_format_path(const struct iom_address *a, char buf[static IOM_ADDRESS_STRING_MAX]);
 
 bool iom_address_equal(const struct iom_address *a, const struct iom_address *b);
 int iom_address_compare(const struct iom_address *a, const struct iom_address *b);

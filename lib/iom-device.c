@@ -9,6 +9,7 @@
 #include "iom-device.h"
 #include "iom-log.h"
 #include "iom-pci.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 
@@ -39,33 +40,7 @@ static int read_u16(const char *dir, const char *name, uint16_t *ret) {
                 return r;
         if (v < 0 || v > UINT16_MAX)
                 return -ERANGE;
-        *ret = (uint16_t) v;
-        return 0;
-}
-
-/* Splits a space-separated attribute ("flr bus") into a string vector. */
-static int split_words(const char *s, char ***ret) {
-        _cleanup_strv_free_ char **v = NULL;
-        _cleanup_free_ char *copy = strdup(s);
-        size_t n = 0;
-        char *save = NULL;
-
-        if (!copy)
-                return -ENOMEM;
-        v = calloc(1, sizeof(char *));
-        if (!v)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-                char **grown = realloc(v, (n + 2) * sizeof(char *));
-                if (!grown)
-                        return -ENOMEM;
-                v = grown;
-                v[n] = strdup(w);
-                v[++n] = NULL;
-                if (!v[n - 1])
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(v);
+        *ret = (uint16_t)v;
         return 0;
 }
 
@@ -79,14 +54,14 @@ static int read_identity(struct iom_device *d) {
         r = read_u16(d->syspath, "device", &d->device_id);
         if (r < 0)
                 return iom_debug_errno(r, "%s: cannot read device: %m", d->syspath);
-        (void) read_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor_id);
-        (void) read_u16(d->syspath, "subsystem_device", &d->subsystem_device_id);
+        (void)read_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor_id);
+        (void)read_u16(d->syspath, "subsystem_device", &d->subsystem_device_id);
         r = iom_sysfs_read_int64(d->syspath, "class", &v);
         if (r < 0)
                 return iom_debug_errno(r, "%s: cannot read class: %m", d->syspath);
-        d->class = (uint32_t) v & 0xffffff;
+        d->class = (uint32_t)v & 0xffffff;
         if (iom_sysfs_read_int64(d->syspath, "revision", &v) >= 0)
-                d->revision = (uint8_t) v;
+                d->revision = (uint8_t)v;
         return 0;
 }
 
@@ -119,18 +94,18 @@ static int read_binding(struct iom_device *d) {
                 char *end;
                 long id = strtol(group, &end, 10);
                 if (*end == '\0' && id >= 0 && id <= INT32_MAX)
-                        d->iommu_group = (int) id;
+                        d->iommu_group = (int)id;
         }
 
         d->numa_node = -1;
         if (iom_sysfs_read_int64(d->syspath, "numa_node", &v) >= 0 && v >= -1 && v < INT32_MAX)
-                d->numa_node = (int) v;
+                d->numa_node = (int)v;
 
         if (iom_sysfs_read_string(d->syspath, "reset_method", &resets) < 0)
                 resets = strdup("");
         if (!resets)
                 return -ENOMEM;
-        return split_words(resets, &d->reset_methods);
+        return iom_strv_split(resets, &d->reset_methods);
 }
 
 static void read_sriov(struct iom_device *d) {
@@ -139,9 +114,9 @@ static void read_sriov(struct iom_device *d) {
 
         if (iom_sysfs_read_int64(d->syspath, "sriov_totalvfs", &v) >= 0 && v >= 0) {
                 d->sriov = true;
-                d->sriov_total_vfs = (unsigned) v;
+                d->sriov_total_vfs = (unsigned)v;
                 if (iom_sysfs_read_int64(d->syspath, "sriov_numvfs", &v) >= 0 && v >= 0)
-                        d->sriov_num_vfs = (unsigned) v;
+                        d->sriov_num_vfs = (unsigned)v;
         }
         if (iom_sysfs_read_link_name(d->syspath, "physfn", &pf) >= 0 &&
             iom_address_parse(pf, &d->physfn, NULL) >= 0)

@@ -22,23 +22,23 @@ struct iom_device {
         uint8_t header_type; /* without the multifunction bit: 0 endpoint, 1 bridge, 2 CardBus */
         char *vendor_name, *device_name, *class_name; /* NULL when pci.ids does not know */
 
-        char *driver;          /* NULL when unbound */
-        char *driver_override; /* NULL when unset */
-        char *host_driver;     /* while assigned: the driver release returns it to */
-        int iommu_group;       /* -1 when the device has none */
+        char *driver;            /* NULL when unbound */
+        char *driver_override;   /* NULL when unset */
+        char *host_driver;       /* while assigned: the driver release returns it to */
+        int iommu_group;         /* -1 when the device has none */
         struct iom_group *group; /* set by iom_inventory_link(), NULL without one */
-        int numa_node;         /* -1 when unknown */
-        char **reset_methods;  /* NULL-terminated, may be empty */
+        int numa_node;           /* -1 when unknown */
+        char **reset_methods;    /* NULL-terminated, may be empty */
 
         bool multifunction;
         bool boot_vga;
 
-        bool sriov;              /* has the SR-IOV capability */
+        bool sriov; /* has the SR-IOV capability */
         unsigned sriov_total_vfs, sriov_num_vfs;
-        bool is_vf;              /* has a physical function */
+        bool is_vf; /* has a physical function */
         struct iom_address physfn;
 
-        bool acs;                /* has the ACS capability */
+        bool acs; /* has the ACS capability */
         uint16_t acs_capability, acs_control;
 };
 

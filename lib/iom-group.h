@@ -51,8 +51,7 @@ struct iom_group {
 
 /* Parses a reserved_regions file: one "0xSTART 0xEND type" per line (drivers/iommu/iommu.c,
  * iommu_group_show_resv_regions). On failure @ret_line is the 1-based line at fault. */
-int iom_regions_parse(const char *text, struct iom_region **ret, size_t *ret_n,
-                      unsigned *ret_line);
+int iom_regions_parse(const char *text, struct iom_region **ret, size_t *ret_n, unsigned *ret_line);
 
 struct iom_group *iom_group_new(unsigned id);
 struct iom_group *iom_group_free(struct iom_group *g);

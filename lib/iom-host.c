@@ -9,6 +9,7 @@
 
 #include "iom-host.h"
 #include "iom-log.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 
@@ -29,10 +30,11 @@ struct iom_host *iom_host_free(struct iom_host *h) {
         return NULL;
 }
 
-static bool is_iommu_parameter(const char *word) {
+static int is_iommu_parameter(const char *word) {
         static const char *const prefixes[] = {
-                "intel_iommu=", "amd_iommu=", "iommu=", "iommu.", "pcie_acs_override=",
-                "vfio_iommu_type1.", "vfio-pci.", "vfio_pci.", "amd_iommu_intr=", "intremap=",
+                "intel_iommu=",       "amd_iommu=",        "iommu=",    "iommu.",
+                "pcie_acs_override=", "vfio_iommu_type1.", "vfio-pci.", "vfio_pci.",
+                "amd_iommu_intr=",    "intremap=",
         };
         for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
                 if (strncmp(word, prefixes[i], strlen(prefixes[i])) == 0)
@@ -41,35 +43,22 @@ static bool is_iommu_parameter(const char *word) {
 }
 
 int iom_cmdline_parse(const char *cmdline, char ***ret_parameters, bool *ret_acs_override) {
-        _cleanup_strv_free_ char **params = NULL;
-        _cleanup_free_ char *copy = NULL;
-        bool acs_override = false;
-        size_t n = 0;
-        char *save = NULL;
+        char **params;
+        int r;
 
         if (!cmdline || !ret_parameters)
                 return -EINVAL;
-        copy = strdup(cmdline);
-        params = calloc(1, sizeof(char *));
-        if (!copy || !params)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-                if (!is_iommu_parameter(w))
-                        continue;
-                if (strncmp(w, "pcie_acs_override=", 18) == 0)
-                        acs_override = true;
-                char **grown = realloc(params, (n + 2) * sizeof(char *));
-                if (!grown)
-                        return -ENOMEM;
-                params = grown;
-                params[n] = strdup(w);
-                params[++n] = NULL;
-                if (!params[n - 1])
-                        return -ENOMEM;
+        r = iom_strv_split(cmdline, &params);
+        if (r < 0)
+                return r;
+        iom_strv_filter(params, is_iommu_parameter);
+        if (ret_acs_override) {
+                *ret_acs_override = false;
+                for (char **p = params; *p; p++)
+                        if (strncmp(*p, "pcie_acs_override=", 18) == 0)
+                                *ret_acs_override = true;
         }
-        *ret_parameters = TAKE_PTR(params);
-        if (ret_acs_override)
-                *ret_acs_override = acs_override;
+        *ret_parameters = params;
         return 0;
 }
 
@@ -111,8 +100,8 @@ static int read_units(struct iom_host *h) {
                         type = "intel";
                 else {
                         free(path);
-                        if (asprintf(&path, IOM_SYSFS_ROOT "/class/iommu/%s/amd-iommu",
-                                     e->d_name) < 0)
+                        if (asprintf(&path, IOM_SYSFS_ROOT "/class/iommu/%s/amd-iommu", e->d_name) <
+                            0)
                                 return -ENOMEM;
                         if (stat(path, &st) >= 0)
                                 type = "amd";

@@ -32,5 +32,5 @@ char *iom_host_notice(char *const *kernel_parameters);
 
 /* The sentence every viability display carries when pcie_acs_override= is in force. */
 #define IOM_ACS_OVERRIDE_WARNING                                                                   \
-        "pcie_acs_override= is on the kernel command line: IOMMU groups may claim an isolation " \
+        "pcie_acs_override= is on the kernel command line: IOMMU groups may claim an isolation "   \
         "the hardware does not provide"

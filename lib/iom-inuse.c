@@ -65,7 +65,7 @@ static bool is_behind(const char *real, const char *pci_real) {
         subsys = strstr(real, "/nvme-subsystem/");
         if (!subsys)
                 return false;
-        _cleanup_free_ char *dir = strndup(real, (size_t) (strchrnul(subsys + 16, '/') - real));
+        _cleanup_free_ char *dir = strndup(real, (size_t)(strchrnul(subsys + 16, '/') - real));
         _cleanup_(closedirp) DIR *d = dir ? opendir(dir) : NULL;
         struct dirent *e;
         while (d && (e = readdir(d))) {
@@ -197,7 +197,7 @@ static int check_block(const char *dir, const char *name, const char *via, int d
                         continue;
                 if (asprintf(&target, IOM_SYSFS_ROOT "/class/block/%s", e->d_name) < 0)
                         return -ENOMEM;
-                (void) iom_sysfs_read_string(target, "dm/name", &dm_name);
+                (void)iom_sysfs_read_string(target, "dm/name", &dm_name);
                 if (asprintf(&holder_via, " (%s%s%s on %s)", dm_name ? "dm '" : "",
                              strempty(dm_name), dm_name ? "'" : "holder", name) < 0)
                         return -ENOMEM;
@@ -228,7 +228,8 @@ static bool carries_default_route(const char *ifname) {
         if ((f = fopen(v4, "re"))) {
                 while (!found && fgets(line, sizeof(line), f)) {
                         char name[64], dest[16], mask[16];
-                        if (sscanf(line, "%63s %15s %*s %*s %*s %*s %*s %15s", name, dest, mask) == 3)
+                        if (sscanf(line, "%63s %15s %*s %*s %*s %*s %*s %15s", name, dest, mask) ==
+                            3)
                                 found = streq(name, ifname) && streq(dest, "00000000") &&
                                         streq(mask, "00000000");
                 }
@@ -267,11 +268,11 @@ static int check_interface(const char *ifname, struct uses *u) {
                         if (!i->ifa_addr || !streq(i->ifa_name, ifname))
                                 continue;
                         if (i->ifa_addr->sa_family == AF_INET)
-                                src = &((struct sockaddr_in *) i->ifa_addr)->sin_addr;
+                                src = &((struct sockaddr_in *)i->ifa_addr)->sin_addr;
                         else if (i->ifa_addr->sa_family == AF_INET6 &&
                                  !IN6_IS_ADDR_LINKLOCAL(
-                                         &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr))
-                                src = &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+                                         &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+                                src = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
                         else
                                 continue;
                         if (!inet_ntop(i->ifa_addr->sa_family, src, text, sizeof(text)))
@@ -282,7 +283,7 @@ static int check_interface(const char *ifname, struct uses *u) {
                                 return -ENOMEM;
                         }
                         addrs = grown;
-                        len += (size_t) sprintf(addrs + len, "%s%s", len ? ", " : "", text);
+                        len += (size_t)sprintf(addrs + len, "%s%s", len ? ", " : "", text);
                 }
                 freeifaddrs(list);
         }
@@ -316,7 +317,7 @@ static int found_input(const char *dir, const char *name, struct uses *u) {
 
         if (strncmp(name, "input", 5) != 0)
                 return 0;
-        (void) iom_sysfs_read_string(dir, "name", &label);
+        (void)iom_sysfs_read_string(dir, "name", &label);
         return add_use(u, "%s%s%s%s is attached", name, label ? " (" : "", strempty(label),
                        label ? ")" : "");
 }
@@ -331,8 +332,10 @@ static int check_boot_console(const char *dir, struct uses *u) {
         if (iom_sysfs_read_string(IOM_SYSFS_ROOT "/class/graphics/fb0", "name", &fbname) < 0)
                 return 0;
         if (strstr(fbname, "EFI") || strstr(fbname, "simple") || strstr(fbname, "VESA"))
-                return add_use(u, "the firmware framebuffer (%s) on this boot VGA device drives "
-                               "the console", fbname);
+                return add_use(u,
+                               "the firmware framebuffer (%s) on this boot VGA device drives "
+                               "the console",
+                               fbname);
         return 0;
 }
 
@@ -341,10 +344,10 @@ int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
                 const char *class;
                 int (*found)(const char *dir, const char *name, struct uses *u);
         } classes[] = {
-                { "block", found_block },
-                { "net", found_net },
-                { "graphics", found_graphics },
-                { "input", found_input },
+                {"block", found_block},
+                {"net", found_net},
+                {"graphics", found_graphics},
+                {"input", found_input},
         };
         _cleanup_free_ char *dir = NULL, *real = NULL;
         struct uses u = {};

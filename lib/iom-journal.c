@@ -80,7 +80,7 @@ void iom_journal_end(struct iom_journal *j, unsigned group) {
 }
 
 int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
-        struct iom_intent in = { .group = group, .op = plan->op };
+        struct iom_intent in = {.group = group, .op = plan->op};
         size_t first, n = iom_plan_group_steps(plan, group, &first);
         bool oom = false;
 
@@ -94,8 +94,8 @@ int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsign
                 else
                         in.n_steps++;
         }
-        struct iom_intent *grown = oom ? NULL : realloc(j->intents, (j->n_intents + 1) *
-                                                                            sizeof(*grown));
+        struct iom_intent *grown =
+                oom ? NULL : realloc(j->intents, (j->n_intents + 1) * sizeof(*grown));
         if (!grown) {
                 intent_clear(&in);
                 return -ENOMEM;
@@ -116,7 +116,7 @@ void iom_journal_unclaim(struct iom_journal *j, unsigned group) {
 }
 
 int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
-        struct iom_claim c = { .group = group };
+        struct iom_claim c = {.group = group};
         size_t first, n = iom_plan_group_steps(plan, group, &first);
         bool oom = false;
 
@@ -131,8 +131,8 @@ int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsign
                 c.devices[i].host_driver = strdup_or_null(plan->steps[first + i].from, &oom);
                 c.n_devices++;
         }
-        struct iom_claim *grown = oom ? NULL : realloc(j->claims, (j->n_claims + 1) *
-                                                                          sizeof(*grown));
+        struct iom_claim *grown =
+                oom ? NULL : realloc(j->claims, (j->n_claims + 1) * sizeof(*grown));
         if (!grown) {
                 claim_clear(&c);
                 return -ENOMEM;
@@ -155,8 +155,8 @@ int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_erro
                 return *ret ? 0 : -ENOMEM;
         }
         if (r == -EFBIG) {
-                if (ret_error && asprintf(ret_error, "%s: larger than %d bytes", path,
-                                          IOM_JOURNAL_SIZE_MAX) < 0)
+                if (ret_error &&
+                    asprintf(ret_error, "%s: larger than %d bytes", path, IOM_JOURNAL_SIZE_MAX) < 0)
                         *ret_error = NULL;
                 return -EBADMSG;
         }
@@ -197,21 +197,21 @@ int iom_journal_save(const struct iom_journal *j, const char *path) {
                         continue;
                 if (n < 0)
                         goto fail;
-                done += (size_t) n;
+                done += (size_t)n;
         }
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
                 goto fail;
         return fsync_directory_of(path);
 fail:;
         int r = negative_errno();
-        (void) unlink(tmp);
+        (void)unlink(tmp);
         return r;
 }
 
 int iom_journal_move_aside(const char *path, char **ret_new_path) {
         _cleanup_free_ char *aside = NULL;
 
-        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long) time(NULL)) < 0)
+        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long)time(NULL)) < 0)
                 return -ENOMEM;
         if (rename(path, aside) < 0)
                 return negative_errno();

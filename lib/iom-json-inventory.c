@@ -19,7 +19,7 @@ static json_object *string_or_null(const char *s) {
 
 static json_object *hex(unsigned value, int width) {
         char buf[32];
-        (void) snprintf(buf, sizeof(buf), "%0*x", width, value);
+        (void)snprintf(buf, sizeof(buf), "%0*x", width, value);
         return json_object_new_string(buf);
 }
 
@@ -79,7 +79,7 @@ static json_object *device_json(const struct iom_device *d) {
 
 static json_object *u64_hex(uint64_t v) {
         char buf[32];
-        (void) snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
+        (void)snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
         return json_object_new_string(buf);
 }
 
@@ -110,8 +110,7 @@ static json_object *group_json(const struct iom_group *g) {
                 json_object_object_add(r, "start", u64_hex(g->regions[i].start));
                 json_object_object_add(r, "end", u64_hex(g->regions[i].end));
                 json_object_object_add(
-                        r, "type",
-                        string_or_null(iom_region_type_to_string(g->regions[i].type)));
+                        r, "type", string_or_null(iom_region_type_to_string(g->regions[i].type)));
                 json_object_array_add(regions, r);
         }
         json_object_object_add(o, "reserved_regions", regions);
@@ -128,8 +127,8 @@ static json_object *host_json(const struct iom_host *h) {
 
         if (!o)
                 return NULL;
-        json_object_object_add(o, "present", json_object_new_boolean(h->n_units > 0 ||
-                                                                      h->groups_present));
+        json_object_object_add(o, "present",
+                               json_object_new_boolean(h->n_units > 0 || h->groups_present));
         units = json_object_new_array();
         for (size_t i = 0; units && i < h->n_units; i++) {
                 json_object *u = json_object_new_object();
@@ -153,8 +152,7 @@ static char *finish(json_object *o) {
 
         if (!o)
                 return NULL;
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                      JSON_C_TO_STRING_SPACED |
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
         return s ? strdup(s) : NULL;
 }
@@ -193,7 +191,7 @@ char *iom_json_show_device(const struct iom_inventory *inv, const struct iom_dev
         if (!o)
                 return NULL;
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
         json_object_object_add(o, "device", device_json(d));
         json_object_object_add(o, "group", g ? group_json(g) : NULL);
         peers = json_object_new_array();

@@ -33,8 +33,7 @@ static json_object *steps_json(const struct iom_plan_step *steps, size_t n) {
                 json_object_object_add(o, "address", address_json(&steps[i].address));
                 json_object_object_add(o, "from", string_or_null(steps[i].from));
                 json_object_object_add(o, "to", string_or_null(steps[i].to));
-                json_object_object_add(o, "from_override",
-                                       string_or_null(steps[i].from_override));
+                json_object_object_add(o, "from_override", string_or_null(steps[i].from_override));
                 json_object_array_add(a, o);
         }
         return a;
@@ -106,11 +105,11 @@ _printf_(3, 4) static int bad(struct reader *rd, const char *path, const char *f
         return -EBADMSG;
 }
 
-static int get(struct reader *rd, json_object *o, const char *path, const char *key,
-               json_type type, bool nullable, json_object **ret) {
+static int get(struct reader *rd, json_object *o, const char *path, const char *key, json_type type,
+               bool nullable, json_object **ret) {
         static const char *const names[] = {
-                [json_type_null] = "null",       [json_type_boolean] = "a boolean",
-                [json_type_double] = "a number", [json_type_int] = "an integer",
+                [json_type_null] = "null",        [json_type_boolean] = "a boolean",
+                [json_type_double] = "a number",  [json_type_int] = "an integer",
                 [json_type_object] = "an object", [json_type_array] = "an array",
                 [json_type_string] = "a string",
         };
@@ -133,7 +132,7 @@ static int check_keys(struct reader *rd, json_object *o, const char *path,
                       const char *const *allowed) {
         json_object_object_foreach(o, key, value) {
                 bool known = false;
-                (void) value;
+                (void)value;
                 for (const char *const *a = allowed; *a; a++)
                         known = known || streq(*a, key);
                 if (!known)
@@ -160,7 +159,7 @@ static int get_group(struct reader *rd, json_object *o, const char *path, unsign
         int64_t g = json_object_get_int64(v);
         if (g < 0 || g > UINT32_MAX)
                 return bad(rd, path, "'group' is out of range");
-        *ret = (unsigned) g;
+        *ret = (unsigned)g;
         return 0;
 }
 
@@ -177,14 +176,15 @@ static int get_address(struct reader *rd, json_object *o, const char *path,
 }
 
 static int read_claim(struct reader *rd, json_object *o, const char *path, struct iom_claim *c) {
-        static const char *const keys[] = { "group", "owner", "devices", NULL };
-        static const char *const device_keys[] = { "address", "host_driver", NULL };
+        static const char *const keys[] = {"group", "owner", "devices", NULL};
+        static const char *const device_keys[] = {"address", "host_driver", NULL};
         json_object *devices;
         int r;
 
         if (!json_object_is_type(o, json_type_object))
                 return bad(rd, path, "must be an object");
-        if ((r = check_keys(rd, o, path, keys)) < 0 || (r = get_group(rd, o, path, &c->group)) < 0 ||
+        if ((r = check_keys(rd, o, path, keys)) < 0 ||
+            (r = get_group(rd, o, path, &c->group)) < 0 ||
             (r = get_string(rd, o, path, "owner", false, &c->owner)) < 0 ||
             (r = get(rd, o, path, "devices", json_type_array, false, &devices)) < 0)
                 return r;
@@ -196,13 +196,13 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
                 json_object *d = json_object_array_get_idx(devices, i);
                 char sub[128];
 
-                (void) snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
+                (void)snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
                 if (!json_object_is_type(d, json_type_object))
                         return bad(rd, sub, "must be an object");
                 if ((r = check_keys(rd, d, sub, device_keys)) < 0 ||
                     (r = get_address(rd, d, sub, &c->devices[i].address)) < 0 ||
-                    (r = get_string(rd, d, sub, "host_driver", true,
-                                    &c->devices[i].host_driver)) < 0)
+                    (r = get_string(rd, d, sub, "host_driver", true, &c->devices[i].host_driver)) <
+                            0)
                         return r;
                 c->n_devices++;
         }
@@ -210,15 +210,16 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
 }
 
 static int read_intent(struct reader *rd, json_object *o, const char *path, struct iom_intent *in) {
-        static const char *const keys[] = { "group", "op", "owner", "steps", NULL };
-        static const char *const step_keys[] = { "address", "from", "to", "from_override", NULL };
+        static const char *const keys[] = {"group", "op", "owner", "steps", NULL};
+        static const char *const step_keys[] = {"address", "from", "to", "from_override", NULL};
         _cleanup_free_ char *op = NULL;
         json_object *steps;
         int r;
 
         if (!json_object_is_type(o, json_type_object))
                 return bad(rd, path, "must be an object");
-        if ((r = check_keys(rd, o, path, keys)) < 0 || (r = get_group(rd, o, path, &in->group)) < 0 ||
+        if ((r = check_keys(rd, o, path, keys)) < 0 ||
+            (r = get_group(rd, o, path, &in->group)) < 0 ||
             (r = get_string(rd, o, path, "op", false, &op)) < 0 ||
             (r = get_string(rd, o, path, "owner", true, &in->owner)) < 0 ||
             (r = get(rd, o, path, "steps", json_type_array, false, &steps)) < 0)
@@ -235,7 +236,7 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
                 struct iom_plan_step *step = &in->steps[i];
                 char sub[128];
 
-                (void) snprintf(sub, sizeof(sub), "%s.steps[%zu]", path, i);
+                (void)snprintf(sub, sizeof(sub), "%s.steps[%zu]", path, i);
                 if (!json_object_is_type(s, json_type_object))
                         return bad(rd, sub, "must be an object");
                 step->group = in->group;
@@ -259,7 +260,7 @@ static int parse_text(struct reader *rd, const char *text, json_object **ret) {
 
         if (!tok)
                 return -ENOMEM;
-        o = json_tokener_parse_ex(tok, text, (int) len + 1);
+        o = json_tokener_parse_ex(tok, text, (int)len + 1);
         if (!o) {
                 size_t offset = json_tokener_get_parse_end(tok);
                 unsigned line = 1, column = 1;
@@ -268,9 +269,8 @@ static int parse_text(struct reader *rd, const char *text, json_object **ret) {
                         line += text[i] == '\n';
                 }
                 char where[64];
-                (void) snprintf(where, sizeof(where), "line %u, column %u", line, column);
-                int r = bad(rd, where, "%s",
-                            json_tokener_error_desc(json_tokener_get_error(tok)));
+                (void)snprintf(where, sizeof(where), "line %u, column %u", line, column);
+                int r = bad(rd, where, "%s", json_tokener_error_desc(json_tokener_get_error(tok)));
                 json_tokener_free(tok);
                 return r;
         }
@@ -281,10 +281,10 @@ static int parse_text(struct reader *rd, const char *text, json_object **ret) {
 
 int iom_journal_from_json(const char *text, const char *name, struct iom_journal **ret,
                           char **ret_error) {
-        static const char *const keys[] = { "version", "claims", "intents", NULL };
+        static const char *const keys[] = {"version", "claims", "intents", NULL};
         _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
         _cleanup_(json_object_putp) json_object *root = NULL;
-        struct reader rd = { .name = name ? name : "journal", .error = ret_error };
+        struct reader rd = {.name = name ? name : "journal", .error = ret_error};
         json_object *v, *claims, *intents;
         int r;
 
@@ -298,7 +298,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return r;
         if (json_object_get_int64(v) != IOM_JOURNAL_VERSION)
                 return bad(&rd, "version", "version %lld is not %d",
-                           (long long) json_object_get_int64(v), IOM_JOURNAL_VERSION);
+                           (long long)json_object_get_int64(v), IOM_JOURNAL_VERSION);
         if ((r = get(&rd, root, "(top)", "claims", json_type_array, false, &claims)) < 0 ||
             (r = get(&rd, root, "(top)", "intents", json_type_array, false, &intents)) < 0)
                 return r;
@@ -312,7 +312,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
-                (void) snprintf(path, sizeof(path), "claims[%zu]", i);
+                (void)snprintf(path, sizeof(path), "claims[%zu]", i);
                 j->n_claims++;
                 r = read_claim(&rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
                 if (r < 0)
@@ -326,7 +326,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
-                (void) snprintf(path, sizeof(path), "intents[%zu]", i);
+                (void)snprintf(path, sizeof(path), "intents[%zu]", i);
                 j->n_intents++;
                 r = read_intent(&rd, json_object_array_get_idx(intents, i), path, &j->intents[i]);
                 if (r < 0)

@@ -24,8 +24,9 @@ char *iom_json_plan(const struct iom_plan *p, bool dry_run) {
                 json_object *row = json_object_new_object();
                 char a[IOM_ADDRESS_STRING_MAX], why[IOM_PLAN_REASON_MAX];
 
-                json_object_object_add(row, "address",
-                                       json_object_new_string(iom_address_format(&step->address, a)));
+                json_object_object_add(
+                        row, "address",
+                        json_object_new_string(iom_address_format(&step->address, a)));
                 json_object_object_add(row, "from",
                                        step->from ? json_object_new_string(step->from) : NULL);
                 json_object_object_add(row, "to",

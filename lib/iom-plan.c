@@ -9,6 +9,7 @@
 #include "iom-owner.h"
 #include "iom-plan.h"
 #include "iom-resolve.h"
+#include "iom-error.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
@@ -26,7 +27,7 @@ const char *iom_plan_op_to_string(enum iom_plan_op op) {
 enum iom_plan_op iom_plan_op_from_string(const char *s) {
         for (int i = 0; s && i < _IOM_PLAN_OP_MAX; i++)
                 if (streq(plan_op_table[i], s))
-                        return (enum iom_plan_op) i;
+                        return (enum iom_plan_op)i;
         return _IOM_PLAN_OP_INVALID;
 }
 
@@ -60,18 +61,6 @@ struct iom_plan *iom_plan_free(struct iom_plan *p) {
         free(p->owner);
         free(p);
         return NULL;
-}
-
-_printf_(3, 4) static int fail(char **ret_error, int error, const char *format, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                va_start(ap, format);
-                if (vasprintf(ret_error, format, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return error;
 }
 
 int iom_plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret) {
@@ -112,18 +101,18 @@ int iom_plan_add_group(struct iom_plan *p, unsigned group) {
         return 0;
 }
 
-static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const char *to,
-                         bool named, const struct iom_address *named_by) {
-        return iom_plan_append_step(p, &(struct iom_plan_step) {
-                .address = d->address,
-                .group = (unsigned) d->iommu_group,
-                .from = d->driver,
-                .to = (char *) to,
-                .from_override = d->driver_override,
-                .named = named,
-                .named_by = *named_by,
-                .bridge = iom_device_is_bridge(d),
-        });
+static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const char *to, bool named,
+                         const struct iom_address *named_by) {
+        return iom_plan_append_step(p, &(struct iom_plan_step){
+                                               .address = d->address,
+                                               .group = (unsigned)d->iommu_group,
+                                               .from = d->driver,
+                                               .to = (char *)to,
+                                               .from_override = d->driver_override,
+                                               .named = named,
+                                               .named_by = *named_by,
+                                               .bridge = iom_device_is_bridge(d),
+                                       });
 }
 
 int iom_plan_append_step(struct iom_plan *p, const struct iom_plan_step *s) {
@@ -186,7 +175,10 @@ static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
 
                 if (bridge && (to_host ? !d->host_driver : !iom_device_blocks_viability(d)))
                         continue;
-                r = plan_add_step(p, d, to_host ? d->host_driver : bridge ? NULL : to,
+                r = plan_add_step(p, d,
+                                  to_host  ? d->host_driver
+                                  : bridge ? NULL
+                                           : to,
                                   d == named, &named->address);
                 if (r < 0)
                         return r;
@@ -212,13 +204,13 @@ static int resolve_device(const struct iom_inventory *inv, const char *spec,
         if (r < 0)
                 return r;
         if (d->iommu_group < 0)
-                return fail(ret_error, -EXDEV,
-                            "%s has no IOMMU group: the IOMMU is off or does not cover it",
-                            iom_address_format(&d->address, buf));
-        *ret_group = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                return iom_error(ret_error, -EXDEV,
+                                 "%s has no IOMMU group: the IOMMU is off or does not cover it",
+                                 iom_address_format(&d->address, buf));
+        *ret_group = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
         if (!*ret_group)
-                return fail(ret_error, -EXDEV, "%s: IOMMU group %d is not known",
-                            iom_address_format(&d->address, buf), d->iommu_group);
+                return iom_error(ret_error, -EXDEV, "%s: IOMMU group %d is not known",
+                                 iom_address_format(&d->address, buf), d->iommu_group);
         *ret = d;
         return 0;
 }
@@ -232,9 +224,9 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
         if (!inv || !ret)
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
-                return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
+                return iom_error(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
         if (!devices || !*devices)
-                return fail(ret_error, -EINVAL, "no device named");
+                return iom_error(ret_error, -EINVAL, "no device named");
         r = iom_plan_new(IOM_PLAN_ASSIGN, owner, &p);
         if (r < 0)
                 return r;
@@ -246,12 +238,14 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
                 if (r < 0)
                         return r;
                 if (g->owner && !streq(g->owner, owner))
-                        return fail(ret_error, -EEXIST, "IOMMU group %u is owned by '%s'",
-                                    g->id, g->owner);
+                        return iom_error(ret_error, -EEXIST, "IOMMU group %u is owned by '%s'",
+                                         g->id, g->owner);
                 if (!group_has_endpoint(g))
-                        return fail(ret_error, -EXDEV,
-                                    "IOMMU group %u holds only bridges: there is nothing in it a "
-                                    "guest could use", g->id);
+                        return iom_error(
+                                ret_error, -EXDEV,
+                                "IOMMU group %u holds only bridges: there is nothing in it a "
+                                "guest could use",
+                                g->id);
                 r = plan_add_group_steps(p, g, d, IOM_VFIO_DRIVER, false);
                 if (r < 0)
                         return r;
@@ -270,7 +264,7 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
         if (!inv || !ret)
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
-                return fail(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
+                return iom_error(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
         r = iom_plan_new(IOM_PLAN_RELEASE, owner, &p);
         if (r < 0)
                 return r;
@@ -285,7 +279,7 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
                                 return r;
                 }
                 if (p->n_groups == 0)
-                        return fail(ret_error, -ENOENT, "'%s' owns no IOMMU group", owner);
+                        return iom_error(ret_error, -ENOENT, "'%s' owns no IOMMU group", owner);
         }
         for (char *const *spec = devices; spec && *spec; spec++) {
                 const struct iom_group *g;
@@ -295,9 +289,10 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
                 if (r < 0)
                         return r;
                 if (!g->owner || !streq(g->owner, owner))
-                        return fail(ret_error, -EPERM, "IOMMU group %u is not owned by '%s'%s%s%s",
-                                    g->id, owner, g->owner ? " but by '" : "",
-                                    strempty(g->owner), g->owner ? "'" : "");
+                        return iom_error(ret_error, -EPERM,
+                                         "IOMMU group %u is not owned by '%s'%s%s%s", g->id, owner,
+                                         g->owner ? " but by '" : "", strempty(g->owner),
+                                         g->owner ? "'" : "");
                 r = plan_add_group_steps(p, g, d, NULL, true);
                 if (r < 0)
                         return r;
@@ -317,20 +312,21 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (!inv || !ret || !driver)
                 return -EINVAL;
         if (strchr(driver, '/') || strchr(driver, '\n') || strlen(driver) > 64)
-                return fail(ret_error, -EINVAL, "'%s' is not a driver name", driver);
+                return iom_error(ret_error, -EINVAL, "'%s' is not a driver name", driver);
         r = iom_inventory_resolve(inv, device, &d, NULL, ret_error);
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
         if (g && g->owner)
-                return fail(ret_error, -EEXIST,
-                            "IOMMU group %u is owned by '%s': release it first", g->id, g->owner);
+                return iom_error(ret_error, -EEXIST,
+                                 "IOMMU group %u is owned by '%s': release it first", g->id,
+                                 g->owner);
         r = iom_plan_new(IOM_PLAN_REBIND, NULL, &p);
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0) {
-                r = iom_plan_add_group(p, (unsigned) d->iommu_group);
+                r = iom_plan_add_group(p, (unsigned)d->iommu_group);
                 if (r < 0)
                         return r;
         }
@@ -359,16 +355,16 @@ char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PL
         char a[IOM_ADDRESS_STRING_MAX];
 
         if (s->named)
-                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "named");
+                (void)snprintf(buf, IOM_PLAN_REASON_MAX, "named");
         else
-                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
-                                iom_address_format(&s->named_by, a));
+                (void)snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
+                               iom_address_format(&s->named_by, a));
         return buf;
 }
 
 int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
                                    const char *to, const char *reason) {
-        struct iom_device d = { .iommu_group = -1, .driver = (char *) (from && *from ? from : NULL) };
+        struct iom_device d = {.iommu_group = -1, .driver = (char *)(from && *from ? from : NULL)};
         struct iom_address by;
         const char *peer = "group peer of ";
         bool named = streq(reason, "named");

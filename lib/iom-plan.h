@@ -23,11 +23,11 @@ enum iom_plan_op iom_plan_op_from_string(const char *s);
 struct iom_plan_step {
         struct iom_address address;
         unsigned group;
-        char *from;        /* the driver now, NULL when unbound */
-        char *to;          /* the driver wanted, NULL to leave it unbound */
-        char *from_override;  /* driver_override now, restored on rollback */
-        bool named;        /* named in the request, else a group peer */
-        bool bridge;       /* a bridge: moved before the endpoints leave, after they return */
+        char *from;          /* the driver now, NULL when unbound */
+        char *to;            /* the driver wanted, NULL to leave it unbound */
+        char *from_override; /* driver_override now, restored on rollback */
+        bool named;          /* named in the request, else a group peer */
+        bool bridge;         /* a bridge: moved before the endpoints leave, after they return */
         struct iom_address named_by; /* for a peer: the named device that brought it along */
 };
 

@@ -8,25 +8,14 @@
 #include <string.h>
 
 #include "iom-resolve.h"
+#include "iom-error.h"
 #include "macro.h"
-
-_printf_(3, 4) static int fail(char **ret_error, int error, const char *format, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                va_start(ap, format);
-                if (vasprintf(ret_error, format, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return error;
-}
 
 static bool all_digits(const char *s) {
         if (!*s)
                 return false;
         for (; *s; s++)
-                if (!isdigit((unsigned char) *s))
+                if (!isdigit((unsigned char)*s))
                         return false;
         return true;
 }
@@ -39,12 +28,12 @@ static bool parse_id_pair(const char *s, uint16_t *ret_vendor, uint16_t *ret_dev
         if (strlen(s) != 9 || s[4] != ':')
                 return false;
         for (size_t i = 0; i < 9; i++)
-                if (i != 4 && !isxdigit((unsigned char) s[i]))
+                if (i != 4 && !isxdigit((unsigned char)s[i]))
                         return false;
         if (sscanf(s, "%4x:%4x%n", &v, &d, &n) != 2 || n != 9)
                 return false;
-        *ret_vendor = (uint16_t) v;
-        *ret_device = (uint16_t) d;
+        *ret_vendor = (uint16_t)v;
+        *ret_device = (uint16_t)d;
         return true;
 }
 
@@ -68,11 +57,11 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
                 errno = 0;
                 unsigned long id = strtoul(spec, &end, 10);
                 struct iom_group *g = errno == 0 && id <= UINT32_MAX
-                                              ? iom_inventory_find_group(inv, (unsigned) id)
+                                              ? iom_inventory_find_group(inv, (unsigned)id)
                                               : NULL;
                 if (!g)
-                        return fail(ret_error, -ENOENT, "'%s': no such IOMMU group%s", spec,
-                                    inv->n_groups == 0 ? " (this host has none)" : "");
+                        return iom_error(ret_error, -ENOENT, "'%s': no such IOMMU group%s", spec,
+                                         inv->n_groups == 0 ? " (this host has none)" : "");
                 *ret_group = g;
                 return 0;
         }
@@ -85,24 +74,25 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
                                 matches++;
                         }
                 if (matches == 0)
-                        return fail(ret_error, -ENOENT, "'%s': no device has this vendor:device id",
-                                    spec);
+                        return iom_error(ret_error, -ENOENT,
+                                         "'%s': no device has this vendor:device id", spec);
                 if (matches > 1)
-                        return fail(ret_error, -ENOTUNIQ,
-                                    "'%s': %zu devices have this vendor:device id, name one by "
-                                    "its address",
-                                    spec, matches);
+                        return iom_error(
+                                ret_error, -ENOTUNIQ,
+                                "'%s': %zu devices have this vendor:device id, name one by "
+                                "its address",
+                                spec, matches);
                 *ret_device = found;
                 return 0;
         }
 
         if (iom_address_parse(spec, &a, &why) < 0)
-                return fail(ret_error, -EINVAL, "'%s' is not a PCI address: %s", spec, why);
+                return iom_error(ret_error, -EINVAL, "'%s' is not a PCI address: %s", spec, why);
         found = iom_inventory_find_device(inv, &a);
         if (!found) {
                 char buf[IOM_ADDRESS_STRING_MAX];
-                return fail(ret_error, -ENOENT, "no PCI device at %s",
-                            iom_address_format(&a, buf));
+                return iom_error(ret_error, -ENOENT, "no PCI device at %s",
+                                 iom_address_format(&a, buf));
         }
         *ret_device = found;
         return 0;

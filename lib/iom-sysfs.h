@@ -28,5 +28,4 @@ const char *iom_proc_root(void);
 
 /* Reads up to @size bytes at @offset of the binary attribute @dir/@name (PCI "config");
  * returns the number of bytes read. */
-int iom_sysfs_read_binary(const char *dir, const char *name, size_t offset, void *buf,
-                          size_t size);
+int iom_sysfs_read_binary(const char *dir, const char *name, size_t offset, void *buf, size_t size);

@@ -41,14 +41,14 @@
         }
 
 static inline void freep(void *p) {
-        free(*(void **) p);
+        free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
 
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
-                (void) close(*fd);
+                (void)close(*fd);
                 errno = saved;
         }
 }

@@ -7,10 +7,10 @@ static void test_good_spellings(void) {
         static const struct {
                 const char *in, *canonical;
         } table[] = {
-                { "0000:01:00.0", "0000:01:00.0" }, { "01:00.0", "0000:01:00.0" },
-                { "1:0.0", "0000:01:00.0" },        { "0000:0A:1F.7", "0000:0a:1f.7" },
-                { "0a:1f.7", "0000:0a:1f.7" },      { "10000:00:00.0", "10000:00:00.0" },
-                { "ffff:ff:1f.7", "ffff:ff:1f.7" },
+                {"0000:01:00.0", "0000:01:00.0"}, {"01:00.0", "0000:01:00.0"},
+                {"1:0.0", "0000:01:00.0"},        {"0000:0A:1F.7", "0000:0a:1f.7"},
+                {"0a:1f.7", "0000:0a:1f.7"},      {"10000:00:00.0", "10000:00:00.0"},
+                {"ffff:ff:1f.7", "ffff:ff:1f.7"},
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
                 struct iom_address a;
@@ -26,20 +26,20 @@ static void test_bad_spellings(void) {
         static const struct {
                 const char *in, *error;
         } table[] = {
-                { "", "the address is empty" },
-                { "nonsense", "expected hexadecimal digits, as in 0000:01:00.0" },
-                { "01:00", "expected '.' and a function number after the slot" },
-                { "01.0", "expected [domain:]bus:slot.function, as in 0000:01:00.0" },
-                { "0000:01:00.8", "the function must be 0-7" },
-                { "0000:01:20.0", "the slot (device) must be 00-1f" },
-                { "0000:100:00.0", "the bus must be 00-ff" },
-                { "0:0:0:0.0", "too many ':'-separated fields, expected [domain:]bus:slot.function" },
-                { "01:00.0 ", "the function must be one digit 0-7 and end the address" },
-                { "01:00.00", "the function must be one digit 0-7 and end the address" },
-                { "99:99.9", "the slot (device) must be 00-1f" },
-                { "0000:01::0.0", "expected hexadecimal digits, as in 0000:01:00.0" },
-                { "123456789:00:00.0", "a field has too many digits" },
-                { "-1:00.0", "expected hexadecimal digits, as in 0000:01:00.0" },
+                {"", "the address is empty"},
+                {"nonsense", "expected hexadecimal digits, as in 0000:01:00.0"},
+                {"01:00", "expected '.' and a function number after the slot"},
+                {"01.0", "expected [domain:]bus:slot.function, as in 0000:01:00.0"},
+                {"0000:01:00.8", "the function must be 0-7"},
+                {"0000:01:20.0", "the slot (device) must be 00-1f"},
+                {"0000:100:00.0", "the bus must be 00-ff"},
+                {"0:0:0:0.0", "too many ':'-separated fields, expected [domain:]bus:slot.function"},
+                {"01:00.0 ", "the function must be one digit 0-7 and end the address"},
+                {"01:00.00", "the function must be one digit 0-7 and end the address"},
+                {"99:99.9", "the slot (device) must be 00-1f"},
+                {"0000:01::0.0", "expected hexadecimal digits, as in 0000:01:00.0"},
+                {"123456789:00:00.0", "a field has too many digits"},
+                {"-1:00.0", "expected hexadecimal digits, as in 0000:01:00.0"},
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
                 struct iom_address a;

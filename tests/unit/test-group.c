@@ -32,11 +32,11 @@ static void test_regions_reject(void) {
                 const char *text;
                 unsigned line;
         } bad[] = {
-                { "0xfee00000 0xfeefffff bogus\n", 1 },
-                { "0x0 0x1000 direct\nfee00000 feefffff msi\n", 2 },
-                { "0x2000 0x1000 direct\n", 1 },
-                { "0x0 0x1000\n", 1 },
-                { "0x0 0x1000 msi extra\n", 1 },
+                {"0xfee00000 0xfeefffff bogus\n", 1},
+                {"0x0 0x1000 direct\nfee00000 feefffff msi\n", 2},
+                {"0x2000 0x1000 direct\n", 1},
+                {"0x0 0x1000\n", 1},
+                {"0x0 0x1000 msi extra\n", 1},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct iom_region *r = NULL;
@@ -56,8 +56,8 @@ static void test_region_type_strings(void) {
 }
 
 static struct iom_device make_device(const char *address, const char *driver, uint8_t header) {
-        struct iom_device d = { .header_type = header, .driver = (char *) driver };
-        (void) iom_address_parse(address, &d.address, NULL);
+        struct iom_device d = {.header_type = header, .driver = (char *)driver};
+        (void)iom_address_parse(address, &d.address, NULL);
         return d;
 }
 
@@ -86,13 +86,13 @@ static void test_viability(void) {
         ASSERT_STREQ(g->blockers[0].driver, "snd_hda_intel");
 
         /* Once the peer is on vfio-pci the group is viable, bridge and all. */
-        audio.driver = (char *) "vfio-pci";
+        audio.driver = (char *)"vfio-pci";
         ASSERT_EQ(iom_group_update_viability(g), 0);
         ASSERT_TRUE(g->viable);
         ASSERT_EQ(g->n_blockers, 0);
 
         /* A bridge on shpchp claims DMA ownership (Linux 5.19+): it blocks too. */
-        bridge.driver = (char *) "shpchp";
+        bridge.driver = (char *)"shpchp";
         ASSERT_EQ(iom_group_update_viability(g), 0);
         ASSERT_TRUE(!g->viable);
         ASSERT_STREQ(g->blockers[0].reason, "a bridge bound to a driver that claims DMA ownership");

@@ -16,7 +16,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 
 static struct iom_plan *assign_plan(struct iom_inventory *inv) {
-        char *devices[] = { (char *) "01:00.0", NULL };
+        char *devices[] = {(char *)"01:00.0", NULL};
         struct iom_plan *p = NULL;
 
         if (iom_plan_assign(inv, "win11", devices, &p, NULL) < 0)
@@ -26,8 +26,8 @@ static struct iom_plan *assign_plan(struct iom_inventory *inv) {
 
 static struct iom_inventory *desktop(void) {
         static const struct fixture_device devices[] = {
-                { "0000:01:00.0", 0x1234, 0x1111, 1, "bochs-drm", 0 },
-                { "0000:01:00.1", 0x8086, 0x293e, 1, NULL, 0 },
+                {"0000:01:00.0", 0x1234, 0x1111, 1, "bochs-drm", 0},
+                {"0000:01:00.1", 0x8086, 0x293e, 1, NULL, 0},
         };
         return fixture_inventory(devices, ELEMENTSOF(devices));
 }
@@ -64,13 +64,13 @@ static void test_save_load(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = desktop();
         _cleanup_(iom_plan_freep) struct iom_plan *p = assign_plan(inv);
         _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *back = NULL,
-                                                         *empty = NULL;
+                                                        *empty = NULL;
         char dir[] = "/tmp/test-journal-XXXXXX", path[64], missing[64];
         struct stat st;
 
         ASSERT_TRUE(mkdtemp(dir));
-        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
-        (void) snprintf(missing, sizeof(missing), "%s/none.json", dir);
+        (void)snprintf(path, sizeof(path), "%s/state.json", dir);
+        (void)snprintf(missing, sizeof(missing), "%s/none.json", dir);
         ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
         ASSERT_EQ(iom_journal_save(j, path), 0);
         ASSERT_EQ(stat(path, &st), 0);
@@ -80,37 +80,38 @@ static void test_save_load(void) {
         /* No file yet: an empty journal, not an error. */
         ASSERT_EQ(iom_journal_load(missing, &empty, NULL), 0);
         ASSERT_EQ(empty->n_claims + empty->n_intents, 0);
-        (void) unlink(path);
-        (void) rmdir(dir);
+        (void)unlink(path);
+        (void)rmdir(dir);
 }
 
 static void test_bad_journals(void) {
         static const struct {
                 const char *text, *error;
         } table[] = {
-                { "{", "s.json: line 1, column 2: unexpected end of data" },
-                { "[]", "s.json: (top): must be an object" },
-                { "{\"version\":2,\"claims\":[],\"intents\":[]}", "s.json: version: version 2 is not 1" },
-                { "{\"version\":1,\"claims\":[],\"intents\":[],\"x\":1}",
-                  "s.json: (top): unknown key 'x'" },
-                { "{\"version\":1,\"intents\":[]}", "s.json: (top): 'claims' is missing" },
-                { "{\"version\":1,\"claims\":[{\"group\":\"1\",\"owner\":\"a\",\"devices\":[]}],"
-                  "\"intents\":[]}",
-                  "s.json: claims[0]: 'group' must be an integer" },
-                { "{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":"
-                  "[{\"address\":\"zz\",\"host_driver\":null}]}],\"intents\":[]}",
-                  "s.json: claims[0].devices[0]: 'address': expected hexadecimal digits, as in "
-                  "0000:01:00.0" },
-                { "{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":[]},"
-                  "{\"group\":1,\"owner\":\"b\",\"devices\":[]}],\"intents\":[]}",
-                  "s.json: claims[1]: group 1 is claimed twice" },
-                { "{\"version\":1,\"claims\":[],\"intents\":[{\"group\":1,\"op\":\"steal\","
-                  "\"owner\":null,\"steps\":[]}]}",
-                  "s.json: intents[0]: 'op' must be assign, release or rebind, not 'steal'" },
-                { "{\"version\":1,\"claims\":[],\"intents\":[{\"group\":1,\"op\":\"assign\","
-                  "\"owner\":null,\"steps\":[{\"address\":\"01:00.0\",\"from\":3,\"to\":null,"
-                  "\"from_override\":null}]}]}",
-                  "s.json: intents[0].steps[0]: 'from' must be a string or null" },
+                {"{", "s.json: line 1, column 2: unexpected end of data"},
+                {"[]", "s.json: (top): must be an object"},
+                {"{\"version\":2,\"claims\":[],\"intents\":[]}",
+                 "s.json: version: version 2 is not 1"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"x\":1}",
+                 "s.json: (top): unknown key 'x'"},
+                {"{\"version\":1,\"intents\":[]}", "s.json: (top): 'claims' is missing"},
+                {"{\"version\":1,\"claims\":[{\"group\":\"1\",\"owner\":\"a\",\"devices\":[]}],"
+                 "\"intents\":[]}",
+                 "s.json: claims[0]: 'group' must be an integer"},
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":"
+                 "[{\"address\":\"zz\",\"host_driver\":null}]}],\"intents\":[]}",
+                 "s.json: claims[0].devices[0]: 'address': expected hexadecimal digits, as in "
+                 "0000:01:00.0"},
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":[]},"
+                 "{\"group\":1,\"owner\":\"b\",\"devices\":[]}],\"intents\":[]}",
+                 "s.json: claims[1]: group 1 is claimed twice"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[{\"group\":1,\"op\":\"steal\","
+                 "\"owner\":null,\"steps\":[]}]}",
+                 "s.json: intents[0]: 'op' must be assign, release or rebind, not 'steal'"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[{\"group\":1,\"op\":\"assign\","
+                 "\"owner\":null,\"steps\":[{\"address\":\"01:00.0\",\"from\":3,\"to\":null,"
+                 "\"from_override\":null}]}]}",
+                 "s.json: intents[0].steps[0]: 'from' must be a string or null"},
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
@@ -128,7 +129,7 @@ static void test_move_aside(void) {
         FILE *f;
 
         ASSERT_TRUE(mkdtemp(dir));
-        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
+        (void)snprintf(path, sizeof(path), "%s/state.json", dir);
         f = fopen(path, "we");
         ASSERT_TRUE(f);
         fputs("garbage", f);
@@ -137,8 +138,8 @@ static void test_move_aside(void) {
         ASSERT_TRUE(access(path, F_OK) < 0);
         ASSERT_EQ(iom_read_file(aside, 100, &text), 0);
         ASSERT_STREQ(text, "garbage");
-        (void) unlink(aside);
-        (void) rmdir(dir);
+        (void)unlink(aside);
+        (void)rmdir(dir);
 }
 
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_bad_journals),

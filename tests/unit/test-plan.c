@@ -14,14 +14,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 /* A workstation: display + audio in group 1, a bridge group (bridge + two NICs), an NVMe. */
 static struct iom_inventory *workstation(void) {
         static const struct fixture_device devices[] = {
-                { "0000:01:00.0", 0x1234, 0x1111, 1, "bochs-drm", 0 },
-                { "0000:01:00.1", 0x8086, 0x293e, 1, "snd_hda_intel", 0 },
-                { "0000:02:00.0", 0x1b36, 0x0001, 2, "shpchp", 1 },
-                { "0000:03:01.0", 0x8086, 0x10d3, 2, "e1000e", 0 },
-                { "0000:03:02.0", 0x8086, 0x10d3, 2, "e1000e", 0 },
-                { "0000:04:00.0", 0x1b36, 0x0010, 3, "nvme", 0 },
-                { "0000:05:00.0", 0x1af4, 0x1041, -1, "virtio-pci", 0 },
-                { "0000:06:00.0", 0x8086, 0x7450, 4, "pcieport", 1 },
+                {"0000:01:00.0", 0x1234, 0x1111, 1, "bochs-drm", 0},
+                {"0000:01:00.1", 0x8086, 0x293e, 1, "snd_hda_intel", 0},
+                {"0000:02:00.0", 0x1b36, 0x0001, 2, "shpchp", 1},
+                {"0000:03:01.0", 0x8086, 0x10d3, 2, "e1000e", 0},
+                {"0000:03:02.0", 0x8086, 0x10d3, 2, "e1000e", 0},
+                {"0000:04:00.0", 0x1b36, 0x0010, 3, "nvme", 0},
+                {"0000:05:00.0", 0x1af4, 0x1041, -1, "virtio-pci", 0},
+                {"0000:06:00.0", 0x8086, 0x7450, 4, "pcieport", 1},
         };
         return fixture_inventory(devices, ELEMENTSOF(devices));
 }
@@ -29,7 +29,7 @@ static struct iom_inventory *workstation(void) {
 static void test_assign_takes_group_peers(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
-        char *devices[] = { (char *) "03:01.0", NULL };
+        char *devices[] = {(char *)"03:01.0", NULL};
         char buf[IOM_ADDRESS_STRING_MAX];
 
         ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &p, NULL), 0);
@@ -53,7 +53,7 @@ static void test_assign_takes_group_peers(void) {
 static void test_assign_two_functions_one_group(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
-        char *devices[] = { (char *) "01:00.1", (char *) "0000:01:00.0", NULL };
+        char *devices[] = {(char *)"01:00.1", (char *)"0000:01:00.0", NULL};
         size_t first;
 
         ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &p, NULL), 0);
@@ -68,20 +68,20 @@ static void test_assign_refusals(void) {
                 int error;
                 const char *message;
         } table[] = {
-                { "", "01:00.0", -EINVAL, "'': the owner name is empty" },
-                { "a/b", "01:00.0", -EINVAL, "'a/b': the owner name contains '/'" },
-                { "bad\tname", "01:00.0", -EINVAL,
-                  "'bad\tname': the owner name contains a control character" },
-                { "uid:x", "01:00.0", -EINVAL,
-                  "'uid:x': a local owner 'uid:N' needs a numeric user id" },
-                { "win11", "0000:09:00.0", -ENOENT, "no PCI device at 0000:09:00.0" },
-                { "win11", "zz", -EINVAL,
-                  "'zz' is not a PCI address: expected hexadecimal digits, as in 0000:01:00.0" },
-                { "win11", "05:00.0", -EXDEV,
-                  "0000:05:00.0 has no IOMMU group: the IOMMU is off or does not cover it" },
-                { "linux", "04:00.0", -EEXIST, "IOMMU group 3 is owned by 'win11'" },
-                { "win11", "0000:06:00.0", -EXDEV,
-                  "IOMMU group 4 holds only bridges: there is nothing in it a guest could use" },
+                {"", "01:00.0", -EINVAL, "'': the owner name is empty"},
+                {"a/b", "01:00.0", -EINVAL, "'a/b': the owner name contains '/'"},
+                {"bad\tname", "01:00.0", -EINVAL,
+                 "'bad\tname': the owner name contains a control character"},
+                {"uid:x", "01:00.0", -EINVAL,
+                 "'uid:x': a local owner 'uid:N' needs a numeric user id"},
+                {"win11", "0000:09:00.0", -ENOENT, "no PCI device at 0000:09:00.0"},
+                {"win11", "zz", -EINVAL,
+                 "'zz' is not a PCI address: expected hexadecimal digits, as in 0000:01:00.0"},
+                {"win11", "05:00.0", -EXDEV,
+                 "0000:05:00.0 has no IOMMU group: the IOMMU is off or does not cover it"},
+                {"linux", "04:00.0", -EEXIST, "IOMMU group 3 is owned by 'win11'"},
+                {"win11", "0000:06:00.0", -EXDEV,
+                 "IOMMU group 4 holds only bridges: there is nothing in it a guest could use"},
         };
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
 
@@ -89,7 +89,7 @@ static void test_assign_refusals(void) {
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
                 _cleanup_free_ char *error = NULL;
-                char *devices[] = { (char *) table[i].device, NULL };
+                char *devices[] = {(char *)table[i].device, NULL};
 
                 ASSERT_EQ(iom_plan_assign(inv, table[i].owner, devices, &p, &error),
                           table[i].error);
@@ -102,9 +102,9 @@ static void test_release(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *all = NULL, *one = NULL, *other = NULL;
         _cleanup_free_ char *error = NULL, *error2 = NULL;
-        char *nvme[] = { (char *) "04:00.0", NULL };
-        char *audio[] = { (char *) "01:00.1", NULL };
-        char *none[] = { NULL };
+        char *nvme[] = {(char *)"04:00.0", NULL};
+        char *audio[] = {(char *)"01:00.1", NULL};
+        char *none[] = {NULL};
 
         iom_inventory_find_group(inv, 1)->owner = strdup("win11");
         iom_inventory_find_group(inv, 3)->owner = strdup("win11");
@@ -141,5 +141,6 @@ static void test_rebind(void) {
         ASSERT_STREQ(error, "IOMMU group 1 is owned by 'win11': release it first");
 }
 
-IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers), IOM_TEST(test_assign_two_functions_one_group),
-              IOM_TEST(test_assign_refusals), IOM_TEST(test_release), IOM_TEST(test_rebind))
+IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers),
+              IOM_TEST(test_assign_two_functions_one_group), IOM_TEST(test_assign_refusals),
+              IOM_TEST(test_release), IOM_TEST(test_rebind))

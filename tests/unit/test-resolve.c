@@ -9,11 +9,11 @@
 
 static struct iom_inventory *make_inventory(void) {
         static const struct fixture_device devices[] = {
-                { "0000:01:00.0", 0x1002, 0x73bf, 1, NULL, 0 },
-                { "0000:01:00.1", 0x1002, 0xab28, 1, NULL, 0 },
-                { "0000:02:00.0", 0x8086, 0x10d3, 2, NULL, 0 },
-                { "0000:03:00.0", 0x8086, 0x10d3, 3, NULL, 0 },
-                { "0000:04:00.0", 0x144d, 0xa808, -1, NULL, 0 },
+                {"0000:01:00.0", 0x1002, 0x73bf, 1, NULL, 0},
+                {"0000:01:00.1", 0x1002, 0xab28, 1, NULL, 0},
+                {"0000:02:00.0", 0x8086, 0x10d3, 2, NULL, 0},
+                {"0000:03:00.0", 0x8086, 0x10d3, 3, NULL, 0},
+                {"0000:04:00.0", 0x144d, 0xa808, -1, NULL, 0},
         };
         return fixture_inventory(devices, ELEMENTSOF(devices));
 }
@@ -43,16 +43,16 @@ static void test_resolve_errors(void) {
                 int error;
                 const char *message;
         } table[] = {
-                { "99:99.9", -EINVAL,
-                  "'99:99.9' is not a PCI address: the slot (device) must be 00-1f" },
-                { "nonsense", -EINVAL,
-                  "'nonsense' is not a PCI address: expected hexadecimal digits, as in "
-                  "0000:01:00.0" },
-                { "05:00.0", -ENOENT, "no PCI device at 0000:05:00.0" },
-                { "9", -ENOENT, "'9': no such IOMMU group" },
-                { "8086:10d3", -ENOTUNIQ,
-                  "'8086:10d3': 2 devices have this vendor:device id, name one by its address" },
-                { "dead:beef", -ENOENT, "'dead:beef': no device has this vendor:device id" },
+                {"99:99.9", -EINVAL,
+                 "'99:99.9' is not a PCI address: the slot (device) must be 00-1f"},
+                {"nonsense", -EINVAL,
+                 "'nonsense' is not a PCI address: expected hexadecimal digits, as in "
+                 "0000:01:00.0"},
+                {"05:00.0", -ENOENT, "no PCI device at 0000:05:00.0"},
+                {"9", -ENOENT, "'9': no such IOMMU group"},
+                {"8086:10d3", -ENOTUNIQ,
+                 "'8086:10d3': 2 devices have this vendor:device id, name one by its address"},
+                {"dead:beef", -ENOENT, "'dead:beef': no device has this vendor:device id"},
         };
         struct iom_inventory *inv = make_inventory();
 

@@ -27,7 +27,7 @@ extern int iom_test_failures;
 
 #define ASSERT_EQ(a, b)                                                                            \
         do {                                                                                       \
-                long long _a_ = (long long) (a), _b_ = (long long) (b);                            \
+                long long _a_ = (long long)(a), _b_ = (long long)(b);                              \
                 if (_a_ != _b_) {                                                                  \
                         fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
                                 __LINE__, #a, _a_, #b, _b_);                                       \
@@ -51,9 +51,10 @@ extern int iom_test_failures;
  * run; none runs all. Output is TAP, which meson reads with protocol : 'tap'. */
 int iom_test_main(int argc, char **argv, const struct iom_test *tests, size_t n);
 
-#define IOM_TEST(f) { #f, f }
+#define IOM_TEST(f)                                                                                \
+        { #f, f }
 #define IOM_TEST_MAIN(...)                                                                         \
         int main(int argc, char **argv) {                                                          \
-                static const struct iom_test tests[] = { __VA_ARGS__ };                            \
+                static const struct iom_test tests[] = {__VA_ARGS__};                              \
                 return iom_test_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));         \
         }
