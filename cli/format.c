@@ -8,7 +8,7 @@
 #include "macro.h"
 
 char *format_ids(const struct iom_device *d, char buf[static IDS_STRING_MAX]) {
-        (void)snprintf(buf, IDS_STRING_MAX, "%04x:%04x", d->vendor_id, d->device_id);
+        (void) snprintf(buf, IDS_STRING_MAX, "%04x:%04x", d->vendor_id, d->device_id);
         return buf;
 }
 
@@ -21,7 +21,7 @@ char *device_title(const struct iom_device *d) {
                 n = asprintf(&s, "[%s]", ids);
         else {
                 /* lspci's spelling for a device pci.ids does not name. */
-                (void)snprintf(unnamed, sizeof(unnamed), "Device %04x", d->device_id);
+                (void) snprintf(unnamed, sizeof(unnamed), "Device %04x", d->device_id);
                 n = asprintf(&s, "%s %s%s%s%s", strempty(d->vendor_name),
                              d->device_name ? d->device_name : unnamed, arg_numeric ? " [" : "",
                              arg_numeric ? ids : "", arg_numeric ? "]" : "");

@@ -20,7 +20,7 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
         if (!title || !class)
                 return -ENOMEM;
         if (g) {
-                (void)snprintf(group, sizeof(group), "%u", g->id);
+                (void) snprintf(group, sizeof(group), "%u", g->id);
                 viable = g->viable ? "yes" : "no";
                 color = g->viable ? ANSI_GREEN : ANSI_RED;
         }

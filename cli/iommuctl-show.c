@@ -39,7 +39,7 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
         char a[IOM_ADDRESS_STRING_MAX], acs[128];
 
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
 
         printf("%s %s\n", iom_address_format(&d->address, a), title ? title : "");
         printf(FIELD "%04x%s%s\n", "Vendor:", d->vendor_id, d->vendor_name ? " " : "",

@@ -90,7 +90,7 @@ int table_print(const struct table *t, FILE *f) {
                         if (last)
                                 fputs(cell, f);
                         else
-                                fprintf(f, "%-*s  ", (int)width[c], cell);
+                                fprintf(f, "%-*s  ", (int) width[c], cell);
                         if (colored)
                                 fputs("\033[0m", f);
                 }

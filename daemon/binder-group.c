@@ -30,7 +30,7 @@ static void crash_point(const char *name) {
 
         if (at && streq(at, name)) {
                 log_warning("IOMMUD_TEST_CRASH_AT=%s: dying here on purpose.", name);
-                (void)raise(SIGKILL);
+                (void) raise(SIGKILL);
         }
 }
 
@@ -44,7 +44,7 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
                           enum journal_step step) {
         int r = 0;
 
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         if (step == JOURNAL_BEGIN)
                 r = iom_journal_begin(m->journal, plan, group);
         else {
@@ -56,7 +56,7 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
         }
         if (r >= 0)
                 r = manager_save_journal(m);
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_lock);
         return r;
 }
 
@@ -167,7 +167,7 @@ static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_
                 if (!grown)
                         return -ENOMEM;
                 text = grown;
-                len += (size_t)sprintf(text + len, "%s%s", len ? "; " : "", uses);
+                len += (size_t) sprintf(text + len, "%s%s", len ? "; " : "", uses);
         }
         if (text)
                 return iom_error(ret_error, -EBUSY, "the host is using it: %s (force overrides)",
@@ -221,16 +221,16 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
         if (plan->op == IOM_PLAN_ASSIGN && group != UINT32_MAX) {
                 r = iom_bind_wait_vfio_node(group, STEP_TIMEOUT_USEC);
                 if (r < 0) {
-                        (void)iom_error(ret_error, r, "/dev/vfio/%u did not appear: %s", group,
-                                        strerror(-r));
+                        (void) iom_error(ret_error, r, "/dev/vfio/%u did not appear: %s", group,
+                                         strerror(-r));
                         goto rollback;
                 }
         }
         crash_point("before-commit");
         r = journal_update(m, plan, group, JOURNAL_COMMIT);
         if (r < 0) {
-                (void)iom_error(ret_error, r, "cannot record the change in the journal: %s",
-                                strerror(-r));
+                (void) iom_error(ret_error, r, "cannot record the change in the journal: %s",
+                                 strerror(-r));
                 goto rollback;
         }
         return 0;
@@ -238,7 +238,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
 rollback:
         log_warning("IOMMU group %u: %s; putting it back.", group, strempty(*ret_error));
         if (undo_steps(steps, done) >= 0)
-                (void)journal_update(m, plan, group, JOURNAL_ABORT);
+                (void) journal_update(m, plan, group, JOURNAL_ABORT);
         return r;
 }
 
@@ -248,11 +248,11 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
 
         if (undo_steps(plan->steps + first, n) < 0)
                 return;
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         if (plan->op == IOM_PLAN_ASSIGN)
                 iom_journal_unclaim(m->journal, group);
-        (void)manager_save_journal(m);
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) manager_save_journal(m);
+        (void) pthread_mutex_unlock(&m->journal_lock);
 }
 
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
@@ -274,9 +274,9 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
         int r;
 
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         r = iom_journal_intent_plan(m->journal, group, &plan);
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_lock);
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
 
@@ -297,12 +297,12 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
                 }
         }
 
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         if (release || plan->op == IOM_PLAN_ASSIGN)
                 iom_journal_unclaim(m->journal, group);
         iom_journal_end(m->journal, group);
         r = manager_save_journal(m);
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_lock);
         if (r >= 0)
                 log_notice("IOMMU group %u is back with the host.", group);
         return r;

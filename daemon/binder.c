@@ -122,8 +122,8 @@ static void job_reply(struct job *job) {
         if (!job->message)
                 return; /* a recovery: nobody asked */
         if (job->result < 0) {
-                (void)bus_error_set_errno(&error, job->result, job->error_message);
-                (void)sd_bus_reply_method_error(job->message, &error);
+                (void) bus_error_set_errno(&error, job->result, job->error_message);
+                (void) sd_bus_reply_method_error(job->message, &error);
                 sd_bus_error_free(&error);
                 return;
         }
@@ -190,17 +190,52 @@ static void jobs_dispatch(struct manager *m) {
         }
 }
 
+/* Makes the inventory show what a successful job did, at once: the caller's next read, and
+ * the next job's plan, must see it without waiting for a rescan (which may itself be stuck on
+ * a held device). The rescan that follows confirms it from sysfs. */
+static void job_apply(struct manager *m, const struct job *job) {
+        const struct iom_plan *plan = job->plan;
+
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct iom_plan_step *s = &plan->steps[i];
+                struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
+                const char *override = plan->op == IOM_PLAN_RELEASE ? NULL : s->to;
+                char *driver = s->to ? strdup(s->to) : NULL;
+                char *ov = override ? strdup(override) : NULL;
+
+                if (!d || (s->to && !driver) || (override && !ov)) {
+                        free(driver);
+                        free(ov);
+                        continue;
+                }
+                free(d->driver);
+                d->driver = driver;
+                free(d->driver_override);
+                d->driver_override = ov;
+        }
+        (void) pthread_mutex_lock(&m->journal_lock);
+        (void) manager_apply_claims(m, m->inventory);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                struct iom_group *g = iom_inventory_find_group(m->inventory, plan->groups[i]);
+                if (g)
+                        (void) iom_group_update_viability(g);
+        }
+        manager_emit_plan_changes(m, plan);
+}
+
 static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct manager *m = userdata;
         struct job *job;
-        ssize_t n;
 
-        while ((n = read(fd, &job, sizeof(job))) == sizeof(job)) {
-                (void)pthread_join(job->thread, NULL);
+        while (read(fd, &job, sizeof(job)) == sizeof(job)) {
+                (void) pthread_join(job->thread, NULL);
+                if (job->result >= 0 && !job->request.recover)
+                        job_apply(m, job);
                 job_reply(job);
                 job_unlink(m, job);
                 job_free(job);
-                (void)manager_refresh(m);
+                manager_request_rescan(m, false);
         }
         jobs_dispatch(m);
         return 0;
@@ -234,14 +269,14 @@ void binder_retry_intents(struct manager *m) {
         _cleanup_free_ unsigned *groups = NULL;
         size_t n;
 
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         n = m->journal->n_intents;
         groups = calloc(n ? n : 1, sizeof(unsigned));
         for (size_t i = 0; groups && i < n; i++)
                 groups[i] = m->journal->intents[i].group;
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_lock);
         if (!groups)
-                return (void)log_oom();
+                return (void) log_oom();
 
         for (size_t i = 0; i < n; i++) {
                 struct job *job;
@@ -250,7 +285,7 @@ void binder_retry_intents(struct manager *m) {
                         continue;
                 job = calloc(1, sizeof(*job));
                 if (!job)
-                        return (void)log_oom();
+                        return (void) log_oom();
                 job->manager = m;
                 job->request = (struct binder_request){.recover = true, .group = groups[i]};
                 job_append(m, job);
@@ -278,12 +313,12 @@ void binder_stop(struct manager *m) {
         for (struct job *job = m->jobs, *next; job; job = next) {
                 next = job->next;
                 if (job->running)
-                        (void)pthread_join(job->thread, NULL);
+                        (void) pthread_join(job->thread, NULL);
                 job_free(job);
         }
         m->jobs = NULL;
         m->binder_source = sd_event_source_unref(m->binder_source);
         for (int i = 0; i < 2; i++)
                 if (m->binder_pipe[i] >= 0)
-                        (void)close(m->binder_pipe[i]);
+                        (void) close(m->binder_pipe[i]);
 }

@@ -93,7 +93,7 @@ static int property_get_group_path(sd_bus *bus, const char *path, const char *in
 
         if (d->iommu_group < 0)
                 return sd_bus_message_append(reply, "o", "/");
-        p = manager_group_path((unsigned)d->iommu_group);
+        p = manager_group_path((unsigned) d->iommu_group);
         if (!p)
                 return -ENOMEM;
         return sd_bus_message_append(reply, "o", p);

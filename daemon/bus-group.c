@@ -22,7 +22,7 @@ static struct iom_group *group_from_path(struct manager *m, const char *path) {
         id = strtoul(suffix, &end, 10);
         if (errno || *end || id > UINT32_MAX)
                 return NULL;
-        return iom_inventory_find_group(m->inventory, (unsigned)id);
+        return iom_inventory_find_group(m->inventory, (unsigned) id);
 }
 
 static int group_find(sd_bus *bus, const char *path, const char *interface, void *userdata,

@@ -178,9 +178,9 @@ static int property_get_host(sd_bus *bus, const char *path, const char *interfac
         if (streq(property, "Notice"))
                 return sd_bus_message_append(reply, "s", strempty(h->notice));
         if (streq(property, "GroupCount"))
-                return sd_bus_message_append(reply, "u", (uint32_t)m->inventory->n_groups);
+                return sd_bus_message_append(reply, "u", (uint32_t) m->inventory->n_groups);
         if (streq(property, "DeviceCount"))
-                return sd_bus_message_append(reply, "u", (uint32_t)m->inventory->n_devices);
+                return sd_bus_message_append(reply, "u", (uint32_t) m->inventory->n_devices);
         return -ENOENT;
 }
 

@@ -7,6 +7,6 @@
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
                           const char *property, sd_bus_message *reply, void *userdata,
                           sd_bus_error *error) {
-        int b = *(bool *)userdata;
+        int b = *(bool *) userdata;
         return sd_bus_message_append_basic(reply, 'b', &b);
 }

@@ -15,9 +15,8 @@ static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         m->refresh_source = sd_event_source_unref(m->refresh_source);
-        (void)manager_refresh(m);
         /* The host changed: a device a change was waiting for may be free now. */
-        binder_retry_intents(m);
+        manager_request_rescan(m, true);
         return 0;
 }
 

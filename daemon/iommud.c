@@ -105,10 +105,10 @@ static int run(void) {
         if (r < 0)
                 return r;
 
-        (void)sd_notify(false, "READY=1\nSTATUS=Serving " IOMMUD_BUS_NAME ".");
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving " IOMMUD_BUS_NAME ".");
         log_info("Serving " IOMMUD_BUS_NAME ".");
         r = sd_event_loop(m->event);
-        (void)sd_notify(false, "STOPPING=1");
+        (void) sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         return 0;

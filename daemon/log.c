@@ -36,13 +36,13 @@ static void vlog(int level, int error, const char *file, int line, const char *f
         if (level > max_level)
                 return;
         errno = error;
-        (void)vsnprintf(message, sizeof(message), format, ap);
+        (void) vsnprintf(message, sizeof(message), format, ap);
         if (to_journal) {
                 char code_line[32];
-                (void)snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
-                (void)sd_journal_send("MESSAGE=%s", message, "PRIORITY=%d", level, "CODE_FILE=%s",
-                                      file, code_line, "CODE_FUNC=%s", func,
-                                      error ? "ERRNO=%d" : NULL, error, NULL);
+                (void) snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
+                (void) sd_journal_send("MESSAGE=%s", message, "PRIORITY=%d", level, "CODE_FILE=%s",
+                                       file, code_line, "CODE_FUNC=%s", func,
+                                       error ? "ERRNO=%d" : NULL, error, NULL);
                 return;
         }
         fprintf(stderr, "iommud: %s\n", message);

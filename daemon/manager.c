@@ -24,7 +24,8 @@ int manager_new(struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->binder_pipe[0] = m->binder_pipe[1] = -EBADF;
-        (void)pthread_mutex_init(&m->journal_lock, NULL);
+        m->rescan_pipe[0] = m->rescan_pipe[1] = -EBADF;
+        (void) pthread_mutex_init(&m->journal_lock, NULL);
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         if (!m->journal_path)
                 return -ENOMEM;
@@ -39,9 +40,10 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         binder_stop(m);
+        rescan_stop(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
-        (void)pthread_mutex_destroy(&m->journal_lock);
+        (void) pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->monitor_source);
         udev_monitor_unref(m->monitor);
@@ -79,6 +81,11 @@ static void log_inventory(const struct iom_inventory *inv) {
 }
 
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
+        /* From scratch: a claim released since the last time leaves no owner behind. */
+        for (size_t i = 0; i < inv->n_groups; i++)
+                inv->groups[i]->owner = mfree(inv->groups[i]->owner);
+        for (size_t i = 0; i < inv->n_devices; i++)
+                inv->devices[i]->host_driver = mfree(inv->devices[i]->host_driver);
         for (size_t i = 0; i < m->journal->n_claims; i++) {
                 const struct iom_claim *c = &m->journal->claims[i];
                 struct iom_group *g = iom_inventory_find_group(inv, c->group);
@@ -190,11 +197,14 @@ int manager_start(struct manager *m) {
 
         /* A crash left changes half done: finish or roll them back before serving. What cannot
          * be done now (a device still held) stays journaled and is retried on uevents. */
-        (void)binder_recover(m);
+        (void) binder_recover(m);
         r = manager_apply_claims(m, m->inventory);
         if (r < 0)
                 return log_oom();
         log_hand_moves(m->inventory);
+        r = rescan_start(m);
+        if (r < 0)
+                return r;
         r = binder_start(m);
         if (r < 0)
                 return r;
@@ -253,16 +263,16 @@ static void emit_membership(struct manager *m, const struct iom_inventory *from,
                         continue;
                 _cleanup_free_ char *path = manager_device_path(&from->devices[i]->address);
                 if (path)
-                        (void)(added ? sd_bus_emit_object_added(m->bus, path)
-                                     : sd_bus_emit_object_removed(m->bus, path));
+                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
+                                      : sd_bus_emit_object_removed(m->bus, path));
         }
         for (size_t i = 0; i < from->n_groups; i++) {
                 if (iom_inventory_find_group(to, from->groups[i]->id))
                         continue;
                 _cleanup_free_ char *path = manager_group_path(from->groups[i]->id);
                 if (path)
-                        (void)(added ? sd_bus_emit_object_added(m->bus, path)
-                                     : sd_bus_emit_object_removed(m->bus, path));
+                        (void) (added ? sd_bus_emit_object_added(m->bus, path)
+                                      : sd_bus_emit_object_removed(m->bus, path));
         }
 }
 
@@ -279,9 +289,9 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                         continue;
                 _cleanup_free_ char *path = manager_device_path(&d->address);
                 if (path)
-                        (void)sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
-                                                             "Driver", "DriverOverride",
-                                                             "HostDriver", "Owner", "State", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
+                                                              "Driver", "DriverOverride",
+                                                              "HostDriver", "Owner", "State", NULL);
         }
         for (size_t i = 0; i < new->n_groups; i++) {
                 const struct iom_group *g = new->groups[i];
@@ -291,25 +301,39 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                         continue;
                 _cleanup_free_ char *path = manager_group_path(g->id);
                 if (path)
-                        (void)sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
-                                                             "Devices", "Viable", "Blockers",
-                                                             "Owner", "State", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
+                                                              "Devices", "Viable", "Blockers",
+                                                              "Owner", "State", NULL);
         }
         if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
-                (void)sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                                     "DeviceCount", "GroupCount", NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                                      "DeviceCount", "GroupCount", NULL);
 }
 
-int manager_refresh(struct manager *m) {
-        _cleanup_(iom_inventory_freep) struct iom_inventory *old = NULL, *new = NULL;
+void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan) {
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                _cleanup_free_ char *path = manager_device_path(&plan->steps[i].address);
+                if (path)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
+                                                              "Driver", "DriverOverride",
+                                                              "HostDriver", "Owner", "State", NULL);
+        }
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                _cleanup_free_ char *path = manager_group_path(plan->groups[i]);
+                if (path)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
+                                                              "Viable", "Blockers", "Owner",
+                                                              "State", NULL);
+        }
+}
+
+int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *old = NULL, *new = owned;
         int r;
 
-        r = iom_inventory_scan(&new);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to rescan the host, keeping what we knew: %m");
-        (void)pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_lock);
         r = manager_apply_claims(m, new);
-        (void)pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_lock);
         if (r < 0)
                 return log_oom();
 

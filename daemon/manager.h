@@ -28,6 +28,12 @@ struct manager {
         sd_event_source *monitor_source;
         sd_event_source *refresh_source; /* coalesces bursts of uevents into one rescan */
 
+        /* Rescans run on a thread (daemon/rescan.c); only the loop swaps the inventory. */
+        pthread_t rescan_thread;
+        bool rescan_running, rescan_again, rescan_retry_intents;
+        int rescan_pipe[2];
+        sd_event_source *rescan_source;
+
         /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
         struct job *jobs;
         int binder_pipe[2];
@@ -45,8 +51,17 @@ struct manager *manager_free(struct manager *m);
 /* Scans the host, connects to the bus, exports the objects and takes the bus name. */
 int manager_start(struct manager *m);
 
-/* Rescans the host and tells the bus what appeared, vanished or changed. */
-int manager_refresh(struct manager *m);
+/* Emits PropertiesChanged for the devices and groups a plan touched (daemon/manager.c). */
+void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan);
+
+/* Makes @inv (taken) the inventory and tells the bus what appeared, vanished or changed. */
+int manager_apply_inventory(struct manager *m, struct iom_inventory *inv);
+
+/* Rescans the host off the event loop and applies the result; a request while a rescan runs
+ * makes one more afterwards. With @retry_intents, unfinished changes are retried after it. */
+void manager_request_rescan(struct manager *m, bool retry_intents);
+int rescan_start(struct manager *m);
+void rescan_stop(struct manager *m);
 
 /* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);

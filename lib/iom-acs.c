@@ -29,9 +29,9 @@ char *iom_acs_format(uint16_t bits, char *buf, size_t size) {
                         continue;
                 int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "",
                                  acs_bit_names[i]);
-                if (n < 0 || (size_t)n >= size - used)
+                if (n < 0 || (size_t) n >= size - used)
                         break;
-                used += (size_t)n;
+                used += (size_t) n;
         }
         return buf;
 }

@@ -12,9 +12,9 @@ static size_t parse_hex(const char *s, size_t max_digits, uint64_t *ret) {
         uint64_t v = 0;
         size_t n = 0;
 
-        while (n < max_digits && isxdigit((unsigned char)s[n])) {
-                int c = tolower((unsigned char)s[n]);
-                v = v * 16 + (uint64_t)(isdigit(c) ? c - '0' : c - 'a' + 10);
+        while (n < max_digits && isxdigit((unsigned char) s[n])) {
+                int c = tolower((unsigned char) s[n]);
+                v = v * 16 + (uint64_t) (isdigit(c) ? c - '0' : c - 'a' + 10);
                 n++;
         }
         *ret = v;
@@ -74,24 +74,24 @@ int iom_address_parse(const char *s, struct iom_address *ret, const char **ret_e
                 FAIL("the function must be 0-7");
 
         *ret = (struct iom_address){
-                .domain = (uint32_t)domain,
-                .bus = (uint8_t)bus,
-                .slot = (uint8_t)slot,
-                .function = (uint8_t)function,
+                .domain = (uint32_t) domain,
+                .bus = (uint8_t) bus,
+                .slot = (uint8_t) slot,
+                .function = (uint8_t) function,
         };
         return 0;
 }
 
 char *iom_address_format(const struct iom_address *a, char buf[static IOM_ADDRESS_STRING_MAX]) {
-        (void)snprintf(buf, IOM_ADDRESS_STRING_MAX, "%04x:%02x:%02x.%x", a->domain, a->bus, a->slot,
-                       a->function);
+        (void) snprintf(buf, IOM_ADDRESS_STRING_MAX, "%04x:%02x:%02x.%x", a->domain, a->bus,
+                        a->slot, a->function);
         return buf;
 }
 
 char *iom_address_format_path(const struct iom_address *a,
                               char buf[static IOM_ADDRESS_STRING_MAX]) {
-        (void)snprintf(buf, IOM_ADDRESS_STRING_MAX, "%04x_%02x_%02x_%x", a->domain, a->bus, a->slot,
-                       a->function);
+        (void) snprintf(buf, IOM_ADDRESS_STRING_MAX, "%04x_%02x_%02x_%x", a->domain, a->bus,
+                        a->slot, a->function);
         return buf;
 }
 

@@ -25,13 +25,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static uint64_t now_usec(void) {
         struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* Sleeps a little longer each round, from 1 ms to 100 ms. */
 static void backoff(uint64_t *delay_usec) {
-        (void)usleep((useconds_t)*delay_usec);
+        (void) usleep((useconds_t) *delay_usec);
         *delay_usec = MIN(*delay_usec * 2, 100000);
 }
 
@@ -48,10 +48,10 @@ static int wait_child(pid_t pid, uint64_t deadline) {
                 if (r < 0 && errno != EINTR)
                         return negative_errno();
                 if (now_usec() >= deadline) {
-                        (void)kill(pid, SIGKILL);
+                        (void) kill(pid, SIGKILL);
                         /* Reap it if it dies at once; a child stuck in the kernel is reaped by
                          * whoever waits for any child later (the daemon's SIGCHLD is default). */
-                        (void)waitpid(pid, &status, WNOHANG);
+                        (void) waitpid(pid, &status, WNOHANG);
                         return -ETIMEDOUT;
                 }
                 backoff(&delay);
@@ -77,7 +77,7 @@ static int write_with_deadline(const char *path, const char *value, uint64_t tim
                 ssize_t n = write(fd, value, len);
                 if (n < 0)
                         _exit(errno & 0xff);
-                _exit(n == (ssize_t)len ? 0 : EIO);
+                _exit(n == (ssize_t) len ? 0 : EIO);
         }
         int r = wait_child(pid, now_usec() + timeout_usec);
         if (r < 0 && r != -ETIMEDOUT)
@@ -146,7 +146,7 @@ int iom_bind_unbind(const struct iom_address *a, uint64_t timeout_usec, char **r
                 if (device_path(a, NULL, &dir) >= 0 &&
                     iom_sysfs_read_link_name(dir, "iommu_group", &group) >= 0)
                         id = atoi(group);
-                (void)iom_bind_find_holders(a, id, ret_holders);
+                (void) iom_bind_find_holders(a, id, ret_holders);
         }
         return r;
 }
@@ -195,10 +195,10 @@ int iom_bind_load_module(const char *driver, uint64_t timeout_usec) {
         if (pid == 0) {
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 if (null >= 0) {
-                        (void)dup2(null, STDIN_FILENO);
-                        (void)dup2(null, STDOUT_FILENO);
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
                 }
-                execlp("modprobe", "modprobe", "-q", driver, (char *)NULL);
+                execlp("modprobe", "modprobe", "-q", driver, (char *) NULL);
                 _exit(ENOENT); /* no modprobe */
         }
         int r = wait_child(pid, now_usec() + timeout_usec);
@@ -219,7 +219,7 @@ int iom_bind_wait_vfio_node(unsigned group, uint64_t timeout_usec) {
         char path[64];
         struct stat st;
 
-        (void)snprintf(path, sizeof(path), "/dev/vfio/%u", group);
+        (void) snprintf(path, sizeof(path), "/dev/vfio/%u", group);
         while (stat(path, &st) < 0 || !S_ISCHR(st.st_mode)) {
                 if (now_usec() >= deadline)
                         return -ETIMEDOUT;
@@ -272,7 +272,7 @@ static bool holds_one_of(const char *fd_dir, const dev_t *devs, size_t n) {
 
                 if (e->d_name[0] == '.')
                         continue;
-                (void)snprintf(path, sizeof(path), "%s/%s", fd_dir, e->d_name);
+                (void) snprintf(path, sizeof(path), "%s/%s", fd_dir, e->d_name);
                 if (stat(path, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
                         continue;
                 for (size_t i = 0; i < n; i++)
@@ -300,7 +300,7 @@ int iom_bind_find_holders(const struct iom_address *a, int group, char **ret) {
         if (group >= 0) {
                 char vfio[64];
                 struct stat st;
-                (void)snprintf(vfio, sizeof(vfio), "/dev/vfio/%d", group);
+                (void) snprintf(vfio, sizeof(vfio), "/dev/vfio/%d", group);
                 if (stat(vfio, &st) >= 0 && S_ISCHR(st.st_mode)) {
                         dev_t *grown = realloc(devs, (n + 1) * sizeof(dev_t));
                         if (!grown)
@@ -322,13 +322,13 @@ int iom_bind_find_holders(const struct iom_address *a, int group, char **ret) {
                         return -ENOMEM;
                 if (!holds_one_of(fds, devs, n))
                         continue;
-                (void)iom_sysfs_read_string(piddir, "comm", &comm);
+                (void) iom_sysfs_read_string(piddir, "comm", &comm);
                 char *grown = realloc(text, len + strlen(strempty(comm)) + strlen(e->d_name) + 16);
                 if (!grown)
                         return -ENOMEM;
                 text = grown;
-                len += (size_t)sprintf(text + len, "%s%s (pid %s)", len ? ", " : "",
-                                       comm ? comm : "?", e->d_name);
+                len += (size_t) sprintf(text + len, "%s%s (pid %s)", len ? ", " : "",
+                                        comm ? comm : "?", e->d_name);
         }
         *ret = TAKE_PTR(text);
         return 0;

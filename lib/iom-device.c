@@ -40,7 +40,7 @@ static int read_u16(const char *dir, const char *name, uint16_t *ret) {
                 return r;
         if (v < 0 || v > UINT16_MAX)
                 return -ERANGE;
-        *ret = (uint16_t)v;
+        *ret = (uint16_t) v;
         return 0;
 }
 
@@ -54,14 +54,14 @@ static int read_identity(struct iom_device *d) {
         r = read_u16(d->syspath, "device", &d->device_id);
         if (r < 0)
                 return iom_debug_errno(r, "%s: cannot read device: %m", d->syspath);
-        (void)read_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor_id);
-        (void)read_u16(d->syspath, "subsystem_device", &d->subsystem_device_id);
+        (void) read_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor_id);
+        (void) read_u16(d->syspath, "subsystem_device", &d->subsystem_device_id);
         r = iom_sysfs_read_int64(d->syspath, "class", &v);
         if (r < 0)
                 return iom_debug_errno(r, "%s: cannot read class: %m", d->syspath);
-        d->class = (uint32_t)v & 0xffffff;
+        d->class = (uint32_t) v & 0xffffff;
         if (iom_sysfs_read_int64(d->syspath, "revision", &v) >= 0)
-                d->revision = (uint8_t)v;
+                d->revision = (uint8_t) v;
         return 0;
 }
 
@@ -94,12 +94,12 @@ static int read_binding(struct iom_device *d) {
                 char *end;
                 long id = strtol(group, &end, 10);
                 if (*end == '\0' && id >= 0 && id <= INT32_MAX)
-                        d->iommu_group = (int)id;
+                        d->iommu_group = (int) id;
         }
 
         d->numa_node = -1;
         if (iom_sysfs_read_int64(d->syspath, "numa_node", &v) >= 0 && v >= -1 && v < INT32_MAX)
-                d->numa_node = (int)v;
+                d->numa_node = (int) v;
 
         if (iom_sysfs_read_string(d->syspath, "reset_method", &resets) < 0)
                 resets = strdup("");
@@ -114,9 +114,9 @@ static void read_sriov(struct iom_device *d) {
 
         if (iom_sysfs_read_int64(d->syspath, "sriov_totalvfs", &v) >= 0 && v >= 0) {
                 d->sriov = true;
-                d->sriov_total_vfs = (unsigned)v;
+                d->sriov_total_vfs = (unsigned) v;
                 if (iom_sysfs_read_int64(d->syspath, "sriov_numvfs", &v) >= 0 && v >= 0)
-                        d->sriov_num_vfs = (unsigned)v;
+                        d->sriov_num_vfs = (unsigned) v;
         }
         if (iom_sysfs_read_link_name(d->syspath, "physfn", &pf) >= 0 &&
             iom_address_parse(pf, &d->physfn, NULL) >= 0)

@@ -29,7 +29,7 @@ enum iom_region_type iom_region_type_from_string(const char *s) {
                 return _IOM_REGION_TYPE_INVALID;
         for (int i = 0; i < _IOM_REGION_TYPE_MAX; i++)
                 if (streq(region_type_table[i], s))
-                        return (enum iom_region_type)i;
+                        return (enum iom_region_type) i;
         return _IOM_REGION_TYPE_INVALID;
 }
 

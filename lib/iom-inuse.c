@@ -65,7 +65,7 @@ static bool is_behind(const char *real, const char *pci_real) {
         subsys = strstr(real, "/nvme-subsystem/");
         if (!subsys)
                 return false;
-        _cleanup_free_ char *dir = strndup(real, (size_t)(strchrnul(subsys + 16, '/') - real));
+        _cleanup_free_ char *dir = strndup(real, (size_t) (strchrnul(subsys + 16, '/') - real));
         _cleanup_(closedirp) DIR *d = dir ? opendir(dir) : NULL;
         struct dirent *e;
         while (d && (e = readdir(d))) {
@@ -197,7 +197,7 @@ static int check_block(const char *dir, const char *name, const char *via, int d
                         continue;
                 if (asprintf(&target, IOM_SYSFS_ROOT "/class/block/%s", e->d_name) < 0)
                         return -ENOMEM;
-                (void)iom_sysfs_read_string(target, "dm/name", &dm_name);
+                (void) iom_sysfs_read_string(target, "dm/name", &dm_name);
                 if (asprintf(&holder_via, " (%s%s%s on %s)", dm_name ? "dm '" : "",
                              strempty(dm_name), dm_name ? "'" : "holder", name) < 0)
                         return -ENOMEM;
@@ -268,11 +268,11 @@ static int check_interface(const char *ifname, struct uses *u) {
                         if (!i->ifa_addr || !streq(i->ifa_name, ifname))
                                 continue;
                         if (i->ifa_addr->sa_family == AF_INET)
-                                src = &((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+                                src = &((struct sockaddr_in *) i->ifa_addr)->sin_addr;
                         else if (i->ifa_addr->sa_family == AF_INET6 &&
                                  !IN6_IS_ADDR_LINKLOCAL(
-                                         &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
-                                src = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+                                         &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr))
+                                src = &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
                         else
                                 continue;
                         if (!inet_ntop(i->ifa_addr->sa_family, src, text, sizeof(text)))
@@ -283,7 +283,7 @@ static int check_interface(const char *ifname, struct uses *u) {
                                 return -ENOMEM;
                         }
                         addrs = grown;
-                        len += (size_t)sprintf(addrs + len, "%s%s", len ? ", " : "", text);
+                        len += (size_t) sprintf(addrs + len, "%s%s", len ? ", " : "", text);
                 }
                 freeifaddrs(list);
         }
@@ -317,7 +317,7 @@ static int found_input(const char *dir, const char *name, struct uses *u) {
 
         if (strncmp(name, "input", 5) != 0)
                 return 0;
-        (void)iom_sysfs_read_string(dir, "name", &label);
+        (void) iom_sysfs_read_string(dir, "name", &label);
         return add_use(u, "%s%s%s%s is attached", name, label ? " (" : "", strempty(label),
                        label ? ")" : "");
 }

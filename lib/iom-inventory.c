@@ -105,9 +105,9 @@ int iom_inventory_link(struct iom_inventory *inv) {
 
                 if (d->iommu_group < 0)
                         continue;
-                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
                 if (!g) {
-                        g = iom_group_new((unsigned)d->iommu_group);
+                        g = iom_group_new((unsigned) d->iommu_group);
                         if (!g)
                                 return -ENOMEM;
                         r = iom_inventory_add_group(inv, g);

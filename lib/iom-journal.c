@@ -197,21 +197,21 @@ int iom_journal_save(const struct iom_journal *j, const char *path) {
                         continue;
                 if (n < 0)
                         goto fail;
-                done += (size_t)n;
+                done += (size_t) n;
         }
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
                 goto fail;
         return fsync_directory_of(path);
 fail:;
         int r = negative_errno();
-        (void)unlink(tmp);
+        (void) unlink(tmp);
         return r;
 }
 
 int iom_journal_move_aside(const char *path, char **ret_new_path) {
         _cleanup_free_ char *aside = NULL;
 
-        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long)time(NULL)) < 0)
+        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long) time(NULL)) < 0)
                 return -ENOMEM;
         if (rename(path, aside) < 0)
                 return negative_errno();

@@ -19,7 +19,7 @@ static json_object *string_or_null(const char *s) {
 
 static json_object *hex(unsigned value, int width) {
         char buf[32];
-        (void)snprintf(buf, sizeof(buf), "%0*x", width, value);
+        (void) snprintf(buf, sizeof(buf), "%0*x", width, value);
         return json_object_new_string(buf);
 }
 
@@ -79,7 +79,7 @@ static json_object *device_json(const struct iom_device *d) {
 
 static json_object *u64_hex(uint64_t v) {
         char buf[32];
-        (void)snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
+        (void) snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
         return json_object_new_string(buf);
 }
 
@@ -191,7 +191,7 @@ char *iom_json_show_device(const struct iom_inventory *inv, const struct iom_dev
         if (!o)
                 return NULL;
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
         json_object_object_add(o, "device", device_json(d));
         json_object_object_add(o, "group", g ? group_json(g) : NULL);
         peers = json_object_new_array();

@@ -132,7 +132,7 @@ static int check_keys(struct reader *rd, json_object *o, const char *path,
                       const char *const *allowed) {
         json_object_object_foreach(o, key, value) {
                 bool known = false;
-                (void)value;
+                (void) value;
                 for (const char *const *a = allowed; *a; a++)
                         known = known || streq(*a, key);
                 if (!known)
@@ -159,7 +159,7 @@ static int get_group(struct reader *rd, json_object *o, const char *path, unsign
         int64_t g = json_object_get_int64(v);
         if (g < 0 || g > UINT32_MAX)
                 return bad(rd, path, "'group' is out of range");
-        *ret = (unsigned)g;
+        *ret = (unsigned) g;
         return 0;
 }
 
@@ -196,7 +196,7 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
                 json_object *d = json_object_array_get_idx(devices, i);
                 char sub[128];
 
-                (void)snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
+                (void) snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
                 if (!json_object_is_type(d, json_type_object))
                         return bad(rd, sub, "must be an object");
                 if ((r = check_keys(rd, d, sub, device_keys)) < 0 ||
@@ -236,7 +236,7 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
                 struct iom_plan_step *step = &in->steps[i];
                 char sub[128];
 
-                (void)snprintf(sub, sizeof(sub), "%s.steps[%zu]", path, i);
+                (void) snprintf(sub, sizeof(sub), "%s.steps[%zu]", path, i);
                 if (!json_object_is_type(s, json_type_object))
                         return bad(rd, sub, "must be an object");
                 step->group = in->group;
@@ -260,7 +260,7 @@ static int parse_text(struct reader *rd, const char *text, json_object **ret) {
 
         if (!tok)
                 return -ENOMEM;
-        o = json_tokener_parse_ex(tok, text, (int)len + 1);
+        o = json_tokener_parse_ex(tok, text, (int) len + 1);
         if (!o) {
                 size_t offset = json_tokener_get_parse_end(tok);
                 unsigned line = 1, column = 1;
@@ -269,7 +269,7 @@ static int parse_text(struct reader *rd, const char *text, json_object **ret) {
                         line += text[i] == '\n';
                 }
                 char where[64];
-                (void)snprintf(where, sizeof(where), "line %u, column %u", line, column);
+                (void) snprintf(where, sizeof(where), "line %u, column %u", line, column);
                 int r = bad(rd, where, "%s", json_tokener_error_desc(json_tokener_get_error(tok)));
                 json_tokener_free(tok);
                 return r;
@@ -298,7 +298,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return r;
         if (json_object_get_int64(v) != IOM_JOURNAL_VERSION)
                 return bad(&rd, "version", "version %lld is not %d",
-                           (long long)json_object_get_int64(v), IOM_JOURNAL_VERSION);
+                           (long long) json_object_get_int64(v), IOM_JOURNAL_VERSION);
         if ((r = get(&rd, root, "(top)", "claims", json_type_array, false, &claims)) < 0 ||
             (r = get(&rd, root, "(top)", "intents", json_type_array, false, &intents)) < 0)
                 return r;
@@ -312,7 +312,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
-                (void)snprintf(path, sizeof(path), "claims[%zu]", i);
+                (void) snprintf(path, sizeof(path), "claims[%zu]", i);
                 j->n_claims++;
                 r = read_claim(&rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
                 if (r < 0)
@@ -326,7 +326,7 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
-                (void)snprintf(path, sizeof(path), "intents[%zu]", i);
+                (void) snprintf(path, sizeof(path), "intents[%zu]", i);
                 j->n_intents++;
                 r = read_intent(&rd, json_object_array_get_idx(intents, i), path, &j->intents[i]);
                 if (r < 0)

@@ -18,7 +18,7 @@
 static bool valid_uid(const char *s) {
         char *end;
 
-        if (!isdigit((unsigned char)*s))
+        if (!isdigit((unsigned char) *s))
                 return false;
         errno = 0;
         unsigned long uid = strtoul(s, &end, 10);
@@ -32,7 +32,7 @@ static bool valid_unit(const char *s) {
         if (n <= strlen(suffix) || !streq(s + n - strlen(suffix), suffix))
                 return false;
         for (const char *p = s; *p; p++)
-                if (!isalnum((unsigned char)*p) && !strchr(":-_.\\@", *p))
+                if (!isalnum((unsigned char) *p) && !strchr(":-_.\\@", *p))
                         return false;
         return true;
 }
@@ -42,7 +42,7 @@ int iom_owner_validate(const char *name, const char **ret_error) {
                 FAIL("the owner name is empty");
         if (strlen(name) > IOM_OWNER_NAME_MAX)
                 FAIL("the owner name is longer than 256 bytes");
-        for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
                 if (*p < 0x20 || *p == 0x7f)
                         FAIL("the owner name contains a control character");
                 if (*p == '/')

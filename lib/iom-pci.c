@@ -35,7 +35,7 @@ _printf_(1, 2) static void pci_debug(char *msg, ...) {
         va_list ap;
 
         va_start(ap, msg);
-        (void)vsnprintf(buf, sizeof(buf), msg, ap);
+        (void) vsnprintf(buf, sizeof(buf), msg, ap);
         va_end(ap);
         iom_debug("libpci: %s", buf);
 }
@@ -58,7 +58,7 @@ int iom_pci_new(struct iom_pci **ret) {
         p->access->warning = pci_debug;
         p->access->debug = pci_debug;
         p->access->id_lookup_mode = PCI_LOOKUP_NO_HWDB;
-        pci_set_name_list_path(p->access, (char *)PCI_IDS_PATH, 0);
+        pci_set_name_list_path(p->access, (char *) PCI_IDS_PATH, 0);
         pci_init(p->access);
         *ret = p;
         return 0;
@@ -99,7 +99,7 @@ int iom_pci_read_acs(struct iom_pci *p, const struct iom_address *a, uint16_t *r
         struct pci_dev *d;
         struct pci_cap *cap;
 
-        d = pci_get_dev(p->access, (int)a->domain, a->bus, a->slot, a->function);
+        d = pci_get_dev(p->access, (int) a->domain, a->bus, a->slot, a->function);
         if (!d)
                 return -ENOMEM;
         pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_EXT_CAPS);

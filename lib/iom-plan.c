@@ -27,7 +27,7 @@ const char *iom_plan_op_to_string(enum iom_plan_op op) {
 enum iom_plan_op iom_plan_op_from_string(const char *s) {
         for (int i = 0; s && i < _IOM_PLAN_OP_MAX; i++)
                 if (streq(plan_op_table[i], s))
-                        return (enum iom_plan_op)i;
+                        return (enum iom_plan_op) i;
         return _IOM_PLAN_OP_INVALID;
 }
 
@@ -105,9 +105,9 @@ static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const c
                          const struct iom_address *named_by) {
         return iom_plan_append_step(p, &(struct iom_plan_step){
                                                .address = d->address,
-                                               .group = (unsigned)d->iommu_group,
+                                               .group = (unsigned) d->iommu_group,
                                                .from = d->driver,
-                                               .to = (char *)to,
+                                               .to = (char *) to,
                                                .from_override = d->driver_override,
                                                .named = named,
                                                .named_by = *named_by,
@@ -207,7 +207,7 @@ static int resolve_device(const struct iom_inventory *inv, const char *spec,
                 return iom_error(ret_error, -EXDEV,
                                  "%s has no IOMMU group: the IOMMU is off or does not cover it",
                                  iom_address_format(&d->address, buf));
-        *ret_group = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
+        *ret_group = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
         if (!*ret_group)
                 return iom_error(ret_error, -EXDEV, "%s: IOMMU group %d is not known",
                                  iom_address_format(&d->address, buf), d->iommu_group);
@@ -317,7 +317,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned)d->iommu_group);
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
         if (g && g->owner)
                 return iom_error(ret_error, -EEXIST,
                                  "IOMMU group %u is owned by '%s': release it first", g->id,
@@ -326,7 +326,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (r < 0)
                 return r;
         if (d->iommu_group >= 0) {
-                r = iom_plan_add_group(p, (unsigned)d->iommu_group);
+                r = iom_plan_add_group(p, (unsigned) d->iommu_group);
                 if (r < 0)
                         return r;
         }
@@ -355,16 +355,16 @@ char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PL
         char a[IOM_ADDRESS_STRING_MAX];
 
         if (s->named)
-                (void)snprintf(buf, IOM_PLAN_REASON_MAX, "named");
+                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "named");
         else
-                (void)snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
-                               iom_address_format(&s->named_by, a));
+                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
+                                iom_address_format(&s->named_by, a));
         return buf;
 }
 
 int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
                                    const char *to, const char *reason) {
-        struct iom_device d = {.iommu_group = -1, .driver = (char *)(from && *from ? from : NULL)};
+        struct iom_device d = {.iommu_group = -1, .driver = (char *) (from && *from ? from : NULL)};
         struct iom_address by;
         const char *peer = "group peer of ";
         bool named = streq(reason, "named");

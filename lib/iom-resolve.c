@@ -15,7 +15,7 @@ static bool all_digits(const char *s) {
         if (!*s)
                 return false;
         for (; *s; s++)
-                if (!isdigit((unsigned char)*s))
+                if (!isdigit((unsigned char) *s))
                         return false;
         return true;
 }
@@ -28,12 +28,12 @@ static bool parse_id_pair(const char *s, uint16_t *ret_vendor, uint16_t *ret_dev
         if (strlen(s) != 9 || s[4] != ':')
                 return false;
         for (size_t i = 0; i < 9; i++)
-                if (i != 4 && !isxdigit((unsigned char)s[i]))
+                if (i != 4 && !isxdigit((unsigned char) s[i]))
                         return false;
         if (sscanf(s, "%4x:%4x%n", &v, &d, &n) != 2 || n != 9)
                 return false;
-        *ret_vendor = (uint16_t)v;
-        *ret_device = (uint16_t)d;
+        *ret_vendor = (uint16_t) v;
+        *ret_device = (uint16_t) d;
         return true;
 }
 
@@ -57,7 +57,7 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
                 errno = 0;
                 unsigned long id = strtoul(spec, &end, 10);
                 struct iom_group *g = errno == 0 && id <= UINT32_MAX
-                                              ? iom_inventory_find_group(inv, (unsigned)id)
+                                              ? iom_inventory_find_group(inv, (unsigned) id)
                                               : NULL;
                 if (!g)
                         return iom_error(ret_error, -ENOENT, "'%s': no such IOMMU group%s", spec,

@@ -33,7 +33,7 @@ int iom_read_file(const char *path, size_t max_size, char **ret) {
                 }
                 if (n == 0)
                         break;
-                size += (size_t)n;
+                size += (size_t) n;
                 if (size > max_size)
                         return -EFBIG;
         }
@@ -116,9 +116,9 @@ int iom_sysfs_read_binary(const char *dir, const char *name, size_t offset, void
         if (fd < 0)
                 return negative_errno();
         do
-                n = pread(fd, buf, size, (off_t)offset);
+                n = pread(fd, buf, size, (off_t) offset);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();
-        return (int)n;
+        return (int) n;
 }

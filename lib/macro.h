@@ -40,15 +40,21 @@
                         func(*p);                                                                  \
         }
 
+/* Frees and returns NULL, for "p = mfree(p)". */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p) {
-        free(*(void **)p);
+        free(*(void **) p);
 }
 #define _cleanup_free_ _cleanup_(freep)
 
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
-                (void)close(*fd);
+                (void) close(*fd);
                 errno = saved;
         }
 }

@@ -56,8 +56,8 @@ static void test_region_type_strings(void) {
 }
 
 static struct iom_device make_device(const char *address, const char *driver, uint8_t header) {
-        struct iom_device d = {.header_type = header, .driver = (char *)driver};
-        (void)iom_address_parse(address, &d.address, NULL);
+        struct iom_device d = {.header_type = header, .driver = (char *) driver};
+        (void) iom_address_parse(address, &d.address, NULL);
         return d;
 }
 
@@ -86,13 +86,13 @@ static void test_viability(void) {
         ASSERT_STREQ(g->blockers[0].driver, "snd_hda_intel");
 
         /* Once the peer is on vfio-pci the group is viable, bridge and all. */
-        audio.driver = (char *)"vfio-pci";
+        audio.driver = (char *) "vfio-pci";
         ASSERT_EQ(iom_group_update_viability(g), 0);
         ASSERT_TRUE(g->viable);
         ASSERT_EQ(g->n_blockers, 0);
 
         /* A bridge on shpchp claims DMA ownership (Linux 5.19+): it blocks too. */
-        bridge.driver = (char *)"shpchp";
+        bridge.driver = (char *) "shpchp";
         ASSERT_EQ(iom_group_update_viability(g), 0);
         ASSERT_TRUE(!g->viable);
         ASSERT_STREQ(g->blockers[0].reason, "a bridge bound to a driver that claims DMA ownership");

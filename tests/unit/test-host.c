@@ -34,7 +34,7 @@ static void test_acs_override(void) {
 
 static void test_notice(void) {
         _cleanup_free_ char *off = NULL, *plain = NULL;
-        char *params[] = {(char *)"iommu=pt", (char *)"intel_iommu=off", NULL};
+        char *params[] = {(char *) "iommu=pt", (char *) "intel_iommu=off", NULL};
 
         off = iom_host_notice(params);
         ASSERT_STREQ(off, "No IOMMU groups: the kernel command line turns the IOMMU off "

@@ -16,7 +16,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 
 static struct iom_plan *assign_plan(struct iom_inventory *inv) {
-        char *devices[] = {(char *)"01:00.0", NULL};
+        char *devices[] = {(char *) "01:00.0", NULL};
         struct iom_plan *p = NULL;
 
         if (iom_plan_assign(inv, "win11", devices, &p, NULL) < 0)
@@ -69,8 +69,8 @@ static void test_save_load(void) {
         struct stat st;
 
         ASSERT_TRUE(mkdtemp(dir));
-        (void)snprintf(path, sizeof(path), "%s/state.json", dir);
-        (void)snprintf(missing, sizeof(missing), "%s/none.json", dir);
+        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
+        (void) snprintf(missing, sizeof(missing), "%s/none.json", dir);
         ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
         ASSERT_EQ(iom_journal_save(j, path), 0);
         ASSERT_EQ(stat(path, &st), 0);
@@ -80,8 +80,8 @@ static void test_save_load(void) {
         /* No file yet: an empty journal, not an error. */
         ASSERT_EQ(iom_journal_load(missing, &empty, NULL), 0);
         ASSERT_EQ(empty->n_claims + empty->n_intents, 0);
-        (void)unlink(path);
-        (void)rmdir(dir);
+        (void) unlink(path);
+        (void) rmdir(dir);
 }
 
 static void test_bad_journals(void) {
@@ -129,7 +129,7 @@ static void test_move_aside(void) {
         FILE *f;
 
         ASSERT_TRUE(mkdtemp(dir));
-        (void)snprintf(path, sizeof(path), "%s/state.json", dir);
+        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
         f = fopen(path, "we");
         ASSERT_TRUE(f);
         fputs("garbage", f);
@@ -138,8 +138,8 @@ static void test_move_aside(void) {
         ASSERT_TRUE(access(path, F_OK) < 0);
         ASSERT_EQ(iom_read_file(aside, 100, &text), 0);
         ASSERT_STREQ(text, "garbage");
-        (void)unlink(aside);
-        (void)rmdir(dir);
+        (void) unlink(aside);
+        (void) rmdir(dir);
 }
 
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_bad_journals),

@@ -29,7 +29,7 @@ static struct iom_inventory *workstation(void) {
 static void test_assign_takes_group_peers(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
-        char *devices[] = {(char *)"03:01.0", NULL};
+        char *devices[] = {(char *) "03:01.0", NULL};
         char buf[IOM_ADDRESS_STRING_MAX];
 
         ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &p, NULL), 0);
@@ -53,7 +53,7 @@ static void test_assign_takes_group_peers(void) {
 static void test_assign_two_functions_one_group(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
-        char *devices[] = {(char *)"01:00.1", (char *)"0000:01:00.0", NULL};
+        char *devices[] = {(char *) "01:00.1", (char *) "0000:01:00.0", NULL};
         size_t first;
 
         ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &p, NULL), 0);
@@ -89,7 +89,7 @@ static void test_assign_refusals(void) {
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
                 _cleanup_free_ char *error = NULL;
-                char *devices[] = {(char *)table[i].device, NULL};
+                char *devices[] = {(char *) table[i].device, NULL};
 
                 ASSERT_EQ(iom_plan_assign(inv, table[i].owner, devices, &p, &error),
                           table[i].error);
@@ -102,8 +102,8 @@ static void test_release(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
         _cleanup_(iom_plan_freep) struct iom_plan *all = NULL, *one = NULL, *other = NULL;
         _cleanup_free_ char *error = NULL, *error2 = NULL;
-        char *nvme[] = {(char *)"04:00.0", NULL};
-        char *audio[] = {(char *)"01:00.1", NULL};
+        char *nvme[] = {(char *) "04:00.0", NULL};
+        char *audio[] = {(char *) "01:00.1", NULL};
         char *none[] = {NULL};
 
         iom_inventory_find_group(inv, 1)->owner = strdup("win11");

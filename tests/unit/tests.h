@@ -27,7 +27,7 @@ extern int iom_test_failures;
 
 #define ASSERT_EQ(a, b)                                                                            \
         do {                                                                                       \
-                long long _a_ = (long long)(a), _b_ = (long long)(b);                              \
+                long long _a_ = (long long) (a), _b_ = (long long) (b);                            \
                 if (_a_ != _b_) {                                                                  \
                         fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
                                 __LINE__, #a, _a_, #b, _b_);                                       \

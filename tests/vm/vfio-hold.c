@@ -31,7 +31,7 @@ int main(int argc, char *argv[]) {
                 return die("/dev/vfio/vfio");
         if (ioctl(container, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
                 return die("VFIO_GET_API_VERSION");
-        (void)snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
+        (void) snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
         group = open(path, O_RDWR | O_CLOEXEC);
         if (group < 0)
                 return die(path);
