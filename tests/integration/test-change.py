@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The change methods (Assign, Release, Rebind) on a umockdev host, as far as no kernel is
+needed to bind drivers (the vm tier proves the binding): dry-run plans of whole groups, every
+refusal named and harmless, owners and corrupt journals read at start.
+Usage: test-change.py tests/hosts/NAME (a host with a multi-device group and a group of
+bridges only, like desktop)."""
+
+import glob
+import json
+import os
+import sys
+
+from harness import BUS_NAME, Daemon, Harness, HostCase, host_main
+
+EXIT_REFUSED = 1
+
+
+class ChangeTest(HostCase):
+    per_test = True
+
+    # The host's facts the tests need.
+
+    def shared_group(self):
+        """A group of several devices, and its first endpoint."""
+        group = next(g for g in sorted(self.host.groups) if len(self.host.members(g)) > 1)
+        endpoint = next(d for d in self.host.members(group) if not d.is_bridge)
+        return group, endpoint.address
+
+    def bridges_only_group_device(self):
+        group = next(g for g in sorted(self.host.groups)
+                     if all(d.is_bridge for d in self.host.members(g)))
+        return self.host.members(group)[0].address
+
+    def overrides(self):
+        """Every device's driver_override file in the testbed: the sysfs a change writes."""
+        found = {}
+        # os.walk does not follow links: sysfs' links lead back up the tree.
+        for top, _, files in os.walk(os.path.join(self.testbed.sys, 'devices')):
+            if 'driver_override' in files:
+                with open(os.path.join(top, 'driver_override'), encoding='utf-8') as f:
+                    found[top] = f.read()
+        return found
+
+    def journal(self):
+        try:
+            with open(self.harness.daemon.journal, encoding='utf-8') as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def restart_with_journal(self, text):
+        """Stops the daemon, writes its journal, starts it again."""
+        self.harness.daemon.close()
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            f.write(text)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+
+    def refused(self, args, error, mention):
+        before = (self.overrides(), self.journal())
+        result = self.harness.iommuctl(*args)
+        with self.subTest(args=args):
+            self.assertEqual(result.returncode, EXIT_REFUSED, result.stderr)
+            self.assertIn(f'({error})', result.stderr)
+            self.assertIn(mention, result.stderr)
+            self.assertEqual((self.overrides(), self.journal()), before,
+                             'a refused change wrote to sysfs or the journal')
+
+    # The tests.
+
+    def test_dry_run_plans_the_whole_group(self):
+        group, named = self.shared_group()
+        before = self.overrides()
+        plan = self.harness.iommuctl_json('--dry-run', 'assign', 'win11', named)
+        self.assertTrue(plan['dry_run'])
+        expected = sorted(d.address for d in self.host.members(group)
+                          if not d.is_bridge or self.host.blocks(d))
+        self.assertEqual(sorted(row['address'] for row in plan['plan']), expected)
+        for row in plan['plan']:
+            self.assertEqual(row['named'], row['address'] == named)
+            self.assertEqual(row['reason'],
+                             'named' if row['named'] else f'group peer of {named}')
+            device = self.host.by_address[row['address']]
+            self.assertEqual(row['from'], device.driver)
+            self.assertEqual(row['to'], None if device.is_bridge else 'vfio-pci')
+        self.assertEqual(self.overrides(), before, 'a dry run wrote to sysfs')
+        self.assertIsNone(self.journal(), 'a dry run wrote a journal')
+        table = self.harness.iommuctl('--dry-run', 'assign', 'win11', named)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn('Dry run: nothing was changed', table.stdout)
+
+    def test_refusals(self):
+        _, named = self.shared_group()
+        absent = next(f'0000:{bus:02x}:1f.7' for bus in range(0x80, 0x100)
+                      if f'0000:{bus:02x}:1f.7' not in self.host.by_address)
+        cases = [
+                (['assign', 'win11', absent], 'NotFound', f'no PCI device at {absent}'),
+                (['assign', 'win11', 'zz:zz.z'], 'InvalidArgument', 'is not a PCI address'),
+                (['assign', '', named], 'InvalidArgument', 'the owner name is empty'),
+                (['assign', 'a/b', named], 'InvalidArgument', "contains '/'"),
+                (['assign', 'a\tb', named], 'InvalidArgument', 'control character'),
+                (['assign', 'uid:root', named], 'InvalidArgument', 'numeric user id'),
+                (['assign', 'win11', self.bridges_only_group_device()], 'NotViable',
+                 'holds only bridges'),
+                (['release', 'win11'], 'NotFound', "'win11' owns no IOMMU group"),
+                (['rebind', named, 'a/b'], 'InvalidArgument', "'a/b' is not a driver name"),
+        ]
+        for args, error, mention in cases:
+            self.refused(args, error, mention)
+
+    def test_options_are_checked(self):
+        _, named = self.shared_group()
+        for options, message in ((['1', 'bogus', 'b', 'true'], "Unknown option 'bogus'"),
+                                 (['1', 'dry-run', 's', 'yes'],
+                                  "Option 'dry-run' takes a boolean")):
+            result = self.harness.bus.busctl(
+                    'call', BUS_NAME, '/org/iommud1', 'org.iommud1.Manager', 'Assign',
+                    'sasa{sv}', 'win11', '1', named, *options, check=False)
+            with self.subTest(options=options):
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(message, result.stderr)
+        self.assertIsNone(self.journal())
+
+    def test_owner_from_the_journal(self):
+        group, named = self.shared_group()
+        members = self.host.members(group)
+        self.restart_with_journal(json.dumps({
+                'version': 1,
+                'claims': [{'group': group, 'owner': 'win11',
+                            'devices': [{'address': d.address, 'host_driver': d.driver}
+                                        for d in members]}],
+                'intents': []}))
+        listed = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+        self.assertEqual(listed[group]['owner'], 'win11')
+        # The devices are still on their host drivers: someone moved them, and it is said.
+        self.assertEqual(listed[group]['state'], 'inconsistent')
+        self.assertIn('moved by hand', self.harness.daemon.errors())
+        self.refused(['assign', 'linux', named], 'Owned', "owned by 'win11'")
+        self.refused(['release', 'linux', named], 'NotOwner', "not owned by 'linux'")
+        self.refused(['rebind', named, 'vfio-pci'], 'Owned', 'release it first')
+
+    def test_corrupt_journal_is_moved_aside(self):
+        self.restart_with_journal('{"version": 1, "claims": [')
+        self.assertIn('The journal is corrupt', self.harness.daemon.errors())
+        aside = glob.glob(self.harness.daemon.journal + '.corrupt-*')
+        self.assertEqual(len(aside), 1, 'the corrupt journal was not kept aside')
+        with open(aside[0], encoding='utf-8') as f:
+            self.assertEqual(f.read(), '{"version": 1, "claims": [')
+        self.assertEqual(self.harness.iommuctl_json('list')['source'], 'daemon')
+
+
+if __name__ == '__main__':
+    sys.exit(host_main(ChangeTest, sys.argv))
