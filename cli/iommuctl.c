@@ -30,6 +30,7 @@ static const struct verb verbs[] = {
         {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
         {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
+        {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...]"},
 };
 
 static void help(void) {
@@ -40,7 +41,9 @@ static void help(void) {
                "  show DEVICE|GROUP    Every property of a device or an IOMMU group\n"
                "  assign GUEST DEVICE...     Give the devices' IOMMU groups to a guest\n"
                "  release GUEST [DEVICE...]  Return a guest's groups to their host drivers\n"
-               "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n\n"
+               "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n"
+               "  policy check [FILE...]     Validate policy files (default: " IOMMUD_POLICYDIR
+               ")\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"

@@ -26,3 +26,4 @@ int verb_show(int argc, char *argv[]);
 int verb_assign(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
 int verb_rebind(int argc, char *argv[]);
+int verb_policy(int argc, char *argv[]);

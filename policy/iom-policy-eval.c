@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Evaluating the policy: the most specific applicable rule decides, deny wins ties, and
+ * nothing applicable is a deny. */
+#include <fnmatch.h>
+#include <string.h>
+
+#include "iom-policy.h"
+#include "macro.h"
+
+static bool rule_matches(const struct iom_policy_match *m, const struct iom_policy_subject *s) {
+        char address[IOM_ADDRESS_STRING_MAX];
+
+        if (m->address && fnmatch(m->address, iom_address_format(&s->address, address), 0) != 0)
+                return false;
+        if ((m->vendor >= 0 && m->vendor != s->vendor) ||
+            (m->device >= 0 && m->device != s->device) ||
+            (m->subsystem_vendor >= 0 && m->subsystem_vendor != s->subsystem_vendor) ||
+            (m->subsystem_device >= 0 && m->subsystem_device != s->subsystem_device))
+                return false;
+        if (m->class_mask > 0 && (s->class & m->class_mask) != m->class_value)
+                return false;
+        if (m->driver && (!s->driver || !streq(m->driver, s->driver)))
+                return false;
+        if (m->host_driver && (!s->host_driver || !streq(m->host_driver, s->host_driver)))
+                return false;
+        return true;
+}
+
+/* 2: @guest is named exactly; 1: a glob or "*" covers it; 0: the rule is not for it. */
+static int guest_applies(char *const *guests, const char *guest) {
+        int best = 0;
+
+        for (char *const *g = guests; g && *g; g++) {
+                if (streq(*g, guest))
+                        return 2;
+                if (fnmatch(*g, guest, 0) == 0)
+                        best = 1;
+        }
+        return best;
+}
+
+void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_subject *s,
+                         const char *guest, struct iom_policy_decision *ret) {
+        const struct iom_policy_rule *best = NULL;
+        unsigned best_score = 0;
+
+        for (size_t i = 0; p && i < p->n_rules; i++) {
+                const struct iom_policy_rule *r = &p->rules[i];
+                int applies = guest_applies(r->guests, guest);
+
+                if (!applies || !rule_matches(&r->match, s))
+                        continue;
+                /* Device keys weigh more than the guest's exactness. */
+                unsigned score = r->match.n_keys * 4 + (unsigned) applies;
+                if (!best || score > best_score ||
+                    (score == best_score && r->action == IOM_POLICY_DENY &&
+                     best->action == IOM_POLICY_ALLOW)) {
+                        best = r;
+                        best_score = score;
+                }
+        }
+        *ret = (struct iom_policy_decision){
+                .action = best ? best->action : IOM_POLICY_DENY,
+                .rule = best,
+        };
+}
+
+const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name) {
+        for (size_t i = 0; p && name && i < p->n_aliases; i++)
+                if (streq(p->aliases[i].name, name))
+                        return &p->aliases[i].address;
+        return NULL;
+}

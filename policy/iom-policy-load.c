@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Loading a policy from files or a directory, and the checks across rules and files. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iom-policy.h"
+#include "iom-sysfs.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
+
+_printf_(2, 3) static void append(char **errors, const char *format, ...) {
+        _cleanup_free_ char *line = NULL;
+        char *joined;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&line, format, ap) < 0)
+                line = NULL;
+        va_end(ap);
+        if (line &&
+            asprintf(&joined, "%s%s%s", strempty(*errors), *errors ? "\n" : "", line) >= 0) {
+                free(*errors);
+                *errors = joined;
+        }
+}
+
+static bool strv_equal(char *const *a, char *const *b) {
+        for (; a && b && *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return (!a || !*a) && (!b || !*b);
+}
+
+static bool same_match(const struct iom_policy_match *a, const struct iom_policy_match *b) {
+#define SAME_STR(x, y) ((!(x) && !(y)) || ((x) && (y) && streq((x), (y))))
+        return SAME_STR(a->address, b->address) && a->vendor == b->vendor &&
+               a->device == b->device && a->subsystem_vendor == b->subsystem_vendor &&
+               a->subsystem_device == b->subsystem_device && a->class_value == b->class_value &&
+               a->class_mask == b->class_mask && SAME_STR(a->driver, b->driver) &&
+               SAME_STR(a->host_driver, b->host_driver);
+#undef SAME_STR
+}
+
+/* Duplicate ids, and two rules that match the same devices for the same guests but disagree:
+ * neither is more specific, and the file order must not decide silently. */
+static int check_rules(const struct iom_policy *p, char **errors) {
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const struct iom_policy_rule *b = &p->rules[i];
+                for (size_t k = 0; k < i; k++) {
+                        const struct iom_policy_rule *a = &p->rules[k];
+                        if (a->id && b->id && streq(a->id, b->id)) {
+                                append(errors, "%s:%u:%u: duplicate rule id '%s' (first at %s:%u)",
+                                       b->file, b->id_line, b->id_column, b->id, a->file,
+                                       a->id_line);
+                                r = -EINVAL;
+                        } else if (a->action != b->action && same_match(&a->match, &b->match) &&
+                                   strv_equal(a->guests, b->guests)) {
+                                append(errors,
+                                       "%s:%u:%u: rule '%s' conflicts with rule '%s' "
+                                       "(%s:%u): the same devices and guests, the opposite action",
+                                       b->file, b->line, b->column, strempty(b->id),
+                                       strempty(a->id), a->file, a->line);
+                                r = -EINVAL;
+                        }
+                }
+        }
+        for (size_t i = 0; i < p->n_aliases; i++)
+                for (size_t k = 0; k < i; k++)
+                        if (streq(p->aliases[i].name, p->aliases[k].name)) {
+                                append(errors, "alias '%s' is defined twice", p->aliases[i].name);
+                                r = -EINVAL;
+                        }
+        return r;
+}
+
+int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_errors) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = iom_policy_new();
+        size_t n = 0;
+        int ret_r = 0;
+
+        if (!p)
+                return -ENOMEM;
+        for (char *const *path = paths; path && *path; path++) {
+                _cleanup_free_ char *text = NULL;
+                int r = iom_read_file(*path, IOM_POLICY_FILE_SIZE_MAX, &text);
+
+                if (r == -EFBIG)
+                        append(ret_errors, "%s:1:1: the file is larger than %d bytes", *path,
+                               IOM_POLICY_FILE_SIZE_MAX);
+                else if (r < 0)
+                        append(ret_errors, "%s: %s", *path, strerror(-r));
+                else
+                        r = iom_policy_add_text(p, *path, text, ret_errors);
+                if (r < 0)
+                        ret_r = -EINVAL;
+                char **grown = realloc(p->files, (n + 2) * sizeof(char *));
+                if (!grown)
+                        return -ENOMEM;
+                p->files = grown;
+                p->files[n] = strdup(*path);
+                p->files[++n] = NULL;
+        }
+        if (ret_r < 0)
+                return ret_r;
+        if (check_rules(p, ret_errors) < 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_errors) {
+        _cleanup_strv_free_ char **paths = calloc(1, sizeof(char *));
+        DIR *d;
+        struct dirent *e;
+        size_t n = 0;
+
+        if (!paths)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d && errno != ENOENT) {
+                append(ret_errors, "%s: %s", dir, strerror(errno));
+                return -errno;
+        }
+        while (d && (e = readdir(d))) {
+                size_t len = strlen(e->d_name);
+                if (e->d_name[0] == '.' || len < 6 || !streq(e->d_name + len - 5, ".json"))
+                        continue;
+                char **grown = realloc(paths, (n + 2) * sizeof(char *));
+                if (!grown || asprintf(&grown[n], "%s/%s", dir, e->d_name) < 0) {
+                        closedir(d);
+                        if (grown)
+                                paths = grown;
+                        return -ENOMEM;
+                }
+                paths = grown;
+                paths[++n] = NULL;
+        }
+        if (d)
+                closedir(d);
+        qsort(paths, n, sizeof(char *), compare_names);
+        return iom_policy_load_files(paths, ret, ret_errors);
+}

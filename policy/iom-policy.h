@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy: which guests may own which PCI devices. Parsed and validated from JSON files
+ * into plain structs; evaluation never touches JSON. Grammar and evaluation order are in
+ * iommud.policy(5). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iom-address.h"
+
+#define IOM_POLICY_FILE_SIZE_MAX (256 * 1024)
+#define IOM_POLICY_RULES_MAX 1024
+#define IOM_POLICY_STRING_MAX 256
+
+enum iom_policy_action {
+        IOM_POLICY_ALLOW,
+        IOM_POLICY_DENY,
+};
+
+/* What a rule matches; a field left unset matches anything. */
+struct iom_policy_match {
+        char *address; /* a glob over canonical addresses, "0000:01:00.*" */
+        int vendor, device, subsystem_vendor, subsystem_device; /* -1: any */
+        int64_t class_value, class_mask;                        /* class_mask 0: any */
+        char *driver, *host_driver;
+        unsigned n_keys; /* how many keys are set: the rule's specificity */
+};
+
+struct iom_policy_rule {
+        char *id;
+        char *file;
+        unsigned line, column;       /* of the rule's opening brace */
+        unsigned id_line, id_column; /* of its id */
+        struct iom_policy_match match;
+        char **guests; /* names, UUIDs or fnmatch globs; "*" is everyone */
+        enum iom_policy_action action;
+        bool autobind, allow_in_use, require_isolation;
+        char *host_driver_option;
+        unsigned max_per_guest; /* 0: no limit */
+};
+
+struct iom_policy_alias {
+        char *name;
+        struct iom_address address;
+};
+
+struct iom_policy {
+        struct iom_policy_rule *rules;
+        size_t n_rules;
+        struct iom_policy_alias *aliases;
+        size_t n_aliases;
+        char **files; /* the files it was read from, in order */
+};
+
+/* What the evaluator needs to know about a device. */
+struct iom_policy_subject {
+        struct iom_address address;
+        uint16_t vendor, device, subsystem_vendor, subsystem_device;
+        uint32_t class;
+        const char *driver, *host_driver;
+};
+
+struct iom_policy_decision {
+        enum iom_policy_action action;
+        const struct iom_policy_rule *rule; /* NULL: no rule matched, the default deny */
+};
+
+struct iom_policy *iom_policy_new(void);
+struct iom_policy *iom_policy_free(struct iom_policy *p);
+
+/* Adds the rules and aliases of one file (text already read) to @p. Every error is appended
+ * to *@ret_errors ("file:line:column: message", one per line); returns -EINVAL when there was
+ * any, and @p is then only good for freeing. */
+int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text,
+                        char **ret_errors);
+
+/* Reads @paths (files) in order, or every *.json of @dir in lexical order, into a new policy;
+ * -EINVAL with every error in *@ret_errors when any file is wrong. Cross-file checks
+ * (duplicate ids, conflicting rules, duplicate aliases) run at the end. */
+int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_errors);
+int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_errors);
+
+/* May @guest own @s? The most specific applicable rule decides; deny beats allow at equal
+ * specificity; nothing applicable is the default deny. */
+void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_subject *s,
+                         const char *guest, struct iom_policy_decision *ret);
+
+/* The address an alias stands for, or NULL. */
+const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name);

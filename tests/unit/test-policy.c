@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy: good files load, every bad file gives exactly its expected located errors, and
+ * evaluation follows the documented order. $IOM_POLICY_TESTS is tests/policy/. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iom-policy.h"
+#include "iom-sysfs.h"
+#include "macro.h"
+#include "tests.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
+
+/* Loads @name relative to @dir (so messages name it as the expectations do). */
+static int load_in(const char *dir, const char *name, struct iom_policy **ret, char **errors) {
+        char *paths[] = {(char *) name, NULL};
+        char cwd[4096];
+        int r;
+
+        if (!getcwd(cwd, sizeof(cwd)) || chdir(dir) < 0)
+                return -errno;
+        r = iom_policy_load_files(paths, ret, errors);
+        if (chdir(cwd) < 0)
+                abort();
+        return r;
+}
+
+static char *tests_dir(const char *sub) {
+        const char *base = getenv("IOM_POLICY_TESTS");
+        char *dir;
+
+        if (!base || asprintf(&dir, "%s/%s", base, sub) < 0)
+                return NULL;
+        return dir;
+}
+
+/* Calls @check for every *.json of @dir, counting them. */
+static size_t for_each_json(const char *dir, void (*check)(const char *dir, const char *name)) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        size_t n = 0;
+
+        while (d && (e = readdir(d))) {
+                size_t len = strlen(e->d_name);
+                if (len > 5 && streq(e->d_name + len - 5, ".json")) {
+                        check(dir, e->d_name);
+                        n++;
+                }
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static void check_good(const char *dir, const char *name) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
+        _cleanup_free_ char *errors = NULL;
+        int r = load_in(dir, name, &p, &errors);
+
+        if (r < 0)
+                fprintf(stderr, "%s/%s: %s\n", dir, name, strempty(errors));
+        ASSERT_EQ(r, 0);
+}
+
+static void check_bad(const char *dir, const char *name) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
+        _cleanup_free_ char *errors = NULL, *expected = NULL, *expected_path = NULL;
+
+        ASSERT_EQ(load_in(dir, name, &p, &errors), -EINVAL);
+        ASSERT_TRUE(asprintf(&expected_path, "%s/%.*s.expected", dir, (int) strlen(name) - 5,
+                             name) > 0);
+        ASSERT_EQ(iom_read_file(expected_path, 65536, &expected), 0);
+        size_t n = strlen(expected);
+        while (n > 0 && expected[n - 1] == '\n')
+                expected[--n] = '\0';
+        if (!errors || !streq(errors, expected))
+                fprintf(stderr, "%s/%s gave:\n%s\nexpected:\n%s\n", dir, name, strempty(errors),
+                        expected);
+        ASSERT_STREQ(errors, expected);
+}
+
+static void test_good_files(void) {
+        _cleanup_free_ char *good = tests_dir("good"),
+                            *examples = tests_dir("../../policy/examples");
+
+        ASSERT_TRUE(good && examples);
+        ASSERT_TRUE(for_each_json(good, check_good) >= 2);
+        ASSERT_TRUE(for_each_json(examples, check_good) >= 2);
+}
+
+static void test_bad_files(void) {
+        _cleanup_free_ char *bad = tests_dir("bad");
+
+        ASSERT_TRUE(bad);
+        ASSERT_TRUE(for_each_json(bad, check_bad) >= 10);
+}
+
+static struct iom_policy *policy_from(const char *text) {
+        struct iom_policy *p = iom_policy_new();
+        char *errors = NULL;
+
+        if (!p || iom_policy_add_text(p, "t.json", text, &errors) < 0) {
+                fprintf(stderr, "%s\n", strempty(errors));
+                abort();
+        }
+        return p;
+}
+
+static struct iom_policy_subject nic(void) {
+        struct iom_policy_subject s = {
+                .vendor = 0x8086,
+                .device = 0x10d3,
+                .class = 0x020000,
+                .driver = "e1000e",
+        };
+        (void) iom_address_parse("0000:03:00.0", &s.address, NULL);
+        return s;
+}
+
+static void test_default_deny(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p =
+                policy_from("{\"rules\": [{\"id\": \"gpu\", \"match\": {\"vendor\": \"10de\"}, "
+                            "\"guests\": [\"*\"], \"action\": \"allow\"}]}");
+        struct iom_policy_subject s = nic();
+        struct iom_policy_decision d;
+
+        iom_policy_evaluate(p, &s, "win11", &d);
+        ASSERT_EQ(d.action, IOM_POLICY_DENY);
+        ASSERT_TRUE(d.rule == NULL);
+}
+
+static void test_named_deny_beats_star_allow(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
+                "{\"rules\": ["
+                "{\"id\": \"all\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"*\"], "
+                "\"action\": \"allow\"},"
+                "{\"id\": \"not-evil\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"evil\"], "
+                "\"action\": \"deny\"}]}");
+        struct iom_policy_subject s = nic();
+        struct iom_policy_decision d;
+
+        iom_policy_evaluate(p, &s, "evil", &d);
+        ASSERT_EQ(d.action, IOM_POLICY_DENY);
+        ASSERT_STREQ(d.rule->id, "not-evil");
+        ASSERT_EQ(d.rule->line, 1);
+        iom_policy_evaluate(p, &s, "good", &d);
+        ASSERT_EQ(d.action, IOM_POLICY_ALLOW);
+        ASSERT_STREQ(d.rule->id, "all");
+}
+
+static void test_most_specific_wins(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
+                "{\"rules\": ["
+                "{\"id\": \"no-nics\", \"match\": {\"class_name\": \"network\"}, "
+                "\"guests\": [\"*\"], \"action\": \"deny\"},"
+                "{\"id\": \"this-nic\", \"match\": {\"vendor\": \"8086\", \"device\": \"10d3\"}, "
+                "\"guests\": [\"router-*\"], \"action\": \"allow\"},"
+                "{\"id\": \"by-driver\", \"match\": {\"driver\": \"e1000e\"}, \"guests\": [\"*\"], "
+                "\"action\": \"allow\"}]}");
+        struct iom_policy_subject s = nic();
+        struct iom_policy_decision d;
+
+        /* Two device keys beat one. */
+        iom_policy_evaluate(p, &s, "router-1", &d);
+        ASSERT_EQ(d.action, IOM_POLICY_ALLOW);
+        ASSERT_STREQ(d.rule->id, "this-nic");
+        /* Not a router: two one-key rules for "*" tie, and deny wins the tie. */
+        iom_policy_evaluate(p, &s, "win11", &d);
+        ASSERT_EQ(d.action, IOM_POLICY_DENY);
+        ASSERT_STREQ(d.rule->id, "no-nics");
+}
+
+static void test_aliases(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p =
+                policy_from("{\"aliases\": {\"gpu\": \"01:00.0\"}, \"rules\": []}");
+        char buf[IOM_ADDRESS_STRING_MAX];
+
+        ASSERT_STREQ(iom_address_format(iom_policy_alias(p, "gpu"), buf), "0000:01:00.0");
+        ASSERT_TRUE(iom_policy_alias(p, "nic") == NULL);
+}
+
+IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_default_deny),
+              IOM_TEST(test_named_deny_beats_star_allow), IOM_TEST(test_most_specific_wins),
+              IOM_TEST(test_aliases))
