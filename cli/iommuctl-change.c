@@ -45,17 +45,17 @@ static int append_options(sd_bus_message *m) {
 
 static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
-        const char *address, *from, *to, *why;
+        const char *address, *from, *to, *why, *rule;
         int r;
 
         r = iom_plan_new(IOM_PLAN_ASSIGN, NULL, &plan);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ssss)");
+        r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(ssss)", &address, &from, &to, &why)) > 0) {
-                r = iom_plan_add_step_from_strings(plan, address, from, to, why);
+        while ((r = sd_bus_message_read(reply, "(sssss)", &address, &from, &to, &why, &rule)) > 0) {
+                r = iom_plan_add_step_from_strings(plan, address, from, to, why, rule);
                 if (r < 0)
                         return r;
         }
@@ -66,7 +66,7 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
 }
 
 static int print_plan(const struct iom_plan *plan) {
-        static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY"};
+        static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY", "ALLOWED BY"};
         _cleanup_(table_freep) struct table *t = NULL;
         int r;
 
@@ -85,7 +85,7 @@ static int print_plan(const struct iom_plan *plan) {
                 char a[IOM_ADDRESS_STRING_MAX], why[IOM_PLAN_REASON_MAX];
                 const char *cells[] = {iom_address_format(&s->address, a),
                                        s->from ? s->from : "(none)", s->to ? s->to : "(none)",
-                                       iom_plan_step_reason(s, why)};
+                                       iom_plan_step_reason(s, why), s->rule};
                 r = table_add_row(t, cells, NULL);
                 if (r < 0)
                         return r;

@@ -2,6 +2,9 @@
 /* iommuctl policy check [FILE...]: validates policy files without a daemon. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
 
 #include "iom-policy.h"
 #include "iommuctl.h"
@@ -31,12 +34,42 @@ static int policy_check(int argc, char *argv[]) {
         return 0;
 }
 
+/* Asks the daemon to read its policy again; a broken one is refused and the old one stays. */
+static int policy_reload(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t rules;
+        int r;
+
+        if (argc > 2) {
+                fprintf(stderr, "iommuctl: policy reload takes no arguments\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
+                                       "ReloadPolicy", &error, &reply, "");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &rules);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: policy reload refused: %s\n",
+                        error.message ? error.message : strerror(-r));
+                sd_bus_error_free(&error);
+                return EXIT_REFUSED;
+        }
+        printf("The daemon now enforces %u rules.\n", rules);
+        return 0;
+}
+
 int verb_policy(int argc, char *argv[]) {
         if (streq(argv[1], "check"))
                 return policy_check(argc, argv);
+        if (streq(argv[1], "reload"))
+                return policy_reload(argc, argv);
         fprintf(stderr,
                 "iommuctl: unknown policy command '%s'; usage: iommuctl policy check "
-                "[FILE...]\n",
+                "[FILE...] | iommuctl policy reload\n",
                 argv[1]);
         return EXIT_USAGE;
 }

@@ -30,7 +30,7 @@ static const struct verb verbs[] = {
         {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
         {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
-        {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...]"},
+        {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload"},
 };
 
 static void help(void) {

@@ -13,6 +13,7 @@ static const struct {
         {"Assign", IOMMUD_ACTION_MANAGE},
         {"Release", IOMMUD_ACTION_MANAGE},
         {"Rebind", IOMMUD_ACTION_MANAGE},
+        {"ReloadPolicy", IOMMUD_ACTION_POLICY},
 };
 
 static const char *action_for(const char *member) {

@@ -19,6 +19,7 @@
 #include "bus-error.h"
 #include "log.h"
 #include "manager.h"
+#include "policy.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 
@@ -65,8 +66,12 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
                 return r;
         }
         switch (req->op) {
-        case IOM_PLAN_ASSIGN:
-                return iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
+        case IOM_PLAN_ASSIGN: {
+                int r = iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
+                if (r >= 0 && (r = manager_check_policy(m, *ret, ret_error)) < 0)
+                        *ret = iom_plan_free(*ret);
+                return r;
+        }
         case IOM_PLAN_RELEASE:
                 return iom_plan_release(m->inventory, req->owner, req->devices, ret, ret_error);
         case IOM_PLAN_REBIND:

@@ -8,6 +8,8 @@
 #include "bus-util.h"
 #include "iom-plan.h"
 #include "manager.h"
+#include "policy.h"
+#include "iom-policy.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 
@@ -53,20 +55,21 @@ static int read_change_options(sd_bus_message *m, struct change_options *ret, sd
         return sd_bus_message_exit_container(m);
 }
 
-/* The plan as a(ssss): address, from driver, to driver, why it is included. */
+/* The plan as a(sssss): address, from driver, to driver, why it is included, and the policy
+ * rule that allowed it (assign). */
 int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        r = sd_bus_message_open_container(reply, 'a', "(sssss)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
                 char a[IOM_ADDRESS_STRING_MAX], by[IOM_PLAN_REASON_MAX];
 
-                r = sd_bus_message_append(reply, "(ssss)", iom_address_format(&s->address, a),
+                r = sd_bus_message_append(reply, "(sssss)", iom_address_format(&s->address, a),
                                           strempty(s->from), strempty(s->to),
-                                          iom_plan_step_reason(s, by));
+                                          iom_plan_step_reason(s, by), strempty(s->rule));
                 if (r < 0)
                         return r;
         }
@@ -202,6 +205,35 @@ static int property_get_units(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
+static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        _cleanup_free_ char *errors = NULL, *text = NULL;
+        int r;
+
+        r = auth_check(message, error);
+        if (r < 0)
+                return r;
+        r = manager_load_policy(m, &errors);
+        if (r < 0) {
+                if (asprintf(&text, "The policy in %s is broken; the policy in force stays:\n%s",
+                             m->policy_dir, strempty(errors)) < 0)
+                        return -ENOMEM;
+                return bus_error_set_errno(error, -EINVAL, text);
+        }
+        (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                              "PolicyFiles", "PolicyRules", NULL);
+        return sd_bus_reply_method_return(message, "u", (uint32_t) m->policy->n_rules);
+}
+
+static int property_get_policy(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        struct manager *m = userdata;
+        if (streq(property, "PolicyFiles"))
+                return sd_bus_message_append_strv(reply, m->policy->files);
+        return sd_bus_message_append(reply, "u", (uint32_t) m->policy->n_rules);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -216,14 +248,20 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DeviceCount", "u", property_get_host, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyFiles", "as", property_get_policy, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyRules", "u", property_get_policy, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", rules),
+                                method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(ssss)", plan), method_assign,
+                                SD_BUS_RESULT("a(sssss)", plan), method_assign,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(ssss)", plan), method_release,
+                                SD_BUS_RESULT("a(sssss)", plan), method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
-                                SD_BUS_RESULT("a(ssss)", plan), method_rebind,
+                                SD_BUS_RESULT("a(sssss)", plan), method_rebind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -21,21 +21,24 @@ static void help(void) {
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
                "  -v --verbose    Log debug messages\n"
-               "     --journal=PATH  The state journal (default " IOMMUD_STATEDIR "/state.json)\n\n"
+               "     --journal=PATH  The state journal (default " IOMMUD_STATEDIR "/state.json)\n"
+               "     --policy-dir=DIR  The policy files (default " IOMMUD_POLICYDIR ")\n\n"
                "Environment: DBUS_SYSTEM_BUS_ADDRESS selects the bus; IOMMUD_PROC_ROOT the\n"
                "directory /proc/cmdline and /proc/interrupts are read from.\n"
                "See iommud(8).\n");
 }
 
 static const char *arg_journal;
+static const char *arg_policy_dir;
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JOURNAL };
+        enum { ARG_VERSION = 0x100, ARG_JOURNAL, ARG_POLICY_DIR };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"verbose", no_argument, NULL, 'v'},
                 {"journal", required_argument, NULL, ARG_JOURNAL},
+                {"policy-dir", required_argument, NULL, ARG_POLICY_DIR},
                 {},
         };
         int c;
@@ -60,6 +63,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_journal = optarg;
+                        break;
+                case ARG_POLICY_DIR:
+                        arg_policy_dir = optarg;
                         break;
                 default:
                         return -EINVAL;
@@ -89,6 +95,12 @@ static int run(void) {
         r = manager_new(&m);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the manager: %m");
+        if (arg_policy_dir) {
+                free(m->policy_dir);
+                m->policy_dir = strdup(arg_policy_dir);
+                if (!m->policy_dir)
+                        return log_oom();
+        }
         if (arg_journal) {
                 free(m->journal_path);
                 m->journal_path = strdup(arg_journal);

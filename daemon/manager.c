@@ -10,6 +10,8 @@
 #include <libudev.h>
 
 #include "binder.h"
+#include "iom-policy.h"
+#include "policy.h"
 #include "log.h"
 #include "manager.h"
 
@@ -27,7 +29,8 @@ int manager_new(struct manager **ret) {
         m->rescan_pipe[0] = m->rescan_pipe[1] = -EBADF;
         (void) pthread_mutex_init(&m->journal_lock, NULL);
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
-        if (!m->journal_path)
+        m->policy_dir = strdup(IOMMUD_POLICYDIR);
+        if (!m->journal_path || !m->policy_dir)
                 return -ENOMEM;
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -43,6 +46,8 @@ struct manager *manager_free(struct manager *m) {
         rescan_stop(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
+        iom_policy_free(m->policy);
+        free(m->policy_dir);
         (void) pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->monitor_source);
@@ -184,8 +189,28 @@ static void log_hand_moves(const struct iom_inventory *inv) {
         }
 }
 
+/* SIGHUP: reload the policy; a broken one is reported and the one in force stays. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+        _cleanup_free_ char *errors = NULL;
+
+        if (manager_load_policy(m, &errors) < 0)
+                log_error("The policy in %s is broken; the policy in force stays:\n%s",
+                          m->policy_dir, strempty(errors));
+        return 0;
+}
+
 int manager_start(struct manager *m) {
+        _cleanup_free_ char *policy_errors = NULL;
         int r;
+
+        r = manager_load_policy(m, &policy_errors);
+        if (r < 0)
+                return log_error_errno(r, "The policy in %s is broken, not starting:\n%s",
+                                       m->policy_dir, strempty(policy_errors));
+        r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to handle SIGHUP: %m");
 
         r = load_journal(m);
         if (r < 0)

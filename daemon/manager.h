@@ -17,6 +17,7 @@
 #define IOMMUD_DEVICE_PREFIX IOMMUD_PATH "/device"
 
 struct udev_monitor;
+struct iom_policy;
 struct job;
 
 struct manager {
@@ -38,6 +39,10 @@ struct manager {
         struct job *jobs;
         int binder_pipe[2];
         sd_event_source *binder_source;
+
+        /* What is allowed (daemon/policy.c). */
+        char *policy_dir;
+        struct iom_policy *policy;
 
         /* Who owns what, persisted. Worker threads change it under the lock. */
         char *journal_path;

@@ -32,6 +32,8 @@ char *iom_json_plan(const struct iom_plan *p, bool dry_run) {
                 json_object_object_add(row, "to",
                                        step->to ? json_object_new_string(step->to) : NULL);
                 json_object_object_add(row, "named", json_object_new_boolean(step->named));
+                json_object_object_add(row, "rule",
+                                       step->rule ? json_object_new_string(step->rule) : NULL);
                 json_object_object_add(row, "reason",
                                        json_object_new_string(iom_plan_step_reason(step, why)));
                 json_object_array_add(steps, row);

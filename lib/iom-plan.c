@@ -35,7 +35,8 @@ void iom_plan_step_clear(struct iom_plan_step *s) {
         free(s->from);
         free(s->to);
         free(s->from_override);
-        s->from = s->to = s->from_override = NULL;
+        free(s->rule);
+        s->from = s->to = s->from_override = s->rule = NULL;
 }
 
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src) {
@@ -43,8 +44,9 @@ int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *sr
         dst->from = src->from ? strdup(src->from) : NULL;
         dst->to = src->to ? strdup(src->to) : NULL;
         dst->from_override = src->from_override ? strdup(src->from_override) : NULL;
+        dst->rule = src->rule ? strdup(src->rule) : NULL;
         if ((src->from && !dst->from) || (src->to && !dst->to) ||
-            (src->from_override && !dst->from_override)) {
+            (src->from_override && !dst->from_override) || (src->rule && !dst->rule)) {
                 iom_plan_step_clear(dst);
                 return -ENOMEM;
         }
@@ -363,17 +365,19 @@ char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PL
 }
 
 int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
-                                   const char *to, const char *reason) {
-        struct iom_device d = {.iommu_group = -1, .driver = (char *) (from && *from ? from : NULL)};
-        struct iom_address by;
+                                   const char *to, const char *reason, const char *rule) {
+        struct iom_plan_step s = {.group = UINT32_MAX};
         const char *peer = "group peer of ";
-        bool named = streq(reason, "named");
 
-        if (iom_address_parse(address, &d.address, NULL) < 0)
+        if (iom_address_parse(address, &s.address, NULL) < 0)
                 return -EBADMSG;
-        by = d.address;
-        if (!named && (strncmp(reason, peer, strlen(peer)) != 0 ||
-                       iom_address_parse(reason + strlen(peer), &by, NULL) < 0))
+        s.named = streq(reason, "named");
+        s.named_by = s.address;
+        if (!s.named && (strncmp(reason, peer, strlen(peer)) != 0 ||
+                         iom_address_parse(reason + strlen(peer), &s.named_by, NULL) < 0))
                 return -EBADMSG;
-        return plan_add_step(p, &d, to && *to ? to : NULL, named, &by);
+        s.from = from && *from ? (char *) from : NULL;
+        s.to = to && *to ? (char *) to : NULL;
+        s.rule = rule && *rule ? (char *) rule : NULL;
+        return iom_plan_append_step(p, &s);
 }

@@ -29,6 +29,7 @@ struct iom_plan_step {
         bool named;          /* named in the request, else a group peer */
         bool bridge;         /* a bridge: moved before the endpoints leave, after they return */
         struct iom_address named_by; /* for a peer: the named device that brought it along */
+        char *rule; /* the policy rule that allowed it ("rule 'x' (file:line)"), or NULL */
 };
 
 struct iom_plan {
@@ -68,7 +69,7 @@ char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PL
 
 /* Appends a step as a plan printer reads it back (address, drivers, reason). */
 int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
-                                   const char *to, const char *reason);
+                                   const char *to, const char *reason, const char *rule);
 
 /* Deep copy of a step into @dst (which it overwrites), and freeing what a step holds. */
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src);

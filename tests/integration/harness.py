@@ -152,16 +152,21 @@ class Bus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# The policy the tiers run iommud with unless a test brings its own: everything allowed.
+ALLOW_ALL_POLICY = os.path.join(HERE, '..', 'policy', 'allow-all')
+
+
 class Daemon:
     """The real iommud, under the testbed, on the bus; ready when it owns org.iommud1."""
 
-    def __init__(self, testbed, bus):
+    def __init__(self, testbed, bus, policy_dir=ALLOW_ALL_POLICY):
         self.bus = bus
         self.stderr = tempfile.TemporaryFile(mode='w+', prefix='iommud-stderr.')
         # Each daemon gets a state journal of its own, never the machine's.
         self.journal = os.path.join(bus.dir, 'state.json')
         self.process = subprocess.Popen(
-            [build_path('IOMMUD'), '--verbose', f'--journal={self.journal}'],
+            [build_path('IOMMUD'), '--verbose', f'--journal={self.journal}',
+             f'--policy-dir={policy_dir}'],
             stdin=subprocess.DEVNULL,
             stdout=self.stderr, stderr=self.stderr, env=bus.env(testbed.env(plain_env())),
             preexec_fn=die_with_parent)

@@ -182,8 +182,10 @@ class Guest:
         def start_daemon(self, *args, env=None):
                 """Starts the freshly built iommud (its journal in /run: the root is read-only)
                 and checks that it owns org.iommud1."""
+                policy = os.path.join(self.source_dir, "tests", "policy", "allow-all")
                 self.start_service("iommud", [os.path.join(self.build_dir, "daemon", "iommud"),
-                                              f"--journal={JOURNAL}", *args],
+                                              f"--journal={JOURNAL}", f"--policy-dir={policy}",
+                                              *args],
                                    timeout=60, env=env)
                 owner = self.sh(["busctl", "--system", "call", "org.freedesktop.DBus",
                                  "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy in force and the decisions it makes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iom-error.h"
+#include "iom-policy.h"
+#include "log.h"
+#include "manager.h"
+#include "policy.h"
+
+int manager_load_policy(struct manager *m, char **ret_errors) {
+        struct iom_policy *p = NULL;
+        int r;
+
+        r = iom_policy_load_dir(m->policy_dir, &p, ret_errors);
+        if (r < 0)
+                return r;
+        iom_policy_free(m->policy);
+        m->policy = p;
+        log_info("Policy: %zu rules from %s%s.", p->n_rules, m->policy_dir,
+                 p->n_rules == 0 ? " (none: every assignment is denied)" : "");
+        return 0;
+}
+
+static void subject_from_device(const struct iom_device *d, struct iom_policy_subject *ret) {
+        *ret = (struct iom_policy_subject){
+                .address = d->address,
+                .vendor = d->vendor_id,
+                .device = d->device_id,
+                .subsystem_vendor = d->subsystem_vendor_id,
+                .subsystem_device = d->subsystem_device_id,
+                .class = d->class,
+                .driver = d->driver,
+                .host_driver = d->host_driver ? d->host_driver : d->driver,
+        };
+}
+
+int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error) {
+        if (plan->op != IOM_PLAN_ASSIGN)
+                return 0;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                struct iom_plan_step *s = &plan->steps[i];
+                const struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
+                struct iom_policy_subject subject;
+                struct iom_policy_decision decision;
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (s->bridge || !d)
+                        continue; /* a bridge is unbound, not given to the guest */
+                subject_from_device(d, &subject);
+                iom_policy_evaluate(m->policy, &subject, plan->owner, &decision);
+                iom_address_format(&s->address, a);
+                if (decision.action == IOM_POLICY_DENY && !decision.rule) {
+                        log_notice("Policy: '%s' may not have %s: no rule allows it.", plan->owner,
+                                   a);
+                        return iom_error(ret_error, -EACCES,
+                                         "'%s' may not have %s: no rule allows it (the default "
+                                         "deny; see iommud.policy(5))",
+                                         plan->owner, a);
+                }
+                if (decision.action == IOM_POLICY_DENY) {
+                        log_notice("Policy: '%s' may not have %s: rule '%s' (%s:%u).", plan->owner,
+                                   a, decision.rule->id, decision.rule->file, decision.rule->line);
+                        return iom_error(ret_error, -EACCES,
+                                         "'%s' may not have %s: rule '%s' (%s:%u) denies it",
+                                         plan->owner, a, decision.rule->id, decision.rule->file,
+                                         decision.rule->line);
+                }
+                free(s->rule);
+                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id, decision.rule->file,
+                             decision.rule->line) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}

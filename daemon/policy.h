@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy in force: loading, reloading (a broken policy never replaces a good one), and
+ * the decision on each planned assignment. */
+#pragma once
+
+#include "iom-plan.h"
+
+struct manager;
+
+/* Loads the policy directory. At start a broken policy is fatal (the errors are logged);
+ * on reload it is reported in *@ret_errors and the policy in force stays. */
+int manager_load_policy(struct manager *m, char **ret_errors);
+
+/* Asks the policy about every endpoint an assign plan moves: -EACCES naming the rule (or the
+ * default deny) for the first device the guest may not have; otherwise each step records the
+ * rule that allowed it. Other plans pass unchanged. */
+int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error);

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The daemon enforces its policy: an assignment no rule allows is refused naming the default
+deny, an allowed one names its rule, a deny for one guest beats an allow for everyone, a
+broken policy stops the start and never replaces the one in force on reload.
+Usage: test-policy.py tests/hosts/NAME (a host where 0000:01:00.0 shares a group, like
+desktop)."""
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+
+from harness import Daemon, HarnessError, HostCase, host_main, wait_for
+
+DEVICE = '0000:01:00.0'
+GPU_RULE = {'id': 'gpu-to-win11', 'match': {'address': '0000:01:00.*'},
+            'guests': ['win11'], 'action': 'allow'}
+
+
+class PolicyTest(HostCase):
+    per_test = True
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix='iommud-policy.')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, rules=None, text=None):
+        with open(os.path.join(self.dir, name), 'w', encoding='utf-8') as f:
+            f.write(text if text is not None else json.dumps({'rules': rules}, indent=2))
+
+    def restart(self):
+        self.harness.daemon.close()
+        self.harness.daemon = None
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus, policy_dir=self.dir)
+
+    def dry_run(self, guest):
+        return self.harness.iommuctl('--json', '--dry-run', 'assign', guest, DEVICE)
+
+    def assert_denied(self, guest, *mentions):
+        result = self.dry_run(guest)
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn('(PolicyDenied)', result.stderr)
+        for text in mentions:
+            self.assertIn(text, result.stderr)
+
+    def assert_allowed(self, guest, rule_id):
+        result = self.dry_run(guest)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        rules = {row['rule'] for row in json.loads(result.stdout)['plan']}
+        path = os.path.join(self.dir, '10-rules.json')
+        self.assertEqual(len(rules), 1, rules)
+        self.assertRegex(rules.pop(), rf"^rule '{rule_id}' \({path}:\d+\)$")
+
+    def test_default_deny(self):
+        self.restart()  # an empty directory: no rule
+        self.assert_denied('win11', f"'win11' may not have {DEVICE}", 'no rule allows it',
+                           'default deny')
+
+    def test_allowed_by_a_rule_names_it(self):
+        self.write('10-rules.json', [GPU_RULE])
+        self.restart()
+        self.assert_allowed('win11', 'gpu-to-win11')
+        self.assert_denied('linux', 'no rule allows it')
+
+    def test_deny_for_one_guest_beats_allow_for_all(self):
+        self.write('10-rules.json', [
+                {'id': 'everyone', 'match': {'address': '0000:01:00.*'}, 'guests': ['*'],
+                 'action': 'allow'},
+                {'id': 'not-evil', 'match': {'address': '0000:01:00.*'}, 'guests': ['evil'],
+                 'action': 'deny'}])
+        self.restart()
+        self.assert_denied('evil', "rule 'not-evil'", '10-rules.json')
+        self.assert_allowed('good', 'everyone')
+
+    def test_broken_policy_stops_the_start(self):
+        self.write('10-rules.json', text='{"rules": [{"id": 1}]}')
+        self.harness.daemon.close()
+        self.harness.daemon = None
+        with self.assertRaises(HarnessError) as caught:
+            Daemon(self.testbed, self.harness.bus, policy_dir=self.dir)
+        self.assertIn('is broken, not starting', str(caught.exception))
+        self.assertIn("10-rules.json:1:12: the rule has no 'match'", str(caught.exception))
+        self.assertIn('10-rules.json:1:19: expected a string', str(caught.exception))
+
+    def test_reload_keeps_the_policy_in_force(self):
+        self.write('10-rules.json', [GPU_RULE])
+        self.restart()
+        self.write('20-broken.json', text='{"rules": [ {"id": "x", "match": {}, "guests": ["*"], '
+                                          '"action": "perhaps"} ]}')
+        result = self.harness.iommuctl('policy', 'reload')
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn('the policy in force stays', result.stderr)
+        self.assertIn("20-broken.json:1:65: 'perhaps' is not an action", result.stderr)
+        self.assert_allowed('win11', 'gpu-to-win11')
+        # SIGHUP, the other way to reload, keeps it too.
+        self.harness.daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: 'the policy in force stays' in self.harness.daemon.errors(),
+                 'the daemon to report the broken policy on SIGHUP')
+        self.assert_allowed('win11', 'gpu-to-win11')
+        # Fixed, the reload takes: the new rule decides.
+        self.write('20-broken.json', [{'id': 'no-gpu-for-win11', 'match':
+                                        {'address': '0000:01:00.*', 'class_name': 'vga'},
+                                        'guests': ['win11'], 'action': 'deny'}])
+        result = self.harness.iommuctl('policy', 'reload')
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('now enforces 2 rules', result.stdout)
+
+
+if __name__ == '__main__':
+    sys.exit(host_main(PolicyTest, sys.argv))
