@@ -16,6 +16,7 @@ bool arg_numeric;
 bool arg_color;
 bool arg_dry_run;
 bool arg_force;
+const char *arg_guest;
 
 struct verb {
         const char *name;
@@ -30,6 +31,7 @@ static const struct verb verbs[] = {
         {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
         {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
+        {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
         {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload"},
 };
 
@@ -42,6 +44,8 @@ static void help(void) {
                "  assign GUEST DEVICE...     Give the devices' IOMMU groups to a guest\n"
                "  release GUEST [DEVICE...]  Return a guest's groups to their host drivers\n"
                "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n"
+               "  explain DEVICE             May --guest own DEVICE, and every reason\n"
+               "  policy reload              Make the daemon read its policy again\n"
                "  policy check [FILE...]     Validate policy files (default: " IOMMUD_POLICYDIR
                ")\n\n"
                "Options:\n"
@@ -52,13 +56,14 @@ static void help(void) {
                "  -n --numeric         Show numeric ids next to names\n"
                "     --color=WHEN      Colour output: auto, always, never\n"
                "     --dry-run         Print the plan of a change without making it\n"
-               "     --force           Change a device the host is using (administrators)\n\n"
+               "     --force           Change a device the host is using (administrators)\n"
+               "     --guest=GUEST     The guest explain asks about\n\n"
                "A DEVICE is a PCI address (0000:01:00.0 or 01:00.0) or a vendor:device id;\n"
                "a GROUP is an IOMMU group number. See iommuctl(1).\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR, ARG_DRY_RUN, ARG_FORCE };
+        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR, ARG_DRY_RUN, ARG_FORCE, ARG_GUEST };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -68,6 +73,7 @@ static int parse_argv(int argc, char *argv[]) {
                 {"color", required_argument, NULL, ARG_COLOR},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"force", no_argument, NULL, ARG_FORCE},
+                {"guest", required_argument, NULL, ARG_GUEST},
                 {},
         };
         int c;
@@ -96,6 +102,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FORCE:
                         arg_force = true;
+                        break;
+                case ARG_GUEST:
+                        arg_guest = optarg;
                         break;
                 case ARG_COLOR:
                         if (streq(optarg, "always"))

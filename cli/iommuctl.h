@@ -16,6 +16,7 @@ extern bool arg_numeric;
 extern bool arg_color;
 extern bool arg_dry_run;
 extern bool arg_force;
+extern const char *arg_guest;
 
 /* Reads the inventory from the daemon, or from the host directly when the daemon cannot be
  * reached (said once on stderr) or --offline asks for it. *@ret_source: "daemon" or "host". */
@@ -27,3 +28,4 @@ int verb_assign(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
 int verb_rebind(int argc, char *argv[]);
 int verb_policy(int argc, char *argv[]);
+int verb_explain(int argc, char *argv[]);

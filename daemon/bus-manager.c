@@ -8,6 +8,7 @@
 #include "bus-util.h"
 #include "iom-plan.h"
 #include "manager.h"
+#include "explain.h"
 #include "policy.h"
 #include "iom-policy.h"
 
@@ -205,6 +206,34 @@ static int property_get_units(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
+static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct manager *m = userdata;
+        struct explanation e;
+        const char *device, *guest;
+        int r;
+
+        r = sd_bus_message_read(message, "ss", &device, &guest);
+        if (r < 0)
+                return r;
+        r = manager_explain(m, device, guest, &e);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "b", e.allowed);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && i < e.n_reasons; i++)
+                r = sd_bus_message_append(reply, "(ss)", e.reasons[i].kind, e.reasons[i].text);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        explanation_done(&e);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         _cleanup_free_ char *errors = NULL, *text = NULL;
@@ -252,6 +281,9 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PolicyRules", "u", property_get_policy, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
+                                SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", rules),
                                 method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),

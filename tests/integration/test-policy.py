@@ -76,6 +76,29 @@ class PolicyTest(HostCase):
         self.assert_denied('evil', "rule 'not-evil'", '10-rules.json')
         self.assert_allowed('good', 'everyone')
 
+    def explain(self, guest):
+        args = ['--json', 'explain', DEVICE] + (['--guest', guest] if guest else [])
+        result = self.harness.iommuctl(*args)
+        return result.returncode, json.loads(result.stdout)
+
+    def test_explain(self):
+        self.write('10-rules.json', [GPU_RULE])
+        self.restart()
+        status, answer = self.explain('win11')
+        self.assertEqual((status, answer['allowed']), (0, True), answer)
+        kinds = {r['kind'] for r in answer['reasons']}
+        self.assertIn('peer', kinds, 'the group peer is not named')
+        texts = ' '.join(r['text'] for r in answer['reasons'])
+        self.assertIn("allowed by rule 'gpu-to-win11'", texts)
+        status, answer = self.explain('linux')
+        self.assertEqual((status, answer['allowed']), (1, False))
+        self.assertIn('no rule allows it', ' '.join(r['text'] for r in answer['reasons']))
+        status, answer = self.explain(None)
+        self.assertEqual(answer['guest'], None)
+        self.assertIn('name a guest', ' '.join(r['text'] for r in answer['reasons']))
+        table = self.harness.iommuctl('explain', DEVICE, '--guest', 'win11')
+        self.assertIn(f"May 'win11' own {DEVICE}? Yes.", table.stdout)
+
     def test_broken_policy_stops_the_start(self):
         self.write('10-rules.json', text='{"rules": [{"id": 1}]}')
         self.harness.daemon.close()
