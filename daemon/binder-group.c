@@ -147,31 +147,30 @@ static int undo_steps(const struct iom_plan_step *steps, size_t n) {
 /* Refuses devices the host is using behind, each use named. */
 static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_error) {
         _cleanup_free_ char *text = NULL;
-        size_t len = 0;
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *uses = NULL;
+                char a[IOM_ADDRESS_STRING_MAX], *joined;
                 int r;
 
                 if (!steps[i].from)
                         continue; /* nothing of the host's is behind an unbound device */
+                iom_address_format(&steps[i].address, a);
                 r = iom_inuse_describe(&steps[i].address, &uses);
                 if (r < 0)
                         return iom_error(ret_error, r,
-                                         "cannot tell what the host uses behind the "
-                                         "device: %s",
+                                         "cannot tell what the host uses behind %s: %s", a,
                                          strerror(-r));
                 if (!uses)
                         continue;
-                char *grown = realloc(text, len + strlen(uses) + 3);
-                if (!grown)
+                if (asprintf(&joined, "%s%sthe host is using %s: %s", strempty(text),
+                             text ? "; " : "", a, uses) < 0)
                         return -ENOMEM;
-                text = grown;
-                len += (size_t) sprintf(text + len, "%s%s", len ? "; " : "", uses);
+                free(text);
+                text = joined;
         }
         if (text)
-                return iom_error(ret_error, -EBUSY, "the host is using it: %s (force overrides)",
-                                 text);
+                return iom_error(ret_error, -EBUSY, "%s (force overrides)", text);
         return 0;
 }
 

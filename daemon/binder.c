@@ -124,8 +124,11 @@ static void job_reply(struct job *job) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!job->message)
-                return; /* a recovery: nobody asked */
+        if (!job->message) { /* a recovery or an autobind: nobody asked, the log says it */
+                if (job->result < 0)
+                        log_warning("%s", strempty(job->error_message));
+                return;
+        }
         if (job->result < 0) {
                 (void) bus_error_set_errno(&error, job->result, job->error_message);
                 (void) sd_bus_reply_method_error(job->message, &error);
@@ -256,7 +259,7 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
         job->manager = m;
         job->request = *req;
         *req = (struct binder_request){};
-        job->message = sd_bus_message_ref(message);
+        job->message = message ? sd_bus_message_ref(message) : NULL;
         job_append(m, job);
         jobs_dispatch(m);
         return 1; /* the reply comes when the job is done */

@@ -233,6 +233,7 @@ int manager_start(struct manager *m) {
         r = binder_start(m);
         if (r < 0)
                 return r;
+        manager_autobind(m);
 
         /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS: tests use a private bus. */
         r = sd_bus_open_system(&m->bus);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binder.h"
 #include "iom-error.h"
 #include "iom-policy.h"
 #include "log.h"
@@ -75,4 +76,35 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                         return -ENOMEM;
         }
         return 0;
+}
+
+void manager_autobind(struct manager *m) {
+        for (size_t i = 0; i < m->inventory->n_devices; i++) {
+                const struct iom_device *d = m->inventory->devices[i];
+                struct iom_policy_subject subject;
+                const struct iom_policy_rule *rule;
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
+                    (d->group && d->group->owner))
+                        continue;
+                subject_from_device(d, &subject);
+                rule = iom_policy_autobind(m->policy, &subject);
+                if (!rule)
+                        continue;
+                iom_address_format(&d->address, a);
+                log_info("Policy: rule '%s' (%s:%u) binds %s to vfio-pci.", rule->id, rule->file,
+                         rule->line, a);
+                struct binder_request req = {
+                        .op = IOM_PLAN_REBIND,
+                        .devices = calloc(2, sizeof(char *)),
+                        .driver = strdup(IOM_VFIO_DRIVER),
+                };
+                if (!req.devices || !req.driver || !(req.devices[0] = strdup(a))) {
+                        binder_request_done(&req);
+                        log_oom();
+                        return;
+                }
+                (void) binder_submit(m, &req, NULL, NULL);
+        }
 }

@@ -15,3 +15,7 @@ int manager_load_policy(struct manager *m, char **ret_errors);
  * default deny) for the first device the guest may not have; otherwise each step records the
  * rule that allowed it. Other plans pass unchanged. */
 int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error);
+
+/* Queues a move to vfio-pci for every device an autobind rule matches that is elsewhere and
+ * whose group nobody owns: at start and after hot-plug, as driverctl does. */
+void manager_autobind(struct manager *m);

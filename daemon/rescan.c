@@ -12,6 +12,7 @@
 #include "binder.h"
 #include "log.h"
 #include "manager.h"
+#include "policy.h"
 
 /* What a scan hands to the loop; the thread owns it until the pipe takes it. */
 struct rescan {
@@ -66,8 +67,10 @@ static int on_rescan_done(sd_event_source *s, int fd, uint32_t revents, void *us
         else
                 (void) manager_apply_inventory(m, TAKE_PTR(result->inventory));
         free(result);
-        if (retry)
+        if (retry) {
                 binder_retry_intents(m);
+                manager_autobind(m);
+        }
         if (m->rescan_again) {
                 m->rescan_again = false;
                 rescan_begin(m);

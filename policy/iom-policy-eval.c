@@ -65,6 +65,15 @@ void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_sub
         };
 }
 
+const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
+                                                  const struct iom_policy_subject *s) {
+        for (size_t i = 0; p && i < p->n_rules; i++)
+                if (p->rules[i].autobind && p->rules[i].action == IOM_POLICY_ALLOW &&
+                    rule_matches(&p->rules[i].match, s))
+                        return &p->rules[i];
+        return NULL;
+}
+
 const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name) {
         for (size_t i = 0; p && name && i < p->n_aliases; i++)
                 if (streq(p->aliases[i].name, name))

@@ -86,5 +86,10 @@ int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_err
 void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_subject *s,
                          const char *guest, struct iom_policy_decision *ret);
 
+/* The first rule with the autobind option whose match holds for @s (whatever its guests), or
+ * NULL: such devices are kept on vfio-pci from the daemon's start and on hot-plug. */
+const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
+                                                  const struct iom_policy_subject *s);
+
 /* The address an alias stands for, or NULL. */
 const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name);

@@ -140,3 +140,24 @@ def run(vm):
                 vm.check(now == home and not state["claims"],
                          f"after a crash at {point}: {now} with claims {state['claims']}, "
                          f"not home {home} without a claim")
+
+        # An autobind rule puts its device on vfio-pci when the daemon starts (lan1), and
+        # leaves a device the host uses where it is (lan0 carries the network).
+        lan0 = vm.address_of("lan0")
+        os.makedirs("/run/autobind", exist_ok=True)
+        with open("/run/autobind/10-nics.json", "w") as f:
+                json.dump({"rules": [{"id": "nics-for-vfio", "match": {"vendor": "8086",
+                                                                         "device": "10d3"},
+                                      "guests": ["*"], "action": "allow",
+                                      "options": {"autobind": True}}]}, f)
+        vm.processes["iommud"][0].terminate()
+        vm.processes["iommud"][0].wait(timeout=30)
+        vm.check(driver(lan1) == "e1000e", f"{lan1} starts on {driver(lan1)}")
+        vm.start_daemon("--policy-dir=/run/autobind")
+        vm.wait_for(f"the autobind rule to put {lan1} on vfio-pci",
+                    lambda: driver(lan1) == "vfio-pci", timeout=60)
+        vm.check(driver(lan0) == "e1000e", f"autobind moved {lan0}, which carries the network")
+        listed = {d["address"]: d for d in vm.iommuctl_json("list")["devices"]}
+        vm.check(listed[lan1]["driver"] == "vfio-pci" and
+                 listed[lan1]["driver_override"] == "vfio-pci",
+                 f"iommuctl list shows {lan1} as {listed[lan1]}")
