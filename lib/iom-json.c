@@ -46,9 +46,25 @@ static void advance(struct scanner *sc) {
         sc->i++;
 }
 
+/* Blanks, and the comments json-c accepts: // to the end of the line, and slash-star ones. */
 static void skip_blank(struct scanner *sc) {
-        while (sc->i < sc->len && strchr(" \t\r\n", sc->s[sc->i]))
-                advance(sc);
+        while (sc->i < sc->len) {
+                if (strchr(" \t\r\n", sc->s[sc->i]))
+                        advance(sc);
+                else if (sc->s[sc->i] == '/' && sc->i + 1 < sc->len && sc->s[sc->i + 1] == '/')
+                        while (sc->i < sc->len && sc->s[sc->i] != '\n')
+                                advance(sc);
+                else if (sc->s[sc->i] == '/' && sc->i + 1 < sc->len && sc->s[sc->i + 1] == '*') {
+                        advance(sc);
+                        advance(sc);
+                        while (sc->i + 1 < sc->len &&
+                               !(sc->s[sc->i] == '*' && sc->s[sc->i + 1] == '/'))
+                                advance(sc);
+                        for (int k = 0; k < 2 && sc->i < sc->len; k++)
+                                advance(sc);
+                } else
+                        return;
+        }
 }
 
 static int record(struct scanner *sc, const char *path, unsigned line, unsigned column,
@@ -156,10 +172,14 @@ static int scan_value(struct scanner *sc, const char *path, unsigned key_line,
                 return scan_container(sc, path, false);
         case '"':
                 return scan_string(sc, NULL);
-        default:
-                while (sc->i < sc->len && !strchr(",]} \t\r\n", sc->s[sc->i]))
+        default: {
+                size_t start = sc->i;
+                while (sc->i < sc->len && !strchr(",]}: \t\r\n", sc->s[sc->i]))
                         advance(sc);
-                return 0;
+                /* A delimiter where a value belongs: json-c's lenient mode took something the
+                 * index need not follow; stop rather than loop. */
+                return sc->i > start ? 0 : -EBADMSG;
+        }
         }
 }
 
