@@ -6,11 +6,14 @@
 
 #include <systemd/sd-bus.h>
 
+#include "iom-json-policy.h"
 #include "iom-policy.h"
 #include "iommuctl.h"
 #include "macro.h"
+#include "table.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
 
 static int policy_check(int argc, char *argv[]) {
         _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
@@ -62,14 +65,164 @@ static int policy_reload(int argc, char *argv[]) {
         return 0;
 }
 
+struct shown_rule {
+        char *id, *file, *action, *match, *options;
+        uint32_t line;
+        char **guests;
+};
+
+static void shown_rules_free(struct shown_rule *rules, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(rules[i].id);
+                free(rules[i].file);
+                free(rules[i].action);
+                free(rules[i].match);
+                free(rules[i].options);
+                strv_free(rules[i].guests);
+        }
+        free(rules);
+}
+
+static int read_rules(sd_bus_message *m, struct shown_rule **ret, size_t *ret_n) {
+        struct shown_rule *rules = NULL;
+        const char *id, *file, *action, *match, *options;
+        uint32_t line;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(ssusssas)");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'r', "ssusssas")) > 0) {
+                struct shown_rule *grown = realloc(rules, (n + 1) * sizeof(*grown));
+                if (!grown) {
+                        r = -ENOMEM;
+                        break;
+                }
+                rules = grown;
+                rules[n] = (struct shown_rule){};
+                r = sd_bus_message_read(m, "ssusss", &id, &file, &line, &action, &match, &options);
+                if (r >= 0) {
+                        rules[n] = (struct shown_rule){.id = strdup(id),
+                                                       .file = strdup(file),
+                                                       .action = strdup(action),
+                                                       .match = strdup(match),
+                                                       .options = strdup(options),
+                                                       .line = line};
+                        r = sd_bus_message_read_strv(m, &rules[n].guests);
+                }
+                n++;
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r < 0) {
+                shown_rules_free(rules, n);
+                return r;
+        }
+        *ret = rules;
+        *ret_n = n;
+        return 0;
+}
+
+static int print_rules(char **files, const struct shown_rule *rules, size_t n) {
+        static const char *const headers[] = {"ID",    "ACTION",  "GUESTS",
+                                              "MATCH", "OPTIONS", "SOURCE"};
+        _cleanup_(table_freep) struct table *t = NULL;
+        int r;
+
+        if (arg_json) {
+                _cleanup_free_ struct iom_json_policy_rule *rows = calloc(n + 1, sizeof(*rows));
+                _cleanup_free_ char *json = NULL;
+                if (!rows)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++)
+                        rows[i] = (struct iom_json_policy_rule){.id = rules[i].id,
+                                                                .file = rules[i].file,
+                                                                .action = rules[i].action,
+                                                                .match = rules[i].match,
+                                                                .options = rules[i].options,
+                                                                .line = rules[i].line,
+                                                                .guests = rules[i].guests};
+                json = iom_json_policy_show(files, rows, n);
+                if (!json)
+                        return -ENOMEM;
+                puts(json);
+                return 0;
+        }
+        t = table_new(ELEMENTSOF(headers), headers);
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *guests = NULL, *source = NULL;
+                for (char **g = rules[i].guests; g && *g; g++) {
+                        char *joined;
+                        if (asprintf(&joined, "%s%s%s", strempty(guests), guests ? "," : "", *g) <
+                            0)
+                                return -ENOMEM;
+                        free(guests);
+                        guests = joined;
+                }
+                if (asprintf(&source, "%s:%u", rules[i].file, rules[i].line) < 0)
+                        return -ENOMEM;
+                const char *cells[] = {rules[i].id,
+                                       rules[i].action,
+                                       guests,
+                                       rules[i].match,
+                                       *rules[i].options ? rules[i].options : NULL,
+                                       source};
+                r = table_add_row(t, cells, NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = table_print(t, stdout);
+        if (r >= 0 && n == 0)
+                printf("No rules: every assignment is denied.\n");
+        return r;
+}
+
+/* The policy in force in the daemon, with its sources. */
+static int policy_show(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **files = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        struct shown_rule *rules = NULL;
+        size_t n = 0;
+        int r;
+
+        if (argc > 2) {
+                fprintf(stderr, "iommuctl: policy show takes no arguments\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_get_property_strv(bus, "org.iommud1", "/org/iommud1",
+                                             "org.iommud1.Manager", "PolicyFiles", &error, &files);
+        if (r >= 0)
+                r = sd_bus_get_property(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
+                                        "Policy", &error, &reply, "a(ssusssas)");
+        if (r >= 0)
+                r = read_rules(reply, &rules, &n);
+        if (r >= 0)
+                r = print_rules(files, rules, n);
+        shown_rules_free(rules, n);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: cannot read the policy in force: %s\n",
+                        error.message ? error.message : strerror(-r));
+                sd_bus_error_free(&error);
+                return EXIT_REFUSED;
+        }
+        return 0;
+}
+
 int verb_policy(int argc, char *argv[]) {
         if (streq(argv[1], "check"))
                 return policy_check(argc, argv);
         if (streq(argv[1], "reload"))
                 return policy_reload(argc, argv);
+        if (streq(argv[1], "show"))
+                return policy_show(argc, argv);
         fprintf(stderr,
                 "iommuctl: unknown policy command '%s'; usage: iommuctl policy check "
-                "[FILE...] | iommuctl policy reload\n",
+                "[FILE...] | policy reload | policy show\n",
                 argv[1]);
         return EXIT_USAGE;
 }

@@ -32,7 +32,7 @@ static const struct verb verbs[] = {
         {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
         {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
-        {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload"},
+        {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload | policy show"},
 };
 
 static void help(void) {
@@ -46,6 +46,7 @@ static void help(void) {
                "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n"
                "  explain DEVICE             May --guest own DEVICE, and every reason\n"
                "  policy reload              Make the daemon read its policy again\n"
+               "  policy show                The policy in force, rule by rule, with sources\n"
                "  policy check [FILE...]     Validate policy files (default: " IOMMUD_POLICYDIR
                ")\n\n"
                "Options:\n"

@@ -250,7 +250,7 @@ static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_
                 return bus_error_set_errno(error, -EINVAL, text);
         }
         (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                              "PolicyFiles", "PolicyRules", NULL);
+                                              "PolicyFiles", "PolicyRules", "Policy", NULL);
         return sd_bus_reply_method_return(message, "u", (uint32_t) m->policy->n_rules);
 }
 
@@ -261,6 +261,36 @@ static int property_get_policy(sd_bus *bus, const char *path, const char *interf
         if (streq(property, "PolicyFiles"))
                 return sd_bus_message_append_strv(reply, m->policy->files);
         return sd_bus_message_append(reply, "u", (uint32_t) m->policy->n_rules);
+}
+
+/* Policy: a(ssusssas): id, file, line, action, match, options, guests. */
+static int property_get_policy_rules(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        struct manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssusssas)");
+        for (size_t i = 0; r >= 0 && i < m->policy->n_rules; i++) {
+                const struct iom_policy_rule *rule = &m->policy->rules[i];
+                _cleanup_free_ char *match = iom_policy_match_describe(&rule->match),
+                                    *options = iom_policy_options_describe(rule);
+                if (!match || !options)
+                        return -ENOMEM;
+                r = sd_bus_message_open_container(reply, 'r', "ssusssas");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ssusss", rule->id, rule->file, rule->line,
+                                                  rule->action == IOM_POLICY_ALLOW ? "allow"
+                                                                                   : "deny",
+                                                  match, options);
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(reply, rule->guests);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -280,6 +310,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("PolicyFiles", "as", property_get_policy, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PolicyRules", "u", property_get_policy, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Policy", "a(ssusssas)", property_get_policy_rules, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
                                 SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,

@@ -2,6 +2,8 @@
 /* Evaluating the policy: the most specific applicable rule decides, deny wins ties, and
  * nothing applicable is a deny. */
 #include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iom-policy.h"
@@ -79,4 +81,58 @@ const struct iom_address *iom_policy_alias(const struct iom_policy *p, const cha
                 if (streq(p->aliases[i].name, name))
                         return &p->aliases[i].address;
         return NULL;
+}
+
+/* Appends " key=value" (or " key" without a value) to *@s. */
+static void describe(char **s, const char *key, const char *value) {
+        char *joined;
+        if (asprintf(&joined, "%s%s%s%s%s", strempty(*s), *s ? " " : "", key, value ? "=" : "",
+                     strempty(value)) < 0)
+                return;
+        free(*s);
+        *s = joined;
+}
+
+char *iom_policy_match_describe(const struct iom_policy_match *m) {
+        static const char *const id_keys[] = {"vendor", "device", "subsystem_vendor",
+                                              "subsystem_device"};
+        const int ids[] = {m->vendor, m->device, m->subsystem_vendor, m->subsystem_device};
+        char *s = NULL, buf[32];
+
+        if (m->address)
+                describe(&s, "address", m->address);
+        for (size_t i = 0; i < ELEMENTSOF(id_keys); i++)
+                if (ids[i] >= 0) {
+                        (void) snprintf(buf, sizeof(buf), "%04x", (unsigned) ids[i]);
+                        describe(&s, id_keys[i], buf);
+                }
+        if (m->class_mask > 0) {
+                (void) snprintf(buf, sizeof(buf), "%06llx/%06llx",
+                                (unsigned long long) m->class_value,
+                                (unsigned long long) m->class_mask);
+                describe(&s, "class", buf);
+        }
+        if (m->driver)
+                describe(&s, "driver", m->driver);
+        if (m->host_driver)
+                describe(&s, "host_driver", m->host_driver);
+        return s ? s : strdup("any device");
+}
+
+char *iom_policy_options_describe(const struct iom_policy_rule *r) {
+        char *s = NULL, buf[16];
+
+        if (r->autobind)
+                describe(&s, "autobind", NULL);
+        if (r->allow_in_use)
+                describe(&s, "allow_in_use", NULL);
+        if (r->require_isolation)
+                describe(&s, "require_isolation", NULL);
+        if (r->host_driver_option)
+                describe(&s, "host_driver", r->host_driver_option);
+        if (r->max_per_guest > 0) {
+                (void) snprintf(buf, sizeof(buf), "%u", r->max_per_guest);
+                describe(&s, "max_per_guest", buf);
+        }
+        return s ? s : strdup("");
 }

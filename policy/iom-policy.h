@@ -91,5 +91,10 @@ void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_sub
 const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
                                                   const struct iom_policy_subject *s);
 
+/* Human summaries: "address=0000:01:00.* vendor=10de" ("any device" when empty), and
+ * "autobind max_per_guest=2" ("" when none). */
+char *iom_policy_match_describe(const struct iom_policy_match *m);
+char *iom_policy_options_describe(const struct iom_policy_rule *r);
+
 /* The address an alias stands for, or NULL. */
 const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name);

@@ -76,6 +76,27 @@ class PolicyTest(HostCase):
         self.assert_denied('evil', "rule 'not-evil'", '10-rules.json')
         self.assert_allowed('good', 'everyone')
 
+    def test_show_the_policy_in_force(self):
+        self.write('10-rules.json', [GPU_RULE, {
+                'id': 'nics', 'match': {'vendor': '8086', 'class': '0200'},
+                'guests': ['router-*', 'unit:dpdk.service'], 'action': 'allow',
+                'options': {'autobind': True, 'max_per_guest': 2}}])
+        self.restart()
+        shown = self.harness.iommuctl_json('policy', 'show')
+        path = os.path.join(self.dir, '10-rules.json')
+        self.assertEqual(shown['files'], [path])
+        self.assertEqual([(r['id'], r['file'], r['action']) for r in shown['rules']],
+                         [('gpu-to-win11', path, 'allow'), ('nics', path, 'allow')])
+        self.assertEqual(shown['rules'][0]['match'], 'address=0000:01:00.*')
+        self.assertEqual(shown['rules'][1]['match'], 'vendor=8086 class=020000/ffff00')
+        self.assertEqual(shown['rules'][1]['options'], 'autobind max_per_guest=2')
+        self.assertEqual(shown['rules'][1]['guests'], ['router-*', 'unit:dpdk.service'])
+        self.assertTrue(all(r['line'] > 1 for r in shown['rules']))
+        table = self.harness.iommuctl('policy', 'show')
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn('gpu-to-win11', table.stdout)
+        self.assertIn(f'{path}:', table.stdout)
+
     def explain(self, guest):
         args = ['--json', 'explain', DEVICE] + (['--guest', guest] if guest else [])
         result = self.harness.iommuctl(*args)
