@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <libudev.h>
@@ -16,6 +17,8 @@
 #include "manager.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+#define POLICY_SETTLE_USEC (200 * 1000)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 
 int manager_new(struct manager **ret) {
@@ -50,6 +53,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->policy_dir);
         (void) pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
+        sd_event_source_unref(m->policy_reload_source);
         sd_event_source_unref(m->monitor_source);
         udev_monitor_unref(m->monitor);
         sd_bus_flush_close_unref(m->bus);
@@ -189,14 +193,41 @@ static void log_hand_moves(const struct iom_inventory *inv) {
         }
 }
 
-/* SIGHUP: reload the policy; a broken one is reported and the one in force stays. */
-static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        struct manager *m = userdata;
+/* Reloads the policy; a broken one is reported and the one in force stays. */
+static void reload_policy(struct manager *m) {
         _cleanup_free_ char *errors = NULL;
 
         if (manager_load_policy(m, &errors) < 0)
                 log_error("The policy in %s is broken; the policy in force stays:\n%s",
                           m->policy_dir, strempty(errors));
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        reload_policy(userdata);
+        return 0;
+}
+
+static int on_policy_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        m->policy_reload_source = sd_event_source_unref(m->policy_reload_source);
+        reload_policy(m);
+        return 0;
+}
+
+/* A file of the policy directory changed: reload once the writes settle (an editor saves in
+ * several steps). */
+static int on_policy_dir_change(sd_event_source *s, const struct inotify_event *event,
+                                void *userdata) {
+        struct manager *m = userdata;
+        int r;
+
+        if (m->policy_reload_source)
+                return 0;
+        r = sd_event_add_time_relative(m->event, &m->policy_reload_source, CLOCK_MONOTONIC,
+                                       POLICY_SETTLE_USEC, 0, on_policy_settled, m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to schedule a policy reload, ignoring: %m");
         return 0;
 }
 
@@ -211,6 +242,13 @@ int manager_start(struct manager *m) {
         r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to handle SIGHUP: %m");
+        r = sd_event_add_inotify(m->event, NULL, m->policy_dir,
+                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                         IN_CREATE | IN_ONLYDIR,
+                                 on_policy_dir_change, m);
+        if (r < 0)
+                log_notice_errno(r, "Not watching %s for changes (%m): reload with SIGHUP.",
+                                 m->policy_dir);
 
         r = load_journal(m);
         if (r < 0)

@@ -43,6 +43,7 @@ struct manager {
         /* What is allowed (daemon/policy.c). */
         char *policy_dir;
         struct iom_policy *policy;
+        sd_event_source *policy_reload_source; /* a change in the directory, settling */
 
         /* Who owns what, persisted. Worker threads change it under the lock. */
         char *journal_path;

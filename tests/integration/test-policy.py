@@ -97,6 +97,21 @@ class PolicyTest(HostCase):
         self.assertIn('gpu-to-win11', table.stdout)
         self.assertIn(f'{path}:', table.stdout)
 
+    def test_a_change_in_the_directory_reloads(self):
+        self.write('10-rules.json', [GPU_RULE])
+        self.restart()
+        self.assert_allowed('win11', 'gpu-to-win11')
+        self.write('20-more.json', text='{"rules": [')
+        wait_for(lambda: 'the policy in force stays' in self.harness.daemon.errors(),
+                 'the daemon to notice the broken file in its directory')
+        self.assert_allowed('win11', 'gpu-to-win11')
+        self.write('20-more.json', [{'id': 'not-win11', 'match': {'address': '0000:01:00.*',
+                                                                   'driver': 'amdgpu'},
+                                     'guests': ['win11'], 'action': 'deny'}])
+        wait_for(lambda: self.dry_run('win11').returncode == 1,
+                 'the new deny rule to be in force without a reload')
+        self.assert_denied('win11', "rule 'not-win11'")
+
     def explain(self, guest):
         args = ['--json', 'explain', DEVICE] + (['--guest', guest] if guest else [])
         result = self.harness.iommuctl(*args)
