@@ -26,8 +26,18 @@ int manager_load_policy(struct manager *m, char **ret_errors) {
         return 0;
 }
 
-static void subject_from_device(const struct iom_device *d, struct iom_policy_subject *ret) {
+static int group_of(const struct iom_address *a, void *userdata) {
+        const struct iom_device *d = iom_inventory_find_device(userdata, a);
+        return d ? d->iommu_group : -1;
+}
+
+static void subject_from_device(struct manager *m, const struct iom_device *d,
+                                struct iom_policy_subject *ret) {
         *ret = (struct iom_policy_subject){
+                .physfn = d->is_vf ? &d->physfn : NULL,
+                .group = d->iommu_group,
+                .group_of = group_of,
+                .userdata = m->inventory,
                 .address = d->address,
                 .vendor = d->vendor_id,
                 .device = d->device_id,
@@ -51,7 +61,7 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 
                 if (s->bridge || !d)
                         continue; /* a bridge is unbound, not given to the guest */
-                subject_from_device(d, &subject);
+                subject_from_device(m, d, &subject);
                 iom_policy_evaluate(m->policy, &subject, plan->owner, &decision);
                 iom_address_format(&s->address, a);
                 if (decision.action == IOM_POLICY_DENY && !decision.rule) {
@@ -88,7 +98,7 @@ void manager_autobind(struct manager *m) {
                 if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
                     (d->group && d->group->owner))
                         continue;
-                subject_from_device(d, &subject);
+                subject_from_device(m, d, &subject);
                 rule = iom_policy_autobind(m->policy, &subject);
                 if (!rule)
                         continue;

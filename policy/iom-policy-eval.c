@@ -10,6 +10,12 @@
 #include "macro.h"
 
 static bool rule_matches(const struct iom_policy_match *m, const struct iom_policy_subject *s) {
+        if (m->vfs_of && (!s->physfn || !iom_address_equal(s->physfn, &m->vfs_of_address)))
+                return false;
+        if (m->same_group_as &&
+            (s->group < 0 || !s->group_of ||
+             s->group_of(&m->same_group_as_address, s->userdata) != s->group))
+                return false;
         char address[IOM_ADDRESS_STRING_MAX];
 
         if (m->address && fnmatch(m->address, iom_address_format(&s->address, address), 0) != 0)
@@ -67,6 +73,10 @@ void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_sub
         };
 }
 
+bool iom_policy_rule_matches(const struct iom_policy_rule *r, const struct iom_policy_subject *s) {
+        return rule_matches(&r->match, s);
+}
+
 const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
                                                   const struct iom_policy_subject *s) {
         for (size_t i = 0; p && i < p->n_rules; i++)
@@ -116,6 +126,10 @@ char *iom_policy_match_describe(const struct iom_policy_match *m) {
                 describe(&s, "driver", m->driver);
         if (m->host_driver)
                 describe(&s, "host_driver", m->host_driver);
+        if (m->same_group_as)
+                describe(&s, "same_group_as", m->same_group_as);
+        if (m->vfs_of)
+                describe(&s, "vfs_of", m->vfs_of);
         return s ? s : strdup("any device");
 }
 

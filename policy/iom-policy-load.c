@@ -46,6 +46,41 @@ static bool same_match(const struct iom_policy_match *a, const struct iom_policy
 #undef SAME_STR
 }
 
+/* A device reference of a match: an alias of the policy, or an address. */
+static int resolve_reference(const struct iom_policy *p, const struct iom_policy_rule *rule,
+                             const char *key, const char *name, struct iom_address *ret,
+                             char **errors) {
+        const struct iom_address *alias = iom_policy_alias(p, name);
+        const char *why;
+
+        if (alias) {
+                *ret = *alias;
+                return 0;
+        }
+        if (iom_address_parse(name, ret, &why) >= 0)
+                return 0;
+        append(errors, "%s:%u:%u: rule '%s': %s '%s' is neither an alias nor a PCI address (%s)",
+               rule->file, rule->line, rule->column, strempty(rule->id), key, name, why);
+        return -EINVAL;
+}
+
+static int resolve_references(struct iom_policy *p, char **errors) {
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_rules; i++) {
+                struct iom_policy_rule *rule = &p->rules[i];
+                if (rule->match.same_group_as &&
+                    resolve_reference(p, rule, "same_group_as", rule->match.same_group_as,
+                                      &rule->match.same_group_as_address, errors) < 0)
+                        r = -EINVAL;
+                if (rule->match.vfs_of &&
+                    resolve_reference(p, rule, "vfs_of", rule->match.vfs_of,
+                                      &rule->match.vfs_of_address, errors) < 0)
+                        r = -EINVAL;
+        }
+        return r;
+}
+
 /* Duplicate ids, and two rules that match the same devices for the same guests but disagree:
  * neither is more specific, and the file order must not decide silently. */
 static int check_rules(const struct iom_policy *p, char **errors) {
@@ -109,7 +144,7 @@ int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **re
         }
         if (ret_r < 0)
                 return ret_r;
-        if (check_rules(p, ret_errors) < 0)
+        if (check_rules(p, ret_errors) < 0 || resolve_references(p, ret_errors) < 0)
                 return -EINVAL;
         *ret = TAKE_PTR(p);
         return 0;

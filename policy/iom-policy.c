@@ -52,6 +52,8 @@ static void rule_clear(struct iom_policy_rule *r) {
         free(r->match.address);
         free(r->match.driver);
         free(r->match.host_driver);
+        free(r->match.same_group_as);
+        free(r->match.vfs_of);
         strv_free(r->guests);
         free(r->host_driver_option);
 }
@@ -203,7 +205,7 @@ static void read_match(struct reader *rd, json_object *o, const char *path,
         static const char *const keys[] = {
                 "address",          "vendor",      "device",     "subsystem_vendor",
                 "subsystem_device", "class",       "class_mask", "class_name",
-                "driver",           "host_driver", NULL,
+                "driver",           "host_driver", "same_group_as", "vfs_of", NULL,
         };
         json_object *v;
         char sub[512];
@@ -265,6 +267,13 @@ static void read_match(struct reader *rd, json_object *o, const char *path,
                 m->n_keys++;
         if (json_object_object_get_ex(o, "host_driver", &v) &&
             (m->host_driver = get_driver(rd, v, SUB("host_driver"))))
+                m->n_keys++;
+        /* A device named by address or alias; aliases are resolved once all files are read. */
+        if (json_object_object_get_ex(o, "same_group_as", &v) &&
+            (m->same_group_as = get_string(rd, v, SUB("same_group_as"))))
+                m->n_keys++;
+        if (json_object_object_get_ex(o, "vfs_of", &v) &&
+            (m->vfs_of = get_string(rd, v, SUB("vfs_of"))))
                 m->n_keys++;
 #undef SUB
 }

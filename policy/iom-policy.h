@@ -24,6 +24,9 @@ struct iom_policy_match {
         int vendor, device, subsystem_vendor, subsystem_device; /* -1: any */
         int64_t class_value, class_mask;                        /* class_mask 0: any */
         char *driver, *host_driver;
+        /* Addresses or alias names, resolved against the aliases when the policy is loaded. */
+        char *same_group_as, *vfs_of;
+        struct iom_address same_group_as_address, vfs_of_address;
         unsigned n_keys; /* how many keys are set: the rule's specificity */
 };
 
@@ -59,6 +62,11 @@ struct iom_policy_subject {
         uint16_t vendor, device, subsystem_vendor, subsystem_device;
         uint32_t class;
         const char *driver, *host_driver;
+        const struct iom_address *physfn; /* a VF's physical function, or NULL */
+        int group;                        /* IOMMU group, or -1 */
+        /* The IOMMU group of another device (-1 when unknown), for same_group_as. */
+        int (*group_of)(const struct iom_address *a, void *userdata);
+        void *userdata;
 };
 
 struct iom_policy_decision {
@@ -83,6 +91,9 @@ int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_err
 
 /* May @guest own @s? The most specific applicable rule decides; deny beats allow at equal
  * specificity; nothing applicable is the default deny. */
+/* Whether @r's match holds for @s (its guests aside). */
+bool iom_policy_rule_matches(const struct iom_policy_rule *r, const struct iom_policy_subject *s);
+
 void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_subject *s,
                          const char *guest, struct iom_policy_decision *ret);
 

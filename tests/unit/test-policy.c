@@ -115,6 +115,7 @@ static struct iom_policy_subject nic(void) {
                 .device = 0x10d3,
                 .class = 0x020000,
                 .driver = "e1000e",
+                .group = -1,
         };
         (void) iom_address_parse("0000:03:00.0", &s.address, NULL);
         return s;
@@ -173,6 +174,44 @@ static void test_most_specific_wins(void) {
         ASSERT_STREQ(d.rule->id, "no-nics");
 }
 
+static int group_of_fixture(const struct iom_address *a, void *userdata) {
+        return a->bus == 1 ? 7 : 9; /* 01:00.x share group 7 */
+}
+
+static void test_references(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
+        _cleanup_free_ char *errors = NULL;
+        char *paths[] = {NULL, NULL};
+        _cleanup_free_ char *dir = tests_dir("good"), *path = NULL;
+        struct iom_policy_subject vf = nic(), audio = nic();
+        struct iom_address pf, other;
+        struct iom_policy_decision d;
+
+        ASSERT_TRUE(asprintf(&path, "%s/references.json", dir) > 0);
+        paths[0] = path;
+        ASSERT_EQ(iom_policy_load_files(paths, &p, &errors), 0);
+        ASSERT_EQ(iom_address_parse("0000:03:00.0", &pf, NULL), 0);
+        ASSERT_EQ(iom_address_parse("0000:05:00.0", &other, NULL), 0);
+        /* A VF of the aliased PF: allowed to a router, nobody else. */
+        vf.physfn = &pf;
+        iom_policy_evaluate(p, &vf, "router-1", &d);
+        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "vfs-to-routers"));
+        iom_policy_evaluate(p, &vf, "win11", &d);
+        ASSERT_TRUE(d.action == IOM_POLICY_DENY && d.rule == NULL);
+        vf.physfn = &other;
+        iom_policy_evaluate(p, &vf, "router-1", &d);
+        ASSERT_TRUE(d.rule == NULL);
+        /* A function in the GPU's group goes with it. */
+        ASSERT_EQ(iom_address_parse("0000:01:00.1", &audio.address, NULL), 0);
+        audio.group = 7;
+        audio.group_of = group_of_fixture;
+        iom_policy_evaluate(p, &audio, "win11", &d);
+        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "the-gpu-group"));
+        audio.group = 9;
+        iom_policy_evaluate(p, &audio, "win11", &d);
+        ASSERT_TRUE(d.rule == NULL);
+}
+
 static void test_aliases(void) {
         _cleanup_(iom_policy_freep) struct iom_policy *p =
                 policy_from("{\"aliases\": {\"gpu\": \"01:00.0\"}, \"rules\": []}");
@@ -184,4 +223,4 @@ static void test_aliases(void) {
 
 IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_default_deny),
               IOM_TEST(test_named_deny_beats_star_allow), IOM_TEST(test_most_specific_wins),
-              IOM_TEST(test_aliases))
+              IOM_TEST(test_references), IOM_TEST(test_aliases))
