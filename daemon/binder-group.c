@@ -144,11 +144,16 @@ static int undo_steps(const struct iom_plan_step *steps, size_t n) {
         return ret;
 }
 
-/* Refuses devices the host is using behind, each use named. */
-static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_error) {
+/* Refuses devices the host uses behind, each use named. An administrator's force overrides
+ * it where the policy rule that allowed the device says allow_in_use (assign), or always for
+ * a rebind, which no guest asks for. */
+static int check_in_use(const struct iom_plan *plan, const struct iom_plan_step *steps, size_t n,
+                        bool force, char **ret_error) {
         _cleanup_free_ char *text = NULL;
 
         for (size_t i = 0; i < n; i++) {
+                if (force && (plan->op == IOM_PLAN_REBIND || steps[i].allow_in_use))
+                        continue;
                 _cleanup_free_ char *uses = NULL;
                 char a[IOM_ADDRESS_STRING_MAX], *joined;
                 int r;
@@ -170,7 +175,9 @@ static int check_in_use(const struct iom_plan_step *steps, size_t n, char **ret_
                 text = joined;
         }
         if (text)
-                return iom_error(ret_error, -EBUSY, "%s (force overrides)", text);
+                return iom_error(ret_error, -EBUSY, "%s (%s)", text,
+                                 force ? "force needs a policy rule with allow_in_use"
+                                       : "force overrides where the policy allows it");
         return 0;
 }
 
@@ -184,8 +191,8 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
 
         for (size_t i = 0; i < n; i++)
                 to_vfio = to_vfio || (steps[i].to && iom_driver_is_vfio(steps[i].to));
-        if (!force && plan->op != IOM_PLAN_RELEASE) {
-                r = check_in_use(steps, n, ret_error);
+        if (plan->op != IOM_PLAN_RELEASE) {
+                r = check_in_use(plan, steps, n, force, ret_error);
                 if (r < 0)
                         return r;
         }

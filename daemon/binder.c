@@ -204,6 +204,7 @@ static void jobs_dispatch(struct manager *m) {
 static void job_apply(struct manager *m, const struct job *job) {
         const struct iom_plan *plan = job->plan;
 
+        m->model_generation++;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
                 struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);

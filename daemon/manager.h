@@ -32,6 +32,9 @@ struct manager {
         /* Rescans run on a thread (daemon/rescan.c); only the loop swaps the inventory. */
         pthread_t rescan_thread;
         bool rescan_running, rescan_again, rescan_retry_intents;
+        /* Bumped whenever a job's effects are applied to the model: a rescan that began
+         * before is older than the model, and is discarded for a fresh one. */
+        uint64_t model_generation, rescan_generation;
         int rescan_pipe[2];
         sd_event_source *rescan_source;
 

@@ -49,9 +49,49 @@ static void subject_from_device(struct manager *m, const struct iom_device *d,
         };
 }
 
+/* max_per_guest: what the guest owns already that @rule matches, and the steps of @plan up
+ * to @step that @rule allowed, may not exceed the limit. */
+static int check_max_per_guest(struct manager *m, const struct iom_plan *plan, size_t step,
+                               const struct iom_policy_rule *const *deciders,
+                               const struct iom_policy_rule *rule, char **ret_error) {
+        unsigned count = 1; /* this step */
+
+        if (rule->max_per_guest == 0)
+                return 0;
+        for (size_t i = 0; i < m->inventory->n_devices; i++) {
+                const struct iom_device *d = m->inventory->devices[i];
+                struct iom_policy_subject subject;
+
+                if (!d->group || !d->group->owner || !streq(d->group->owner, plan->owner) ||
+                    iom_device_is_bridge(d))
+                        continue;
+                subject_from_device(m, d, &subject);
+                count += iom_policy_rule_matches(rule, &subject);
+        }
+        /* Earlier steps of this plan the same rule allowed, in groups the guest does not own
+         * yet (those it owns were counted above). */
+        for (size_t i = 0; i < step; i++) {
+                const struct iom_group *g =
+                        iom_inventory_find_group(m->inventory, plan->steps[i].group);
+                count += deciders[i] == rule && !(g && g->owner);
+        }
+        if (count <= rule->max_per_guest)
+                return 0;
+        return iom_error(ret_error, -EACCES,
+                         "rule '%s' (%s:%u) allows '%s' at most %u devices; this would make %u",
+                         rule->id, rule->file, rule->line, plan->owner, rule->max_per_guest,
+                         count);
+}
+
 int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error) {
+        _cleanup_free_ const struct iom_policy_rule **deciders = NULL;
+        int r;
+
         if (plan->op != IOM_PLAN_ASSIGN)
                 return 0;
+        deciders = calloc(plan->n_steps + 1, sizeof(*deciders));
+        if (!deciders)
+                return -ENOMEM;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 struct iom_plan_step *s = &plan->steps[i];
                 const struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
@@ -80,9 +120,14 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                                          plan->owner, a, decision.rule->id, decision.rule->file,
                                          decision.rule->line);
                 }
+                deciders[i] = decision.rule;
+                r = check_max_per_guest(m, plan, i, deciders, decision.rule, ret_error);
+                if (r < 0)
+                        return r;
+                s->allow_in_use = decision.rule->allow_in_use;
                 free(s->rule);
-                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id, decision.rule->file,
-                             decision.rule->line) < 0)
+                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id,
+                             decision.rule->file, decision.rule->line) < 0)
                         return -ENOMEM;
         }
         return 0;

@@ -41,6 +41,7 @@ static void rescan_begin(struct manager *m) {
         int r;
 
         m->rescan_running = true;
+        m->rescan_generation = m->model_generation;
         r = pthread_create(&m->rescan_thread, NULL, rescan_thread,
                            (void *) (intptr_t) m->rescan_pipe[1]);
         if (r != 0) {
@@ -61,6 +62,12 @@ static int on_rescan_done(sd_event_source *s, int fd, uint32_t revents, void *us
         m->rescan_retry_intents = false;
         if (!result)
                 log_oom();
+        else if (m->rescan_generation != m->model_generation) {
+                /* A job finished while this scan read sysfs: it may have seen the devices
+                 * half moved. The job asked for a rescan; that one counts. */
+                iom_inventory_free(result->inventory);
+                m->rescan_again = true;
+        }
         else if (result->error < 0)
                 log_warning_errno(result->error,
                                   "Failed to rescan the host, keeping what we knew: %m");

@@ -30,6 +30,7 @@ struct iom_plan_step {
         bool bridge;         /* a bridge: moved before the endpoints leave, after they return */
         struct iom_address named_by; /* for a peer: the named device that brought it along */
         char *rule; /* the policy rule that allowed it ("rule 'x' (file:line)"), or NULL */
+        bool allow_in_use; /* that rule lets an administrator's force move it while in use */
 };
 
 struct iom_plan {

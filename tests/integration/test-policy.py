@@ -76,6 +76,16 @@ class PolicyTest(HostCase):
         self.assert_denied('evil', "rule 'not-evil'", '10-rules.json')
         self.assert_allowed('good', 'everyone')
 
+    def test_max_per_guest(self):
+        # The group of 0000:01:00.0 has two endpoints: a limit of one refuses it whole.
+        self.write('10-rules.json', [dict(GPU_RULE, options={'max_per_guest': 1})])
+        self.restart()
+        self.assert_denied('win11', "rule 'gpu-to-win11'", "allows 'win11' at most 1 devices",
+                           'this would make 2')
+        self.write('10-rules.json', [dict(GPU_RULE, options={'max_per_guest': 2})])
+        self.harness.iommuctl('policy', 'reload')
+        self.assert_allowed('win11', 'gpu-to-win11')
+
     def test_show_the_policy_in_force(self):
         self.write('10-rules.json', [GPU_RULE, {
                 'id': 'nics', 'match': {'vendor': '8086', 'class': '0200'},

@@ -88,9 +88,12 @@ def run(vm):
         # Once the holder lets go, the kernel finishes the unbind and the daemon the release.
         holder.kill()
         holder.wait()
+        def journal():
+                with open("/run/iommud/state.json") as f:
+                        return json.load(f)
+
+        # The devices go home first, then the journal records it: wait for both.
         vm.wait_for("the release to finish once the holder is gone",
-                    lambda: {a: driver(a) for a in home} == home, timeout=90)
-        with open("/run/iommud/state.json") as f:
-                state = json.load(f)
-        vm.check(not state["intents"] and not state["claims"],
-                 f"the journal after the finished release: {state}")
+                    lambda: {a: driver(a) for a in home} == home and
+                    not journal()["intents"], timeout=90)
+        vm.check(not journal()["claims"], f"the journal after the finished release: {journal()}")
