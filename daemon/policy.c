@@ -125,6 +125,12 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 if (r < 0)
                         return r;
                 s->allow_in_use = decision.rule->allow_in_use;
+                free(s->release_to);
+                s->release_to = decision.rule->host_driver_option
+                                        ? strdup(decision.rule->host_driver_option)
+                                        : NULL;
+                if (decision.rule->host_driver_option && !s->release_to)
+                        return -ENOMEM;
                 free(s->rule);
                 if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id,
                              decision.rule->file, decision.rule->line) < 0)

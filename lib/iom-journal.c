@@ -128,7 +128,9 @@ int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsign
                 oom = true;
         for (size_t i = 0; !oom && i < n; i++) {
                 c.devices[i].address = plan->steps[first + i].address;
-                c.devices[i].host_driver = strdup_or_null(plan->steps[first + i].from, &oom);
+                const struct iom_plan_step *step = &plan->steps[first + i];
+                c.devices[i].host_driver =
+                        strdup_or_null(step->release_to ? step->release_to : step->from, &oom);
                 c.n_devices++;
         }
         struct iom_claim *grown =

@@ -36,7 +36,8 @@ void iom_plan_step_clear(struct iom_plan_step *s) {
         free(s->to);
         free(s->from_override);
         free(s->rule);
-        s->from = s->to = s->from_override = s->rule = NULL;
+        free(s->release_to);
+        s->from = s->to = s->from_override = s->rule = s->release_to = NULL;
 }
 
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src) {
@@ -45,8 +46,10 @@ int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *sr
         dst->to = src->to ? strdup(src->to) : NULL;
         dst->from_override = src->from_override ? strdup(src->from_override) : NULL;
         dst->rule = src->rule ? strdup(src->rule) : NULL;
+        dst->release_to = src->release_to ? strdup(src->release_to) : NULL;
         if ((src->from && !dst->from) || (src->to && !dst->to) ||
-            (src->from_override && !dst->from_override) || (src->rule && !dst->rule)) {
+            (src->from_override && !dst->from_override) || (src->rule && !dst->rule) ||
+            (src->release_to && !dst->release_to)) {
                 iom_plan_step_clear(dst);
                 return -ENOMEM;
         }

@@ -31,6 +31,7 @@ struct iom_plan_step {
         struct iom_address named_by; /* for a peer: the named device that brought it along */
         char *rule; /* the policy rule that allowed it ("rule 'x' (file:line)"), or NULL */
         bool allow_in_use; /* that rule lets an administrator's force move it while in use */
+        char *release_to;  /* that rule's host_driver: where a release returns it, not @from */
 };
 
 struct iom_plan {
