@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "binder.h"
+#include "iom-acs.h"
 #include "iom-error.h"
 #include "iom-policy.h"
 #include "log.h"
@@ -47,6 +48,36 @@ static void subject_from_device(struct manager *m, const struct iom_device *d,
                 .driver = d->driver,
                 .host_driver = d->host_driver ? d->host_driver : d->driver,
         };
+}
+
+/* require_isolation: every bridge above @d must isolate it with ACS (as far as the bridge
+ * implements the controls Linux needs, lib/iom-acs.h), and pcie_acs_override= must be off.
+ * Returns NULL when isolated, else why not (in @buf). */
+static const char *isolation_problem(struct manager *m, const struct iom_device *d, char *buf,
+                                     size_t size) {
+        _cleanup_free_ char *path = NULL;
+        char *save = NULL;
+
+        if (m->inventory->host->acs_override)
+                return "pcie_acs_override= is on the kernel command line";
+        if (!d->syspath || !(path = strdup(d->syspath)))
+                return "its place in the PCI hierarchy is unknown";
+        for (char *part = strtok_r(path, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+                struct iom_address a;
+                const struct iom_device *up;
+
+                if (iom_address_parse(part, &a, NULL) < 0 || iom_address_equal(&a, &d->address))
+                        continue;
+                up = iom_inventory_find_device(m->inventory, &a);
+                if (!up || !iom_device_is_bridge(up) ||
+                    (up->acs && iom_acs_isolates(up->acs_capability, up->acs_control)))
+                        continue;
+                (void) snprintf(buf, size, "the bridge %s above it has %s", part,
+                                up->acs ? "ACS without the isolating controls enabled"
+                                        : "no ACS");
+                return buf;
+        }
+        return NULL;
 }
 
 /* max_per_guest: what the guest owns already that @rule matches, and the steps of @plan up
@@ -119,6 +150,16 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                                          "'%s' may not have %s: rule '%s' (%s:%u) denies it",
                                          plan->owner, a, decision.rule->id, decision.rule->file,
                                          decision.rule->line);
+                }
+                if (decision.rule->require_isolation) {
+                        char why[128];
+                        const char *problem = isolation_problem(m, d, why, sizeof(why));
+                        if (problem)
+                                return iom_error(ret_error, -EACCES,
+                                                 "rule '%s' (%s:%u) requires isolation, and %s "
+                                                 "is not isolated: %s",
+                                                 decision.rule->id, decision.rule->file,
+                                                 decision.rule->line, a, problem);
                 }
                 deciders[i] = decision.rule;
                 r = check_max_per_guest(m, plan, i, deciders, decision.rule, ret_error);

@@ -86,6 +86,18 @@ class PolicyTest(HostCase):
         self.harness.iommuctl('policy', 'reload')
         self.assert_allowed('win11', 'gpu-to-win11')
 
+    def test_require_isolation(self):
+        # desktop's root ports isolate with ACS (capability 001f, control 001d).
+        self.write('10-rules.json', [dict(GPU_RULE, options={'require_isolation': True})])
+        self.restart()
+        self.assert_allowed('win11', 'gpu-to-win11')
+        # With pcie_acs_override= the groups may lie: refused, saying why.
+        with open(os.path.join(self.testbed.proc, 'cmdline'), 'w', encoding='utf-8') as f:
+            f.write('root=/dev/sda1 intel_iommu=on pcie_acs_override=downstream\n')
+        self.restart()
+        self.assert_denied('win11', "rule 'gpu-to-win11'", 'requires isolation',
+                           'pcie_acs_override= is on the kernel command line')
+
     def test_show_the_policy_in_force(self):
         self.write('10-rules.json', [GPU_RULE, {
                 'id': 'nics', 'match': {'vendor': '8086', 'class': '0200'},
