@@ -109,6 +109,20 @@ static int read_device_property(sd_bus_message *m, const char *name, struct iom_
                 return read_bool(m, &d->acs);
         if (streq(name, "AcsCapability"))
                 return sd_bus_message_read(m, "v", "q", &d->acs_capability);
+        if (streq(name, "Dsn")) {
+                const char *s;
+                unsigned b[8];
+                int r = sd_bus_message_read(m, "v", "s", &s);
+                if (r < 0 || !*s)
+                        return r;
+                if (sscanf(s, "%2x-%2x-%2x-%2x-%2x-%2x-%2x-%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
+                           &b[5], &b[6], &b[7]) != 8)
+                        return -EBADMSG;
+                d->has_dsn = true;
+                for (int i = 0; i < 8; i++)
+                        d->dsn = d->dsn << 8 | b[i];
+                return 0;
+        }
         if (streq(name, "AcsControl"))
                 return sd_bus_message_read(m, "v", "q", &d->acs_control);
         return sd_bus_message_skip(m, "v"); /* newer daemon: unknown properties are fine */

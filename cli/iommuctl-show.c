@@ -7,6 +7,7 @@
 #include "format.h"
 #include "iom-acs.h"
 #include "iom-json-inventory.h"
+#include "iom-pci.h"
 #include "iom-resolve.h"
 #include "iommuctl.h"
 #include "macro.h"
@@ -76,6 +77,10 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
                        d->sriov_total_vfs);
         if (d->is_vf)
                 printf(FIELD "%s\n", "Physical function:", iom_address_format(&d->physfn, a));
+        if (d->has_dsn) {
+                char dsn[IOM_DSN_STRING_MAX];
+                printf(FIELD "%s\n", "Serial number:", iom_dsn_format(d->dsn, dsn));
+        }
         if (d->acs) {
                 printf(FIELD "%s\n",
                        "ACS capability:", iom_acs_format(d->acs_capability, acs, sizeof(acs)));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "iom-pci.h"
 #include "manager.h"
 
 /* "/org/iommud1/device/0000_01_00_0" -> the device, or NULL. */
@@ -108,6 +109,14 @@ static int property_get_owner(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "s", d->group ? strempty(d->group->owner) : "");
 }
 
+static int property_get_dsn(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error) {
+        struct iom_device *d = userdata;
+        char buf[IOM_DSN_STRING_MAX];
+        return sd_bus_message_append(reply, "s", d->has_dsn ? iom_dsn_format(d->dsn, buf) : "");
+}
+
 static const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Address", "s", property_get_address, offsetof(struct iom_device, address),
@@ -168,6 +177,7 @@ static const sd_bus_vtable device_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("AcsControl", "q", NULL, offsetof(struct iom_device, acs_control),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Dsn", "s", property_get_dsn, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END,
 };
 

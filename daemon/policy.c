@@ -8,6 +8,7 @@
 #include "binder.h"
 #include "iom-acs.h"
 #include "iom-error.h"
+#include "iom-pci.h"
 #include "iom-policy.h"
 #include "log.h"
 #include "manager.h"
@@ -33,8 +34,10 @@ static int group_of(const struct iom_address *a, void *userdata) {
 }
 
 static void subject_from_device(struct manager *m, const struct iom_device *d,
-                                struct iom_policy_subject *ret) {
+                                struct iom_policy_subject *ret,
+                                char dsn[static IOM_DSN_STRING_MAX]) {
         *ret = (struct iom_policy_subject){
+                .dsn = d->has_dsn ? iom_dsn_format(d->dsn, dsn) : NULL,
                 .physfn = d->is_vf ? &d->physfn : NULL,
                 .group = d->iommu_group,
                 .group_of = group_of,
@@ -73,8 +76,7 @@ static const char *isolation_problem(struct manager *m, const struct iom_device 
                     (up->acs && iom_acs_isolates(up->acs_capability, up->acs_control)))
                         continue;
                 (void) snprintf(buf, size, "the bridge %s above it has %s", part,
-                                up->acs ? "ACS without the isolating controls enabled"
-                                        : "no ACS");
+                                up->acs ? "ACS without the isolating controls enabled" : "no ACS");
                 return buf;
         }
         return NULL;
@@ -92,11 +94,12 @@ static int check_max_per_guest(struct manager *m, const struct iom_plan *plan, s
         for (size_t i = 0; i < m->inventory->n_devices; i++) {
                 const struct iom_device *d = m->inventory->devices[i];
                 struct iom_policy_subject subject;
+                char dsn[IOM_DSN_STRING_MAX];
 
                 if (!d->group || !d->group->owner || !streq(d->group->owner, plan->owner) ||
                     iom_device_is_bridge(d))
                         continue;
-                subject_from_device(m, d, &subject);
+                subject_from_device(m, d, &subject, dsn);
                 count += iom_policy_rule_matches(rule, &subject);
         }
         /* Earlier steps of this plan the same rule allowed, in groups the guest does not own
@@ -110,8 +113,7 @@ static int check_max_per_guest(struct manager *m, const struct iom_plan *plan, s
                 return 0;
         return iom_error(ret_error, -EACCES,
                          "rule '%s' (%s:%u) allows '%s' at most %u devices; this would make %u",
-                         rule->id, rule->file, rule->line, plan->owner, rule->max_per_guest,
-                         count);
+                         rule->id, rule->file, rule->line, plan->owner, rule->max_per_guest, count);
 }
 
 int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error) {
@@ -127,12 +129,13 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 struct iom_plan_step *s = &plan->steps[i];
                 const struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
                 struct iom_policy_subject subject;
+                char dsn[IOM_DSN_STRING_MAX];
                 struct iom_policy_decision decision;
                 char a[IOM_ADDRESS_STRING_MAX];
 
                 if (s->bridge || !d)
                         continue; /* a bridge is unbound, not given to the guest */
-                subject_from_device(m, d, &subject);
+                subject_from_device(m, d, &subject, dsn);
                 iom_policy_evaluate(m->policy, &subject, plan->owner, &decision);
                 iom_address_format(&s->address, a);
                 if (decision.action == IOM_POLICY_DENY && !decision.rule) {
@@ -173,8 +176,8 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 if (decision.rule->host_driver_option && !s->release_to)
                         return -ENOMEM;
                 free(s->rule);
-                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id,
-                             decision.rule->file, decision.rule->line) < 0)
+                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id, decision.rule->file,
+                             decision.rule->line) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -184,13 +187,14 @@ void manager_autobind(struct manager *m) {
         for (size_t i = 0; i < m->inventory->n_devices; i++) {
                 const struct iom_device *d = m->inventory->devices[i];
                 struct iom_policy_subject subject;
+                char dsn[IOM_DSN_STRING_MAX];
                 const struct iom_policy_rule *rule;
                 char a[IOM_ADDRESS_STRING_MAX];
 
                 if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
                     (d->group && d->group->owner))
                         continue;
-                subject_from_device(m, d, &subject);
+                subject_from_device(m, d, &subject, dsn);
                 rule = iom_policy_autobind(m->policy, &subject);
                 if (!rule)
                         continue;

@@ -133,6 +133,10 @@ static int read_names(struct iom_device *d, struct iom_pci *pci) {
         if (r < 0)
                 return r;
         d->acs = r > 0;
+        r = iom_pci_read_dsn(pci, &d->address, &d->dsn);
+        if (r < 0)
+                return r;
+        d->has_dsn = r > 0;
         return 0;
 }
 

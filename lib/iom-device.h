@@ -38,6 +38,9 @@ struct iom_device {
         bool is_vf; /* has a physical function */
         struct iom_address physfn;
 
+        bool has_dsn; /* has the Device Serial Number capability */
+        uint64_t dsn;
+
         bool acs; /* has the ACS capability */
         uint16_t acs_capability, acs_control;
 };

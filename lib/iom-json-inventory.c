@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "iom-json-inventory.h"
+#include "iom-pci.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
@@ -74,6 +75,9 @@ static json_object *device_json(const struct iom_device *d) {
                 json_object_object_add(acs, "control", hex(d->acs_control, 4));
         }
         json_object_object_add(o, "acs", acs);
+        char dsn[IOM_DSN_STRING_MAX];
+        json_object_object_add(
+                o, "dsn", d->has_dsn ? json_object_new_string(iom_dsn_format(d->dsn, dsn)) : NULL);
         return o;
 }
 

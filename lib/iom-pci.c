@@ -94,22 +94,49 @@ char *iom_pci_class_name(struct iom_pci *p, uint32_t class) {
         return lookup(p, PCI_LOOKUP_CLASS, class >> 8, 0, 0);
 }
 
+/* The device and its extended capability @id; NULL capability when it has none. */
+static struct pci_dev *find_ext_cap(struct iom_pci *p, const struct iom_address *a, unsigned id,
+                                    struct pci_cap **ret_cap) {
+        struct pci_dev *d = pci_get_dev(p->access, (int) a->domain, a->bus, a->slot, a->function);
+
+        if (!d)
+                return NULL;
+        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_EXT_CAPS);
+        *ret_cap = pci_find_cap(d, id, PCI_CAP_EXTENDED);
+        return d;
+}
+
 int iom_pci_read_acs(struct iom_pci *p, const struct iom_address *a, uint16_t *ret_capability,
                      uint16_t *ret_control) {
-        struct pci_dev *d;
         struct pci_cap *cap;
+        struct pci_dev *d = find_ext_cap(p, a, PCI_EXT_CAP_ID_ACS, &cap);
 
-        d = pci_get_dev(p->access, (int) a->domain, a->bus, a->slot, a->function);
         if (!d)
                 return -ENOMEM;
-        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_EXT_CAPS);
-        cap = pci_find_cap(d, PCI_EXT_CAP_ID_ACS, PCI_CAP_EXTENDED);
-        if (!cap) {
-                pci_free_dev(d);
-                return 0;
+        if (cap) {
+                *ret_capability = pci_read_word(d, cap->addr + PCI_ACS_CAP);
+                *ret_control = pci_read_word(d, cap->addr + PCI_ACS_CTRL);
         }
-        *ret_capability = pci_read_word(d, cap->addr + PCI_ACS_CAP);
-        *ret_control = pci_read_word(d, cap->addr + PCI_ACS_CTRL);
         pci_free_dev(d);
-        return 1;
+        return cap != NULL;
+}
+
+int iom_pci_read_dsn(struct iom_pci *p, const struct iom_address *a, uint64_t *ret_dsn) {
+        struct pci_cap *cap;
+        struct pci_dev *d = find_ext_cap(p, a, PCI_EXT_CAP_ID_DSN, &cap);
+
+        if (!d)
+                return -ENOMEM;
+        if (cap)
+                *ret_dsn = (uint64_t) pci_read_long(d, cap->addr + 8) << 32 |
+                           pci_read_long(d, cap->addr + 4);
+        pci_free_dev(d);
+        return cap != NULL;
+}
+
+char *iom_dsn_format(uint64_t dsn, char buf[static IOM_DSN_STRING_MAX]) {
+        for (int i = 0; i < 8; i++)
+                (void) snprintf(buf + i * 3, IOM_DSN_STRING_MAX - (size_t) i * 3, "%02x%s",
+                                (unsigned) (dsn >> (56 - 8 * i)) & 0xff, i < 7 ? "-" : "");
+        return buf;
 }

@@ -22,3 +22,11 @@ char *iom_pci_class_name(struct iom_pci *p, uint32_t class);
  * device has none (or its extended config space is not readable), negative errno on error. */
 int iom_pci_read_acs(struct iom_pci *p, const struct iom_address *a, uint16_t *ret_capability,
                      uint16_t *ret_control);
+
+/* Reads the PCIe Device Serial Number capability: 1 and the 64-bit number when present, 0
+ * when not. */
+int iom_pci_read_dsn(struct iom_pci *p, const struct iom_address *a, uint64_t *ret_dsn);
+
+/* "00-11-22-33-44-55-66-77", high byte first, as lspci prints it. */
+#define IOM_DSN_STRING_MAX 24
+char *iom_dsn_format(uint64_t dsn, char buf[static IOM_DSN_STRING_MAX]);

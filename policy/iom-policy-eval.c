@@ -10,11 +10,12 @@
 #include "macro.h"
 
 static bool rule_matches(const struct iom_policy_match *m, const struct iom_policy_subject *s) {
+        if (m->dsn && (!s->dsn || !streq(m->dsn, s->dsn)))
+                return false;
         if (m->vfs_of && (!s->physfn || !iom_address_equal(s->physfn, &m->vfs_of_address)))
                 return false;
-        if (m->same_group_as &&
-            (s->group < 0 || !s->group_of ||
-             s->group_of(&m->same_group_as_address, s->userdata) != s->group))
+        if (m->same_group_as && (s->group < 0 || !s->group_of ||
+                                 s->group_of(&m->same_group_as_address, s->userdata) != s->group))
                 return false;
         char address[IOM_ADDRESS_STRING_MAX];
 
@@ -126,6 +127,8 @@ char *iom_policy_match_describe(const struct iom_policy_match *m) {
                 describe(&s, "driver", m->driver);
         if (m->host_driver)
                 describe(&s, "host_driver", m->host_driver);
+        if (m->dsn)
+                describe(&s, "dsn", m->dsn);
         if (m->same_group_as)
                 describe(&s, "same_group_as", m->same_group_as);
         if (m->vfs_of)

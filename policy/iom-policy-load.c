@@ -42,7 +42,8 @@ static bool same_match(const struct iom_policy_match *a, const struct iom_policy
                a->device == b->device && a->subsystem_vendor == b->subsystem_vendor &&
                a->subsystem_device == b->subsystem_device && a->class_value == b->class_value &&
                a->class_mask == b->class_mask && SAME_STR(a->driver, b->driver) &&
-               SAME_STR(a->host_driver, b->host_driver);
+               SAME_STR(a->host_driver, b->host_driver) && SAME_STR(a->dsn, b->dsn) &&
+               SAME_STR(a->same_group_as, b->same_group_as) && SAME_STR(a->vfs_of, b->vfs_of);
 #undef SAME_STR
 }
 

@@ -54,6 +54,7 @@ static void rule_clear(struct iom_policy_rule *r) {
         free(r->match.host_driver);
         free(r->match.same_group_as);
         free(r->match.vfs_of);
+        free(r->match.dsn);
         strv_free(r->guests);
         free(r->host_driver_option);
 }
@@ -203,9 +204,20 @@ static char *get_driver(struct reader *rd, json_object *v, const char *path) {
 static void read_match(struct reader *rd, json_object *o, const char *path,
                        struct iom_policy_match *m) {
         static const char *const keys[] = {
-                "address",          "vendor",      "device",     "subsystem_vendor",
-                "subsystem_device", "class",       "class_mask", "class_name",
-                "driver",           "host_driver", "same_group_as", "vfs_of", NULL,
+                "address",
+                "vendor",
+                "device",
+                "subsystem_vendor",
+                "subsystem_device",
+                "class",
+                "class_mask",
+                "class_name",
+                "driver",
+                "host_driver",
+                "same_group_as",
+                "vfs_of",
+                "dsn",
+                NULL,
         };
         json_object *v;
         char sub[512];
@@ -268,6 +280,21 @@ static void read_match(struct reader *rd, json_object *o, const char *path,
         if (json_object_object_get_ex(o, "host_driver", &v) &&
             (m->host_driver = get_driver(rd, v, SUB("host_driver"))))
                 m->n_keys++;
+        if (json_object_object_get_ex(o, "dsn", &v) && (m->dsn = get_string(rd, v, SUB("dsn")))) {
+                bool ok = strlen(m->dsn) == 23;
+                for (size_t i = 0; ok && i < 23; i++)
+                        ok = i % 3 == 2 ? m->dsn[i] == '-'
+                                        : !!strchr("0123456789abcdef", m->dsn[i]);
+                if (ok)
+                        m->n_keys++;
+                else {
+                        complain(rd, sub, 0,
+                                 "'%s' is not a serial number: eight lower-case hex "
+                                 "bytes joined by '-', as in '00-11-22-33-44-55-66-77'",
+                                 m->dsn);
+                        m->dsn = mfree(m->dsn);
+                }
+        }
         /* A device named by address or alias; aliases are resolved once all files are read. */
         if (json_object_object_get_ex(o, "same_group_as", &v) &&
             (m->same_group_as = get_string(rd, v, SUB("same_group_as"))))

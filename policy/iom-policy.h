@@ -24,6 +24,7 @@ struct iom_policy_match {
         int vendor, device, subsystem_vendor, subsystem_device; /* -1: any */
         int64_t class_value, class_mask;                        /* class_mask 0: any */
         char *driver, *host_driver;
+        char *dsn; /* "00-11-22-33-44-55-66-77" */
         /* Addresses or alias names, resolved against the aliases when the policy is loaded. */
         char *same_group_as, *vfs_of;
         struct iom_address same_group_as_address, vfs_of_address;
@@ -62,6 +63,7 @@ struct iom_policy_subject {
         uint16_t vendor, device, subsystem_vendor, subsystem_device;
         uint32_t class;
         const char *driver, *host_driver;
+        const char *dsn;                  /* its Device Serial Number, or NULL */
         const struct iom_address *physfn; /* a VF's physical function, or NULL */
         int group;                        /* IOMMU group, or -1 */
         /* The IOMMU group of another device (-1 when unknown), for same_group_as. */

@@ -15,6 +15,7 @@ REGION_TYPES = ('direct', 'direct-relaxable', 'reserved', 'msi')
 UNIT_TYPES = ('intel', 'amd', 'other')
 GROUP_TYPES = ('DMA', 'DMA-FQ', 'identity', 'blocked')
 PCI_EXT_CAP_ID_ACS = 0x000d
+PCI_EXT_CAP_ID_DSN = 0x0003
 # Drivers a group stays viable with: those that manage DMA ownership themselves (Linux 5.19+,
 # iommu_group_dma_owner_claimed()).
 VIABLE_DRIVERS = ('vfio-pci', 'pci-stub', 'pcieport')
@@ -106,18 +107,34 @@ class Device:
             return (self.number('class') >> 8) == 0x0604
         return (self.header_type & 0x7f) != 0
 
-    def acs(self):
-        """(capability, control) of the ACS extended capability, or None."""
+    def ext_cap(self, cap_id):
+        """The offset of an extended capability in the config space, or None."""
         offset, seen = 0x100, set()
         while offset and offset + 8 <= len(self.config) and offset not in seen:
             seen.add(offset)
             header = self.config_u32(offset)
             if header == 0:
                 return None
-            if header & 0xffff == PCI_EXT_CAP_ID_ACS:
-                return self.config_u16(offset + 4), self.config_u16(offset + 6)
+            if header & 0xffff == cap_id:
+                return offset
             offset = (header >> 20) & 0xffc
         return None
+
+    @property
+    def acs(self):
+        """(capability, control) of the ACS extended capability, or None."""
+        offset = self.ext_cap(PCI_EXT_CAP_ID_ACS)
+        return None if offset is None else (self.config_u16(offset + 4),
+                                            self.config_u16(offset + 6))
+
+    @property
+    def dsn(self):
+        """The Device Serial Number as lspci spells it (high byte first), or None."""
+        offset = self.ext_cap(PCI_EXT_CAP_ID_DSN)
+        if offset is None or offset + 12 > len(self.config):
+            return None
+        value = self.config_u32(offset + 8) << 32 | self.config_u32(offset + 4)
+        return '-'.join(f'{(value >> shift) & 0xff:02x}' for shift in range(56, -8, -8))
 
     def check(self):
         for name in ('vendor', 'device', 'class'):
@@ -316,7 +333,7 @@ class Host:
         override = d.attr('driver_override')
         total_vfs = d.number('sriov_totalvfs')
         physfn = d.link_target('physfn')
-        acs = d.acs()
+        acs = d.acs
         return {
             'address': d.address,
             'group': d.group,
@@ -338,6 +355,7 @@ class Host:
             'physfn': None if physfn is None else posixpath.basename(physfn),
             'acs': None if acs is None else {
                 'capability': f'{acs[0]:04x}', 'control': f'{acs[1]:04x}'},
+            'dsn': d.dsn,
         }
 
     def iommu_parameters(self):

@@ -212,6 +212,24 @@ static void test_references(void) {
         ASSERT_TRUE(d.rule == NULL);
 }
 
+static void test_dsn(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
+                "{\"rules\": [{\"id\": \"this-card\", \"match\": {\"dsn\": "
+                "\"00-11-22-33-44-55-66-77\"}, \"guests\": [\"win11\"], \"action\": \"allow\"}]}");
+        struct iom_policy_subject s = nic();
+        struct iom_policy_decision d;
+
+        s.dsn = "00-11-22-33-44-55-66-77";
+        iom_policy_evaluate(p, &s, "win11", &d);
+        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "this-card"));
+        s.dsn = "00-11-22-33-44-55-66-78";
+        iom_policy_evaluate(p, &s, "win11", &d);
+        ASSERT_TRUE(d.rule == NULL);
+        s.dsn = NULL;
+        iom_policy_evaluate(p, &s, "win11", &d);
+        ASSERT_TRUE(d.rule == NULL);
+}
+
 static void test_aliases(void) {
         _cleanup_(iom_policy_freep) struct iom_policy *p =
                 policy_from("{\"aliases\": {\"gpu\": \"01:00.0\"}, \"rules\": []}");
@@ -223,4 +241,4 @@ static void test_aliases(void) {
 
 IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_default_deny),
               IOM_TEST(test_named_deny_beats_star_allow), IOM_TEST(test_most_specific_wins),
-              IOM_TEST(test_references), IOM_TEST(test_aliases))
+              IOM_TEST(test_references), IOM_TEST(test_dsn), IOM_TEST(test_aliases))
