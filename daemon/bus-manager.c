@@ -91,6 +91,9 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         r = read_change_options(message, &options, error);
         if (r < 0)
                 return r;
+        r = manager_resolve_aliases(m, req->devices);
+        if (r < 0)
+                return r;
         r = binder_plan(m, req, &plan, &why);
         if (r < 0)
                 return bus_error_set_errno(error, r, why);
@@ -216,7 +219,13 @@ static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error 
         r = sd_bus_message_read(message, "ss", &device, &guest);
         if (r < 0)
                 return r;
-        r = manager_explain(m, device, guest, &e);
+        _cleanup_strv_free_ char **names = calloc(2, sizeof(char *));
+        if (!names || !(names[0] = strdup(device)))
+                return -ENOMEM;
+        r = manager_resolve_aliases(m, names);
+        if (r < 0)
+                return r;
+        r = manager_explain(m, names[0], guest, &e);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_return(message, &reply);

@@ -214,3 +214,19 @@ void manager_autobind(struct manager *m) {
                 (void) binder_submit(m, &req, NULL, NULL);
         }
 }
+
+int manager_resolve_aliases(struct manager *m, char **names) {
+        for (char **n = names; n && *n; n++) {
+                const struct iom_address *a = iom_policy_alias(m->policy, *n);
+                char buf[IOM_ADDRESS_STRING_MAX], *copy;
+
+                if (!a)
+                        continue;
+                copy = strdup(iom_address_format(a, buf));
+                if (!copy)
+                        return -ENOMEM;
+                free(*n);
+                *n = copy;
+        }
+        return 0;
+}

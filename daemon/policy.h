@@ -19,3 +19,7 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 /* Queues a move to vfio-pci for every device an autobind rule matches that is elsewhere and
  * whose group nobody owns: at start and after hot-plug, as driverctl does. */
 void manager_autobind(struct manager *m);
+
+/* Replaces each of @names that is an alias of the policy by its address ("gpu" ->
+ * "0000:01:00.0"), so aliases work wherever a device is named. */
+int manager_resolve_aliases(struct manager *m, char **names);

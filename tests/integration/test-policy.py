@@ -66,6 +66,17 @@ class PolicyTest(HostCase):
         self.assert_allowed('win11', 'gpu-to-win11')
         self.assert_denied('linux', 'no rule allows it')
 
+    def test_aliases_name_devices(self):
+        with open(os.path.join(self.dir, '10-rules.json'), 'w', encoding='utf-8') as f:
+            json.dump({'aliases': {'gpu': DEVICE}, 'rules': [GPU_RULE]}, f)
+        self.restart()
+        result = self.harness.iommuctl('--json', '--dry-run', 'assign', 'win11', 'gpu')
+        self.assertEqual(result.returncode, 0, result.stderr)
+        named = [row['address'] for row in json.loads(result.stdout)['plan'] if row['named']]
+        self.assertEqual(named, [DEVICE])
+        status, answer = self.explain_device('gpu', 'win11')
+        self.assertEqual((status, answer['allowed']), (0, True), answer)
+
     def test_deny_for_one_guest_beats_allow_for_all(self):
         self.write('10-rules.json', [
                 {'id': 'everyone', 'match': {'address': '0000:01:00.*'}, 'guests': ['*'],
@@ -134,10 +145,13 @@ class PolicyTest(HostCase):
                  'the new deny rule to be in force without a reload')
         self.assert_denied('win11', "rule 'not-win11'")
 
-    def explain(self, guest):
-        args = ['--json', 'explain', DEVICE] + (['--guest', guest] if guest else [])
+    def explain_device(self, device, guest):
+        args = ['--json', 'explain', device] + (['--guest', guest] if guest else [])
         result = self.harness.iommuctl(*args)
         return result.returncode, json.loads(result.stdout)
+
+    def explain(self, guest):
+        return self.explain_device(DEVICE, guest)
 
     def test_explain(self):
         self.write('10-rules.json', [GPU_RULE])
