@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Grace periods for the mapping core: readers mark themselves without a lock or a fence,
+ * writers wait until every reader that might hold an old pointer has left. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How it works (the scheme of liburcu's "memb" flavour, with a per-thread sequence instead of
+ * a global phase):
+ *
+ * Each reading thread owns a struct iom_rcu_reader in thread-local storage, registered once in
+ * a process-wide list. Entering a read-side section stores an odd sequence number into it,
+ * leaving stores the next even one. Readers use no atomic read-modify-write and no fence: only
+ * a compiler barrier. The writer, after unpublishing a pointer, runs membarrier(2)
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED, which executes a full memory barrier on every CPU running
+ * one of our threads. Either a reader's odd store happened before that barrier, and the writer
+ * then sees it and spins until the sequence changes; or it happened after, and then the
+ * reader's loads also come after the unpublish and cannot find the old pointer.
+ *
+ * Where membarrier(2) is not available the readers fall back to a full fence. Under
+ * ThreadSanitizer (which does not model membarrier) the reader's store is a sequentially
+ * consistent exchange, so the tool sees the same happens-before edges the barrier gives. */
+
+struct iom_rcu_reader {
+        uint64_t seq; /* odd while inside a read-side section; written by its thread only */
+        bool registered;
+        struct iom_rcu_reader *next, *prev;
+};
+
+extern _Thread_local struct iom_rcu_reader iom_rcu_self;
+extern bool iom_rcu_reader_fence;
+
+void iom_rcu_register(void);
+
+#if defined(__SANITIZE_THREAD__)
+#define IOM_RCU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IOM_RCU_TSAN 1
+#endif
+#endif
+
+/* Read-side sections do not nest. */
+static inline void iom_rcu_read_lock(void) {
+        struct iom_rcu_reader *r = &iom_rcu_self;
+        uint64_t s;
+
+        if (__builtin_expect(!r->registered, 0))
+                iom_rcu_register();
+        s = r->seq + 1;
+#ifdef IOM_RCU_TSAN
+        (void) __atomic_exchange_n(&r->seq, s, __ATOMIC_SEQ_CST);
+#else
+        __atomic_store_n(&r->seq, s, __ATOMIC_RELAXED);
+        if (iom_rcu_reader_fence)
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        else
+                __atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+static inline void iom_rcu_read_unlock(void) {
+        __atomic_store_n(&iom_rcu_self.seq, iom_rcu_self.seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Returns once every read-side section that began before the call has ended. Never from
+ * inside one. */
+void iom_rcu_synchronize(void);

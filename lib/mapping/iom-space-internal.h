@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The mapping core's private layout, shared by its files; the rules are in iom-space.c. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iom-space.h"
+
+#define NODE_BITS 9
+#define NODE_SLOTS (1u << NODE_BITS)
+/* A compact node lists up to this many pieces; more and it becomes a radix node. */
+#define COMPACT_MAX 16
+/* Compact offsets are 32-bit pages: slots spanning at most 2^27 pages may be compact. */
+#define COMPACT_MAX_LEVEL 3
+
+/* A slot: 0 empty; (id << 2) | SLOT_MAP the whole span lies in mapping id; a struct compact
+ * pointer | SLOT_COMPACT; or a struct node pointer (tag 0). Level-0 slots are 0 or SLOT_MAP. */
+#define SLOT_MAP UINT64_C(1)
+#define SLOT_COMPACT UINT64_C(2)
+#define SLOT_TAGS UINT64_C(3)
+
+/* What nodes and compacts start with: the writer links retired and pooled objects here, a
+ * field readers never read. */
+struct obj {
+        struct obj *next;
+        uint32_t n; /* node: slots in use (writer only); compact: entries (readers read it) */
+        uint32_t is_node;
+};
+
+struct node {
+        struct obj hdr;
+        uint64_t slot[NODE_SLOTS];
+};
+
+struct compact {
+        struct obj hdr;
+        struct {
+                uint32_t off; /* first page of the piece, relative to the slot's span */
+                uint32_t id;  /* 0: a hole inside a mapping being split */
+        } e[COMPACT_MAX];
+};
+
+/* A mapping record. iova and last are written before the record is published and stay until
+ * it is freed after a grace period; tp and gen are atomics. */
+struct rec {
+        uint64_t iova;
+        uint64_t last;      /* last byte */
+        uint64_t tp;        /* target | prot | REC_CONT */
+        uint32_t gen;       /* even while live, odd once retired */
+        uint32_t next_free; /* writer only: the free list and the retired list */
+};
+
+#define REC_PROT UINT64_C(3)
+/* Hint: the next page holds a mapping that continues this one's target with the same prot. */
+#define REC_CONT UINT64_C(4)
+#define REC_TARGET (~(IOM_SPACE_PAGE_SIZE - 1))
+
+/* Chunk k of the record slab holds REC_CHUNK0 << k records; chunks never move. */
+#define REC_CHUNK0_SHIFT 6
+#define REC_CHUNKS 26
+#define REC_ID_MAX ((UINT32_C(1) << 31) - 1)
+
+struct iom_dirty;
+
+#define SUBSCRIBERS_MAX 16
+
+struct iom_space {
+        /* Read by translate. */
+        uint64_t first, last;           /* aperture, bytes, inclusive */
+        uint64_t serial;                /* unique per space for the per-thread hint */
+        struct node *root;              /* never replaced */
+        unsigned top;                   /* level of the root */
+        struct iom_dirty *dirty;        /* atomic; NULL while tracking is off */
+        struct rec *chunks[REC_CHUNKS]; /* atomic, set once */
+
+        /* The writer's side, under lock. */
+        pthread_mutex_t lock;
+        struct iom_space_config config;
+        uint64_t (*reserved)[2];
+        size_t n_reserved;
+        uint64_t n_mappings, mapped_bytes, memory_bytes;
+        uint32_t next_id;  /* first never used id */
+        uint32_t free_ids; /* free list head (0: empty) */
+        uint32_t n_free_ids;
+        uint32_t retired_ids; /* retired since the last grace period, in unmap order */
+        uint32_t retired_tail;
+        struct obj *pool[2]; /* compacts, nodes */
+        unsigned n_pool[2];
+        struct obj *limbo; /* retired objects waiting for a grace period */
+        unsigned n_limbo;
+        struct {
+                iom_space_unmapped_func_t func;
+                void *userdata;
+        } subscribers[SUBSCRIBERS_MAX];
+        unsigned n_subscribers;
+        struct iom_space_backend backend;
+        void *backend_userdata;
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static inline struct rec *space_rec(const struct iom_space *s, uint32_t id) {
+        uint64_t x = (uint64_t) id + (UINT64_C(1) << REC_CHUNK0_SHIFT);
+        unsigned k = 63 - __builtin_clzll(x) - REC_CHUNK0_SHIFT;
+        struct rec *chunk = LOAD_RELAXED(&s->chunks[k]);
+
+        return chunk + (x - ((UINT64_C(1) << REC_CHUNK0_SHIFT) << k));
+}
+
+static inline uint64_t rec_last_page(const struct rec *r) {
+        return r->last >> IOM_SPACE_PAGE_SHIFT;
+}
+
+/* The id of the mapping that may hold @page (check its record: a compact's piece ends where
+ * its record does), or 0. Readers call it inside a read-side section. */
+static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t page) {
+        const struct node *n = s->root;
+
+        for (unsigned l = s->top;; l--) {
+                unsigned shift = NODE_BITS * l;
+                uint64_t v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
+
+                if (v & SLOT_MAP)
+                        return (uint32_t) (v >> 2);
+                if (v & SLOT_COMPACT) {
+                        const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
+                        uint32_t rel = (uint32_t) (page & ((UINT64_C(1) << shift) - 1));
+                        uint32_t id = 0;
+
+                        for (uint32_t i = 0; i < c->hdr.n && c->e[i].off <= rel; i++)
+                                id = c->e[i].id;
+                        return id;
+                }
+                if (!v)
+                        return 0;
+                n = (const struct node *) v;
+        }
+}
+
+/* Writer side (iom-space-index.c), under the space's lock. */
+uint32_t space_index_next(const struct iom_space *s, uint64_t page);
+int space_reserve(struct iom_space *s, unsigned assigns, unsigned records);
+void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id);
+uint32_t space_rec_alloc(struct iom_space *s);
+void space_rec_retire(struct iom_space *s, uint32_t id);
+void space_rec_release(struct iom_space *s, uint32_t id);
+void space_drain_objects(struct iom_space *s);
+void space_index_free(struct iom_space *s);
+
+/* Dirty tracking (iom-space-dirty.c). */
+struct iom_dirty *space_dirty_new(const struct iom_space *s);
+struct iom_dirty *space_dirty_free(struct iom_dirty *d);
+int space_dirty_populate(struct iom_dirty *d, uint64_t first_page, uint64_t last_page);
+uint64_t space_dirty_memory(const struct iom_dirty *d);
+void space_dirty_mark(const struct iom_dirty *d, uint64_t first_page, uint64_t last_page);
+void space_dirty_collect(struct iom_dirty *d, uint64_t first_page, uint64_t last_page, bool clear,
+                         uint8_t *bitmap);

@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The mediated mapping core: one I/O address space, mapped and unmapped by one writer at a
+ * time, translated lock-free by any number of threads. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iom-log.h"
+#include "iom-rcu.h"
+#include "iom-space-internal.h"
+#include "macro.h"
+
+/*
+ * LAYOUT
+ *
+ * Pages are 4 KiB; "page" below is an IOVA >> 12. A space holds:
+ *
+ * - The record slab: one 32-byte struct rec per mapping (iova, last byte, target | prot | a
+ *   "continues" hint bit, a generation, a free-list link), named by a 32-bit id (0 is none).
+ *   Chunk k of the slab holds 64 << k records, so ids never move and the slab never copies.
+ *
+ * - The index: a radix tree over pages, NODE_SLOTS (512) slots per node, as deep as the
+ *   aperture needs (4 levels for 48 bits, the x86 page-table shape). A slot at level l spans
+ *   2^(9l) pages and holds one of:
+ *     0                 no mapping touches the span;
+ *     MAP(id)           the whole span lies inside mapping id: a 64 GiB mapping aligned to
+ *                       1 GiB is 64 level-2 slots, not 16 million leaf entries;
+ *     a compact node    (levels 1..3) up to 16 pieces (32-bit page offset, id), sorted: a
+ *                       page belongs to the last piece starting at or before it, if that
+ *                       piece's record reaches it. This is the form of scattered mappings:
+ *                       an isolated 4 KiB mapping costs a few bytes, not a 4 KiB leaf;
+ *     a radix node      one level down, when the span holds more than 16 pieces.
+ *
+ * - The dirty bitmap (iom-space-dirty.c), only while tracking is on.
+ *
+ * - A per-thread hint: the last record a thread translated through (its range, its pointer
+ *   and its generation), checked before walking the index.
+ *
+ * INVARIANTS
+ *
+ * - Mappings never overlap; each one is a record whose range is covered in the index by
+ *   exactly its own slots and pieces, and a slot is non-zero iff some mapping touches its
+ *   span (empty nodes are pruned).
+ * - A record's iova, last and target never change while it is live: a split makes new
+ *   records. Its generation is even while live and odd once retired, so a hint can tell a
+ *   reused record from the one it saw.
+ * - Compact nodes are copy-on-write: readers see the old or the new array, never a mix. Radix
+ *   nodes change one 64-bit slot at a time.
+ * - Anything unpublished (nodes, compacts, records) is freed or reused only after a grace
+ *   period (iom-rcu.h); unmap waits for one before it returns, so no translate that starts
+ *   after it can reach an unmapped target.
+ * - Operations are all or nothing: the worst case of nodes, compacts and records an operation
+ *   can need is reserved (space_reserve()) before it changes anything, and a backend is asked
+ *   before the index changes.
+ *
+ * COMPLEXITY
+ *
+ * translate: a hint check (one record load) or top + 1 slot loads (4 for 48 bits) plus at most
+ * 16 compact pieces, then one record load; never allocates, logs, locks or makes a syscall.
+ * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
+ * its size in pages. unmap: the same plus O(mappings removed), and one grace period.
+ * Memory: 8 bytes per page in full radix leaves (dense), about 16-40 bytes per mapping in
+ * compact nodes (scattered), plus 32 bytes of record.
+ *
+ * CONCURRENCY
+ *
+ * One writer at a time (the space's mutex, taken by every changing call and by get_dirty,
+ * get_stats); readers (translate, translate_sg, next_mapping) take no lock: they run inside a
+ * read-side section and load slots with acquire semantics, so what they reach was fully
+ * written before it was published. Subscribers run under the writer's mutex, after the grace
+ * period.
+ */
+
+#define FOLLOW_MAX 16
+#define LIMBO_MAX 256
+
+static uint64_t space_serial;
+
+static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret);
+
+struct hint {
+        const struct iom_space *space;
+        uint64_t serial;
+        uint64_t first, last;
+        const struct rec *rec;
+        uint32_t gen;
+};
+
+static _Thread_local struct hint hint;
+
+_public_ void iom_space_config_init(struct iom_space_config *ret) {
+        *ret = (struct iom_space_config){
+                .aperture_first = 0,
+                .aperture_last = (UINT64_C(1) << 48) - 1,
+                .page_sizes = IOM_SPACE_PAGE_SIZE | (UINT64_C(1) << 21) | (UINT64_C(1) << 30),
+                .max_mappings = REC_ID_MAX,
+                .max_pinned_bytes = UINT64_MAX,
+        };
+}
+
+static uint64_t space_align(const struct iom_space *s) {
+        return s->config.page_sizes & -s->config.page_sizes;
+}
+
+/* Checks [iova, iova + size) for alignment to @align, non-zero size and the aperture. */
+static int check_range(const struct iom_space *s, uint64_t iova, uint64_t size, uint64_t align) {
+        if (size == 0 || (iova | size) & (align - 1))
+                return iom_debug_errno(EINVAL,
+                                       "range 0x%" PRIx64 "+0x%" PRIx64
+                                       " is empty or not aligned to 0x%" PRIx64,
+                                       iova, size, align);
+        if (iova < s->first || iova + size - 1 < iova || iova + size - 1 > s->last)
+                return iom_debug_errno(
+                        EINVAL, "range 0x%" PRIx64 "+0x%" PRIx64 " lies outside the aperture", iova,
+                        size);
+        return 0;
+}
+
+static int reserved_insert(struct iom_space *s, uint64_t first, uint64_t last) {
+        uint64_t(*r)[2] = realloc(s->reserved, (s->n_reserved + 1) * sizeof(*r));
+        size_t i;
+
+        if (!r)
+                return -ENOMEM;
+        s->reserved = r;
+        for (i = s->n_reserved; i > 0 && r[i - 1][0] > first; i--)
+                memcpy(r[i], r[i - 1], sizeof(*r));
+        r[i][0] = first;
+        r[i][1] = last;
+        s->n_reserved++;
+        return 0;
+}
+
+_public_ int iom_space_new(const struct iom_space_config *config, struct iom_space **ret) {
+        struct iom_space_config c;
+        struct iom_space *s;
+        uint64_t last_page;
+        unsigned bits;
+
+        if (!ret)
+                return -EINVAL;
+        if (config)
+                c = *config;
+        else
+                iom_space_config_init(&c);
+        if (c.page_sizes & (IOM_SPACE_PAGE_SIZE - 1) || c.page_sizes == 0)
+                return iom_debug_errno(EINVAL, "page sizes 0x%" PRIx64 " lack one >= 4 KiB",
+                                       c.page_sizes);
+        if (c.aperture_first > c.aperture_last || c.aperture_first & (IOM_SPACE_PAGE_SIZE - 1) ||
+            (c.aperture_last + 1) & (IOM_SPACE_PAGE_SIZE - 1))
+                return iom_debug_errno(
+                        EINVAL, "aperture 0x%" PRIx64 "-0x%" PRIx64 " is empty or not page-aligned",
+                        c.aperture_first, c.aperture_last);
+        if (c.max_mappings == 0 || c.max_pinned_bytes == 0)
+                return iom_debug_errno(EINVAL, "a limit of 0 allows no mapping");
+        c.max_mappings = MIN(c.max_mappings, (uint64_t) REC_ID_MAX - 2);
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->root = calloc(1, sizeof(struct node));
+        if (!s->root) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->root->hdr.is_node = 1;
+        s->config = c;
+        s->first = c.aperture_first;
+        s->last = c.aperture_last;
+        s->serial = __atomic_add_fetch(&space_serial, 1, __ATOMIC_RELAXED);
+        last_page = s->last >> IOM_SPACE_PAGE_SHIFT;
+        bits = last_page ? 64 - __builtin_clzll(last_page) : 1;
+        s->top = (bits + NODE_BITS - 1) / NODE_BITS - 1;
+        s->next_id = 1;
+        s->memory_bytes = sizeof(*s) + sizeof(struct node);
+        (void) pthread_mutex_init(&s->lock, NULL);
+#if defined(__x86_64__) || defined(__i386__)
+        if (reserved_insert(s, IOM_SPACE_MSI_FIRST, IOM_SPACE_MSI_LAST) < 0) {
+                iom_space_free(s);
+                return -ENOMEM;
+        }
+#endif
+        *ret = s;
+        return 0;
+}
+
+_public_ struct iom_space *iom_space_free(struct iom_space *s) {
+        if (!s)
+                return NULL;
+        uint64_t removed;
+
+        pthread_mutex_lock(&s->lock);
+        (void) unmap_locked(s, s->first, s->last, &removed);
+        pthread_mutex_unlock(&s->lock);
+        /* Whatever an unmap that failed (out of memory) left goes with the root. */
+        s->root->hdr.next = s->limbo;
+        s->limbo = &s->root->hdr;
+        space_drain_objects(s);
+        space_index_free(s);
+        space_dirty_free(s->dirty);
+        pthread_mutex_destroy(&s->lock);
+        free(s->reserved);
+        free(s);
+        return NULL;
+}
+
+static bool reserved_touches(const struct iom_space *s, uint64_t first, uint64_t last) {
+        for (size_t i = 0; i < s->n_reserved; i++)
+                if (s->reserved[i][0] <= last && first <= s->reserved[i][1])
+                        return true;
+        return false;
+}
+
+/* The next mapping touching [*page, last_page], advancing *page past it; 0 at the end. */
+static uint32_t next_in_range(const struct iom_space *s, uint64_t *page, uint64_t last_page) {
+        uint32_t id;
+        const struct rec *r;
+
+        if (*page > last_page)
+                return 0;
+        id = space_index_next(s, *page);
+        if (!id)
+                return 0;
+        r = space_rec(s, id);
+        if (r->iova >> IOM_SPACE_PAGE_SHIFT > last_page)
+                return 0;
+        *page = rec_last_page(r) + 1;
+        return id;
+}
+
+_public_ int iom_space_add_reserved(struct iom_space *s, uint64_t first, uint64_t last) {
+        uint64_t page;
+        int r;
+
+        if (!s || first > last || first & (IOM_SPACE_PAGE_SIZE - 1) ||
+            (last + 1) & (IOM_SPACE_PAGE_SIZE - 1))
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        page = first >> IOM_SPACE_PAGE_SHIFT;
+        if (next_in_range(s, &page, last >> IOM_SPACE_PAGE_SHIFT))
+                r = iom_debug_errno(EBUSY,
+                                    "reserved range 0x%" PRIx64 "-0x%" PRIx64 " holds a mapping",
+                                    first, last);
+        else
+                r = reserved_insert(s, first, last);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+_public_ size_t iom_space_get_reserved(const struct iom_space *s, uint64_t (*ret_ranges)[2],
+                                       size_t n) {
+        struct iom_space *w = (struct iom_space *) s;
+        size_t total;
+
+        pthread_mutex_lock(&w->lock);
+        total = s->n_reserved;
+        if (ret_ranges)
+                memcpy(ret_ranges, s->reserved, MIN(n, total) * sizeof(*ret_ranges));
+        pthread_mutex_unlock(&w->lock);
+        return total;
+}
+
+_public_ void iom_space_get_config(const struct iom_space *s, struct iom_space_config *ret) {
+        *ret = s->config;
+}
+
+_public_ int iom_space_set_backend(struct iom_space *s, const struct iom_space_backend *backend,
+                                   void *userdata) {
+        if (!s || !backend)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        s->backend = *backend;
+        s->backend_userdata = userdata;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+_public_ int iom_space_subscribe(struct iom_space *s, iom_space_unmapped_func_t func,
+                                 void *userdata) {
+        int r = 0;
+
+        if (!s || !func)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        if (s->n_subscribers >= SUBSCRIBERS_MAX)
+                r = -ENOSPC;
+        else
+                s->subscribers[s->n_subscribers++] = (typeof(s->subscribers[0])){func, userdata};
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+_public_ int iom_space_unsubscribe(struct iom_space *s, iom_space_unmapped_func_t func,
+                                   void *userdata) {
+        int r = -ENOENT;
+
+        if (!s)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        for (unsigned i = 0; i < s->n_subscribers; i++) {
+                if (s->subscribers[i].func != func || s->subscribers[i].userdata != userdata)
+                        continue;
+                memmove(&s->subscribers[i], &s->subscribers[i + 1],
+                        (s->n_subscribers - i - 1) * sizeof(s->subscribers[0]));
+                s->n_subscribers--;
+                r = 0;
+                break;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+static uint64_t rec_target(const struct rec *r) {
+        return LOAD_RELAXED(&r->tp) & REC_TARGET;
+}
+
+/* Does @b start where @a ends, in IOVA and target, with the same permissions? */
+static bool rec_continues(const struct rec *a, const struct rec *b) {
+        uint64_t ta = LOAD_RELAXED(&a->tp), tb = LOAD_RELAXED(&b->tp);
+
+        return a->last + 1 == b->iova && (ta & REC_PROT) == (tb & REC_PROT) &&
+               (ta & REC_TARGET) + (a->last - a->iova + 1) == (tb & REC_TARGET);
+}
+
+static void rec_set_cont(struct rec *r, bool cont) {
+        if (cont)
+                (void) __atomic_fetch_or(&r->tp, REC_CONT, __ATOMIC_RELAXED);
+        else
+                (void) __atomic_fetch_and(&r->tp, ~REC_CONT, __ATOMIC_RELAXED);
+}
+
+/* The live mapping holding @iova's page, for the writer (which needs no read-side section). */
+static struct rec *writer_lookup(const struct iom_space *s, uint64_t iova) {
+        uint32_t id;
+        struct rec *r;
+
+        if (iova < s->first || iova > s->last)
+                return NULL;
+        id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT);
+        if (!id)
+                return NULL;
+        r = space_rec(s, id);
+        return r->iova <= iova && iova <= r->last ? r : NULL;
+}
+
+/* Publishes a new record [iova, last] -> tp over pages that hold nothing or only mappings
+ * this operation is replacing; space_reserve() was called. */
+static uint32_t publish(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t tp) {
+        uint32_t id = space_rec_alloc(s);
+        struct rec *r = space_rec(s, id);
+        struct rec *next = last < s->last ? writer_lookup(s, last + 1) : NULL;
+
+        r->iova = iova;
+        r->last = last;
+        __atomic_store_n(&r->tp, tp & ~REC_CONT, __ATOMIC_RELAXED);
+        rec_set_cont(r, next && rec_continues(r, next));
+        space_index_assign(s, iova >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT, id);
+        return id;
+}
+
+static void update_prev_cont(struct iom_space *s, uint64_t iova) {
+        struct rec *prev = iova > s->first ? writer_lookup(s, iova - 1) : NULL;
+        struct rec *r = writer_lookup(s, iova);
+
+        if (prev)
+                rec_set_cont(prev, r && rec_continues(prev, r));
+}
+
+static void limbo_flush(struct iom_space *s) {
+        iom_rcu_synchronize();
+        space_drain_objects(s);
+}
+
+static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_t target,
+                      unsigned prot) {
+        uint64_t last = iova + size - 1, page = iova >> IOM_SPACE_PAGE_SHIFT;
+        struct iom_dirty *d = s->dirty;
+        int r;
+
+        if (reserved_touches(s, iova, last))
+                return iom_debug_errno(EADDRNOTAVAIL,
+                                       "0x%" PRIx64 "-0x%" PRIx64 " touches a reserved range", iova,
+                                       last);
+        if (next_in_range(s, &page, last >> IOM_SPACE_PAGE_SHIFT))
+                return iom_debug_errno(EEXIST, "0x%" PRIx64 "-0x%" PRIx64 " overlaps a mapping",
+                                       iova, last);
+        if (s->n_mappings + 1 > s->config.max_mappings)
+                return iom_debug_errno(ENOSPC, "space holds %" PRIu64 " mappings already",
+                                       s->n_mappings);
+        if (size > s->config.max_pinned_bytes - MIN(s->mapped_bytes, s->config.max_pinned_bytes))
+                return iom_debug_errno(EDQUOT,
+                                       "0x%" PRIx64 " more bytes would exceed 0x%" PRIx64 " pinned",
+                                       size, s->config.max_pinned_bytes);
+        r = space_reserve(s, 1, 1);
+        if (r < 0)
+                return r;
+        if (d) {
+                r = space_dirty_populate(d, iova >> IOM_SPACE_PAGE_SHIFT,
+                                         last >> IOM_SPACE_PAGE_SHIFT);
+                if (r < 0)
+                        return r;
+        }
+        if (s->backend.map) {
+                r = s->backend.map(s->backend_userdata, iova, size, target, prot);
+                if (r < 0)
+                        return iom_debug_errno(r, "backend refused to map 0x%" PRIx64, iova);
+        }
+        (void) publish(s, iova, last, target | prot);
+        update_prev_cont(s, iova);
+        s->n_mappings++;
+        s->mapped_bytes += size;
+        if (s->n_limbo > LIMBO_MAX)
+                limbo_flush(s);
+        return 0;
+}
+
+_public_ int iom_space_map(struct iom_space *s, uint64_t iova, uint64_t size, uint64_t target,
+                           unsigned prot) {
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = check_range(s, iova, size, space_align(s));
+        if (r < 0)
+                return r;
+        if (target & (space_align(s) - 1) || target + size - 1 < target)
+                return iom_debug_errno(EINVAL, "target 0x%" PRIx64 " is not aligned or wraps",
+                                       target);
+        if (prot == 0 || prot & ~IOM_SPACE_RW)
+                return iom_debug_errno(EINVAL, "prot %u is not read, write or both", prot);
+        pthread_mutex_lock(&s->lock);
+        r = map_locked(s, iova, size, target, prot);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+/* The part of mapping @id inside [iova, last]. */
+static void clip(const struct iom_space *s, uint32_t id, uint64_t iova, uint64_t last,
+                 struct iom_mapping *ret) {
+        const struct rec *r = space_rec(s, id);
+        uint64_t a = MAX(r->iova, iova), b = MIN(r->last, last);
+
+        *ret = (struct iom_mapping){
+                .iova = a,
+                .size = b - a + 1,
+                .target = rec_target(r) + (a - r->iova),
+                .prot = (unsigned) (LOAD_RELAXED(&r->tp) & REC_PROT),
+        };
+}
+
+/* Asks the backend to unmap each piece; on a refusal maps back what it had accepted. */
+static int backend_unmap(struct iom_space *s, uint64_t iova, uint64_t last) {
+        uint64_t page = iova >> IOM_SPACE_PAGE_SHIFT, undo = page;
+        uint64_t last_page = last >> IOM_SPACE_PAGE_SHIFT;
+        uint32_t id;
+        int r = 0;
+
+        if (!s->backend.unmap)
+                return 0;
+        while ((id = next_in_range(s, &page, last_page))) {
+                struct iom_mapping m;
+
+                clip(s, id, iova, last, &m);
+                r = s->backend.unmap(s->backend_userdata, m.iova, m.size);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                return 0;
+        /* Pieces before the refused one (id) go back. */
+        for (uint32_t u; (u = next_in_range(s, &undo, last_page)) && u != id;) {
+                struct iom_mapping m;
+
+                clip(s, u, iova, last, &m);
+                if (s->backend.map)
+                        (void) s->backend.map(s->backend_userdata, m.iova, m.size, m.target,
+                                              m.prot);
+        }
+        return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64, iova);
+}
+
+/* After the grace period: tells subscribers each contiguous removed range of [iova, last] and
+ * frees the retired records. */
+static void notify_and_release(struct iom_space *s, uint64_t iova, uint64_t last) {
+        uint64_t run_first = 0, run_last = 0;
+        bool run = false;
+
+        for (uint32_t id = s->retired_ids, next; id; id = next) {
+                const struct rec *r = space_rec(s, id);
+                uint64_t a = MAX(r->iova, iova), b = MIN(r->last, last);
+
+                next = r->next_free;
+                if (run && a != run_last + 1) {
+                        for (unsigned i = 0; i < s->n_subscribers; i++)
+                                s->subscribers[i].func(s->subscribers[i].userdata, run_first,
+                                                       run_last - run_first + 1);
+                        run = false;
+                }
+                if (!run)
+                        run_first = a;
+                run_last = b;
+                run = true;
+                space_rec_release(s, id);
+        }
+        for (unsigned i = 0; run && i < s->n_subscribers; i++)
+                s->subscribers[i].func(s->subscribers[i].userdata, run_first,
+                                       run_last - run_first + 1);
+        s->retired_ids = s->retired_tail = 0;
+}
+
+static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret) {
+        uint64_t first_page = iova >> IOM_SPACE_PAGE_SHIFT,
+                 last_page = last >> IOM_SPACE_PAGE_SHIFT;
+        uint64_t page = first_page, removed = 0, count = 0;
+        uint32_t id, head = 0, tail = 0;
+        const struct rec *h, *t;
+        unsigned splits;
+        int r;
+
+        while ((id = next_in_range(s, &page, last_page))) {
+                struct iom_mapping m;
+
+                clip(s, id, iova, last, &m);
+                removed += m.size;
+                count++;
+                head = head ?: id;
+                tail = id;
+        }
+        *ret = removed;
+        if (count == 0)
+                return 0;
+        h = space_rec(s, head);
+        t = space_rec(s, tail);
+        splits = (h->iova < iova) + (t->last > last);
+        if (splits && s->backend.flags & IOM_SPACE_BACKEND_NO_SPLIT)
+                return iom_debug_errno(
+                        EINVAL, "the backend cannot split a mapping at 0x%" PRIx64 " or 0x%" PRIx64,
+                        iova, last + 1);
+        if (s->n_mappings - count + splits > s->config.max_mappings)
+                return iom_debug_errno(ENOSPC, "splitting would exceed %" PRIu64 " mappings",
+                                       s->config.max_mappings);
+        r = space_reserve(s, 3, 2);
+        if (r < 0)
+                return r;
+        r = backend_unmap(s, iova, last);
+        if (r < 0)
+                return r;
+
+        /* The parts outside the range become records of their own first, so a reader sees
+         * the old record or the new one there, both with the same target. */
+        if (h->iova < iova)
+                (void) publish(s, h->iova, iova - 1, LOAD_RELAXED(&h->tp));
+        if (t->last > last)
+                (void) publish(s, last + 1, t->last,
+                               (rec_target(t) + (last + 1 - t->iova)) |
+                                       (LOAD_RELAXED(&t->tp) & REC_PROT));
+        page = first_page;
+        while ((id = next_in_range(s, &page, last_page)))
+                space_rec_retire(s, id);
+        space_index_assign(s, first_page, last_page, 0);
+        update_prev_cont(s, iova);
+        s->n_mappings = s->n_mappings - count + splits;
+        s->mapped_bytes -= removed;
+
+        iom_rcu_synchronize();
+        space_drain_objects(s);
+        notify_and_release(s, iova, last);
+        return 0;
+}
+
+_public_ int iom_space_unmap(struct iom_space *s, uint64_t iova, uint64_t size,
+                             uint64_t *ret_unmapped) {
+        uint64_t removed = 0;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = check_range(s, iova, size, space_align(s));
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        r = unmap_locked(s, iova, iova + size - 1, &removed);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return r;
+        if (ret_unmapped)
+                *ret_unmapped = removed;
+        return 0;
+}
+
+/* How far past @last the mappings that continue it (from @target on, with tp's permissions)
+ * reach; at most FOLLOW_MAX of them. */
+static uint64_t follow(const struct iom_space *s, uint64_t last, uint64_t tp, uint64_t target) {
+        uint64_t extra = 0;
+
+        for (unsigned i = 0; i < FOLLOW_MAX && (tp & REC_CONT) && last < s->last; i++) {
+                uint32_t id = space_index_lookup(s, (last + 1) >> IOM_SPACE_PAGE_SHIFT);
+                const struct rec *r;
+                uint64_t ntp;
+
+                if (!id)
+                        break;
+                r = space_rec(s, id);
+                ntp = LOAD_RELAXED(&r->tp);
+                if (r->iova != last + 1 || (ntp & REC_PROT) != (tp & REC_PROT) ||
+                    (ntp & REC_TARGET) != target + extra)
+                        break;
+                extra += r->last - r->iova + 1;
+                last = r->last;
+                tp = ntp;
+        }
+        return extra;
+}
+
+struct hit {
+        uint64_t target;
+        uint64_t contiguous;
+        unsigned prot;
+};
+
+/* Translate's body, inside a read-side section; @iova lies in the aperture. */
+static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, struct hit *ret) {
+        const struct rec *r;
+        uint64_t first, last, tp;
+
+        if (hint.space == s && hint.serial == s->serial &&
+            iova - hint.first <= hint.last - hint.first &&
+            LOAD_RELAXED(&hint.rec->gen) == hint.gen) {
+                r = hint.rec;
+                first = hint.first;
+                last = hint.last;
+        } else {
+                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT), gen;
+
+                if (!id)
+                        return -ENOENT;
+                r = space_rec(s, id);
+                first = r->iova;
+                last = r->last;
+                if (iova < first || iova > last)
+                        return -ENOENT;
+                gen = LOAD(&r->gen);
+                if (!(gen & 1))
+                        hint = (struct hint){s, s->serial, first, last, r, gen};
+        }
+        tp = LOAD_RELAXED(&r->tp);
+        if (access & ~tp & REC_PROT)
+                return -EACCES;
+        ret->target = (tp & REC_TARGET) + (iova - first);
+        ret->prot = (unsigned) (tp & REC_PROT);
+        ret->contiguous = last - iova + 1;
+        if (tp & REC_CONT)
+                ret->contiguous += follow(s, last, tp, (tp & REC_TARGET) + (last - first + 1));
+        return 0;
+}
+
+static void mark_dirty(const struct iom_space *s, uint64_t first, uint64_t last) {
+        const struct iom_dirty *d = LOAD(&s->dirty);
+
+        if (d)
+                space_dirty_mark(d, first >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT);
+}
+
+_public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsigned access,
+                                 uint64_t *ret_target, unsigned *ret_prot,
+                                 uint64_t *ret_contiguous) {
+        struct hit h;
+        int r;
+
+        if (_unlikely_(!s || access == 0 || access & ~IOM_SPACE_RW))
+                return -EINVAL;
+        if (_unlikely_(iova < s->first || iova > s->last))
+                return -ERANGE;
+        iom_rcu_read_lock();
+        r = resolve(s, iova, access, &h);
+        if (r >= 0 && access & IOM_SPACE_WRITE)
+                mark_dirty(s, iova, iova);
+        iom_rcu_read_unlock();
+        if (r < 0)
+                return r;
+        if (ret_target)
+                *ret_target = h.target;
+        if (ret_prot)
+                *ret_prot = h.prot;
+        if (ret_contiguous)
+                *ret_contiguous = h.contiguous;
+        return 0;
+}
+
+static int translate_sg_locked(const struct iom_space *s, uint64_t iova, uint64_t last,
+                               unsigned access, struct iom_sg *sg, size_t n) {
+        size_t count = 0;
+
+        for (uint64_t pos = iova;;) {
+                uint64_t chunk;
+                struct hit h;
+                int r;
+
+                if (pos > s->last)
+                        return -ERANGE;
+                r = resolve(s, pos, access, &h);
+                if (r < 0)
+                        return r;
+                chunk = MIN(h.contiguous, last - pos + 1);
+                if (count > 0 && sg[count - 1].target + sg[count - 1].size == h.target)
+                        sg[count - 1].size += chunk;
+                else if (count == n)
+                        return -ENOBUFS;
+                else
+                        sg[count++] = (struct iom_sg){pos, h.target, chunk};
+                if (access & IOM_SPACE_WRITE)
+                        mark_dirty(s, pos, pos + chunk - 1);
+                if (chunk == last - pos + 1)
+                        return (int) count;
+                pos += chunk;
+        }
+}
+
+_public_ int iom_space_translate_sg(const struct iom_space *s, uint64_t iova, uint64_t length,
+                                    unsigned access, struct iom_sg *ret_sg, size_t n) {
+        int r;
+
+        if (!s || length == 0 || access == 0 || access & ~IOM_SPACE_RW || (n > 0 && !ret_sg))
+                return -EINVAL;
+        if (iova < s->first || iova > s->last)
+                return -ERANGE;
+        if (iova + length - 1 < iova)
+                return -ERANGE;
+        iom_rcu_read_lock();
+        r = translate_sg_locked(s, iova, iova + length - 1, access, ret_sg,
+                                MIN(n, (size_t) INT32_MAX));
+        iom_rcu_read_unlock();
+        return r;
+}
+
+_public_ int iom_space_set_dirty_tracking(struct iom_space *s, bool enable) {
+        struct iom_dirty *d = NULL, *old;
+        int r = 0;
+
+        if (!s)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        if (enable) {
+                uint64_t page = 0;
+                uint32_t id;
+
+                d = space_dirty_new(s);
+                if (!d)
+                        r = -ENOMEM;
+                while (r >= 0 && (id = next_in_range(s, &page, UINT64_MAX)))
+                        r = space_dirty_populate(d, space_rec(s, id)->iova >> IOM_SPACE_PAGE_SHIFT,
+                                                 rec_last_page(space_rec(s, id)));
+                if (r < 0) {
+                        space_dirty_free(d);
+                        pthread_mutex_unlock(&s->lock);
+                        return r;
+                }
+        }
+        old = s->dirty;
+        STORE(&s->dirty, d);
+        if (old) {
+                iom_rcu_synchronize();
+                space_dirty_free(old);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+_public_ bool iom_space_get_dirty_tracking(const struct iom_space *s) {
+        return s && LOAD(&s->dirty);
+}
+
+_public_ int iom_space_get_dirty(struct iom_space *s, uint64_t iova, uint64_t size, bool clear,
+                                 uint8_t *bitmap, size_t bitmap_size) {
+        uint64_t pages;
+        int r;
+
+        if (!s || !bitmap)
+                return -EINVAL;
+        r = check_range(s, iova, size, IOM_SPACE_PAGE_SIZE);
+        if (r < 0)
+                return r;
+        pages = size >> IOM_SPACE_PAGE_SHIFT;
+        if (bitmap_size < (pages + 7) / 8)
+                return -ENOBUFS;
+        pthread_mutex_lock(&s->lock);
+        if (!s->dirty)
+                r = iom_debug_errno(EINVAL, "dirty tracking is off");
+        else {
+                memset(bitmap, 0, (pages + 7) / 8);
+                space_dirty_collect(s->dirty, iova >> IOM_SPACE_PAGE_SHIFT,
+                                    (iova + size - 1) >> IOM_SPACE_PAGE_SHIFT, clear, bitmap);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+_public_ int iom_space_next_mapping(const struct iom_space *s, uint64_t iova,
+                                    struct iom_mapping *ret) {
+        uint32_t id;
+        int r = -ENOENT;
+
+        if (!s || !ret)
+                return -EINVAL;
+        if (iova > s->last)
+                return -ENOENT;
+        iom_rcu_read_lock();
+        id = space_index_next(s, MAX(iova, s->first) >> IOM_SPACE_PAGE_SHIFT);
+        if (id) {
+                clip(s, id, 0, UINT64_MAX, ret);
+                r = 0;
+        }
+        iom_rcu_read_unlock();
+        return r;
+}
+
+_public_ void iom_space_get_stats(const struct iom_space *s, struct iom_space_stats *ret) {
+        struct iom_space *w = (struct iom_space *) s;
+
+        pthread_mutex_lock(&w->lock);
+        *ret = (struct iom_space_stats){
+                .mappings = s->n_mappings,
+                .mapped_bytes = s->mapped_bytes,
+                .pinned_bytes = s->mapped_bytes,
+                .memory_bytes = s->memory_bytes + space_dirty_memory(s->dirty) +
+                                s->n_reserved * sizeof(s->reserved[0]),
+        };
+        pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Differential test of the mapping core: long random sequences of map, unmap, translate,
+ * translate_sg and get_dirty, every answer checked against the naive model at every step.
+ * Usage: test-mapping-diff [SEED [STEPS]]; IOM_MAPPING_SEED=N does the same. The seed is
+ * printed first, so a failure replays. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "test-mapping-model.h"
+
+#define PAGE IOM_SPACE_PAGE_SIZE
+
+static uint64_t rng_state;
+
+/* splitmix64: small, fast, and the same sequence everywhere for a seed. */
+static uint64_t rnd(void) {
+        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static uint64_t below(uint64_t n) {
+        return n ? rnd() % n : 0;
+}
+
+/* Addresses cluster around a few places where the index changes shape: 0, a 1 GiB and a
+ * 512 GiB boundary, the MSI window, the aperture's ends. */
+static uint64_t some_iova(const struct iom_space_config *c) {
+        uint64_t bases[] = {
+                c->aperture_first,
+                UINT64_C(1) << 30,
+                UINT64_C(1) << 39,
+                IOM_SPACE_MSI_FIRST,
+                c->aperture_last - (UINT64_C(1) << 26) + 1,
+        };
+        uint64_t base = bases[below(5)], iova;
+
+        iova = base + below(UINT64_C(1) << 14) * PAGE - (UINT64_C(1) << 25);
+        if (iova < c->aperture_first || iova > c->aperture_last)
+                iova = c->aperture_first + below(UINT64_C(1) << 12) * PAGE;
+        /* Mostly aligned to the smallest page size, which may be larger than 4 KiB. */
+        if (below(4))
+                iova &= ~((c->page_sizes & -c->page_sizes) - 1);
+        return iova;
+}
+
+static uint64_t some_size(void) {
+        switch (below(16)) {
+        case 0:
+                return (1 + below(4)) << 30; /* whole 1 GiB slots */
+        case 1:
+                return (1 + below(8)) << 21;
+        case 2:
+                return below(2048) * PAGE; /* 0 sometimes: invalid */
+        case 3:
+                return below(3) ? PAGE : PAGE / 2; /* misaligned now and then */
+        default:
+                return (1 + below(8)) * PAGE;
+        }
+}
+
+static void some_op(const struct model *m, uint64_t *next_target, struct model_op *op) {
+        unsigned k = (unsigned) below(100);
+
+        op->iova = some_iova(&m->config);
+        op->size = some_size();
+        op->prot = (unsigned) below(4);
+        op->target = 0;
+        if (k < 40) {
+                op->kind = MODEL_MAP;
+                /* Half the time the target continues the previous one: translate's
+                 * contiguous length may then run over several mappings. */
+                op->target = below(2) ? *next_target : below(UINT64_C(1) << 30) * PAGE;
+                if (below(4))
+                        op->target &= ~((m->config.page_sizes & -m->config.page_sizes) - 1);
+                if (below(50) == 0)
+                        op->target |= PAGE / 2;
+                if (op->prot == 0 && below(4))
+                        op->prot = 3;
+                *next_target = op->target + op->size;
+        } else if (k < 55) {
+                op->kind = MODEL_UNMAP;
+        } else if (k < 80) {
+                op->kind = MODEL_TRANSLATE;
+                op->iova += below(PAGE);
+                op->prot |= below(20) ? 1 : 0;
+        } else if (k < 90) {
+                op->kind = MODEL_TRANSLATE_SG;
+                op->iova += below(PAGE);
+                op->size = 1 + below(64 * PAGE);
+        } else if (k < 98) {
+                op->kind = MODEL_GET_DIRTY;
+                op->size = below(4) ? (1 + below(512)) * PAGE : op->size;
+        } else {
+                op->kind = MODEL_SET_TRACKING;
+                op->prot = below(4) != 0;
+        }
+}
+
+static int run(const char *name, const struct iom_space_config *config, size_t steps) {
+        static const uint64_t reserved[][2] = {
+                {(UINT64_C(1) << 30) + (UINT64_C(1) << 20),
+                 (UINT64_C(1) << 30) + (UINT64_C(1) << 20) + 16 * PAGE - 1},
+        };
+        struct iom_space *s;
+        struct model m;
+        uint64_t next_target = 0;
+        int r;
+
+        r = model_new(config, reserved, 1, &s, &m);
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot create the space: %d\n", name, r);
+                return -1;
+        }
+        for (size_t i = 0; i < steps && r == 0; i++) {
+                struct model_op op;
+
+                some_op(&m, &next_target, &op);
+                r = model_step(s, &m, &op, i);
+        }
+        printf("%s %s (%zu mappings at the end)\n", r == 0 ? "ok" : "not ok", name, m.n_maps);
+        iom_space_free(s);
+        model_done(&m);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        const char *env = getenv("IOM_MAPPING_SEED");
+        uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0)
+                        : env    ? strtoull(env, NULL, 0)
+                                 : (uint64_t) time(NULL) ^ ((uint64_t) clock() << 32);
+        size_t steps = argc > 2 ? strtoull(argv[2], NULL, 0) : 6000;
+        struct iom_space_config dflt, limits, wide, huge;
+        int failed = 0;
+
+        printf("seed %" PRIu64 " (replay: IOM_MAPPING_SEED=%" PRIu64 " or %s %" PRIu64 ")\n", seed,
+               seed, argv[0], seed);
+        iom_space_config_init(&dflt);
+        limits = dflt;
+        limits.aperture_last = (UINT64_C(1) << 32) - 1;
+        limits.max_mappings = 48;
+        limits.max_pinned_bytes = 3 * (UINT64_C(1) << 30);
+        /* A 64-bit aperture: root levels above the compact form's reach. */
+        wide = dflt;
+        wide.aperture_first = UINT64_C(1) << 20;
+        wide.aperture_last = UINT64_MAX;
+        /* 2 MiB the smallest page: 4 KiB-aligned requests are refused. */
+        huge = dflt;
+        huge.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
+
+        rng_state = seed;
+        failed |= run("default", &dflt, steps);
+        failed |= run("limits", &limits, steps);
+        failed |= run("wide", &wide, steps);
+        failed |= run("huge-pages", &huge, steps / 4);
+        if (failed)
+                fprintf(stderr, "replay with IOM_MAPPING_SEED=%" PRIu64 "\n", seed);
+        return failed ? 1 : 0;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Readers translate without a lock while a writer maps, splits and unmaps: no torn entry, and
+ * once unmap has returned no reader is handed the old target. Built under ThreadSanitizer.
+ * Usage: test-mapping-stress [WRITER_OPS [READERS]] */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "iom-space.h"
+
+#define PAGE IOM_SPACE_PAGE_SIZE
+#define REGIONS 64
+#define REGION_PAGES 64
+#define HOLE_FIRST 16
+#define HOLE_LAST 47
+
+/* Region r lives at base(r): even regions packed together, odd ones strewn far apart, so both
+ * radix leaves and compact nodes change under the readers. Version v of region r maps page p
+ * to target (v << 32) | (r << 24) | p * PAGE: a reader can tell what it was handed. */
+static uint64_t base(unsigned r) {
+        return r % 2 ? (uint64_t) r << 38 : (UINT64_C(1) << 32) + r * REGION_PAGES * PAGE;
+}
+
+static struct iom_space *space;
+static uint64_t version[REGIONS];   /* the version mapped (or last mapped), writer's */
+static uint64_t gone[REGIONS];      /* versions <= this were fully unmapped */
+static uint64_t hole_gone[REGIONS]; /* versions <= this lost pages HOLE_FIRST..HOLE_LAST */
+static int done, errors;
+static uint64_t translated;
+
+static uint64_t rnd(uint64_t *x) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        return *x;
+}
+
+static void *reader(void *arg) {
+        uint64_t x = (uintptr_t) arg * 7919 + 1, n = 0;
+
+        while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+                unsigned r = rnd(&x) % REGIONS, p = rnd(&x) % REGION_PAGES;
+                uint64_t g = __atomic_load_n(&gone[r], __ATOMIC_ACQUIRE);
+                uint64_t h = __atomic_load_n(&hole_gone[r], __ATOMIC_ACQUIRE);
+                uint64_t t, len, v;
+                unsigned prot;
+                int k;
+
+                k = iom_space_translate(space, base(r) + p * PAGE + 8, 1 + rnd(&x) % 3, &t, &prot,
+                                        &len);
+                n++;
+                if (k == -ENOENT)
+                        continue;
+                if (k < 0) {
+                        fprintf(stderr, "region %u page %u: unexpected %d\n", r, p, k);
+                        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+                        continue;
+                }
+                v = t >> 32;
+                if (((t >> 24) & 0xff) != r || (t & 0xffffff) != p * PAGE + 8 || prot != 3 ||
+                    len > (REGION_PAGES - p) * PAGE - 8) {
+                        fprintf(stderr,
+                                "region %u page %u: torn answer 0x%" PRIx64 " len %" PRIu64 "\n", r,
+                                p, t, len);
+                        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+                }
+                if (v <= g || (p >= HOLE_FIRST && p <= HOLE_LAST && v <= h)) {
+                        fprintf(stderr,
+                                "region %u page %u: handed version %" PRIu64
+                                " after its unmap returned\n",
+                                r, p, v);
+                        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+                }
+        }
+        __atomic_add_fetch(&translated, n, __ATOMIC_RELAXED);
+        return NULL;
+}
+
+static int unmap(uint64_t iova, uint64_t pages) {
+        uint64_t removed;
+        int k = iom_space_unmap(space, iova, pages * PAGE, &removed);
+
+        return k < 0 ? k : (int) (removed / PAGE);
+}
+
+static int writer(unsigned ops) {
+        static uint8_t bitmap[REGION_PAGES / 8];
+        bool mapped[REGIONS] = {};
+        uint64_t x = 12345;
+
+        for (unsigned i = 0; i < ops; i++) {
+                unsigned r = rnd(&x) % REGIONS;
+                int k;
+
+                if (!mapped[r]) {
+                        version[r]++;
+                        k = iom_space_map(space, base(r), REGION_PAGES * PAGE,
+                                          (version[r] << 32) | ((uint64_t) r << 24), IOM_SPACE_RW);
+                        if (k < 0)
+                                return k;
+                        mapped[r] = true;
+                } else if (rnd(&x) % 2) {
+                        /* Punch the hole first (a split), then the rest. */
+                        k = unmap(base(r) + HOLE_FIRST * PAGE, HOLE_LAST - HOLE_FIRST + 1);
+                        if (k != HOLE_LAST - HOLE_FIRST + 1)
+                                return -EIO;
+                        __atomic_store_n(&hole_gone[r], version[r], __ATOMIC_RELEASE);
+                        if (unmap(base(r), REGION_PAGES) != REGION_PAGES - k)
+                                return -EIO;
+                        __atomic_store_n(&gone[r], version[r], __ATOMIC_RELEASE);
+                        mapped[r] = false;
+                } else {
+                        if (unmap(base(r), REGION_PAGES) != REGION_PAGES)
+                                return -EIO;
+                        __atomic_store_n(&gone[r], version[r], __ATOMIC_RELEASE);
+                        mapped[r] = false;
+                }
+                if (i % 97 == 0) {
+                        k = iom_space_set_dirty_tracking(space, i % 2);
+                        if (k < 0)
+                                return k;
+                }
+                if (i % 13 == 0 && iom_space_get_dirty_tracking(space)) {
+                        k = iom_space_get_dirty(space, base(r), REGION_PAGES * PAGE, true, bitmap,
+                                                sizeof(bitmap));
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        unsigned ops = argc > 1 ? (unsigned) strtoul(argv[1], NULL, 0) : 20000;
+        unsigned n = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 0) : 2;
+        pthread_t threads[16];
+        int k;
+
+        n = n > 16 ? 16 : n;
+        if (iom_space_new(NULL, &space) < 0)
+                return 1;
+        for (unsigned i = 0; i < n; i++)
+                if (pthread_create(&threads[i], NULL, reader, (void *) (uintptr_t) (i + 1)) != 0)
+                        return 1;
+        k = writer(ops);
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+        for (unsigned i = 0; i < n; i++)
+                (void) pthread_join(threads[i], NULL);
+        iom_space_free(space);
+        printf("%u writer operations, %u readers, %" PRIu64 " translations, %d errors\n", ops, n,
+               translated, errors);
+        if (k < 0)
+                fprintf(stderr, "writer failed: %d\n", k);
+        return k < 0 || errors ? 1 : 0;
+}

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the mapping core's rules (lib/mapping/iom-space.h), one rule per test. */
+#include "iom-space.h"
+#include "tests.h"
+
+#define PAGE IOM_SPACE_PAGE_SIZE
+#define MiB (UINT64_C(1) << 20)
+#define GiB (UINT64_C(1) << 30)
+
+static struct iom_space *space_new(uint64_t max_mappings, uint64_t max_pinned) {
+        struct iom_space_config c;
+        struct iom_space *s = NULL;
+
+        iom_space_config_init(&c);
+        c.max_mappings = max_mappings;
+        c.max_pinned_bytes = max_pinned;
+        if (iom_space_new(&c, &s) < 0)
+                abort();
+        return s;
+}
+
+static int translate(struct iom_space *s, uint64_t iova, unsigned access, uint64_t *target,
+                     uint64_t *contiguous) {
+        unsigned prot;
+
+        return iom_space_translate(s, iova, access, target, &prot, contiguous);
+}
+
+static void test_config(void) {
+        struct iom_space_config c;
+        struct iom_space *s;
+        uint64_t ranges[4][2];
+
+        ASSERT_EQ(iom_space_new(NULL, &s), 0);
+        iom_space_get_config(s, &c);
+        ASSERT_EQ(c.aperture_first, 0);
+        ASSERT_EQ(c.aperture_last, (UINT64_C(1) << 48) - 1);
+        ASSERT_EQ(c.page_sizes, PAGE | 2 * MiB | GiB);
+#if defined(__x86_64__) || defined(__i386__)
+        ASSERT_EQ(iom_space_get_reserved(s, ranges, 4), 1);
+        ASSERT_EQ(ranges[0][0], 0xfee00000);
+        ASSERT_EQ(ranges[0][1], 0xfeefffff);
+#endif
+        iom_space_free(s);
+
+        iom_space_config_init(&c);
+        c.aperture_first = 8 * PAGE;
+        c.aperture_last = 4 * PAGE - 1;
+        ASSERT_EQ(iom_space_new(&c, &s), -EINVAL); /* empty */
+        c.aperture_last = 16 * PAGE;
+        ASSERT_EQ(iom_space_new(&c, &s), -EINVAL); /* last not a page's last byte */
+        c.aperture_last = 16 * PAGE - 1;
+        c.page_sizes = 2048;
+        ASSERT_EQ(iom_space_new(&c, &s), -EINVAL); /* no page of 4 KiB or more */
+        c.page_sizes = PAGE;
+        c.max_mappings = 0;
+        ASSERT_EQ(iom_space_new(&c, &s), -EINVAL);
+        ASSERT_EQ(iom_space_free(NULL) == NULL, 1);
+}
+
+static void test_alignment(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t n = 1;
+
+        ASSERT_EQ(iom_space_map(s, PAGE + 1, PAGE, 0, IOM_SPACE_RW), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE + 512, 0, IOM_SPACE_RW), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, 123, IOM_SPACE_RW), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, 0, 0, IOM_SPACE_RW), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, 0, 0), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, 0, 4), -EINVAL);
+        ASSERT_EQ(iom_space_map(s, PAGE, 2 * PAGE, UINT64_MAX - PAGE + 1, 1), -EINVAL); /* wraps */
+        ASSERT_EQ(iom_space_unmap(s, PAGE + 8, PAGE, &n), -EINVAL);
+        ASSERT_EQ(iom_space_unmap(s, PAGE, 0, &n), -EINVAL);
+        ASSERT_EQ(n, 1); /* untouched on error */
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, 0, IOM_SPACE_RW), 0);
+        ASSERT_EQ(iom_space_unmap(s, 0, 4 * PAGE, &n), 0);
+        ASSERT_EQ(n, PAGE);
+        iom_space_free(s);
+}
+
+static void test_aperture(void) {
+        struct iom_space_config c;
+        struct iom_space *s;
+        uint64_t t, len;
+
+        iom_space_config_init(&c);
+        c.aperture_first = 16 * PAGE;
+        c.aperture_last = GiB - 1;
+        ASSERT_EQ(iom_space_new(&c, &s), 0);
+        ASSERT_EQ(iom_space_map(s, 0, PAGE, 0, 1), -EINVAL);              /* below */
+        ASSERT_EQ(iom_space_map(s, 15 * PAGE, 2 * PAGE, 0, 1), -EINVAL);  /* straddles start */
+        ASSERT_EQ(iom_space_map(s, GiB - PAGE, 2 * PAGE, 0, 1), -EINVAL); /* straddles end */
+        ASSERT_EQ(iom_space_map(s, GiB - PAGE, PAGE, 7 * PAGE, 1), 0);    /* last page */
+        ASSERT_EQ(translate(s, GiB - 1, 1, &t, &len), 0);
+        ASSERT_EQ(t, 8 * PAGE - 1);
+        ASSERT_EQ(len, 1);
+        ASSERT_EQ(translate(s, GiB, 1, &t, &len), -ERANGE);
+        ASSERT_EQ(translate(s, 0, 1, &t, &len), -ERANGE);
+        iom_space_free(s);
+}
+
+static void test_overlap(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t t, len;
+
+        ASSERT_EQ(iom_space_map(s, 16 * PAGE, 8 * PAGE, MiB, IOM_SPACE_RW), 0);
+        ASSERT_EQ(iom_space_map(s, 16 * PAGE, 8 * PAGE, 0, IOM_SPACE_RW), -EEXIST); /* same */
+        ASSERT_EQ(iom_space_map(s, 12 * PAGE, 5 * PAGE, 0, IOM_SPACE_RW), -EEXIST); /* head */
+        ASSERT_EQ(iom_space_map(s, 23 * PAGE, 5 * PAGE, 0, IOM_SPACE_RW), -EEXIST); /* tail */
+        ASSERT_EQ(iom_space_map(s, 18 * PAGE, PAGE, 0, IOM_SPACE_RW), -EEXIST);     /* inside */
+        ASSERT_EQ(iom_space_map(s, 0, 64 * PAGE, 0, IOM_SPACE_RW), -EEXIST);        /* around */
+        ASSERT_EQ(iom_space_map(s, 24 * PAGE, PAGE, 0, IOM_SPACE_RW), 0);           /* beside */
+        ASSERT_EQ(translate(s, 16 * PAGE, 3, &t, &len), 0);
+        ASSERT_EQ(t, MiB); /* never replaced */
+        iom_space_free(s);
+}
+
+static void test_reserved(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t ranges[4][2];
+        size_t n;
+
+#if defined(__x86_64__) || defined(__i386__)
+        ASSERT_EQ(iom_space_map(s, 0xfee00000, PAGE, 0, 1), -EADDRNOTAVAIL);
+        ASSERT_EQ(iom_space_map(s, 0xfeeff000, PAGE, 0, 1), -EADDRNOTAVAIL);
+        ASSERT_EQ(iom_space_map(s, 0xfe000000, 16 * MiB, 0, 1), -EADDRNOTAVAIL);
+        ASSERT_EQ(iom_space_map(s, 0xfedff000, PAGE, 0, 1), 0);
+        ASSERT_EQ(iom_space_map(s, 0xfef00000, PAGE, 0, 1), 0);
+#endif
+        ASSERT_EQ(iom_space_add_reserved(s, GiB, GiB + 2 * MiB - 1), 0);
+        ASSERT_EQ(iom_space_add_reserved(s, 5 * PAGE, 6 * PAGE), -EINVAL); /* misaligned end */
+        ASSERT_EQ(iom_space_map(s, GiB + MiB, PAGE, 0, 1), -EADDRNOTAVAIL);
+        ASSERT_EQ(iom_space_map(s, GiB - PAGE, 2 * PAGE, 0, 1), -EADDRNOTAVAIL);
+        ASSERT_EQ(iom_space_map(s, 4 * PAGE, PAGE, 0, 1), 0);
+        ASSERT_EQ(iom_space_add_reserved(s, 0, 8 * PAGE - 1), -EBUSY); /* holds a mapping */
+        n = iom_space_get_reserved(s, ranges, 4);
+        ASSERT_EQ(n, 2);
+#if defined(__x86_64__) || defined(__i386__)
+        ASSERT_EQ(ranges[0][0], GiB); /* in address order */
+        ASSERT_EQ(ranges[1][0], 0xfee00000);
+#endif
+        iom_space_free(s);
+}
+
+static void test_split(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct iom_space_stats st;
+        struct iom_mapping m;
+        uint64_t t, len, n;
+
+        ASSERT_EQ(iom_space_map(s, 0, 16 * PAGE, MiB, IOM_SPACE_RW), 0);
+        ASSERT_EQ(iom_space_unmap(s, 4 * PAGE, 4 * PAGE, &n), 0);
+        ASSERT_EQ(n, 4 * PAGE);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2); /* a hole makes two */
+        ASSERT_EQ(st.mapped_bytes, 12 * PAGE);
+        ASSERT_EQ(st.pinned_bytes, 12 * PAGE);
+        ASSERT_EQ(translate(s, 3 * PAGE + 5, 1, &t, &len), 0);
+        ASSERT_EQ(t, MiB + 3 * PAGE + 5);
+        ASSERT_EQ(len, PAGE - 5); /* ends at the hole */
+        ASSERT_EQ(translate(s, 4 * PAGE, 1, &t, &len), -ENOENT);
+        ASSERT_EQ(translate(s, 8 * PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(t, MiB + 8 * PAGE);
+        ASSERT_EQ(len, 8 * PAGE);
+        ASSERT_EQ(iom_space_next_mapping(s, 0, &m), 0);
+        ASSERT_EQ(m.iova, 0);
+        ASSERT_EQ(m.size, 4 * PAGE);
+        ASSERT_EQ(iom_space_next_mapping(s, m.iova + m.size, &m), 0);
+        ASSERT_EQ(m.iova, 8 * PAGE);
+        ASSERT_EQ(m.target, MiB + 8 * PAGE);
+        ASSERT_EQ(iom_space_next_mapping(s, m.iova + m.size, &m), -ENOENT);
+
+        /* Across both pieces and a hole: only what was mapped counts. */
+        ASSERT_EQ(iom_space_unmap(s, 2 * PAGE, 8 * PAGE, &n), 0);
+        ASSERT_EQ(n, 4 * PAGE);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2);
+        ASSERT_EQ(iom_space_unmap(s, 2 * PAGE, 8 * PAGE, &n), 0);
+        ASSERT_EQ(n, 0);
+        iom_space_free(s);
+}
+
+static void test_large(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct iom_space_stats st;
+        uint64_t t, len, n;
+
+        /* One 64 GiB mapping, not aligned to 1 GiB: one record. */
+        ASSERT_EQ(iom_space_map(s, 4 * GiB + 2 * MiB, 64 * GiB, 128 * GiB, IOM_SPACE_RW), 0);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 1);
+        ASSERT_TRUE(st.memory_bytes < 2 * MiB);
+        ASSERT_EQ(translate(s, 68 * GiB + 2 * MiB - 1, 2, &t, &len), 0);
+        ASSERT_EQ(t, 192 * GiB - 1);
+        ASSERT_EQ(len, 1);
+        ASSERT_EQ(iom_space_unmap(s, 20 * GiB, PAGE, &n), 0);
+        ASSERT_EQ(n, PAGE);
+        ASSERT_EQ(translate(s, 20 * GiB - 1, 1, &t, &len), 0);
+        ASSERT_EQ(len, 1);
+        ASSERT_EQ(translate(s, 20 * GiB + PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(t, 128 * GiB + 16 * GiB - 2 * MiB + PAGE);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2);
+        ASSERT_EQ(st.mapped_bytes, 64 * GiB - PAGE);
+        iom_space_free(s);
+}
+
+static void test_limits(void) {
+        struct iom_space *s = space_new(2, 8 * PAGE);
+        struct iom_space_stats st;
+        uint64_t n;
+
+        ASSERT_EQ(iom_space_map(s, 0, 4 * PAGE, 0, 1), 0);
+        ASSERT_EQ(iom_space_map(s, 8 * PAGE, 5 * PAGE, 0, 1), -EDQUOT); /* 9 pages pinned */
+        ASSERT_EQ(iom_space_map(s, 8 * PAGE, 4 * PAGE, 0, 1), 0);
+        ASSERT_EQ(iom_space_map(s, 16 * PAGE, PAGE, 0, 1), -ENOSPC); /* third mapping */
+        ASSERT_EQ(iom_space_unmap(s, PAGE, PAGE, &n), -ENOSPC);      /* split: a third */
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2); /* nothing changed */
+        ASSERT_EQ(st.pinned_bytes, 8 * PAGE);
+        ASSERT_EQ(iom_space_unmap(s, 0, PAGE, &n), 0); /* trims, no split */
+        ASSERT_EQ(n, PAGE);
+        ASSERT_EQ(iom_space_map(s, 16 * PAGE, PAGE, 0, 1), -ENOSPC);
+        ASSERT_EQ(iom_space_unmap(s, 0, 4 * PAGE, &n), 0);
+        ASSERT_EQ(iom_space_map(s, 16 * PAGE, 4 * PAGE, 0, 1), 0); /* released on unmap */
+        iom_space_free(s);
+}
+
+static void test_faults(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t t = 77, len = 77;
+        unsigned prot;
+
+        ASSERT_EQ(iom_space_map(s, 0, PAGE, 0, IOM_SPACE_READ), 0);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, PAGE, IOM_SPACE_WRITE), 0);
+        ASSERT_EQ(translate(s, 2 * PAGE, 1, &t, &len), -ENOENT); /* unmapped */
+        ASSERT_EQ(translate(s, 10, IOM_SPACE_WRITE, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, 10, IOM_SPACE_RW, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, PAGE, IOM_SPACE_READ, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, PAGE, 0, &t, &len), -EINVAL);
+        ASSERT_EQ(translate(s, PAGE, 8, &t, &len), -EINVAL);
+        ASSERT_EQ(t, 77); /* outputs untouched on a fault */
+        ASSERT_EQ(iom_space_translate(s, PAGE + 1, IOM_SPACE_WRITE, &t, &prot, &len), 0);
+        ASSERT_EQ(prot, IOM_SPACE_WRITE);
+        ASSERT_EQ(t, PAGE + 1);
+        iom_space_free(s);
+}
+
+static void test_contiguous(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t t, len;
+
+        /* Three mappings whose targets continue, then one that does not. */
+        ASSERT_EQ(iom_space_map(s, 0, PAGE, 10 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 2 * PAGE, 2 * PAGE, 12 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_map(s, PAGE, PAGE, 11 * PAGE, 3), 0); /* fills the gap, later */
+        ASSERT_EQ(iom_space_map(s, 4 * PAGE, PAGE, 99 * PAGE, 3), 0);
+        ASSERT_EQ(translate(s, 100, 1, &t, &len), 0);
+        ASSERT_EQ(t, 10 * PAGE + 100);
+        ASSERT_EQ(len, 4 * PAGE - 100);
+        /* Same target run but other permissions: stops there. */
+        ASSERT_EQ(iom_space_map(s, 5 * PAGE, PAGE, 100 * PAGE, 1), 0);
+        ASSERT_EQ(translate(s, 4 * PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(len, PAGE);
+        /* The middle goes: the first stops at its own end again. */
+        ASSERT_EQ(iom_space_unmap(s, PAGE, PAGE, NULL), 0);
+        ASSERT_EQ(translate(s, 0, 1, &t, &len), 0);
+        ASSERT_EQ(len, PAGE);
+        iom_space_free(s);
+}
+
+static void test_sg(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct iom_sg sg[4];
+
+        ASSERT_EQ(iom_space_map(s, 0, 2 * PAGE, 10 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 2 * PAGE, PAGE, 12 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 3 * PAGE, PAGE, 50 * PAGE, 1), 0);
+        ASSERT_EQ(iom_space_map(s, 4 * PAGE, PAGE, 60 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_translate_sg(s, 100, 4 * PAGE, 1, sg, 4), 3);
+        ASSERT_EQ(sg[0].iova, 100);
+        ASSERT_EQ(sg[0].target, 10 * PAGE + 100);
+        ASSERT_EQ(sg[0].size, 3 * PAGE - 100); /* two mappings, one entry */
+        ASSERT_EQ(sg[1].target, 50 * PAGE);
+        ASSERT_EQ(sg[1].size, PAGE);
+        ASSERT_EQ(sg[2].target, 60 * PAGE);
+        ASSERT_EQ(sg[2].size, 100);
+        ASSERT_EQ(iom_space_translate_sg(s, 100, 4 * PAGE, 1, sg, 2), -ENOBUFS);
+        ASSERT_EQ(iom_space_translate_sg(s, 0, 4 * PAGE, 2, sg, 4), -EACCES); /* page 3 is RO */
+        ASSERT_EQ(iom_space_translate_sg(s, 0, 6 * PAGE, 1, sg, 4), -ENOENT); /* hole at 5 */
+        ASSERT_EQ(iom_space_translate_sg(s, 0, 0, 1, sg, 4), -EINVAL);
+        iom_space_free(s);
+}
+
+static void test_dirty(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct iom_sg sg[4];
+        uint8_t bm[3] = {0xff, 0xff, 0xaa};
+        uint64_t t, len;
+
+        ASSERT_EQ(iom_space_map(s, 0, 8 * PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 12 * PAGE, 8 * PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 20 * PAGE, false, bm, 3), -EINVAL); /* off */
+        ASSERT_EQ(iom_space_get_dirty_tracking(s), false);
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        ASSERT_EQ(translate(s, PAGE + 9, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(translate(s, 2 * PAGE, IOM_SPACE_READ, &t, &len), 0); /* reads do not mark */
+        ASSERT_EQ(translate(s, 13 * PAGE, IOM_SPACE_RW, &t, &len), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 20 * PAGE, false, bm, 2), -ENOBUFS);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 20 * PAGE, false, bm, 3), 0);
+        ASSERT_EQ(bm[0], 0x02);
+        ASSERT_EQ(bm[1], 0x20);
+        ASSERT_EQ(bm[2], 0x00); /* exactly ceil(20 / 8) bytes, high bits zero */
+        /* An unaligned range across the hole. */
+        ASSERT_EQ(iom_space_get_dirty(s, PAGE, 13 * PAGE, false, bm, 2), 0);
+        ASSERT_EQ(bm[0], 0x01);
+        ASSERT_EQ(bm[1], 0x10);
+        /* Unmapped before read: kept until read; clear clears. */
+        ASSERT_EQ(iom_space_unmap(s, 12 * PAGE, 8 * PAGE, NULL), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 20 * PAGE, true, bm, 3), 0);
+        ASSERT_EQ(bm[1], 0x20);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 20 * PAGE, false, bm, 3), 0);
+        ASSERT_EQ(bm[0] | bm[1] | bm[2], 0);
+        /* translate_sg marks every page of a write. */
+        ASSERT_EQ(iom_space_translate_sg(s, PAGE - 1, 3 * PAGE, IOM_SPACE_WRITE, sg, 4), 1);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 8 * PAGE, false, bm, 1), 0);
+        ASSERT_EQ(bm[0], 0x0f);
+        /* On again: clean again. Off: get_dirty refused. */
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 8 * PAGE, false, bm, 1), 0);
+        ASSERT_EQ(bm[0], 0);
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, false), 0);
+        ASSERT_EQ(translate(s, 0, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, 0, 8 * PAGE, false, bm, 1), -EINVAL);
+        ASSERT_EQ(iom_space_get_dirty(s, 1, 8 * PAGE, false, bm, 1), -EINVAL);
+        iom_space_free(s);
+}
+
+struct told {
+        uint64_t iova[8], size[8];
+        unsigned n;
+};
+
+static void on_unmapped(void *userdata, uint64_t iova, uint64_t size) {
+        struct told *t = userdata;
+
+        if (t->n < 8) {
+                t->iova[t->n] = iova;
+                t->size[t->n] = size;
+        }
+        t->n++;
+}
+
+static void test_subscribers(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct told t = {};
+
+        ASSERT_EQ(iom_space_subscribe(s, on_unmapped, &t), 0);
+        ASSERT_EQ(iom_space_map(s, 0, 2 * PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 2 * PAGE, 2 * PAGE, 40 * PAGE, 3), 0);
+        ASSERT_EQ(iom_space_map(s, 6 * PAGE, 2 * PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_unmap(s, PAGE, 6 * PAGE, NULL), 0);
+        /* Told before unmap returned, one range per contiguous removed run. */
+        ASSERT_EQ(t.n, 2);
+        ASSERT_EQ(t.iova[0], PAGE);
+        ASSERT_EQ(t.size[0], 3 * PAGE);
+        ASSERT_EQ(t.iova[1], 6 * PAGE);
+        ASSERT_EQ(t.size[1], PAGE);
+        ASSERT_EQ(iom_space_unsubscribe(s, on_unmapped, &t), 0);
+        ASSERT_EQ(iom_space_unsubscribe(s, on_unmapped, &t), -ENOENT);
+        ASSERT_EQ(iom_space_unmap(s, 0, PAGE, NULL), 0);
+        ASSERT_EQ(t.n, 2);
+        /* Freeing a space tells subscribers of what was still mapped. */
+        t.n = 0;
+        ASSERT_EQ(iom_space_subscribe(s, on_unmapped, &t), 0);
+        iom_space_free(s);
+        ASSERT_EQ(t.n, 1);
+        ASSERT_EQ(t.iova[0], 7 * PAGE);
+}
+
+struct fake_backend {
+        int fail_map, fail_unmap_at;
+        unsigned maps, unmaps;
+};
+
+static int backend_map(void *userdata, uint64_t iova, uint64_t size, uint64_t target,
+                       unsigned prot) {
+        struct fake_backend *b = userdata;
+
+        b->maps++;
+        return b->fail_map;
+}
+
+static int backend_unmap(void *userdata, uint64_t iova, uint64_t size) {
+        struct fake_backend *b = userdata;
+
+        return ++b->unmaps == (unsigned) b->fail_unmap_at ? -EIO : 0;
+}
+
+static void test_backend(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct fake_backend b = {.fail_map = -EFAULT};
+        struct iom_space_backend ops = {
+                .flags = IOM_SPACE_BACKEND_NO_SPLIT,
+                .map = backend_map,
+                .unmap = backend_unmap,
+        };
+        struct iom_space_stats st;
+        uint64_t t, len;
+
+        ASSERT_EQ(iom_space_set_backend(s, &ops, &b), 0);
+        ASSERT_EQ(iom_space_map(s, 0, PAGE, 0, 3), -EFAULT); /* kernel refused: no change */
+        ASSERT_EQ(translate(s, 0, 1, &t, &len), -ENOENT);
+        b.fail_map = 0;
+        ASSERT_EQ(iom_space_map(s, 0, PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_map(s, PAGE, 2 * PAGE, 0, 3), 0);
+        ASSERT_EQ(iom_space_unmap(s, 0, 2 * PAGE, NULL), -EINVAL); /* would bisect */
+        b.fail_unmap_at = 2;
+        ASSERT_EQ(iom_space_unmap(s, 0, 3 * PAGE, NULL), -EIO);
+        ASSERT_EQ(b.maps, 4); /* the first piece was mapped back */
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2);
+        ASSERT_EQ(translate(s, PAGE, 1, &t, &len), 0);
+        b.fail_unmap_at = 0;
+        ASSERT_EQ(iom_space_unmap(s, 0, 3 * PAGE, NULL), 0);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 0);
+        iom_space_free(s);
+}
+
+static void test_scattered(void) {
+        struct iom_space *s = space_new(100000, UINT64_MAX);
+        struct iom_space_stats st;
+        uint64_t x = 88172645463325252ull, t, len;
+
+        /* 2000 pages strewn over 2^47 bytes, then 600 at one place to force the compact
+         * form into radix nodes, then everything checked and removed. */
+        for (unsigned i = 0; i < 2600; i++) {
+                uint64_t iova;
+
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                iova = i < 2000 ? (x % (UINT64_C(1) << 35)) * PAGE : (1u << 31) + i * PAGE;
+                if (iom_space_map(s, iova, PAGE, iova, 3) == -EADDRNOTAVAIL)
+                        continue;
+        }
+        iom_space_get_stats(s, &st);
+        ASSERT_TRUE(st.mappings >= 2590);
+        ASSERT_TRUE(st.memory_bytes / st.mappings < 400);
+        x = 88172645463325252ull;
+        for (unsigned i = 0; i < 2600; i++) {
+                uint64_t iova;
+
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                iova = i < 2000 ? (x % (UINT64_C(1) << 35)) * PAGE : (1u << 31) + i * PAGE;
+                if (iova >= 0xfee00000 && iova <= 0xfeefffff)
+                        continue;
+                ASSERT_EQ(translate(s, iova + 5, 1, &t, &len), 0);
+                ASSERT_EQ(t, iova + 5);
+        }
+        ASSERT_EQ(iom_space_unmap(s, 0, UINT64_C(1) << 47, NULL), 0);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 0);
+        iom_space_free(s);
+}
+
+IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_aperture),
+              IOM_TEST(test_overlap), IOM_TEST(test_reserved), IOM_TEST(test_split),
+              IOM_TEST(test_large), IOM_TEST(test_limits), IOM_TEST(test_faults),
+              IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
+              IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered))
