@@ -65,20 +65,28 @@ static int pool_fill(struct iom_space *s, unsigned kind, unsigned want) {
 static int rec_fill(struct iom_space *s, unsigned want) {
         while (s->n_free_ids < want) {
                 uint32_t id = s->next_id;
-                uint64_t x = (uint64_t) id + (UINT64_C(1) << REC_CHUNK0_SHIFT);
-                unsigned k = 63 - __builtin_clzll(x) - REC_CHUNK0_SHIFT;
+                struct rec ***dir = &s->recs[id >> (REC_CHUNK_SHIFT + REC_DIR_SHIFT)];
+                struct rec **chunk;
                 struct rec *r;
 
                 if (id > REC_ID_MAX)
                         return -ENOSPC;
-                if (!s->chunks[k]) {
-                        size_t n = (size_t) 1 << (REC_CHUNK0_SHIFT + k);
-                        struct rec *chunk = calloc(n, sizeof(struct rec));
+                if (!*dir) {
+                        struct rec **p = calloc(1u << REC_DIR_SHIFT, sizeof(*p));
 
-                        if (!chunk)
+                        if (!p)
                                 return -ENOMEM;
-                        s->memory_bytes += n * sizeof(struct rec);
-                        STORE(&s->chunks[k], chunk);
+                        s->memory_bytes += sizeof(*p) << REC_DIR_SHIFT;
+                        STORE(dir, p);
+                }
+                chunk = &(*dir)[(id >> REC_CHUNK_SHIFT) & ((1u << REC_DIR_SHIFT) - 1)];
+                if (!*chunk) {
+                        struct rec *p = calloc(1u << REC_CHUNK_SHIFT, sizeof(*p));
+
+                        if (!p)
+                                return -ENOMEM;
+                        s->memory_bytes += sizeof(*p) << REC_CHUNK_SHIFT;
+                        STORE(chunk, p);
                 }
                 r = space_rec(s, id);
                 r->next_free = s->free_ids;
@@ -186,8 +194,11 @@ void space_index_free(struct iom_space *s) {
                         s->pool[kind] = o->next;
                         free(o);
                 }
-        for (unsigned k = 0; k < REC_CHUNKS; k++)
-                free(s->chunks[k]);
+        for (unsigned t = 0; t < REC_TABLE && s->recs[t]; t++) {
+                for (unsigned d = 0; d < 1u << REC_DIR_SHIFT; d++)
+                        free(s->recs[t][d]);
+                free(s->recs[t]);
+        }
 }
 
 /* The first mapping whose last page is >= @page, or 0. */

@@ -57,10 +57,13 @@ struct rec {
 #define REC_CONT UINT64_C(4)
 #define REC_TARGET (~(IOM_SPACE_PAGE_SIZE - 1))
 
-/* Chunk k of the record slab holds REC_CHUNK0 << k records; chunks never move. */
-#define REC_CHUNK0_SHIFT 6
-#define REC_CHUNKS 26
-#define REC_ID_MAX ((UINT32_C(1) << 31) - 1)
+/* The record slab: chunks of 2^10 records (32 KiB), found through directories of 2^11 chunk
+ * pointers, found through the space's table; nothing ever moves. */
+#define REC_CHUNK_SHIFT 10
+#define REC_DIR_SHIFT 11
+#define REC_ID_BITS 31
+#define REC_TABLE (1u << (REC_ID_BITS - REC_CHUNK_SHIFT - REC_DIR_SHIFT))
+#define REC_ID_MAX ((UINT32_C(1) << REC_ID_BITS) - 1)
 
 struct iom_dirty;
 
@@ -68,12 +71,12 @@ struct iom_dirty;
 
 struct iom_space {
         /* Read by translate. */
-        uint64_t first, last;           /* aperture, bytes, inclusive */
-        uint64_t serial;                /* unique per space for the per-thread hint */
-        struct node *root;              /* never replaced */
-        unsigned top;                   /* level of the root */
-        struct iom_dirty *dirty;        /* atomic; NULL while tracking is off */
-        struct rec *chunks[REC_CHUNKS]; /* atomic, set once */
+        uint64_t first, last;         /* aperture, bytes, inclusive */
+        uint64_t serial;              /* unique per space for the per-thread hint */
+        struct node *root;            /* never replaced */
+        unsigned top;                 /* level of the root */
+        struct iom_dirty *dirty;      /* atomic; NULL while tracking is off */
+        struct rec **recs[REC_TABLE]; /* atomic, set once, and so are the directories */
 
         /* The writer's side, under lock. */
         pthread_mutex_t lock;
@@ -104,11 +107,11 @@ struct iom_space {
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static inline struct rec *space_rec(const struct iom_space *s, uint32_t id) {
-        uint64_t x = (uint64_t) id + (UINT64_C(1) << REC_CHUNK0_SHIFT);
-        unsigned k = 63 - __builtin_clzll(x) - REC_CHUNK0_SHIFT;
-        struct rec *chunk = LOAD_RELAXED(&s->chunks[k]);
+        struct rec **dir = LOAD_RELAXED(&s->recs[id >> (REC_CHUNK_SHIFT + REC_DIR_SHIFT)]);
+        struct rec *chunk =
+                LOAD_RELAXED(&dir[(id >> REC_CHUNK_SHIFT) & ((1u << REC_DIR_SHIFT) - 1)]);
 
-        return chunk + (x - ((UINT64_C(1) << REC_CHUNK0_SHIFT) << k));
+        return chunk + (id & ((1u << REC_CHUNK_SHIFT) - 1));
 }
 
 static inline uint64_t rec_last_page(const struct rec *r) {

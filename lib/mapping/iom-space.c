@@ -18,7 +18,7 @@
  *
  * - The record slab: one 32-byte struct rec per mapping (iova, last byte, target | prot | a
  *   "continues" hint bit, a generation, a free-list link), named by a 32-bit id (0 is none).
- *   Chunk k of the slab holds 64 << k records, so ids never move and the slab never copies.
+ *   The slab is chunks of 1024 records behind two small tables: records never move.
  *
  * - The index: a radix tree over pages, NODE_SLOTS (512) slots per node, as deep as the
  *   aperture needs (4 levels for 48 bits, the x86 page-table shape). A slot at level l spans
