@@ -17,7 +17,8 @@
  *   1     which neighbourhood: 0, the 1 GiB line, the MSI window, the 512 GiB line (low 2
  *         bits); an unaligned offset in bytes for translate (the rest)
  *   2-3   page within 16 MiB before or after it
- *   4-5   size in units of the scale (1 page, 8 pages, 2 MiB, 1 GiB)
+ *   4-5   size in units of the scale (1 page, 8 pages, 2 MiB, 1 GiB; byte 4 alone for the
+ *         last two)
  *   6-7   target page */
 static void decode(const uint8_t *b, uint64_t *next_target, struct model_op *op) {
         static const uint64_t bases[] = {0, UINT64_C(1) << 30, IOM_SPACE_MSI_FIRST,
@@ -28,7 +29,10 @@ static void decode(const uint8_t *b, uint64_t *next_target, struct model_op *op)
         op->kind = (enum model_op_kind)((b[0] & 7) % _MODEL_OP_MAX);
         op->prot = (b[0] >> 3) & 3;
         op->iova = base + page * PAGE - (base ? UINT64_C(1) << 24 : 0);
-        op->size = (uint64_t)(b[4] | ((b[5] & 0x3f) << 8)) * scales[(b[0] >> 5) & 3];
+        /* Up to 64 MiB in pages, 255 GiB in 1 GiB units: dirty tracking allocates a bit per
+         * page mapped, and the model marks page by page. */
+        op->size = (uint64_t)(b[0] & 0x40 ? b[4] : b[4] | ((b[5] & 0x3f) << 8)) *
+                   scales[(b[0] >> 5) & 3];
         op->target = b[0] & 0x80 ? *next_target : (uint64_t)(b[6] | (b[7] << 8)) * PAGE;
         if (op->kind == MODEL_MAP)
                 *next_target = op->target + op->size;
