@@ -33,6 +33,7 @@ static const struct verb verbs[] = {
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
         {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
         {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload | policy show"},
+        {"space", 2, 5, verb_space, "space list | space show ID | space translate ID IOVA [ACCESS]"},
 };
 
 static void help(void) {
@@ -48,7 +49,10 @@ static void help(void) {
                "  policy reload              Make the daemon read its policy again\n"
                "  policy show                The policy in force, rule by rule, with sources\n"
                "  policy check [FILE...]     Validate policy files (default: " IOMMUD_POLICYDIR
-               ")\n\n"
+               ")\n"
+               "  space list                 The mediated I/O address spaces iommud serves\n"
+               "  space show ID              A space's limits and every mapping, in order\n"
+               "  space translate ID IOVA [read|write|rw]  Where a DMA to IOVA goes\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"

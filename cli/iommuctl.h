@@ -29,3 +29,4 @@ int verb_release(int argc, char *argv[]);
 int verb_rebind(int argc, char *argv[]);
 int verb_policy(int argc, char *argv[]);
 int verb_explain(int argc, char *argv[]);
+int verb_space(int argc, char *argv[]);

@@ -14,6 +14,7 @@ static const struct {
         {"Release", IOMMUD_ACTION_MANAGE},
         {"Rebind", IOMMUD_ACTION_MANAGE},
         {"ReloadPolicy", IOMMUD_ACTION_POLICY},
+        {"CreateSpace", IOMMUD_ACTION_SPACES},
 };
 
 static const char *action_for(const char *member) {

@@ -6,6 +6,7 @@
 
 #define IOMMUD_ACTION_MANAGE "org.iommud1.manage"
 #define IOMMUD_ACTION_POLICY "org.iommud1.policy"
+#define IOMMUD_ACTION_SPACES "org.iommud1.spaces"
 
 /* Checks that the sender of @m may call @m's method. Root is allowed; anyone else is asked
  * of polkit, without interaction. Returns 1 when allowed, or a negative errno with @error set

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* errno <-> org.iommud1.Error.* names (iommud.dbus(7), ERRORS). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bus-error.h"
@@ -17,6 +20,10 @@ static const sd_bus_error_map iommud_errors[] = {
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_FAILED, EIO),
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_POLICY_DENIED, EACCES),
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_NOT_OWNER, EPERM),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_OVERLAP, EADDRINUSE),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_RESERVED, EADDRNOTAVAIL),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_LIMIT_EXCEEDED, ENOSPC),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_FAULT, EFAULT),
         SD_BUS_ERROR_MAP_END,
 };
 
@@ -38,6 +45,13 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         case EACCES:
         case EPERM:
         case ENOMEM:
+        case EADDRINUSE:
+        case EADDRNOTAVAIL:
+        case ENOSPC:
+        case EFAULT:
+                break;
+        case EDQUOT:
+                e = ENOSPC;
                 break;
         case ENOTUNIQ:
         case ERANGE:
@@ -60,4 +74,17 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
                         return sd_bus_error_set(error, iommud_errors[i].name,
                                                 message ? message : strerror(e));
         return sd_bus_error_set_errnof(error, e, "%s", message ? message : strerror(e));
+}
+
+int bus_error_set_errnof(sd_bus_error *error, int r, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int n;
+
+        va_start(ap, format);
+        n = vasprintf(&text, format, ap);
+        va_end(ap);
+        if (n < 0)
+                return -ENOMEM;
+        return bus_error_set_errno(error, r, text);
 }

@@ -13,6 +13,11 @@
 #define IOMMUD_ERROR_FAILED "org.iommud1.Error.Failed"
 #define IOMMUD_ERROR_POLICY_DENIED "org.iommud1.Error.PolicyDenied"
 #define IOMMUD_ERROR_NOT_OWNER "org.iommud1.Error.NotOwner"
+/* The mapping core's (org.iommud1.Space). */
+#define IOMMUD_ERROR_OVERLAP "org.iommud1.Error.Overlap"
+#define IOMMUD_ERROR_RESERVED "org.iommud1.Error.Reserved"
+#define IOMMUD_ERROR_LIMIT_EXCEEDED "org.iommud1.Error.LimitExceeded"
+#define IOMMUD_ERROR_FAULT "org.iommud1.Error.Fault"
 
 /* Registers the map with sd-bus so sd_bus_error_set_errnof() names our errors and a client's
  * sd_bus_error_get_errno() gets the errno back. Call once per process before using the bus. */
@@ -22,3 +27,7 @@ int bus_error_register(void);
  * the nearest one (ambiguous names are invalid arguments, timeouts are "busy"). Returns the
  * (negative) errno sd-bus will report. */
 int bus_error_set_errno(sd_bus_error *error, int r, const char *message);
+
+/* The same with a printf-style message. */
+int bus_error_set_errnof(sd_bus_error *error, int r, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));

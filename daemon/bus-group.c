@@ -8,21 +8,11 @@
 #include "manager.h"
 
 static struct iom_group *group_from_path(struct manager *m, const char *path) {
-        const char *suffix;
-        char *end;
-        unsigned long id;
+        uint32_t id;
 
-        if (strncmp(path, IOMMUD_GROUP_PREFIX "/", strlen(IOMMUD_GROUP_PREFIX "/")) != 0)
+        if (bus_path_get_id(path, IOMMUD_GROUP_PREFIX, &id) < 0)
                 return NULL;
-        suffix = path + strlen(IOMMUD_GROUP_PREFIX "/");
-        /* Decimal without leading zeros or signs: one spelling per object. */
-        if (suffix[0] < '0' || suffix[0] > '9' || (suffix[0] == '0' && suffix[1]))
-                return NULL;
-        errno = 0;
-        id = strtoul(suffix, &end, 10);
-        if (errno || *end || id > UINT32_MAX)
-                return NULL;
-        return iom_inventory_find_group(m->inventory, (unsigned) id);
+        return iom_inventory_find_group(m->inventory, id);
 }
 
 static int group_find(sd_bus *bus, const char *path, const char *interface, void *userdata,

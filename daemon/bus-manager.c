@@ -10,6 +10,7 @@
 #include "manager.h"
 #include "explain.h"
 #include "policy.h"
+#include "space.h"
 #include "iom-policy.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
@@ -77,6 +78,22 @@ int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
         return sd_bus_message_close_container(reply);
 }
 
+/* iommud itself holds a group that backs a space (its VFIO container): taking the group from
+ * vfio-pci would wait on ourselves. The space's creator must destroy it first. */
+static int check_no_space(struct manager *m, const struct iom_plan *plan, sd_bus_error *error) {
+        if (plan->op == IOM_PLAN_ASSIGN)
+                return 0;
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                const struct space *s = space_find_by_group(m, plan->groups[i]);
+                if (s)
+                        return sd_bus_error_setf(error, IOMMUD_ERROR_IN_USE,
+                                                 "IOMMU group %u backs the I/O address space %s "
+                                                 "of %s (created by %s); destroy it first",
+                                                 plan->groups[i], s->path, s->guest, s->creator);
+        }
+        return 0;
+}
+
 /* The shape every change method shares: read the options, plan (which validates every
  * argument), authorize, then either answer with the plan (dry run) or hand the request to the
  * binder, which replies once the groups have moved. */
@@ -97,6 +114,9 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         r = binder_plan(m, req, &plan, &why);
         if (r < 0)
                 return bus_error_set_errno(error, r, why);
+        r = check_no_space(m, plan, error);
+        if (r < 0)
+                return r;
         r = auth_check(message, error);
         if (r < 0)
                 return r;
@@ -322,6 +342,8 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Policy", "a(ssusssas)", property_get_policy_rules, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Spaces", "ao", bus_space_property_get_spaces, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
                                 SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -332,6 +354,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
                                 SD_BUS_RESULT("a(sssss)", plan), method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateSpace", SD_BUS_ARGS("s", guest, "a{sv}", options),
+                                SD_BUS_RESULT("o", space), bus_space_method_create,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
                                 SD_BUS_RESULT("a(sssss)", plan), method_rebind,

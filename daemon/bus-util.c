@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Property getters shared by the bus objects. */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bus-util.h"
 
@@ -9,4 +12,24 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
                           sd_bus_error *error) {
         int b = *(bool *) userdata;
         return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+int bus_path_get_id(const char *path, const char *prefix, uint32_t *ret) {
+        size_t n = strlen(prefix);
+        const char *suffix;
+        unsigned long id;
+        char *end;
+
+        if (strncmp(path, prefix, n) != 0 || path[n] != '/')
+                return -EINVAL;
+        suffix = path + n + 1;
+        /* Decimal without leading zeros or signs: one spelling per object. */
+        if (suffix[0] < '0' || suffix[0] > '9' || (suffix[0] == '0' && suffix[1]))
+                return -EINVAL;
+        errno = 0;
+        id = strtoul(suffix, &end, 10);
+        if (errno || *end || id > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) id;
+        return 0;
 }

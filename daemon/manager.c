@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "log.h"
 #include "manager.h"
+#include "space.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
@@ -47,6 +48,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         binder_stop(m);
         rescan_stop(m);
+        space_destroy_all(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
         iom_policy_free(m->policy);
@@ -291,6 +293,9 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return r;
         r = bus_device_register(m);
+        if (r < 0)
+                return r;
+        r = bus_space_register(m);
         if (r < 0)
                 return r;
 

@@ -52,6 +52,11 @@ struct manager {
         char *journal_path;
         struct iom_journal *journal;
         pthread_mutex_t journal_lock;
+
+        /* Mediated I/O address spaces (daemon/space.c), in creation order. */
+        struct space **spaces;
+        size_t n_spaces;
+        uint32_t last_space_id;
 };
 
 int manager_new(struct manager **ret);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Every member the running iommud introspects on its manager, group and device objects is
+"""Every member the running iommud introspects on its manager, group, device and space objects is
 documented, with its signature, in iommud.dbus(7), and every documented member exists; and the
 introspection equals the snapshot daemon/org.iommud1.xml (installed to dbus-1/interfaces).
 Usage: test-dbus-docs.py tests/hosts/NAME (a host with IOMMU groups); $IOMMUD_DBUS_MAN is
@@ -12,6 +12,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
+from bus_client import Client
 from harness import BUS_NAME, HostCase, host_main, object_path
 
 PREFIX = 'org.iommud1.'
@@ -50,6 +51,14 @@ def documented(path):
 
 
 class DbusDocsTest(HostCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # A space exists only while its creator is on the bus: this one stays for the class.
+        cls.client = Client(cls.harness.bus.address)
+        cls.addClassCleanup(cls.client.close)
+        cls.space = cls.client.create('docs')
+
     def introspect(self, path):
         xml = self.harness.bus.busctl('introspect', '--xml-interface', BUS_NAME, path).stdout
         members = {}
@@ -67,7 +76,7 @@ class DbusDocsTest(HostCase):
     def paths(self):
         group = min(self.host.groups)
         return ('/org/iommud1', f'/org/iommud1/group/{group}',
-                object_path(self.host.members(group)[0].address))
+                object_path(self.host.members(group)[0].address), self.space)
 
     def snapshot(self):
         """Our interfaces, as the daemon introspects them, in one <node>."""

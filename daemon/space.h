@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Mediated I/O address spaces served by the daemon: one lib/mapping space each, owned by the
+ * D-Bus peer that created it and destroyed when that peer leaves the bus. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-bus.h>
+
+#include "iom-space.h"
+
+#define IOMMUD_SPACE_PREFIX "/org/iommud1/space"
+
+struct manager;
+struct iom_vfio;
+
+struct space {
+        struct manager *manager;
+        uint32_t id;
+        char *path;
+        char *guest;
+        char *creator; /* the unique bus name that may change it */
+        struct iom_space *core;
+        sd_bus_track *track;
+
+        /* A space backed by a VFIO container (CreateSpace's "group" and "memory"). */
+        bool has_group;
+        unsigned group;
+        struct iom_vfio *vfio;
+        void *memory;
+        uint64_t memory_size;
+
+        /* Set while a failed MapBatch takes back what it mapped: nobody could see those
+         * mappings, so their removal is not announced. */
+        bool quiet;
+};
+
+/* What CreateSpace asks for; zero fields take the defaults. */
+struct space_request {
+        const char *guest;
+        const char *creator;
+        bool has_aperture_start, has_aperture_end;
+        uint64_t aperture_start, aperture_end;
+        uint64_t max_mappings, max_pinned_bytes;
+        uint64_t (*reserved)[2];
+        size_t n_reserved;
+        bool has_group;
+        unsigned group;
+        int memory_fd; /* -EBADF when not given */
+};
+
+/* Creates a space for @req, exports it and starts following its creator. On failure
+ * returns a negative errno with *@ret_why saying what is wrong (may be NULL on -ENOMEM). */
+int space_create(struct manager *m, const struct space_request *req, struct space **ret,
+                 char **ret_why);
+
+/* Unexports and frees @s (every mapping removed, subscribers told). */
+void space_destroy(struct space *s);
+
+/* Destroys every space (daemon shutdown). */
+void space_destroy_all(struct manager *m);
+
+struct space *space_find(struct manager *m, uint32_t id);
+
+/* The space backed by group @group, if any: releasing the group must wait for it. */
+struct space *space_find_by_group(struct manager *m, unsigned group);
+
+int bus_space_register(struct manager *m);
+
+/* Manager.CreateSpace(s guest, a{sv} options) -> o and Manager.Spaces (daemon/bus-space.c). */
+int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_space_property_get_spaces(sd_bus *bus, const char *path, const char *interface,
+                                  const char *property, sd_bus_message *reply, void *userdata,
+                                  sd_bus_error *error);

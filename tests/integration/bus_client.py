@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A D-Bus peer that stays on the bus as long as a test needs it (spaces belong to the
+connection that created them), through GLib's Gio."""
+
+import gi
+
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
+
+BUS_NAME = 'org.iommud1'
+MANAGER = '/org/iommud1'
+SPACE = 'org.iommud1.Space'
+
+
+class Client:
+    """A bus peer of its own (spaces belong to the connection that created them)."""
+
+    def __init__(self, address):
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.signals = []
+
+    def call(self, path, interface, method, signature=None, args=None, reply=None):
+        params = GLib.Variant(signature, args) if signature else None
+        result = self.conn.call_sync(BUS_NAME, path, interface, method, params,
+                                     GLib.VariantType(reply) if reply else None,
+                                     Gio.DBusCallFlags.NONE, 120000, None)
+        return result.unpack() if result else None
+
+    def error_of(self, *args, **kwargs):
+        """The D-Bus error name and message a call fails with (it must fail)."""
+        try:
+            self.call(*args, **kwargs)
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            Gio.DBusError.strip_remote_error(e)
+            return name, e.message
+        raise AssertionError(f'{args[2]} succeeded')
+
+    def create(self, guest='vm1', memory_fd=None, **options):
+        """CreateSpace; @memory_fd (a memfd) goes along as the 'memory' option."""
+        types = {'reserved': 'a(tt)', 'group': 'u'}
+        opts = {k: GLib.Variant(types.get(k, 't'), v) for k, v in options.items()}
+        if memory_fd is None:
+            return self.call(MANAGER, 'org.iommud1.Manager', 'CreateSpace', '(sa{sv})',
+                             (guest, opts), '(o)')[0]
+        fds = Gio.UnixFDList.new()
+        opts['memory'] = GLib.Variant('h', fds.append(memory_fd))
+        result, _ = self.conn.call_with_unix_fd_list_sync(
+            BUS_NAME, MANAGER, 'org.iommud1.Manager', 'CreateSpace',
+            GLib.Variant('(sa{sv})', (guest, opts)), GLib.VariantType('(o)'),
+            Gio.DBusCallFlags.NONE, 120000, fds, None)
+        return result.unpack()[0]
+
+    def prop(self, path, name):
+        return self.call(path, 'org.freedesktop.DBus.Properties', 'Get', '(ss)', (SPACE, name),
+                         '(v)')[0]
+
+    def listen_unmapped(self, path):
+        def on_signal(conn, sender, obj, iface, member, params):
+            self.signals.append(tuple(params.unpack()))
+        self.conn.signal_subscribe(BUS_NAME, SPACE, 'Unmapped', path, None,
+                                   Gio.DBusSignalFlags.NONE, on_signal)
+
+    def pump(self):
+        """Delivers what arrived (signals are dispatched from the main context)."""
+        context = GLib.MainContext.default()
+        while context.pending():
+            context.iteration(False)
+
+    def close(self):
+        self.conn.close_sync(None)
