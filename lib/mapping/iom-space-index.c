@@ -201,18 +201,21 @@ void space_index_free(struct iom_space *s) {
         }
 }
 
-/* The first mapping whose last page is >= @page, or 0. */
+/* The first mapping whose last page is >= @page, found in slots that start at or before
+ * @limit, or 0. */
 static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint64_t base,
-                        uint64_t page);
+                        uint64_t page, uint64_t limit);
 
 static uint32_t next_in_node(const struct iom_space *s, const struct node *n, unsigned l,
-                             uint64_t base, uint64_t page) {
+                             uint64_t base, uint64_t page, uint64_t limit) {
         unsigned shift = NODE_BITS * l;
         unsigned i = page <= base ? 0 : (unsigned) ((page - base) >> shift);
 
-        for (; i < NODE_SLOTS; i++) {
-                uint32_t id =
-                        next_in(s, LOAD(&n->slot[i]), l, base + ((uint64_t) i << shift), page);
+        /* Slots past @limit cannot hold what the caller looks for: an overlap check of a
+         * small range stays as small, however much the space holds after it. */
+        for (; i < NODE_SLOTS && base + ((uint64_t) i << shift) <= limit; i++) {
+                uint32_t id = next_in(s, LOAD(&n->slot[i]), l, base + ((uint64_t) i << shift), page,
+                                      limit);
                 if (id)
                         return id;
         }
@@ -220,7 +223,7 @@ static uint32_t next_in_node(const struct iom_space *s, const struct node *n, un
 }
 
 static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint64_t base,
-                        uint64_t page) {
+                        uint64_t page, uint64_t limit) {
         if (!v)
                 return 0;
         if (v & SLOT_MAP)
@@ -233,11 +236,11 @@ static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint6
                                 return c->e[i].id;
                 return 0;
         }
-        return next_in_node(s, (const struct node *) v, l - 1, base, page);
+        return next_in_node(s, (const struct node *) v, l - 1, base, page, limit);
 }
 
-uint32_t space_index_next(const struct iom_space *s, uint64_t page) {
-        return next_in_node(s, s->root, s->top, 0, page);
+uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit) {
+        return next_in_node(s, s->root, s->top, 0, page, limit);
 }
 
 static size_t decode(uint64_t v, uint64_t sbase, struct piece *p) {
@@ -360,10 +363,44 @@ static uint64_t rebuild(struct iom_space *s, uint64_t v, unsigned l, uint64_t sb
         return encode(s, p, n, l, sbase);
 }
 
+/* The target of @page through mapping @id. */
+static uint64_t target_of(const struct iom_space *s, uint32_t id, uint64_t page) {
+        const struct rec *r = space_rec(s, id);
+
+        return (r->tp & REC_TARGET) + (page << IOM_SPACE_PAGE_SHIFT) - r->iova;
+}
+
+/* A full level-0 node's summary (struct node), or 0 when it is not linear. @hint is a slot
+ * just assigned: a mapping that broke the line is found there first, in two record loads,
+ * before the 512 of a full check. */
+static uint64_t linear_summary(const struct iom_space *s, const struct node *n, uint64_t base,
+                               unsigned hint) {
+        uint32_t first = (uint32_t) (n->slot[0] >> 2),
+                 last = (uint32_t) (n->slot[NODE_SLOTS - 1] >> 2);
+        uint64_t t0 = target_of(s, first, base), prot = space_rec(s, first)->tp & REC_PROT;
+
+        if (rec_last_page(space_rec(s, last)) != base + NODE_SLOTS - 1)
+                return 0;
+        for (unsigned k = 0; k <= NODE_SLOTS; k++) {
+                unsigned i = k == 0 ? hint : k - 1;
+                uint32_t id = (uint32_t) (n->slot[i] >> 2);
+
+                if ((space_rec(s, id)->tp & REC_PROT) != prot ||
+                    target_of(s, id, base + i) != t0 + ((uint64_t) i << IOM_SPACE_PAGE_SHIFT))
+                        return 0;
+        }
+        return t0 | prot;
+}
+
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
                         uint64_t hi, uint32_t id) {
         unsigned shift = NODE_BITS * l;
         unsigned i_last = (unsigned) ((hi - base) >> shift);
+
+        /* A leaf that changes is no longer known to be linear; readers that still see the
+         * summary are inside a grace period the change waits out. */
+        if (l == 0 && n->linear)
+                STORE(&n->linear, 0);
 
         for (unsigned i = (unsigned) ((lo - base) >> shift); i <= i_last; i++) {
                 uint64_t sb = base + ((uint64_t) i << shift);
@@ -388,6 +425,12 @@ static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_
                 }
                 STORE(&n->slot[i], nv);
                 n->hdr.n = n->hdr.n + (nv != 0) - (v != 0);
+        }
+        if (l == 0 && n->hdr.n == NODE_SLOTS) {
+                /* The slots are published: a reader taking the summary finds them agree. */
+                uint64_t linear = linear_summary(s, n, base, (unsigned) ((lo - base) >> shift));
+                if (linear)
+                        STORE(&n->linear, linear);
         }
 }
 

@@ -31,6 +31,11 @@ struct obj {
 
 struct node {
         struct obj hdr;
+        /* Level-0 nodes only: non-zero when all 512 pages are mapped, by mappings that end in
+         * the node, with one prot and targets that continue each other (guest RAM mapped page
+         * by page): then it is the target of the node's first page | prot, and a translate
+         * needs this line only, not the slot's nor the record's. 0 otherwise. */
+        uint64_t linear;
         uint64_t slot[NODE_SLOTS];
 };
 
@@ -119,14 +124,20 @@ static inline uint64_t rec_last_page(const struct rec *r) {
 }
 
 /* The id of the mapping that may hold @page (check its record: a compact's piece ends where
- * its record does), or 0. Readers call it inside a read-side section. */
-static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t page) {
+ * its record does), or 0. With @ret_linear, a linear level-0 node on the way answers instead:
+ * 0 is returned and *@ret_linear is its summary (see struct node). Readers call it inside a
+ * read-side section. */
+static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
+                                          uint64_t *ret_linear) {
         const struct node *n = s->root;
 
         for (unsigned l = s->top;; l--) {
                 unsigned shift = NODE_BITS * l;
-                uint64_t v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
+                uint64_t v;
 
+                if (l == 0 && ret_linear && (*ret_linear = LOAD(&n->linear)))
+                        return 0;
+                v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
                 if (v & SLOT_MAP)
                         return (uint32_t) (v >> 2);
                 if (v & SLOT_COMPACT) {
@@ -145,7 +156,9 @@ static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t pa
 }
 
 /* Writer side (iom-space-index.c), under the space's lock. */
-uint32_t space_index_next(const struct iom_space *s, uint64_t page);
+/* The first mapping whose last page is >= @page and that may start at or before @limit (check
+ * its record), or 0. */
+uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit);
 int space_reserve(struct iom_space *s, unsigned assigns, unsigned records);
 void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id);
 uint32_t space_rec_alloc(struct iom_space *s);

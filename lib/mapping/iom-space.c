@@ -72,7 +72,9 @@
  * period.
  */
 
-#define FOLLOW_MAX 16
+/* Translate looks this many mappings past its own for a target that continues: a longer
+ * answer saves a caller a call, a longer look costs every call (translate_sg merges on). */
+#define FOLLOW_MAX 2
 #define LIMBO_MAX 256
 
 static uint64_t space_serial;
@@ -219,7 +221,7 @@ static uint32_t next_in_range(const struct iom_space *s, uint64_t *page, uint64_
 
         if (*page > last_page)
                 return 0;
-        id = space_index_next(s, *page);
+        id = space_index_next(s, *page, last_page);
         if (!id)
                 return 0;
         r = space_rec(s, id);
@@ -337,7 +339,7 @@ static struct rec *writer_lookup(const struct iom_space *s, uint64_t iova) {
 
         if (iova < s->first || iova > s->last)
                 return NULL;
-        id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT);
+        id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, NULL);
         if (!id)
                 return NULL;
         r = space_rec(s, id);
@@ -595,7 +597,7 @@ static uint64_t follow(const struct iom_space *s, uint64_t last, uint64_t tp, ui
         uint64_t extra = 0;
 
         for (unsigned i = 0; i < FOLLOW_MAX && (tp & REC_CONT) && last < s->last; i++) {
-                uint32_t id = space_index_lookup(s, (last + 1) >> IOM_SPACE_PAGE_SHIFT);
+                uint32_t id = space_index_lookup(s, (last + 1) >> IOM_SPACE_PAGE_SHIFT, NULL);
                 const struct rec *r;
                 uint64_t ntp;
 
@@ -619,6 +621,19 @@ struct hit {
         unsigned prot;
 };
 
+/* @iova lies in a linear leaf (struct node): every page of its 2 MiB is mapped, with one prot,
+ * targets continuing from @linear's, and no mapping reaching past its end. */
+static int resolve_linear(uint64_t iova, unsigned access, uint64_t linear, struct hit *ret) {
+        uint64_t span = IOM_SPACE_PAGE_SIZE << NODE_BITS, offset = iova & (span - 1);
+
+        if (access & ~linear & REC_PROT)
+                return -EACCES;
+        ret->target = (linear & REC_TARGET) + offset;
+        ret->prot = (unsigned) (linear & REC_PROT);
+        ret->contiguous = span - offset;
+        return 0;
+}
+
 /* Translate's body, inside a read-side section; @iova lies in the aperture. */
 static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, struct hit *ret) {
         const struct rec *r;
@@ -631,8 +646,11 @@ static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, st
                 first = hint.first;
                 last = hint.last;
         } else {
-                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT), gen;
+                uint64_t linear = 0;
+                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, &linear), gen;
 
+                if (linear)
+                        return resolve_linear(iova, access, linear, ret);
                 if (!id)
                         return -ENOENT;
                 r = space_rec(s, id);
@@ -806,7 +824,7 @@ _public_ int iom_space_next_mapping(const struct iom_space *s, uint64_t iova,
         if (iova > s->last)
                 return -ENOENT;
         iom_rcu_read_lock();
-        id = space_index_next(s, MAX(iova, s->first) >> IOM_SPACE_PAGE_SHIFT);
+        id = space_index_next(s, MAX(iova, s->first) >> IOM_SPACE_PAGE_SHIFT, UINT64_MAX);
         if (id) {
                 clip(s, id, 0, UINT64_MAX, ret);
                 r = 0;

@@ -13,20 +13,34 @@
 #define PAGE IOM_SPACE_PAGE_SIZE
 #define REGIONS 64
 #define REGION_PAGES 64
+/* Regions past REGIONS are whole 2 MiB leaves mapped page by page: linear leaves. */
+#define LEAVES 4
+#define LEAF_PAGES 512
 #define HOLE_FIRST 16
 #define HOLE_LAST 47
 
 /* Region r lives at base(r): even regions packed together, odd ones strewn far apart, so both
- * radix leaves and compact nodes change under the readers. Version v of region r maps page p
- * to target (v << 32) | (r << 24) | p * PAGE: a reader can tell what it was handed. */
+ * radix leaves and compact nodes change under the readers; leaf regions fill a radix leaf one
+ * page at a time, so its linear summary comes and goes under them. Version v of region r maps
+ * page p to target (v << 32) | (r << 24) | p * PAGE: a reader can tell what it was handed. */
 static uint64_t base(unsigned r) {
+        if (r >= REGIONS)
+                return (UINT64_C(1) << 40) + (uint64_t) (r - REGIONS) * LEAF_PAGES * PAGE;
         return r % 2 ? (uint64_t) r << 38 : (UINT64_C(1) << 32) + r * REGION_PAGES * PAGE;
 }
 
+static unsigned pages_of(unsigned r) {
+        return r >= REGIONS ? LEAF_PAGES : REGION_PAGES;
+}
+
+static uint64_t target_of(unsigned r, uint64_t v) {
+        return (v << 32) | ((uint64_t) r << 24);
+}
+
 static struct iom_space *space;
-static uint64_t version[REGIONS];   /* the version mapped (or last mapped), writer's */
-static uint64_t gone[REGIONS];      /* versions <= this were fully unmapped */
-static uint64_t hole_gone[REGIONS]; /* versions <= this lost pages HOLE_FIRST..HOLE_LAST */
+static uint64_t version[REGIONS + LEAVES];   /* the version mapped (or last mapped), writer's */
+static uint64_t gone[REGIONS + LEAVES];      /* versions <= this were fully unmapped */
+static uint64_t hole_gone[REGIONS + LEAVES]; /* versions <= this lost pages HOLE_FIRST..HOLE_LAST */
 static int done, errors;
 static uint64_t translated;
 
@@ -41,7 +55,7 @@ static void *reader(void *arg) {
         uint64_t x = (uintptr_t) arg * 7919 + 1, n = 0;
 
         while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-                unsigned r = rnd(&x) % REGIONS, p = rnd(&x) % REGION_PAGES;
+                unsigned r = rnd(&x) % (REGIONS + LEAVES), p = rnd(&x) % pages_of(r);
                 uint64_t g = __atomic_load_n(&gone[r], __ATOMIC_ACQUIRE);
                 uint64_t h = __atomic_load_n(&hole_gone[r], __ATOMIC_ACQUIRE);
                 uint64_t t, len, v;
@@ -60,7 +74,7 @@ static void *reader(void *arg) {
                 }
                 v = t >> 32;
                 if (((t >> 24) & 0xff) != r || (t & 0xffffff) != p * PAGE + 8 || prot != 3 ||
-                    len > (REGION_PAGES - p) * PAGE - 8) {
+                    len > (pages_of(r) - p) * PAGE - 8) {
                         fprintf(stderr,
                                 "region %u page %u: torn answer 0x%" PRIx64 " len %" PRIu64 "\n", r,
                                 p, t, len);
@@ -86,18 +100,23 @@ static int unmap(uint64_t iova, uint64_t pages) {
 }
 
 static int writer(unsigned ops) {
-        static uint8_t bitmap[REGION_PAGES / 8];
-        bool mapped[REGIONS] = {};
+        static uint8_t bitmap[LEAF_PAGES / 8];
+        bool mapped[REGIONS + LEAVES] = {};
         uint64_t x = 12345;
 
         for (unsigned i = 0; i < ops; i++) {
-                unsigned r = rnd(&x) % REGIONS;
-                int k;
+                unsigned r = rnd(&x) % (REGIONS + LEAVES), pages = pages_of(r);
+                int k = 0;
 
                 if (!mapped[r]) {
                         version[r]++;
-                        k = iom_space_map(space, base(r), REGION_PAGES * PAGE,
-                                          (version[r] << 32) | ((uint64_t) r << 24), IOM_SPACE_RW);
+                        if (r < REGIONS)
+                                k = iom_space_map(space, base(r), pages * PAGE,
+                                                  target_of(r, version[r]), IOM_SPACE_RW);
+                        for (unsigned p = 0; r >= REGIONS && k >= 0 && p < pages; p++)
+                                k = iom_space_map(space, base(r) + p * PAGE, PAGE,
+                                                  target_of(r, version[r]) + p * PAGE,
+                                                  IOM_SPACE_RW);
                         if (k < 0)
                                 return k;
                         mapped[r] = true;
@@ -107,12 +126,12 @@ static int writer(unsigned ops) {
                         if (k != HOLE_LAST - HOLE_FIRST + 1)
                                 return -EIO;
                         __atomic_store_n(&hole_gone[r], version[r], __ATOMIC_RELEASE);
-                        if (unmap(base(r), REGION_PAGES) != REGION_PAGES - k)
+                        if (unmap(base(r), pages) != (int) pages - k)
                                 return -EIO;
                         __atomic_store_n(&gone[r], version[r], __ATOMIC_RELEASE);
                         mapped[r] = false;
                 } else {
-                        if (unmap(base(r), REGION_PAGES) != REGION_PAGES)
+                        if (unmap(base(r), pages) != (int) pages)
                                 return -EIO;
                         __atomic_store_n(&gone[r], version[r], __ATOMIC_RELEASE);
                         mapped[r] = false;
@@ -123,7 +142,7 @@ static int writer(unsigned ops) {
                                 return k;
                 }
                 if (i % 13 == 0 && iom_space_get_dirty_tracking(space)) {
-                        k = iom_space_get_dirty(space, base(r), REGION_PAGES * PAGE, true, bitmap,
+                        k = iom_space_get_dirty(space, base(r), pages * PAGE, true, bitmap,
                                                 sizeof(bitmap));
                         if (k < 0)
                                 return k;

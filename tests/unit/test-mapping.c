@@ -463,8 +463,48 @@ static void test_scattered(void) {
         iom_space_free(s);
 }
 
+/* A 2 MiB leaf filled page by page with targets that continue each other is answered from
+ * its summary: the same answers as page by page, until a change breaks the line. */
+static void test_linear_leaf(void) {
+        struct iom_space *s = space_new(100000, UINT64_MAX);
+        uint64_t leaf = GiB, t, len;
+        unsigned prot;
+
+        for (unsigned p = 0; p < 512; p++)
+                ASSERT_EQ(iom_space_map(s, leaf + p * PAGE, PAGE, 7 * GiB + p * PAGE, 3), 0);
+        ASSERT_EQ(translate(s, leaf + 100 * PAGE + 5, 2, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 100 * PAGE + 5);
+        ASSERT_TRUE(len >= PAGE - 5 && len <= 412 * PAGE - 5);
+        /* A hole: a fault there, the rest still right. */
+        ASSERT_EQ(iom_space_unmap(s, leaf + 300 * PAGE, PAGE, NULL), 0);
+        ASSERT_EQ(translate(s, leaf + 300 * PAGE, 1, &t, &len), -ENOENT);
+        ASSERT_EQ(translate(s, leaf + 301 * PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 301 * PAGE);
+        /* Filled again with a target off the line, read-only: that page says so. */
+        ASSERT_EQ(iom_space_map(s, leaf + 300 * PAGE, PAGE, 3 * GiB, 1), 0);
+        ASSERT_EQ(iom_space_translate(s, leaf + 300 * PAGE + 1, 1, &t, &prot, &len), 0);
+        ASSERT_EQ(t, 3 * GiB + 1);
+        ASSERT_EQ(prot, 1);
+        ASSERT_EQ(len, PAGE - 1);
+        ASSERT_EQ(translate(s, leaf + 300 * PAGE, 2, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, leaf + 299 * PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(len, PAGE);
+        /* Back on the line: the summary answers again, and a write is permitted. */
+        ASSERT_EQ(iom_space_unmap(s, leaf + 300 * PAGE, PAGE, NULL), 0);
+        ASSERT_EQ(iom_space_map(s, leaf + 300 * PAGE, PAGE, 7 * GiB + 300 * PAGE, 3), 0);
+        ASSERT_EQ(translate(s, leaf + 300 * PAGE, 2, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 300 * PAGE);
+        /* A mapping reaching past the leaf keeps its own end. */
+        ASSERT_EQ(iom_space_unmap(s, leaf + 511 * PAGE, PAGE, NULL), 0);
+        ASSERT_EQ(iom_space_map(s, leaf + 511 * PAGE, 3 * PAGE, 7 * GiB + 511 * PAGE, 3), 0);
+        ASSERT_EQ(translate(s, leaf + 511 * PAGE, 1, &t, &len), 0);
+        ASSERT_TRUE(len >= 3 * PAGE);
+        iom_space_free(s);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_aperture),
               IOM_TEST(test_overlap), IOM_TEST(test_reserved), IOM_TEST(test_split),
               IOM_TEST(test_large), IOM_TEST(test_limits), IOM_TEST(test_faults),
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
-              IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered))
+              IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
+              IOM_TEST(test_linear_leaf))
