@@ -18,10 +18,20 @@ struct piece {
 /* Decoding a slot gives at most COMPACT_MAX pieces; one assignment adds at most two. */
 #define PIECES_MAX (COMPACT_MAX + 2)
 
-enum { POOL_COMPACT, POOL_NODE };
-static const size_t pool_size[] = {sizeof(struct compact), sizeof(struct node)};
-/* Objects a drained grace period leaves in the pool; more are freed. */
-static const unsigned pool_keep[] = {512, 64};
+#define COMPACT_SIZE(capacity) (sizeof(struct compact) + (capacity) * sizeof(struct compact_entry))
+static const size_t pool_size[_POOL_MAX] = {
+        [POOL_COMPACT2] = COMPACT_SIZE(2), [POOL_COMPACT4] = COMPACT_SIZE(4),
+        [POOL_COMPACT8] = COMPACT_SIZE(8), [POOL_COMPACT16] = COMPACT_SIZE(COMPACT_MAX),
+        [POOL_NODE] = sizeof(struct node),
+};
+
+/* The smallest compact that holds @n pieces: most spans of scattered mappings hold a few. */
+static unsigned compact_kind(size_t n) {
+        return n <= 2   ? POOL_COMPACT2
+               : n <= 4 ? POOL_COMPACT4
+               : n <= 8 ? POOL_COMPACT8
+                        : POOL_COMPACT16;
+}
 
 static struct obj *pool_take(struct iom_space *s, unsigned kind) {
         struct obj *o = s->pool[kind];
@@ -31,18 +41,14 @@ static struct obj *pool_take(struct iom_space *s, unsigned kind) {
         s->pool[kind] = o->next;
         s->n_pool[kind]--;
         memset(o, 0, pool_size[kind]);
-        o->is_node = kind == POOL_NODE;
+        o->kind = kind;
         return o;
 }
 
+/* Objects live in arenas: one drained goes back to its pool for the next operation. */
 static void pool_put(struct iom_space *s, struct obj *o) {
-        unsigned kind = o->is_node ? POOL_NODE : POOL_COMPACT;
+        unsigned kind = o->kind;
 
-        if (s->n_pool[kind] >= pool_keep[kind]) {
-                s->memory_bytes -= pool_size[kind];
-                free(o);
-                return;
-        }
         o->next = s->pool[kind];
         s->pool[kind] = o;
         s->n_pool[kind]++;
@@ -50,11 +56,10 @@ static void pool_put(struct iom_space *s, struct obj *o) {
 
 static int pool_fill(struct iom_space *s, unsigned kind, unsigned want) {
         while (s->n_pool[kind] < want) {
-                struct obj *o = malloc(pool_size[kind]);
+                struct obj *o = space_arena_alloc(s, pool_size[kind]);
 
                 if (!o)
                         return -ENOMEM;
-                s->memory_bytes += pool_size[kind];
                 o->next = s->pool[kind];
                 s->pool[kind] = o;
                 s->n_pool[kind]++;
@@ -81,11 +86,10 @@ static int rec_fill(struct iom_space *s, unsigned want) {
                 }
                 chunk = &(*dir)[(id >> REC_CHUNK_SHIFT) & ((1u << REC_DIR_SHIFT) - 1)];
                 if (!*chunk) {
-                        struct rec *p = calloc(1u << REC_CHUNK_SHIFT, sizeof(*p));
+                        struct rec *p = space_arena_alloc(s, sizeof(*p) << REC_CHUNK_SHIFT);
 
                         if (!p)
                                 return -ENOMEM;
-                        s->memory_bytes += sizeof(*p) << REC_CHUNK_SHIFT;
                         STORE(chunk, p);
                 }
                 r = space_rec(s, id);
@@ -108,9 +112,12 @@ int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
         r = pool_fill(s, POOL_NODE, assigns * 2 * levels);
         if (r < 0)
                 return r;
-        r = pool_fill(s, POOL_COMPACT, assigns * 2 * (2 * PIECES_MAX + levels));
-        if (r < 0)
-                return r;
+        /* Any of the compacts may be of any size. */
+        for (unsigned kind = POOL_COMPACT2; kind <= POOL_COMPACT16; kind++) {
+                r = pool_fill(s, kind, assigns * 2 * (2 * PIECES_MAX + levels));
+                if (r < 0)
+                        return r;
+        }
         return rec_fill(s, records);
 }
 
@@ -160,7 +167,7 @@ static void retire(struct iom_space *s, uint64_t v) {
 
 /* Frees a retired object and, for a node, the subtree still hanging from it. */
 static void drain_one(struct iom_space *s, struct obj *o) {
-        if (o->is_node) {
+        if (o->kind == POOL_NODE) {
                 struct node *n = (struct node *) o;
 
                 for (unsigned i = 0; i < NODE_SLOTS && n->hdr.n > 0; i++) {
@@ -186,19 +193,19 @@ void space_drain_objects(struct iom_space *s) {
         s->n_limbo = 0;
 }
 
-void space_index_free(struct iom_space *s) {
-        for (unsigned kind = 0; kind < ELEMENTSOF(s->pool); kind++)
-                while (s->pool[kind]) {
-                        struct obj *o = s->pool[kind];
+int space_index_init(struct iom_space *s) {
+        int r = pool_fill(s, POOL_NODE, 1);
 
-                        s->pool[kind] = o->next;
-                        free(o);
-                }
-        for (unsigned t = 0; t < REC_TABLE && s->recs[t]; t++) {
-                for (unsigned d = 0; d < 1u << REC_DIR_SHIFT; d++)
-                        free(s->recs[t][d]);
+        if (r < 0)
+                return r;
+        s->root = (struct node *) pool_take(s, POOL_NODE);
+        return 0;
+}
+
+void space_index_free(struct iom_space *s) {
+        for (unsigned t = 0; t < REC_TABLE && s->recs[t]; t++)
                 free(s->recs[t]);
-        }
+        space_arena_free_all(s);
 }
 
 /* The first mapping whose last page is >= @page, found in slots that start at or before
@@ -331,10 +338,20 @@ static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, uns
         assert(l > 0);
         if (l > COMPACT_MAX_LEVEL || n > COMPACT_MAX)
                 return encode_node(s, p, n, l, sbase);
-        c = (struct compact *) pool_take(s, POOL_COMPACT);
+        c = (struct compact *) pool_take(s, compact_kind(n));
         for (size_t i = 0; i < n; i++) {
-                c->e[i].off = (uint32_t) (p[i].start - sbase);
-                c->e[i].id = p[i].id;
+                struct compact_entry *e = &c->e[i];
+
+                e->off = (uint32_t) (p[i].start - sbase);
+                e->id = p[i].id;
+                if (e->id) {
+                        const struct rec *r = space_rec(s, e->id);
+
+                        e->last_page = rec_last_page(r);
+                        e->tp = ((r->tp & REC_TARGET) + (p[i].start << IOM_SPACE_PAGE_SHIFT) -
+                                 r->iova) |
+                                (r->tp & REC_PROT);
+                }
         }
         c->hdr.n = (uint32_t) n;
         return (uint64_t) c | SLOT_COMPACT;

@@ -21,12 +21,22 @@
 #define SLOT_COMPACT UINT64_C(2)
 #define SLOT_TAGS UINT64_C(3)
 
+/* What the writer pools: compacts by capacity, and radix nodes. */
+enum {
+        POOL_COMPACT2,
+        POOL_COMPACT4,
+        POOL_COMPACT8,
+        POOL_COMPACT16,
+        POOL_NODE,
+        _POOL_MAX,
+};
+
 /* What nodes and compacts start with: the writer links retired and pooled objects here, a
  * field readers never read. */
 struct obj {
         struct obj *next;
-        uint32_t n; /* node: slots in use (writer only); compact: entries (readers read it) */
-        uint32_t is_node;
+        uint32_t n;    /* node: slots in use (writer only); compact: entries (readers read it) */
+        uint32_t kind; /* POOL_* */
 };
 
 struct node {
@@ -39,12 +49,19 @@ struct node {
         uint64_t slot[NODE_SLOTS];
 };
 
+/* A compact's piece carries what translate needs, copied from the record (whose fields do not
+ * change while it lives), so that a scattered mapping costs translate this line and not the
+ * record's too. */
+struct compact_entry {
+        uint32_t off;       /* first page of the piece, relative to the slot's span */
+        uint32_t id;        /* 0: a hole inside a mapping being split */
+        uint64_t last_page; /* the last page of the piece's mapping */
+        uint64_t tp;        /* the target of the piece's first page | prot; 0 for a hole */
+};
+
 struct compact {
         struct obj hdr;
-        struct {
-                uint32_t off; /* first page of the piece, relative to the slot's span */
-                uint32_t id;  /* 0: a hole inside a mapping being split */
-        } e[COMPACT_MAX];
+        struct compact_entry e[]; /* as many as its pool's capacity */
 };
 
 /* A mapping record. iova and last are written before the record is published and stay until
@@ -71,6 +88,7 @@ struct rec {
 #define REC_ID_MAX ((UINT32_C(1) << REC_ID_BITS) - 1)
 
 struct iom_dirty;
+struct arena;
 
 #define SUBSCRIBERS_MAX 16
 
@@ -94,8 +112,9 @@ struct iom_space {
         uint32_t n_free_ids;
         uint32_t retired_ids; /* retired since the last grace period, in unmap order */
         uint32_t retired_tail;
-        struct obj *pool[2]; /* compacts, nodes */
-        unsigned n_pool[2];
+        struct arena *arenas; /* what pools and record chunks are carved from (newest first) */
+        struct obj *pool[_POOL_MAX];
+        unsigned n_pool[_POOL_MAX];
         struct obj *limbo; /* retired objects waiting for a grace period */
         unsigned n_limbo;
         struct {
@@ -123,31 +142,53 @@ static inline uint64_t rec_last_page(const struct rec *r) {
         return r->last >> IOM_SPACE_PAGE_SHIFT;
 }
 
+/* What a lookup can answer without a record: a linear leaf (struct node) or a compact's
+ * piece. @found: it did; then pages first_page..last_page go to (tp & REC_TARGET) onwards with
+ * prot tp & REC_PROT, and tp 0 means nothing is mapped at the page. */
+struct direct {
+        bool found;
+        uint64_t tp;
+        uint64_t first_page, last_page;
+};
+
 /* The id of the mapping that may hold @page (check its record: a compact's piece ends where
- * its record does), or 0. With @ret_linear, a linear level-0 node on the way answers instead:
- * 0 is returned and *@ret_linear is its summary (see struct node). Readers call it inside a
- * read-side section. */
+ * its record does), or 0. With @ret_direct, a linear leaf or a compact on the way answers
+ * instead (0 is returned, ret_direct->found set). Readers call it inside a read-side
+ * section. */
 static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
-                                          uint64_t *ret_linear) {
+                                          struct direct *ret_direct) {
         const struct node *n = s->root;
 
         for (unsigned l = s->top;; l--) {
                 unsigned shift = NODE_BITS * l;
-                uint64_t v;
+                uint64_t v, linear;
 
-                if (l == 0 && ret_linear && (*ret_linear = LOAD(&n->linear)))
+                if (l == 0 && ret_direct && (linear = LOAD(&n->linear))) {
+                        *ret_direct = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
+                                                      page | (NODE_SLOTS - 1)};
                         return 0;
+                }
                 v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
                 if (v & SLOT_MAP)
                         return (uint32_t) (v >> 2);
                 if (v & SLOT_COMPACT) {
                         const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
-                        uint32_t rel = (uint32_t) (page & ((UINT64_C(1) << shift) - 1));
-                        uint32_t id = 0;
+                        uint64_t sbase = page & ~((UINT64_C(1) << shift) - 1);
+                        uint32_t rel = (uint32_t) (page - sbase), i = 0;
 
-                        for (uint32_t i = 0; i < c->hdr.n && c->e[i].off <= rel; i++)
-                                id = c->e[i].id;
-                        return id;
+                        while (i < c->hdr.n && c->e[i].off <= rel)
+                                i++;
+                        if (i == 0)
+                                return 0;
+                        if (ret_direct) {
+                                const struct compact_entry *e = &c->e[i - 1];
+                                bool in = e->id && page <= e->last_page;
+
+                                *ret_direct = (struct direct){true, in ? e->tp : 0, sbase + e->off,
+                                                              e->last_page};
+                                return 0;
+                        }
+                        return c->e[i - 1].id;
                 }
                 if (!v)
                         return 0;
@@ -155,7 +196,13 @@ static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t pa
         }
 }
 
+/* Memory for the index and the records (iom-space-arena.c): zeroed, 64-byte aligned, never
+ * given back before space_arena_free_all(). */
+void *space_arena_alloc(struct iom_space *s, size_t size);
+void space_arena_free_all(struct iom_space *s);
+
 /* Writer side (iom-space-index.c), under the space's lock. */
+int space_index_init(struct iom_space *s);
 /* The first mapping whose last page is >= @page and that may start at or before @limit (check
  * its record), or 0. */
 uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit);

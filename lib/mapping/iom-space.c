@@ -161,12 +161,6 @@ _public_ int iom_space_new(const struct iom_space_config *config, struct iom_spa
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->root = calloc(1, sizeof(struct node));
-        if (!s->root) {
-                free(s);
-                return -ENOMEM;
-        }
-        s->root->hdr.is_node = 1;
         s->config = c;
         s->first = c.aperture_first;
         s->last = c.aperture_last;
@@ -175,8 +169,13 @@ _public_ int iom_space_new(const struct iom_space_config *config, struct iom_spa
         bits = last_page ? 64 - __builtin_clzll(last_page) : 1;
         s->top = (bits + NODE_BITS - 1) / NODE_BITS - 1;
         s->next_id = 1;
-        s->memory_bytes = sizeof(*s) + sizeof(struct node);
+        s->memory_bytes = sizeof(*s);
         (void) pthread_mutex_init(&s->lock, NULL);
+        if (space_index_init(s) < 0) {
+                pthread_mutex_destroy(&s->lock);
+                free(s);
+                return -ENOMEM;
+        }
 #if defined(__x86_64__) || defined(__i386__)
         if (reserved_insert(s, IOM_SPACE_MSI_FIRST, IOM_SPACE_MSI_LAST) < 0) {
                 iom_space_free(s);
@@ -621,16 +620,17 @@ struct hit {
         unsigned prot;
 };
 
-/* @iova lies in a linear leaf (struct node): every page of its 2 MiB is mapped, with one prot,
- * targets continuing from @linear's, and no mapping reaching past its end. */
-static int resolve_linear(uint64_t iova, unsigned access, uint64_t linear, struct hit *ret) {
-        uint64_t span = IOM_SPACE_PAGE_SIZE << NODE_BITS, offset = iova & (span - 1);
+/* What the index answered without a record (struct direct). */
+static int resolve_direct(uint64_t iova, unsigned access, const struct direct *d, struct hit *ret) {
+        uint64_t offset = iova - (d->first_page << IOM_SPACE_PAGE_SHIFT);
 
-        if (access & ~linear & REC_PROT)
+        if (!d->tp)
+                return -ENOENT;
+        if (access & ~d->tp & REC_PROT)
                 return -EACCES;
-        ret->target = (linear & REC_TARGET) + offset;
-        ret->prot = (unsigned) (linear & REC_PROT);
-        ret->contiguous = span - offset;
+        ret->target = (d->tp & REC_TARGET) + offset;
+        ret->prot = (unsigned) (d->tp & REC_PROT);
+        ret->contiguous = ((d->last_page + 1) << IOM_SPACE_PAGE_SHIFT) - iova;
         return 0;
 }
 
@@ -646,11 +646,11 @@ static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, st
                 first = hint.first;
                 last = hint.last;
         } else {
-                uint64_t linear = 0;
-                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, &linear), gen;
+                struct direct d = {};
+                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, &d), gen;
 
-                if (linear)
-                        return resolve_linear(iova, access, linear, ret);
+                if (d.found)
+                        return resolve_direct(iova, access, &d, ret);
                 if (!id)
                         return -ENOENT;
                 r = space_rec(s, id);
