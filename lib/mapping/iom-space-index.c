@@ -25,6 +25,9 @@ static const size_t pool_size[_POOL_MAX] = {
         [POOL_NODE] = sizeof(struct node),
 };
 
+/* Compacts of each smaller size kept ready: an assignment rebuilds a slot or two. */
+#define COMPACT_USUAL 4
+
 /* The smallest compact that holds @n pieces: most spans of scattered mappings hold a few. */
 static unsigned compact_kind(size_t n) {
         return n <= 2   ? POOL_COMPACT2
@@ -34,9 +37,13 @@ static unsigned compact_kind(size_t n) {
 }
 
 static struct obj *pool_take(struct iom_space *s, unsigned kind) {
-        struct obj *o = s->pool[kind];
+        struct obj *o;
 
-        /* space_reserve() filled the pool for the worst case of the operation. */
+        /* A compact may come from a larger size's pool: space_reserve() filled the largest for
+         * the worst case of the operation, the others for the usual one. */
+        while (kind < POOL_COMPACT16 && !s->pool[kind])
+                kind++;
+        o = s->pool[kind];
         assert(o);
         s->pool[kind] = o->next;
         s->n_pool[kind]--;
@@ -112,9 +119,10 @@ int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
         r = pool_fill(s, POOL_NODE, assigns * 2 * levels);
         if (r < 0)
                 return r;
-        /* Any of the compacts may be of any size. */
         for (unsigned kind = POOL_COMPACT2; kind <= POOL_COMPACT16; kind++) {
-                r = pool_fill(s, kind, assigns * 2 * (2 * PIECES_MAX + levels));
+                r = pool_fill(s, kind,
+                              kind == POOL_COMPACT16 ? assigns * 2 * (2 * PIECES_MAX + levels)
+                                                     : COMPACT_USUAL);
                 if (r < 0)
                         return r;
         }
