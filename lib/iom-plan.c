@@ -220,21 +220,28 @@ static int resolve_device(const struct iom_inventory *inv, const char *spec,
         return 0;
 }
 
-int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *const *devices,
-                    struct iom_plan **ret, char **ret_error) {
-        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+/* What assign and release start with: a valid owner, an empty plan. */
+static int plan_begin(const struct iom_inventory *inv, enum iom_plan_op op, const char *owner,
+                      struct iom_plan **ret, char **ret_error) {
         const char *why;
-        int r;
 
         if (!inv || !ret)
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
                 return iom_error(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
-        if (!devices || !*devices)
-                return iom_error(ret_error, -EINVAL, "no device named");
-        r = iom_plan_new(IOM_PLAN_ASSIGN, owner, &p);
+        return iom_plan_new(op, owner, ret);
+}
+
+int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *const *devices,
+                    struct iom_plan **ret, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        int r;
+
+        r = plan_begin(inv, IOM_PLAN_ASSIGN, owner, &p, ret_error);
         if (r < 0)
                 return r;
+        if (!devices || !*devices)
+                return iom_error(ret_error, -EINVAL, "no device named");
         for (char *const *spec = devices; *spec; spec++) {
                 const struct iom_group *g;
                 struct iom_device *d;
@@ -263,14 +270,9 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
 int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *const *devices,
                      struct iom_plan **ret, char **ret_error) {
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
-        const char *why;
         int r;
 
-        if (!inv || !ret)
-                return -EINVAL;
-        if (iom_owner_validate(owner, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
-        r = iom_plan_new(IOM_PLAN_RELEASE, owner, &p);
+        r = plan_begin(inv, IOM_PLAN_RELEASE, owner, &p, ret_error);
         if (r < 0)
                 return r;
 
