@@ -66,7 +66,8 @@ static int read_info(struct iom_vfio *v) {
                 v->page_sizes = info->iova_pgsizes;
         if (!(info->flags & VFIO_IOMMU_INFO_CAPS) || info->cap_offset == 0)
                 return 0;
-        for (uint32_t offset = info->cap_offset; offset;) {
+        /* The chain is the kernel's, but a loop in it must not hang the daemon. */
+        for (uint32_t offset = info->cap_offset, hops = 0; offset && hops < 64; hops++) {
                 const struct vfio_info_cap_header *h;
 
                 if (offset < sizeof(*info) || offset + sizeof(*h) > size)
