@@ -18,7 +18,8 @@ struct piece {
 /* Decoding a slot gives at most COMPACT_MAX pieces; one assignment adds at most two. */
 #define PIECES_MAX (COMPACT_MAX + 2)
 
-#define COMPACT_SIZE(capacity) (sizeof(struct compact) + (capacity) * sizeof(struct compact_entry))
+#define COMPACT_SIZE(capacity)                                                                     \
+        (sizeof(struct compact) + (capacity) * (sizeof(uint64_t) + sizeof(uint32_t)))
 static const size_t pool_size[_POOL_MAX] = {
         [POOL_COMPACT2] = COMPACT_SIZE(2), [POOL_COMPACT4] = COMPACT_SIZE(4),
         [POOL_COMPACT8] = COMPACT_SIZE(8), [POOL_COMPACT16] = COMPACT_SIZE(COMPACT_MAX),
@@ -246,9 +247,11 @@ static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint6
         if (v & SLOT_COMPACT) {
                 const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
 
+                const uint32_t *ids = compact_ids(c);
+
                 for (uint32_t i = 0; i < c->hdr.n; i++)
-                        if (c->e[i].id && rec_last_page(space_rec(s, c->e[i].id)) >= page)
-                                return c->e[i].id;
+                        if (ids[i] && rec_last_page(space_rec(s, ids[i])) >= page)
+                                return ids[i];
                 return 0;
         }
         return next_in_node(s, (const struct node *) v, l - 1, base, page, limit);
@@ -269,7 +272,7 @@ static size_t decode(uint64_t v, uint64_t sbase, struct piece *p) {
         }
         c = (const struct compact *) (v & ~SLOT_TAGS);
         for (uint32_t i = 0; i < c->hdr.n; i++)
-                p[i] = (struct piece){sbase + c->e[i].off, c->e[i].id};
+                p[i] = (struct piece){sbase + ce_off(c->e[i]), compact_ids(c)[i]};
         return c->hdr.n;
 }
 
@@ -307,6 +310,23 @@ static uint32_t piece_at(const struct iom_space *s, const struct piece *p, size_
 static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, unsigned l,
                        uint64_t sbase);
 
+/* A piece as a compact holds it (CE_* in iom-space-internal.h). */
+static uint64_t compact_entry(const struct iom_space *s, const struct piece *p, uint64_t sbase) {
+        uint64_t e = (uint64_t) (p->start - sbase) << CE_OFF_SHIFT;
+        const struct rec *r;
+        uint64_t pfn;
+
+        if (!p->id)
+                return e;
+        r = space_rec(s, p->id);
+        pfn = (r->tp & REC_TARGET) >> IOM_SPACE_PAGE_SHIFT;
+        e |= r->tp & REC_PROT;
+        if (r->iova >> IOM_SPACE_PAGE_SHIFT == p->start && rec_last_page(r) == p->start &&
+            pfn < CE_PFN_LIMIT)
+                e |= CE_ONE | pfn << CE_PFN_SHIFT;
+        return e;
+}
+
 /* A radix node at level @l - 1 for the pieces of a slot at level @l. */
 static uint64_t encode_node(struct iom_space *s, const struct piece *p, size_t n, unsigned l,
                             uint64_t sbase) {
@@ -336,6 +356,7 @@ static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, uns
                        uint64_t sbase) {
         uint64_t slast = sbase + (UINT64_C(1) << (NODE_BITS * l)) - 1;
         struct compact *c;
+        uint32_t *ids;
 
         if (n == 0)
                 return 0;
@@ -347,19 +368,10 @@ static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, uns
         if (l > COMPACT_MAX_LEVEL || n > COMPACT_MAX)
                 return encode_node(s, p, n, l, sbase);
         c = (struct compact *) pool_take(s, compact_kind(n));
+        ids = (uint32_t *) &c->e[compact_capacity(c)];
         for (size_t i = 0; i < n; i++) {
-                struct compact_entry *e = &c->e[i];
-
-                e->off = (uint32_t) (p[i].start - sbase);
-                e->id = p[i].id;
-                if (e->id) {
-                        const struct rec *r = space_rec(s, e->id);
-
-                        e->last_page = rec_last_page(r);
-                        e->tp = ((r->tp & REC_TARGET) + (p[i].start << IOM_SPACE_PAGE_SHIFT) -
-                                 r->iova) |
-                                (r->tp & REC_PROT);
-                }
+                ids[i] = p[i].id;
+                c->e[i] = compact_entry(s, &p[i], sbase);
         }
         c->hdr.n = (uint32_t) n;
         return (uint64_t) c | SLOT_COMPACT;

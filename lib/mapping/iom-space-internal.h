@@ -49,20 +49,34 @@ struct node {
         uint64_t slot[NODE_SLOTS];
 };
 
-/* A compact's piece carries what translate needs, copied from the record (whose fields do not
- * change while it lives), so that a scattered mapping costs translate this line and not the
- * record's too. */
-struct compact_entry {
-        uint32_t off;       /* first page of the piece, relative to the slot's span */
-        uint32_t id;        /* 0: a hole inside a mapping being split */
-        uint64_t last_page; /* the last page of the piece's mapping */
-        uint64_t tp;        /* the target of the piece's first page | prot; 0 for a hole */
-};
+/* A compact's piece, packed in 64 bits: prot (0 for a hole); CE_ONE when the piece is a whole
+ * mapping of one page, whose target's page number (below 2^34) follows, so that a scattered
+ * translate reads this line and not the record; and the piece's first page relative to the
+ * slot's span. The pieces' mapping ids follow the entries (compact_ids()), for the writer and
+ * for pieces that are not CE_ONE. */
+#define CE_PROT UINT64_C(3)
+#define CE_ONE UINT64_C(4)
+#define CE_OFF_SHIFT 3
+#define CE_OFF_MASK ((UINT64_C(1) << 27) - 1)
+#define CE_PFN_SHIFT 30
+#define CE_PFN_LIMIT (UINT64_C(1) << (64 - CE_PFN_SHIFT))
 
 struct compact {
         struct obj hdr;
-        struct compact_entry e[]; /* as many as its pool's capacity */
+        uint64_t e[]; /* as many as its pool's capacity, then as many uint32_t ids */
 };
+
+static inline uint32_t ce_off(uint64_t e) {
+        return (uint32_t) ((e >> CE_OFF_SHIFT) & CE_OFF_MASK);
+}
+
+static inline unsigned compact_capacity(const struct compact *c) {
+        return 2u << c->hdr.kind; /* POOL_COMPACT2 ... POOL_COMPACT16 */
+}
+
+static inline const uint32_t *compact_ids(const struct compact *c) {
+        return (const uint32_t *) &c->e[compact_capacity(c)];
+}
 
 /* A mapping record. iova and last are written before the record is published and stay until
  * it is freed after a grace period; tp and gen are atomics. */
@@ -175,20 +189,26 @@ static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t pa
                         const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
                         uint64_t sbase = page & ~((UINT64_C(1) << shift) - 1);
                         uint32_t rel = (uint32_t) (page - sbase), i = 0;
+                        uint64_t e;
 
-                        while (i < c->hdr.n && c->e[i].off <= rel)
+                        while (i < c->hdr.n && ce_off(c->e[i]) <= rel)
                                 i++;
                         if (i == 0)
                                 return 0;
-                        if (ret_direct) {
-                                const struct compact_entry *e = &c->e[i - 1];
-                                bool in = e->id && page <= e->last_page;
+                        e = c->e[i - 1];
+                        if (ret_direct && (e & CE_ONE)) {
+                                uint64_t first = sbase + ce_off(e);
 
-                                *ret_direct = (struct direct){true, in ? e->tp : 0, sbase + e->off,
-                                                              e->last_page};
+                                *ret_direct =
+                                        (struct direct){true,
+                                                        first == page ? ((e >> CE_PFN_SHIFT)
+                                                                         << IOM_SPACE_PAGE_SHIFT) |
+                                                                                (e & CE_PROT)
+                                                                      : 0,
+                                                        first, first};
                                 return 0;
                         }
-                        return c->e[i - 1].id;
+                        return compact_ids(c)[i - 1];
                 }
                 if (!v)
                         return 0;
