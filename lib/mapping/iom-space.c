@@ -26,11 +26,18 @@
  *     0                 no mapping touches the span;
  *     MAP(id)           the whole span lies inside mapping id: a 64 GiB mapping aligned to
  *                       1 GiB is 64 level-2 slots, not 16 million leaf entries;
- *     a compact node    (levels 1..3) up to 16 pieces (32-bit page offset, id), sorted: a
- *                       page belongs to the last piece starting at or before it, if that
- *                       piece's record reaches it. This is the form of scattered mappings:
- *                       an isolated 4 KiB mapping costs a few bytes, not a 4 KiB leaf;
- *     a radix node      one level down, when the span holds more than 16 pieces.
+ *     a compact node    (levels 1..3) up to 16 pieces, sorted, in objects of 2, 4, 8 or 16:
+ *                       a page belongs to the last piece starting at or before it, if that
+ *                       piece's record reaches it. A piece is packed in 64 bits (its page
+ *                       offset, prot, and for a whole one-page mapping its target), its id
+ *                       beside it. This is the form of scattered mappings: an isolated 4 KiB
+ *                       mapping costs 12 bytes, not a 4 KiB leaf, and four fit a cache line;
+ *     a radix node      one level down, when the span holds more than 16 pieces. A leaf
+ *                       (level 0) whose 512 pages are one line of targets says so in its
+ *                       header (struct node's linear), and translate reads only that.
+ *
+ * - The arenas (iom-space-arena.c) nodes, compacts and record chunks are carved from: the
+ *   large ones on 2 MiB transparent huge pages, so a walk over tens of MiB stays in the TLB.
  *
  * - The dirty bitmap (iom-space-dirty.c), only while tracking is on.
  *
@@ -56,12 +63,13 @@
  *
  * COMPLEXITY
  *
- * translate: a hint check (one record load) or top + 1 slot loads (4 for 48 bits) plus at most
- * 16 compact pieces, then one record load; never allocates, logs, locks or makes a syscall.
+ * translate: a hint check (one record load) or top + 1 slot loads (4 for 48 bits), answered
+ * there by a linear leaf or a one-page piece, else one record load; never allocates, logs,
+ * locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
  * its size in pages. unmap: the same plus O(mappings removed), and one grace period.
- * Memory: 8 bytes per page in full radix leaves (dense), about 16-40 bytes per mapping in
- * compact nodes (scattered), plus 32 bytes of record.
+ * Memory: 8 bytes per page in full radix leaves (dense), about 12-30 bytes per mapping in
+ * compact nodes (scattered), plus 32 bytes of record; arenas are freed with the space only.
  *
  * CONCURRENCY
  *
