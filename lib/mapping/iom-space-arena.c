@@ -41,7 +41,8 @@ static struct arena *arena_map_huge(size_t size) {
 }
 
 static struct arena *arena_new(size_t size) {
-        struct arena *a = size >= ARENA_HUGE ? arena_map_huge(size) : malloc(size);
+        struct arena *a =
+                size >= ARENA_HUGE ? arena_map_huge(size) : aligned_alloc(ARENA_ALIGN, size);
 
         if (!a)
                 return NULL;

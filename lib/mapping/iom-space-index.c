@@ -18,31 +18,54 @@ struct piece {
 /* Decoding a slot gives at most COMPACT_MAX pieces; one assignment adds at most two. */
 #define PIECES_MAX (COMPACT_MAX + 2)
 
-#define COMPACT_SIZE(capacity)                                                                     \
-        (sizeof(struct compact) + (capacity) * (sizeof(uint64_t) + sizeof(uint32_t)))
+/* A compact is its header and ids, then its entries, each part as large as the other. */
+static_assert(sizeof(struct compact) + COMPACT_WIDTH * sizeof(uint32_t) <=
+                      COMPACT_WIDTH * sizeof(uint64_t),
+              "a compact's header and ids fit before its entries");
+static_assert(2 * COMPACT_WIDTH == COMPACT_MAX, "a wide compact holds COMPACT_MAX pieces");
 static const size_t pool_size[_POOL_MAX] = {
-        [POOL_COMPACT2] = COMPACT_SIZE(2), [POOL_COMPACT4] = COMPACT_SIZE(4),
-        [POOL_COMPACT8] = COMPACT_SIZE(8), [POOL_COMPACT16] = COMPACT_SIZE(COMPACT_MAX),
+        [POOL_COMPACT] = 2 * COMPACT_WIDTH * sizeof(uint64_t),
+        [POOL_COMPACT_WIDE] = 4 * COMPACT_WIDTH * sizeof(uint64_t),
         [POOL_NODE] = sizeof(struct node),
+        [POOL_PACKED] = sizeof(struct packed),
 };
 
-/* Compacts of each smaller size kept ready: an assignment rebuilds a slot or two. */
+/* One-line compacts kept ready: an assignment rebuilds a slot or two. */
 #define COMPACT_USUAL 4
 
-/* The smallest compact that holds @n pieces: most spans of scattered mappings hold a few. */
-static unsigned compact_kind(size_t n) {
-        return n <= 2   ? POOL_COMPACT2
-               : n <= 4 ? POOL_COMPACT4
-               : n <= 8 ? POOL_COMPACT8
-                        : POOL_COMPACT16;
+static unsigned compact_width(const struct compact *c) {
+        return c->hdr.kind == POOL_COMPACT_WIDE ? 2 * COMPACT_WIDTH : COMPACT_WIDTH;
 }
+
+static uint64_t *compact_entries(struct compact *c) {
+        return (uint64_t *) c + compact_width(c);
+}
+
+/* The object a non-empty slot that is not SLOT_MAP points at. */
+static struct obj *slot_obj(uint64_t v) {
+        return v & SLOT_COMPACT ? &slot_compact(v)->hdr : (struct obj *) (v & ~SLOT_TAGS);
+}
+
+/* A slot that points at a radix or a packed node. */
+static bool slot_is_index(uint64_t v) {
+        return v && !(v & (SLOT_MAP | SLOT_COMPACT));
+}
+
+/* Packed nodes are made once a space holds this many mappings (before, the few nodes it has
+ * stay in the cache anyway), from a pool kept this full where memory allows: an operation that
+ * finds it empty makes a radix node instead, so they are never part of what it must reserve. */
+#define PACKED_FROM 4096
+#define PACKED_READY 2
+/* A slot that overflows its compact becomes a packed node when its pieces start in this many
+ * children or more (scattered mappings), a radix node when they cluster. */
+#define PACKED_SPREAD 4
 
 static struct obj *pool_take(struct iom_space *s, unsigned kind) {
         struct obj *o;
 
         /* A compact may come from a larger size's pool: space_reserve() filled the largest for
          * the worst case of the operation, the others for the usual one. */
-        while (kind < POOL_COMPACT16 && !s->pool[kind])
+        while (kind < POOL_COMPACT_WIDE && !s->pool[kind])
                 kind++;
         o = s->pool[kind];
         assert(o);
@@ -120,13 +143,14 @@ int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
         r = pool_fill(s, POOL_NODE, assigns * 2 * levels);
         if (r < 0)
                 return r;
-        for (unsigned kind = POOL_COMPACT2; kind <= POOL_COMPACT16; kind++) {
-                r = pool_fill(s, kind,
-                              kind == POOL_COMPACT16 ? assigns * 2 * (2 * PIECES_MAX + levels)
-                                                     : COMPACT_USUAL);
-                if (r < 0)
-                        return r;
-        }
+        r = pool_fill(s, POOL_COMPACT, COMPACT_USUAL);
+        if (r < 0)
+                return r;
+        r = pool_fill(s, POOL_COMPACT_WIDE, assigns * 2 * (2 * PIECES_MAX + levels));
+        if (r < 0)
+                return r;
+        if (s->n_mappings >= PACKED_FROM)
+                (void) pool_fill(s, POOL_PACKED, PACKED_READY);
         return rec_fill(s, records);
 }
 
@@ -165,29 +189,34 @@ void space_rec_release(struct iom_space *s, uint32_t id) {
 }
 
 static void retire(struct iom_space *s, uint64_t v) {
-        struct obj *o = (struct obj *) (v & ~SLOT_TAGS);
+        struct obj *o;
 
         if (!v || (v & SLOT_MAP))
                 return;
+        o = slot_obj(v);
         o->next = s->limbo;
         s->limbo = o;
         s->n_limbo++;
 }
 
+/* The slot value a packed node's line holds, 0 when it holds pieces (or nothing). */
+static uint64_t line_slot(const struct packed *pk, unsigned i) {
+        return pk->line[i][0] & LINE_SLOT ? pk->line[i][1] : 0;
+}
+
 /* Frees a retired object and, for a node, the subtree still hanging from it. */
 static void drain_one(struct iom_space *s, struct obj *o) {
-        if (o->kind == POOL_NODE) {
-                struct node *n = (struct node *) o;
+        for (unsigned i = 0; i < NODE_SLOTS && o->n > 0 && o->kind >= POOL_NODE; i++) {
+                uint64_t v = o->kind == POOL_NODE ? ((struct node *) o)->slot[i]
+                                                  : line_slot((struct packed *) o, i);
 
-                for (unsigned i = 0; i < NODE_SLOTS && n->hdr.n > 0; i++) {
-                        uint64_t v = n->slot[i];
-
-                        if (!v)
-                                continue;
-                        n->hdr.n--;
-                        if (!(v & SLOT_MAP))
-                                drain_one(s, (struct obj *) (v & ~SLOT_TAGS));
-                }
+                if (o->kind == POOL_PACKED && ((struct packed *) o)->count[i])
+                        o->n--;
+                if (!v)
+                        continue;
+                o->n--;
+                if (!(v & SLOT_MAP))
+                        drain_one(s, slot_obj(v));
         }
         pool_put(s, o);
 }
@@ -238,22 +267,42 @@ static uint32_t next_in_node(const struct iom_space *s, const struct node *n, un
         return 0;
 }
 
+/* The same in a packed node whose lines are at level @l. */
+static uint32_t next_in_packed(const struct iom_space *s, const struct packed *pk, unsigned l,
+                               uint64_t base, uint64_t page, uint64_t limit) {
+        unsigned shift = NODE_BITS * l;
+        unsigned i = page <= base ? 0 : (unsigned) ((page - base) >> shift);
+
+        for (; i < NODE_SLOTS && base + ((uint64_t) i << shift) <= limit; i++) {
+                uint64_t lb = base + ((uint64_t) i << shift);
+                uint32_t id = next_in(s, line_slot(pk, i), l, lb, page, limit);
+
+                for (unsigned k = 0; !id && k < pk->count[i]; k++)
+                        if (pk->ids[i][k] && rec_last_page(space_rec(s, pk->ids[i][k])) >= page)
+                                id = pk->ids[i][k];
+                if (id)
+                        return id;
+        }
+        return 0;
+}
+
 static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint64_t base,
                         uint64_t page, uint64_t limit) {
         if (!v)
                 return 0;
+
         if (v & SLOT_MAP)
                 return (uint32_t) (v >> 2);
         if (v & SLOT_COMPACT) {
-                const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
-
-                const uint32_t *ids = compact_ids(c);
+                const struct compact *c = slot_compact(v);
 
                 for (uint32_t i = 0; i < c->hdr.n; i++)
-                        if (ids[i] && rec_last_page(space_rec(s, ids[i])) >= page)
-                                return ids[i];
+                        if (c->ids[i] && rec_last_page(space_rec(s, c->ids[i])) >= page)
+                                return c->ids[i];
                 return 0;
         }
+        if (v & SLOT_PACKED)
+                return next_in_packed(s, slot_packed(v), l - 1, base, page, limit);
         return next_in_node(s, (const struct node *) v, l - 1, base, page, limit);
 }
 
@@ -270,10 +319,20 @@ static size_t decode(uint64_t v, uint64_t sbase, struct piece *p) {
                 p[0] = (struct piece){sbase, (uint32_t) (v >> 2)};
                 return 1;
         }
-        c = (const struct compact *) (v & ~SLOT_TAGS);
+        c = slot_compact(v);
         for (uint32_t i = 0; i < c->hdr.n; i++)
-                p[i] = (struct piece){sbase + ce_off(c->e[i]), compact_ids(c)[i]};
+                p[i] = (struct piece){sbase + ce_off(slot_entries(v)[i]), c->ids[i]};
         return c->hdr.n;
+}
+
+/* The pieces of line @i of a packed node (spanning from page @sbase), whatever form they
+ * take. */
+static size_t decode_line(const struct packed *pk, unsigned i, uint64_t sbase, struct piece *p) {
+        if (pk->line[i][0] & LINE_SLOT)
+                return decode(pk->line[i][1], sbase, p);
+        for (unsigned k = 0; k < pk->count[i]; k++)
+                p[k] = (struct piece){sbase + ce_off(pk->line[i][1 + k]), pk->ids[i][k]};
+        return pk->count[i];
 }
 
 /* Drops what changes nothing: pieces whose record ended before them, leading holes, a piece
@@ -320,43 +379,103 @@ static uint64_t compact_entry(const struct iom_space *s, const struct piece *p, 
                 return e;
         r = space_rec(s, p->id);
         pfn = (r->tp & REC_TARGET) >> IOM_SPACE_PAGE_SHIFT;
-        e |= r->tp & REC_PROT;
         if (r->iova >> IOM_SPACE_PAGE_SHIFT == p->start && rec_last_page(r) == p->start &&
             pfn < CE_PFN_LIMIT)
-                e |= CE_ONE | pfn << CE_PFN_SHIFT;
-        return e;
+                return e | pfn << CE_PAYLOAD_SHIFT | (r->tp & REC_PROT);
+        return e | (uint64_t) p->id << CE_PAYLOAD_SHIFT;
 }
 
-/* A radix node at level @l - 1 for the pieces of a slot at level @l. */
+/* The pieces of the child span [cb, ce] of a slot whose pieces are @p. */
+static size_t child_pieces(const struct iom_space *s, const struct piece *p, size_t n, uint64_t cb,
+                           uint64_t ce, struct piece *sub) {
+        uint32_t carried = piece_at(s, p, n, cb);
+        size_t m = 0;
+
+        if (carried)
+                sub[m++] = (struct piece){cb, carried};
+        for (size_t i = 0; i < n; i++)
+                if (p[i].start > cb && p[i].start <= ce)
+                        sub[m++] = p[i];
+        return canonicalize(s, sub, m);
+}
+
+/* Rewrites line @i under the readers' sequence lock (struct packed): busy, the new words (each
+ * a release, so a reader that sees one sees busy too), then a new sequence number with
+ * @kind. */
+static void line_write(struct packed *pk, unsigned i, uint64_t kind, const uint64_t *w) {
+        uint64_t *ln = pk->line[i], h = ln[0];
+
+        __atomic_store_n(&ln[0], h | LINE_BUSY, __ATOMIC_RELAXED);
+        for (unsigned k = 0; k < LINE_PIECES; k++)
+                STORE(&ln[1 + k], w[k]);
+        STORE(&ln[0], (((h | LINE_BUSY | LINE_SLOT) + 1) & LINE_SEQ_MASK) | kind);
+}
+
+/* Line @i of a packed node, at level @l and spanning from page @sbase, to hold pieces @p: in
+ * itself when they fit, else as the slot value that encodes them. */
+static void line_store(struct iom_space *s, struct packed *pk, unsigned i, unsigned l,
+                       uint64_t sbase, const struct piece *p, size_t n) {
+        bool used = pk->count[i] || line_slot(pk, i);
+        uint64_t w[LINE_PIECES] = {};
+
+        if (n <= LINE_PIECES && l <= COMPACT_MAX_LEVEL) {
+                for (size_t k = 0; k < n; k++) {
+                        w[k] = compact_entry(s, &p[k], sbase);
+                        pk->ids[i][k] = p[k].id;
+                }
+                for (size_t k = n; n > 0 && k < LINE_PIECES; k++)
+                        w[k] = w[n - 1];
+                pk->count[i] = (uint8_t) n;
+                line_write(pk, i, 0, w);
+        } else {
+                w[0] = encode(s, p, n, l, sbase);
+                pk->count[i] = 0;
+                line_write(pk, i, LINE_SLOT, w);
+        }
+        pk->hdr.n = pk->hdr.n + (n > 0) - used;
+}
+
+/* Whether the pieces of a slot at level @l that overflows its compact make a packed node: the
+ * children hold compacts, the pieces are strewn, and the pool has one. */
+static bool packed_wanted(const struct iom_space *s, const struct piece *p, size_t n, unsigned l) {
+        unsigned cshift = NODE_BITS * (l - 1), spread = 0;
+
+        if (l < 2 || l - 1 > COMPACT_MAX_LEVEL || !s->pool[POOL_PACKED])
+                return false;
+        for (size_t i = 0; i < n; i++)
+                spread += i == 0 || p[i].start >> cshift != p[i - 1].start >> cshift;
+        return spread >= PACKED_SPREAD;
+}
+
+/* A radix or packed node one level down for the pieces of a slot at level @l. */
 static uint64_t encode_node(struct iom_space *s, const struct piece *p, size_t n, unsigned l,
                             uint64_t sbase) {
-        struct node *node = (struct node *) pool_take(s, POOL_NODE);
+        bool packed = packed_wanted(s, p, n, l);
+        struct obj *o = pool_take(s, packed ? POOL_PACKED : POOL_NODE);
         unsigned cshift = NODE_BITS * (l - 1);
 
         for (unsigned c = 0; c < NODE_SLOTS; c++) {
                 uint64_t cb = sbase + ((uint64_t) c << cshift);
-                uint64_t ce = cb + (UINT64_C(1) << cshift) - 1;
                 struct piece sub[PIECES_MAX + 1];
-                size_t m = 0;
-                uint32_t carried = piece_at(s, p, n, cb);
+                size_t m = child_pieces(s, p, n, cb, cb + (UINT64_C(1) << cshift) - 1, sub);
+                struct node *node = (struct node *) o;
 
-                if (carried)
-                        sub[m++] = (struct piece){cb, carried};
-                for (size_t i = 0; i < n; i++)
-                        if (p[i].start > cb && p[i].start <= ce)
-                                sub[m++] = p[i];
-                m = canonicalize(s, sub, m);
+                if (packed) {
+                        line_store(s, (struct packed *) o, c, l - 1, cb, sub, m);
+                        continue;
+                }
                 node->slot[c] = encode(s, sub, m, l - 1, cb);
                 node->hdr.n += node->slot[c] != 0;
         }
-        return (uint64_t) node;
+        return (uint64_t) o | (packed ? SLOT_PACKED : 0);
 }
 
 static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, unsigned l,
                        uint64_t sbase) {
         uint64_t slast = sbase + (UINT64_C(1) << (NODE_BITS * l)) - 1;
         struct compact *c;
-        uint32_t *ids;
+        uint64_t *e;
+        unsigned width;
 
         if (n == 0)
                 return 0;
@@ -367,23 +486,24 @@ static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, uns
         assert(l > 0);
         if (l > COMPACT_MAX_LEVEL || n > COMPACT_MAX)
                 return encode_node(s, p, n, l, sbase);
-        c = (struct compact *) pool_take(s, compact_kind(n));
-        ids = (uint32_t *) &c->e[compact_capacity(c)];
-        for (size_t i = 0; i < n; i++) {
-                ids[i] = p[i].id;
-                c->e[i] = compact_entry(s, &p[i], sbase);
+        c = (struct compact *) pool_take(s, n <= COMPACT_WIDTH ? POOL_COMPACT : POOL_COMPACT_WIDE);
+        e = compact_entries(c);
+        width = compact_width(c);
+        for (size_t i = 0; i < width; i++) {
+                if (i < n)
+                        c->ids[i] = p[i].id;
+                e[i] = i < n ? compact_entry(s, &p[i], sbase) : e[n - 1];
         }
         c->hdr.n = (uint32_t) n;
-        return (uint64_t) c | SLOT_COMPACT;
+        return (uint64_t) e | SLOT_COMPACT | (width > COMPACT_WIDTH ? SLOT_WIDE : 0);
 }
 
-/* The slot's pieces with [a, b] given to @id. */
-static uint64_t rebuild(struct iom_space *s, uint64_t v, unsigned l, uint64_t sbase, uint64_t a,
-                        uint64_t b, uint32_t id) {
-        struct piece old[PIECES_MAX] = {}, p[PIECES_MAX + 2];
-        size_t n_old = decode(v, sbase, old), n = 0;
+/* Pieces @old of a slot at level @l with [a, b] given to @id, into @p. */
+static size_t rebuild(const struct iom_space *s, const struct piece *old, size_t n_old, unsigned l,
+                      uint64_t sbase, uint64_t a, uint64_t b, uint32_t id, struct piece *p) {
         uint32_t after = piece_at(s, old, n_old, b + 1);
         bool after_starts = false;
+        size_t n = 0;
 
         for (size_t i = 0; i < n_old; i++)
                 if (old[i].start < a)
@@ -396,8 +516,7 @@ static uint64_t rebuild(struct iom_space *s, uint64_t v, unsigned l, uint64_t sb
         for (size_t i = 0; i < n_old; i++)
                 if (old[i].start > b)
                         p[n++] = old[i];
-        n = canonicalize(s, p, n);
-        return encode(s, p, n, l, sbase);
+        return canonicalize(s, p, n);
 }
 
 /* The target of @page through mapping @id. */
@@ -430,6 +549,43 @@ static uint64_t linear_summary(const struct iom_space *s, const struct node *n, 
 }
 
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
+                        uint64_t hi, uint32_t id);
+static void assign_packed(struct iom_space *s, struct packed *pk, unsigned l, uint64_t base,
+                          uint64_t lo, uint64_t hi, uint32_t id);
+
+/* One slot's (or one packed node's line's, @pk and @i) share of an assignment: [a, b] of its
+ * span, at level @l from page @sb, goes to @id. @v: its slot value, 0 for a line holding
+ * pieces. Returns how many pieces it holds now, in @p, having retired what they replace; or -1
+ * when the index node below took the change and stays. */
+static ssize_t assign_slot(struct iom_space *s, uint64_t v, const struct packed *pk, unsigned i,
+                           unsigned l, uint64_t sb, uint64_t a, uint64_t b, uint32_t id,
+                           struct piece *p) {
+        struct piece old[PIECES_MAX] = {};
+        size_t n_old;
+
+        if (a == sb && b == sb + (UINT64_C(1) << (NODE_BITS * l)) - 1) {
+                retire(s, v);
+                p[0] = (struct piece){sb, id};
+                return id ? 1 : 0;
+        }
+        if (slot_is_index(v)) {
+                struct obj *child = slot_obj(v);
+
+                if (v & SLOT_PACKED)
+                        assign_packed(s, (struct packed *) child, l - 1, sb, a, b, id);
+                else
+                        assign_node(s, (struct node *) child, l - 1, sb, a, b, id);
+                if (child->n > 0)
+                        return -1;
+                retire(s, v);
+                return 0;
+        }
+        n_old = pk ? decode_line(pk, i, sb, old) : decode(v, sb, old);
+        retire(s, v);
+        return (ssize_t) rebuild(s, old, n_old, l, sb, a, b, id, p);
+}
+
+static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
                         uint64_t hi, uint32_t id) {
         unsigned shift = NODE_BITS * l;
         unsigned i_last = (unsigned) ((hi - base) >> shift);
@@ -440,26 +596,14 @@ static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_
                 STORE(&n->linear, 0);
 
         for (unsigned i = (unsigned) ((lo - base) >> shift); i <= i_last; i++) {
-                uint64_t sb = base + ((uint64_t) i << shift);
-                uint64_t se = sb + (UINT64_C(1) << shift) - 1;
-                uint64_t a = MAX(lo, sb), b = MIN(hi, se);
-                uint64_t v = n->slot[i], nv;
+                uint64_t sb = base + ((uint64_t) i << shift), v = n->slot[i], nv;
+                struct piece p[PIECES_MAX + 2];
+                ssize_t m = assign_slot(s, v, NULL, 0, l, sb, MAX(lo, sb),
+                                        MIN(hi, sb + (UINT64_C(1) << shift) - 1), id, p);
 
-                if (a == sb && b == se) {
-                        nv = id ? ((uint64_t) id << 2) | SLOT_MAP : 0;
-                        retire(s, v);
-                } else if (v && !(v & SLOT_TAGS)) {
-                        struct node *child = (struct node *) v;
-
-                        assign_node(s, child, l - 1, sb, a, b, id);
-                        if (child->hdr.n > 0)
-                                continue;
-                        retire(s, v);
-                        nv = 0;
-                } else {
-                        nv = rebuild(s, v, l, sb, a, b, id);
-                        retire(s, v);
-                }
+                if (m < 0)
+                        continue;
+                nv = encode(s, p, (size_t) m, l, sb);
                 STORE(&n->slot[i], nv);
                 n->hdr.n = n->hdr.n + (nv != 0) - (v != 0);
         }
@@ -468,6 +612,23 @@ static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_
                 uint64_t linear = linear_summary(s, n, base, (unsigned) ((lo - base) >> shift));
                 if (linear)
                         STORE(&n->linear, linear);
+        }
+}
+
+/* The same in a packed node whose lines are at level @l. */
+static void assign_packed(struct iom_space *s, struct packed *pk, unsigned l, uint64_t base,
+                          uint64_t lo, uint64_t hi, uint32_t id) {
+        unsigned shift = NODE_BITS * l;
+        unsigned i_last = (unsigned) ((hi - base) >> shift);
+
+        for (unsigned i = (unsigned) ((lo - base) >> shift); i <= i_last; i++) {
+                uint64_t sb = base + ((uint64_t) i << shift);
+                struct piece p[PIECES_MAX + 2];
+                ssize_t m = assign_slot(s, line_slot(pk, i), pk, i, l, sb, MAX(lo, sb),
+                                        MIN(hi, sb + (UINT64_C(1) << shift) - 1), id, p);
+
+                if (m >= 0)
+                        line_store(s, pk, i, l, sb, p, (size_t) m);
         }
 }
 

@@ -7,27 +7,43 @@
 #include <stdint.h>
 
 #include "iom-space.h"
+#include "macro.h"
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* What a lookup can answer without a record: a linear leaf (struct node) or a compact's
+ * piece. @found: it did; then pages first_page..last_page go to (tp & REC_TARGET) onwards with
+ * prot tp & REC_PROT, and tp 0 means nothing is mapped at the page. */
+struct direct {
+        bool found;
+        uint64_t tp;
+        uint64_t first_page, last_page;
+};
 
 #define NODE_BITS 9
 #define NODE_SLOTS (1u << NODE_BITS)
-/* A compact node lists up to this many pieces; more and it becomes a radix node. */
+/* A compact lists up to this many pieces; more and it becomes a radix node. */
 #define COMPACT_MAX 16
-/* Compact offsets are 32-bit pages: slots spanning at most 2^27 pages may be compact. */
+/* Compact offsets are 27 bits: slots spanning at most 2^27 pages may be compact. */
 #define COMPACT_MAX_LEVEL 3
 
-/* A slot: 0 empty; (id << 2) | SLOT_MAP the whole span lies in mapping id; a struct compact
- * pointer | SLOT_COMPACT; or a struct node pointer (tag 0). Level-0 slots are 0 or SLOT_MAP. */
+/* A slot: 0 empty; (id << 2) | SLOT_MAP the whole span lies in mapping id; a compact's entries
+ * | SLOT_COMPACT, with SLOT_WIDE when they fill two cache lines; a struct packed pointer |
+ * SLOT_PACKED; or a struct node pointer (tag 0). Level-0 slots are 0 or SLOT_MAP. */
 #define SLOT_MAP UINT64_C(1)
 #define SLOT_COMPACT UINT64_C(2)
-#define SLOT_TAGS UINT64_C(3)
+#define SLOT_WIDE UINT64_C(4)
+#define SLOT_PACKED UINT64_C(4)
+#define SLOT_TAGS UINT64_C(7)
 
-/* What the writer pools: compacts by capacity, and radix nodes. */
+/* What the writer pools: compacts of one and of two lines, and radix nodes. */
 enum {
-        POOL_COMPACT2,
-        POOL_COMPACT4,
-        POOL_COMPACT8,
-        POOL_COMPACT16,
+        POOL_COMPACT,
+        POOL_COMPACT_WIDE,
         POOL_NODE,
+        POOL_PACKED,
         _POOL_MAX,
 };
 
@@ -35,7 +51,7 @@ enum {
  * field readers never read. */
 struct obj {
         struct obj *next;
-        uint32_t n;    /* node: slots in use (writer only); compact: entries (readers read it) */
+        uint32_t n;    /* node, packed: slots in use; compact: pieces */
         uint32_t kind; /* POOL_* */
 };
 
@@ -49,33 +65,107 @@ struct node {
         uint64_t slot[NODE_SLOTS];
 };
 
-/* A compact's piece, packed in 64 bits: prot (0 for a hole); CE_ONE when the piece is a whole
- * mapping of one page, whose target's page number (below 2^34) follows, so that a scattered
- * translate reads this line and not the record; and the piece's first page relative to the
- * slot's span. The pieces' mapping ids follow the entries (compact_ids()), for the writer and
- * for pieces that are not CE_ONE. */
+/* A compact: a slot's pieces, sorted, as 8 (one cache line) or 16 (two, SLOT_WIDE) 64-bit
+ * entries; the entries past the last piece repeat it. Readers see the entries only and search
+ * them in a fixed number of steps that never branch on what they load, so that independent
+ * translates overlap their cache misses instead of waiting out each other's. Before the
+ * entries, as many bytes again: the writer's header and the pieces' ids.
+ *
+ * An entry: the piece's first page relative to the slot's span in its top 27 bits, then 35
+ * bits, then 2 bits of prot. Prot non-zero: the piece is a whole mapping of one page and the
+ * 35 bits are its target's page number, so a scattered translate reads this line and not the
+ * record. Prot 0: the 35 bits are the id of the mapping the piece belongs to (0: a hole). */
+#define COMPACT_WIDTH 8
+#define CE_OFF_SHIFT 37
+#define CE_PAYLOAD_SHIFT 2
+#define CE_PAYLOAD_MASK ((UINT64_C(1) << 35) - 1)
 #define CE_PROT UINT64_C(3)
-#define CE_ONE UINT64_C(4)
-#define CE_OFF_SHIFT 3
-#define CE_OFF_MASK ((UINT64_C(1) << 27) - 1)
-#define CE_PFN_SHIFT 30
-#define CE_PFN_LIMIT (UINT64_C(1) << (64 - CE_PFN_SHIFT))
+#define CE_PFN_LIMIT (UINT64_C(1) << 35)
 
 struct compact {
         struct obj hdr;
-        uint64_t e[]; /* as many as its pool's capacity, then as many uint32_t ids */
+        uint32_t ids[];
 };
 
 static inline uint32_t ce_off(uint64_t e) {
-        return (uint32_t) ((e >> CE_OFF_SHIFT) & CE_OFF_MASK);
+        return (uint32_t) (e >> CE_OFF_SHIFT);
 }
 
-static inline unsigned compact_capacity(const struct compact *c) {
-        return 2u << c->hdr.kind; /* POOL_COMPACT2 ... POOL_COMPACT16 */
+static inline uint64_t ce_payload(uint64_t e) {
+        return (e >> CE_PAYLOAD_SHIFT) & CE_PAYLOAD_MASK;
 }
 
-static inline const uint32_t *compact_ids(const struct compact *c) {
-        return (const uint32_t *) &c->e[compact_capacity(c)];
+static inline unsigned slot_width(uint64_t v) {
+        return v & SLOT_WIDE ? 2 * COMPACT_WIDTH : COMPACT_WIDTH;
+}
+
+static inline const uint64_t *slot_entries(uint64_t v) {
+        return (const uint64_t *) (v & ~SLOT_TAGS);
+}
+
+static inline struct compact *slot_compact(uint64_t v) {
+        return (struct compact *) (slot_entries(v) - slot_width(v));
+}
+
+/* The index of the last of @width entries whose piece starts at or before @rel, or -1: a
+ * fixed number of steps, none of them a branch on what it loads. */
+static _always_inline_ int compact_search(const uint64_t *e, unsigned width, uint32_t rel) {
+        uint64_t key = ((uint64_t) rel << CE_OFF_SHIFT) | ((UINT64_C(1) << CE_OFF_SHIFT) - 1);
+        unsigned i = 0;
+
+#pragma GCC unroll 4
+        for (unsigned step = width / 2; step > 0; step /= 2)
+                i += LOAD(&e[i + step - 1]) <= key ? step : 0;
+        return (int) (i + (LOAD(&e[i]) <= key)) - 1;
+}
+
+/* A packed node: a radix node whose slots are cache lines, so that a slot holding a few pieces
+ * holds them itself and a scattered translate misses the cache once, not twice (for the node,
+ * then for the compact). It stands for a radix node whose slots are at level 1 or above and
+ * mostly hold compacts.
+ *
+ * A line's first word is its head: LINE_BUSY while the writer rewrites the line, LINE_SLOT when
+ * word 1 holds a slot value (a mapping, a compact, a node) rather than pieces, and a sequence
+ * number the writer steps on every rewrite. Otherwise words 1..7 are up to LINE_PIECES compact
+ * entries (the unused ones repeating the last; all zero when the line is empty). The head stays
+ * below 2^CE_OFF_SHIFT, so it sorts before every entry and a line is searched as a compact of 8
+ * whose entry 0 means "no piece". Readers check the head again after the search (a sequence
+ * lock, its words stored with release and loaded with acquire, so that no fence is needed): a
+ * line rewritten meanwhile is read again. The writer's side (count, ids) is apart. */
+#define LINE_WORDS 8
+#define LINE_PIECES (LINE_WORDS - 1)
+#define LINE_BUSY UINT64_C(1)
+#define LINE_SLOT UINT64_C(2)
+#define LINE_SEQ_STEP UINT64_C(4)
+#define LINE_SEQ_MASK ((UINT64_C(1) << CE_OFF_SHIFT) - 1)
+
+struct packed {
+        struct obj hdr;
+        uint8_t count[NODE_SLOTS];             /* pieces in each line that holds pieces */
+        uint32_t ids[NODE_SLOTS][LINE_PIECES]; /* their mappings' ids */
+        uint64_t line[NODE_SLOTS][LINE_WORDS] __attribute__((aligned(64)));
+};
+
+static inline const struct packed *slot_packed(uint64_t v) {
+        return (const struct packed *) (v & ~SLOT_TAGS);
+}
+
+/* What a piece's entry @e, of a slot spanning from page @sbase, says of @page: the id of the
+ * mapping to look up (0: none), or 0 with @ret_direct filled. @id: the piece's id, for a
+ * caller without @ret_direct. */
+static _always_inline_ uint32_t piece_answer(uint64_t e, uint64_t sbase, uint64_t page,
+                                             const uint32_t *id, struct direct *ret_direct) {
+        uint64_t first;
+
+        if (!(e & CE_PROT))
+                return (uint32_t) ce_payload(e);
+        if (!ret_direct)
+                return *id;
+        first = sbase + ce_off(e);
+        *ret_direct = (struct direct){
+                true, first == page ? (ce_payload(e) << IOM_SPACE_PAGE_SHIFT) | (e & CE_PROT) : 0,
+                first, first};
+        return 0;
 }
 
 /* A mapping record. iova and last are written before the record is published and stay until
@@ -140,10 +230,6 @@ struct iom_space {
         void *backend_userdata;
 };
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-
 static inline struct rec *space_rec(const struct iom_space *s, uint32_t id) {
         struct rec **dir = LOAD_RELAXED(&s->recs[id >> (REC_CHUNK_SHIFT + REC_DIR_SHIFT)]);
         struct rec *chunk =
@@ -156,62 +242,80 @@ static inline uint64_t rec_last_page(const struct rec *r) {
         return r->last >> IOM_SPACE_PAGE_SHIFT;
 }
 
-/* What a lookup can answer without a record: a linear leaf (struct node) or a compact's
- * piece. @found: it did; then pages first_page..last_page go to (tp & REC_TARGET) onwards with
- * prot tp & REC_PROT, and tp 0 means nothing is mapped at the page. */
-struct direct {
-        bool found;
-        uint64_t tp;
-        uint64_t first_page, last_page;
-};
+/* Reads line @i of packed node @pk, whose lines are at level @l, consistently (struct packed):
+ * true when its pieces answered for @page (the id, or 0 with ret_direct filled, in @ret_id);
+ * false with the slot value it holds in @ret_v. */
+static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned i, unsigned l,
+                                               uint64_t page, struct direct *ret_direct,
+                                               uint32_t *ret_id, uint64_t *ret_v) {
+        const uint64_t *ln = pk->line[i];
+        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+
+        for (;;) {
+                uint64_t h = LOAD(&ln[0]), v = 0, e = 0;
+                int k = 0;
+
+                /* Acquire loads (plain ones on x86): the head is read again after them. */
+                if (h & LINE_SLOT)
+                        v = LOAD(&ln[1]);
+                else {
+                        k = compact_search(ln, LINE_WORDS, (uint32_t) (page - sbase));
+                        e = LOAD(&ln[k]);
+                }
+                if (_unlikely_(LOAD_RELAXED(&ln[0]) != h || h & LINE_BUSY))
+                        continue;
+                if (h & LINE_SLOT) {
+                        *ret_v = v;
+                        return false;
+                }
+                *ret_id = k == 0 ? 0 : piece_answer(e, sbase, page, &pk->ids[i][k - 1], ret_direct);
+                return true;
+        }
+}
 
 /* The id of the mapping that may hold @page (check its record: a compact's piece ends where
  * its record does), or 0. With @ret_direct, a linear leaf or a compact on the way answers
  * instead (0 is returned, ret_direct->found set). Readers call it inside a read-side
  * section. */
-static inline uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
-                                          struct direct *ret_direct) {
+static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
+                                                   struct direct *ret_direct) {
         const struct node *n = s->root;
+        unsigned l = s->top; /* the level of n's slots */
 
-        for (unsigned l = s->top;; l--) {
-                unsigned shift = NODE_BITS * l;
+        for (;;) {
                 uint64_t v, linear;
+                uint32_t id;
 
                 if (l == 0 && ret_direct && (linear = LOAD(&n->linear))) {
                         *ret_direct = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
                                                       page | (NODE_SLOTS - 1)};
                         return 0;
                 }
-                v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
+                v = LOAD(&n->slot[(page >> (NODE_BITS * l)) & (NODE_SLOTS - 1)]);
+        slot:
                 if (v & SLOT_MAP)
                         return (uint32_t) (v >> 2);
                 if (v & SLOT_COMPACT) {
-                        const struct compact *c = (const struct compact *) (v & ~SLOT_TAGS);
-                        uint64_t sbase = page & ~((UINT64_C(1) << shift) - 1);
-                        uint32_t rel = (uint32_t) (page - sbase), i = 0;
-                        uint64_t e;
+                        const uint64_t *ce = slot_entries(v);
+                        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+                        uint32_t rel = (uint32_t) (page - sbase);
+                        int i = v & SLOT_WIDE ? compact_search(ce, 2 * COMPACT_WIDTH, rel)
+                                              : compact_search(ce, COMPACT_WIDTH, rel);
 
-                        while (i < c->hdr.n && ce_off(c->e[i]) <= rel)
-                                i++;
-                        if (i == 0)
-                                return 0;
-                        e = c->e[i - 1];
-                        if (ret_direct && (e & CE_ONE)) {
-                                uint64_t first = sbase + ce_off(e);
-
-                                *ret_direct =
-                                        (struct direct){true,
-                                                        first == page ? ((e >> CE_PFN_SHIFT)
-                                                                         << IOM_SPACE_PAGE_SHIFT) |
-                                                                                (e & CE_PROT)
-                                                                      : 0,
-                                                        first, first};
-                                return 0;
-                        }
-                        return compact_ids(c)[i - 1];
+                        return i < 0 ? 0
+                                     : piece_answer(ce[i], sbase, page, &slot_compact(v)->ids[i],
+                                                    ret_direct);
                 }
                 if (!v)
                         return 0;
+                l--;
+                if (v & SLOT_PACKED) {
+                        unsigned i = (page >> (NODE_BITS * l)) & (NODE_SLOTS - 1);
+
+                        if (packed_line_lookup(slot_packed(v), i, l, page, ret_direct, &id, &v))
+                                return id;
+                        goto slot;
+                }
                 n = (const struct node *) v;
         }
 }

@@ -629,7 +629,8 @@ struct hit {
 };
 
 /* What the index answered without a record (struct direct). */
-static int resolve_direct(uint64_t iova, unsigned access, const struct direct *d, struct hit *ret) {
+static _always_inline_ int resolve_direct(uint64_t iova, unsigned access, const struct direct *d,
+                                          struct hit *ret) {
         uint64_t offset = iova - (d->first_page << IOM_SPACE_PAGE_SHIFT);
 
         if (!d->tp)
@@ -642,35 +643,11 @@ static int resolve_direct(uint64_t iova, unsigned access, const struct direct *d
         return 0;
 }
 
-/* Translate's body, inside a read-side section; @iova lies in the aperture. */
-static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, struct hit *ret) {
-        const struct rec *r;
-        uint64_t first, last, tp;
+/* The answer of a record that holds @iova (pages first..last). */
+static int resolve_rec(const struct iom_space *s, const struct rec *r, uint64_t first,
+                       uint64_t last, uint64_t iova, unsigned access, struct hit *ret) {
+        uint64_t tp = LOAD_RELAXED(&r->tp);
 
-        if (hint.space == s && hint.serial == s->serial &&
-            iova - hint.first <= hint.last - hint.first &&
-            LOAD_RELAXED(&hint.rec->gen) == hint.gen) {
-                r = hint.rec;
-                first = hint.first;
-                last = hint.last;
-        } else {
-                struct direct d = {};
-                uint32_t id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, &d), gen;
-
-                if (d.found)
-                        return resolve_direct(iova, access, &d, ret);
-                if (!id)
-                        return -ENOENT;
-                r = space_rec(s, id);
-                first = r->iova;
-                last = r->last;
-                if (iova < first || iova > last)
-                        return -ENOENT;
-                gen = LOAD(&r->gen);
-                if (!(gen & 1))
-                        hint = (struct hint){s, s->serial, first, last, r, gen};
-        }
-        tp = LOAD_RELAXED(&r->tp);
         if (access & ~tp & REC_PROT)
                 return -EACCES;
         ret->target = (tp & REC_TARGET) + (iova - first);
@@ -679,6 +656,41 @@ static int resolve(const struct iom_space *s, uint64_t iova, unsigned access, st
         if (tp & REC_CONT)
                 ret->contiguous += follow(s, last, tp, (tp & REC_TARGET) + (last - first + 1));
         return 0;
+}
+
+/* The answer of mapping @id, which the index found at @iova; the thread's hint remembers it. */
+static int resolve_id(const struct iom_space *s, uint32_t id, uint64_t iova, unsigned access,
+                      struct hit *ret) {
+        const struct rec *r = space_rec(s, id);
+        uint64_t first = r->iova, last = r->last;
+        uint32_t gen;
+
+        if (iova < first || iova > last)
+                return -ENOENT;
+        gen = LOAD(&r->gen);
+        if (!(gen & 1))
+                hint = (struct hint){s, s->serial, first, last, r, gen};
+        return resolve_rec(s, r, first, last, iova, access, ret);
+}
+
+/* Translate's body, inside a read-side section; @iova lies in the aperture. What a linear leaf
+ * or a one-page piece answers is inlined and the rest is called: independent translates
+ * overlap their cache misses only as far ahead as the processor sees, so the fewer
+ * instructions each one takes the more of them wait for memory at once. */
+static _always_inline_ int resolve(const struct iom_space *s, uint64_t iova, unsigned access,
+                                   struct hit *ret) {
+        struct direct d = {};
+        uint32_t id;
+
+        if (hint.space == s && hint.serial == s->serial &&
+            iova - hint.first <= hint.last - hint.first && LOAD_RELAXED(&hint.rec->gen) == hint.gen)
+                return resolve_rec(s, hint.rec, hint.first, hint.last, iova, access, ret);
+        id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, &d);
+        if (d.found)
+                return resolve_direct(iova, access, &d, ret);
+        if (!id)
+                return -ENOENT;
+        return resolve_id(s, id, iova, access, ret);
 }
 
 static void mark_dirty(const struct iom_space *s, uint64_t first, uint64_t last) {
