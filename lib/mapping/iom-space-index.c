@@ -51,11 +51,6 @@ static bool slot_is_index(uint64_t v) {
         return v && !(v & (SLOT_MAP | SLOT_COMPACT));
 }
 
-/* Packed nodes are made once a space holds this many mappings (before, the few nodes it has
- * stay in the cache anyway), from a pool kept this full where memory allows: an operation that
- * finds it empty makes a radix node instead, so they are never part of what it must reserve. */
-#define PACKED_FROM 4096
-#define PACKED_READY 2
 /* A slot that overflows its compact becomes a packed node when its pieces start in this many
  * children or more (scattered mappings), a radix node when they cluster. */
 #define PACKED_SPREAD 4
@@ -149,8 +144,6 @@ int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
         r = pool_fill(s, POOL_COMPACT_WIDE, assigns * 2 * (2 * PIECES_MAX + levels));
         if (r < 0)
                 return r;
-        if (s->n_mappings >= PACKED_FROM)
-                (void) pool_fill(s, POOL_PACKED, PACKED_READY);
         return rec_fill(s, records);
 }
 
@@ -436,15 +429,16 @@ static void line_store(struct iom_space *s, struct packed *pk, unsigned i, unsig
 }
 
 /* Whether the pieces of a slot at level @l that overflows its compact make a packed node: the
- * children hold compacts, the pieces are strewn, and the pool has one. */
-static bool packed_wanted(const struct iom_space *s, const struct piece *p, size_t n, unsigned l) {
+ * children hold compacts, the pieces are strewn, and memory for one can be had. It is never
+ * part of what an operation reserves: without it a radix node (reserved) does. */
+static bool packed_wanted(struct iom_space *s, const struct piece *p, size_t n, unsigned l) {
         unsigned cshift = NODE_BITS * (l - 1), spread = 0;
 
-        if (l < 2 || l - 1 > COMPACT_MAX_LEVEL || !s->pool[POOL_PACKED])
+        if (l < 2 || l - 1 > COMPACT_MAX_LEVEL)
                 return false;
         for (size_t i = 0; i < n; i++)
                 spread += i == 0 || p[i].start >> cshift != p[i - 1].start >> cshift;
-        return spread >= PACKED_SPREAD;
+        return spread >= PACKED_SPREAD && pool_fill(s, POOL_PACKED, 1) == 0;
 }
 
 /* A radix or packed node one level down for the pieces of a slot at level @l. */

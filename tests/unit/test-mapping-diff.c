@@ -27,9 +27,17 @@ static uint64_t below(uint64_t n) {
         return n ? rnd() % n : 0;
 }
 
+/* Where the "strewn" run maps: 4 TiB from 1 TiB on, where thousands of one-page mappings make
+ * packed nodes whose lines hold a few pieces each, and some overflow. */
+#define STREWN_BASE (UINT64_C(1) << 40)
+#define STREWN_PAGES (UINT64_C(1) << 30)
+#define STREWN_POPULATION 3000
+
 /* Addresses cluster around a few places where the index changes shape: 0, a 1 GiB and a
- * 512 GiB boundary, the MSI window, the aperture's ends. */
-static uint64_t some_iova(const struct iom_space_config *c) {
+ * 512 GiB boundary, the MSI window, the aperture's ends; or, @strewn, anywhere in the strewn
+ * range. Often at a mapping there already. */
+static uint64_t some_iova(const struct model *m, bool strewn) {
+        const struct iom_space_config *c = &m->config;
         uint64_t bases[] = {
                 c->aperture_first,
                 UINT64_C(1) << 30,
@@ -39,6 +47,10 @@ static uint64_t some_iova(const struct iom_space_config *c) {
         };
         uint64_t base = bases[below(5)], iova;
 
+        if (m->n_maps > 0 && below(3) == 0)
+                return m->maps[below(m->n_maps)].iova;
+        if (strewn)
+                return STREWN_BASE + below(STREWN_PAGES) * PAGE;
         iova = base + below(UINT64_C(1) << 14) * PAGE - (UINT64_C(1) << 25);
         if (iova < c->aperture_first || iova > c->aperture_last)
                 iova = c->aperture_first + below(UINT64_C(1) << 12) * PAGE;
@@ -63,10 +75,11 @@ static uint64_t some_size(void) {
         }
 }
 
-static void some_op(const struct model *m, uint64_t *next_target, struct model_op *op) {
+static void some_op(const struct model *m, bool strewn, uint64_t *next_target,
+                    struct model_op *op) {
         unsigned k = (unsigned) below(100);
 
-        op->iova = some_iova(&m->config);
+        op->iova = some_iova(m, strewn);
         op->size = some_size();
         op->prot = (unsigned) below(4);
         op->target = 0;
@@ -101,7 +114,9 @@ static void some_op(const struct model *m, uint64_t *next_target, struct model_o
         }
 }
 
-static int run(const char *name, const struct iom_space_config *config, size_t steps) {
+/* @strewn: first STREWN_POPULATION one-page mappings strewn over the strewn range, then every
+ * operation there. */
+static int run(const char *name, const struct iom_space_config *config, bool strewn, size_t steps) {
         static const uint64_t reserved[][2] = {
                 {(UINT64_C(1) << 30) + (UINT64_C(1) << 20),
                  (UINT64_C(1) << 30) + (UINT64_C(1) << 20) + 16 * PAGE - 1},
@@ -116,10 +131,16 @@ static int run(const char *name, const struct iom_space_config *config, size_t s
                 fprintf(stderr, "%s: cannot create the space: %d\n", name, r);
                 return -1;
         }
+        for (size_t i = 0; strewn && i < STREWN_POPULATION && r == 0; i++) {
+                struct model_op op = {MODEL_MAP, STREWN_BASE + below(STREWN_PAGES) * PAGE, PAGE,
+                                      below(UINT64_C(1) << 30) * PAGE, 1 + (unsigned) below(3)};
+
+                r = model_step(s, &m, &op, i);
+        }
         for (size_t i = 0; i < steps && r == 0; i++) {
                 struct model_op op;
 
-                some_op(&m, &next_target, &op);
+                some_op(&m, strewn, &next_target, &op);
                 r = model_step(s, &m, &op, i);
         }
         printf("%s %s (%zu mappings at the end)\n", r == 0 ? "ok" : "not ok", name, m.n_maps);
@@ -153,10 +174,11 @@ int main(int argc, char **argv) {
         huge.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
 
         rng_state = seed;
-        failed |= run("default", &dflt, steps);
-        failed |= run("limits", &limits, steps);
-        failed |= run("wide", &wide, steps);
-        failed |= run("huge-pages", &huge, steps / 4);
+        failed |= run("default", &dflt, false, steps);
+        failed |= run("limits", &limits, false, steps);
+        failed |= run("wide", &wide, false, steps);
+        failed |= run("huge-pages", &huge, false, steps / 4);
+        failed |= run("strewn", &dflt, true, steps / 2);
         if (failed)
                 fprintf(stderr, "replay with IOM_MAPPING_SEED=%" PRIu64 "\n", seed);
         return failed ? 1 : 0;

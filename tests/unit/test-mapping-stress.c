@@ -16,21 +16,32 @@
 /* Regions past REGIONS are whole 2 MiB leaves mapped page by page: linear leaves. */
 #define LEAVES 4
 #define LEAF_PAGES 512
+/* Past those, one-page regions strewn 8 to a 1 GiB line of a packed node. */
+#define STREWN 128
+#define STREWN_PER_LINE 8
+#define ALL (REGIONS + LEAVES + STREWN)
 #define HOLE_FIRST 16
 #define HOLE_LAST 47
 
 /* Region r lives at base(r): even regions packed together, odd ones strewn far apart, so both
  * radix leaves and compact nodes change under the readers; leaf regions fill a radix leaf one
- * page at a time, so its linear summary comes and goes under them. Version v of region r maps
- * page p to target (v << 32) | (r << 24) | p * PAGE: a reader can tell what it was handed. */
+ * page at a time, so its linear summary comes and goes under them; strewn regions come and go
+ * in the lines of a packed node, which hold them in themselves up to 7 and overflow to a
+ * compact at 8. Version v of region r maps page p to target (v << 32) | (r << 24) | p * PAGE:
+ * a reader can tell what it was handed. */
 static uint64_t base(unsigned r) {
+        unsigned k = r - REGIONS - LEAVES;
+
+        if (r >= REGIONS + LEAVES)
+                return (UINT64_C(1) << 41) + ((uint64_t) (k % (STREWN / STREWN_PER_LINE)) << 30) +
+                       ((uint64_t) (k / (STREWN / STREWN_PER_LINE)) << 21);
         if (r >= REGIONS)
                 return (UINT64_C(1) << 40) + (uint64_t) (r - REGIONS) * LEAF_PAGES * PAGE;
         return r % 2 ? (uint64_t) r << 38 : (UINT64_C(1) << 32) + r * REGION_PAGES * PAGE;
 }
 
 static unsigned pages_of(unsigned r) {
-        return r >= REGIONS ? LEAF_PAGES : REGION_PAGES;
+        return r >= REGIONS + LEAVES ? 1 : r >= REGIONS ? LEAF_PAGES : REGION_PAGES;
 }
 
 static uint64_t target_of(unsigned r, uint64_t v) {
@@ -38,9 +49,9 @@ static uint64_t target_of(unsigned r, uint64_t v) {
 }
 
 static struct iom_space *space;
-static uint64_t version[REGIONS + LEAVES];   /* the version mapped (or last mapped), writer's */
-static uint64_t gone[REGIONS + LEAVES];      /* versions <= this were fully unmapped */
-static uint64_t hole_gone[REGIONS + LEAVES]; /* versions <= this lost pages HOLE_FIRST..HOLE_LAST */
+static uint64_t version[ALL];   /* the version mapped (or last mapped), writer's */
+static uint64_t gone[ALL];      /* versions <= this were fully unmapped */
+static uint64_t hole_gone[ALL]; /* versions <= this lost pages HOLE_FIRST..HOLE_LAST */
 static int done, errors;
 static uint64_t translated;
 
@@ -55,7 +66,7 @@ static void *reader(void *arg) {
         uint64_t x = (uintptr_t) arg * 7919 + 1, n = 0;
 
         while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-                unsigned r = rnd(&x) % (REGIONS + LEAVES), p = rnd(&x) % pages_of(r);
+                unsigned r = rnd(&x) % ALL, p = rnd(&x) % pages_of(r);
                 uint64_t g = __atomic_load_n(&gone[r], __ATOMIC_ACQUIRE);
                 uint64_t h = __atomic_load_n(&hole_gone[r], __ATOMIC_ACQUIRE);
                 uint64_t t, len, v;
@@ -101,11 +112,11 @@ static int unmap(uint64_t iova, uint64_t pages) {
 
 static int writer(unsigned ops) {
         static uint8_t bitmap[LEAF_PAGES / 8];
-        bool mapped[REGIONS + LEAVES] = {};
+        bool mapped[ALL] = {};
         uint64_t x = 12345;
 
         for (unsigned i = 0; i < ops; i++) {
-                unsigned r = rnd(&x) % (REGIONS + LEAVES), pages = pages_of(r);
+                unsigned r = rnd(&x) % ALL, pages = pages_of(r);
                 int k = 0;
 
                 if (!mapped[r]) {
@@ -120,7 +131,7 @@ static int writer(unsigned ops) {
                         if (k < 0)
                                 return k;
                         mapped[r] = true;
-                } else if (rnd(&x) % 2) {
+                } else if (pages > HOLE_LAST && rnd(&x) % 2) {
                         /* Punch the hole first (a split), then the rest. */
                         k = unmap(base(r) + HOLE_FIRST * PAGE, HOLE_LAST - HOLE_FIRST + 1);
                         if (k != HOLE_LAST - HOLE_FIRST + 1)
