@@ -285,7 +285,7 @@ static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint6
                 return 0;
 
         if (v & SLOT_MAP)
-                return (uint32_t) (v >> 2);
+                return slot_id(v);
         if (v & SLOT_COMPACT) {
                 const struct compact *c = slot_compact(v);
 
@@ -309,7 +309,7 @@ static size_t decode(uint64_t v, uint64_t sbase, struct piece *p) {
         if (!v)
                 return 0;
         if (v & SLOT_MAP) {
-                p[0] = (struct piece){sbase, (uint32_t) (v >> 2)};
+                p[0] = (struct piece){sbase, slot_id(v)};
                 return 1;
         }
         c = slot_compact(v);
@@ -361,6 +361,13 @@ static uint32_t piece_at(const struct iom_space *s, const struct piece *p, size_
 
 static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, unsigned l,
                        uint64_t sbase);
+
+/* The target of @page through mapping @id. */
+static uint64_t target_of(const struct iom_space *s, uint32_t id, uint64_t page) {
+        const struct rec *r = space_rec(s, id);
+
+        return (r->tp & REC_TARGET) + (page << IOM_SPACE_PAGE_SHIFT) - r->iova;
+}
 
 /* A piece as a compact holds it (CE_* in iom-space-internal.h). */
 static uint64_t compact_entry(const struct iom_space *s, const struct piece *p, uint64_t sbase) {
@@ -475,7 +482,7 @@ static uint64_t encode(struct iom_space *s, const struct piece *p, size_t n, uns
                 return 0;
         if (n == 1 && p[0].id && p[0].start == sbase &&
             rec_last_page(space_rec(s, p[0].id)) >= slast)
-                return ((uint64_t) p[0].id << 2) | SLOT_MAP;
+                return slot_map(p[0].id, target_of(s, p[0].id, sbase) >> IOM_SPACE_PAGE_SHIFT);
         /* A level-0 slot is one page: the first test always answered it. */
         assert(l > 0);
         if (l > COMPACT_MAX_LEVEL || n > COMPACT_MAX)
@@ -513,33 +520,32 @@ static size_t rebuild(const struct iom_space *s, const struct piece *old, size_t
         return canonicalize(s, p, n);
 }
 
-/* The target of @page through mapping @id. */
-static uint64_t target_of(const struct iom_space *s, uint32_t id, uint64_t page) {
-        const struct rec *r = space_rec(s, id);
+/* Whether slots @i and @j of a level-0 node (from page @base) go to targets that continue
+ * each other, with one prot. */
+static bool slots_in_line(const struct iom_space *s, const struct node *n, uint64_t base,
+                          unsigned i, unsigned j) {
+        uint32_t a = slot_id(n->slot[i]), b = slot_id(n->slot[j]);
 
-        return (r->tp & REC_TARGET) + (page << IOM_SPACE_PAGE_SHIFT) - r->iova;
+        return (space_rec(s, a)->tp & REC_PROT) == (space_rec(s, b)->tp & REC_PROT) &&
+               target_of(s, b, base + j) - target_of(s, a, base + i) ==
+                       (uint64_t) (j - i) << IOM_SPACE_PAGE_SHIFT;
 }
 
 /* A full level-0 node's summary (struct node), or 0 when it is not linear. @hint is a slot
- * just assigned: a mapping that broke the line is found there first, in two record loads,
- * before the 512 of a full check. */
+ * just assigned: a mapping that broke the line is found there first, against its neighbour
+ * (whose record the assignment just read), before the 512 records of a full check. */
 static uint64_t linear_summary(const struct iom_space *s, const struct node *n, uint64_t base,
                                unsigned hint) {
-        uint32_t first = (uint32_t) (n->slot[0] >> 2),
-                 last = (uint32_t) (n->slot[NODE_SLOTS - 1] >> 2);
-        uint64_t t0 = target_of(s, first, base), prot = space_rec(s, first)->tp & REC_PROT;
+        uint32_t last = slot_id(n->slot[NODE_SLOTS - 1]);
 
-        if (rec_last_page(space_rec(s, last)) != base + NODE_SLOTS - 1)
+        if (!slots_in_line(s, n, base, hint > 0 ? hint - 1 : hint, hint > 0 ? hint : hint + 1) ||
+            rec_last_page(space_rec(s, last)) != base + NODE_SLOTS - 1)
                 return 0;
-        for (unsigned k = 0; k <= NODE_SLOTS; k++) {
-                unsigned i = k == 0 ? hint : k - 1;
-                uint32_t id = (uint32_t) (n->slot[i] >> 2);
-
-                if ((space_rec(s, id)->tp & REC_PROT) != prot ||
-                    target_of(s, id, base + i) != t0 + ((uint64_t) i << IOM_SPACE_PAGE_SHIFT))
+        for (unsigned i = 1; i < NODE_SLOTS; i++)
+                if (!slots_in_line(s, n, base, 0, i))
                         return 0;
-        }
-        return t0 | prot;
+        return target_of(s, slot_id(n->slot[0]), base) |
+               (space_rec(s, slot_id(n->slot[0]))->tp & REC_PROT);
 }
 
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
@@ -554,7 +560,7 @@ static void assign_packed(struct iom_space *s, struct packed *pk, unsigned l, ui
 static ssize_t assign_slot(struct iom_space *s, uint64_t v, const struct packed *pk, unsigned i,
                            unsigned l, uint64_t sb, uint64_t a, uint64_t b, uint32_t id,
                            struct piece *p) {
-        struct piece old[PIECES_MAX] = {};
+        struct piece old[PIECES_MAX];
         size_t n_old;
 
         if (a == sb && b == sb + (UINT64_C(1) << (NODE_BITS * l)) - 1) {

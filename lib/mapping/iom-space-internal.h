@@ -29,14 +29,30 @@ struct direct {
 /* Compact offsets are 27 bits: slots spanning at most 2^27 pages may be compact. */
 #define COMPACT_MAX_LEVEL 3
 
-/* A slot: 0 empty; (id << 2) | SLOT_MAP the whole span lies in mapping id; a compact's entries
- * | SLOT_COMPACT, with SLOT_WIDE when they fill two cache lines; a struct packed pointer |
+/* A slot: 0 empty; SLOT_MAP the whole span lies in one mapping, whose id is in bits 2..32 and
+ * the low bits of the span's first target page number above (so the writer can tell a
+ * neighbour does not continue a mapping without loading its record); a compact's entries |
+ * SLOT_COMPACT, with SLOT_WIDE when they fill two cache lines; a struct packed pointer |
  * SLOT_PACKED; or a struct node pointer (tag 0). Level-0 slots are 0 or SLOT_MAP. */
 #define SLOT_MAP UINT64_C(1)
 #define SLOT_COMPACT UINT64_C(2)
 #define SLOT_WIDE UINT64_C(4)
 #define SLOT_PACKED UINT64_C(4)
 #define SLOT_TAGS UINT64_C(7)
+#define SLOT_TLOW_SHIFT 33
+#define SLOT_TLOW_MASK ((UINT64_C(1) << (64 - SLOT_TLOW_SHIFT)) - 1)
+
+static inline uint64_t slot_tlow(uint64_t v) {
+        return v >> SLOT_TLOW_SHIFT;
+}
+
+static inline uint32_t slot_id(uint64_t v) {
+        return (uint32_t) ((v >> 2) & ((UINT64_C(1) << (SLOT_TLOW_SHIFT - 2)) - 1));
+}
+
+static inline uint64_t slot_map(uint32_t id, uint64_t target_page) {
+        return (target_page & SLOT_TLOW_MASK) << SLOT_TLOW_SHIFT | (uint64_t) id << 2 | SLOT_MAP;
+}
 
 /* What the writer pools: compacts of one and of two lines, and radix nodes. */
 enum {
@@ -115,7 +131,7 @@ static _always_inline_ int compact_search(const uint64_t *e, unsigned width, uin
 
 #pragma GCC unroll 4
         for (unsigned step = width / 2; step > 0; step /= 2)
-                i += LOAD(&e[i + step - 1]) <= key ? step : 0;
+                i += step * (LOAD(&e[i + step - 1]) <= key); /* not "?:", often a branch */
         return (int) (i + (LOAD(&e[i]) <= key)) - 1;
 }
 
@@ -152,16 +168,17 @@ static inline const struct packed *slot_packed(uint64_t v) {
 
 /* What a piece's entry @e, of a slot spanning from page @sbase, says of @page: the id of the
  * mapping to look up (0: none), or 0 with @ret_direct filled. @id: the piece's id, for a
- * caller without @ret_direct. */
+ * caller without @ret_direct; with @want_pfn, 0 when the piece's target at @page is certainly
+ * not that page. */
 static _always_inline_ uint32_t piece_answer(uint64_t e, uint64_t sbase, uint64_t page,
-                                             const uint32_t *id, struct direct *ret_direct) {
-        uint64_t first;
+                                             const uint32_t *id, struct direct *ret_direct,
+                                             const uint64_t *want_pfn) {
+        uint64_t first = sbase + ce_off(e);
 
         if (!(e & CE_PROT))
                 return (uint32_t) ce_payload(e);
         if (!ret_direct)
-                return *id;
-        first = sbase + ce_off(e);
+                return !want_pfn || (first == page && ce_payload(e) == *want_pfn) ? *id : 0;
         *ret_direct = (struct direct){
                 true, first == page ? (ce_payload(e) << IOM_SPACE_PAGE_SHIFT) | (e & CE_PROT) : 0,
                 first, first};
@@ -247,7 +264,8 @@ static inline uint64_t rec_last_page(const struct rec *r) {
  * false with the slot value it holds in @ret_v. */
 static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned i, unsigned l,
                                                uint64_t page, struct direct *ret_direct,
-                                               uint32_t *ret_id, uint64_t *ret_v) {
+                                               const uint64_t *want_pfn, uint32_t *ret_id,
+                                               uint64_t *ret_v) {
         const uint64_t *ln = pk->line[i];
         uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
 
@@ -268,17 +286,20 @@ static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned
                         *ret_v = v;
                         return false;
                 }
-                *ret_id = k == 0 ? 0 : piece_answer(e, sbase, page, &pk->ids[i][k - 1], ret_direct);
+                *ret_id = k == 0 ? 0
+                                 : piece_answer(e, sbase, page, &pk->ids[i][k - 1], ret_direct,
+                                                want_pfn);
                 return true;
         }
 }
 
 /* The id of the mapping that may hold @page (check its record: a compact's piece ends where
  * its record does), or 0. With @ret_direct, a linear leaf or a compact on the way answers
- * instead (0 is returned, ret_direct->found set). Readers call it inside a read-side
- * section. */
-static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
-                                                   struct direct *ret_direct) {
+ * instead (0 is returned, ret_direct->found set). With @want_pfn (and no @ret_direct), 0 also
+ * when the slot or piece shows that the mapping's target at @page is not that page. Readers
+ * call it inside a read-side section. */
+static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t page,
+                                           struct direct *ret_direct, const uint64_t *want_pfn) {
         const struct node *n = s->root;
         unsigned l = s->top; /* the level of n's slots */
 
@@ -293,8 +314,14 @@ static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, ui
                 }
                 v = LOAD(&n->slot[(page >> (NODE_BITS * l)) & (NODE_SLOTS - 1)]);
         slot:
-                if (v & SLOT_MAP)
-                        return (uint32_t) (v >> 2);
+                if (v & SLOT_MAP) {
+                        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+
+                        return !want_pfn || !((slot_tlow(v) + (page - sbase) - *want_pfn) &
+                                              SLOT_TLOW_MASK)
+                                       ? slot_id(v)
+                                       : 0;
+                }
                 if (v & SLOT_COMPACT) {
                         const uint64_t *ce = slot_entries(v);
                         uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
@@ -304,7 +331,7 @@ static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, ui
 
                         return i < 0 ? 0
                                      : piece_answer(ce[i], sbase, page, &slot_compact(v)->ids[i],
-                                                    ret_direct);
+                                                    ret_direct, want_pfn);
                 }
                 if (!v)
                         return 0;
@@ -312,12 +339,25 @@ static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, ui
                 if (v & SLOT_PACKED) {
                         unsigned i = (page >> (NODE_BITS * l)) & (NODE_SLOTS - 1);
 
-                        if (packed_line_lookup(slot_packed(v), i, l, page, ret_direct, &id, &v))
+                        if (packed_line_lookup(slot_packed(v), i, l, page, ret_direct, want_pfn,
+                                               &id, &v))
                                 return id;
                         goto slot;
                 }
                 n = (const struct node *) v;
         }
+}
+
+static _always_inline_ uint32_t space_index_lookup(const struct iom_space *s, uint64_t page,
+                                                   struct direct *ret_direct) {
+        return index_walk(s, page, ret_direct, NULL);
+}
+
+/* The writer's lookup of the mapping at @page when it matters only if its target there is
+ * page @pfn: most others are told apart without their record. */
+static inline uint32_t space_index_lookup_to(const struct iom_space *s, uint64_t page,
+                                             uint64_t pfn) {
+        return index_walk(s, page, NULL, &pfn);
 }
 
 /* Memory for the index and the records (iom-space-arena.c): zeroed, 64-byte aligned, never

@@ -26,15 +26,24 @@
  *     0                 no mapping touches the span;
  *     MAP(id)           the whole span lies inside mapping id: a 64 GiB mapping aligned to
  *                       1 GiB is 64 level-2 slots, not 16 million leaf entries;
- *     a compact node    (levels 1..3) up to 16 pieces, sorted, in objects of 2, 4, 8 or 16:
+ *     a compact         (levels 1..3) up to 16 pieces, sorted, in one or two cache lines:
  *                       a page belongs to the last piece starting at or before it, if that
- *                       piece's record reaches it. A piece is packed in 64 bits (its page
- *                       offset, prot, and for a whole one-page mapping its target), its id
- *                       beside it. This is the form of scattered mappings: an isolated 4 KiB
- *                       mapping costs 12 bytes, not a 4 KiB leaf, and four fit a cache line;
+ *                       piece's record reaches it. A piece is 64 bits: its page offset, prot,
+ *                       and a whole one-page mapping's target, else its mapping's id. This
+ *                       is the form of scattered mappings: an isolated 4 KiB mapping costs a
+ *                       64-bit entry, not a 4 KiB leaf, and a translate reads the entry only.
+ *                       Readers search the line in three or four steps that never branch on
+ *                       what they load;
  *     a radix node      one level down, when the span holds more than 16 pieces. A leaf
  *                       (level 0) whose 512 pages are one line of targets says so in its
- *                       header (struct node's linear), and translate reads only that.
+ *                       header (struct node's linear), and translate reads only that;
+ *     a packed node     one level down, instead of a radix node when the pieces are strewn
+ *                       over the children (levels 2..4): its 512 slots are cache lines that
+ *                       hold up to 7 pieces themselves (or a slot value), under a sequence
+ *                       lock per line. A scattered translate then misses the cache once (the
+ *                       line), not twice (the node's slot, then the compact), and since it
+ *                       never branches on what it loads, the processor overlaps the misses of
+ *                       independent translates.
  *
  * - The arenas (iom-space-arena.c) nodes, compacts and record chunks are carved from: the
  *   large ones on 2 MiB transparent huge pages, so a walk over tens of MiB stays in the TLB.
@@ -52,8 +61,9 @@
  * - A record's iova, last and target never change while it is live: a split makes new
  *   records. Its generation is even while live and odd once retired, so a hint can tell a
  *   reused record from the one it saw.
- * - Compact nodes are copy-on-write: readers see the old or the new array, never a mix. Radix
- *   nodes change one 64-bit slot at a time.
+ * - Compacts are copy-on-write: readers see the old or the new array, never a mix. Radix
+ *   nodes change one 64-bit slot at a time. A packed node's line is rewritten in place, busy
+ *   meanwhile; a reader that saw it busy or changed reads it again.
  * - Anything unpublished (nodes, compacts, records) is freed or reused only after a grace
  *   period (iom-rcu.h); unmap waits for one before it returns, so no translate that starts
  *   after it can reach an unmapped target.
@@ -63,13 +73,14 @@
  *
  * COMPLEXITY
  *
- * translate: a hint check (one record load) or top + 1 slot loads (4 for 48 bits), answered
- * there by a linear leaf or a one-page piece, else one record load; never allocates, logs,
- * locks or makes a syscall.
+ * translate: a hint check (one record load) or at most top + 1 slot loads (4 for 48 bits, 2
+ * for scattered mappings through a packed node), answered there by a linear leaf or a
+ * one-page piece, else one record load; never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
  * its size in pages. unmap: the same plus O(mappings removed), and one grace period.
- * Memory: 8 bytes per page in full radix leaves (dense), about 12-30 bytes per mapping in
- * compact nodes (scattered), plus 32 bytes of record; arenas are freed with the space only.
+ * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
+ * packed nodes and compacts (scattered), plus 32 bytes of record; arenas are freed with the
+ * space only.
  *
  * CONCURRENCY
  *
@@ -339,14 +350,15 @@ static void rec_set_cont(struct rec *r, bool cont) {
                 (void) __atomic_fetch_and(&r->tp, ~REC_CONT, __ATOMIC_RELAXED);
 }
 
-/* The live mapping holding @iova's page, for the writer (which needs no read-side section). */
-static struct rec *writer_lookup(const struct iom_space *s, uint64_t iova) {
+/* The record of the mapping at @iova if its target there may be @target (the index tells most
+ * others apart without loading their record), else NULL. */
+static struct rec *writer_lookup_to(const struct iom_space *s, uint64_t iova, uint64_t target) {
         uint32_t id;
         struct rec *r;
 
         if (iova < s->first || iova > s->last)
                 return NULL;
-        id = space_index_lookup(s, iova >> IOM_SPACE_PAGE_SHIFT, NULL);
+        id = space_index_lookup_to(s, iova >> IOM_SPACE_PAGE_SHIFT, target >> IOM_SPACE_PAGE_SHIFT);
         if (!id)
                 return NULL;
         r = space_rec(s, id);
@@ -358,7 +370,9 @@ static struct rec *writer_lookup(const struct iom_space *s, uint64_t iova) {
 static uint32_t publish(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t tp) {
         uint32_t id = space_rec_alloc(s);
         struct rec *r = space_rec(s, id);
-        struct rec *next = last < s->last ? writer_lookup(s, last + 1) : NULL;
+        struct rec *next = last < s->last ? writer_lookup_to(s, last + 1,
+                                                             (tp & REC_TARGET) + (last - iova + 1))
+                                          : NULL;
 
         r->iova = iova;
         r->last = last;
@@ -368,9 +382,15 @@ static uint32_t publish(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         return id;
 }
 
-static void update_prev_cont(struct iom_space *s, uint64_t iova) {
-        struct rec *prev = iova > s->first ? writer_lookup(s, iova - 1) : NULL;
-        struct rec *r = writer_lookup(s, iova);
+/* The hint of the mapping before @iova, now that @r holds @iova (NULL: nothing does) where
+ * @target is (or was, for an unmap) the target: only a mapping whose target runs into @target
+ * can continue into @r or have continued into what was there, so the others are left alone
+ * and mostly unread. */
+static void update_prev_cont(struct iom_space *s, uint64_t iova, uint64_t target,
+                             const struct rec *r) {
+        struct rec *prev = iova > s->first
+                                   ? writer_lookup_to(s, iova - 1, target - IOM_SPACE_PAGE_SIZE)
+                                   : NULL;
 
         if (prev)
                 rec_set_cont(prev, r && rec_continues(prev, r));
@@ -385,6 +405,7 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
                       unsigned prot) {
         uint64_t last = iova + size - 1, page = iova >> IOM_SPACE_PAGE_SHIFT;
         struct iom_dirty *d = s->dirty;
+        uint32_t id;
         int r;
 
         if (reserved_touches(s, iova, last))
@@ -415,8 +436,8 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
                 if (r < 0)
                         return iom_debug_errno(r, "backend refused to map 0x%" PRIx64, iova);
         }
-        (void) publish(s, iova, last, target | prot);
-        update_prev_cont(s, iova);
+        id = publish(s, iova, last, target | prot);
+        update_prev_cont(s, iova, target, space_rec(s, id));
         s->n_mappings++;
         s->mapped_bytes += size;
         if (s->n_limbo > LIMBO_MAX)
@@ -568,7 +589,8 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         while ((id = next_in_range(s, &page, last_page)))
                 space_rec_retire(s, id);
         space_index_assign(s, first_page, last_page, 0);
-        update_prev_cont(s, iova);
+        if (h->iova <= iova)
+                update_prev_cont(s, iova, rec_target(h) + (iova - h->iova), NULL);
         s->n_mappings = s->n_mappings - count + splits;
         s->mapped_bytes -= removed;
 
