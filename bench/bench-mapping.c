@@ -144,8 +144,8 @@ static int gtree_unmap(void *t, uint64_t iova, uint64_t size, uint64_t *removed)
                 if (x.iova < q.iova)
                         gtree_map(t, x.iova, q.iova - x.iova, x.target, x.prot);
                 if (x.last > q.last)
-                        gtree_map(t, q.last + 1, x.last - q.last,
-                                  x.target + (q.last + 1 - x.iova), x.prot);
+                        gtree_map(t, q.last + 1, x.last - q.last, x.target + (q.last + 1 - x.iova),
+                                  x.prot);
         }
         return 0;
 }
@@ -394,42 +394,54 @@ static uint64_t target_for(enum targets targets, uint64_t iova) {
         return targets == TARGETS_RAM ? (UINT64_C(1) << 40) + iova : (rnd() % (1u << 30)) * PAGE;
 }
 
-/* Maps @n 4 KiB pages at @iovas into a fresh instance, timing each batch of maps, and reports
- * the maps and then bytes per mapping with uniform and Zipf translates. */
+/* Translate workloads run in this many rounds, the implementations taking turns in each, so
+ * that a slow spell of a shared machine falls on all of them alike and the ratios hold. */
+#define ROUNDS 8
+
+/* Maps @n 4 KiB pages at @iovas into a fresh instance of each implementation, timing each batch
+ * of maps, and reports the maps and then bytes per mapping with uniform and Zipf translates. */
 static void workload_pages(const char *layout, const uint64_t *iovas, size_t n,
                            enum targets targets) {
-        uint64_t *uq = make_queries(iovas, n, false), *zq = make_queries(iovas, n, true);
+        uint64_t *q[2] = {make_queries(iovas, n, false), make_queries(iovas, n, true)};
+        static const char *const query_names[2] = {"uniform", "Zipf"};
+        struct samples maps[N_IMPLS] = {}, tr[N_IMPLS][2] = {};
+        double bytes[N_IMPLS];
+        void *t[N_IMPLS];
+        char name[64];
 
         for (size_t k = 0; k < N_IMPLS; k++) {
-                const struct impl *im = &impls[k];
                 size_t before = heap_bytes();
-                struct samples s = {};
-                char name[64];
-                void *t = im->new();
-                double bytes;
 
+                t[k] = impls[k].new();
                 for (size_t i = 0; i < n; i += 16) {
                         uint64_t t0 = now_ns();
                         size_t m = MIN(n - i, (size_t) 16);
 
                         for (size_t j = 0; j < m; j++)
-                                (void) im->map(t, iovas[i + j], PAGE,
-                                               target_for(targets, iovas[i + j]), IOM_SPACE_RW);
-                        sample(&s, now_ns() - t0, m);
+                                (void) impls[k].map(t[k], iovas[i + j], PAGE,
+                                                    target_for(targets, iovas[i + j]),
+                                                    IOM_SPACE_RW);
+                        sample(&maps[k], now_ns() - t0, m);
                 }
-                bytes = (double) bytes_of(im, t, before) / (double) n;
-                snprintf(name, sizeof(name), "map 4K, %zu %s", n, layout);
-                report(name, im->name, &s, bytes);
-                time_translates(im, t, uq, QUERIES, IOM_SPACE_READ, &s);
-                snprintf(name, sizeof(name), "translate uniform, %zu %s", n, layout);
-                report(name, im->name, &s, bytes);
-                time_translates(im, t, zq, QUERIES, IOM_SPACE_READ, &s);
-                snprintf(name, sizeof(name), "translate Zipf, %zu %s", n, layout);
-                report(name, im->name, &s, bytes);
-                im->free(t);
+                bytes[k] = (double) bytes_of(&impls[k], t[k], before) / (double) n;
         }
-        free(uq);
-        free(zq);
+        for (unsigned r = 0; r < ROUNDS; r++)
+                for (unsigned z = 0; z < 2; z++)
+                        for (size_t k = 0; k < N_IMPLS; k++)
+                                time_translates(&impls[k], t[k], q[z] + r * (QUERIES / ROUNDS),
+                                                QUERIES / ROUNDS, IOM_SPACE_READ, &tr[k][z]);
+        for (size_t k = 0; k < N_IMPLS; k++) {
+                snprintf(name, sizeof(name), "map 4K, %zu %s", n, layout);
+                report(name, impls[k].name, &maps[k], bytes[k]);
+                for (unsigned z = 0; z < 2; z++) {
+                        snprintf(name, sizeof(name), "translate %s, %zu %s", query_names[z], n,
+                                 layout);
+                        report(name, impls[k].name, &tr[k][z], bytes[k]);
+                }
+                impls[k].free(t[k]);
+        }
+        free(q[0]);
+        free(q[1]);
 }
 
 static void workload_large(void) {
@@ -440,7 +452,7 @@ static void workload_large(void) {
         for (size_t k = 0; k < N_IMPLS; k++) {
                 const struct impl *im = &impls[k];
                 struct samples s = {};
-                void *t = im->new();
+                void *t = im->new ();
 
                 /* Map cost by size: one 4 KiB and one 64 GiB mapping, made and removed. */
                 for (uint64_t size = PAGE; size <= 64 * GiB; size *= 64 * GiB / PAGE) {
@@ -463,26 +475,32 @@ static void workload_large(void) {
 }
 
 static void workload_churn(size_t n) {
+        struct samples s[N_IMPLS] = {};
+        void *t[N_IMPLS];
+
         for (size_t k = 0; k < N_IMPLS; k++) {
-                const struct impl *im = &impls[k];
-                struct samples s = {};
-                void *t = im->new();
-
+                t[k] = impls[k].new();
                 for (size_t i = 0; i < n; i++)
-                        (void) im->map(t, dense_iova(i), PAGE, i * PAGE, IOM_SPACE_RW);
-                for (unsigned b = 0; b < (quick ? 2000 : 20000); b++) {
-                        uint64_t t0 = now_ns(), removed;
+                        (void) impls[k].map(t[k], dense_iova(i), PAGE, i * PAGE, IOM_SPACE_RW);
+        }
+        /* The implementations take turns (ROUNDS), each turn long enough to run warm. */
+        for (unsigned r = 0; r < ROUNDS; r++)
+                for (size_t k = 0; k < N_IMPLS; k++)
+                        for (unsigned b = 0; b < (quick ? 2000 : 20000) / ROUNDS; b++) {
+                                uint64_t t0 = now_ns(), removed;
 
-                        for (unsigned j = 0; j < 8; j++) {
-                                uint64_t iova = dense_iova(rnd() % n);
+                                for (unsigned j = 0; j < 8; j++) {
+                                        uint64_t iova = dense_iova(rnd() % n);
 
-                                (void) im->unmap(t, iova, PAGE, &removed);
-                                (void) im->map(t, iova, PAGE, rnd() % GiB * PAGE, IOM_SPACE_RW);
+                                        (void) impls[k].unmap(t[k], iova, PAGE, &removed);
+                                        (void) impls[k].map(t[k], iova, PAGE, rnd() % GiB * PAGE,
+                                                            IOM_SPACE_RW);
+                                }
+                                sample(&s[k], now_ns() - t0, 16);
                         }
-                        sample(&s, now_ns() - t0, 16);
-                }
-                report("churn map+unmap, 10^6 live (per op)", im->name, &s, 0);
-                im->free(t);
+        for (size_t k = 0; k < N_IMPLS; k++) {
+                report("churn map+unmap, 10^6 live (per op)", impls[k].name, &s[k], 0);
+                impls[k].free(t[k]);
         }
 }
 
@@ -499,7 +517,7 @@ static void workload_huge(void) {
                 const struct impl *im = &impls[k];
                 struct samples s = {};
                 size_t before = heap_bytes();
-                void *t = im->new();
+                void *t = im->new ();
 
                 for (size_t i = 0; i < n; i += 16) {
                         uint64_t t0 = now_ns();
@@ -549,7 +567,7 @@ static void workload_sg(size_t n) {
         for (size_t k = 0; k < N_IMPLS; k++) {
                 const struct impl *im = &impls[k];
                 struct samples s = {};
-                void *t = im->new();
+                void *t = im->new ();
 
                 for (size_t i = 0; i < n; i++)
                         (void) im->map(t, dense_iova(i), PAGE, rnd() % GiB * PAGE, IOM_SPACE_RW);
@@ -573,7 +591,7 @@ static void workload_unmap_gib(void) {
                 struct samples s = {};
 
                 for (unsigned rep = 0; rep < (quick ? 1 : 3); rep++) {
-                        void *t = im->new();
+                        void *t = im->new ();
                         uint64_t t0, removed;
 
                         for (uint64_t i = 0; i < GiB / PAGE; i++)
@@ -743,8 +761,8 @@ int main(int argc, char **argv) {
         model[strcspn(model, "\n")] = 0;
         printf("bench-mapping: %ld CPUs online, %s%s\n\n", sysconf(_SC_NPROCESSORS_ONLN),
                strchr(model, ':') ? strchr(model, ':') + 2 : model, quick ? " (--quick)" : "");
-        printf("| %-48s | %-9s | %10s | %10s | %12s | %10s |\n", "workload", "impl",
-               "median ns", "p99 ns", "ops/s", "B/mapping");
+        printf("| %-48s | %-9s | %10s | %10s | %12s | %10s |\n", "workload", "impl", "median ns",
+               "p99 ns", "ops/s", "B/mapping");
         printf("|%s|%s|%s|%s|%s|%s|\n", "--------------------------------------------------",
                "-----------", "------------", "------------", "--------------", "------------");
 
@@ -767,7 +785,8 @@ int main(int argc, char **argv) {
         workload_dirty_translate(million);
         workload_threads(million);
         printf("\nns per operation: median and p99 over batches of %d translates (16 maps);"
-               " per call for translate_sg, get_dirty; B/mapping: the heap's growth (mallinfo2()), the core's own account of all it allocated\n",
+               " per call for translate_sg, get_dirty; B/mapping: the heap's growth (mallinfo2()), "
+               "the core's own account of all it allocated\n",
                BATCH);
         free(dense);
         free(scattered);

@@ -259,15 +259,17 @@ static inline uint64_t rec_last_page(const struct rec *r) {
         return r->last >> IOM_SPACE_PAGE_SHIFT;
 }
 
-/* Reads line @i of packed node @pk, whose lines are at level @l, consistently (struct packed):
+/* Reads the line of packed node @pk that holds @page, its lines spanning 2^@shift pages,
+ * consistently (struct packed):
  * true when its pieces answered for @page (the id, or 0 with ret_direct filled, in @ret_id);
  * false with the slot value it holds in @ret_v. */
-static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned i, unsigned l,
+static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned shift,
                                                uint64_t page, struct direct *ret_direct,
                                                const uint64_t *want_pfn, uint32_t *ret_id,
                                                uint64_t *ret_v) {
+        unsigned i = (page >> shift) & (NODE_SLOTS - 1);
         const uint64_t *ln = pk->line[i];
-        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+        uint64_t sbase = page >> shift << shift;
 
         for (;;) {
                 uint64_t h = LOAD(&ln[0]), v = 0, e = 0;
@@ -301,21 +303,21 @@ static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned
 static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t page,
                                            struct direct *ret_direct, const uint64_t *want_pfn) {
         const struct node *n = s->root;
-        unsigned l = s->top; /* the level of n's slots */
+        unsigned shift = NODE_BITS * s->top; /* the span of n's slots: 2^shift pages */
 
         for (;;) {
                 uint64_t v, linear;
                 uint32_t id;
 
-                if (l == 0 && ret_direct && (linear = LOAD(&n->linear))) {
+                if (shift == 0 && ret_direct && (linear = LOAD(&n->linear))) {
                         *ret_direct = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
                                                       page | (NODE_SLOTS - 1)};
                         return 0;
                 }
-                v = LOAD(&n->slot[(page >> (NODE_BITS * l)) & (NODE_SLOTS - 1)]);
+                v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
         slot:
                 if (v & SLOT_MAP) {
-                        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+                        uint64_t sbase = page >> shift << shift;
 
                         return !want_pfn || !((slot_tlow(v) + (page - sbase) - *want_pfn) &
                                               SLOT_TLOW_MASK)
@@ -324,7 +326,7 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                 }
                 if (v & SLOT_COMPACT) {
                         const uint64_t *ce = slot_entries(v);
-                        uint64_t sbase = page & ~((UINT64_C(1) << (NODE_BITS * l)) - 1);
+                        uint64_t sbase = page >> shift << shift;
                         uint32_t rel = (uint32_t) (page - sbase);
                         int i = v & SLOT_WIDE ? compact_search(ce, 2 * COMPACT_WIDTH, rel)
                                               : compact_search(ce, COMPACT_WIDTH, rel);
@@ -335,11 +337,9 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                 }
                 if (!v)
                         return 0;
-                l--;
+                shift -= NODE_BITS;
                 if (v & SLOT_PACKED) {
-                        unsigned i = (page >> (NODE_BITS * l)) & (NODE_SLOTS - 1);
-
-                        if (packed_line_lookup(slot_packed(v), i, l, page, ret_direct, want_pfn,
+                        if (packed_line_lookup(slot_packed(v), shift, page, ret_direct, want_pfn,
                                                &id, &v))
                                 return id;
                         goto slot;
