@@ -299,7 +299,26 @@ static uint32_t next_in(const struct iom_space *s, uint64_t v, unsigned l, uint6
         return next_in_node(s, (const struct node *) v, l - 1, base, page, limit);
 }
 
+/* The radix leaf that holds @page's slot when radix nodes lead to it (pages mapped densely),
+ * else NULL: the writer's one-page operations go straight there. */
+static struct node *leaf_of(const struct iom_space *s, uint64_t page) {
+        struct node *n = s->root;
+
+        for (unsigned shift = NODE_BITS * s->top; shift > 0; shift -= NODE_BITS) {
+                uint64_t v = n->slot[(page >> shift) & (NODE_SLOTS - 1)];
+
+                if (!v || v & SLOT_TAGS)
+                        return NULL;
+                n = (struct node *) v;
+        }
+        return n;
+}
+
 uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit) {
+        const struct node *leaf = page == limit ? leaf_of(s, page) : NULL;
+
+        if (leaf)
+                return slot_id(leaf->slot[page & (NODE_SLOTS - 1)]);
         return next_in_node(s, s->root, s->top, 0, page, limit);
 }
 
@@ -633,5 +652,12 @@ static void assign_packed(struct iom_space *s, struct packed *pk, unsigned l, ui
 }
 
 void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id) {
-        assign_node(s, s->root, s->top, 0, first_page, last_page, id);
+        struct node *leaf = first_page == last_page ? leaf_of(s, first_page) : NULL;
+
+        /* A leaf that keeps a slot in use needs nothing of the nodes above it. */
+        if (leaf && (id || leaf->hdr.n > 1))
+                assign_node(s, leaf, 0, first_page & ~(uint64_t) (NODE_SLOTS - 1), first_page,
+                            first_page, id);
+        else
+                assign_node(s, s->root, s->top, 0, first_page, last_page, id);
 }
