@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libiom-mapping's VFIO back end: a space whose every map and unmap is mirrored, in the same
- * call, into a kernel VFIO container (type1v2) holding one IOMMU group. */
+ * call, into a kernel VFIO container (type1v2) holding one IOMMU group. The container, not
+ * iommufd: every kernel with VFIO has it, and Debian 12's (6.1, and 6.12 from
+ * bookworm-backports) are built without CONFIG_IOMMUFD. */
 #pragma once
 
 #include <stdint.h>
