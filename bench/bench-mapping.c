@@ -105,6 +105,19 @@ static int tmap_translate(const struct tmap *m, uint64_t iova, unsigned access, 
         return 0;
 }
 
+/* A baseline's unmap of @q took mapping @x out: the parts of @x outside @q go back in through
+ * @map. Returns the bytes of @x inside @q. */
+static uint64_t tmap_keep_outside(void *t, const struct tmap *x, const struct tmap *q,
+                                  int (*map)(void *t, uint64_t iova, uint64_t size, uint64_t target,
+                                             unsigned prot)) {
+        if (x->iova < q->iova)
+                (void) map(t, x->iova, q->iova - x->iova, x->target, x->prot);
+        if (x->last > q->last)
+                (void) map(t, q->last + 1, x->last - q->last, x->target + (q->last + 1 - x->iova),
+                           x->prot);
+        return MIN(x->last, q->last) - MAX(x->iova, q->iova) + 1;
+}
+
 /* GLib's balanced tree (QEMU's iova-tree). */
 static gint gtree_key_cmp(gconstpointer a, gconstpointer b, gpointer unused) {
         return range_cmp(a, b);
@@ -140,12 +153,7 @@ static int gtree_unmap(void *t, uint64_t iova, uint64_t size, uint64_t *removed)
                 struct tmap x = *m;
 
                 g_tree_remove(t, m);
-                *removed += MIN(x.last, q.last) - MAX(x.iova, q.iova) + 1;
-                if (x.iova < q.iova)
-                        gtree_map(t, x.iova, q.iova - x.iova, x.target, x.prot);
-                if (x.last > q.last)
-                        gtree_map(t, q.last + 1, x.last - q.last, x.target + (q.last + 1 - x.iova),
-                                  x.prot);
+                *removed += tmap_keep_outside(t, &x, &q, gtree_map);
         }
         return 0;
 }
@@ -198,12 +206,7 @@ static int rb_unmap(void *t, uint64_t iova, uint64_t size, uint64_t *removed) {
 
                 RB_REMOVE(rbt, t, m);
                 free(m);
-                *removed += MIN(x.last, q.last) - MAX(x.iova, q.iova) + 1;
-                if (x.iova < q.iova)
-                        rb_map(t, x.iova, q.iova - x.iova, x.target, x.prot);
-                if (x.last > q.last)
-                        rb_map(t, q.last + 1, x.last - q.last, x.target + (q.last + 1 - x.iova),
-                               x.prot);
+                *removed += tmap_keep_outside(t, &x, &q, rb_map);
         }
         return 0;
 }

@@ -138,6 +138,11 @@ static int check_range(const struct iom_space *s, uint64_t iova, uint64_t size, 
         return 0;
 }
 
+/* A map's or an unmap's space and range. */
+static int check_call(const struct iom_space *s, uint64_t iova, uint64_t size) {
+        return s ? check_range(s, iova, size, space_align(s)) : -EINVAL;
+}
+
 static int reserved_insert(struct iom_space *s, uint64_t first, uint64_t last) {
         uint64_t(*r)[2] = realloc(s->reserved, (s->n_reserved + 1) * sizeof(*r));
         size_t i;
@@ -449,9 +454,7 @@ _public_ int iom_space_map(struct iom_space *s, uint64_t iova, uint64_t size, ui
                            unsigned prot) {
         int r;
 
-        if (!s)
-                return -EINVAL;
-        r = check_range(s, iova, size, space_align(s));
+        r = check_call(s, iova, size);
         if (r < 0)
                 return r;
         if (target & (space_align(s) - 1) || target + size - 1 < target)
@@ -605,9 +608,7 @@ _public_ int iom_space_unmap(struct iom_space *s, uint64_t iova, uint64_t size,
         uint64_t removed = 0;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        r = check_range(s, iova, size, space_align(s));
+        r = check_call(s, iova, size);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
