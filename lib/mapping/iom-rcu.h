@@ -41,14 +41,16 @@ void iom_rcu_register(void);
 #endif
 #endif
 
-/* Read-side sections do not nest. */
-static inline void iom_rcu_read_lock(void) {
-        struct iom_rcu_reader *r = &iom_rcu_self;
-        uint64_t s;
+static inline bool iom_rcu_registered(void) {
+        return iom_rcu_self.registered;
+}
 
-        if (__builtin_expect(!r->registered, 0))
-                iom_rcu_register();
-        s = r->seq + 1;
+/* Read-side sections do not nest. This one, for a thread that iom_rcu_registered(), makes no
+ * call. */
+static inline void iom_rcu_read_lock_registered(void) {
+        struct iom_rcu_reader *r = &iom_rcu_self;
+        uint64_t s = r->seq + 1;
+
 #ifdef IOM_RCU_TSAN
         (void) __atomic_exchange_n(&r->seq, s, __ATOMIC_SEQ_CST);
 #else
@@ -58,6 +60,12 @@ static inline void iom_rcu_read_lock(void) {
         else
                 __atomic_signal_fence(__ATOMIC_SEQ_CST);
 #endif
+}
+
+static inline void iom_rcu_read_lock(void) {
+        if (__builtin_expect(!iom_rcu_registered(), 0))
+                iom_rcu_register();
+        iom_rcu_read_lock_registered();
 }
 
 static inline void iom_rcu_read_unlock(void) {

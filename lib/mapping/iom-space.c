@@ -723,9 +723,10 @@ static void mark_dirty(const struct iom_space *s, uint64_t first, uint64_t last)
                 space_dirty_mark(d, first >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT);
 }
 
-_public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsigned access,
-                                 uint64_t *ret_target, unsigned *ret_prot,
-                                 uint64_t *ret_contiguous) {
+/* Every translate: the thread's hint, the whole index, records, dirty marking, errors. */
+static __attribute__((noinline)) int translate_full(const struct iom_space *s, uint64_t iova,
+                                                    unsigned access, uint64_t *ret_target,
+                                                    unsigned *ret_prot, uint64_t *ret_contiguous) {
         struct hit h;
         int r;
 
@@ -747,6 +748,57 @@ _public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsig
         if (ret_contiguous)
                 *ret_contiguous = h.contiguous;
         return 0;
+}
+
+/* The target | prot of a one-page mapping at @page held by a line of a packed node under the
+ * root (the form of pages strewn over the space: a guest's DMA buffers), or 0. */
+static _always_inline_ uint64_t strewn_page(const struct iom_space *s, uint64_t page) {
+        unsigned shift = NODE_BITS * s->top - NODE_BITS; /* the lines' span */
+        uint64_t v = LOAD(&s->root->slot[(page >> (shift + NODE_BITS)) & (NODE_SLOTS - 1)]);
+        const uint64_t *ln;
+        uint32_t rel;
+        uint64_t h, e;
+        int k;
+
+        if ((v & SLOT_TAGS) != SLOT_PACKED)
+                return 0;
+        ln = slot_packed(v)->line[(page >> shift) & (NODE_SLOTS - 1)];
+        rel = (uint32_t) (page & ((UINT64_C(1) << shift) - 1));
+        h = LOAD(&ln[0]);
+        k = compact_search(ln, LINE_WORDS, rel);
+        e = LOAD(&ln[k]);
+        if (LOAD_RELAXED(&ln[0]) != h || h & (LINE_BUSY | LINE_SLOT) || k == 0 || ce_off(e) != rel)
+                return 0;
+        return (ce_payload(e) << IOM_SPACE_PAGE_SHIFT) | (e & CE_PROT);
+}
+
+/* The fast path answers a strewn page (strewn_page()) in few instructions and no call, the rest
+ * goes the full way (translate_full()). Independent translates overlap their cache misses only
+ * as far ahead as the processor looks, so the fewer instructions each takes, the more of them
+ * wait for memory at once: 173 instructions took a strewn page the full way, 145 this one. */
+_public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsigned access,
+                                 uint64_t *ret_target, unsigned *ret_prot,
+                                 uint64_t *ret_contiguous) {
+        if (_likely_(s && access - 1 < IOM_SPACE_RW && iova - s->first <= s->last - s->first &&
+                     s->top > 0 && !(access & IOM_SPACE_WRITE && LOAD_RELAXED(&s->dirty)) &&
+                     iom_rcu_registered())) {
+                uint64_t tp, offset = iova & (IOM_SPACE_PAGE_SIZE - 1);
+
+                iom_rcu_read_lock_registered();
+                tp = strewn_page(s, iova >> IOM_SPACE_PAGE_SHIFT);
+                if (tp & REC_PROT && !(access & ~tp & REC_PROT)) {
+                        if (ret_target)
+                                *ret_target = (tp & REC_TARGET) | offset;
+                        if (ret_prot)
+                                *ret_prot = (unsigned) (tp & REC_PROT);
+                        if (ret_contiguous)
+                                *ret_contiguous = IOM_SPACE_PAGE_SIZE - offset;
+                        iom_rcu_read_unlock();
+                        return 0;
+                }
+                iom_rcu_read_unlock();
+        }
+        return translate_full(s, iova, access, ret_target, ret_prot, ret_contiguous);
 }
 
 static int translate_sg_locked(const struct iom_space *s, uint64_t iova, uint64_t last,
