@@ -259,40 +259,47 @@ static inline uint64_t rec_last_page(const struct rec *r) {
         return r->last >> IOM_SPACE_PAGE_SHIFT;
 }
 
+/* One read of the line of packed node @pk that holds @page, its lines spanning 2^@shift pages:
+ * its head, and word 1 if it holds a slot, else the entry of the last piece starting at or
+ * before @page (with its index, 0 for none). False when the line was busy or changed meanwhile:
+ * read it again. */
+static _always_inline_ bool line_read(const struct packed *pk, unsigned shift, uint64_t page,
+                                      uint64_t *ret_head, uint64_t *ret_word, int *ret_k) {
+        const uint64_t *ln = pk->line[(page >> shift) & (NODE_SLOTS - 1)];
+        uint64_t h = LOAD(&ln[0]);
+        int k = 0;
+
+        /* Acquire loads (plain ones on x86): the head is read again after them. */
+        if (!(h & LINE_SLOT))
+                k = compact_search(ln, LINE_WORDS,
+                                   (uint32_t) (page & ((UINT64_C(1) << shift) - 1)));
+        *ret_word = LOAD(&ln[h & LINE_SLOT ? 1 : k]);
+        *ret_head = h;
+        *ret_k = k;
+        return LOAD_RELAXED(&ln[0]) == h && !(h & LINE_BUSY);
+}
+
 /* Reads the line of packed node @pk that holds @page, its lines spanning 2^@shift pages,
- * consistently (struct packed):
- * true when its pieces answered for @page (the id, or 0 with ret_direct filled, in @ret_id);
- * false with the slot value it holds in @ret_v. */
+ * consistently (struct packed): true when its pieces answered for @page (the id, or 0 with
+ * ret_direct filled, in @ret_id); false with the slot value it holds in @ret_v. */
 static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned shift,
                                                uint64_t page, struct direct *ret_direct,
                                                const uint64_t *want_pfn, uint32_t *ret_id,
                                                uint64_t *ret_v) {
-        unsigned i = (page >> shift) & (NODE_SLOTS - 1);
-        const uint64_t *ln = pk->line[i];
-        uint64_t sbase = page >> shift << shift;
+        uint64_t h, w;
+        int k;
 
-        for (;;) {
-                uint64_t h = LOAD(&ln[0]), v = 0, e = 0;
-                int k = 0;
-
-                /* Acquire loads (plain ones on x86): the head is read again after them. */
-                if (h & LINE_SLOT)
-                        v = LOAD(&ln[1]);
-                else {
-                        k = compact_search(ln, LINE_WORDS, (uint32_t) (page - sbase));
-                        e = LOAD(&ln[k]);
-                }
-                if (_unlikely_(LOAD_RELAXED(&ln[0]) != h || h & LINE_BUSY))
-                        continue;
-                if (h & LINE_SLOT) {
-                        *ret_v = v;
-                        return false;
-                }
-                *ret_id = k == 0 ? 0
-                                 : piece_answer(e, sbase, page, &pk->ids[i][k - 1], ret_direct,
-                                                want_pfn);
-                return true;
+        while (!line_read(pk, shift, page, &h, &w, &k))
+                ;
+        if (h & LINE_SLOT) {
+                *ret_v = w;
+                return false;
         }
+        *ret_id = k == 0 ? 0
+                         : piece_answer(w, page >> shift << shift, page,
+                                        &pk->ids[(page >> shift) & (NODE_SLOTS - 1)][k - 1],
+                                        ret_direct, want_pfn);
+        return true;
 }
 
 /* The id of the mapping that may hold @page (check its record: a compact's piece ends where

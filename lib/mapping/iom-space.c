@@ -723,6 +723,17 @@ static void mark_dirty(const struct iom_space *s, uint64_t first, uint64_t last)
                 space_dirty_mark(d, first >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT);
 }
 
+/* A translate's answer where the caller wants it. */
+static _always_inline_ void hit_to(const struct hit *h, uint64_t *ret_target, unsigned *ret_prot,
+                                   uint64_t *ret_contiguous) {
+        if (ret_target)
+                *ret_target = h->target;
+        if (ret_prot)
+                *ret_prot = h->prot;
+        if (ret_contiguous)
+                *ret_contiguous = h->contiguous;
+}
+
 /* Every translate: the thread's hint, the whole index, records, dirty marking, errors. */
 static __attribute__((noinline)) int translate_full(const struct iom_space *s, uint64_t iova,
                                                     unsigned access, uint64_t *ret_target,
@@ -741,58 +752,62 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
         iom_rcu_read_unlock();
         if (r < 0)
                 return r;
-        if (ret_target)
-                *ret_target = h.target;
-        if (ret_prot)
-                *ret_prot = h.prot;
-        if (ret_contiguous)
-                *ret_contiguous = h.contiguous;
+        hit_to(&h, ret_target, ret_prot, ret_contiguous);
         return 0;
 }
 
-/* The target | prot of a one-page mapping at @page held by a line of a packed node under the
- * root (the form of pages strewn over the space: a guest's DMA buffers), or 0. */
-static _always_inline_ uint64_t strewn_page(const struct iom_space *s, uint64_t page) {
-        unsigned shift = NODE_BITS * s->top - NODE_BITS; /* the lines' span */
-        uint64_t v = LOAD(&s->root->slot[(page >> (shift + NODE_BITS)) & (NODE_SLOTS - 1)]);
-        const uint64_t *ln;
-        uint32_t rel;
-        uint64_t h, e;
-        int k;
+/* What the index answers of @page alone, found through radix and packed nodes only: a linear
+ * leaf (guest RAM mapped page by page) or a one-page piece in a packed node's line (pages
+ * strewn over the space, a guest's DMA buffers). False: the full way must look. */
+static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
+                                        struct direct *ret) {
+        const struct node *n = s->root;
 
-        if ((v & SLOT_TAGS) != SLOT_PACKED)
-                return 0;
-        ln = slot_packed(v)->line[(page >> shift) & (NODE_SLOTS - 1)];
-        rel = (uint32_t) (page & ((UINT64_C(1) << shift) - 1));
-        h = LOAD(&ln[0]);
-        k = compact_search(ln, LINE_WORDS, rel);
-        e = LOAD(&ln[k]);
-        if (LOAD_RELAXED(&ln[0]) != h || h & (LINE_BUSY | LINE_SLOT) || k == 0 || ce_off(e) != rel)
-                return 0;
-        return (ce_payload(e) << IOM_SPACE_PAGE_SHIFT) | (e & CE_PROT);
+        for (unsigned shift = NODE_BITS * s->top;; shift -= NODE_BITS) {
+                uint64_t v, h, e;
+                int k;
+
+                if (shift == 0) {
+                        uint64_t linear = LOAD(&n->linear);
+
+                        *ret = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
+                                               page | (NODE_SLOTS - 1)};
+                        return linear != 0;
+                }
+                v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);
+                if (!v || v & (SLOT_MAP | SLOT_COMPACT))
+                        return false;
+                if (!(v & SLOT_PACKED)) {
+                        n = (const struct node *) v;
+                        continue;
+                }
+                shift -= NODE_BITS;
+                *ret = (struct direct){true, 0, page, page};
+                if (!line_read(slot_packed(v), shift, page, &h, &e, &k) || h & LINE_SLOT ||
+                    k == 0 || (page & ((UINT64_C(1) << shift) - 1)) != ce_off(e))
+                        return false;
+                ret->tp = (ce_payload(e) << IOM_SPACE_PAGE_SHIFT) | (e & CE_PROT);
+                return e & CE_PROT;
+        }
 }
 
-/* The fast path answers a strewn page (strewn_page()) in few instructions and no call, the rest
- * goes the full way (translate_full()). Independent translates overlap their cache misses only
- * as far ahead as the processor looks, so the fewer instructions each takes, the more of them
- * wait for memory at once: 173 instructions took a strewn page the full way, 145 this one. */
+/* Translate answers what the index answers alone (fast_direct()) in few instructions and no
+ * call, the rest the full way (translate_full()). Independent translates overlap their cache
+ * misses only as far ahead as the processor looks, so the fewer instructions each takes, the
+ * more of them wait for memory at once. */
 _public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsigned access,
                                  uint64_t *ret_target, unsigned *ret_prot,
                                  uint64_t *ret_contiguous) {
         if (_likely_(s && access - 1 < IOM_SPACE_RW && iova - s->first <= s->last - s->first &&
-                     s->top > 0 && !(access & IOM_SPACE_WRITE && LOAD_RELAXED(&s->dirty)) &&
+                     !(access & IOM_SPACE_WRITE && LOAD_RELAXED(&s->dirty)) &&
                      iom_rcu_registered())) {
-                uint64_t tp, offset = iova & (IOM_SPACE_PAGE_SIZE - 1);
+                struct direct d;
+                struct hit h;
 
                 iom_rcu_read_lock_registered();
-                tp = strewn_page(s, iova >> IOM_SPACE_PAGE_SHIFT);
-                if (tp & REC_PROT && !(access & ~tp & REC_PROT)) {
-                        if (ret_target)
-                                *ret_target = (tp & REC_TARGET) | offset;
-                        if (ret_prot)
-                                *ret_prot = (unsigned) (tp & REC_PROT);
-                        if (ret_contiguous)
-                                *ret_contiguous = IOM_SPACE_PAGE_SIZE - offset;
+                if (fast_direct(s, iova >> IOM_SPACE_PAGE_SHIFT, &d) &&
+                    resolve_direct(iova, access, &d, &h) == 0) {
+                        hit_to(&h, ret_target, ret_prot, ret_contiguous);
                         iom_rcu_read_unlock();
                         return 0;
                 }
