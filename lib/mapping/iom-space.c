@@ -73,9 +73,10 @@
  *
  * COMPLEXITY
  *
- * translate: a hint check (one record load) or at most top + 1 slot loads (4 for 48 bits, 2
- * for scattered mappings through a packed node), answered there by a linear leaf or a
- * one-page piece, else one record load; never allocates, logs, locks or makes a syscall.
+ * translate: at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
+ * packed node) answered there by a linear leaf or a one-page piece, in a fast path without a
+ * call; else the full way: a hint check (one record load) or the walk and one record load.
+ * Never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
  * its size in pages. unmap: the same plus O(mappings removed), and one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
@@ -682,7 +683,7 @@ static int resolve_rec(const struct iom_space *s, const struct rec *r, uint64_t 
 }
 
 /* The answer of mapping @id, which the index found at @iova; the thread's hint remembers it. */
-static int resolve_id(const struct iom_space *s, uint32_t id, uint64_t iova, unsigned access,
+static _always_inline_ int resolve_id(const struct iom_space *s, uint32_t id, uint64_t iova, unsigned access,
                       struct hit *ret) {
         const struct rec *r = space_rec(s, id);
         uint64_t first = r->iova, last = r->last;
