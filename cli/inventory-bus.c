@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The inventory as the daemon serves it: GetManagedObjects into the lib's model. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,73 +60,97 @@ static int read_address(sd_bus_message *m, struct iom_address *ret, bool *ret_pr
         return iom_address_parse(s, ret, NULL);
 }
 
+/* A property read straight into a field of the model: on which interface, its name, its D-Bus
+ * type ('s' is a string that is NULL when empty, 'b' a bool, any other basic type read as it
+ * is), and where. */
+enum { DEVICE, GROUP };
+struct field {
+        unsigned interface;
+        const char *name;
+        char type;
+        size_t offset;
+};
+
+#define FIELD(interface, object, name, type, member)                                               \
+        { interface, name, type, offsetof(object, member) }
+static const struct field fields[] = {
+        FIELD(DEVICE, struct iom_device, "VendorId", 'q', vendor_id),
+        FIELD(DEVICE, struct iom_device, "DeviceId", 'q', device_id),
+        FIELD(DEVICE, struct iom_device, "SubsystemVendorId", 'q', subsystem_vendor_id),
+        FIELD(DEVICE, struct iom_device, "SubsystemDeviceId", 'q', subsystem_device_id),
+        FIELD(DEVICE, struct iom_device, "Class", 'u', class),
+        FIELD(DEVICE, struct iom_device, "Revision", 'y', revision),
+        FIELD(DEVICE, struct iom_device, "HeaderType", 'y', header_type),
+        FIELD(DEVICE, struct iom_device, "VendorName", 's', vendor_name),
+        FIELD(DEVICE, struct iom_device, "DeviceName", 's', device_name),
+        FIELD(DEVICE, struct iom_device, "ClassName", 's', class_name),
+        FIELD(DEVICE, struct iom_device, "Driver", 's', driver),
+        FIELD(DEVICE, struct iom_device, "DriverOverride", 's', driver_override),
+        FIELD(DEVICE, struct iom_device, "HostDriver", 's', host_driver),
+        FIELD(DEVICE, struct iom_device, "IommuGroup", 'i', iommu_group),
+        FIELD(DEVICE, struct iom_device, "NumaNode", 'i', numa_node),
+        FIELD(DEVICE, struct iom_device, "Multifunction", 'b', multifunction),
+        FIELD(DEVICE, struct iom_device, "BootVga", 'b', boot_vga),
+        FIELD(DEVICE, struct iom_device, "Sriov", 'b', sriov),
+        FIELD(DEVICE, struct iom_device, "SriovTotalVfs", 'u', sriov_total_vfs),
+        FIELD(DEVICE, struct iom_device, "SriovNumVfs", 'u', sriov_num_vfs),
+        FIELD(DEVICE, struct iom_device, "Acs", 'b', acs),
+        FIELD(DEVICE, struct iom_device, "AcsCapability", 'q', acs_capability),
+        FIELD(DEVICE, struct iom_device, "AcsControl", 'q', acs_control),
+        FIELD(GROUP, struct iom_group, "Id", 'u', id),
+        FIELD(GROUP, struct iom_group, "Type", 's', type),
+        FIELD(GROUP, struct iom_group, "Viable", 'b', viable),
+        FIELD(GROUP, struct iom_group, "Owner", 's', owner),
+};
+
+/* Reads property @name of @interface into @object when fields[] has it: 1 when it did, 0 when
+ * the name is not there, or a negative errno. */
+static int read_field(sd_bus_message *m, unsigned interface, const char *name, void *object) {
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                void *p = (uint8_t *) object + fields[i].offset;
+                char type[2] = {fields[i].type, 0};
+                int r;
+
+                if (fields[i].interface != interface || !streq(name, fields[i].name))
+                        continue;
+                r = type[0] == 's'   ? read_string(m, p, true)
+                    : type[0] == 'b' ? read_bool(m, p)
+                                     : sd_bus_message_read(m, "v", type, p);
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
+/* A Device Serial Number as the daemon spells it, "01-23-45-67-89-ab-cd-ef"; empty: none. */
+static int read_dsn(sd_bus_message *m, struct iom_device *d) {
+        const char *s;
+        unsigned b[8];
+        int r = sd_bus_message_read(m, "v", "s", &s);
+
+        if (r < 0 || !*s)
+                return r;
+        if (sscanf(s, "%2x-%2x-%2x-%2x-%2x-%2x-%2x-%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                   &b[6], &b[7]) != 8)
+                return -EBADMSG;
+        d->has_dsn = true;
+        for (int i = 0; i < 8; i++)
+                d->dsn = d->dsn << 8 | b[i];
+        return 0;
+}
+
 static int read_device_property(sd_bus_message *m, const char *name, struct iom_device *d) {
+        int r = read_field(m, DEVICE, name, d);
+
+        if (r != 0)
+                return r < 0 ? r : 0;
         if (streq(name, "Address"))
                 return read_address(m, &d->address, NULL);
-        if (streq(name, "VendorId"))
-                return sd_bus_message_read(m, "v", "q", &d->vendor_id);
-        if (streq(name, "DeviceId"))
-                return sd_bus_message_read(m, "v", "q", &d->device_id);
-        if (streq(name, "SubsystemVendorId"))
-                return sd_bus_message_read(m, "v", "q", &d->subsystem_vendor_id);
-        if (streq(name, "SubsystemDeviceId"))
-                return sd_bus_message_read(m, "v", "q", &d->subsystem_device_id);
-        if (streq(name, "Class"))
-                return sd_bus_message_read(m, "v", "u", &d->class);
-        if (streq(name, "Revision"))
-                return sd_bus_message_read(m, "v", "y", &d->revision);
-        if (streq(name, "HeaderType"))
-                return sd_bus_message_read(m, "v", "y", &d->header_type);
-        if (streq(name, "VendorName"))
-                return read_string(m, &d->vendor_name, true);
-        if (streq(name, "DeviceName"))
-                return read_string(m, &d->device_name, true);
-        if (streq(name, "ClassName"))
-                return read_string(m, &d->class_name, true);
-        if (streq(name, "Driver"))
-                return read_string(m, &d->driver, true);
-        if (streq(name, "DriverOverride"))
-                return read_string(m, &d->driver_override, true);
-        if (streq(name, "HostDriver"))
-                return read_string(m, &d->host_driver, true);
-        if (streq(name, "IommuGroup"))
-                return sd_bus_message_read(m, "v", "i", &d->iommu_group);
-        if (streq(name, "NumaNode"))
-                return sd_bus_message_read(m, "v", "i", &d->numa_node);
         if (streq(name, "ResetMethods"))
                 return read_strv(m, &d->reset_methods);
-        if (streq(name, "Multifunction"))
-                return read_bool(m, &d->multifunction);
-        if (streq(name, "BootVga"))
-                return read_bool(m, &d->boot_vga);
-        if (streq(name, "Sriov"))
-                return read_bool(m, &d->sriov);
-        if (streq(name, "SriovTotalVfs"))
-                return sd_bus_message_read(m, "v", "u", &d->sriov_total_vfs);
-        if (streq(name, "SriovNumVfs"))
-                return sd_bus_message_read(m, "v", "u", &d->sriov_num_vfs);
         if (streq(name, "PhysicalFunction"))
                 return read_address(m, &d->physfn, &d->is_vf);
-        if (streq(name, "Acs"))
-                return read_bool(m, &d->acs);
-        if (streq(name, "AcsCapability"))
-                return sd_bus_message_read(m, "v", "q", &d->acs_capability);
-        if (streq(name, "Dsn")) {
-                const char *s;
-                unsigned b[8];
-                int r = sd_bus_message_read(m, "v", "s", &s);
-                if (r < 0 || !*s)
-                        return r;
-                if (sscanf(s, "%2x-%2x-%2x-%2x-%2x-%2x-%2x-%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
-                           &b[5], &b[6], &b[7]) != 8)
-                        return -EBADMSG;
-                d->has_dsn = true;
-                for (int i = 0; i < 8; i++)
-                        d->dsn = d->dsn << 8 | b[i];
-                return 0;
-        }
-        if (streq(name, "AcsControl"))
-                return sd_bus_message_read(m, "v", "q", &d->acs_control);
+        if (streq(name, "Dsn"))
+                return read_dsn(m, d);
         return sd_bus_message_skip(m, "v"); /* newer daemon: unknown properties are fine */
 }
 
@@ -185,14 +211,10 @@ static int read_regions(sd_bus_message *m, struct iom_group *g) {
 }
 
 static int read_group_property(sd_bus_message *m, const char *name, struct iom_group *g) {
-        if (streq(name, "Id"))
-                return sd_bus_message_read(m, "v", "u", &g->id);
-        if (streq(name, "Type"))
-                return read_string(m, &g->type, true);
-        if (streq(name, "Viable"))
-                return read_bool(m, &g->viable);
-        if (streq(name, "Owner"))
-                return read_string(m, &g->owner, true);
+        int r = read_field(m, GROUP, name, g);
+
+        if (r != 0)
+                return r < 0 ? r : 0;
         if (streq(name, "Blockers"))
                 return read_blockers(m, g);
         if (streq(name, "ReservedRegions"))
