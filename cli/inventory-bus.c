@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "inventory-bus.h"
+#include "iom-bus-ranges.h"
 #include "iom-log.h"
 #include "macro.h"
 
@@ -154,60 +155,38 @@ static int read_device_property(sd_bus_message *m, const char *name, struct iom_
         return sd_bus_message_skip(m, "v"); /* newer daemon: unknown properties are fine */
 }
 
-static int read_blockers(sd_bus_message *m, struct iom_group *g) {
+static int read_blocker(sd_bus_message *m, void *userdata) {
         const char *addr, *driver, *reason;
-        int r;
+        struct iom_address a;
+        int r = sd_bus_message_read(m, "(sss)", &addr, &driver, &reason);
 
-        r = sd_bus_message_enter_container(m, 'v', "a(sss)");
-        if (r < 0)
+        if (r <= 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "(sss)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "(sss)", &addr, &driver, &reason)) > 0) {
-                struct iom_address a;
-                if (iom_address_parse(addr, &a, NULL) < 0)
-                        return -EBADMSG;
-                r = iom_group_add_blocker(g, &a, *driver ? driver : NULL, reason);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        if (iom_address_parse(addr, &a, NULL) < 0)
+                return -EBADMSG;
+        r = iom_group_add_blocker(userdata, &a, *driver ? driver : NULL, reason);
+        return r < 0 ? r : 1;
 }
 
-static int read_regions(sd_bus_message *m, struct iom_group *g) {
+static int read_region(sd_bus_message *m, void *userdata) {
+        struct iom_group *g = userdata;
+        struct iom_region *grown;
         const char *type;
         uint64_t start, end;
-        int r;
+        int r = sd_bus_message_read(m, "(tts)", &start, &end, &type);
 
-        r = sd_bus_message_enter_container(m, 'v', "a(tts)");
-        if (r < 0)
+        if (r <= 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "(tts)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "(tts)", &start, &end, &type)) > 0) {
-                struct iom_region *grown = realloc(g->regions, (g->n_regions + 1) * sizeof(*grown));
-                if (!grown)
-                        return -ENOMEM;
-                g->regions = grown;
-                g->regions[g->n_regions++] = (struct iom_region){
-                        .start = start,
-                        .end = end,
-                        .type = iom_region_type_from_string(type),
-                };
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        grown = realloc(g->regions, (g->n_regions + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        g->regions = grown;
+        g->regions[g->n_regions++] = (struct iom_region){
+                .start = start,
+                .end = end,
+                .type = iom_region_type_from_string(type),
+        };
+        return 1;
 }
 
 static int read_group_property(sd_bus_message *m, const char *name, struct iom_group *g) {
@@ -216,9 +195,9 @@ static int read_group_property(sd_bus_message *m, const char *name, struct iom_g
         if (r != 0)
                 return r < 0 ? r : 0;
         if (streq(name, "Blockers"))
-                return read_blockers(m, g);
+                return iom_bus_read_variant_array(m, "(sss)", read_blocker, g);
         if (streq(name, "ReservedRegions"))
-                return read_regions(m, g);
+                return iom_bus_read_variant_array(m, "(tts)", read_region, g);
         return sd_bus_message_skip(m, "v"); /* Devices: iom_inventory_link() rebuilds it */
 }
 

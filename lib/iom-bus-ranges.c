@@ -1,33 +1,57 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* IOVA ranges on the bus: one reader for the daemon's options and the client's properties. */
+/* Arrays in variants on the bus (properties, options): one walk for every reader of them, and
+ * the IOVA ranges the daemon's options and the client's properties share. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "iom-bus-ranges.h"
 
-int iom_bus_read_ranges(sd_bus_message *m, uint64_t (**ranges)[2], size_t *n) {
-        uint64_t first, last;
+int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
+                               int (*read_one)(sd_bus_message *m, void *userdata), void *userdata) {
+        char array[32];
         int r;
 
-        r = sd_bus_message_enter_container(m, 'v', "a(tt)");
+        if (snprintf(array, sizeof(array), "a%s", element) >= (int) sizeof(array))
+                return -EINVAL;
+        r = sd_bus_message_enter_container(m, 'v', array);
         if (r <= 0)
                 return r < 0 ? r : -ENXIO;
-        r = sd_bus_message_enter_container(m, 'a', "(tt)");
+        r = sd_bus_message_enter_container(m, 'a', element);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(m, "(tt)", &first, &last)) > 0) {
-                uint64_t(*a)[2] = reallocarray(*ranges, *n + 1, sizeof(*a));
-                if (!a)
-                        return -ENOMEM;
-                *ranges = a;
-                (*ranges)[*n][0] = first;
-                (*ranges)[*n][1] = last;
-                (*n)++;
-        }
+        while ((r = read_one(m, userdata)) > 0)
+                ;
         if (r < 0)
                 return r;
         r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
+}
+
+struct ranges {
+        uint64_t (**ranges)[2];
+        size_t *n;
+};
+
+static int read_range(sd_bus_message *m, void *userdata) {
+        struct ranges *x = userdata;
+        uint64_t first, last, (*a)[2];
+        int r = sd_bus_message_read(m, "(tt)", &first, &last);
+
+        if (r <= 0)
+                return r;
+        a = reallocarray(*x->ranges, *x->n + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *x->ranges = a;
+        a[*x->n][0] = first;
+        a[*x->n][1] = last;
+        (*x->n)++;
+        return 1;
+}
+
+int iom_bus_read_ranges(sd_bus_message *m, uint64_t (**ranges)[2], size_t *n) {
+        return iom_bus_read_variant_array(m, "(tt)", read_range, &(struct ranges){ranges, n});
 }

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* IOVA ranges on the bus: a(tt) of (first, last) pairs, as the daemon sends and takes them. */
+/* Arrays in variants on the bus, and IOVA ranges: a(tt) of (first, last) pairs, as the daemon
+ * sends and takes them. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <systemd/sd-bus.h>
+
+/* Reads a variant holding an array of @element (a signature such as "(tt)") at the message's
+ * position, calling @read_one for each element: it reads one and returns 1, or returns 0 at
+ * the end (sd_bus_message_read()'s answer), or a negative errno. Returns 0, -ENXIO when the
+ * variant holds something else, or a negative errno. */
+int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
+                               int (*read_one)(sd_bus_message *m, void *userdata), void *userdata);
 
 /* Reads a variant holding a(tt) (an option's or a property's value) at the message's
  * position, appending to *@ranges (realloc'ed; the caller
