@@ -139,11 +139,8 @@ static int read_dsn(sd_bus_message *m, struct iom_device *d) {
         return 0;
 }
 
+/* A device's properties that are not plain fields. */
 static int read_device_property(sd_bus_message *m, const char *name, struct iom_device *d) {
-        int r = read_field(m, DEVICE, name, d);
-
-        if (r != 0)
-                return r < 0 ? r : 0;
         if (streq(name, "Address"))
                 return read_address(m, &d->address, NULL);
         if (streq(name, "ResetMethods"))
@@ -189,11 +186,8 @@ static int read_region(sd_bus_message *m, void *userdata) {
         return 1;
 }
 
+/* A group's properties that are not plain fields. */
 static int read_group_property(sd_bus_message *m, const char *name, struct iom_group *g) {
-        int r = read_field(m, GROUP, name, g);
-
-        if (r != 0)
-                return r < 0 ? r : 0;
         if (streq(name, "Blockers"))
                 return iom_bus_read_variant_array(m, "(sss)", read_blocker, g);
         if (streq(name, "ReservedRegions"))
@@ -280,6 +274,25 @@ struct object_target {
         bool *iommu_present;
 };
 
+/* One property of @t's object, at the message's position. */
+static int read_property(sd_bus_message *m, const char *name, struct object_target *t) {
+        int r = 0;
+
+        if (t->device)
+                r = read_field(m, DEVICE, name, t->device);
+        else if (t->group)
+                r = read_field(m, GROUP, name, t->group);
+        if (r != 0)
+                return MIN(r, 0);
+        if (t->device)
+                return read_device_property(m, name, t->device);
+        if (t->group)
+                return read_group_property(m, name, t->group);
+        if (t->host)
+                return read_host_property(m, name, t->host, t->iommu_present);
+        return sd_bus_message_skip(m, "v");
+}
+
 static int read_properties(sd_bus_message *m, struct object_target *t) {
         const char *name;
         int r;
@@ -291,14 +304,7 @@ static int read_properties(sd_bus_message *m, struct object_target *t) {
                 r = sd_bus_message_read(m, "s", &name);
                 if (r < 0)
                         return r;
-                if (t->device)
-                        r = read_device_property(m, name, t->device);
-                else if (t->group)
-                        r = read_group_property(m, name, t->group);
-                else if (t->host)
-                        r = read_host_property(m, name, t->host, t->iommu_present);
-                else
-                        r = sd_bus_message_skip(m, "v");
+                r = read_property(m, name, t);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
