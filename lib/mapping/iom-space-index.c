@@ -197,13 +197,16 @@ static uint64_t line_slot(const struct packed *pk, unsigned i) {
         return pk->line[i][0] & LINE_SLOT ? pk->line[i][1] : 0;
 }
 
-/* Frees a retired object and, for a node, the subtree still hanging from it. */
+/* Frees a retired object and, for a radix or packed node, the subtree still hanging from
+ * it. */
 static void drain_one(struct iom_space *s, struct obj *o) {
-        for (unsigned i = 0; i < NODE_SLOTS && o->n > 0 && o->kind >= POOL_NODE; i++) {
-                uint64_t v = o->kind == POOL_NODE ? ((struct node *) o)->slot[i]
-                                                  : line_slot((struct packed *) o, i);
+        bool node = o->kind == POOL_NODE, packed = o->kind == POOL_PACKED;
 
-                if (o->kind == POOL_PACKED && ((struct packed *) o)->count[i])
+        for (unsigned i = 0; i < NODE_SLOTS && o->n > 0 && (node || packed); i++) {
+                uint64_t v =
+                        node ? ((struct node *) o)->slot[i] : line_slot((struct packed *) o, i);
+
+                if (packed && ((struct packed *) o)->count[i])
                         o->n--;
                 if (!v)
                         continue;

@@ -141,7 +141,7 @@ static _always_inline_ int compact_search(const uint64_t *e, unsigned width, uin
  * mostly hold compacts.
  *
  * A line's first word is its head: LINE_BUSY while the writer rewrites the line, LINE_SLOT when
- * word 1 holds a slot value (a mapping, a compact, a node) rather than pieces, and a sequence
+ * word 1 holds a slot value (a compact, a node) rather than pieces, and above them a sequence
  * number the writer steps on every rewrite. Otherwise words 1..7 are up to LINE_PIECES compact
  * entries (the unused ones repeating the last; all zero when the line is empty). The head stays
  * below 2^CE_OFF_SHIFT, so it sorts before every entry and a line is searched as a compact of 8
@@ -152,7 +152,6 @@ static _always_inline_ int compact_search(const uint64_t *e, unsigned width, uin
 #define LINE_PIECES (LINE_WORDS - 1)
 #define LINE_BUSY UINT64_C(1)
 #define LINE_SLOT UINT64_C(2)
-#define LINE_SEQ_STEP UINT64_C(4)
 #define LINE_SEQ_MASK ((UINT64_C(1) << CE_OFF_SHIFT) - 1)
 
 struct packed {

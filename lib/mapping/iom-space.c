@@ -683,8 +683,8 @@ static int resolve_rec(const struct iom_space *s, const struct rec *r, uint64_t 
 }
 
 /* The answer of mapping @id, which the index found at @iova; the thread's hint remembers it. */
-static _always_inline_ int resolve_id(const struct iom_space *s, uint32_t id, uint64_t iova, unsigned access,
-                      struct hit *ret) {
+static _always_inline_ int resolve_id(const struct iom_space *s, uint32_t id, uint64_t iova,
+                                      unsigned access, struct hit *ret) {
         const struct rec *r = space_rec(s, id);
         uint64_t first = r->iova, last = r->last;
         uint32_t gen;
@@ -697,10 +697,8 @@ static _always_inline_ int resolve_id(const struct iom_space *s, uint32_t id, ui
         return resolve_rec(s, r, first, last, iova, access, ret);
 }
 
-/* Translate's body, inside a read-side section; @iova lies in the aperture. What a linear leaf
- * or a one-page piece answers is inlined and the rest is called: independent translates
- * overlap their cache misses only as far ahead as the processor sees, so the fewer
- * instructions each one takes the more of them wait for memory at once. */
+/* Translate's body, inside a read-side section; @iova lies in the aperture: the thread's hint,
+ * then the index, then a record. */
 static _always_inline_ int resolve(const struct iom_space *s, uint64_t iova, unsigned access,
                                    struct hit *ret) {
         struct direct d = {};
@@ -759,7 +757,11 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
 
 /* What the index answers of @page alone, found through radix and packed nodes only: a linear
  * leaf (guest RAM mapped page by page) or a one-page piece in a packed node's line (pages
- * strewn over the space, a guest's DMA buffers). False: the full way must look. */
+ * strewn over the space, a guest's DMA buffers). False: the full way must look. It walks on
+ * its own rather than through index_walk(), which also handles mappings, compacts and the
+ * writer's filter: that costs 16 more instructions a translate, and 18% more time per
+ * scattered translate (76.8 vs 64.9 ns, alternating runs). The line itself is read by
+ * line_read(), as index_walk() reads it. */
 static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
                                         struct direct *ret) {
         const struct node *n = s->root;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of the mapping core's rules (lib/mapping/iom-space.h), one rule per test. */
+/* Unit tests of the mapping core's rules (lib/mapping/iom-space.h), one rule per test; and of
+ * the shapes its index takes, which only speed depends on (iom-space-internal.h). */
+#include "iom-space-internal.h"
 #include "iom-space.h"
 #include "tests.h"
 
@@ -505,9 +507,65 @@ static void test_linear_leaf(void) {
         iom_space_free(s);
 }
 
+/* The index takes the shape speed depends on: pages strewn under one root slot make a packed
+ * node whose lines hold their pieces themselves, a line with more than 7 holds a compact and
+ * takes them back when they drop to 7; guest RAM mapped page by page makes a linear radix
+ * leaf. Correctness does not depend on any of it, so only this test sees it go. */
+static void test_index_forms(void) {
+        struct iom_space *s = space_new(100000, UINT64_MAX);
+        uint64_t base = UINT64_C(1) << 40, x = 88172645463325252ull, page, v, t, len;
+        const struct packed *pk;
+        const struct node *n;
+
+        /* 3000 pages strewn over the 512 GiB of root slot 2 (lines of 1 GiB). */
+        for (unsigned i = 0; i < 3000; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                page = (base >> IOM_SPACE_PAGE_SHIFT) + x % (UINT64_C(1) << 27);
+                (void) iom_space_map(s, page << IOM_SPACE_PAGE_SHIFT, PAGE, x % GiB * PAGE, 3);
+        }
+        v = s->root->slot[(base >> IOM_SPACE_PAGE_SHIFT) >> (NODE_BITS * s->top) & 511];
+        ASSERT_EQ(v & SLOT_TAGS, SLOT_PACKED);
+        pk = slot_packed(v);
+        ASSERT_TRUE(pk->hdr.n > 400);
+
+        /* Line 100 of it: emptied, then 9 pages (a compact), then 7 (in the line). */
+        ASSERT_EQ(iom_space_unmap(s, base + 100 * GiB, GiB, NULL), 0);
+        ASSERT_EQ(pk->line[100][0] & LINE_SLOT, 0);
+        ASSERT_EQ(pk->count[100], 0);
+        for (unsigned i = 0; i < 9; i++)
+                ASSERT_EQ(iom_space_map(s, base + 100 * GiB + i * 64 * MiB, PAGE, i * PAGE, 3), 0);
+        ASSERT_EQ(pk->line[100][0] & LINE_SLOT, LINE_SLOT);
+        ASSERT_EQ(pk->line[100][1] & SLOT_COMPACT, SLOT_COMPACT);
+        ASSERT_EQ(iom_space_unmap(s, base + 100 * GiB, PAGE, NULL), 0);
+        ASSERT_EQ(iom_space_unmap(s, base + 100 * GiB + 64 * MiB, PAGE, NULL), 0);
+        ASSERT_EQ(pk->line[100][0] & LINE_SLOT, 0);
+        ASSERT_EQ(pk->count[100], 7);
+        for (unsigned i = 2; i < 9; i++) {
+                ASSERT_EQ(translate(s, base + 100 * GiB + i * 64 * MiB + 9, 3, &t, &len), 0);
+                ASSERT_EQ(t, i * PAGE + 9);
+                ASSERT_EQ(len, PAGE - 9);
+        }
+
+        /* 2 MiB of guest RAM, page by page, from 8 GiB: a linear leaf under radix nodes. */
+        for (unsigned p = 0; p < 512; p++)
+                ASSERT_EQ(iom_space_map(s, 8 * GiB + p * PAGE, PAGE, 5 * GiB + p * PAGE, 3), 0);
+        n = s->root;
+        page = 8 * GiB >> IOM_SPACE_PAGE_SHIFT;
+        for (unsigned shift = NODE_BITS * s->top; shift > 0; shift -= NODE_BITS) {
+                v = n->slot[(page >> shift) & 511];
+                ASSERT_EQ(v & SLOT_TAGS, 0);
+                n = (const struct node *) v;
+        }
+        ASSERT_EQ(n->linear, 5 * GiB | 3);
+        ASSERT_EQ(translate(s, 8 * GiB + 7 * PAGE, 1, &t, &len), 0);
+        ASSERT_EQ(t, 5 * GiB + 7 * PAGE);
+        ASSERT_EQ(len, 505 * PAGE);
+        iom_space_free(s);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_aperture),
               IOM_TEST(test_overlap), IOM_TEST(test_reserved), IOM_TEST(test_split),
               IOM_TEST(test_large), IOM_TEST(test_limits), IOM_TEST(test_faults),
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
               IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
-              IOM_TEST(test_linear_leaf))
+              IOM_TEST(test_linear_leaf), IOM_TEST(test_index_forms))
