@@ -35,7 +35,7 @@ int inventory_load(struct iom_inventory **ret, const char **ret_source) {
         if (arg_offline)
                 return load_from_host(ret);
 
-        r = sd_bus_open_system(&bus);
+        r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = inventory_from_bus(bus, ret, &error);
         if (r >= 0) {

@@ -20,7 +20,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 static int new_call(sd_bus **ret_bus, sd_bus_message **ret, const char *method) {
         int r;
 
-        r = sd_bus_open_system(ret_bus);
+        r = iommuctl_bus_open(ret_bus);
         if (r < 0) {
                 fprintf(stderr, "iommuctl: cannot connect to the system bus: %s\n", strerror(-r));
                 return r;

@@ -54,7 +54,7 @@ int verb_explain(int argc, char *argv[]) {
 
         if (!kinds || !texts)
                 return EXIT_REFUSED;
-        r = sd_bus_open_system(&bus);
+        r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
                                        "Explain", &error, &reply, "ss", argv[1],

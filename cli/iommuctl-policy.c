@@ -49,7 +49,7 @@ static int policy_reload(int argc, char *argv[]) {
                 fprintf(stderr, "iommuctl: policy reload takes no arguments\n");
                 return EXIT_USAGE;
         }
-        r = sd_bus_open_system(&bus);
+        r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
                                        "ReloadPolicy", &error, &reply, "");
@@ -192,7 +192,7 @@ static int policy_show(int argc, char *argv[]) {
                 fprintf(stderr, "iommuctl: policy show takes no arguments\n");
                 return EXIT_USAGE;
         }
-        r = sd_bus_open_system(&bus);
+        r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = sd_bus_get_property_strv(bus, "org.iommud1", "/org/iommud1",
                                              "org.iommud1.Manager", "PolicyFiles", &error, &files);

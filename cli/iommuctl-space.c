@@ -48,7 +48,7 @@ static int fail(const char *what, const sd_bus_error *error, int r) {
 }
 
 static int open_bus(sd_bus **ret) {
-        int r = sd_bus_open_system(ret);
+        int r = iommuctl_bus_open(ret);
         if (r < 0)
                 fprintf(stderr,
                         "iommuctl: spaces live in iommud, which cannot be reached: cannot connect "
@@ -132,7 +132,7 @@ static int space_info_load(sd_bus *bus, const char *path, struct space_info *s,
                         r = sd_bus_message_read(reply, "v", "(tt)", &s->aperture[0],
                                                 &s->aperture[1]);
                 else if (streq(name, "ReservedRanges"))
-                        r = iom_bus_read_ranges(reply, &s->reserved, &s->n_reserved);
+                        r = iom_bus_read_ranges(reply, SIZE_MAX, &s->reserved, &s->n_reserved);
                 else if (streq(name, "DirtyTracking"))
                         r = sd_bus_message_read(reply, "v", "b", &s->dirty_tracking);
                 else

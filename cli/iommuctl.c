@@ -17,6 +17,21 @@ bool arg_color;
 bool arg_dry_run;
 bool arg_force;
 const char *arg_guest;
+bool arg_ask_password;
+
+int iommuctl_bus_open(sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
 
 struct verb {
         const char *name;
@@ -62,13 +77,22 @@ static void help(void) {
                "     --color=WHEN      Colour output: auto, always, never\n"
                "     --dry-run         Print the plan of a change without making it\n"
                "     --force           Change a device the host is using (administrators)\n"
+               "     --no-ask-password  Never let polkit ask for a password\n"
                "     --guest=GUEST     The guest explain asks about\n\n"
                "A DEVICE is a PCI address (0000:01:00.0 or 01:00.0) or a vendor:device id;\n"
                "a GROUP is an IOMMU group number. See iommuctl(1).\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_OFFLINE, ARG_COLOR, ARG_DRY_RUN, ARG_FORCE, ARG_GUEST };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_OFFLINE,
+                ARG_COLOR,
+                ARG_DRY_RUN,
+                ARG_FORCE,
+                ARG_GUEST,
+                ARG_NO_ASK_PASSWORD,
+        };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -79,11 +103,13 @@ static int parse_argv(int argc, char *argv[]) {
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"force", no_argument, NULL, ARG_FORCE},
                 {"guest", required_argument, NULL, ARG_GUEST},
+                {"no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD},
                 {},
         };
         int c;
 
         arg_color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        arg_ask_password = isatty(STDIN_FILENO);
         opterr = 0;
         while ((c = getopt_long(argc, argv, "hjn", options, NULL)) >= 0)
                 switch (c) {
@@ -110,6 +136,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_GUEST:
                         arg_guest = optarg;
+                        break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
                         break;
                 case ARG_COLOR:
                         if (streq(optarg, "always"))

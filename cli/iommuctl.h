@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <systemd/sd-bus.h>
+
 #include "iom-inventory.h"
 
 /* Exit statuses (iommuctl(1)): refused or failed, and usage errors. */
@@ -17,6 +19,11 @@ extern bool arg_color;
 extern bool arg_dry_run;
 extern bool arg_force;
 extern const char *arg_guest;
+extern bool arg_ask_password;
+
+/* Connects to the system bus, where iommud serves; calls on it let polkit ask for a password
+ * (interactive authorization) unless --no-ask-password or stdin is not a terminal. */
+int iommuctl_bus_open(sd_bus **ret);
 
 /* Reads the inventory from the daemon, or from the host directly when the daemon cannot be
  * reached (said once on stderr) or --offline asks for it. *@ret_source: "daemon" or "host". */

@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Who may change what: each privileged method's polkit action, denied by default. */
+/* Who may call what: one table of every method of ours, checked by a bus filter before any
+ * handler runs, with polkit asked asynchronously. Anything not in the table is denied. */
 #pragma once
 
 #include <systemd/sd-bus.h>
 
 #define IOMMUD_ACTION_MANAGE "org.iommud1.manage"
+#define IOMMUD_ACTION_REBIND "org.iommud1.rebind"
 #define IOMMUD_ACTION_POLICY "org.iommud1.policy"
 #define IOMMUD_ACTION_SPACES "org.iommud1.spaces"
 
-/* Checks that the sender of @m may call @m's method. Root is allowed; anyone else is asked
- * of polkit, without interaction. Returns 1 when allowed, or a negative errno with @error set
- * (org.freedesktop.DBus.Error.AccessDenied) when not. A method missing from the table is
- * denied. */
-int auth_check(sd_bus_message *m, sd_bus_error *error);
+/* At most this many polkit questions wait at once, and this many per caller: a caller that
+ * asks more gets org.iommud1.Error.Busy at once. */
+#define AUTH_PENDING_MAX 256u
+#define AUTH_PENDING_PER_SENDER_MAX 16u
+
+struct manager;
+struct auth;
+
+/* Installs the filter on the manager's bus. Every method call to an org.iommud1 interface is
+ * decided from its member, its object and its sender alone, before its arguments are read:
+ * public methods pass; a space's methods pass for its creator (and, for those that only read,
+ * root); a privileged method passes for root at once and for anyone else when polkit says so
+ * (the question is asked without blocking the loop, with interaction when the caller allows
+ * it, and the call is dispatched again when the answer comes). */
+int auth_new(struct manager *m, struct auth **ret);
+struct auth *auth_free(struct auth *a);
 
 /* Whether the sender of @m is root, for options only an administrator may give ("force"). */
 int auth_sender_is_root(sd_bus_message *m);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "iom-bus-ranges.h"
@@ -20,6 +19,9 @@
 /* Bounds on what one reply may carry (a D-Bus array holds at most 64 MiB). */
 #define LIST_MAX 65536u
 #define DIRTY_BITMAP_MAX (UINT64_C(16) << 20)
+/* Bounds on what one call may carry in. */
+#define SPACE_RESERVED_MAX 256u
+#define MAP_BATCH_MAX (1u << 20)
 
 /* ---- Finding spaces ---- */
 
@@ -51,16 +53,15 @@ static int space_enumerate(sd_bus *bus, const char *path, void *userdata, char *
         return 0;
 }
 
-/* Only the peer that created a space may change it; anyone may read it. */
-static int check_creator(const struct space *s, sd_bus_message *message, sd_bus_error *error) {
-        const char *sender = sd_bus_message_get_sender(message);
 
-        if (sender && streq(sender, s->creator))
+/* A creator past its memory limit maps nothing more until it unmaps or destroys. */
+static int check_creator_memory(const struct space *s, sd_bus_error *error) {
+        if (!space_creator_over_memory(s))
                 return 0;
-        return sd_bus_error_setf(error, IOMMUD_ERROR_NOT_OWNER,
-                                 "Space %" PRIu32 " belongs to %s, which created it; others may "
-                                 "only read it",
-                                 s->id, s->creator);
+        return sd_bus_error_setf(error, IOMMUD_ERROR_LIMIT_EXCEEDED,
+                                 "The spaces of %s hold %" PRIu64 " MiB of the daemon's memory, "
+                                 "the most one bus peer may; unmap or destroy first",
+                                 s->creator, SPACE_MEMORY_PER_CREATOR_MAX >> 20);
 }
 
 /* Manager.Spaces (ao): every space, in creation order. */
@@ -113,7 +114,8 @@ static int read_space_options(sd_bus_message *m, struct space_request *req, sd_b
                                 "max_mappings, max_pinned_bytes, reserved, group, memory)",
                                 key);
                 if (streq(key, "reserved"))
-                        r = iom_bus_read_ranges(m, &req->reserved, &req->n_reserved);
+                        r = iom_bus_read_ranges(m, SPACE_RESERVED_MAX, &req->reserved,
+                                                &req->n_reserved);
                 else if (streq(key, "group"))
                         r = sd_bus_message_read(m, "v", "u", &req->group);
                 else if (streq(key, "memory"))
@@ -132,6 +134,10 @@ static int read_space_options(sd_bus_message *m, struct space_request *req, sd_b
                 }
                 if (r == -ENOMEM)
                         return r;
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                                 "At most %u reserved ranges",
+                                                 SPACE_RESERVED_MAX);
                 if (r < 0)
                         return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
                                                  "Option '%s' takes a value of type '%s'", key,
@@ -143,9 +149,6 @@ static int read_space_options(sd_bus_message *m, struct space_request *req, sd_b
         }
         if (r < 0)
                 return r;
-        if (req->n_reserved > 256)
-                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                         "At most 256 reserved ranges");
         return sd_bus_message_exit_container(m);
 }
 
@@ -164,8 +167,6 @@ int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_erro
                 return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT, "Guest '%s': %s",
                                          req.guest, bad);
         r = read_space_options(message, &req, error);
-        if (r >= 0)
-                r = auth_check(message, error);
         if (r >= 0) {
                 req.creator = sd_bus_message_get_sender(message);
                 r = req.creator ? 0 : -EBADMSG;
@@ -192,7 +193,7 @@ static int method_map(sd_bus_message *message, void *userdata, sd_bus_error *err
         r = sd_bus_message_read(message, "tttu", &iova, &size, &target, &prot);
         if (r < 0)
                 return r;
-        r = check_creator(s, message, error);
+        r = check_creator_memory(s, error);
         if (r < 0)
                 return r;
         r = iom_space_map(s->core, iova, size, target, prot);
@@ -217,6 +218,8 @@ static int read_batch(sd_bus_message *message, struct batch_entry **ret, size_t 
                 return r;
         while ((r = sd_bus_message_read(message, "(tttu)", &e.iova, &e.size, &e.target, &e.prot)) >
                0) {
+                if (n == MAP_BATCH_MAX)
+                        return -E2BIG;
                 if (n == allocated) {
                         struct batch_entry *a;
                         allocated = allocated ? allocated * 2 : 64;
@@ -247,9 +250,12 @@ static int method_map_batch(sd_bus_message *message, void *userdata, sd_bus_erro
         int r;
 
         r = read_batch(message, &entries, &n);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "At most %u mappings in one batch", MAP_BATCH_MAX);
         if (r < 0)
                 return r;
-        r = check_creator(s, message, error);
+        r = check_creator_memory(s, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -258,12 +264,13 @@ static int method_map_batch(sd_bus_message *message, void *userdata, sd_bus_erro
                 r = iom_space_map(s->core, e->iova, e->size, e->target, e->prot);
                 if (r >= 0)
                         continue;
+                /* Explained before the rollback: the mapping in the way may be this batch's. */
+                (void) explain_change(s, r, e->iova, e->size, e->target, e->prot, &inner);
                 s->quiet = true;
                 for (size_t j = i; j > 0; j--)
                         (void) iom_space_unmap(s->core, entries[j - 1].iova, entries[j - 1].size,
                                                NULL);
                 s->quiet = false;
-                (void) explain_change(s, r, e->iova, e->size, e->target, e->prot, &inner);
                 r = sd_bus_error_setf(error, inner.name, "Entry %zu of %zu: %s; nothing was mapped",
                                       i, n, inner.message);
                 sd_bus_error_free(&inner);
@@ -280,10 +287,8 @@ static int method_unmap(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = sd_bus_message_read(message, "tt", &iova, &size);
         if (r < 0)
                 return r;
-        r = check_creator(s, message, error);
-        if (r < 0)
-                return r;
         r = iom_space_unmap(s->core, iova, size, &unmapped);
+        space_announce_unmapped(s);
         if (r < 0)
                 return explain_change(s, r, iova, size, 0, IOM_SPACE_RW, error);
         return sd_bus_reply_method_return(message, "t", unmapped);
@@ -315,11 +320,13 @@ static int method_get_dirty(sd_bus_message *message, void *userdata, sd_bus_erro
         r = sd_bus_message_read(message, "ttb", &iova, &size, &clear);
         if (r < 0)
                 return r;
-        if (clear) {
-                r = check_creator(s, message, error);
-                if (r < 0)
-                        return r;
-        }
+        /* Root may read the bitmap (the filter let it through); clearing it is the
+         * creator's, whose migration reads it. */
+        if (clear && !streq_ptr(sd_bus_message_get_sender(message), s->creator))
+                return sd_bus_error_setf(error, IOMMUD_ERROR_NOT_OWNER,
+                                         "Space %" PRIu32 " belongs to %s, which created it; only "
+                                         "it may clear its dirty bitmap",
+                                         s->id, s->creator);
         if (!iom_space_get_dirty_tracking(s->core))
                 return bus_error_set_errnof(error, -EINVAL,
                                             "Dirty tracking is off: SetDirtyTracking(true) first");
@@ -353,9 +360,6 @@ static int method_set_dirty_tracking(sd_bus_message *message, void *userdata, sd
         r = sd_bus_message_read(message, "b", &enable);
         if (r < 0)
                 return r;
-        r = check_creator(s, message, error);
-        if (r < 0)
-                return r;
         r = iom_space_set_dirty_tracking(s->core, enable);
         if (r < 0)
                 return bus_error_set_errnof(error, r, "Dirty tracking cannot be turned %s: %s",
@@ -366,13 +370,7 @@ static int method_set_dirty_tracking(sd_bus_message *message, void *userdata, sd
 }
 
 static int method_destroy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        struct space *s = userdata;
-        int r;
-
-        r = check_creator(s, message, error);
-        if (r < 0)
-                return r;
-        space_destroy(s);
+        space_destroy(userdata);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -527,7 +525,7 @@ static const sd_bus_vtable space_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_destroy,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_ARGS("Unmapped", SD_BUS_ARGS("t", iova, "t", size), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Unmapped", SD_BUS_ARGS("a(tt)", ranges), 0),
         SD_BUS_VTABLE_END,
 };
 

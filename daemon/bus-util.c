@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "macro.h"
 
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
                           const char *property, sd_bus_message *reply, void *userdata,
@@ -31,5 +32,41 @@ int bus_path_get_id(const char *path, const char *prefix, uint32_t *ret) {
         if (errno || *end || id > UINT32_MAX)
                 return -EINVAL;
         *ret = (uint32_t) id;
+        return 0;
+}
+
+int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
+        _cleanup_strv_free_ char **strv = NULL;
+        size_t n = 0, allocated = 0;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
+                if (n == max)
+                        return -E2BIG;
+                if (n + 1 >= allocated) {
+                        size_t want = MAX(allocated * 2, (size_t) 8);
+                        char **a = reallocarray(strv, want, sizeof(char *));
+                        if (!a)
+                                return -ENOMEM;
+                        memset(a + allocated, 0, (want - allocated) * sizeof(char *));
+                        strv = a;
+                        allocated = want;
+                }
+                strv[n] = strdup(s);
+                if (!strv[n++])
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (!strv && !(strv = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(strv);
         return 0;
 }

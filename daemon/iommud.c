@@ -123,6 +123,8 @@ static int run(void) {
         (void) sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        if (r > 0)
+                return log_error_errno(ECONNRESET, "Lost the connection to the bus, exiting.");
         return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <libudev.h>
 
+#include "auth.h"
 #include "binder.h"
 #include "iom-policy.h"
 #include "policy.h"
@@ -58,6 +59,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_unref(m->policy_reload_source);
         sd_event_source_unref(m->monitor_source);
         udev_monitor_unref(m->monitor);
+        auth_free(m->auth);
         sd_bus_flush_close_unref(m->bus);
         iom_inventory_free(m->inventory);
         sd_event_unref(m->event);
@@ -282,7 +284,16 @@ int manager_start(struct manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        /* Off the bus, the daemon serves nobody and its name is gone: it exits with a failure
+         * and systemd starts it again (Restart=on-failure); the journal makes that safe. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to follow the bus connection: %m");
 
+        /* The filter first: no handler runs for a call it has not let through. */
+        r = auth_new(m, &m->auth);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the authorization filter: %m");
         r = sd_bus_add_object_manager(m->bus, NULL, IOMMUD_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object manager: %m");

@@ -16,6 +16,7 @@
 #define IOMMUD_GROUP_PREFIX IOMMUD_PATH "/group"
 #define IOMMUD_DEVICE_PREFIX IOMMUD_PATH "/device"
 
+struct auth;
 struct udev_monitor;
 struct iom_policy;
 struct job;
@@ -23,6 +24,7 @@ struct job;
 struct manager {
         sd_event *event;
         sd_bus *bus;
+        struct auth *auth; /* who may call what (daemon/auth.c) */
         struct iom_inventory *inventory;
 
         struct udev_monitor *monitor;
@@ -56,6 +58,8 @@ struct manager {
         /* Mediated I/O address spaces (daemon/space.c), in creation order. */
         struct space **spaces;
         size_t n_spaces;
+        struct space_creator **creators;
+        size_t n_creators;
         uint32_t last_space_id;
 };
 

@@ -15,6 +15,8 @@
 #include "manager.h"
 #include "space.h"
 
+static void creator_drop(struct space_creator *c);
+
 static struct space *space_free(struct space *s) {
         if (!s)
                 return NULL;
@@ -23,7 +25,9 @@ static struct space *space_free(struct space *s) {
         iom_vfio_free(s->vfio);
         if (s->memory)
                 (void) munmap(s->memory, s->memory_size);
-        sd_bus_track_unref(s->track);
+        if (s->owner)
+                creator_drop(s->owner);
+        free(s->unmapped);
         free(s->path);
         free(s->guest);
         free(s->creator);
@@ -31,26 +35,166 @@ static struct space *space_free(struct space *s) {
         return NULL;
 }
 
-/* The core tells us of each contiguous range it removed, before unmap returns: the
- * Unmapped signal goes out before the method's reply. */
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct space *, space_free);
 
+void space_announce_unmapped(struct space *s) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < s->n_unmapped; i += UNMAPPED_PER_SIGNAL) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+                size_t n = MIN(s->n_unmapped - i, (size_t) UNMAPPED_PER_SIGNAL);
+
+                r = sd_bus_message_new_signal(s->manager->bus, &signal, s->path,
+                                              "org.iommud1.Space", "Unmapped");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(signal, 'a', "(tt)");
+                for (size_t j = i; r >= 0 && j < i + n; j++)
+                        r = sd_bus_message_append(signal, "(tt)", s->unmapped[j][0],
+                                                  s->unmapped[j][1]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(signal);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, signal, NULL);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Space %" PRIu32 ": cannot announce what was unmapped: %m",
+                                  s->id);
+        s->n_unmapped = 0;
+}
+
+/* The core tells us of each contiguous range it removed, before unmap returns; the call's
+ * handler announces them all before its reply (space_announce_unmapped()). */
 static void on_unmapped(void *userdata, uint64_t iova, uint64_t size) {
         struct space *s = userdata;
 
         if (s->quiet || !s->manager->bus)
                 return;
-        (void) sd_bus_emit_signal(s->manager->bus, s->path, "org.iommud1.Space", "Unmapped", "tt",
-                                  iova, size);
+        if (s->n_unmapped == s->allocated_unmapped) {
+                size_t want = MAX(s->allocated_unmapped * 2, (size_t) 64);
+                uint64_t(*a)[2] = reallocarray(s->unmapped, want, sizeof(*a));
+                if (!a) {
+                        /* Never lose an invalidation: announce what is pending to make room. */
+                        space_announce_unmapped(s);
+                        (void) sd_bus_emit_signal(s->manager->bus, s->path, "org.iommud1.Space",
+                                                  "Unmapped", "a(tt)", 1, iova, size);
+                        return;
+                }
+                s->unmapped = a;
+                s->allocated_unmapped = want;
+        }
+        s->unmapped[s->n_unmapped][0] = iova;
+        s->unmapped[s->n_unmapped][1] = size;
+        s->n_unmapped++;
+}
+
+static struct space *space_of(struct manager *m, const struct space_creator *c) {
+        for (size_t i = m->n_spaces; i > 0; i--)
+                if (m->spaces[i - 1]->owner == c)
+                        return m->spaces[i - 1];
+        return NULL;
 }
 
 static int on_creator_gone(sd_bus_track *track, void *userdata) {
-        struct space *s = userdata;
+        struct space_creator *c = userdata;
+        struct manager *m = c->manager;
+        bool last = false;
 
-        log_info("Space %" PRIu32 " of guest %s: its creator %s left the bus, destroying it", s->id,
-                 s->guest, s->creator);
-        space_destroy(s);
+        log_info("%s left the bus: destroying the %zu space(s) it created", c->name, c->n_spaces);
+        /* Each space destroyed drops its hold on @c, and the last one frees it. */
+        while (!last) {
+                struct space *s = space_of(m, c);
+                if (!s)
+                        break;
+                last = c->n_spaces == 1;
+                space_destroy(s);
+        }
         return 0;
+}
+
+static struct space_creator *creator_find(struct manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_creators; i++)
+                if (streq(m->creators[i]->name, name))
+                        return m->creators[i];
+        return NULL;
+}
+
+/* The creator record for @name, made (and followed on the bus) on its first space. */
+static int creator_take(struct manager *m, const char *name, struct space_creator **ret) {
+        struct space_creator *c = creator_find(m, name), **a;
+        int r;
+
+        if (c) {
+                c->n_spaces++;
+                *ret = c;
+                return 0;
+        }
+        a = reallocarray(m->creators, m->n_creators + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        m->creators = a;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (struct space_creator){.manager = m, .name = strdup(name), .n_spaces = 1};
+        r = c->name ? sd_bus_track_new(m->bus, &c->track, on_creator_gone, c) : -ENOMEM;
+        if (r >= 0)
+                r = sd_bus_track_add_name(c->track, name);
+        if (r < 0) {
+                sd_bus_track_unref(c->track);
+                free(c->name);
+                free(c);
+                return r;
+        }
+        m->creators[m->n_creators++] = c;
+        *ret = c;
+        return 0;
+}
+
+static void creator_drop(struct space_creator *c) {
+        struct manager *m = c->manager;
+
+        if (--c->n_spaces > 0)
+                return;
+        for (size_t i = 0; i < m->n_creators; i++)
+                if (m->creators[i] == c) {
+                        m->creators[i] = m->creators[--m->n_creators];
+                        break;
+                }
+        sd_bus_track_unref(c->track);
+        free(c->name);
+        free(c);
+}
+
+bool space_creator_over_memory(const struct space *s) {
+        struct manager *m = s->manager;
+        uint64_t total = 0;
+
+        for (size_t i = 0; i < m->n_spaces; i++)
+                if (m->spaces[i]->owner == s->owner) {
+                        struct iom_space_stats st;
+                        iom_space_get_stats(m->spaces[i]->core, &st);
+                        total += st.memory_bytes;
+                }
+        return total >= SPACE_MEMORY_PER_CREATOR_MAX;
+}
+
+/* The limits of iommud.dbus(7): checked before anything is made. */
+static int check_limits(struct manager *m, const char *creator, char **ret_why) {
+        const struct space_creator *c = creator_find(m, creator);
+        const char *what = NULL;
+        unsigned limit = 0;
+
+        if (m->n_spaces >= SPACES_MAX)
+                what = "spaces on this host", limit = SPACES_MAX;
+        else if (c && c->n_spaces >= SPACES_PER_CREATOR_MAX)
+                what = "spaces per bus peer", limit = SPACES_PER_CREATOR_MAX;
+        else if (!c && m->n_creators >= SPACE_CREATORS_MAX)
+                what = "bus peers holding spaces", limit = SPACE_CREATORS_MAX;
+        if (!what)
+                return 0;
+        return asprintf(ret_why, "At most %u %s; destroy a space first", limit, what) < 0
+                       ? -ENOMEM
+                       : -ENOSPC;
 }
 
 /* Maps the creator's memory: a backed space's targets are offsets into it. */
@@ -165,15 +309,6 @@ static int add_reserved(struct space *s, const struct space_request *req, char *
         return 0;
 }
 
-static int space_track(struct space *s) {
-        int r;
-
-        r = sd_bus_track_new(s->manager->bus, &s->track, on_creator_gone, s);
-        if (r < 0)
-                return r;
-        return sd_bus_track_add_name(s->track, s->creator);
-}
-
 static int manager_add_space(struct manager *m, struct space *s) {
         struct space **a = reallocarray(m->spaces, m->n_spaces + 1, sizeof(*a));
 
@@ -191,6 +326,9 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         int r;
 
         *ret_why = NULL;
+        r = check_limits(m, req->creator, ret_why);
+        if (r < 0)
+                return r;
         if (req->memory_fd >= 0 && !req->has_group)
                 return (*ret_why = strdup("The 'memory' option goes with 'group': only a space "
                                           "backed by a VFIO container maps memory"))
@@ -237,7 +375,7 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         r = iom_space_subscribe(s->core, on_unmapped, s);
         if (r < 0)
                 return r;
-        r = space_track(s);
+        r = creator_take(m, s->creator, &s->owner);
         if (r < 0)
                 return r;
         r = manager_add_space(m, s);
@@ -265,6 +403,8 @@ void space_destroy(struct space *s) {
         /* Freeing the core unmaps every range and announces each from the space's path:
          * before the object goes. */
         s->core = iom_space_free(s->core);
+        if (m->bus)
+                space_announce_unmapped(s);
         if (m->bus) {
                 (void) sd_bus_emit_object_removed(m->bus, s->path);
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
@@ -277,6 +417,7 @@ void space_destroy_all(struct manager *m) {
         while (m->n_spaces > 0)
                 space_destroy(m->spaces[m->n_spaces - 1]);
         m->spaces = mfree(m->spaces);
+        m->creators = mfree(m->creators);
 }
 
 struct space *space_find(struct manager *m, uint32_t id) {

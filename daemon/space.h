@@ -12,8 +12,25 @@
 
 #define IOMMUD_SPACE_PREFIX "/org/iommud1/space"
 
+/* What one bus peer, and all of them, may hold (iommud.dbus(7), LIMITS): each creator costs
+ * the daemon one match on the bus, which allows a few hundred per connection. */
+#define SPACES_MAX 1024u
+#define SPACES_PER_CREATOR_MAX 64u
+#define SPACE_CREATORS_MAX 128u
+#define SPACE_MEMORY_PER_CREATOR_MAX (UINT64_C(1) << 30)
+/* Ranges one Unmapped signal carries (16 bytes each). */
+#define UNMAPPED_PER_SIGNAL 65536u
+
 struct manager;
 struct iom_vfio;
+
+/* A bus peer that created spaces: followed with one watch, whatever their number. */
+struct space_creator {
+        struct manager *manager;
+        char *name; /* its unique bus name */
+        sd_bus_track *track;
+        size_t n_spaces;
+};
 
 struct space {
         struct manager *manager;
@@ -21,8 +38,13 @@ struct space {
         char *path;
         char *guest;
         char *creator; /* the unique bus name that may change it */
+        struct space_creator *owner;
         struct iom_space *core;
-        sd_bus_track *track;
+
+        /* Ranges unmapped by the call at hand, announced in one Unmapped signal (or a few)
+         * before its reply: space_announce_unmapped(). */
+        uint64_t (*unmapped)[2];
+        size_t n_unmapped, allocated_unmapped;
 
         /* A space backed by a VFIO container (CreateSpace's "group" and "memory"). */
         bool has_group;
@@ -54,6 +76,12 @@ struct space_request {
  * returns a negative errno with *@ret_why saying what is wrong (may be NULL on -ENOMEM). */
 int space_create(struct manager *m, const struct space_request *req, struct space **ret,
                  char **ret_why);
+
+/* Sends the Unmapped signals for what the call at hand unmapped: before its reply. */
+void space_announce_unmapped(struct space *s);
+
+/* Whether @s's creator has reached its memory limit: it may map nothing more. */
+bool space_creator_over_memory(const struct space *s);
 
 /* Unexports and frees @s (every mapping removed, subscribers told). */
 void space_destroy(struct space *s);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "iom-bus-ranges.h"
+#include "macro.h"
 
 int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
                                int (*read_one)(sd_bus_message *m, void *userdata), void *userdata) {
@@ -33,25 +34,34 @@ int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
 struct ranges {
         uint64_t (**ranges)[2];
         size_t *n;
+        size_t max, allocated;
 };
 
 static int read_range(sd_bus_message *m, void *userdata) {
         struct ranges *x = userdata;
-        uint64_t first, last, (*a)[2];
+        uint64_t first, last;
         int r = sd_bus_message_read(m, "(tt)", &first, &last);
 
         if (r <= 0)
                 return r;
-        a = reallocarray(*x->ranges, *x->n + 1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        *x->ranges = a;
-        a[*x->n][0] = first;
-        a[*x->n][1] = last;
+        if (*x->n >= x->max)
+                return -E2BIG;
+        if (*x->n == x->allocated) {
+                size_t want = MAX(x->allocated * 2, (size_t) 16);
+                uint64_t(*a)[2] = reallocarray(*x->ranges, want, sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                *x->ranges = a;
+                x->allocated = want;
+        }
+        (*x->ranges)[*x->n][0] = first;
+        (*x->ranges)[*x->n][1] = last;
         (*x->n)++;
         return 1;
 }
 
-int iom_bus_read_ranges(sd_bus_message *m, uint64_t (**ranges)[2], size_t *n) {
-        return iom_bus_read_variant_array(m, "(tt)", read_range, &(struct ranges){ranges, n});
+int iom_bus_read_ranges(sd_bus_message *m, size_t max, uint64_t (**ranges)[2], size_t *n) {
+        /* Only *@n entries are known to be allocated: the first append grows the array. */
+        return iom_bus_read_variant_array(m, "(tt)", read_range,
+                                          &(struct ranges){ranges, n, max, *n});
 }

@@ -16,6 +16,6 @@ int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
                                int (*read_one)(sd_bus_message *m, void *userdata), void *userdata);
 
 /* Reads a variant holding a(tt) (an option's or a property's value) at the message's
- * position, appending to *@ranges (realloc'ed; the caller
- * frees it) and *@n. Returns 0 or a negative errno. */
-int iom_bus_read_ranges(sd_bus_message *m, uint64_t (**ranges)[2], size_t *n);
+ * position, appending to *@ranges (realloc'ed; the caller frees it) and *@n, in time linear in
+ * their number. Returns 0, -E2BIG when *@n would pass @max, or a negative errno. */
+int iom_bus_read_ranges(sd_bus_message *m, size_t max, uint64_t (**ranges)[2], size_t *n);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,3 +82,14 @@ static inline int negative_errno(void) {
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strempty(s) ((s) ? (s) : "")
+
+/* Both NULL, or the same string. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
+/* The rest of @s after @prefix, or NULL when @s does not start with it. */
+static inline const char *startswith(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}

@@ -19,7 +19,8 @@ class Client:
         self.conn = Gio.DBusConnection.new_for_address_sync(
             address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
             Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-        self.signals = []
+        self.signals = []  # every (iova, size) announced by Unmapped
+        self.batches = 0  # the Unmapped signals that carried them
 
     def call(self, path, interface, method, signature=None, args=None, reply=None):
         params = GLib.Variant(signature, args) if signature else None
@@ -59,7 +60,8 @@ class Client:
 
     def listen_unmapped(self, path):
         def on_signal(conn, sender, obj, iface, member, params):
-            self.signals.append(tuple(params.unpack()))
+            self.signals.extend(tuple(r) for r in params.unpack()[0])
+            self.batches += 1
         self.conn.signal_subscribe(BUS_NAME, SPACE, 'Unmapped', path, None,
                                    Gio.DBusSignalFlags.NONE, on_signal)
 
