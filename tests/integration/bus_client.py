@@ -72,4 +72,5 @@ class Client:
             context.iteration(False)
 
     def close(self):
-        self.conn.close_sync(None)
+        if not self.conn.is_closed():
+            self.conn.close_sync(None)

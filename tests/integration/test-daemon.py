@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """iommud as a process: it leaves on SIGTERM with status 0 and gives the name back, refuses
-to start a second time on one bus, and says why when it cannot start at all.
+to start a second time on one bus, says why when it cannot start at all, and exits with a
+failure when it loses the bus (so that systemd's Restart=on-failure brings it back).
 Usage: test-daemon.py tests/hosts/NAME"""
 
 import os
@@ -28,6 +29,12 @@ class DaemonTest(HostCase):
                          self.harness.daemon.errors())
         wait_for(lambda: not self.harness.bus.has_owner(BUS_NAME),
                  f'{BUS_NAME} to lose its owner')
+
+    def test_lost_bus_exits_with_failure(self):
+        process = self.harness.daemon.process
+        self.harness.bus.process.kill()
+        self.assertEqual(process.wait(timeout=COMMAND_TIMEOUT), 1, self.harness.daemon.errors())
+        self.assertIn('Lost the connection to the bus', self.harness.daemon.errors())
 
     def test_second_instance_refused(self):
         result = self.run_daemon(f'--journal={self.harness.daemon.journal}.2')

@@ -4,15 +4,18 @@
 maps 10^5 pages in one MapBatch, translates, unmaps (the Unmapped signal comes before the
 reply), and its disconnect destroys the space; bad arguments get the named errors and change
 nothing; only the creator may change a space; iommuctl space list/show/translate read it.
+A stranger may not read a space's layout nor dirty it; one peer's spaces meet the named limit
+and never take the daemon off the bus; a bulk unmap is announced in one signal.
 Usage: test-space.py tests/hosts/NAME (any host)."""
 
 import os
+import subprocess
 import sys
 
 from gi.repository import GLib
 
 from bus_client import MANAGER, SPACE, Client
-from harness import HostCase, host_main, wait_for
+from harness import BUS_NAME, HostCase, host_main, plain_env, wait_for
 
 PAGE = 4096
 MSI_FIRST, MSI_LAST = 0xfee00000, 0xfeefffff
@@ -197,6 +200,78 @@ class SpaceTest(HostCase):
         self.client.pump()
         self.assertEqual(sorted(self.client.signals), [(0, 16 * PAGE), (0x100000, PAGE)])
         self.assertNotIn(path, self.spaces())
+
+    def test_strangers_neither_read_nor_dirty(self):
+        path = self.client.create('vm3')
+        self.call(path, 'Map', '(tttu)', (0, 4 * PAGE, 0x100000, 3))
+        self.call(path, 'SetDirtyTracking', '(b)', (True,))
+        os.chmod(self.harness.bus.dir, 0o755)  # the stranger must reach the bus socket
+        for method, signature, args in [('Translate', 'tu', ['0', '2']),
+                                        ('GetDirty', 'ttb', ['0', str(4 * PAGE), 'false']),
+                                        ('ListMappings', 'tu', ['0', '0']),
+                                        ('Map', 'tttu', [str(8 * PAGE), str(PAGE), '0', '3'])]:
+            with self.subTest(method=method):
+                stranger = subprocess.run(
+                    ['busctl', f'--address={self.harness.bus.address}', 'call', BUS_NAME, path,
+                     SPACE, method, signature, *args], capture_output=True, text=True,
+                    env=plain_env(), timeout=60, user=65534, group=65534)
+                self.assertEqual(stranger.returncode, 1, stranger.stdout)
+                self.assertIn('belongs to', stranger.stderr)
+        # The stranger's write translation marked nothing; the creator's own does.
+        bitmap = bytes(self.call(path, 'GetDirty', '(ttb)', (0, 4 * PAGE, False), '(ay)')[0])
+        self.assertEqual(bitmap, bytes(1))
+        self.call(path, 'Translate', '(tu)', (PAGE, 2), '(tut)')
+        bitmap = bytes(self.call(path, 'GetDirty', '(ttb)', (0, 4 * PAGE, False), '(ay)')[0])
+        self.assertEqual(bitmap, bytes([0b10]))
+
+    def test_bulk_unmap_is_one_signal(self):
+        path = self.client.create('vm4')
+        scattered = [(i * 2 * PAGE, PAGE, i * PAGE, 3) for i in range(5000)]
+        self.call(path, 'MapBatch', '(a(tttu))', (scattered,))
+        self.client.listen_unmapped(path)
+        unmapped = self.call(path, 'Unmap', '(tt)', (0, 10000 * PAGE), '(t)')[0]
+        self.assertEqual(unmapped, 5000 * PAGE)
+        self.client.pump()  # what arrived before the reply
+        self.assertEqual(self.client.batches, 1)
+        self.assertEqual(self.client.signals, [(iova, size) for iova, size, _, _ in scattered])
+
+    def test_limits_keep_the_daemon_on_the_bus(self):
+        bystander = Client(self.harness.bus.address)
+        self.addCleanup(bystander.close)
+        kept = bystander.create('vm5')
+        greedy = Client(self.harness.bus.address)
+        self.addCleanup(greedy.close)
+        created, refused = 0, None
+        for _ in range(2000):
+            try:
+                greedy.create('vm6')
+                created += 1
+            except GLib.Error as e:
+                refused = e
+                break
+        self.assertEqual(created, 64)
+        self.assertIsNotNone(refused)
+        self.assertIn('LimitExceeded', refused.message)
+        self.assertIn('At most 64 spaces per bus peer', refused.message)
+        # Still on the bus, its name and every other peer's space intact.
+        self.assertTrue(self.harness.bus.has_owner(BUS_NAME))
+        self.assertIn(kept, self.spaces())
+        self.assertEqual(len(self.spaces()), 65)
+        # The greedy peer leaves: its 64 spaces go, one watch told the daemon.
+        greedy.close()
+        wait_for(lambda: len(self.spaces()) == 1, 'the greedy peer\'s spaces to go')
+        self.assertEqual(self.spaces(), [kept])
+        # Many peers: each costs the daemon one watch, and their number is bounded too.
+        peers = [Client(self.harness.bus.address) for _ in range(128)]
+        for peer in peers:
+            self.addCleanup(peer.close)
+        for peer in peers[:127]:
+            peer.create('vm7')
+        name, message = peers[127].error_of(MANAGER, 'org.iommud1.Manager', 'CreateSpace',
+                                            '(sa{sv})', ('vm7', {}), '(o)')
+        self.assertEqual(name, 'org.iommud1.Error.LimitExceeded', message)
+        self.assertIn('At most 128 bus peers holding spaces', message)
+        self.assertTrue(self.harness.bus.has_owner(BUS_NAME))
 
 
 if __name__ == '__main__':
