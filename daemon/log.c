@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Daemon logging, and the sink for libiom's debug messages. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
@@ -72,4 +74,38 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         vlog(level, error, file, line, func, format, ap);
         va_end(ap);
         return -error;
+}
+
+void log_refused_internal(const char *file, int line, const char *func, const char *format, ...) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static time_t window_start;
+        static unsigned in_window, left_out;
+        struct timespec now;
+        unsigned told = 0;
+        bool pass;
+        va_list ap;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+        (void) pthread_mutex_lock(&lock);
+        if (now.tv_sec - window_start >= (time_t) LOG_REFUSED_INTERVAL_SEC) {
+                window_start = now.tv_sec;
+                in_window = 0;
+        }
+        pass = in_window < LOG_REFUSED_BURST;
+        if (pass) {
+                in_window++;
+                told = left_out;
+                left_out = 0;
+        } else
+                left_out++;
+        (void) pthread_mutex_unlock(&lock);
+        if (!pass)
+                return;
+        if (told > 0)
+                log_internal(LOG_NOTICE, 0, file, line, func,
+                             "%u more refusals were not logged (at most %u in %u s).", told,
+                             LOG_REFUSED_BURST, LOG_REFUSED_INTERVAL_SEC);
+        va_start(ap, format);
+        vlog(LOG_NOTICE, 0, file, line, func, format, ap);
+        va_end(ap);
 }

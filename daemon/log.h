@@ -28,3 +28,12 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_notice_errno(error, ...) log_full_errno(LOG_NOTICE, error, __VA_ARGS__)
 #define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, error, __VA_ARGS__)
 #define log_oom() log_error_errno(ENOMEM, "Out of memory.")
+
+/* A refusal of a caller's request, at LOG_NOTICE: at most LOG_REFUSED_BURST of them in
+ * LOG_REFUSED_INTERVAL_SEC, so a caller refused in a loop cannot flood the journal; how many
+ * were left out is said with the next one logged. Callable from any thread. */
+#define LOG_REFUSED_BURST 10u
+#define LOG_REFUSED_INTERVAL_SEC 10u
+void log_refused_internal(const char *file, int line, const char *func, const char *format, ...)
+        _printf_(4, 5);
+#define log_refused(...) log_refused_internal(__FILE__, __LINE__, __func__, __VA_ARGS__)

@@ -60,6 +60,17 @@ class PolicyTest(HostCase):
         self.assert_denied('win11', f"'win11' may not have {DEVICE}", 'no rule allows it',
                            'default deny')
 
+    def test_refusals_do_not_flood_the_log(self):
+        self.restart()  # an empty directory: every assignment refused
+        name = 'x' * 250
+        bus = self.harness.bus.address
+        for _ in range(40):
+            self.harness.bus.busctl('call', 'org.iommud1', '/org/iommud1',
+                                    'org.iommud1.Manager', 'Assign', 'sasa{sv}', name, '1',
+                                    DEVICE, '1', 'dry-run', 'b', 'true', check=False)
+        logged = self.harness.daemon.errors().count('may not have')
+        self.assertEqual(logged, 10, f'{logged} refusals logged for 40 calls ({bus})')
+
     def test_allowed_by_a_rule_names_it(self):
         self.write('10-rules.json', [GPU_RULE])
         self.restart()
