@@ -3,7 +3,8 @@
 """What 'meson install' puts on a system: runs it from the build directory into a temporary
 DESTDIR and checks the tree (programs, unit, D-Bus and polkit files, man pages, tmpfiles.d), the
 directories systemd-tmpfiles makes from it, 'systemd-analyze verify' of the installed unit and its
-'systemd-analyze security' exposure. Nothing is written outside the temporary directory.
+'systemd-analyze security' exposure, which iommud(8) states. Nothing is written outside the
+temporary directory.
 Environment: $MESON (the meson command), $IOMMUD_BUILD_ROOT (a configured and built tree)."""
 
 import json
@@ -150,6 +151,13 @@ class Install(unittest.TestCase):
         exposed = '\n'.join(line for line in out.splitlines() if line.startswith('✗'))
         self.assertLessEqual(float(exposure.group(1)), EXPOSURE_MAX,
                              f'exposure {exposure.group(1)} > {EXPOSURE_MAX}:\n{exposed}')
+        with open(self.installed('mandir', 'man8', 'iommud.8'), encoding='utf-8') as f:
+            page = f.read().replace('\\&', '')  # roff's zero-width escapes after dots
+        stated = re.search(r'rates its exposure (\d+\.\d+)', page)
+        self.assertIsNotNone(stated, 'iommud(8) states no exposure (SANDBOXING)')
+        self.assertEqual(stated.group(1), exposure.group(1),
+                         f'iommud(8) states exposure {stated.group(1)}, '
+                         f'systemd-analyze measures {exposure.group(1)}')
         warnings = re.findall(rf'^.*{re.escape(UNIT)}:\d+:.*$', out, re.M)
         self.assertEqual(warnings, [], 'systemd-analyze security warns:\n' + '\n'.join(warnings))
 
