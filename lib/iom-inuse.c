@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -14,43 +16,63 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "iom-inuse.h"
+#include "iom-log.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 
-struct uses {
+/* A growing NULL-terminated string vector. */
+struct strvec {
         char **v;
         size_t n;
 };
 
-_printf_(2, 3) static int add_use(struct uses *u, const char *format, ...) {
-        char **grown, *s;
-        va_list ap;
-        int n;
+/* Appends @s, which it takes (and frees on failure). */
+static int strvec_push(struct strvec *l, char *s) {
+        char **grown = realloc(l->v, (l->n + 2) * sizeof(char *));
 
-        va_start(ap, format);
-        n = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (n < 0)
-                return -ENOMEM;
-        for (size_t i = 0; i < u->n; i++)
-                if (streq(u->v[i], s)) { /* the same use reached twice (a shared holder) */
-                        free(s);
-                        return 0;
-                }
-        grown = realloc(u->v, (u->n + 2) * sizeof(char *));
         if (!grown) {
                 free(s);
                 return -ENOMEM;
         }
-        u->v = grown;
-        u->v[u->n++] = s;
-        u->v[u->n] = NULL;
+        l->v = grown;
+        l->v[l->n++] = s;
+        l->v[l->n] = NULL;
         return 0;
+}
+
+static bool strv_contains(char **l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+_printf_(2, 0) static int add_usev(struct strvec *u, const char *format, va_list ap) {
+        char *s;
+
+        if (vasprintf(&s, format, ap) < 0)
+                return -ENOMEM;
+        if (strv_contains(u->v, s)) { /* the same use reached twice (a shared holder) */
+                free(s);
+                return 0;
+        }
+        return strvec_push(u, s);
+}
+
+_printf_(2, 3) static int add_use(struct strvec *u, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = add_usev(u, format, ap);
+        va_end(ap);
+        return r;
 }
 
 /* Whether the sysfs device at @real (a resolved path) sits below the PCI device @pci_real. An
@@ -83,8 +105,8 @@ static bool is_behind(const char *real, const char *pci_real) {
 
 /* Calls @found for each member of /sys/class/@class that sits behind @pci_real. */
 static int for_each_behind(const char *class, const char *pci_real,
-                           int (*found)(const char *dir, const char *name, struct uses *u),
-                           struct uses *u) {
+                           int (*found)(const char *dir, const char *name, void *userdata),
+                           void *userdata) {
         _cleanup_free_ char *classdir = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *e;
@@ -102,7 +124,7 @@ static int for_each_behind(const char *class, const char *pci_real,
                 real = realpath(link, NULL);
                 if (!real || !is_behind(real, pci_real))
                         continue;
-                int r = found(real, e->d_name, u);
+                int r = found(real, e->d_name, userdata);
                 if (r < 0)
                         return r;
         }
@@ -111,81 +133,122 @@ static int for_each_behind(const char *class, const char *pci_real,
 
 /* ---- block devices ---- */
 
-static int read_devnum(const char *dir, dev_t *ret) {
-        _cleanup_free_ char *s = NULL;
-        unsigned maj, min;
+/* How many mount namespaces besides our own are read, one process each. The exclusive-open
+ * probe still sees a device mounted in one beyond the cap. */
+#define MOUNT_NAMESPACES_MAX 1024U
 
-        if (iom_sysfs_read_string(dir, "dev", &s) < 0 || sscanf(s, "%u:%u", &maj, &min) != 2)
-                return -ENOENT;
-        *ret = makedev(maj, min);
-        return 0;
+/* How deep holders stack (a partition under md under dm-crypt under LVM). */
+#define HOLDER_DEPTH_MAX 4
+
+/* A block device behind the PCI device, or a holder (dm, md) stacked on one. */
+struct blockdev {
+        char *name; /* the kernel's name, "nvme0n1p2" */
+        char *via;  /* " (dm 'vg-home' on nvme0n1p3)" for a holder, else NULL */
+        char *dir;
+        dev_t devnum;
+        bool has_devnum;
+        bool partition;
+        char **btrfs; /* every device of its btrfs filesystem, itself included, or NULL */
+        size_t root;  /* the device behind the PCI device it stands on (itself when direct) */
+        bool used;    /* on a root: a use was found on it or on its holders */
+        bool here;    /* mounted in our own mount namespace */
+};
+
+struct blockdevs {
+        struct blockdev *v;
+        size_t n;
+};
+
+static void blockdevs_done(struct blockdevs *bs) {
+        for (size_t i = 0; i < bs->n; i++) {
+                free(bs->v[i].name);
+                free(bs->v[i].via);
+                free(bs->v[i].dir);
+                strv_free(bs->v[i].btrfs);
+        }
+        free(bs->v);
 }
 
-/* Where the block device @devnum is mounted, from mountinfo's "major:minor" field. */
-static int check_mounts(const char *name, const char *via, dev_t devnum, struct uses *u) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_(fclosep) FILE *f = NULL;
-        char line[4096];
+_printf_(4, 5) static int block_use(struct blockdevs *bs, size_t i, struct strvec *u,
+                                    const char *format, ...) {
+        va_list ap;
         int r;
 
-        if (asprintf(&path, "%s/self/mountinfo", iom_proc_root()) < 0)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned maj, min;
-                char mountpoint[2048];
-
-                if (sscanf(line, "%*u %*u %u:%u %*s %2047s", &maj, &min, mountpoint) != 3 ||
-                    makedev(maj, min) != devnum)
-                        continue;
-                r = add_use(u, "%s%s is mounted at %s", name, strempty(via), mountpoint);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        bs->v[bs->v[i].root].used = true;
+        va_start(ap, format);
+        r = add_usev(u, format, ap);
+        va_end(ap);
+        return r;
 }
 
-static int check_swaps(const char *name, const char *via, dev_t devnum, struct uses *u) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_(fclosep) FILE *f = NULL;
-        char line[4096];
+/* The devices of the btrfs filesystem that @name belongs to, which sysfs lists in
+ * /sys/fs/btrfs/<uuid>/devices/ (Documentation/ABI/testing/sysfs-fs-btrfs); NULL when @name
+ * holds no btrfs. A multi-device btrfs names only one of them as its mount source. */
+static int btrfs_members(const char *name, char ***ret) {
+        _cleanup_(closedirp) DIR *d = opendir(IOM_SYSFS_ROOT "/fs/btrfs");
+        struct dirent *e;
 
-        if (asprintf(&path, "%s/swaps", iom_proc_root()) < 0)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f)) {
-                char device[2048];
+        while (d && (e = readdir(d))) {
+                _cleanup_free_ char *devices = NULL, *member = NULL;
+                struct strvec l = {};
                 struct stat st;
 
-                if (sscanf(line, "%2047s", device) != 1 || stat(device, &st) < 0 ||
-                    !S_ISBLK(st.st_mode) || st.st_rdev != devnum)
+                if (e->d_name[0] == '.')
                         continue;
-                return add_use(u, "%s%s is used as swap", name, strempty(via));
+                if (asprintf(&devices, IOM_SYSFS_ROOT "/fs/btrfs/%s/devices", e->d_name) < 0 ||
+                    asprintf(&member, "%s/%s", devices, name) < 0)
+                        return -ENOMEM;
+                if (lstat(member, &st) < 0)
+                        continue;
+                _cleanup_(closedirp) DIR *m = opendir(devices);
+                while (m && (e = readdir(m)))
+                        if (e->d_name[0] != '.') {
+                                char *s = strdup(e->d_name);
+                                if (!s || strvec_push(&l, s) < 0) {
+                                        strv_free(l.v);
+                                        return -ENOMEM;
+                                }
+                        }
+                *ret = l.v;
+                return 0;
         }
+        *ret = NULL;
         return 0;
 }
 
-/* A block device, its partitions, and what holds them (dm, md, LVM), recursively. */
-static int check_block(const char *dir, const char *name, const char *via, int depth,
-                       struct uses *u) {
-        _cleanup_free_ char *holders = NULL;
+/* Adds the block device at @dir and, recursively, what holds it. @root is the index of the
+ * device behind the PCI device it stands on, SIZE_MAX for that device itself. */
+static int collect_block(struct blockdevs *bs, const char *dir, const char *name, const char *via,
+                         size_t root, int depth) {
+        _cleanup_free_ char *holders = NULL, *devnum = NULL, *partition = NULL;
+        struct blockdev *b, *grown;
+        size_t i = bs->n;
+        unsigned maj, min;
         struct dirent *e;
-        dev_t devnum;
         int r;
 
-        if (read_devnum(dir, &devnum) >= 0) {
-                r = check_mounts(name, via, devnum, u);
-                if (r >= 0)
-                        r = check_swaps(name, via, devnum, u);
-                if (r < 0)
-                        return r;
+        grown = realloc(bs->v, (bs->n + 1) * sizeof(struct blockdev));
+        if (!grown)
+                return -ENOMEM;
+        bs->v = grown;
+        b = &bs->v[bs->n++];
+        *b = (struct blockdev){
+                .name = strdup(name),
+                .via = via ? strdup(via) : NULL,
+                .dir = strdup(dir),
+                .root = root == SIZE_MAX ? i : root,
+        };
+        if (!b->name || !b->dir || (via && !b->via))
+                return -ENOMEM;
+        if (iom_sysfs_read_string(dir, "dev", &devnum) >= 0 &&
+            sscanf(devnum, "%u:%u", &maj, &min) == 2) {
+                b->devnum = makedev(maj, min);
+                b->has_devnum = true;
         }
-        if (depth == 0)
-                return 0;
+        b->partition = iom_sysfs_read_string(dir, "partition", &partition) >= 0;
+        r = btrfs_members(name, &b->btrfs);
+        if (r < 0 || depth == 0)
+                return r;
 
         if (asprintf(&holders, "%s/holders", dir) < 0)
                 return -ENOMEM;
@@ -201,7 +264,7 @@ static int check_block(const char *dir, const char *name, const char *via, int d
                 if (asprintf(&holder_via, " (%s%s%s on %s)", dm_name ? "dm '" : "",
                              strempty(dm_name), dm_name ? "'" : "holder", name) < 0)
                         return -ENOMEM;
-                r = check_block(target, e->d_name, holder_via, depth - 1, u);
+                r = collect_block(bs, target, e->d_name, holder_via, bs->v[i].root, depth - 1);
                 if (r < 0)
                         return r;
         }
@@ -209,8 +272,279 @@ static int check_block(const char *dir, const char *name, const char *via, int d
 }
 
 /* Every block device behind the device: disks and partitions (the class lists both). */
-static int found_block(const char *dir, const char *name, struct uses *u) {
-        return check_block(dir, name, NULL, 4, u);
+static int found_block(const char *dir, const char *name, void *userdata) {
+        return collect_block(userdata, dir, name, NULL, SIZE_MAX, HOLDER_DEPTH_MAX);
+}
+
+/* Undoes mountinfo's and swaps' octal escapes ("\040" for a space), in place. */
+static void unescape_octal(char *s) {
+        char *w = s;
+
+        for (const char *p = s; *p;)
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+                    p[3] >= '0' && p[3] <= '7') {
+                        *w++ = (char) ((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
+                        p += 4;
+                } else
+                        *w++ = *p++;
+        *w = '\0';
+}
+
+/* The kernel's name of the block device that a mount or swap source names: "/dev/nvme0n1p2",
+ * "/dev/disk/by-uuid/…", "/dev/mapper/vg-home". NULL for a source outside /dev (a pool, a
+ * server, a file): those are never resolved, so no path of the host's is walked. */
+static char *source_device_name(const char *source) {
+        _cleanup_free_ char *real = NULL, *numbers = NULL, *name = NULL;
+        const char *p;
+        struct stat st;
+
+        if (strncmp(source, "/dev/", 5) != 0)
+                return NULL;
+        if (stat(source, &st) >= 0 && S_ISBLK(st.st_mode) &&
+            asprintf(&numbers, "%u:%u", major(st.st_rdev), minor(st.st_rdev)) >= 0 &&
+            iom_sysfs_read_link_name(IOM_SYSFS_ROOT "/dev/block", numbers, &name) >= 0)
+                return TAKE_PTR(name);
+        /* No node here (another mount namespace's /dev, or "/dev/root"): its name then. */
+        real = realpath(source, NULL);
+        p = real ?: source;
+        if (strncmp(p, "/dev/", 5) != 0 || strchr(p + 5, '/'))
+                return NULL;
+        return strdup(p + 5);
+}
+
+/* Where the block devices are mounted, from one mount namespace's mountinfo (proc(5)): by the
+ * "major:minor" field, or, for btrfs, bcachefs and ZFS whose superblock has an anonymous
+ * device number (0:N), by the mount source, one device or several joined with ':'
+ * (bcachefs). @where is NULL for our own namespace. */
+static int scan_mountinfo(const char *path, const char *where, struct blockdevs *bs,
+                          struct strvec *u) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+
+        while (f && getline(&line, &size, f) > 0) {
+                _cleanup_strv_free_ char **names = NULL;
+                char *mountpoint, *fstype, *source, *end, *sep, *state = NULL;
+                struct strvec l = {};
+                unsigned maj, min;
+                int n = 0, r;
+
+                if (sscanf(line, "%*u %*u %u:%u %*s %n", &maj, &min, &n) != 2 || n == 0)
+                        continue;
+                mountpoint = line + n;
+                end = strchr(mountpoint, ' ');
+                sep = end ? strstr(end, " - ") : NULL;
+                if (!sep)
+                        continue;
+                *end = '\0';
+                fstype = strtok_r(sep + 3, " \n", &state);
+                source = strtok_r(NULL, " \n", &state);
+                if (!fstype || !source)
+                        continue;
+                unescape_octal(mountpoint);
+                unescape_octal(source);
+                for (char *c = strtok_r(source, ":", &state); c; c = strtok_r(NULL, ":", &state)) {
+                        char *name = source_device_name(c);
+                        if (name && strvec_push(&l, name) < 0) {
+                                strv_free(l.v);
+                                return -ENOMEM;
+                        }
+                }
+                names = l.v;
+
+                for (size_t i = 0; i < bs->n; i++) {
+                        struct blockdev *b = &bs->v[i];
+                        const char *sibling = NULL;
+
+                        if (where && b->here)
+                                continue; /* mounted here too: that says enough */
+                        if (!(b->has_devnum && makedev(maj, min) == b->devnum) &&
+                            !strv_contains(names, b->name)) {
+                                for (char **s = names; !sibling && s && *s; s++)
+                                        if (streq(fstype, "btrfs") && strv_contains(b->btrfs, *s))
+                                                sibling = *s;
+                                if (!sibling)
+                                        continue;
+                        }
+                        b->here = b->here || !where;
+                        r = block_use(bs, i, u, "%s%s%s%s%s is mounted at %s%s", b->name,
+                                      strempty(b->via), sibling ? " (with " : "", strempty(sibling),
+                                      sibling ? " in one btrfs filesystem)" : "", mountpoint,
+                                      strempty(where));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int scan_swaps(struct blockdevs *bs, struct strvec *u) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t size = 0;
+
+        if (asprintf(&path, "%s/swaps", iom_proc_root()) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        while (f && getline(&line, &size, f) > 0) {
+                _cleanup_free_ char *name = NULL;
+
+                line[strcspn(line, " \t\n")] = '\0';
+                unescape_octal(line);
+                name = source_device_name(line);
+                for (size_t i = 0; name && i < bs->n; i++) {
+                        if (!streq(name, bs->v[i].name))
+                                continue;
+                        int r = block_use(bs, i, u, "%s%s is used as swap", name,
+                                          strempty(bs->v[i].via));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* The mount namespace of @pid ("self" too) as its inode number, 0 when unreadable. */
+static uint64_t mount_namespace(const char *pid) {
+        _cleanup_free_ char *path = NULL;
+        char target[64];
+        uint64_t ino;
+        ssize_t n;
+
+        if (asprintf(&path, "%s/%s/ns/mnt", iom_proc_root(), pid) < 0)
+                return 0;
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                return 0;
+        target[n] = '\0';
+        return sscanf(target, "mnt:[%" SCNu64 "]", &ino) == 1 ? ino : 0;
+}
+
+/* Mounts in other mount namespaces (containers, units with PrivateMounts=): each distinct
+ * namespace is read once, through the first process found in it, so the cost grows with the
+ * number of processes plus the mount tables read, and at most MOUNT_NAMESPACES_MAX of them. */
+static int scan_other_namespaces(struct blockdevs *bs, struct strvec *u) {
+        uint64_t own = mount_namespace("self"), seen[MOUNT_NAMESPACES_MAX];
+        _cleanup_(closedirp) DIR *d = opendir(iom_proc_root());
+        size_t n_seen = 0;
+        struct dirent *e;
+
+        while (d && (e = readdir(d))) {
+                _cleanup_free_ char *piddir = NULL, *comm = NULL, *where = NULL, *path = NULL;
+                size_t lo = 0, hi = n_seen;
+                uint64_t ns;
+                int r;
+
+                if (e->d_name[strspn(e->d_name, "0123456789")] != '\0')
+                        continue;
+                ns = mount_namespace(e->d_name);
+                if (ns == 0 || ns == own)
+                        continue;
+                while (lo < hi) { /* seen[] stays sorted: a binary search keeps this linear */
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (seen[mid] < ns)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (lo < n_seen && seen[lo] == ns)
+                        continue;
+                if (n_seen == MOUNT_NAMESPACES_MAX) {
+                        iom_debug("More than %u mount namespaces, ignoring the rest",
+                                  MOUNT_NAMESPACES_MAX);
+                        break;
+                }
+                memmove(seen + lo + 1, seen + lo, (n_seen++ - lo) * sizeof(seen[0]));
+                seen[lo] = ns;
+
+                if (asprintf(&piddir, "%s/%s", iom_proc_root(), e->d_name) < 0 ||
+                    asprintf(&path, "%s/mountinfo", piddir) < 0)
+                        return -ENOMEM;
+                (void) iom_sysfs_read_string(piddir, "comm", &comm);
+                if (asprintf(&where, " in the mount namespace of PID %s (%s)", e->d_name,
+                             comm ?: "gone") < 0)
+                        return -ENOMEM;
+                r = scan_mountinfo(path, where, bs, u);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Whether the kernel holds @b's block node exclusively: a mounted filesystem, md, dm, ZFS
+ * and btrfs claim their devices, and an O_EXCL open of a claimed block device fails with
+ * EBUSY (open(2)). Only a real node of that very device is probed, and closed at once: the
+ * probe's own claim lasts a moment. */
+static bool held_exclusively(const struct blockdev *b) {
+        _cleanup_free_ char *node = NULL;
+        struct stat st;
+        int fd;
+
+        if (!b->has_devnum || asprintf(&node, "/dev/%s", b->name) < 0)
+                return false;
+        if (stat(node, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != b->devnum)
+                return false;
+        fd = open(node, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd >= 0) {
+                (void) close(fd);
+                return false;
+        }
+        return errno == EBUSY;
+}
+
+/* Whether a partition of the whole disk @disk is in use: its claim makes the disk busy too. */
+static bool partition_used(const struct blockdevs *bs, const struct blockdev *disk) {
+        size_t n = strlen(disk->dir);
+
+        for (size_t i = 0; i < bs->n; i++)
+                if (bs->v[i].partition && bs->v[i].used &&
+                    strncmp(bs->v[i].dir, disk->dir, n) == 0 && bs->v[i].dir[n] == '/')
+                        return true;
+        return false;
+}
+
+/* The last line of defence, for what the tables above cannot name (a ZFS pool, a mount
+ * beyond the namespace cap, a source that no longer resolves): partitions first, so that a
+ * disk is only blamed for a claim that none of its partitions explains. */
+static int probe_exclusive(struct blockdevs *bs, struct strvec *u) {
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < bs->n; i++) {
+                        struct blockdev *b = &bs->v[i];
+                        int r;
+
+                        if (b->root != i || b->used || b->partition != (pass == 0) ||
+                            (pass == 1 && partition_used(bs, b)) || !held_exclusively(b))
+                                continue;
+                        r = block_use(bs, i, u,
+                                      "%s is held open exclusively by the kernel (a filesystem "
+                                      "or volume manager)",
+                                      b->name);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+static int check_blocks(const char *pci_real, struct strvec *u) {
+        _cleanup_free_ char *mountinfo = NULL;
+        struct blockdevs bs = {};
+        int r;
+
+        r = for_each_behind("block", pci_real, found_block, &bs);
+        if (r >= 0 && bs.n > 0) {
+                if (asprintf(&mountinfo, "%s/self/mountinfo", iom_proc_root()) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = scan_mountinfo(mountinfo, NULL, &bs, u);
+                if (r >= 0)
+                        r = scan_swaps(&bs, u);
+                if (r >= 0)
+                        r = scan_other_namespaces(&bs, u);
+                if (r >= 0)
+                        r = probe_exclusive(&bs, u);
+        }
+        blockdevs_done(&bs);
+        return r;
 }
 
 /* ---- network interfaces ---- */
@@ -248,10 +582,73 @@ static bool carries_default_route(const char *ifname) {
         return found;
 }
 
-static int check_interface(const char *ifname, struct uses *u) {
-        _cleanup_free_ char *dir = NULL, *flags_text = NULL, *addrs = NULL;
+/* Appends @text to the ", "-joined list @list. */
+static int join_address(char **list, const char *text) {
+        char *joined;
+
+        if (asprintf(&joined, "%s%s%s", strempty(*list), *list ? ", " : "", text) < 0)
+                return -ENOMEM;
+        free(*list);
+        *list = joined;
+        return 0;
+}
+
+/* The addresses of @ifname joined with ", ", NULL when it has none: IPv4 from the kernel
+ * (getifaddrs), IPv6 from $IOMMUD_PROC_ROOT/net/if_inet6 (link-local ones do not count), so
+ * that a recorded host replays its IPv6 side. */
+static int interface_addresses(const char *ifname, char **ret) {
+        _cleanup_free_ char *addrs = NULL, *path = NULL, *line = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
         struct ifaddrs *list = NULL;
-        size_t len = 0;
+        char text[INET6_ADDRSTRLEN];
+        size_t size = 0;
+        int r = 0;
+
+        if (getifaddrs(&list) >= 0) {
+                for (struct ifaddrs *i = list; r >= 0 && i; i = i->ifa_next)
+                        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+                            streq(i->ifa_name, ifname) &&
+                            inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr,
+                                      text, sizeof(text)))
+                                r = join_address(&addrs, text);
+                freeifaddrs(list);
+                if (r < 0)
+                        return r;
+        }
+        /* "20010db8000000000000000000000001 02 40 00 80 eth0": address, index, prefix length,
+         * scope (0x20 link), flags, name. */
+        if (asprintf(&path, "%s/net/if_inet6", iom_proc_root()) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        while (f && getline(&line, &size, f) > 0) {
+                char hex[33], name[IFNAMSIZ + 1];
+                struct in6_addr a;
+                unsigned scope;
+
+                if (sscanf(line, "%32[0-9a-fA-F] %*x %*x %x %*x %16s", hex, &scope, name) != 3 ||
+                    strlen(hex) != 32 || scope == 0x20 || !streq(name, ifname))
+                        continue;
+                for (size_t k = 0; k < 16; k++)
+                        (void) sscanf(hex + 2 * k, "%2hhx", &a.s6_addr[k]);
+                if (inet_ntop(AF_INET6, &a, text, sizeof(text))) {
+                        r = join_address(&addrs, text);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = TAKE_PTR(addrs);
+        return 0;
+}
+
+static int check_upper(const char *subject, const char *relation, const char *upper, int depth,
+                       struct strvec *u);
+
+/* Whether @ifname, which @subject stands for, is up with addresses or the default route; if
+ * not, the same for the devices stacked on it (its bridge, bond or team master, VLANs and
+ * macvlans: the "master" and "upper_*" links), which reach the network through it. */
+static int check_interface(const char *ifname, const char *subject, int depth, struct strvec *u) {
+        _cleanup_free_ char *dir = NULL, *flags_text = NULL, *addrs = NULL, *master = NULL;
+        struct dirent *e;
         bool route;
         int r;
 
@@ -260,48 +657,51 @@ static int check_interface(const char *ifname, struct uses *u) {
         if (iom_sysfs_read_string(dir, "flags", &flags_text) < 0 ||
             !(strtoul(flags_text, NULL, 0) & IFF_UP))
                 return 0;
-        if (getifaddrs(&list) >= 0) {
-                for (struct ifaddrs *i = list; i; i = i->ifa_next) {
-                        char text[INET6_ADDRSTRLEN];
-                        const void *src;
-
-                        if (!i->ifa_addr || !streq(i->ifa_name, ifname))
-                                continue;
-                        if (i->ifa_addr->sa_family == AF_INET)
-                                src = &((struct sockaddr_in *) i->ifa_addr)->sin_addr;
-                        else if (i->ifa_addr->sa_family == AF_INET6 &&
-                                 !IN6_IS_ADDR_LINKLOCAL(
-                                         &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr))
-                                src = &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
-                        else
-                                continue;
-                        if (!inet_ntop(i->ifa_addr->sa_family, src, text, sizeof(text)))
-                                continue;
-                        char *grown = realloc(addrs, len + strlen(text) + 3);
-                        if (!grown) {
-                                freeifaddrs(list);
-                                return -ENOMEM;
-                        }
-                        addrs = grown;
-                        len += (size_t) sprintf(addrs + len, "%s%s", len ? ", " : "", text);
-                }
-                freeifaddrs(list);
-        }
+        r = interface_addresses(ifname, &addrs);
+        if (r < 0)
+                return r;
         route = carries_default_route(ifname);
-        if (!addrs && !route)
+        if (addrs || route)
+                return add_use(u, "%s is up%s%s%s", subject, addrs ? " with " : "", strempty(addrs),
+                               route ? " and carries the default route" : "");
+        if (depth == 0)
                 return 0; /* up without addresses or routes: nothing of the host's runs on it */
-        r = add_use(u, "%s is up%s%s%s", ifname, addrs ? " with " : "", strempty(addrs),
-                    route ? " and carries the default route" : "");
-        return r;
+
+        if (iom_sysfs_read_link_name(dir, "master", &master) >= 0) {
+                r = check_upper(subject, "a port of", master, depth, u);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        while (d && (e = readdir(d))) {
+                /* The master has its upper_ link too: it was checked above. */
+                if (strncmp(e->d_name, "upper_", 6) != 0 ||
+                    (master && streq(e->d_name + 6, master)))
+                        continue;
+                r = check_upper(subject, "below", e->d_name + 6, depth, u);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
-static int found_net(const char *dir, const char *name, struct uses *u) {
-        return check_interface(name, u);
+static int check_upper(const char *subject, const char *relation, const char *upper, int depth,
+                       struct strvec *u) {
+        _cleanup_free_ char *stacked = NULL;
+
+        if (asprintf(&stacked, "%s is %s %s, which", subject, relation, upper) < 0)
+                return -ENOMEM;
+        return check_interface(upper, stacked, depth - 1, u);
+}
+
+static int found_net(const char *dir, const char *name, void *userdata) {
+        return check_interface(name, name, 4, userdata);
 }
 
 /* ---- console and input ---- */
 
-static int found_graphics(const char *dir, const char *name, struct uses *u) {
+static int found_graphics(const char *dir, const char *name, void *userdata) {
+        struct strvec *u = userdata;
         struct stat st;
 
         /* fbcon draws on the framebuffers it is bound to; with fbcon registered, a
@@ -312,7 +712,8 @@ static int found_graphics(const char *dir, const char *name, struct uses *u) {
         return add_use(u, "%s on this device drives the console", name);
 }
 
-static int found_input(const char *dir, const char *name, struct uses *u) {
+static int found_input(const char *dir, const char *name, void *userdata) {
+        struct strvec *u = userdata;
         _cleanup_free_ char *label = NULL;
 
         if (strncmp(name, "input", 5) != 0)
@@ -324,7 +725,7 @@ static int found_input(const char *dir, const char *name, struct uses *u) {
 
 /* The firmware's framebuffer (efifb, simpledrm) belongs to a platform device, not the GPU:
  * on the boot VGA device it still scans out of this device's memory. */
-static int check_boot_console(const char *dir, struct uses *u) {
+static int check_boot_console(const char *dir, struct strvec *u) {
         _cleanup_free_ char *boot_vga = NULL, *fbname = NULL;
 
         if (iom_sysfs_read_string(dir, "boot_vga", &boot_vga) < 0 || !streq(boot_vga, "1"))
@@ -342,15 +743,14 @@ static int check_boot_console(const char *dir, struct uses *u) {
 int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
         static const struct {
                 const char *class;
-                int (*found)(const char *dir, const char *name, struct uses *u);
+                int (*found)(const char *dir, const char *name, void *userdata);
         } classes[] = {
-                {"block", found_block},
                 {"net", found_net},
                 {"graphics", found_graphics},
                 {"input", found_input},
         };
         _cleanup_free_ char *dir = NULL, *real = NULL;
-        struct uses u = {};
+        struct strvec u = {};
         char buf[IOM_ADDRESS_STRING_MAX];
         int r = 0;
 
@@ -364,6 +764,7 @@ int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
         u.v = calloc(1, sizeof(char *));
         if (!u.v)
                 return -ENOMEM;
+        r = check_blocks(real, &u);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(classes); i++)
                 r = for_each_behind(classes[i].class, real, classes[i].found, &u);
         if (r >= 0)
