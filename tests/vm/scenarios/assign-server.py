@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Server: one endpoint behind the pci-bridge takes its group peer along, and the bridge's
 # shpchp (which claims DMA ownership) lets go; the uplink that carries the default route is
-# refused; a VFIO user holding a device makes a release fail at its deadline, naming it,
-# while the bus keeps answering.
+# refused, and so is the NVMe while its disk is claimed exclusively; a VFIO user holding a
+# device makes a release fail at its deadline, naming it, while the bus keeps answering.
 import json
 import os
 import subprocess
@@ -55,6 +55,22 @@ def run(vm):
                  "carries the default route" in result.stderr,
                  f"assigning the uplink {uplink} gave {result.returncode}: {result.stderr!r}")
         vm.check(driver(uplink) == "e1000e", f"the uplink is on {driver(uplink)} now")
+
+        # The NVMe's disk claimed exclusively (as a mounted filesystem or md/dm/ZFS claims it)
+        # with no mount table naming it: the O_EXCL probe refuses it.
+        nvme = vm.address_of("nvme0")
+        claim = subprocess.Popen(["python3", "-c", "import os, sys\n"
+                                  "fd = os.open('/dev/nvme0n1', os.O_RDONLY | os.O_EXCL)\n"
+                                  "print('claimed', flush=True)\nsys.stdin.read()"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        vm.check(claim.stdout.readline().strip() == "claimed", "cannot claim /dev/nvme0n1")
+        result = vm.run(["iommuctl", "assign", "router", nvme], check=False, quiet=True)
+        claim.communicate(timeout=10)
+        vm.log(f"assign of the claimed NVMe: {result.returncode}: {result.stderr.strip()}")
+        vm.check(result.returncode == 1 and "(InUse)" in result.stderr and
+                 "nvme0n1 is held open exclusively by the kernel" in result.stderr,
+                 f"assigning the claimed NVMe {nvme} gave {result.returncode}: {result.stderr!r}")
+        vm.check(driver(nvme) == "nvme", f"the claimed NVMe is on {driver(nvme)} now")
 
         # A VFIO user holds legacy0: the release's unbind blocks in vfio-pci's remove path. The
         # bus keeps answering meanwhile, and the release fails at its deadline naming the holder.
