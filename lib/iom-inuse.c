@@ -516,8 +516,8 @@ static int probe_exclusive(struct blockdevs *bs, struct strvec *u) {
                             (pass == 1 && partition_used(bs, b)) || !held_exclusively(b))
                                 continue;
                         r = block_use(bs, i, u,
-                                      "%s is held open exclusively by the kernel (a filesystem "
-                                      "or volume manager)",
+                                      "%s is held open exclusively (by a filesystem, a volume "
+                                      "manager or a program)",
                                       b->name);
                         if (r < 0)
                                 return r;
