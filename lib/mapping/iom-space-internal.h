@@ -387,8 +387,12 @@ void space_index_free(struct iom_space *s);
 /* Dirty tracking (iom-space-dirty.c). */
 struct iom_dirty *space_dirty_new(const struct iom_space *s);
 struct iom_dirty *space_dirty_free(struct iom_dirty *d);
-int space_dirty_populate(struct iom_dirty *d, uint64_t first_page, uint64_t last_page);
+/* The writer, under the space's lock, after each operation (accepts NULL): fills the pools
+ * markers take their bitmaps from; O(what markers took since). */
+void space_dirty_refill(struct iom_dirty *d);
 uint64_t space_dirty_memory(const struct iom_dirty *d);
-void space_dirty_mark(const struct iom_dirty *d, uint64_t first_page, uint64_t last_page);
+uint64_t space_dirty_overflows(const struct iom_dirty *d);
+/* Readers, inside a read-side section: never allocates, locks or makes a syscall. */
+void space_dirty_mark(struct iom_dirty *d, uint64_t first_page, uint64_t last_page);
 void space_dirty_collect(struct iom_dirty *d, uint64_t first_page, uint64_t last_page, bool clear,
                          uint8_t *bitmap);

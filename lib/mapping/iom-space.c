@@ -48,7 +48,8 @@
  * - The arenas (iom-space-arena.c) nodes, compacts and record chunks are carved from: the
  *   large ones on 2 MiB transparent huge pages, so a walk over tens of MiB stays in the TLB.
  *
- * - The dirty bitmap (iom-space-dirty.c), only while tracking is on.
+ * - The dirty bitmap (iom-space-dirty.c), only while tracking is on: it grows with the pages
+ *   written, from pools the writer fills after each operation, never with what is mapped.
  *
  * - A per-thread hint: the last record a thread translated through (its range, its pointer
  *   and its generation), checked before walking the index.
@@ -78,7 +79,7 @@
  * call; else the full way: a hint check (one record load) or the walk and one record load.
  * Never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
- * its size in pages. unmap: the same plus O(mappings removed), and one grace period.
+ * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools). unmap: the same plus O(mappings removed), and one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
  * packed nodes and compacts (scattered), plus 32 bytes of record; arenas are freed with the
  * space only.
@@ -410,7 +411,6 @@ static void limbo_flush(struct iom_space *s) {
 static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_t target,
                       unsigned prot) {
         uint64_t last = iova + size - 1, page = iova >> IOM_SPACE_PAGE_SHIFT;
-        struct iom_dirty *d = s->dirty;
         uint32_t id;
         int r;
 
@@ -431,12 +431,6 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
         r = space_reserve(s, 1, 1);
         if (r < 0)
                 return r;
-        if (d) {
-                r = space_dirty_populate(d, iova >> IOM_SPACE_PAGE_SHIFT,
-                                         last >> IOM_SPACE_PAGE_SHIFT);
-                if (r < 0)
-                        return r;
-        }
         if (s->backend.map) {
                 r = s->backend.map(s->backend_userdata, iova, size, target, prot);
                 if (r < 0)
@@ -448,6 +442,7 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
         s->mapped_bytes += size;
         if (s->n_limbo > LIMBO_MAX)
                 limbo_flush(s);
+        space_dirty_refill(s->dirty);
         return 0;
 }
 
@@ -601,6 +596,7 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         iom_rcu_synchronize();
         space_drain_objects(s);
         notify_and_release(s, iova, last);
+        space_dirty_refill(s->dirty);
         return 0;
 }
 
@@ -716,7 +712,7 @@ static _always_inline_ int resolve(const struct iom_space *s, uint64_t iova, uns
 }
 
 static void mark_dirty(const struct iom_space *s, uint64_t first, uint64_t last) {
-        const struct iom_dirty *d = LOAD(&s->dirty);
+        struct iom_dirty *d = LOAD(&s->dirty);
 
         if (d)
                 space_dirty_mark(d, first >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT);
@@ -867,27 +863,13 @@ _public_ int iom_space_translate_sg(const struct iom_space *s, uint64_t iova, ui
 
 _public_ int iom_space_set_dirty_tracking(struct iom_space *s, bool enable) {
         struct iom_dirty *d = NULL, *old;
-        int r = 0;
 
         if (!s)
                 return -EINVAL;
+        /* O(1): the bitmaps grow as pages are written (iom-space-dirty.c). */
+        if (enable && !(d = space_dirty_new(s)))
+                return -ENOMEM;
         pthread_mutex_lock(&s->lock);
-        if (enable) {
-                uint64_t page = 0;
-                uint32_t id;
-
-                d = space_dirty_new(s);
-                if (!d)
-                        r = -ENOMEM;
-                while (r >= 0 && (id = next_in_range(s, &page, UINT64_MAX)))
-                        r = space_dirty_populate(d, space_rec(s, id)->iova >> IOM_SPACE_PAGE_SHIFT,
-                                                 rec_last_page(space_rec(s, id)));
-                if (r < 0) {
-                        space_dirty_free(d);
-                        pthread_mutex_unlock(&s->lock);
-                        return r;
-                }
-        }
         old = s->dirty;
         STORE(&s->dirty, d);
         if (old) {
@@ -922,6 +904,7 @@ _public_ int iom_space_get_dirty(struct iom_space *s, uint64_t iova, uint64_t si
                 memset(bitmap, 0, (pages + 7) / 8);
                 space_dirty_collect(s->dirty, iova >> IOM_SPACE_PAGE_SHIFT,
                                     (iova + size - 1) >> IOM_SPACE_PAGE_SHIFT, clear, bitmap);
+                space_dirty_refill(s->dirty);
         }
         pthread_mutex_unlock(&s->lock);
         return r;
@@ -956,6 +939,7 @@ _public_ void iom_space_get_stats(const struct iom_space *s, struct iom_space_st
                 .pinned_bytes = s->mapped_bytes,
                 .memory_bytes = s->memory_bytes + space_dirty_memory(s->dirty) +
                                 s->n_reserved * sizeof(s->reserved[0]),
+                .dirty_overflows = space_dirty_overflows(s->dirty),
         };
         pthread_mutex_unlock(&w->lock);
 }

@@ -60,6 +60,9 @@ struct iom_space_stats {
         uint64_t mapped_bytes;
         uint64_t pinned_bytes; /* equals mapped_bytes unless a backend pins differently */
         uint64_t memory_bytes; /* bytes the index, the records and the dirty bitmap allocated */
+        /* Since tracking was last turned on: writes that found no bitmap ready for their page
+         * and marked a whole span around it dirty instead (iom_space_get_dirty()). */
+        uint64_t dirty_overflows;
 };
 
 /* An optional backend (a VFIO container, an iommufd IOAS) told of every change inside the
@@ -148,7 +151,13 @@ int iom_space_translate(const struct iom_space *space, uint64_t iova, unsigned a
 int iom_space_translate_sg(const struct iom_space *space, uint64_t iova, uint64_t length,
                            unsigned access, struct iom_sg *ret_sg, size_t n);
 
-/* Turns dirty tracking on (from a clean bitmap, also when it was on already) or off. */
+/* Dirty tracking's memory grows with the places written (about 520 bytes per 16 MiB of IOVA
+ * written in, plus 4 KiB per 8 GiB), never with what is mapped, and stays within this many
+ * bytes per space (about 2 TiB of IOVA written, page-precise); memory_bytes counts it. */
+#define IOM_SPACE_DIRTY_MEMORY_MAX (UINT64_C(64) << 20)
+
+/* Turns dirty tracking on (from a clean bitmap, also when it was on already) or off, in O(1)
+ * however much is mapped. */
 int iom_space_set_dirty_tracking(struct iom_space *space, bool enable);
 bool iom_space_get_dirty_tracking(const struct iom_space *space);
 
@@ -156,7 +165,10 @@ bool iom_space_get_dirty_tracking(const struct iom_space *space);
  * mappings and holes): bit i stands for page i and is bit i % 8 of byte i / 8; exactly
  * ceil(pages / 8) bytes are written, @bitmap_size must hold them (-ENOBUFS). With @clear the
  * bits read are cleared. -EINVAL while tracking is off. Pages unmapped before they were read
- * keep their bits until read. */
+ * keep their bits until read. Every page written since it was last read is reported; others
+ * are too only where a write overflowed (stats.dirty_overflows: the bitmaps were short, when
+ * many new places were written since the last call or past IOM_SPACE_DIRTY_MEMORY_MAX), then
+ * whole spans of 16 MiB or more around it, until read with @clear. */
 int iom_space_get_dirty(struct iom_space *space, uint64_t iova, uint64_t size, bool clear,
                         uint8_t *bitmap, size_t bitmap_size);
 

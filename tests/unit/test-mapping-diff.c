@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Differential test of the mapping core: long random sequences of map, unmap, translate,
- * translate_sg and get_dirty, every answer checked against the naive model at every step.
+ * translate_sg and get_dirty, every answer checked against the naive model at every step
+ * (dirty bitmaps exactly, or at least the pages written once a write overflowed).
  * Usage: test-mapping-diff [SEED [STEPS]]; IOM_MAPPING_SEED=N does the same. The seed is
  * printed first, so a failure replays. */
 #include <inttypes.h>
@@ -75,9 +76,11 @@ static uint64_t some_size(void) {
         }
 }
 
-static void some_op(const struct model *m, bool strewn, uint64_t *next_target,
+/* @burst: translates only (writes mostly), so that no writer call refills the pools the dirty
+ * bitmaps grow from and writes to new places overflow them. */
+static void some_op(const struct model *m, bool strewn, bool burst, uint64_t *next_target,
                     struct model_op *op) {
-        unsigned k = (unsigned) below(100);
+        unsigned k = burst ? 55 + (unsigned) below(35) : (unsigned) below(100);
 
         op->iova = some_iova(m, strewn);
         op->size = some_size();
@@ -101,6 +104,7 @@ static void some_op(const struct model *m, bool strewn, uint64_t *next_target,
                 op->kind = MODEL_TRANSLATE;
                 op->iova += below(PAGE);
                 op->prot |= below(20) ? 1 : 0;
+                op->prot |= burst ? 2 : 0;
         } else if (k < 90) {
                 op->kind = MODEL_TRANSLATE_SG;
                 op->iova += below(PAGE);
@@ -108,6 +112,9 @@ static void some_op(const struct model *m, bool strewn, uint64_t *next_target,
         } else if (k < 98) {
                 op->kind = MODEL_GET_DIRTY;
                 op->size = below(4) ? (1 + below(512)) * PAGE : op->size;
+                /* Half the time around a page written: a lost bit shows. */
+                if (m->n_dirty > 0 && below(2))
+                        op->iova = (m->dirty[below(m->n_dirty)] - below(64)) * PAGE;
         } else {
                 op->kind = MODEL_SET_TRACKING;
                 op->prot = below(4) != 0;
@@ -115,8 +122,10 @@ static void some_op(const struct model *m, bool strewn, uint64_t *next_target,
 }
 
 /* @strewn: first STREWN_POPULATION one-page mappings strewn over the strewn range, then every
- * operation there. */
-static int run(const char *name, const struct iom_space_config *config, bool strewn, size_t steps) {
+ * operation there. @bursts: every other 64 steps a burst of translates (some_op()), with
+ * tracking on. */
+static int run(const char *name, const struct iom_space_config *config, bool strewn, bool bursts,
+               size_t steps) {
         static const uint64_t reserved[][2] = {
                 {(UINT64_C(1) << 30) + (UINT64_C(1) << 20),
                  (UINT64_C(1) << 30) + (UINT64_C(1) << 20) + 16 * PAGE - 1},
@@ -137,13 +146,17 @@ static int run(const char *name, const struct iom_space_config *config, bool str
 
                 r = model_step(s, &m, &op, i);
         }
+        if (bursts && r == 0)
+                r = model_step(s, &m, &(struct model_op){.kind = MODEL_SET_TRACKING, .prot = 1},
+                               0);
         for (size_t i = 0; i < steps && r == 0; i++) {
                 struct model_op op;
 
-                some_op(&m, strewn, &next_target, &op);
+                some_op(&m, strewn, bursts && i / 64 % 2, &next_target, &op);
                 r = model_step(s, &m, &op, i);
         }
-        printf("%s %s (%zu mappings at the end)\n", r == 0 ? "ok" : "not ok", name, m.n_maps);
+        printf("%s %s (%zu mappings at the end, %zu get_dirty after an overflow)\n",
+               r == 0 ? "ok" : "not ok", name, m.n_maps, m.dirty_overflows);
         iom_space_free(s);
         model_done(&m);
         return r;
@@ -174,11 +187,12 @@ int main(int argc, char **argv) {
         huge.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
 
         rng_state = seed;
-        failed |= run("default", &dflt, false, steps);
-        failed |= run("limits", &limits, false, steps);
-        failed |= run("wide", &wide, false, steps);
-        failed |= run("huge-pages", &huge, false, steps / 4);
-        failed |= run("strewn", &dflt, true, steps / 2);
+        failed |= run("default", &dflt, false, false, steps);
+        failed |= run("limits", &limits, false, false, steps);
+        failed |= run("wide", &wide, false, false, steps);
+        failed |= run("huge-pages", &huge, false, false, steps / 4);
+        failed |= run("strewn", &dflt, true, false, steps / 2);
+        failed |= run("strewn-bursts", &dflt, true, true, steps / 2);
         if (failed)
                 fprintf(stderr, "replay with IOM_MAPPING_SEED=%" PRIu64 "\n", seed);
         return failed ? 1 : 0;

@@ -23,6 +23,7 @@ struct model {
         uint64_t *dirty; /* dirty page numbers, unsorted, no duplicates */
         size_t n_dirty;
         uint64_t unmapped_bytes; /* what subscribers were told, summed */
+        size_t dirty_overflows;  /* get_dirty steps after a write overflowed (then a superset) */
 };
 
 enum model_op_kind {

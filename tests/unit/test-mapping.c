@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the mapping core's rules (lib/mapping/iom-space.h), one rule per test; and of
  * the shapes its index takes, which only speed depends on (iom-space-internal.h). */
+#include <time.h>
+
 #include "iom-space-internal.h"
 #include "iom-space.h"
 #include "tests.h"
@@ -341,6 +343,164 @@ static void test_dirty(void) {
         iom_space_free(s);
 }
 
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Is page @p of [iova, ...) set in @bm? */
+static bool bit(const uint8_t *bm, uint64_t iova, uint64_t p) {
+        uint64_t i = (p - iova) / PAGE;
+
+        return bm[i / 8] >> (i % 8) & 1;
+}
+
+static uint64_t dirty_memory(struct iom_space *s) {
+        struct iom_space_stats st;
+
+        iom_space_get_stats(s, &st);
+        return st.memory_bytes;
+}
+
+static uint64_t overflows(struct iom_space *s) {
+        struct iom_space_stats st;
+
+        iom_space_get_stats(s, &st);
+        return st.dirty_overflows;
+}
+
+/* Dirty bitmaps grow with what is written, not with what is mapped: 2^47 bytes mapped with
+ * tracking on cost little and return at once, and writes in them are reported exactly. */
+static void test_dirty_huge(void) {
+        static const uint64_t written[] = {0, PAGE, 63 * PAGE, 64 * PAGE, 5 * GiB + 17 * PAGE,
+                                           (UINT64_C(1) << 46) + 9 * PAGE,
+                                           (UINT64_C(1) << 47) - PAGE};
+        const uint64_t base = UINT64_C(1) << 47;
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t t0, before = dirty_memory(s), t, len;
+        uint8_t bm[16];
+
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        t0 = now_ms();
+        ASSERT_EQ(iom_space_map(s, base, base, 0, IOM_SPACE_RW), 0);
+        ASSERT_TRUE(now_ms() - t0 < 200);
+        ASSERT_TRUE(dirty_memory(s) - before < MiB);
+        /* Turning it on again over what is mapped costs as little. */
+        t0 = now_ms();
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        ASSERT_TRUE(now_ms() - t0 < 200);
+        ASSERT_TRUE(dirty_memory(s) - before < MiB);
+
+        for (size_t i = 0; i < ELEMENTSOF(written); i++)
+                ASSERT_EQ(translate(s, base + written[i] + 5, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(translate(s, base + 2 * PAGE, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(overflows(s), 0);
+        ASSERT_TRUE(dirty_memory(s) - before < MiB);
+        /* Each written page alone in its window of 128 pages (64 before it, where there are). */
+        for (size_t i = 0; i < ELEMENTSOF(written); i++) {
+                uint64_t from = base + (written[i] >= 64 * PAGE ? written[i] - 64 * PAGE : 0);
+
+                from = MIN(from, 2 * base - 128 * PAGE);
+                ASSERT_EQ(iom_space_get_dirty(s, from, 128 * PAGE, false, bm, sizeof(bm)), 0);
+                for (uint64_t p = from; p < from + 128 * PAGE; p += PAGE) {
+                        bool w = false;
+
+                        for (size_t j = 0; j < ELEMENTSOF(written); j++)
+                                w |= p == base + written[j];
+                        ASSERT_EQ(bit(bm, from, p), w);
+                }
+        }
+        iom_space_free(s);
+}
+
+/* Writes to more new places than the pools hold between two writer calls: each is recorded
+ * (a whole span dirty where no bitmap was ready), none is lost; a clear resets what it covers
+ * exactly, also inside such a span, and the rest of the span stays dirty. */
+static void test_dirty_overflow(void) {
+        const uint64_t base = 4 * GiB, size = 64 * GiB, stride = 16 * MiB + 5 * PAGE;
+        size_t bytes = size / PAGE / 8, n = 0;
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint8_t *bm = malloc(bytes), win[2];
+        uint64_t t, len, p, o;
+
+        ASSERT_TRUE(bm);
+        ASSERT_EQ(iom_space_map(s, base, size, 0, IOM_SPACE_RW), 0);
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        /* Page base + n * stride, until the pools ran dry and well past. */
+        for (; n < size / stride && overflows(s) < 8; n++)
+                ASSERT_EQ(translate(s, base + n * stride, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_TRUE(overflows(s) > 0);
+        ASSERT_EQ(iom_space_get_dirty(s, base, size, false, bm, bytes), 0);
+        for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(bit(bm, base, base + i * stride));
+        /* A superset: the last one's 16 MiB around it is dirty, page 0 of it too. */
+        p = base + (n - 1) * stride;
+        ASSERT_TRUE(bit(bm, base, p & ~(16 * MiB - 1)));
+
+        /* Clear 16 pages around it: they read clean, the span's other pages still dirty. */
+        ASSERT_EQ(iom_space_get_dirty(s, p - 8 * PAGE, 16 * PAGE, true, win, 2), 0);
+        ASSERT_EQ(win[0] | win[1] << 8, 0xffff);
+        ASSERT_EQ(iom_space_get_dirty(s, p - 8 * PAGE, 16 * PAGE, false, win, 2), 0);
+        ASSERT_EQ(win[0] | win[1] << 8, 0);
+        ASSERT_EQ(iom_space_get_dirty(s, p + 8 * PAGE, 16 * PAGE, false, win, 2), 0);
+        ASSERT_EQ(win[0] | win[1] << 8, 0xffff);
+        ASSERT_EQ(translate(s, p, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, p - 8 * PAGE, 16 * PAGE, false, win, 2), 0);
+        ASSERT_EQ(win[0] | win[1] << 8, 0x100);
+
+        /* Clear all: clean everywhere; the pools were refilled (and grew): writing the same
+         * places again overflows no more, and reads back exactly. */
+        ASSERT_EQ(iom_space_get_dirty(s, base, size, true, bm, bytes), 0);
+        ASSERT_EQ(iom_space_get_dirty(s, base, size, false, bm, bytes), 0);
+        for (size_t i = 0; i < bytes; i++)
+                ASSERT_EQ(bm[i], 0);
+        o = overflows(s);
+        for (size_t i = 0; i < n; i++)
+                ASSERT_EQ(translate(s, base + i * stride, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(overflows(s), o);
+        ASSERT_EQ(iom_space_get_dirty(s, base, size, true, bm, bytes), 0);
+        for (uint64_t i = 0, k = 0; i < size / PAGE; i++) {
+                bool w = k < n && i == k * stride / PAGE;
+
+                ASSERT_EQ(bm[i / 8] >> (i % 8) & 1, w);
+                k += w;
+        }
+        free(bm);
+        iom_space_free(s);
+}
+
+/* The dirty structure stays within IOM_SPACE_DIRTY_MEMORY_MAX however much is written, and
+ * past it writes are still all reported. */
+static void test_dirty_bound(void) {
+        const uint64_t base = 4 * GiB, size = UINT64_C(4) << 40, leaf = 16 * MiB;
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        uint64_t before, t, len, i;
+        uint8_t bm[1];
+
+        ASSERT_EQ(iom_space_map(s, base, size, 0, IOM_SPACE_RW), 0);
+        before = dirty_memory(s);
+        ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
+        /* One page in every 16 MiB, the pools refilled every 256 writes. */
+        for (i = 0; i < size / leaf; i++) {
+                ASSERT_EQ(translate(s, base + i * leaf + i % 4096 * PAGE, IOM_SPACE_WRITE, &t, &len),
+                          0);
+                if (i % 256 == 255)
+                        ASSERT_EQ(iom_space_get_dirty(s, base, PAGE, false, bm, 1), 0);
+        }
+        ASSERT_TRUE(dirty_memory(s) - before <= IOM_SPACE_DIRTY_MEMORY_MAX);
+        ASSERT_TRUE(dirty_memory(s) - before > IOM_SPACE_DIRTY_MEMORY_MAX / 2);
+        ASSERT_TRUE(overflows(s) > 0);
+        for (i = 0; i < size / leaf; i += 97) {
+                ASSERT_EQ(iom_space_get_dirty(s, base + i * leaf + i % 4096 * PAGE, PAGE, false,
+                                              bm, 1),
+                          0);
+                ASSERT_EQ(bm[0], 1);
+        }
+        iom_space_free(s);
+}
+
 struct told {
         uint64_t iova[8], size[8];
         unsigned n;
@@ -567,5 +727,6 @@ IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_ape
               IOM_TEST(test_overlap), IOM_TEST(test_reserved), IOM_TEST(test_split),
               IOM_TEST(test_large), IOM_TEST(test_limits), IOM_TEST(test_faults),
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
+              IOM_TEST(test_dirty_huge), IOM_TEST(test_dirty_overflow), IOM_TEST(test_dirty_bound),
               IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
               IOM_TEST(test_linear_leaf), IOM_TEST(test_index_forms))
