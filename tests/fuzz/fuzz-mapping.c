@@ -29,8 +29,7 @@ static void decode(const uint8_t *b, uint64_t *next_target, struct model_op *op)
         op->kind = (enum model_op_kind)((b[0] & 7) % _MODEL_OP_MAX);
         op->prot = (b[0] >> 3) & 3;
         op->iova = base + page * PAGE - (base ? UINT64_C(1) << 24 : 0);
-        /* Up to 64 MiB in pages, 255 GiB in 1 GiB units: dirty tracking allocates a bit per
-         * page mapped, and the model marks page by page. */
+        /* Up to 64 MiB in pages, 255 GiB in 1 GiB units: the model marks page by page. */
         op->size = (uint64_t)(b[0] & 0x40 ? b[4] : b[4] | ((b[5] & 0x3f) << 8)) *
                    scales[(b[0] >> 5) & 3];
         op->target = b[0] & 0x80 ? *next_target : (uint64_t)(b[6] | (b[7] << 8)) * PAGE;
