@@ -91,10 +91,10 @@ struct spare {
 };
 
 struct pool {
-        void *obj[POOL_MAX]; /* atomic: markers exchange with NULL, the writer fills NULLs */
-        unsigned want;       /* atomic: the writer keeps entries 0..want-1 filled */
-        unsigned next;       /* atomic: where markers look first */
-        bool starved;        /* atomic: a marker found no object since the last fill */
+        void *obj[POOL_MAX];  /* atomic: markers exchange with NULL, the writer fills NULLs */
+        unsigned want;        /* atomic: the writer keeps entries 0..want-1 filled */
+        unsigned next;        /* atomic: where markers look first */
+        bool starved;         /* atomic: a marker found no object since the last fill */
         struct spare *spares; /* atomic: taken and not installed */
 };
 
@@ -259,7 +259,7 @@ static __attribute__((noinline)) void *slot_grow(struct iom_dirty *d, void **slo
 /* The leaf holding @page for a marker, grown if need be; NULL when a whole span holding it is
  * dirty, whose last page goes to @ret_span_last. */
 static _always_inline_ struct dleaf *leaf_for(struct iom_dirty *d, uint64_t page,
-                                             uint64_t *ret_span_last) {
+                                              uint64_t *ret_span_last) {
         struct dnode *n = &d->root;
 
         for (unsigned l = d->levels - 1;; l--) {

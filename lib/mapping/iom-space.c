@@ -79,7 +79,8 @@
  * call; else the full way: a hint check (one record load) or the walk and one record load.
  * Never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
- * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools). unmap: the same plus O(mappings removed), and one grace period.
+ * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools).
+ * unmap: the same plus O(mappings removed), and one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
  * packed nodes and compacts (scattered), plus 32 bytes of record; arenas are freed with the
  * space only.

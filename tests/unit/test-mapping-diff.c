@@ -147,8 +147,7 @@ static int run(const char *name, const struct iom_space_config *config, bool str
                 r = model_step(s, &m, &op, i);
         }
         if (bursts && r == 0)
-                r = model_step(s, &m, &(struct model_op){.kind = MODEL_SET_TRACKING, .prot = 1},
-                               0);
+                r = model_step(s, &m, &(struct model_op){.kind = MODEL_SET_TRACKING, .prot = 1}, 0);
         for (size_t i = 0; i < steps && r == 0; i++) {
                 struct model_op op;
 

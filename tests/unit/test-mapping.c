@@ -374,9 +374,14 @@ static uint64_t overflows(struct iom_space *s) {
 /* Dirty bitmaps grow with what is written, not with what is mapped: 2^47 bytes mapped with
  * tracking on cost little and return at once, and writes in them are reported exactly. */
 static void test_dirty_huge(void) {
-        static const uint64_t written[] = {0, PAGE, 63 * PAGE, 64 * PAGE, 5 * GiB + 17 * PAGE,
-                                           (UINT64_C(1) << 46) + 9 * PAGE,
-                                           (UINT64_C(1) << 47) - PAGE};
+        /* Pages 0, 1, 63 and 64 (two words of a leaf), one 5 GiB on, one half way, the last. */
+        static const uint64_t written[] = {0,
+                                           1,
+                                           63,
+                                           64,
+                                           5 * GiB / PAGE + 17,
+                                           (UINT64_C(1) << 34) + 9,
+                                           (UINT64_C(1) << 35) - 1};
         const uint64_t base = UINT64_C(1) << 47;
         struct iom_space *s = space_new(1000, UINT64_MAX);
         uint64_t t0, before = dirty_memory(s), t, len;
@@ -394,13 +399,13 @@ static void test_dirty_huge(void) {
         ASSERT_TRUE(dirty_memory(s) - before < MiB);
 
         for (size_t i = 0; i < ELEMENTSOF(written); i++)
-                ASSERT_EQ(translate(s, base + written[i] + 5, IOM_SPACE_WRITE, &t, &len), 0);
+                ASSERT_EQ(translate(s, base + written[i] * PAGE + 5, IOM_SPACE_WRITE, &t, &len), 0);
         ASSERT_EQ(translate(s, base + 2 * PAGE, IOM_SPACE_READ, &t, &len), 0);
         ASSERT_EQ(overflows(s), 0);
         ASSERT_TRUE(dirty_memory(s) - before < MiB);
         /* Each written page alone in its window of 128 pages (64 before it, where there are). */
         for (size_t i = 0; i < ELEMENTSOF(written); i++) {
-                uint64_t from = base + (written[i] >= 64 * PAGE ? written[i] - 64 * PAGE : 0);
+                uint64_t from = base + (written[i] >= 64 ? written[i] - 64 : 0) * PAGE;
 
                 from = MIN(from, 2 * base - 128 * PAGE);
                 ASSERT_EQ(iom_space_get_dirty(s, from, 128 * PAGE, false, bm, sizeof(bm)), 0);
@@ -408,7 +413,7 @@ static void test_dirty_huge(void) {
                         bool w = false;
 
                         for (size_t j = 0; j < ELEMENTSOF(written); j++)
-                                w |= p == base + written[j];
+                                w |= p == base + written[j] * PAGE;
                         ASSERT_EQ(bit(bm, from, p), w);
                 }
         }
@@ -484,8 +489,9 @@ static void test_dirty_bound(void) {
         ASSERT_EQ(iom_space_set_dirty_tracking(s, true), 0);
         /* One page in every 16 MiB, the pools refilled every 256 writes. */
         for (i = 0; i < size / leaf; i++) {
-                ASSERT_EQ(translate(s, base + i * leaf + i % 4096 * PAGE, IOM_SPACE_WRITE, &t, &len),
-                          0);
+                uint64_t iova = base + i * leaf + i % 4096 * PAGE;
+
+                ASSERT_EQ(translate(s, iova, IOM_SPACE_WRITE, &t, &len), 0);
                 if (i % 256 == 255)
                         ASSERT_EQ(iom_space_get_dirty(s, base, PAGE, false, bm, 1), 0);
         }
@@ -493,9 +499,9 @@ static void test_dirty_bound(void) {
         ASSERT_TRUE(dirty_memory(s) - before > IOM_SPACE_DIRTY_MEMORY_MAX / 2);
         ASSERT_TRUE(overflows(s) > 0);
         for (i = 0; i < size / leaf; i += 97) {
-                ASSERT_EQ(iom_space_get_dirty(s, base + i * leaf + i % 4096 * PAGE, PAGE, false,
-                                              bm, 1),
-                          0);
+                uint64_t iova = base + i * leaf + i % 4096 * PAGE;
+
+                ASSERT_EQ(iom_space_get_dirty(s, iova, PAGE, false, bm, 1), 0);
                 ASSERT_EQ(bm[0], 1);
         }
         iom_space_free(s);
