@@ -133,7 +133,7 @@ int main(int argc, char *argv[]) {
         /* Three rounds each, the best kept: the bus's own cost of carrying 10^6 names varies. */
         for (int round = 0; round < 6; round++) {
                 bool baseline = round % 2 == 0;
-                double o, ms, used = cpu_ms(pid);
+                double o = 0, ms, used = cpu_ms(pid);
 
                 free(error);
                 error = NULL;
