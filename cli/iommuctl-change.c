@@ -148,6 +148,12 @@ int verb_rebind(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
 
+        /* An unset shell variable must not unbind a device: no driver is spelled 'none'. */
+        if (argv[2][0] == '\0') {
+                fprintf(stderr, "iommuctl: rebind: the driver name is empty; write 'none' to "
+                                "leave the device without a driver\n");
+                return EXIT_USAGE;
+        }
         if (new_call(&bus, &call, "Rebind") < 0 ||
             sd_bus_message_append(call, "ss", argv[1], argv[2]) < 0)
                 return EXIT_REFUSED;

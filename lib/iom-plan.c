@@ -312,33 +312,31 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
 int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
                     struct iom_plan **ret, char **ret_error) {
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        const struct iom_group *g;
         struct iom_device *d;
-        struct iom_group *g = NULL;
         int r;
 
         if (!inv || !ret || !driver)
                 return -EINVAL;
+        /* An empty name is most often an unset shell variable: never read it as "unbind". */
+        if (!*driver)
+                return iom_error(ret_error, -EINVAL,
+                                 "the driver name is empty (write 'none' for no driver)");
         if (strchr(driver, '/') || strchr(driver, '\n') || strlen(driver) > 64)
                 return iom_error(ret_error, -EINVAL, "'%s' is not a driver name", driver);
-        r = iom_inventory_resolve(inv, device, &d, NULL, ret_error);
+        /* A device without a group is not ours to move: the binder's journal, locks and
+         * rollback work on groups, and the next rescan would show it back as it was. */
+        r = resolve_device(inv, device, &d, &g, ret_error);
         if (r < 0)
                 return r;
-        if (d->iommu_group >= 0)
-                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
-        if (g && g->owner)
+        if (g->owner)
                 return iom_error(ret_error, -EEXIST,
                                  "IOMMU group %u is owned by '%s': release it first", g->id,
                                  g->owner);
         r = iom_plan_new(IOM_PLAN_REBIND, NULL, &p);
         if (r < 0)
                 return r;
-        if (d->iommu_group >= 0) {
-                r = iom_plan_add_group(p, (unsigned) d->iommu_group);
-                if (r < 0)
-                        return r;
-        }
-        r = plan_add_step(p, d, *driver && !streq(driver, "none") ? driver : NULL, true,
-                          &d->address);
+        r = plan_add_step(p, d, streq(driver, "none") ? NULL : driver, true, &d->address);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);

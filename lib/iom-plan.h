@@ -60,8 +60,9 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
 int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *const *devices,
                      struct iom_plan **ret, char **ret_error);
 
-/* An administrator's move of one device to @driver ("" or "none" for no driver). -EEXIST when
- * its group is owned: release it first. */
+/* An administrator's move of one device to @driver ("none" for no driver; "" is -EINVAL).
+ * -EXDEV for a device without an IOMMU group, -EEXIST when its group is owned: release it
+ * first. */
 int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
                     struct iom_plan **ret, char **ret_error);
 

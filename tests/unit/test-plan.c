@@ -141,6 +141,27 @@ static void test_rebind(void) {
         ASSERT_STREQ(error, "IOMMU group 1 is owned by 'win11': release it first");
 }
 
+/* "none" is no driver; "" (an unset shell variable) is refused, and so is a device no IOMMU
+ * group covers: the binder could not journal, lock or roll it back. */
+static void test_rebind_none_empty_no_group(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL, *q = NULL;
+        _cleanup_free_ char *empty = NULL, *no_group = NULL;
+
+        ASSERT_EQ(iom_plan_rebind(inv, "04:00.0", "none", &p, NULL), 0);
+        ASSERT_EQ(p->n_steps, 1);
+        ASSERT_TRUE(p->steps[0].to == NULL);
+        ASSERT_EQ(p->n_groups, 1);
+
+        ASSERT_EQ(iom_plan_rebind(inv, "04:00.0", "", &q, &empty), -EINVAL);
+        ASSERT_STREQ(empty, "the driver name is empty (write 'none' for no driver)");
+        ASSERT_EQ(iom_plan_rebind(inv, "05:00.0", "vfio-pci", &q, &no_group), -EXDEV);
+        ASSERT_STREQ(no_group,
+                     "0000:05:00.0 has no IOMMU group: the IOMMU is off or does not cover it");
+        ASSERT_TRUE(q == NULL);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers),
               IOM_TEST(test_assign_two_functions_one_group), IOM_TEST(test_assign_refusals),
-              IOM_TEST(test_release), IOM_TEST(test_rebind))
+              IOM_TEST(test_release), IOM_TEST(test_rebind),
+              IOM_TEST(test_rebind_none_empty_no_group))
