@@ -97,7 +97,15 @@ static int move_device(const struct iom_address *a, const char *target, const ch
                 if (r < 0)
                         return iom_error(ret_error, r, "%s: drivers_probe failed: %s", buf,
                                          strerror(-r));
+                /* The driver rejected the device, or took too long: unlike a stuck unbind,
+                 * nothing holds the device, so the caller can put it back (-EIO, not
+                 * -ETIMEDOUT). */
                 r = iom_bind_wait_driver(a, target, STEP_TIMEOUT_USEC);
+                if (r == -ETIMEDOUT)
+                        return iom_error(ret_error, -EIO,
+                                         "%s: %s did not bind it within %llu s (it rejected the "
+                                         "device, or was too slow)",
+                                         buf, target, STEP_TIMEOUT_USEC / 1000000);
                 if (r < 0)
                         return iom_error(ret_error, r, "%s: %s did not bind it: %s", buf, target,
                                          strerror(-r));
@@ -181,26 +189,53 @@ static int check_in_use(const struct iom_plan *plan, const struct iom_plan_step 
         return 0;
 }
 
+/* Every driver the steps go to must be there: registered, or loaded from its module now (a
+ * dry run only asks modprobe whether it could). Refused before anything moves. */
+static int check_drivers(const struct iom_plan_step *steps, size_t n, bool dry_run,
+                         char **ret_error) {
+        for (size_t i = 0; i < n; i++) {
+                int r;
+
+                if (!steps[i].to)
+                        continue;
+                r = iom_bind_load_module(steps[i].to, dry_run, STEP_TIMEOUT_USEC);
+                if (r == -ENOENT)
+                        return iom_error(ret_error, r,
+                                         "no driver '%s' is registered on the PCI bus, nor a "
+                                         "module of that name",
+                                         steps[i].to);
+                if (r < 0)
+                        return iom_error(ret_error, r, "cannot load %s: %s", steps[i].to,
+                                         strerror(-r));
+        }
+        return 0;
+}
+
+/* Everything that decides whether @group may move, before the journal or sysfs is written:
+ * what a dry run answers, and what a real run checks first. */
+static int check_group(const struct iom_plan *plan, unsigned group, bool force, bool dry_run,
+                       char **ret_error) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        int r;
+
+        if (plan->op != IOM_PLAN_RELEASE) {
+                r = check_in_use(plan, plan->steps + first, n, force, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return check_drivers(plan->steps + first, n, dry_run, ret_error);
+}
+
 static int run_group(struct manager *m, const struct iom_plan *plan, unsigned group, bool force,
                      char **ret_error) {
         size_t first, n = iom_plan_group_steps(plan, group, &first);
         const struct iom_plan_step *steps = plan->steps + first;
-        bool to_vfio = false;
         size_t done;
         int r;
 
-        for (size_t i = 0; i < n; i++)
-                to_vfio = to_vfio || (steps[i].to && iom_driver_is_vfio(steps[i].to));
-        if (plan->op != IOM_PLAN_RELEASE) {
-                r = check_in_use(plan, steps, n, force, ret_error);
-                if (r < 0)
-                        return r;
-        }
-        if (to_vfio) {
-                r = iom_bind_load_module(IOM_VFIO_DRIVER, STEP_TIMEOUT_USEC);
-                if (r < 0)
-                        return iom_error(ret_error, r, "cannot load vfio-pci: %s", strerror(-r));
-        }
+        r = check_group(plan, group, force, false, ret_error);
+        if (r < 0)
+                return r;
 
         r = journal_update(m, plan, group, JOURNAL_BEGIN);
         if (r < 0)
@@ -262,9 +297,12 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
 }
 
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
-                          char **ret_error) {
+                          bool dry_run, char **ret_error) {
         for (size_t i = 0; i < plan->n_groups; i++) {
-                int r = run_group(m, plan, plan->groups[i], force, ret_error);
+                int r = dry_run ? check_group(plan, plan->groups[i], force, true, ret_error)
+                                : run_group(m, plan, plan->groups[i], force, ret_error);
+                if (r < 0 && dry_run)
+                        return r;
                 if (r < 0) {
                         /* All or nothing for assign and rebind; groups a release already
                          * returned home stay home, which is where they were going. */

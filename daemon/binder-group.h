@@ -8,12 +8,13 @@
 
 struct manager;
 
-/* Runs every group of @plan as a transaction: journal the intent, check what the host uses
- * (unless @force), move each device, verify, then record the claim and drop the intent. A
- * group that fails is put back as it was, and so are the groups of @plan done before it.
- * Returns 0 or a negative errno with *@ret_error saying what failed. */
+/* Runs every group of @plan as a transaction: check what the host uses (unless @force) and
+ * that the target drivers exist, journal the intent, move each device, verify, then record
+ * the claim and drop the intent. A group that fails is put back as it was, and so are the
+ * groups of @plan done before it. With @dry_run only the checks run: the same refusals, and
+ * nothing written. Returns 0 or a negative errno with *@ret_error saying what failed. */
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
-                          char **ret_error);
+                          bool dry_run, char **ret_error);
 
 /* Puts home the group of an intent left in the journal: finishes an unfinished release, rolls
  * back an unfinished assign or rebind. When a device is still held it fails and the intent

@@ -110,7 +110,7 @@ static void *job_thread(void *userdata) {
                         binder_group_recover(job->manager, job->request.group, &job->error_message);
         else
                 job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
-                                                    &job->error_message);
+                                                    job->request.dry_run, &job->error_message);
         do
                 n = write(job->manager->binder_pipe[1], &job, sizeof(job));
         while (n < 0 && errno == EINTR);
@@ -238,13 +238,16 @@ static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userd
         struct job *job;
 
         while (read(fd, &job, sizeof(job)) == sizeof(job)) {
+                bool changed = !job->request.dry_run;
+
                 (void) pthread_join(job->thread, NULL);
-                if (job->result >= 0 && !job->request.recover)
+                if (job->result >= 0 && !job->request.recover && changed)
                         job_apply(m, job);
                 job_reply(job);
                 job_unlink(m, job);
                 job_free(job);
-                manager_request_rescan(m, false);
+                if (changed)
+                        manager_request_rescan(m, false);
         }
         jobs_dispatch(m);
         return 0;

@@ -20,6 +20,8 @@ struct binder_request {
         char **devices; /* assign, release (empty: all of the owner's), rebind (one) */
         char *driver;   /* rebind */
         bool force;
+        /* Only check, as the real run would (the in-use scan included), and reply the plan. */
+        bool dry_run;
         /* Instead: put home the group of an intent the journal still holds. */
         bool recover;
         unsigned group;

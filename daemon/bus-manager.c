@@ -99,13 +99,13 @@ static int check_no_space(struct manager *m, const struct iom_plan *plan, sd_bus
 }
 
 /* The shape every change method shares, once the filter (daemon/auth.c) let the caller
- * through: read the options, plan (which validates every argument), then either answer with
- * the plan (dry run) or hand the request to the binder, which replies once the groups have
- * moved. */
+ * through: read the options, plan (which validates every argument), then hand the request to
+ * the binder, which replies once the groups have moved; a dry run goes the same way, so that
+ * the same checks refuse it (the in-use scan reads /proc, off the loop), and stops before the
+ * journal and sysfs. */
 static int run_change(struct manager *m, sd_bus_message *message, struct binder_request *req,
                       sd_bus_error *error) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *why = NULL;
         struct change_options options;
         int r;
@@ -128,15 +128,7 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                                  "Only an administrator may force a change");
         }
-        if (options.dry_run) {
-                r = sd_bus_message_new_method_return(message, &reply);
-                if (r < 0)
-                        return r;
-                r = bus_append_plan(reply, plan);
-                if (r < 0)
-                        return r;
-                return sd_bus_send(NULL, reply, NULL);
-        }
+        req->dry_run = options.dry_run;
         req->force = options.force;
         return binder_submit(m, req, message, error);
 }

@@ -178,7 +178,7 @@ int iom_bind_wait_driver(const struct iom_address *a, const char *driver, uint64
         }
 }
 
-int iom_bind_load_module(const char *driver, uint64_t timeout_usec) {
+int iom_bind_load_module(const char *driver, bool dry_run, uint64_t timeout_usec) {
         _cleanup_free_ char *registered = NULL;
         struct stat st;
         pid_t pid;
@@ -198,12 +198,21 @@ int iom_bind_load_module(const char *driver, uint64_t timeout_usec) {
                         (void) dup2(null, STDIN_FILENO);
                         (void) dup2(null, STDOUT_FILENO);
                 }
-                execlp("modprobe", "modprobe", "-q", driver, (char *) NULL);
+                if (dry_run)
+                        execlp("modprobe", "modprobe", "-q", "--dry-run", driver, (char *) NULL);
+                else
+                        execlp("modprobe", "modprobe", "-q", driver, (char *) NULL);
                 _exit(ENOENT); /* no modprobe */
         }
         int r = wait_child(pid, now_usec() + timeout_usec);
-        if (r < 0)
-                return r == -ENOENT ? -ENOPKG : r;
+        if (r == -ENOENT)
+                return -ENOPKG;
+        if (r == -ETIMEDOUT || r == -EIO)
+                return r;
+        if (r < 0) /* modprobe's own exit status: no such module, or it failed to load */
+                return -ENOENT;
+        if (dry_run)
+                return 0;
         /* Registration follows the module load, but not always before modprobe returns. */
         uint64_t deadline = now_usec() + timeout_usec, delay = 1000;
         while (stat(registered, &st) < 0) {

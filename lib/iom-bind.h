@@ -8,6 +8,7 @@
  * device's nodes when asked. These functions are safe to call from any thread. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "iom-address.h"
@@ -29,8 +30,10 @@ int iom_bind_probe(const struct iom_address *a, uint64_t timeout_usec);
 /* Waits until @driver is bound to the device; -ETIMEDOUT with another or no driver. */
 int iom_bind_wait_driver(const struct iom_address *a, const char *driver, uint64_t timeout_usec);
 
-/* Loads the module providing @driver unless the driver is registered already. */
-int iom_bind_load_module(const char *driver, uint64_t timeout_usec);
+/* Loads the module providing @driver unless the driver is registered already; with @dry_run
+ * only asks modprobe whether it could. -ENOENT when there is no such driver nor module,
+ * -ENOPKG without modprobe. */
+int iom_bind_load_module(const char *driver, bool dry_run, uint64_t timeout_usec);
 
 /* Waits for /dev/vfio/<group>. */
 int iom_bind_wait_vfio_node(unsigned group, uint64_t timeout_usec);

@@ -42,6 +42,18 @@ class ChangeTest(HostCase):
                     found[top] = f.read()
         return found
 
+    def mount_behind(self, address, mountpoint):
+        """Gives the device at @address a disk with a mounted filesystem, as the kernel shows
+        it: a block device below it in sysfs and that device's line in mountinfo."""
+        device = self.host.by_address[address]
+        self.testbed.add_device(f'P: {device.devpath}/nvme/nvme9/nvme9n1\n'
+                                'E: SUBSYSTEM=block\nE: DEVNAME=/dev/nvme9n1\nE: DEVTYPE=disk\n'
+                                'A: dev=259:77\n')
+        os.makedirs(os.path.join(self.testbed.proc, 'self'), exist_ok=True)
+        with open(os.path.join(self.testbed.proc, 'self', 'mountinfo'), 'w',
+                  encoding='utf-8') as f:
+            f.write(f'36 25 259:77 / {mountpoint} rw,relatime shared:1 - ext4 /dev/nvme9n1 rw\n')
+
     def journal(self):
         try:
             with open(self.harness.daemon.journal, encoding='utf-8') as f:
@@ -88,6 +100,35 @@ class ChangeTest(HostCase):
         table = self.harness.iommuctl('--dry-run', 'assign', 'win11', named)
         self.assertEqual(table.returncode, 0, table.stderr)
         self.assertIn('Dry run: nothing was changed', table.stdout)
+
+    def test_dry_run_refuses_as_the_real_call(self):
+        """A dry run runs the real call's checks, the in-use scan included: the same refusal,
+        word for word, and nothing written by either."""
+        _, named = self.shared_group()
+        self.mount_behind(named, '/srv/data')
+        real = self.harness.iommuctl('assign', 'win11', named)
+        self.refused(['assign', 'win11', named], 'InUse', 'is mounted at /srv/data')
+        dry = self.harness.iommuctl('--dry-run', 'assign', 'win11', named)
+        self.assertEqual((dry.returncode, dry.stderr, dry.stdout),
+                         (real.returncode, real.stderr, real.stdout))
+        self.refused(['--dry-run', 'assign', 'win11', named], 'InUse', 'is mounted at /srv/data')
+        self.refused(['--dry-run', 'rebind', named, 'vfio-pci'], 'InUse',
+                     'is mounted at /srv/data')
+
+    def test_rebind_driver_spelling(self):
+        _, named = self.shared_group()
+        before = (self.overrides(), self.journal())
+        result = self.harness.iommuctl('rebind', named, '')
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("the driver name is empty; write 'none'", result.stderr)
+        self.assertEqual((self.overrides(), self.journal()), before)
+        # The bus refuses it as well: an empty string never means "no driver".
+        bus = self.harness.bus.busctl('call', BUS_NAME, '/org/iommud1', 'org.iommud1.Manager',
+                                      'Rebind', 'ssa{sv}', named, '', '0', check=False)
+        self.assertNotEqual(bus.returncode, 0)
+        self.assertIn('the driver name is empty', bus.stderr)
+        plan = self.harness.iommuctl_json('--dry-run', 'rebind', named, 'none')
+        self.assertEqual([(row['address'], row['to']) for row in plan['plan']], [(named, None)])
 
     def test_refusals(self):
         _, named = self.shared_group()

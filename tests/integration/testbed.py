@@ -142,6 +142,9 @@ class Testbed:
         for module, parameters in self.host.modules.items():
             for name, value in parameters.items():
                 write_file(f'{self.sys}/module/{module}/parameters/{name}', value)
+        # vfio-pci is loaded, as on any host that assigns devices: a dry run asks the driver
+        # to be there, and must not ask this machine's modprobe.
+        os.makedirs(f'{self.sys}/bus/pci/drivers/vfio-pci', exist_ok=True)
         write_file(f'{self.proc}/cmdline', self.host.cmdline)
         write_file(f'{self.proc}/interrupts', self.host.interrupts)
 
