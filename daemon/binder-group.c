@@ -35,28 +35,44 @@ static void crash_point(const char *name) {
 }
 
 enum journal_step {
-        JOURNAL_BEGIN,  /* record the intent */
-        JOURNAL_COMMIT, /* drop it, and record the new owner (assign) or none (release) */
-        JOURNAL_ABORT,  /* drop it: the group was put back as it was, owner and all */
+        JOURNAL_BEGIN,     /* record the intent */
+        JOURNAL_COMMIT,    /* drop it, and record the new owner (assign) or none (release) */
+        JOURNAL_ABORT,     /* drop it: the group was put back as it was, owner and all */
+        JOURNAL_UNDO,      /* a committed group was put back: drop the claim an assign made */
+        JOURNAL_RECOVERED, /* an intent a crash left was put home: drop it and the claim */
 };
 
+static int journal_step_apply(struct iom_journal *j, const struct iom_plan *plan, unsigned group,
+                              enum journal_step step) {
+        if (step == JOURNAL_BEGIN)
+                return iom_journal_begin(j, plan, group);
+        if (step != JOURNAL_UNDO)
+                iom_journal_end(j, group);
+        if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_ASSIGN)
+                return iom_journal_claim(j, plan, group);
+        if ((step == JOURNAL_COMMIT && plan->op == IOM_PLAN_RELEASE) ||
+            (step == JOURNAL_UNDO && plan->op == IOM_PLAN_ASSIGN) ||
+            (step == JOURNAL_RECOVERED && plan->op != IOM_PLAN_REBIND))
+                iom_journal_unclaim(j, group);
+        return 0;
+}
+
+/* Makes @step on a copy of the journal, which replaces it only once saved: after a failed save
+ * the journal in memory is still the one on disk, so no later save records what this one
+ * could not (the claim of a commit that was then rolled back, say). */
 static int journal_update(struct manager *m, const struct iom_plan *plan, unsigned group,
                           enum journal_step step) {
-        int r = 0;
+        struct iom_journal *next = NULL;
+        int r;
 
         (void) pthread_mutex_lock(&m->journal_lock);
-        if (step == JOURNAL_BEGIN)
-                r = iom_journal_begin(m->journal, plan, group);
-        else {
-                iom_journal_end(m->journal, group);
-                if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_ASSIGN)
-                        r = iom_journal_claim(m->journal, plan, group);
-                else if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_RELEASE)
-                        iom_journal_unclaim(m->journal, group);
-        }
+        r = iom_journal_copy(m->journal, &next);
         if (r >= 0)
-                r = manager_save_journal(m);
+                r = journal_step_apply(next, plan, group, step);
+        if (r >= 0)
+                r = manager_save_journal(m, TAKE_PTR(next));
         (void) pthread_mutex_unlock(&m->journal_lock);
+        iom_journal_free(next);
         return r;
 }
 
@@ -289,15 +305,11 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
 
         if (undo_steps(plan->steps + first, n) < 0)
                 return;
-        (void) pthread_mutex_lock(&m->journal_lock);
-        if (plan->op == IOM_PLAN_ASSIGN)
-                iom_journal_unclaim(m->journal, group);
-        (void) manager_save_journal(m);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void) journal_update(m, plan, group, JOURNAL_UNDO);
 }
 
-int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
-                          bool dry_run, char **ret_error) {
+int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force, bool dry_run,
+                          char **ret_error) {
         for (size_t i = 0; i < plan->n_groups; i++) {
                 int r = dry_run ? check_group(plan, plan->groups[i], force, true, ret_error)
                                 : run_group(m, plan, plan->groups[i], force, ret_error);
@@ -341,12 +353,7 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
                 }
         }
 
-        (void) pthread_mutex_lock(&m->journal_lock);
-        if (release || plan->op == IOM_PLAN_ASSIGN)
-                iom_journal_unclaim(m->journal, group);
-        iom_journal_end(m->journal, group);
-        r = manager_save_journal(m);
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        r = journal_update(m, plan, group, JOURNAL_RECOVERED);
         if (r >= 0)
                 log_notice("IOMMU group %u is back with the host.", group);
         return r;

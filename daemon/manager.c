@@ -125,10 +125,14 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
         return 0;
 }
 
-int manager_save_journal(struct manager *m) {
-        int r = iom_journal_save(m->journal, m->journal_path);
-        if (r < 0)
+int manager_save_journal(struct manager *m, struct iom_journal *next) {
+        int r = iom_journal_save(next, m->journal_path);
+        if (r < 0) {
+                iom_journal_free(next);
                 return log_error_errno(r, "Failed to save the journal %s: %m", m->journal_path);
+        }
+        iom_journal_free(m->journal);
+        m->journal = next;
         return 0;
 }
 

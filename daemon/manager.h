@@ -84,8 +84,9 @@ void rescan_stop(struct manager *m);
 /* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
 
-/* Saves the journal (call with the journal lock held). */
-int manager_save_journal(struct manager *m);
+/* Saves @next (taken) and makes it the journal; when the save fails @next is freed and the
+ * journal stays as it is on disk (call with the journal lock held). */
+int manager_save_journal(struct manager *m, struct iom_journal *next);
 
 /* Object paths of the model. */
 char *manager_group_path(unsigned id);

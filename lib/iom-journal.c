@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The state journal: the model, and atomic persistence. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -11,8 +12,11 @@
 #include <unistd.h>
 
 #include "iom-journal.h"
+#include "iom-log.h"
 #include "iom-sysfs.h"
 #include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 struct iom_journal *iom_journal_new(void) {
         return calloc(1, sizeof(struct iom_journal));
@@ -145,12 +149,62 @@ int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsign
         return 0;
 }
 
+int iom_journal_copy(const struct iom_journal *j, struct iom_journal **ret) {
+        _cleanup_free_ char *json = NULL;
+
+        if (!j || !ret)
+                return -EINVAL;
+        /* Through the file format: the copy holds exactly what a save and a load would. */
+        json = iom_journal_to_json(j);
+        if (!json)
+                return -ENOMEM;
+        return iom_journal_from_json(json, "journal copy", ret, NULL);
+}
+
+/* Whether @name is "<@base>.XXXXXX" as mkostemp() fills it in: six letters or digits. */
+static bool is_temporary_of(const char *name, const char *base) {
+        size_t n = strlen(base);
+
+        if (strncmp(name, base, n) != 0 || name[n] != '.' || strlen(name + n + 1) != 6)
+                return false;
+        for (const char *c = name + n + 1; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                      (*c >= '0' && *c <= '9')))
+                        return false;
+        return true;
+}
+
+/* Removes the temporary files of saves a crash cut short (iom_journal_save() names them
+ * "@path.XXXXXX"); nothing else in the directory is touched. */
+static void remove_stale_temporaries(const char *path) {
+        _cleanup_free_ char *dir_copy = strdup(path), *base_copy = strdup(path);
+        _cleanup_(closedirp) DIR *d = NULL;
+        const char *base;
+        struct dirent *e;
+
+        if (!dir_copy || !base_copy)
+                return;
+        base = basename(base_copy);
+        d = opendir(dirname(dir_copy));
+        if (!d)
+                return;
+        while ((e = readdir(d)))
+                if (is_temporary_of(e->d_name, base)) {
+                        if (unlinkat(dirfd(d), e->d_name, 0) < 0)
+                                (void) iom_debug_errno(errno, "Cannot remove %s: %m", e->d_name);
+                        else
+                                iom_debug("Removed %s, left by a save that did not finish.",
+                                          e->d_name);
+                }
+}
+
 int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_error) {
         _cleanup_free_ char *text = NULL;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
+        remove_stale_temporaries(path);
         r = iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &text);
         if (r == -ENOENT) {
                 *ret = iom_journal_new();

@@ -42,10 +42,15 @@ struct iom_journal {
 struct iom_journal *iom_journal_new(void);
 struct iom_journal *iom_journal_free(struct iom_journal *j);
 
-/* Reads @path. A missing file is an empty journal. A file that is not a journal gives -EBADMSG
+/* Reads @path, first removing the temporary files ("@path.XXXXXX") of saves a crash cut
+ * short. A missing file is an empty journal. A file that is not a journal gives -EBADMSG
  * and *@ret_error saying where and what ("state.json: claims[0].group: expected an integer"). */
 int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_error);
 int iom_journal_save(const struct iom_journal *j, const char *path);
+
+/* A deep copy, through the file format. Changes are made on a copy that replaces the journal
+ * only once saved, so the journal in memory is always the one on disk. */
+int iom_journal_copy(const struct iom_journal *j, struct iom_journal **ret);
 
 /* Renames a corrupt journal to "@path.corrupt-<unix time>" and returns the new name. */
 int iom_journal_move_aside(const char *path, char **ret_new_path);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture-inventory.h"
@@ -86,6 +87,93 @@ static void test_save_load(void) {
         (void) rmdir(dir);
 }
 
+/* Saves @j as an unprivileged user, in a child: root writes into any directory, and a
+ * read-only one must refuse the save here. */
+static int save_unprivileged(const struct iom_journal *j, const char *path) {
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                if (geteuid() == 0 && setresuid(65534, 65534, 65534) < 0)
+                        _exit(100);
+                _exit(-iom_journal_save(j, path));
+        }
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+                return -EIO;
+        return -WEXITSTATUS(status);
+}
+
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT_TRUE(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* A save that fails leaves the file as it was and no temporary behind; a change made on a copy
+ * (as the daemon makes every change) leaves the journal equal to the file. */
+static void test_failed_save(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = desktop();
+        _cleanup_(iom_plan_freep) struct iom_plan *p = assign_plan(inv);
+        _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *next = NULL;
+        _cleanup_free_ char *before = NULL, *after = NULL, *in_memory = NULL;
+        char dir[] = "/tmp/test-journal-XXXXXX", path[64];
+
+        ASSERT_TRUE(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
+        ASSERT_EQ(iom_journal_begin(j, p, 1), 0);
+        ASSERT_EQ(iom_journal_save(j, path), 0);
+        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &before), 0);
+
+        ASSERT_EQ(iom_journal_copy(j, &next), 0);
+        iom_journal_end(next, 1);
+        ASSERT_EQ(iom_journal_claim(next, p, 1), 0);
+        ASSERT_EQ(chmod(dir, 0555), 0);
+        ASSERT_EQ(save_unprivileged(next, path), -EACCES);
+        ASSERT_EQ(chmod(dir, 0755), 0);
+
+        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &after), 0);
+        ASSERT_STREQ(after, before);
+        in_memory = iom_journal_to_json(j);
+        ASSERT_STREQ(in_memory, before);
+        ASSERT_EQ(j->n_claims, 0);
+        ASSERT_EQ(j->n_intents, 1);
+        (void) unlink(path);
+        ASSERT_EQ(rmdir(dir), 0); /* nothing else was left in it */
+}
+
+/* Opening the journal removes what a crash mid-save left ("state.json.XXXXXX"), and nothing
+ * else. */
+static void test_stale_temporaries(void) {
+        static const char *const kept[] = {"state.json", "state.json.corrupt-1700000000",
+                                           "state.json.ab", "other.json.Ab12Cd",
+                                           "state.json.a-b_cd"};
+        _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
+        char dir[] = "/tmp/test-journal-XXXXXX", path[128];
+
+        ASSERT_TRUE(mkdtemp(dir));
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, kept[i]);
+                write_text(path, "{\"version\":1,\"claims\":[],\"intents\":[]}");
+        }
+        (void) snprintf(path, sizeof(path), "%s/state.json.Ab12Cd", dir);
+        write_text(path, "{\"version\":1,\"cla");
+
+        (void) snprintf(path, sizeof(path), "%s/state.json", dir);
+        ASSERT_EQ(iom_journal_load(path, &j, NULL), 0);
+        (void) snprintf(path, sizeof(path), "%s/state.json.Ab12Cd", dir);
+        ASSERT_TRUE(access(path, F_OK) < 0);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, kept[i]);
+                ASSERT_EQ(access(path, F_OK), 0);
+                (void) unlink(path);
+        }
+        ASSERT_EQ(rmdir(dir), 0);
+}
+
 static void test_bad_journals(void) {
         static const struct {
                 const char *text, *error;
@@ -144,5 +232,6 @@ static void test_move_aside(void) {
         (void) rmdir(dir);
 }
 
-IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_bad_journals),
+IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_failed_save),
+              IOM_TEST(test_stale_temporaries), IOM_TEST(test_bad_journals),
               IOM_TEST(test_move_aside))
