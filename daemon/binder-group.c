@@ -78,7 +78,8 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
 
 /* Puts @a on @target (NULL: no driver), leaving driver_override at @final_override. The
  * override is written first so that the probe after the unbind binds exactly @target
- * (never new_id: it would capture every device with these ids). */
+ * (never new_id: it would capture every device with these ids); with no @target, the final
+ * override goes first, so that nothing binds the device between the unbind and its write. */
 static int move_device(const struct iom_address *a, const char *target, const char *final_override,
                        char **ret_error) {
         _cleanup_free_ char *current = NULL;
@@ -86,7 +87,7 @@ static int move_device(const struct iom_address *a, const char *target, const ch
         int r;
 
         iom_address_format(a, buf);
-        r = iom_bind_set_override(a, target, STEP_TIMEOUT_USEC);
+        r = iom_bind_set_override(a, target ? target : final_override, STEP_TIMEOUT_USEC);
         if (r < 0)
                 return iom_error(ret_error, r, "%s: cannot set driver_override: %s", buf,
                                  strerror(-r));
@@ -136,14 +137,19 @@ static int move_device(const struct iom_address *a, const char *target, const ch
         return 0;
 }
 
-/* Where a step leaves driver_override: assign and rebind keep the device on its new driver
- * across re-probes; release clears it, so the host driver binds on its own from then on. */
-static const char *final_override(const struct iom_plan *plan, const struct iom_plan_step *s) {
-        return plan->op == IOM_PLAN_RELEASE ? NULL : s->to;
+const char *binder_step_final_override(const struct iom_plan *plan,
+                                       const struct iom_plan_step *s) {
+        if (plan->op == IOM_PLAN_RELEASE)
+                return NULL;
+        /* Documentation/ABI/testing/sysfs-bus-pci, driver_override: a name such as "none"
+         * opts the device out of driver binding. */
+        if (plan->op == IOM_PLAN_REBIND && !s->to)
+                return IOM_NO_DRIVER;
+        return s->to;
 }
 
 static bool step_is_noop(const struct iom_plan *plan, const struct iom_plan_step *s) {
-        const char *want = final_override(plan, s);
+        const char *want = binder_step_final_override(plan, s);
         bool same_driver =
                 (s->from == NULL) == (s->to == NULL) && (!s->to || streq(s->from, s->to));
         bool same_override = (want == NULL) == (s->from_override == NULL) &&
@@ -261,7 +267,7 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                 if (step_is_noop(plan, &steps[done]))
                         continue;
                 r = move_device(&steps[done].address, steps[done].to,
-                                final_override(plan, &steps[done]), ret_error);
+                                binder_step_final_override(plan, &steps[done]), ret_error);
                 if (r == -ETIMEDOUT) {
                         /* The kernel still runs the unbind, holding the device: nothing can be
                          * undone now. The intent stays; the daemon puts the group home once

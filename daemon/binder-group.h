@@ -16,6 +16,12 @@ struct manager;
 int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
                           bool dry_run, char **ret_error);
 
+/* Where a step leaves driver_override: assign and rebind keep the device on its new driver
+ * across re-probes, a rebind to no driver keeps it unbound ("none"); release clears it, so
+ * the host driver binds on its own from then on. */
+const char *binder_step_final_override(const struct iom_plan *plan,
+                                       const struct iom_plan_step *s);
+
 /* Puts home the group of an intent left in the journal: finishes an unfinished release, rolls
  * back an unfinished assign or rebind. When a device is still held it fails and the intent
  * stays for the next try. Any thread, no job may hold the group. */

@@ -208,7 +208,7 @@ static void job_apply(struct manager *m, const struct job *job) {
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
                 struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
-                const char *override = plan->op == IOM_PLAN_RELEASE ? NULL : s->to;
+                const char *override = binder_step_final_override(plan, s);
                 char *driver = s->to ? strdup(s->to) : NULL;
                 char *ov = override ? strdup(override) : NULL;
 

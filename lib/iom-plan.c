@@ -336,7 +336,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         r = iom_plan_new(IOM_PLAN_REBIND, NULL, &p);
         if (r < 0)
                 return r;
-        r = plan_add_step(p, d, streq(driver, "none") ? NULL : driver, true, &d->address);
+        r = plan_add_step(p, d, streq(driver, IOM_NO_DRIVER) ? NULL : driver, true, &d->address);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);

@@ -8,6 +8,8 @@
 #include "iom-inventory.h"
 
 #define IOM_VFIO_DRIVER "vfio-pci"
+/* Rebind's name for no driver, and the driver_override that keeps a device unbound. */
+#define IOM_NO_DRIVER "none"
 
 enum iom_plan_op {
         IOM_PLAN_ASSIGN,

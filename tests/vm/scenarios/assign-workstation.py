@@ -94,6 +94,16 @@ def run(vm):
 
         # The NVMe holds the mounted /mnt/data: refused, naming the mount, nothing changed.
         refused(vm, ["assign", "win11", nvme], "(InUse)", ["is mounted at /mnt/data"], [nvme])
+        # A dry run answers exactly what the real call does: the same refusal, word for word.
+        for args in (["assign", "win11", nvme], ["rebind", nvme, "vfio-pci"]):
+                real = vm.run(["iommuctl", *args], check=False, quiet=True)
+                dry = vm.run(["iommuctl", "--dry-run", *args], check=False, quiet=True)
+                vm.log(f"$ iommuctl [--dry-run] {' '.join(args)} -> {real.returncode} "
+                       f"{real.stderr.strip()!r} / {dry.returncode} {dry.stderr.strip()!r}")
+                vm.check((dry.returncode, dry.stderr, dry.stdout) ==
+                         (real.returncode, real.stderr, real.stdout) and real.returncode == 1,
+                         f"iommuctl --dry-run {' '.join(args)} answered {dry.returncode} "
+                         f"{dry.stderr!r}, the real call {real.returncode} {real.stderr!r}")
 
         # Bad input: each gives its named error and changes nothing.
         watched = pair + [nvme, lan1]
@@ -119,6 +129,31 @@ def run(vm):
         vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after the race")
         vm.show(["iommuctl", "release", "ab"[winners[0]]])
         vm.check(driver(lan1) == "e1000e", f"{lan1} is on {driver(lan1)} after release")
+
+        # Rebind: an empty driver is a usage error; a driver that does not exist is refused
+        # before anything moves, dry run or not; a driver that rejects the device (pcieport
+        # binds only to ports) puts it back on e1000e, override cleared, no intent left.
+        before = snapshot([lan1])
+        empty = vm.run(["iommuctl", "rebind", lan1, ""], check=False, quiet=True)
+        vm.check(empty.returncode == 2 and "write 'none'" in empty.stderr,
+                 f"iommuctl rebind {lan1} '' said {empty.returncode} {empty.stderr!r}")
+        for dry in ([], ["--dry-run"]):
+                refused(vm, [*dry, "rebind", lan1, "nosuchdriver"], "(NotFound)",
+                        ["no driver 'nosuchdriver'"], [lan1])
+        refused(vm, ["rebind", lan1, "pcieport"], "(Failed)", ["pcieport did not bind it"],
+                [lan1])
+        vm.check(snapshot([lan1]) == before == {lan1: ("e1000e", None)},
+                 f"{lan1} is {snapshot([lan1])} after a rebind that failed, not {before}")
+        vm.check(not journal()["intents"], f"a failed rebind left an intent: {journal()}")
+        # 'none' unbinds it and leaves it so; a rebind brings it back.
+        vm.show(["iommuctl", "rebind", lan1, "none"])
+        vm.check(snapshot([lan1]) == {lan1: (None, "none")},
+                 f"{lan1} is {snapshot([lan1])} after rebind none, not unbound with the "
+                 "override 'none'")
+        vm.show(["iommuctl", "rebind", lan1, "e1000e"])
+        vm.check(driver(lan1) == "e1000e", f"{lan1} is on {driver(lan1)} after rebind e1000e")
+        with open(f"/sys/bus/pci/devices/{lan1}/driver_override", "w") as f:
+                f.write("\n")  # as the test found it, for the autobind below
 
         # A crash at each step of an assign: the next start puts the group back home, whole.
         for point in ("after-override", "after-unbind", "before-commit"):
