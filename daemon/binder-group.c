@@ -226,6 +226,11 @@ static int check_drivers(const struct iom_plan_step *steps, size_t n, bool dry_r
                                          "no driver '%s' is registered on the PCI bus, nor a "
                                          "module of that name",
                                          steps[i].to);
+                if (r == -ENOPKG)
+                        return iom_error(ret_error, -ENOENT,
+                                         "no driver '%s' is registered on the PCI bus, and there "
+                                         "is no modprobe to load its module",
+                                         steps[i].to);
                 if (r < 0)
                         return iom_error(ret_error, r, "cannot load %s: %s", steps[i].to,
                                          strerror(-r));

@@ -115,6 +115,12 @@ class ChangeTest(HostCase):
         self.refused(['--dry-run', 'rebind', named, 'vfio-pci'], 'InUse',
                      'is mounted at /srv/data')
 
+    def test_missing_driver_is_refused_first(self):
+        _, named = self.shared_group()
+        for dry in ([], ['--dry-run']):
+            self.refused([*dry, 'rebind', named, 'nosuchdriver'], 'NotFound',
+                         "no driver 'nosuchdriver' is registered on the PCI bus")
+
     def test_rebind_driver_spelling(self):
         _, named = self.shared_group()
         before = (self.overrides(), self.journal())

@@ -56,8 +56,9 @@ def run(vm):
         vm.start_daemon()
         group = vm.iommuctl_json("show", display)["group"]["id"]
 
-        # The dry run names the peer and changes nothing.
-        plan = vm.iommuctl_json("--dry-run", "assign", "win11", display)
+        # The dry run names the peer and changes nothing (forced, as the real call must be:
+        # the display drives the console, below).
+        plan = vm.iommuctl_json("--force", "--dry-run", "assign", "win11", display)
         rows = {row["address"]: row for row in plan["plan"]}
         vm.check(plan["dry_run"] and sorted(rows) == sorted(pair),
                  f"the dry-run plan covers {sorted(rows)}, not {pair}")
@@ -68,6 +69,8 @@ def run(vm):
         # The display drives the guest's console (fbcon on fb0): refused until an administrator
         # forces it.
         refused(vm, ["assign", "win11", display], "(InUse)", ["drives the console"], pair)
+        refused(vm, ["--dry-run", "assign", "win11", display], "(InUse)", ["drives the console"],
+                pair)
 
         # Assign: both functions on vfio-pci, the group's node there, the owner listed.
         vm.show(["iommuctl", "--force", "assign", "win11", display])
