@@ -2,17 +2,15 @@
 /* The binder's jobs: queueing per group, worker threads, completion on the event loop.
  *
  * A job holds one request. It may start when none of the groups its plan touches is held by a
- * running job; otherwise it waits in order. It runs on its own thread (sysfs writes can block
- * for as long as a driver's remove path takes), which writes the job's pointer into a pipe when
- * done; the event loop reads it, joins the thread, replies on the bus, rescans, and starts
- * whatever was waiting. Only the event loop touches the job list and the inventory; threads
- * touch their job and, under the journal lock, the journal. */
+ * running job; otherwise it waits in order. It runs as a task of the daemon's worker
+ * (daemon/worker.c: sysfs writes can block for as long as a driver's remove path takes); its
+ * completion, on the event loop, replies on the bus, rescans, and starts whatever was waiting.
+ * Only the event loop touches the job list and the inventory; tasks touch their job and, under
+ * the journal lock, the journal. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "binder-group.h"
 #include "binder.h"
@@ -20,6 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
+#include "worker.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 
@@ -29,7 +28,6 @@ struct job {
         sd_bus_message *message;
         struct iom_plan *plan; /* set when the job starts */
         bool running;
-        pthread_t thread;
 
         /* Written by the thread, read by the loop after the join. */
         int result;
@@ -101,9 +99,8 @@ static bool job_must_wait(struct manager *m, struct job *job, const struct iom_p
         return false;
 }
 
-static void *job_thread(void *userdata) {
+static void job_work(void *userdata) {
         struct job *job = userdata;
-        ssize_t n;
 
         if (job->request.recover)
                 job->result =
@@ -111,13 +108,9 @@ static void *job_thread(void *userdata) {
         else
                 job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
                                                     job->request.dry_run, &job->error_message);
-        do
-                n = write(job->manager->binder_pipe[1], &job, sizeof(job));
-        while (n < 0 && errno == EINTR);
-        if (n != sizeof(job))
-                log_error_errno(errno, "Failed to report a finished job, the daemon is stuck: %m");
-        return NULL;
 }
+
+static void job_done(void *userdata);
 
 static void job_reply(struct job *job) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -190,10 +183,10 @@ static void jobs_dispatch(struct manager *m) {
                         continue;
                 job->plan = TAKE_PTR(plan);
                 job->running = true;
-                r = pthread_create(&job->thread, NULL, job_thread, job);
-                if (r != 0) {
+                r = worker_run(m->worker, WORKER_WAIT, job_work, job_done, job);
+                if (r < 0) {
                         job->running = false;
-                        job_fail(m, job, -r, strdup("Cannot start a worker thread"));
+                        job_fail(m, job, r, strdup("Cannot start a worker thread"));
                 }
         }
 }
@@ -233,24 +226,19 @@ static void job_apply(struct manager *m, const struct job *job) {
         manager_emit_plan_changes(m, plan);
 }
 
-static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct manager *m = userdata;
-        struct job *job;
+static void job_done(void *userdata) {
+        struct job *job = userdata;
+        struct manager *m = job->manager;
+        bool changed = !job->request.dry_run;
 
-        while (read(fd, &job, sizeof(job)) == sizeof(job)) {
-                bool changed = !job->request.dry_run;
-
-                (void) pthread_join(job->thread, NULL);
-                if (job->result >= 0 && !job->request.recover && changed)
-                        job_apply(m, job);
-                job_reply(job);
-                job_unlink(m, job);
-                job_free(job);
-                if (changed)
-                        manager_request_rescan(m, false);
-        }
+        if (job->result >= 0 && !job->request.recover && changed)
+                job_apply(m, job);
+        job_reply(job);
+        job_unlink(m, job);
+        job_free(job);
+        if (changed)
+                manager_request_rescan(m, false);
         jobs_dispatch(m);
-        return 0;
 }
 
 int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
@@ -305,32 +293,12 @@ void binder_retry_intents(struct manager *m) {
         jobs_dispatch(m);
 }
 
-int binder_start(struct manager *m) {
-        int r;
-
-        if (pipe2(m->binder_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-                return log_error_errno(errno, "Failed to create the job pipe: %m");
-        /* Threads must never block on a full pipe: only the read end is non-blocking. */
-        if (fcntl(m->binder_pipe[1], F_SETFL, 0) < 0)
-                return log_error_errno(errno, "Failed to set up the job pipe: %m");
-        r = sd_event_add_io(m->event, &m->binder_source, m->binder_pipe[0], EPOLLIN, on_job_done,
-                            m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the job pipe: %m");
-        return 0;
-}
-
 void binder_stop(struct manager *m) {
-        /* Running jobs are joined: a rebind half done must finish or roll back, not be cut. */
+        /* Called once the worker waited for the running jobs: a rebind half done finishes or
+         * rolls back, it is never cut. */
         for (struct job *job = m->jobs, *next; job; job = next) {
                 next = job->next;
-                if (job->running)
-                        (void) pthread_join(job->thread, NULL);
                 job_free(job);
         }
         m->jobs = NULL;
-        m->binder_source = sd_event_source_unref(m->binder_source);
-        for (int i = 0; i < 2; i++)
-                if (m->binder_pipe[i] >= 0)
-                        (void) close(m->binder_pipe[i]);
 }

@@ -41,7 +41,7 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
  * when the host changed (a held device was let go, say). */
 void binder_retry_intents(struct manager *m);
 
-int binder_start(struct manager *m);
+/* Frees the jobs; call after the worker has waited for the running ones. */
 void binder_stop(struct manager *m);
 
 /* Appends a plan to a reply as a(ssss). */

@@ -11,6 +11,7 @@
 #include "explain.h"
 #include "policy.h"
 #include "space.h"
+#include "worker.h"
 #include "iom-policy.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
@@ -18,6 +19,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 /* Assign and Release name at most this many devices: more than a host's groups would be
  * unusual, and the cost of a call stays bounded. */
 #define MANAGER_DEVICES_MAX 4096u
+/* Explain is open to everyone; its in-use scans run off the loop, this many at a time. */
+#define EXPLAIN_CONCURRENT_MAX 4u
 
 struct change_options {
         bool dry_run;
@@ -226,10 +229,53 @@ static int property_get_units(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_close_container(reply);
 }
 
-static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+/* An Explain whose in-use part runs off the loop. */
+struct explain_call {
+        struct manager *manager;
+        sd_bus_message *message;
+        struct explanation explanation;
+        int result;
+};
+
+static void explain_reply(sd_bus_message *message, const struct explanation *e, int result) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = result;
+
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "b", e->allowed);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && i < e->n_reasons; i++)
+                r = sd_bus_message_append(reply, "(ss)", e->reasons[i].kind, e->reasons[i].text);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                (void) sd_bus_reply_method_errno(message, r, NULL);
+}
+
+static void explain_work(void *userdata) {
+        struct explain_call *c = userdata;
+
+        c->result = explanation_scan_in_use(&c->explanation);
+}
+
+static void explain_done(void *userdata) {
+        struct explain_call *c = userdata;
+
+        c->manager->n_explaining--;
+        explain_reply(c->message, &c->explanation, c->result);
+        explanation_done(&c->explanation);
+        sd_bus_message_unref(c->message);
+        free(c);
+}
+
+static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
-        struct explanation e;
+        struct explain_call *c;
         const char *device, *guest;
         int r;
 
@@ -242,22 +288,30 @@ static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error 
         r = manager_resolve_aliases(m, names);
         if (r < 0)
                 return r;
-        r = manager_explain(m, names[0], guest, &e);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_new_method_return(message, &reply);
+        /* Anyone may ask: the scans that read /proc, off the loop, are few at a time. */
+        if (m->n_explaining >= EXPLAIN_CONCURRENT_MAX)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_BUSY,
+                                         "%u explanations are being composed; ask again later",
+                                         EXPLAIN_CONCURRENT_MAX);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->manager = m;
+        r = manager_explain(m, names[0], guest, &c->explanation);
+        if (r >= 0 && c->explanation.n_to_scan > 0) {
+                c->message = sd_bus_message_ref(message);
+                r = worker_run(m->worker, WORKER_ABANDON, explain_work, explain_done, c);
+                if (r >= 0) {
+                        m->n_explaining++;
+                        return 1; /* the reply comes when the scan is done */
+                }
+                sd_bus_message_unref(c->message);
+        }
         if (r >= 0)
-                r = sd_bus_message_append(reply, "b", e.allowed);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ss)");
-        for (size_t i = 0; r >= 0 && i < e.n_reasons; i++)
-                r = sd_bus_message_append(reply, "(ss)", e.reasons[i].kind, e.reasons[i].text);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        explanation_done(&e);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+                explain_reply(message, &c->explanation, 0);
+        explanation_done(&c->explanation);
+        free(c);
+        return r < 0 ? r : 1;
 }
 
 static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_error *error) {

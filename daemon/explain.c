@@ -40,6 +40,7 @@ void explanation_done(struct explanation *e) {
         for (size_t i = 0; i < e->n_reasons; i++)
                 free(e->reasons[i].text);
         free(e->reasons);
+        free(e->to_scan);
         *e = (struct explanation){};
 }
 
@@ -77,10 +78,21 @@ static int explain_group(struct manager *m, const struct iom_plan *plan, struct 
         return r;
 }
 
-static int explain_in_use(const struct iom_plan *plan, struct explanation *e) {
-        for (size_t i = 0; i < plan->n_steps; i++) {
+/* The devices a driver holds: what the host may use behind them is read later, off the loop. */
+static int collect_in_use(const struct iom_plan *plan, struct explanation *e) {
+        e->to_scan = calloc(plan->n_steps ? plan->n_steps : 1, sizeof(*e->to_scan));
+        if (!e->to_scan)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_steps; i++)
+                if (plan->steps[i].from)
+                        e->to_scan[e->n_to_scan++] = plan->steps[i].address;
+        return 0;
+}
+
+int explanation_scan_in_use(struct explanation *e) {
+        for (size_t i = 0; i < e->n_to_scan; i++) {
                 _cleanup_strv_free_ char **uses = NULL;
-                if (!plan->steps[i].from || iom_inuse_scan(&plan->steps[i].address, &uses) < 0)
+                if (iom_inuse_scan(&e->to_scan[i], &uses) < 0)
                         continue;
                 for (char **u = uses; *u; u++) {
                         int r = add(e, "in-use", "%s: refused unless an administrator forces it",
@@ -90,6 +102,7 @@ static int explain_in_use(const struct iom_plan *plan, struct explanation *e) {
                         e->allowed = false;
                 }
         }
+        e->n_to_scan = 0;
         return 0;
 }
 
@@ -132,6 +145,6 @@ int manager_explain(struct manager *m, const char *device, const char *guest,
         if (r >= 0)
                 r = explain_group(m, plan, ret);
         if (r >= 0)
-                r = explain_in_use(plan, ret);
+                r = collect_in_use(plan, ret);
         return r;
 }

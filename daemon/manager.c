@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manager.h"
 #include "space.h"
+#include "worker.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
@@ -30,8 +31,6 @@ int manager_new(struct manager **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
-        m->binder_pipe[0] = m->binder_pipe[1] = -EBADF;
-        m->rescan_pipe[0] = m->rescan_pipe[1] = -EBADF;
         (void) pthread_mutex_init(&m->journal_lock, NULL);
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         m->policy_dir = strdup(IOMMUD_POLICYDIR);
@@ -47,8 +46,9 @@ int manager_new(struct manager **ret) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        /* The running jobs finish first (a scan stuck on a held device is left behind). */
+        worker_free(m->worker);
         binder_stop(m);
-        rescan_stop(m);
         space_destroy_all(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
@@ -273,12 +273,9 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_oom();
         log_hand_moves(m->inventory);
-        r = rescan_start(m);
+        r = worker_new(m->event, &m->worker);
         if (r < 0)
-                return r;
-        r = binder_start(m);
-        if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the worker threads: %m");
         manager_autobind(m);
 
         /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS: tests use a private bus. */

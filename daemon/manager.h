@@ -20,6 +20,7 @@ struct auth;
 struct udev_monitor;
 struct iom_policy;
 struct job;
+struct worker;
 
 struct manager {
         sd_event *event;
@@ -31,19 +32,18 @@ struct manager {
         sd_event_source *monitor_source;
         sd_event_source *refresh_source; /* coalesces bursts of uevents into one rescan */
 
-        /* Rescans run on a thread (daemon/rescan.c); only the loop swaps the inventory. */
-        pthread_t rescan_thread;
+        /* Work off the loop (daemon/worker.c): the binder's jobs, rescans, in-use scans. */
+        struct worker *worker;
+        unsigned n_explaining; /* Explain calls waiting for their in-use scans */
+
+        /* Rescans (daemon/rescan.c); only the loop swaps the inventory. */
         bool rescan_running, rescan_again, rescan_retry_intents;
         /* Bumped whenever a job's effects are applied to the model: a rescan that began
          * before is older than the model, and is discarded for a fresh one. */
         uint64_t model_generation, rescan_generation;
-        int rescan_pipe[2];
-        sd_event_source *rescan_source;
 
         /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
         struct job *jobs;
-        int binder_pipe[2];
-        sd_event_source *binder_source;
 
         /* What is allowed (daemon/policy.c). */
         char *policy_dir;
@@ -78,8 +78,6 @@ int manager_apply_inventory(struct manager *m, struct iom_inventory *inv);
 /* Rescans the host off the event loop and applies the result; a request while a rescan runs
  * makes one more afterwards. With @retry_intents, unfinished changes are retried after it. */
 void manager_request_rescan(struct manager *m, bool retry_intents);
-int rescan_start(struct manager *m);
-void rescan_stop(struct manager *m);
 
 /* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
