@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owner names. */
+/* Owner and driver names. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "iom-owner.h"
+#include "iom-utf8.h"
 #include "macro.h"
 
-#define FAIL(msg)                                                                                  \
-        do {                                                                                       \
-                if (ret_error)                                                                     \
-                        *ret_error = (msg);                                                        \
-                return -EINVAL;                                                                    \
-        } while (0)
+/* Messages name the offending character and where it is, so they are built; one buffer per
+ * thread keeps the callers' "const char *why" (as strerror() does). */
+static _Thread_local char message[160];
+
+_printf_(2, 3) static int fail(const char **ret_error, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof(message), format, ap);
+        va_end(ap);
+        if (ret_error)
+                *ret_error = message;
+        return -EINVAL;
+}
 
 static bool valid_uid(const char *s) {
         char *end;
@@ -38,23 +49,67 @@ static bool valid_unit(const char *s) {
 }
 
 int iom_owner_validate(const char *name, const char **ret_error) {
+        static const char *const what[_IOM_UNICHAR_CLASS_MAX] = {
+                [IOM_UNICHAR_CONTROL] = "a control character",
+                [IOM_UNICHAR_BIDI] = "a bidi control",
+                [IOM_UNICHAR_INVISIBLE] = "an invisible format character",
+        };
+        size_t n;
+        uint32_t c;
+
         if (!name || !*name)
-                FAIL("the owner name is empty");
-        if (strlen(name) > IOM_OWNER_NAME_MAX)
-                FAIL("the owner name is longer than 256 bytes");
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
-                if (*p < 0x20 || *p == 0x7f)
-                        FAIL("the owner name contains a control character");
-                if (*p == '/')
-                        FAIL("the owner name contains '/'");
+                return fail(ret_error, "the owner name is empty");
+        n = strlen(name);
+        if (n > IOM_OWNER_NAME_MAX)
+                return fail(ret_error, "the owner name is longer than %d bytes",
+                            IOM_OWNER_NAME_MAX);
+        for (size_t i = 0; i < n;) {
+                int len = iom_utf8_decode(name + i, n - i, &c);
+                if (len < 0)
+                        return fail(ret_error, "the owner name is not valid UTF-8 at byte %zu",
+                                    i + 1);
+                enum iom_unichar_class class = iom_unichar_classify(c);
+                if (what[class])
+                        return fail(ret_error, "the owner name contains %s U+%04X at byte %zu",
+                                    what[class], (unsigned) c, i + 1);
+                if (c == '/')
+                        return fail(ret_error, "the owner name contains '/'");
+                if (class == IOM_UNICHAR_SPACE && i == 0)
+                        return fail(ret_error, "the owner name starts with a blank U+%04X",
+                                    (unsigned) c);
+                if (class == IOM_UNICHAR_SPACE && i + (size_t) len == n)
+                        return fail(ret_error, "the owner name ends with a blank U+%04X",
+                                    (unsigned) c);
+                i += (size_t) len;
         }
         if (strncmp(name, "uid:", 4) == 0 && !valid_uid(name + 4))
-                FAIL("a local owner 'uid:N' needs a numeric user id");
+                return fail(ret_error, "a local owner 'uid:N' needs a numeric user id");
         if (strncmp(name, "unit:", 5) == 0 && !valid_unit(name + 5))
-                FAIL("a local owner 'unit:NAME.service' needs a service unit name");
+                return fail(ret_error,
+                            "a local owner 'unit:NAME.service' needs a service unit name");
         return 0;
 }
 
 bool iom_owner_is_local(const char *name) {
         return name && (strncmp(name, "uid:", 4) == 0 || strncmp(name, "unit:", 5) == 0);
+}
+
+int iom_driver_name_validate(const char *name, const char **ret_error) {
+        size_t n;
+
+        if (!name || !*name)
+                return fail(ret_error, "it is empty");
+        n = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+        if (name[n]) {
+                char bad[5] = "";
+                uint32_t c;
+                int len = iom_utf8_decode(name + n, strlen(name + n), &c);
+
+                memcpy(bad, name + n, len > 0 ? (size_t) len : 1);
+                return fail(ret_error, "'%s' at byte %zu is not a letter, digit, '_', '.' or '-'",
+                            IOM_ESCAPE(bad), n + 1);
+        }
+        if (n > IOM_DRIVER_NAME_MAX)
+                return fail(ret_error, "it is longer than %d bytes", IOM_DRIVER_NAME_MAX);
+        return 0;
 }

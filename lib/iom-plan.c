@@ -9,6 +9,7 @@
 #include "iom-owner.h"
 #include "iom-plan.h"
 #include "iom-resolve.h"
+#include "iom-utf8.h"
 #include "iom-error.h"
 #include "macro.h"
 
@@ -228,7 +229,8 @@ static int plan_begin(const struct iom_inventory *inv, enum iom_plan_op op, cons
         if (!inv || !ret)
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s': %s", strempty(owner), why);
+                return iom_error(ret_error, -EINVAL, "'%s': %s", IOM_ESCAPE(strempty(owner)),
+                                 why);
         return iom_plan_new(op, owner, ret);
 }
 
@@ -314,6 +316,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
         const struct iom_group *g;
         struct iom_device *d;
+        const char *why;
         int r;
 
         if (!inv || !ret || !driver)
@@ -322,8 +325,9 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (!*driver)
                 return iom_error(ret_error, -EINVAL,
                                  "the driver name is empty (write 'none' for no driver)");
-        if (strchr(driver, '/') || strchr(driver, '\n') || strlen(driver) > 64)
-                return iom_error(ret_error, -EINVAL, "'%s' is not a driver name", driver);
+        if (iom_driver_name_validate(driver, &why) < 0)
+                return iom_error(ret_error, -EINVAL, "'%s' is not a driver name: %s",
+                                 IOM_ESCAPE(driver), why);
         /* A device without a group is not ours to move: the binder's journal, locks and
          * rollback work on groups, and the next rescan would show it back as it was. */
         r = resolve_device(inv, device, &d, &g, ret_error);

@@ -9,6 +9,7 @@
 
 #include "iom-resolve.h"
 #include "iom-error.h"
+#include "iom-utf8.h"
 #include "macro.h"
 
 static bool all_digits(const char *s) {
@@ -87,7 +88,8 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
         }
 
         if (iom_address_parse(spec, &a, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s' is not a PCI address: %s", spec, why);
+                return iom_error(ret_error, -EINVAL, "'%s' is not a PCI address: %s",
+                                 IOM_ESCAPE(spec), why);
         found = iom_inventory_find_device(inv, &a);
         if (!found) {
                 char buf[IOM_ADDRESS_STRING_MAX];

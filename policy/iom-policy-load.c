@@ -9,6 +9,7 @@
 
 #include "iom-policy.h"
 #include "iom-sysfs.h"
+#include "iom-utf8.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
@@ -61,7 +62,8 @@ static int resolve_reference(const struct iom_policy *p, const struct iom_policy
         if (iom_address_parse(name, ret, &why) >= 0)
                 return 0;
         append(errors, "%s:%u:%u: rule '%s': %s '%s' is neither an alias nor a PCI address (%s)",
-               rule->file, rule->line, rule->column, strempty(rule->id), key, name, why);
+               rule->file, rule->line, rule->column, strempty(rule->id), key, IOM_ESCAPE(name),
+               why);
         return -EINVAL;
 }
 

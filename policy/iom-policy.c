@@ -16,6 +16,7 @@
 #include "iom-policy.h"
 #include "iom-sysfs.h"
 #include "iom-strv.h"
+#include "iom-utf8.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
@@ -100,7 +101,7 @@ static void check_keys(struct reader *rd, json_object *o, const char *path,
                 if (known)
                         continue;
                 (void) snprintf(child, sizeof(child), "%s%s%s", path, *path ? "." : "", key);
-                complain(rd, child, 1, "unknown key '%s'", key);
+                complain(rd, child, 1, "unknown key '%s'", IOM_ESCAPE(key));
         }
 }
 
@@ -125,7 +126,7 @@ static int get_id(struct reader *rd, json_object *v, const char *path) {
                 complain(rd, path, 0,
                          "'%s' is not a PCI id: four lower-case hex digits, as in "
                          "'10de'",
-                         s);
+                         IOM_ESCAPE(s));
                 return -1;
         }
         return (int) strtol(s, NULL, 16);
@@ -142,7 +143,7 @@ static int64_t get_hex24(struct reader *rd, json_object *v, const char *path, bo
                 complain(rd, path, 0,
                          "'%s' is not a class: %s lower-case hex digits, as in "
                          "'030000'",
-                         s, short_ok ? "four or six" : "six");
+                         IOM_ESCAPE(s), short_ok ? "four or six" : "six");
                 return -1;
         }
         return strtol(s, NULL, 16) << (n == 4 ? 8 : 0);
@@ -171,7 +172,7 @@ static char *get_address_glob(struct reader *rd, json_object *v, const char *pat
                 return NULL;
         if (!strpbrk(s, "*?[")) {
                 if (iom_address_parse(s, &a, &why) < 0) {
-                        complain(rd, path, 0, "'%s' is not a PCI address: %s", s, why);
+                        complain(rd, path, 0, "'%s' is not a PCI address: %s", IOM_ESCAPE(s), why);
                         return NULL;
                 }
                 char canonical[IOM_ADDRESS_STRING_MAX];
@@ -181,11 +182,11 @@ static char *get_address_glob(struct reader *rd, json_object *v, const char *pat
                 complain(rd, path, 0,
                          "'%s' can never match: addresses are lower-case hex with "
                          "':' and '.', as in '0000:01:00.*'",
-                         s);
+                         IOM_ESCAPE(s));
                 return NULL;
         }
         if (fnmatch(s, "0000:00:00.0", 0) == FNM_NOMATCH && !strchr(s, ':')) {
-                complain(rd, path, 0, "'%s' can never match: an address has ':'", s);
+                complain(rd, path, 0, "'%s' can never match: an address has ':'", IOM_ESCAPE(s));
                 return NULL;
         }
         return TAKE_PTR(s);
@@ -193,9 +194,10 @@ static char *get_address_glob(struct reader *rd, json_object *v, const char *pat
 
 static char *get_driver(struct reader *rd, json_object *v, const char *path) {
         _cleanup_free_ char *s = get_string(rd, v, path);
+        const char *why;
 
-        if (s && (!*s || strpbrk(s, "/ \t\n") || strlen(s) > 64)) {
-                complain(rd, path, 0, "'%s' is not a driver name", s);
+        if (s && iom_driver_name_validate(s, &why) < 0) {
+                complain(rd, path, 0, "'%s' is not a driver name: %s", IOM_ESCAPE(s), why);
                 return NULL;
         }
         return TAKE_PTR(s);
@@ -265,7 +267,7 @@ static void read_match(struct reader *rd, json_object *o, const char *path,
                                  "unknown class name '%s' (known: storage, nvme, "
                                  "network, ethernet, display, vga, multimedia, audio, bridge, "
                                  "usb, accelerator)",
-                                 name);
+                                 IOM_ESCAPE(name));
                 else if (name && json_object_object_get_ex(o, "class", NULL))
                         complain(rd, sub, 1, "class_name and class together");
                 else if (name) {
@@ -291,7 +293,7 @@ static void read_match(struct reader *rd, json_object *o, const char *path,
                         complain(rd, sub, 0,
                                  "'%s' is not a serial number: eight lower-case hex "
                                  "bytes joined by '-', as in '00-11-22-33-44-55-66-77'",
-                                 m->dsn);
+                                 IOM_ESCAPE(m->dsn));
                         m->dsn = mfree(m->dsn);
                 }
         }
@@ -327,7 +329,7 @@ static void read_guests(struct reader *rd, json_object *a, const char *path,
                 if (!g)
                         continue;
                 if (iom_owner_validate(g, &why) < 0) {
-                        complain(rd, sub, 0, "'%s': %s", g, why);
+                        complain(rd, sub, 0, "'%s': %s", IOM_ESCAPE(g), why);
                         free(g);
                         continue;
                 }
@@ -397,7 +399,7 @@ static void read_rule(struct reader *rd, json_object *o, const char *path,
         if (json_object_object_get_ex(o, "id", &v) && (rule->id = get_string(rd, v, sub)) &&
             !valid_id(rule->id))
                 complain(rd, sub, 0, "'%s' is not a rule id: letters, digits, '-', '_', '.'",
-                         rule->id);
+                         IOM_ESCAPE(rule->id));
         if (json_object_object_get_ex(o, "description", &v))
                 (void) check_type(rd, v, SUB("description"), json_type_string, "a string");
         if (json_object_object_get_ex(o, "match", &v))
@@ -411,7 +413,8 @@ static void read_rule(struct reader *rd, json_object *o, const char *path,
                 else if (action && streq(action, "deny"))
                         rule->action = IOM_POLICY_DENY;
                 else if (action)
-                        complain(rd, sub, 0, "'%s' is not an action: allow or deny", action);
+                        complain(rd, sub, 0, "'%s' is not an action: allow or deny",
+                                 IOM_ESCAPE(action));
         }
         if (json_object_object_get_ex(o, "options", &v))
                 read_options(rd, v, SUB("options"), rule);
@@ -435,11 +438,12 @@ static void read_aliases(struct reader *rd, json_object *o, struct iom_policy *p
                         complain(rd, sub, 1,
                                  "'%s' is not an alias name: letters, digits, '-', "
                                  "'_', '.'",
-                                 name);
+                                 IOM_ESCAPE(name));
                         continue;
                 }
                 if (iom_address_parse(address, &a, &why) < 0) {
-                        complain(rd, sub, 0, "'%s' is not a PCI address: %s", address, why);
+                        complain(rd, sub, 0, "'%s' is not a PCI address: %s", IOM_ESCAPE(address),
+                                 why);
                         continue;
                 }
                 struct iom_policy_alias *grown =

@@ -71,7 +71,7 @@ static void test_assign_refusals(void) {
                 {"", "01:00.0", -EINVAL, "'': the owner name is empty"},
                 {"a/b", "01:00.0", -EINVAL, "'a/b': the owner name contains '/'"},
                 {"bad\tname", "01:00.0", -EINVAL,
-                 "'bad\tname': the owner name contains a control character"},
+                 "'bad\\tname': the owner name contains a control character U+0009 at byte 4"},
                 {"uid:x", "01:00.0", -EINVAL,
                  "'uid:x': a local owner 'uid:N' needs a numeric user id"},
                 {"win11", "0000:09:00.0", -ENOENT, "no PCI device at 0000:09:00.0"},
