@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <syslog.h>
 
+#include "iom-utf8.h" /* IOM_ESCAPE() for the strings callers chose */
 #include "macro.h"
 
 void log_setup(void);

@@ -104,7 +104,8 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
                 struct iom_group *g = iom_inventory_find_group(inv, c->group);
 
                 if (!g) {
-                        log_warning("IOMMU group %u, owned by '%s', is gone.", c->group, c->owner);
+                        log_warning("IOMMU group %u, owned by '%s', is gone.", c->group,
+                                    IOM_ESCAPE(c->owner));
                         continue;
                 }
                 free(g->owner);
@@ -195,7 +196,7 @@ static void log_hand_moves(const struct iom_inventory *inv) {
                                 continue;
                         log_warning("IOMMU group %u belongs to '%s', but %s is on %s, not "
                                     "vfio-pci: moved by hand? Leaving it as it is.",
-                                    g->id, g->owner, iom_address_format(&d->address, a),
+                                    g->id, IOM_ESCAPE(g->owner), iom_address_format(&d->address, a),
                                     d->driver ? d->driver : "no driver");
                 }
         }

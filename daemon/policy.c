@@ -140,7 +140,7 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 iom_address_format(&s->address, a);
                 if (decision.action == IOM_POLICY_DENY && !decision.rule) {
                         log_refused("Policy: '%s' may not have %s: no rule allows it.",
-                                    plan->owner, a);
+                                    IOM_ESCAPE(plan->owner), a);
                         return iom_error(ret_error, -EACCES,
                                          "'%s' may not have %s: no rule allows it (the default "
                                          "deny; see iommud.policy(5))",
@@ -148,8 +148,8 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 }
                 if (decision.action == IOM_POLICY_DENY) {
                         log_refused("Policy: '%s' may not have %s: rule '%s' (%s:%u).",
-                                    plan->owner, a, decision.rule->id, decision.rule->file,
-                                    decision.rule->line);
+                                    IOM_ESCAPE(plan->owner), a, decision.rule->id,
+                                    decision.rule->file, decision.rule->line);
                         return iom_error(ret_error, -EACCES,
                                          "'%s' may not have %s: rule '%s' (%s:%u) denies it",
                                          plan->owner, a, decision.rule->id, decision.rule->file,

@@ -384,8 +384,8 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         (void) sd_bus_emit_object_added(m->bus, s->path);
         (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager", "Spaces",
                                               NULL);
-        log_info("Space %" PRIu32 " created for guest %s by %s%s", s->id, s->guest, s->creator,
-                 s->vfio ? ", backed by VFIO" : "");
+        log_info("Space %" PRIu32 " created for guest '%s' by %s%s", s->id, IOM_ESCAPE(s->guest),
+                 s->creator, s->vfio ? ", backed by VFIO" : "");
         *ret = TAKE_PTR(s);
         return 0;
 }

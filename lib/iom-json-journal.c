@@ -9,10 +9,14 @@
 #include <json-c/json.h>
 
 #include "iom-journal.h"
+#include "iom-json.h"
+#include "iom-owner.h"
+#include "iom-utf8.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_journal *, iom_journal_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
 
 /* ---- writing ---- */
 
@@ -136,7 +140,7 @@ static int check_keys(struct reader *rd, json_object *o, const char *path,
                 for (const char *const *a = allowed; *a; a++)
                         known = known || streq(*a, key);
                 if (!known)
-                        return bad(rd, path, "unknown key '%s'", key);
+                        return bad(rd, path, "unknown key '%s'", IOM_ESCAPE(key));
         }
         return 0;
 }
@@ -149,6 +153,19 @@ static int get_string(struct reader *rd, json_object *o, const char *path, const
                 return r;
         *ret = v ? strdup(json_object_get_string(v)) : NULL;
         return v && !*ret ? -ENOMEM : 0;
+}
+
+/* An owner as iom_owner_validate() has it: the daemon logs and publishes what it reads. */
+static int get_owner(struct reader *rd, json_object *o, const char *path, bool nullable,
+                     char **ret) {
+        const char *why;
+        int r = get_string(rd, o, path, "owner", nullable, ret);
+
+        if (r < 0 || !*ret)
+                return r;
+        if (iom_owner_validate(*ret, &why) < 0)
+                return bad(rd, path, "'owner': %s", why);
+        return 0;
 }
 
 static int get_group(struct reader *rd, json_object *o, const char *path, unsigned *ret) {
@@ -185,7 +202,7 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
                 return bad(rd, path, "must be an object");
         if ((r = check_keys(rd, o, path, keys)) < 0 ||
             (r = get_group(rd, o, path, &c->group)) < 0 ||
-            (r = get_string(rd, o, path, "owner", false, &c->owner)) < 0 ||
+            (r = get_owner(rd, o, path, false, &c->owner)) < 0 ||
             (r = get(rd, o, path, "devices", json_type_array, false, &devices)) < 0)
                 return r;
         size_t n = json_object_array_length(devices);
@@ -221,12 +238,13 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
         if ((r = check_keys(rd, o, path, keys)) < 0 ||
             (r = get_group(rd, o, path, &in->group)) < 0 ||
             (r = get_string(rd, o, path, "op", false, &op)) < 0 ||
-            (r = get_string(rd, o, path, "owner", true, &in->owner)) < 0 ||
+            (r = get_owner(rd, o, path, true, &in->owner)) < 0 ||
             (r = get(rd, o, path, "steps", json_type_array, false, &steps)) < 0)
                 return r;
         in->op = iom_plan_op_from_string(op);
         if (in->op < 0)
-                return bad(rd, path, "'op' must be assign, release or rebind, not '%s'", op);
+                return bad(rd, path, "'op' must be assign, release or rebind, not '%s'",
+                           IOM_ESCAPE(op));
         size_t n = json_object_array_length(steps);
         in->steps = calloc(n ? n : 1, sizeof(*in->steps));
         if (!in->steps)
@@ -253,44 +271,20 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
         return 0;
 }
 
-static int parse_text(struct reader *rd, const char *text, json_object **ret) {
-        json_tokener *tok = json_tokener_new();
-        size_t len = strlen(text);
-        json_object *o;
-
-        if (!tok)
-                return -ENOMEM;
-        o = json_tokener_parse_ex(tok, text, (int) len + 1);
-        if (!o) {
-                size_t offset = json_tokener_get_parse_end(tok);
-                unsigned line = 1, column = 1;
-                for (size_t i = 0; i < offset && i < len; i++) {
-                        column = text[i] == '\n' ? 1 : column + 1;
-                        line += text[i] == '\n';
-                }
-                char where[64];
-                (void) snprintf(where, sizeof(where), "line %u, column %u", line, column);
-                int r = bad(rd, where, "%s", json_tokener_error_desc(json_tokener_get_error(tok)));
-                json_tokener_free(tok);
-                return r;
-        }
-        json_tokener_free(tok);
-        *ret = o;
-        return 0;
-}
-
 int iom_journal_from_json(const char *text, const char *name, struct iom_journal **ret,
                           char **ret_error) {
         static const char *const keys[] = {"version", "claims", "intents", NULL};
         _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
-        _cleanup_(json_object_putp) json_object *root = NULL;
+        _cleanup_(iom_json_doc_freep) struct iom_json_doc *doc = NULL;
         struct reader rd = {.name = name ? name : "journal", .error = ret_error};
-        json_object *v, *claims, *intents;
+        json_object *root, *v, *claims, *intents;
         int r;
 
-        r = parse_text(&rd, text, &root);
+        /* Syntax, content after the document, a repeated key: "s.json:3:5: what". */
+        r = iom_json_parse(rd.name, text, &doc, ret_error);
         if (r < 0)
                 return r;
+        root = iom_json_root(doc);
         if (!json_object_is_type(root, json_type_object))
                 return bad(&rd, "(top)", "must be an object");
         if ((r = check_keys(&rd, root, "(top)", keys)) < 0 ||

@@ -9,8 +9,10 @@
 
 #include <json-c/json.h>
 
+#include "iom-error.h"
 #include "iom-json.h"
 #include "iom-sysfs.h"
+#include "iom-utf8.h"
 
 /* Positions are recorded for paths up to this length; deeper ones report their parent's. */
 #define PATH_MAX_LEN 256
@@ -29,12 +31,27 @@ struct iom_json_doc {
         size_t n_positions;
 };
 
+/* A member name as json-c keys it (escapes decoded, cut at a NUL), and where it stands. */
+struct member {
+        char *name;
+        size_t offset;
+        unsigned line, column;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
 struct scanner {
         const char *s;
         size_t i, len;
         unsigned line, column;
         struct iom_json_doc *doc;
         int depth;
+        json_tokener *tok; /* decodes member names */
+        /* The repeated member name that comes first in the text, and its first place. */
+        char *dup_name;
+        size_t dup_offset;
+        unsigned dup_line, dup_column, first_line, first_column;
 };
 
 static void advance(struct scanner *sc) {
@@ -87,74 +104,140 @@ static int record(struct scanner *sc, const char *path, unsigned line, unsigned 
         return 0;
 }
 
-/* Reads a string token; with @out (size PATH_MAX_LEN) copies its raw content. */
-static int scan_string(struct scanner *sc, char *out) {
-        size_t n = 0;
+/* Reads a string token, in double quotes or (json-c's lenient mode) single ones; with
+ * @ret_decoded, also its value as json-c decodes it. */
+static int scan_string(struct scanner *sc, char **ret_decoded) {
+        char quote = sc->s[sc->i];
+        size_t start = sc->i;
 
-        advance(sc); /* the quote */
-        while (sc->i < sc->len && sc->s[sc->i] != '"') {
+        advance(sc);
+        while (sc->i < sc->len && sc->s[sc->i] != quote) {
                 if (sc->s[sc->i] == '\\')
                         advance(sc);
-                if (out && n + 1 < PATH_MAX_LEN && sc->i < sc->len)
-                        out[n++] = sc->s[sc->i];
                 if (sc->i < sc->len)
                         advance(sc);
         }
-        if (out)
-                out[n] = '\0';
         if (sc->i >= sc->len)
                 return -EBADMSG;
         advance(sc);
+        if (!ret_decoded)
+                return 0;
+
+        json_tokener_reset(sc->tok);
+        json_object *o = json_tokener_parse_ex(sc->tok, sc->s + start, (int) (sc->i - start));
+        if (!o)
+                return -EBADMSG;
+        *ret_decoded = strdup(json_object_get_string(o));
+        json_object_put(o);
+        return *ret_decoded ? 0 : -ENOMEM;
+}
+
+static int compare_members(const void *a, const void *b) {
+        const struct member *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+
+        return c != 0 ? c : x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* json-c keeps the last of two members with the same name, silently: a policy that says one
+ * thing and then another is refused instead. Sorting finds the duplicates of an object in
+ * O(n log n), whatever its size. */
+static int find_duplicate(struct scanner *sc, struct member *members, size_t n) {
+        qsort(members, n, sizeof(*members), compare_members);
+        for (size_t i = 1, first = 0; i < n; i++) {
+                const struct member *m = &members[i], *f = &members[first];
+                char *name;
+
+                if (!streq(m->name, f->name)) {
+                        first = i;
+                        continue;
+                }
+                if (sc->dup_name && sc->dup_offset < m->offset)
+                        continue;
+                name = strdup(m->name);
+                if (!name)
+                        return -ENOMEM;
+                free(sc->dup_name);
+                sc->dup_name = name;
+                sc->dup_offset = m->offset;
+                sc->dup_line = m->line;
+                sc->dup_column = m->column;
+                sc->first_line = f->line;
+                sc->first_column = f->column;
+        }
         return 0;
 }
 
 static int scan_value(struct scanner *sc, const char *path, unsigned key_line, unsigned key_column);
 
 static int scan_container(struct scanner *sc, const char *path, bool object) {
-        size_t index = 0;
-        int r;
+        struct member *members = NULL;
+        size_t index = 0, n_members = 0;
+        int r = 0;
 
         advance(sc); /* { or [ */
         if (++sc->depth > 64)
                 return -EBADMSG;
         for (;;) {
-                char child[PATH_MAX_LEN * 2], key[PATH_MAX_LEN] = "";
+                char child[PATH_MAX_LEN * 2];
                 unsigned kl = 0, kc = 0;
 
                 skip_blank(sc);
-                if (sc->i >= sc->len)
-                        return -EBADMSG;
+                if (sc->i >= sc->len) {
+                        r = -EBADMSG;
+                        break;
+                }
                 if (sc->s[sc->i] == (object ? '}' : ']'))
                         break;
                 if (object) {
-                        if (sc->s[sc->i] != '"')
-                                return -EBADMSG;
+                        struct member *m;
+
+                        if (!strchr("\"'", sc->s[sc->i])) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        m = realloc(members, (n_members + 1) * sizeof(*members));
+                        if (!m) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        members = m;
+                        m = &members[n_members++];
+                        *m = (struct member){
+                                .offset = sc->i, .line = sc->line, .column = sc->column};
                         kl = sc->line;
                         kc = sc->column;
-                        r = scan_string(sc, key);
+                        r = scan_string(sc, &m->name);
                         if (r < 0)
-                                return r;
+                                break;
                         skip_blank(sc);
-                        if (sc->i >= sc->len || sc->s[sc->i] != ':')
-                                return -EBADMSG;
+                        if (sc->i >= sc->len || sc->s[sc->i] != ':') {
+                                r = -EBADMSG;
+                                break;
+                        }
                         advance(sc);
-                        (void) snprintf(child, sizeof(child), "%s%s%s", path, *path ? "." : "",
-                                        key);
+                        (void) snprintf(child, sizeof(child), "%s%s%.*s", path, *path ? "." : "",
+                                        PATH_MAX_LEN, m->name);
                 } else
                         (void) snprintf(child, sizeof(child), "%s[%zu]", path, index);
                 index++;
                 r = scan_value(sc, child, kl, kc);
                 if (r < 0)
-                        return r;
+                        break;
                 skip_blank(sc);
                 if (sc->i < sc->len && sc->s[sc->i] == ',')
                         advance(sc);
         }
-        advance(sc);
-        sc->depth--;
-        return 0;
+        if (r >= 0) {
+                advance(sc);
+                sc->depth--;
+                r = find_duplicate(sc, members, n_members);
+        }
+        for (size_t k = 0; k < n_members; k++)
+                free(members[k].name);
+        free(members);
+        return r;
 }
-
 static int scan_value(struct scanner *sc, const char *path, unsigned key_line,
                       unsigned key_column) {
         int r;
@@ -171,13 +254,13 @@ static int scan_value(struct scanner *sc, const char *path, unsigned key_line,
         case '[':
                 return scan_container(sc, path, false);
         case '"':
+        case '\'':
                 return scan_string(sc, NULL);
         default: {
+                /* A number, true, false, null, NaN, Infinity; a comment may follow at once. */
                 size_t start = sc->i;
-                while (sc->i < sc->len && !strchr(",]}: \t\r\n", sc->s[sc->i]))
+                while (sc->i < sc->len && !strchr(",]}:/ \t\r\n", sc->s[sc->i]))
                         advance(sc);
-                /* A delimiter where a value belongs: json-c's lenient mode took something the
-                 * index need not follow; stop rather than loop. */
                 return sc->i > start ? 0 : -EBADMSG;
         }
         }
@@ -196,41 +279,55 @@ static void offset_to_position(const char *text, size_t offset, unsigned *line, 
 
 int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret,
                    char **ret_error) {
-        struct iom_json_doc *doc;
-        json_tokener *tok;
+        _cleanup_(iom_json_doc_freep) struct iom_json_doc *doc = NULL;
+        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+        struct scanner sc;
+        int r;
 
         if (!name || !text || !ret)
                 return -EINVAL;
         doc = calloc(1, sizeof(*doc));
-        if (!doc || !(doc->name = strdup(name)) || !(doc->text = strdup(text))) {
-                iom_json_doc_free(doc);
+        if (!doc || !(doc->name = strdup(name)) || !(doc->text = strdup(text)))
                 return -ENOMEM;
-        }
         tok = json_tokener_new();
-        if (!tok) {
-                iom_json_doc_free(doc);
+        if (!tok)
                 return -ENOMEM;
-        }
         doc->root = json_tokener_parse_ex(tok, text, (int) strlen(text) + 1);
         if (!doc->root) {
                 unsigned line, column;
                 offset_to_position(text, json_tokener_get_parse_end(tok), &line, &column);
-                if (ret_error && asprintf(ret_error, "%s:%u:%u: %s", name, line, column,
-                                          json_tokener_error_desc(json_tokener_get_error(tok))) < 0)
-                        *ret_error = NULL;
-                json_tokener_free(tok);
-                iom_json_doc_free(doc);
-                return -EBADMSG;
+                return iom_error(ret_error, -EBADMSG, "%s:%u:%u: %s", name, line, column,
+                                 json_tokener_error_desc(json_tokener_get_error(tok)));
         }
-        json_tokener_free(tok);
 
-        struct scanner sc = {
-                .s = doc->text, .len = strlen(doc->text), .line = 1, .column = 1, .doc = doc};
-        if (scan_value(&sc, "", 0, 0) == -ENOMEM) {
-                iom_json_doc_free(doc);
-                return -ENOMEM;
-        }
-        *ret = doc;
+        /* json-c stops after the first value and keeps the last of repeated members, without
+         * a word: the scanner finds what follows the document and what repeats in it. */
+        sc = (struct scanner){
+                .s = doc->text,
+                .len = strlen(doc->text),
+                .line = 1,
+                .column = 1,
+                .doc = doc,
+                .tok = tok,
+        };
+        r = scan_value(&sc, "", 0, 0);
+        skip_blank(&sc);
+        if (r == -EBADMSG) /* json-c took something the scanner does not follow */
+                r = iom_error(ret_error, -EBADMSG, "%s:%u:%u: unexpected text", name, sc.line,
+                              sc.column);
+        else if (r >= 0 && sc.dup_name)
+                r = iom_error(ret_error, -EBADMSG,
+                              "%s:%u:%u: duplicate key '%s' (first at line %u, column %u)", name,
+                              sc.dup_line, sc.dup_column, IOM_ESCAPE(sc.dup_name), sc.first_line,
+                              sc.first_column);
+        else if (r >= 0 && sc.i < sc.len)
+                r = iom_error(ret_error, -EBADMSG,
+                              "%s:%u:%u: unexpected content after the JSON document", name,
+                              sc.line, sc.column);
+        free(sc.dup_name);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(doc);
         return 0;
 }
 

@@ -178,7 +178,22 @@ static void test_bad_journals(void) {
         static const struct {
                 const char *text, *error;
         } table[] = {
-                {"{", "s.json: line 1, column 2: unexpected end of data"},
+                {"{", "s.json:1:2: unexpected end of data"},
+                /* What json-c alone took: content after the document, a repeated key. */
+                {"{\"version\":1,\"claims\":[],\"intents\":[]}\n}",
+                 "s.json:2:1: unexpected content after the JSON document"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[]}{}",
+                 "s.json:1:39: unexpected content after the JSON document"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"claims\":[]}",
+                 "s.json:1:39: duplicate key 'claims' (first at line 1, column 14)"},
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"\\u006fwner\":\"b\","
+                 "\"devices\":[]}],\"intents\":[]}",
+                 "s.json:1:47: duplicate key 'owner' (first at line 1, column 35)"},
+                /* An owner the daemon would log and publish must be one it accepts. */
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\\u202eb\",\"devices\":[]}],"
+                 "\"intents\":[]}",
+                 "s.json: claims[0]: 'owner': the owner name contains a bidi control U+202E at "
+                 "byte 2"},
                 {"[]", "s.json: (top): must be an object"},
                 {"{\"version\":2,\"claims\":[],\"intents\":[]}",
                  "s.json: version: version 2 is not 1"},
