@@ -312,9 +312,10 @@ int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret
         };
         r = scan_value(&sc, "", 0, 0);
         skip_blank(&sc);
-        if (r == -EBADMSG) /* json-c took something the scanner does not follow */
-                r = iom_error(ret_error, -EBADMSG, "%s:%u:%u: unexpected text", name, sc.line,
-                              sc.column);
+        if (r == -EBADMSG) /* json-c took what the scanner does not (json-c 0.16 returns an
+                            * inner value when a comment runs to the end: '{"a": 1 // x') */
+                r = iom_error(ret_error, -EBADMSG, "%s:%u:%u: %s", name, sc.line, sc.column,
+                              sc.i >= sc.len ? "unexpected end of data" : "unexpected text");
         else if (r >= 0 && sc.dup_name)
                 r = iom_error(ret_error, -EBADMSG,
                               "%s:%u:%u: duplicate key '%s' (first at line %u, column %u)", name,
