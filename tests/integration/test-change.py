@@ -146,11 +146,16 @@ class ChangeTest(HostCase):
                 (['assign', '', named], 'InvalidArgument', 'the owner name is empty'),
                 (['assign', 'a/b', named], 'InvalidArgument', "contains '/'"),
                 (['assign', 'a\tb', named], 'InvalidArgument', 'control character'),
+                (['assign', 'win\u200b11', named], 'InvalidArgument',
+                 'invisible format character U+200B at byte 4'),
+                (['assign', ' win11', named], 'InvalidArgument', 'starts with a blank U+0020'),
                 (['assign', 'uid:root', named], 'InvalidArgument', 'numeric user id'),
                 (['assign', 'win11', self.bridges_only_group_device()], 'NotViable',
                  'holds only bridges'),
                 (['release', 'win11'], 'NotFound', "'win11' owns no IOMMU group"),
                 (['rebind', named, 'a/b'], 'InvalidArgument', "'a/b' is not a driver name"),
+                (['rebind', named, 'vfio pci'], 'InvalidArgument',
+                 "' ' at byte 5 is not a letter, digit"),
         ]
         for args, error, mention in cases:
             self.refused(args, error, mention)
@@ -194,6 +199,21 @@ class ChangeTest(HostCase):
         with open(aside[0], encoding='utf-8') as f:
             self.assertEqual(f.read(), '{"version": 1, "claims": [')
         self.assertEqual(self.harness.iommuctl_json('list')['source'], 'daemon')
+
+    def test_journal_json_c_alone_would_take_is_corrupt(self):
+        group, _ = self.shared_group()
+        claim = {'group': group, 'owner': 'win11', 'devices': []}
+        good = json.dumps({'version': 1, 'claims': [claim], 'intents': []})
+        for text, why in ((good + ' }', 'unexpected content after the JSON document'),
+                          (good[:-1] + ', "claims": []}', "duplicate key 'claims'")):
+            with self.subTest(text=text):
+                for old in glob.glob(self.harness.daemon.journal + '.corrupt-*'):
+                    os.unlink(old)
+                self.restart_with_journal(text)
+                self.assertIn(why, self.harness.daemon.errors())
+                self.assertEqual(len(glob.glob(self.harness.daemon.journal + '.corrupt-*')), 1)
+                listed = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+                self.assertFalse(listed[group].get('owner'), 'a corrupt journal was believed')
 
 
 if __name__ == '__main__':

@@ -138,15 +138,30 @@ class SpaceTest(HostCase):
                                                      '(o)')
                 self.assertTrue(name.startswith('org.iommud1.Error.'), name)
                 self.assertIn(mentions, message)
-        name, message = self.client.error_of(MANAGER, 'org.iommud1.Manager', 'CreateSpace',
-                                             '(sa{sv})', ('a/b', {}), '(o)')
-        self.assertEqual(name, 'org.iommud1.Error.InvalidArgument', message)
+        for guest, mentions in [('a/b', "contains '/'"),
+                                ('abcd\u202egpj.exe', 'bidi control U+202E at byte 5'),
+                                ('win11\u3000', 'ends with a blank U+3000')]:
+            name, message = self.client.error_of(MANAGER, 'org.iommud1.Manager', 'CreateSpace',
+                                                 '(sa{sv})', (guest, {}), '(o)')
+            self.assertEqual(name, 'org.iommud1.Error.InvalidArgument', message)
+            self.assertIn(mentions, message)
         # Memory is for a space a VFIO container backs, and only then.
         memory = os.memfd_create('guest-ram')
         self.addCleanup(os.close, memory)
         os.ftruncate(memory, 16 * PAGE)
         with self.assertRaisesRegex(GLib.Error, "InvalidArgument.*'memory' option goes with"):
             self.client.create('vm1', memory_fd=memory)
+
+    def test_a_long_guest_name_is_logged_short(self):
+        # 128 two-byte characters: a valid name of the full 256 bytes.
+        guest = 'é' * 127 + "'"
+        path = self.client.call(MANAGER, 'org.iommud1.Manager', 'CreateSpace', '(sa{sv})',
+                                (guest, {}), '(o)')[0]
+        self.assertEqual(self.client.prop(path, 'Guest'), guest)
+        log = self.harness.daemon.errors()
+        self.assertIn(f"created for guest '{'é' * 64}…' by", log)
+        self.assertNotIn('é' * 65, log)
+        self.call(path, 'Destroy')
 
     def test_properties_and_dirty_bitmap(self):
         path = self.client.create('vm2', reserved=[(0x7000000, 0x70fffff)])
