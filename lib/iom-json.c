@@ -323,8 +323,8 @@ int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret
                               sc.first_column);
         else if (r >= 0 && sc.i < sc.len)
                 r = iom_error(ret_error, -EBADMSG,
-                              "%s:%u:%u: unexpected content after the JSON document", name,
-                              sc.line, sc.column);
+                              "%s:%u:%u: unexpected content after the JSON document", name, sc.line,
+                              sc.column);
         free(sc.dup_name);
         if (r < 0)
                 return r;

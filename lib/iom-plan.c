@@ -229,8 +229,7 @@ static int plan_begin(const struct iom_inventory *inv, enum iom_plan_op op, cons
         if (!inv || !ret)
                 return -EINVAL;
         if (iom_owner_validate(owner, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s': %s", IOM_ESCAPE(strempty(owner)),
-                                 why);
+                return iom_error(ret_error, -EINVAL, "'%s': %s", IOM_ESCAPE(strempty(owner)), why);
         return iom_plan_new(op, owner, ret);
 }
 

@@ -74,9 +74,9 @@ enum iom_unichar_class iom_unichar_classify(uint32_t c) {
 /* Appends the escaped form of the character at @s (@len bytes, code point @c; @len 1 and @c
  * negative for a byte that is not UTF-8) to @out, returning the bytes written. */
 static size_t escape_char(char *out, const char *s, size_t len, int64_t c) {
-        static const char simple[] = {['\a'] = 'a', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-                                      ['\r'] = 'r', ['\t'] = 't', ['\v'] = 'v', ['\\'] = '\\',
-                                      ['\''] = '\'', ['"'] = '"'};
+        static const char simple[] = {
+                ['\a'] = 'a', ['\b'] = 'b', ['\f'] = 'f',  ['\n'] = 'n',  ['\r'] = 'r',
+                ['\t'] = 't', ['\v'] = 'v', ['\\'] = '\\', ['\''] = '\'', ['"'] = '"'};
 
         if (c >= 0 && c < (int64_t) sizeof(simple) && simple[c]) {
                 out[0] = '\\';

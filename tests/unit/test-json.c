@@ -58,7 +58,8 @@ static void test_refused(void) {
                  "t.json:1:10: duplicate key 'a' (first at line 1, column 2)"},
                 {"{\"\\u00e9t\\u00e9\": 1, \"été\": 2}",
                  "t.json:1:22: duplicate key 'été' (first at line 1, column 2)"},
-                {"{'a': 1, \"a\": 2}", "t.json:1:10: duplicate key 'a' (first at line 1, column 2)"},
+                {"{'a': 1, \"a\": 2}",
+                 "t.json:1:10: duplicate key 'a' (first at line 1, column 2)"},
                 /* json-c keys end at a NUL: these two are one key to it. */
                 {"{\"a\\u0000b\": 1, \"a\\u0000c\": 2}",
                  "t.json:1:17: duplicate key 'a' (first at line 1, column 2)"},

@@ -29,12 +29,11 @@ static void test_owner_names(void) {
                 {"ab\xc2\x85", "the owner name contains a control character U+0085 at byte 3"},
                 {"ab\xc2\x9f", "the owner name contains a control character U+009F at byte 3"},
                 {"a\xff", "the owner name is not valid UTF-8 at byte 2"},
-                {"caf\xc3", "the owner name is not valid UTF-8 at byte 4"},    /* cut short */
-                {"\xc0\xaf", "the owner name is not valid UTF-8 at byte 1"},   /* overlong '/' */
+                {"caf\xc3", "the owner name is not valid UTF-8 at byte 4"},      /* cut short */
+                {"\xc0\xaf", "the owner name is not valid UTF-8 at byte 1"},     /* overlong '/' */
                 {"\xed\xa0\x80", "the owner name is not valid UTF-8 at byte 1"}, /* surrogate */
                 {"\xf4\x90\x80\x80", "the owner name is not valid UTF-8 at byte 1"},
-                {"abcd\u202egpj.exe",
-                 "the owner name contains a bidi control U+202E at byte 5"},
+                {"abcd\u202egpj.exe", "the owner name contains a bidi control U+202E at byte 5"},
                 {"a\u200eb", "the owner name contains a bidi control U+200E at byte 2"},
                 {"a\u200fb", "the owner name contains a bidi control U+200F at byte 2"},
                 {"a\u202ab", "the owner name contains a bidi control U+202A at byte 2"},
@@ -125,5 +124,4 @@ static void test_driver_names(void) {
         ASSERT_STREQ(why, "it is longer than 64 bytes");
 }
 
-IOM_TEST_MAIN(IOM_TEST(test_owner_names), IOM_TEST(test_local_owners),
-              IOM_TEST(test_driver_names))
+IOM_TEST_MAIN(IOM_TEST(test_owner_names), IOM_TEST(test_local_owners), IOM_TEST(test_driver_names))

@@ -89,8 +89,7 @@ static void test_escape_bounded(void) {
         ASSERT_EQ(strlen(IOM_ESCAPE(hostile)), 4 * IOM_ESCAPE_CHARS + strlen("…"));
 
         /* The widest escape fills the buffer exactly. */
-        ASSERT_STREQ(iom_escape_to(buf, "\u202e\u202e\u202e\u202e", 3),
-                     "\\u202e\\u202e\\u202e…");
+        ASSERT_STREQ(iom_escape_to(buf, "\u202e\u202e\u202e\u202e", 3), "\\u202e\\u202e\\u202e…");
         ASSERT_EQ(strlen(buf) + 1, sizeof(buf));
         /* Exactly @max characters: no ellipsis; one more: the ellipsis. */
         ASSERT_STREQ(iom_escape_to(buf, "abc", 3), "abc");
