@@ -12,6 +12,7 @@
 #include "bus-util.h"
 #include "iom-bus-ranges.h"
 #include "iom-owner.h"
+#include "iom-utf8.h"
 #include "manager.h"
 #include "space-error.h"
 #include "space.h"
@@ -165,7 +166,7 @@ int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_erro
                 return r;
         if (iom_owner_validate(req.guest, &bad) < 0)
                 return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT, "Guest '%s': %s",
-                                         req.guest, bad);
+                                         IOM_ESCAPE(req.guest), bad);
         r = read_space_options(message, &req, error);
         if (r >= 0) {
                 req.creator = sd_bus_message_get_sender(message);
