@@ -181,6 +181,14 @@ static const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+void bus_device_emit_changed(struct manager *m, const struct iom_address *a) {
+        _cleanup_free_ char *path = manager_device_path(a);
+
+        /* No names: every property the vtable marks as emitting change. */
+        if (path)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, path, "org.iommud1.Device", NULL);
+}
+
 int bus_device_register(struct manager *m) {
         int r;
 

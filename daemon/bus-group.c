@@ -123,6 +123,14 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+void bus_group_emit_changed(struct manager *m, unsigned id) {
+        _cleanup_free_ char *path = manager_group_path(id);
+
+        /* No names: every property the vtable marks as emitting change. */
+        if (path)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, path, "org.iommud1.Group", NULL);
+}
+
 int bus_group_register(struct manager *m) {
         int r;
 

@@ -369,11 +369,7 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
                              !strings_differ(was->driver_override, d->driver_override) &&
                              !strings_differ(was->host_driver, d->host_driver)))
                         continue;
-                _cleanup_free_ char *path = manager_device_path(&d->address);
-                if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
-                                                              "Driver", "DriverOverride",
-                                                              "HostDriver", "Owner", "State", NULL);
+                bus_device_emit_changed(m, &d->address);
         }
         for (size_t i = 0; i < new->n_groups; i++) {
                 const struct iom_group *g = new->groups[i];
@@ -381,11 +377,7 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
 
                 if (!was || !group_members_differ(was, g))
                         continue;
-                _cleanup_free_ char *path = manager_group_path(g->id);
-                if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
-                                                              "Devices", "Viable", "Blockers",
-                                                              "Owner", "State", NULL);
+                bus_group_emit_changed(m, g->id);
         }
         if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
@@ -393,20 +385,10 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
 }
 
 void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan) {
-        for (size_t i = 0; i < plan->n_steps; i++) {
-                _cleanup_free_ char *path = manager_device_path(&plan->steps[i].address);
-                if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Device",
-                                                              "Driver", "DriverOverride",
-                                                              "HostDriver", "Owner", "State", NULL);
-        }
-        for (size_t i = 0; i < plan->n_groups; i++) {
-                _cleanup_free_ char *path = manager_group_path(plan->groups[i]);
-                if (path)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, "org.iommud1.Group",
-                                                              "Viable", "Blockers", "Owner",
-                                                              "State", NULL);
-        }
+        for (size_t i = 0; i < plan->n_steps; i++)
+                bus_device_emit_changed(m, &plan->steps[i].address);
+        for (size_t i = 0; i < plan->n_groups; i++)
+                bus_group_emit_changed(m, plan->groups[i]);
 }
 
 int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {

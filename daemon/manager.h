@@ -90,10 +90,13 @@ int manager_save_journal(struct manager *m, struct iom_journal *next);
 char *manager_group_path(unsigned id);
 char *manager_device_path(const struct iom_address *a);
 
-/* Each interface's file exports its vtable. */
+/* Each interface's file exports its vtable, and tells the bus that an object's changing
+ * properties (those its vtable marks as emitting change) may have changed. */
 int bus_manager_register(struct manager *m);
 int bus_group_register(struct manager *m);
+void bus_group_emit_changed(struct manager *m, unsigned id);
 int bus_device_register(struct manager *m);
+void bus_device_emit_changed(struct manager *m, const struct iom_address *a);
 
 /* Follows udev's pci uevents. */
 int hotplug_start(struct manager *m);

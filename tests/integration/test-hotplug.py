@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """iommud follows the host: a device that appears (uevent add), a group rebound to vfio-pci
-(unbind/bind) and a device that disappears (remove) show in its D-Bus objects and in
-iommuctl, without a restart. Usage: test-hotplug.py tests/hosts/NAME (a host with groups
+(unbind/bind, announced by PropertiesChanged with every changing property of the device and
+the group) and a device that disappears (remove) show in its D-Bus objects and in iommuctl,
+without a restart. Usage: test-hotplug.py tests/hosts/NAME (a host with groups
 where at least one group has a driver-bound endpoint)."""
 
 import struct
 import sys
 
-from harness import HostCase, host_main, object_path, wait_for
+from gi.repository import Gio
+
+from bus_client import Client
+from harness import BUS_NAME, HostCase, host_main, object_path, wait_for
 NEW_DRIVER = 'e1000e'
 
 
@@ -65,6 +69,14 @@ class HotplugTest(HostCase):
         group_id = next(g for g in sorted(self.host.groups)
                         if not self.host.expected_group(g)['viable'])
         members = self.host.members(group_id)
+        listener = Client(self.harness.bus.address)
+        self.addCleanup(listener.close)
+        changed = []
+        listener.conn.signal_subscribe(
+            BUS_NAME, 'org.freedesktop.DBus.Properties', 'PropertiesChanged', None, None,
+            Gio.DBusSignalFlags.NONE,
+            lambda conn, sender, path, iface, member, params: changed.append(
+                (path, params.unpack()[0], params.unpack()[1])))
         for device in members:
             if device.driver is not None:
                 self.testbed.unbind(device.devpath)
@@ -81,6 +93,20 @@ class HotplugTest(HostCase):
             self.assertEqual(objects[object_path(device.address)]['org.iommud1.Device']['Driver'],
                              'vfio-pci')
             self.assertEqual(self.listed(device.address)['driver'], 'vfio-pci')
+        # Each object's signals carried exactly the properties its interface may change.
+        listener.pump()
+        self.assertIn((gpath, 'org.iommud1.Group'), {(p, i) for p, i, _ in changed})
+        for path, interface, values in changed:
+            with self.subTest(path=path, interface=interface):
+                expected = {'org.iommud1.Group': {'Devices', 'Viable', 'Blockers', 'Owner',
+                                                  'State'},
+                            'org.iommud1.Device': {'Driver', 'DriverOverride', 'HostDriver',
+                                                   'Owner', 'State'}}[interface]
+                self.assertEqual(set(values), expected)
+        last = {path: values for path, interface, values in changed
+                if interface == 'org.iommud1.Device'}
+        for device in members:
+            self.assertEqual(last[object_path(device.address)]['Driver'], 'vfio-pci')
 
     def test_device_removed(self):
         device = next(d for d in self.host.devices
