@@ -198,7 +198,7 @@ static int policy_show(int argc, char *argv[]) {
                                              "org.iommud1.Manager", "PolicyFiles", &error, &files);
         if (r >= 0)
                 r = sd_bus_get_property(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
-                                        "Policy", &error, &reply, "a(ssusssas)");
+                                        "PolicyRules", &error, &reply, "a(ssusssas)");
         if (r >= 0)
                 r = read_rules(reply, &rules, &n);
         if (r >= 0)

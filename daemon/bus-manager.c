@@ -327,20 +327,26 @@ static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_
                 return bus_error_set_errno(error, -EINVAL, text);
         }
         (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                              "PolicyFiles", "PolicyRules", "Policy", NULL);
+                                              "PolicyFiles", "PolicyRuleCount", "PolicyRules",
+                                              NULL);
         return sd_bus_reply_method_return(message, "u", (uint32_t) m->policy->n_rules);
 }
 
-static int property_get_policy(sd_bus *bus, const char *path, const char *interface,
-                               const char *property, sd_bus_message *reply, void *userdata,
-                               sd_bus_error *error) {
+static int property_get_policy_files(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
         struct manager *m = userdata;
-        if (streq(property, "PolicyFiles"))
-                return sd_bus_message_append_strv(reply, m->policy->files);
+        return sd_bus_message_append_strv(reply, m->policy->files);
+}
+
+static int property_get_policy_rule_count(sd_bus *bus, const char *path, const char *interface,
+                                          const char *property, sd_bus_message *reply,
+                                          void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
         return sd_bus_message_append(reply, "u", (uint32_t) m->policy->n_rules);
 }
 
-/* Policy: a(ssusssas): id, file, line, action, match, options, guests. */
+/* PolicyRules: a(ssusssas): id, file, line, action, match, options, guests. */
 static int property_get_policy_rules(sd_bus *bus, const char *path, const char *interface,
                                      const char *property, sd_bus_message *reply, void *userdata,
                                      sd_bus_error *error) {
@@ -384,11 +390,11 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DeviceCount", "u", property_get_host, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyFiles", "as", property_get_policy, 0,
+        SD_BUS_PROPERTY("PolicyFiles", "as", property_get_policy_files, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyRules", "u", property_get_policy, 0,
+        SD_BUS_PROPERTY("PolicyRuleCount", "u", property_get_policy_rule_count, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Policy", "a(ssusssas)", property_get_policy_rules, 0,
+        SD_BUS_PROPERTY("PolicyRules", "a(ssusssas)", property_get_policy_rules, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Spaces", "ao", bus_space_property_get_spaces, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
