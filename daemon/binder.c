@@ -80,20 +80,13 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
         }
 }
 
-static bool plan_touches(const struct iom_plan *p, unsigned group) {
-        for (size_t i = 0; i < p->n_groups; i++)
-                if (p->groups[i] == group)
-                        return true;
-        return false;
-}
-
 /* Whether an earlier job (running or waiting) holds a group @plan needs. */
 static bool job_must_wait(struct manager *m, struct job *job, const struct iom_plan *plan) {
         for (struct job *j = m->jobs; j && j != job; j = j->next) {
                 if (!j->plan)
                         continue;
                 for (size_t i = 0; i < plan->n_groups; i++)
-                        if (plan_touches(j->plan, plan->groups[i]))
+                        if (iom_plan_has_group(j->plan, plan->groups[i]))
                                 return true;
         }
         return false;
@@ -259,7 +252,7 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
 
 static bool group_has_job(struct manager *m, unsigned group) {
         for (struct job *j = m->jobs; j; j = j->next)
-                if ((j->plan && plan_touches(j->plan, group)) ||
+                if ((j->plan && iom_plan_has_group(j->plan, group)) ||
                     (j->request.recover && j->request.group == group))
                         return true;
         return false;

@@ -11,9 +11,8 @@
 void log_setup(void);
 void log_set_max_level(int level);
 
-/* Logs with optional journal fields ("IOMMU_GROUP=3", "PCI_SLOT=0000:01:00.0", NULL-terminated
- * before the format) and returns -abs(@error), so "return log_error_errno(r, ...)" works and
- * %m names @error. */
+/* Logs @format at @level (to the journal with the code location, else to stderr) and returns
+ * -abs(@error), so "return log_error_errno(r, ...)" works and %m names @error. */
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
 

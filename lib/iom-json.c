@@ -332,25 +332,6 @@ int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret
         return 0;
 }
 
-int iom_json_load(const char *path, size_t max_size, struct iom_json_doc **ret, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = iom_read_file(path, max_size, &text);
-        if (r == -EFBIG) {
-                if (ret_error && asprintf(ret_error, "%s:1:1: the file is larger than %zu bytes",
-                                          path, max_size) < 0)
-                        *ret_error = NULL;
-                return -EBADMSG;
-        }
-        if (r < 0) {
-                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        return iom_json_parse(path, text, ret, ret_error);
-}
-
 struct iom_json_doc *iom_json_doc_free(struct iom_json_doc *doc) {
         if (!doc)
                 return NULL;

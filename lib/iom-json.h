@@ -10,10 +10,8 @@
 struct json_object;
 struct iom_json_doc;
 
-/* Reads @path (at most @max_size bytes) and parses it. Syntax errors, and a file that is too
- * large, give -EBADMSG with *@ret_error "file:line:column: message". */
-int iom_json_load(const char *path, size_t max_size, struct iom_json_doc **ret, char **ret_error);
-/* The same for text in memory, @name standing for the file in messages. */
+/* Parses @text, @name standing for its file in messages. Syntax errors give -EBADMSG with
+ * *@ret_error "file:line:column: message". */
 int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret, char **ret_error);
 struct iom_json_doc *iom_json_doc_free(struct iom_json_doc *doc);
 

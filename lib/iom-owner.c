@@ -90,10 +90,6 @@ int iom_owner_validate(const char *name, const char **ret_error) {
         return 0;
 }
 
-bool iom_owner_is_local(const char *name) {
-        return name && (strncmp(name, "uid:", 4) == 0 || strncmp(name, "unit:", 5) == 0);
-}
-
 int iom_driver_name_validate(const char *name, const char **ret_error) {
         size_t n;
 

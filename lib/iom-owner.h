@@ -17,9 +17,6 @@
  * text stays valid until the thread's next call. */
 int iom_owner_validate(const char *name, const char **ret_error);
 
-/* Whether @name is a local owner (uid:N or unit:NAME.service) rather than a guest. */
-bool iom_owner_is_local(const char *name);
-
 /* Checks a kernel driver name as the kernel spells them ("vfio-pci", "snd_hda_intel"):
  * 1-64 of [A-Za-z0-9_.-]. ("none", "no driver" where a caller allows it, is one of them.)
  * Returns 0, or -EINVAL with *@ret_error, valid as for iom_owner_validate(), completing

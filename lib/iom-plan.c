@@ -83,18 +83,21 @@ int iom_plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret) 
         return 0;
 }
 
-static bool plan_has_group(const struct iom_plan *p, unsigned group) {
-        for (size_t i = 0; i < p->n_groups; i++)
-                if (p->groups[i] == group)
-                        return true;
-        return false;
+static int compare_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return (x > y) - (x < y);
+}
+
+bool iom_plan_has_group(const struct iom_plan *p, unsigned group) {
+        return p->n_groups > 0 &&
+               bsearch(&group, p->groups, p->n_groups, sizeof(*p->groups), compare_unsigned);
 }
 
 int iom_plan_add_group(struct iom_plan *p, unsigned group) {
         unsigned *grown;
         size_t i;
 
-        if (plan_has_group(p, group))
+        if (iom_plan_has_group(p, group))
                 return 0;
         grown = realloc(p->groups, (p->n_groups + 1) * sizeof(*grown));
         if (!grown)
@@ -164,7 +167,7 @@ static int plan_add_group_steps(struct iom_plan *p, const struct iom_group *g,
                                 const struct iom_device *named, const char *to, bool to_host) {
         int r;
 
-        if (plan_has_group(p, g->id)) {
+        if (iom_plan_has_group(p, g->id)) {
                 /* Already planned through a peer: mark this device as named too. */
                 for (size_t i = 0; i < p->n_steps; i++)
                         if (iom_address_equal(&p->steps[i].address, &named->address))

@@ -80,6 +80,9 @@ int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, cons
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src);
 void iom_plan_step_clear(struct iom_plan_step *s);
 
+/* Whether the plan touches @group. */
+bool iom_plan_has_group(const struct iom_plan *p, unsigned group);
+
 /* Adds @group to the groups the plan touches (once). */
 int iom_plan_add_group(struct iom_plan *p, unsigned group);
 

@@ -36,8 +36,11 @@ struct direct {
  * SLOT_PACKED; or a struct node pointer (tag 0). Level-0 slots are 0 or SLOT_MAP. */
 #define SLOT_MAP UINT64_C(1)
 #define SLOT_COMPACT UINT64_C(2)
-#define SLOT_WIDE UINT64_C(4)
-#define SLOT_PACKED UINT64_C(4)
+/* Bit 2 means one thing on a compact and another on a pointer: read it after the tag. */
+#define SLOT_WIDE UINT64_C(4)   /* with SLOT_COMPACT: the entries fill two cache lines */
+#define SLOT_PACKED UINT64_C(4) /* without a tag bit: the pointer is a struct packed */
+_Static_assert(SLOT_WIDE == SLOT_PACKED && !(SLOT_WIDE & (SLOT_MAP | SLOT_COMPACT)),
+               "bit 2 is shared by two kinds of slot that the low tags tell apart");
 #define SLOT_TAGS UINT64_C(7)
 #define SLOT_TLOW_SHIFT 33
 #define SLOT_TLOW_MASK ((UINT64_C(1) << (64 - SLOT_TLOW_SHIFT)) - 1)

@@ -756,9 +756,9 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
  * leaf (guest RAM mapped page by page) or a one-page piece in a packed node's line (pages
  * strewn over the space, a guest's DMA buffers). False: the full way must look. It walks on
  * its own rather than through index_walk(), which also handles mappings, compacts and the
- * writer's filter: that costs 16 more instructions a translate, and 18% more time per
- * scattered translate (76.8 vs 64.9 ns, alternating runs). The line itself is read by
- * line_read(), as index_walk() reads it. */
+ * writer's filter: that costs 16 more instructions a translate, about a fifth of a scattered
+ * translate's time when it was measured (bench-mapping says what it is today). The line
+ * itself is read by line_read(), as index_walk() reads it. */
 static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
                                         struct direct *ret) {
         const struct node *n = s->root;
