@@ -74,19 +74,70 @@ static int group_compare(const void *a, const void *b) {
         return (*x)->id < (*y)->id ? -1 : (*x)->id > (*y)->id;
 }
 
+static int address_compare_key(const void *key, const void *element) {
+        const struct iom_device *const *d = element;
+        return iom_address_compare(key, &(*d)->address);
+}
+
+static int id_compare_key(const void *key, const void *element) {
+        const struct iom_group *const *g = element;
+        unsigned id = *(const unsigned *) key;
+        return id < (*g)->id ? -1 : id > (*g)->id;
+}
+
 struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
                                              const struct iom_address *a) {
-        for (size_t i = 0; inv && a && i < inv->n_devices; i++)
-                if (iom_address_equal(&inv->devices[i]->address, a))
-                        return inv->devices[i];
-        return NULL;
+        struct iom_device **found;
+
+        if (!inv || !a || inv->n_devices == 0)
+                return NULL;
+        found = bsearch(a, inv->devices, inv->n_devices, sizeof(*inv->devices),
+                        address_compare_key);
+        return found ? *found : NULL;
 }
 
 struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id) {
-        for (size_t i = 0; inv && i < inv->n_groups; i++)
-                if (inv->groups[i]->id == id)
-                        return inv->groups[i];
-        return NULL;
+        struct iom_group **found;
+
+        if (!inv || inv->n_groups == 0)
+                return NULL;
+        found = bsearch(&id, inv->groups, inv->n_groups, sizeof(*inv->groups), id_compare_key);
+        return found ? *found : NULL;
+}
+
+static int compare_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return (x > y) - (x < y);
+}
+
+/* Makes the groups the devices name that were not added, and sorts the groups. */
+static int add_missing_groups(struct iom_inventory *inv) {
+        _cleanup_free_ unsigned *ids = calloc(inv->n_devices + 1, sizeof(unsigned));
+        size_t n = 0;
+        int r;
+
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                int group = inv->devices[i]->iommu_group;
+                if (group >= 0 && !iom_inventory_find_group(inv, (unsigned) group))
+                        ids[n++] = (unsigned) group;
+        }
+        if (n > 0)
+                qsort(ids, n, sizeof(*ids), compare_unsigned);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0 && ids[i] == ids[i - 1])
+                        continue;
+                struct iom_group *g = iom_group_new(ids[i]);
+                if (!g)
+                        return -ENOMEM;
+                r = iom_inventory_add_group(inv, g);
+                if (r < 0)
+                        return r;
+        }
+        if (n > 0)
+                qsort(inv->groups, inv->n_groups, sizeof(*inv->groups), group_compare);
+        return 0;
 }
 
 int iom_inventory_link(struct iom_inventory *inv) {
@@ -99,6 +150,13 @@ int iom_inventory_link(struct iom_inventory *inv) {
                 inv->groups[i]->devices = NULL;
                 inv->groups[i]->n_devices = 0;
         }
+        if (inv->n_devices > 0)
+                qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
+        if (inv->n_groups > 0)
+                qsort(inv->groups, inv->n_groups, sizeof(*inv->groups), group_compare);
+        r = add_missing_groups(inv);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct iom_device *d = inv->devices[i];
                 struct iom_group *g;
@@ -106,23 +164,11 @@ int iom_inventory_link(struct iom_inventory *inv) {
                 if (d->iommu_group < 0)
                         continue;
                 g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
-                if (!g) {
-                        g = iom_group_new((unsigned) d->iommu_group);
-                        if (!g)
-                                return -ENOMEM;
-                        r = iom_inventory_add_group(inv, g);
-                        if (r < 0)
-                                return r;
-                }
                 r = iom_group_add_device(g, d);
                 if (r < 0)
                         return r;
                 d->group = g;
         }
-        if (inv->n_devices > 0)
-                qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
-        if (inv->n_groups > 0)
-                qsort(inv->groups, inv->n_groups, sizeof(*inv->groups), group_compare);
         return 0;
 }
 

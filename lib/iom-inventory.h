@@ -29,6 +29,7 @@ int iom_inventory_add_group(struct iom_inventory *inv, struct iom_group *g);
  * that were not added. */
 int iom_inventory_link(struct iom_inventory *inv);
 
+/* Lookups by binary search, in an inventory linked since its last addition. */
 struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
                                              const struct iom_address *a);
 struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id);
