@@ -13,14 +13,10 @@
 
 #define ATTRIBUTE_SIZE_MAX (64 * 1024)
 
-int iom_read_file(const char *path, size_t max_size, char **ret) {
+int iom_read_fd(int fd, size_t max_size, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
         size_t size = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
         buf = malloc(max_size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -42,7 +38,18 @@ int iom_read_file(const char *path, size_t max_size, char **ret) {
         char *shrunk = realloc(buf, size + 1);
         *ret = shrunk ? shrunk : buf;
         buf = NULL;
+        if (ret_size)
+                *ret_size = size;
         return 0;
+}
+
+int iom_read_file(const char *path, size_t max_size, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return iom_read_fd(fd, max_size, ret, NULL);
 }
 
 int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {

@@ -10,6 +10,8 @@
 /* Reads a whole file of at most @max_size bytes into a NUL-terminated string; -EFBIG when it
  * is larger. */
 int iom_read_file(const char *path, size_t max_size, char **ret);
+/* The same from an open file descriptor (a pipe too), also giving the size (NULs included). */
+int iom_read_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 
 /* Reads @dir/@name (at most 64 KiB) with trailing newlines removed into a new string. */
 int iom_sysfs_read_string(const char *dir, const char *name, char **ret);
