@@ -38,6 +38,7 @@ struct job {
 
 void binder_request_done(struct binder_request *req) {
         free(req->owner);
+        free(req->uuid);
         strv_free(req->devices);
         free(req->driver);
         *req = (struct binder_request){};
@@ -66,7 +67,13 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
         switch (req->op) {
         case IOM_PLAN_ASSIGN: {
                 int r = iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
-                if (r >= 0 && (r = manager_check_policy(m, *ret, ret_error)) < 0)
+                if (r < 0)
+                        return r;
+                if (req->uuid && !((*ret)->owner_uuid = strdup(req->uuid)))
+                        r = -ENOMEM;
+                else
+                        r = manager_check_policy(m, *ret, ret_error);
+                if (r < 0)
                         *ret = iom_plan_free(*ret);
                 return r;
         }

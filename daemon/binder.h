@@ -17,6 +17,7 @@ struct manager;
 struct binder_request {
         enum iom_plan_op op;
         char *owner;    /* assign, release */
+        char *uuid;     /* assign: the owner's libvirt UUID, recorded with the claim */
         char **devices; /* assign, release (empty: all of the owner's), rebind (one) */
         char *driver;   /* rebind */
         bool force;

@@ -6,6 +6,7 @@
 #include "binder.h"
 #include "bus-error.h"
 #include "bus-util.h"
+#include "iom-domain.h"
 #include "iom-plan.h"
 #include "manager.h"
 #include "explain.h"
@@ -25,9 +26,29 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 struct change_options {
         bool dry_run;
         bool force;
+        char *uuid; /* assign: the guest's libvirt UUID, normalized */
 };
 
-/* a{sv}: "dry-run" (b) and "force" (b); anything else is refused, never ignored. */
+/* The "uuid" option's variant: a UUID in any spelling libvirt accepts. */
+static int read_uuid_option(sd_bus_message *m, char **ret, sd_bus_error *error) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "v", "s", &s);
+        if (r < 0)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option 'uuid' takes a string");
+        free(*ret);
+        *ret = NULL;
+        r = iom_uuid_normalize(s, ret);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option 'uuid': '%.64s' is not a UUID", s);
+        return r;
+}
+
+/* a{sv}: "dry-run" (b), "force" (b) and "uuid" (s); anything else is refused, never ignored.
+ * On failure the caller still frees ret->uuid. */
 static int read_change_options(sd_bus_message *m, struct change_options *ret, sd_bus_error *error) {
         const char *key;
         int r;
@@ -37,25 +58,30 @@ static int read_change_options(sd_bus_message *m, struct change_options *ret, sd
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                bool *target;
+                bool *target = NULL;
                 int b;
 
                 r = sd_bus_message_read(m, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "dry-run"))
+                if (streq(key, "uuid"))
+                        r = read_uuid_option(m, &ret->uuid, error);
+                else if (streq(key, "dry-run"))
                         target = &ret->dry_run;
                 else if (streq(key, "force"))
                         target = &ret->force;
                 else
                         return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
                                                  "Unknown option '%s'", key);
-                r = sd_bus_message_read(m, "v", "b", &b);
-                if (r < 0)
-                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                                 "Option '%s' takes a boolean", key);
-                *target = b;
-                r = sd_bus_message_exit_container(m);
+                if (target) {
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        if (r < 0)
+                                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                                         "Option '%s' takes a boolean", key);
+                        *target = b;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
@@ -114,8 +140,12 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         int r;
 
         r = read_change_options(message, &options, error);
+        req->uuid = TAKE_PTR(options.uuid); /* freed with the request */
         if (r < 0)
                 return r;
+        if (req->uuid && req->op != IOM_PLAN_ASSIGN)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option 'uuid' goes with Assign only");
         r = manager_resolve_aliases(m, req->devices);
         if (r < 0)
                 return r;

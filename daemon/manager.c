@@ -95,8 +95,10 @@ static void log_inventory(const struct iom_inventory *inv) {
 
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
         /* From scratch: a claim released since the last time leaves no owner behind. */
-        for (size_t i = 0; i < inv->n_groups; i++)
+        for (size_t i = 0; i < inv->n_groups; i++) {
                 inv->groups[i]->owner = mfree(inv->groups[i]->owner);
+                inv->groups[i]->owner_uuid = mfree(inv->groups[i]->owner_uuid);
+        }
         for (size_t i = 0; i < inv->n_devices; i++)
                 inv->devices[i]->host_driver = mfree(inv->devices[i]->host_driver);
         for (size_t i = 0; i < m->journal->n_claims; i++) {
@@ -110,7 +112,7 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
                 }
                 free(g->owner);
                 g->owner = strdup(c->owner);
-                if (!g->owner)
+                if (!g->owner || (c->uuid && !(g->owner_uuid = strdup(c->uuid))))
                         return -ENOMEM;
                 for (size_t k = 0; k < c->n_devices; k++) {
                         struct iom_device *d =
@@ -328,7 +330,8 @@ static bool strings_differ(const char *a, const char *b) {
 
 static bool group_members_differ(const struct iom_group *a, const struct iom_group *b) {
         if (a->n_devices != b->n_devices || a->viable != b->viable ||
-            a->n_blockers != b->n_blockers || strings_differ(a->owner, b->owner))
+            a->n_blockers != b->n_blockers || strings_differ(a->owner, b->owner) ||
+            strings_differ(a->owner_uuid, b->owner_uuid))
                 return true;
         for (size_t i = 0; i < a->n_devices; i++)
                 if (!iom_address_equal(&a->devices[i]->address, &b->devices[i]->address) ||

@@ -117,13 +117,12 @@ static int config_load(const char *path, struct hook_config *ret, char **ret_err
                 r = config_set(&c, key, strip(eq + 1));
                 if (r == -ENOENT)
                         return iom_error(ret_error, -EINVAL,
-                                         "%s:%u: unknown key '%s' (fail_open, timeout)", path,
-                                         line, key);
+                                         "%s:%u: unknown key '%s' (fail_open, timeout)", path, line,
+                                         key);
                 if (r < 0)
-                        return iom_error(ret_error, -EINVAL,
-                                         "%s:%u: %s: expected %s", path, line, key,
-                                         streq(key, "timeout") ? "seconds, 1-3600"
-                                                               : "yes or no");
+                        return iom_error(ret_error, -EINVAL, "%s:%u: %s: expected %s", path, line,
+                                         key,
+                                         streq(key, "timeout") ? "seconds, 1-3600" : "yes or no");
         }
         *ret = c;
         return 0;
@@ -209,8 +208,7 @@ static int hook_prepare(sd_bus *bus, const struct iom_domain *d, const struct ho
         if (r >= 0) {
                 (void) print_plan(d, reply);
                 printf("%s%s%s%s: %zu PCI devices assigned by iommud\n", d->name,
-                       d->uuid ? " (uuid " : "", strempty(d->uuid), d->uuid ? ")" : "",
-                       d->n_pci);
+                       d->uuid ? " (uuid " : "", strempty(d->uuid), d->uuid ? ")" : "", d->n_pci);
                 return 0;
         }
         if (!bus || daemon_absent(&error)) {
@@ -234,8 +232,10 @@ static int hook_release(sd_bus *bus, const struct iom_domain *d) {
         int r;
 
         if (!bus) {
-                fprintf(stderr, PROGRAM ": no system bus: '%s' keeps its IOMMU groups until "
-                                "`iommuctl release %s`\n", d->name, d->name);
+                fprintf(stderr,
+                        PROGRAM ": no system bus: '%s' keeps its IOMMU groups until "
+                                "`iommuctl release %s`\n",
+                        d->name, d->name);
                 return -ENOTCONN;
         }
         r = call_change(bus, "Release", d, &reply, &error);
@@ -298,8 +298,9 @@ static int run(int argc, char *argv[]) {
         int r;
 
         if (argc < 4) {
-                fprintf(stderr, "usage: %s GUEST OPERATION SUB-OPERATION [EXTRA] < DOMAIN-XML "
-                                "(libvirt runs it as its qemu hook)\n",
+                fprintf(stderr,
+                        "usage: %s GUEST OPERATION SUB-OPERATION [EXTRA] < DOMAIN-XML "
+                        "(libvirt runs it as its qemu hook)\n",
                         PROGRAM);
                 return -EINVAL;
         }
@@ -321,8 +322,7 @@ static int run(int argc, char *argv[]) {
                 r = iom_error(&error, -EFBIG, "the domain XML on stdin is larger than %u bytes",
                               IOM_DOMAIN_XML_MAX);
         else if (r < 0)
-                r = iom_error(&error, r, "cannot read the domain XML on stdin: %s",
-                              strerror(-r));
+                r = iom_error(&error, r, "cannot read the domain XML on stdin: %s", strerror(-r));
         if (r >= 0)
                 r = iom_domain_parse(xml, len, &d, &error);
         if (r >= 0 && !streq(d->name, argv[1]))

@@ -115,8 +115,8 @@ static int parse_field(const char *s, unsigned long max, unsigned long *ret) {
         return 0;
 }
 
-static int parse_source_address(xmlNode *owner, const struct where *w,
-                                struct iom_address *ret, char **ret_error) {
+static int parse_source_address(xmlNode *owner, const struct where *w, struct iom_address *ret,
+                                char **ret_error) {
         static const struct {
                 const char *name;
                 unsigned long max;
@@ -188,8 +188,7 @@ static int add_pci(struct iom_domain *d, xmlNode *n, enum iom_domain_pci_kind ki
                         char a[IOM_ADDRESS_STRING_MAX];
                         return iom_error(ret_error, -EINVAL,
                                          "line %ld: <%s> #%u: %s is given twice", w->line,
-                                         w->element, w->index,
-                                         iom_address_format(&pci.address, a));
+                                         w->element, w->index, iom_address_format(&pci.address, a));
                 }
         if (d->n_pci >= IOM_DOMAIN_PCI_MAX)
                 return iom_error(ret_error, -E2BIG, "line %ld: <%s> #%u: more than %u PCI devices",
@@ -254,9 +253,7 @@ static int parse_devices(struct iom_domain *d, xmlNode *devices, char **ret_erro
         return 0;
 }
 
-/* A UUID as libvirt accepts it (32 hex digits, dashes anywhere between pairs), in the form
- * libvirt writes it: lower case, 8-4-4-4-12. */
-static int parse_uuid(const char *s, char **ret) {
+int iom_uuid_normalize(const char *s, char **ret) {
         char out[37], *o = out;
         unsigned n = 0;
 
@@ -289,7 +286,7 @@ static int parse_identity(struct iom_domain *d, xmlNode *root, char **ret_error)
                 return -ENOMEM;
         if (!uuid_text)
                 return 0;
-        if (parse_uuid((const char *) uuid_text, &d->uuid) < 0)
+        if (iom_uuid_normalize((const char *) uuid_text, &d->uuid) < 0)
                 return iom_error(ret_error, -EINVAL,
                                  "line %ld: <uuid>%.64s</uuid>: not a UUID (32 hexadecimal digits)",
                                  xmlGetLineNo(uuid), (const char *) uuid_text);
@@ -337,8 +334,8 @@ static int read_document(const char *xml, size_t len, xmlDocPtr *ret, char **ret
                 return -ENOMEM;
         /* Not XML_PARSE_NOENT (it would substitute entities), not XML_PARSE_DTDLOAD, not
          * XML_PARSE_HUGE; errors come to record_first_error(), libxml2 prints nothing. */
-        (void) xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                               XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+        (void) xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                               XML_PARSE_NOCDATA);
         ctxt->sax->internalSubset = refuse_doctype;
         ctxt->sax->serror = record_first_error;
         ctxt->_private = &state;

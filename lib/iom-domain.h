@@ -40,6 +40,10 @@ struct iom_domain {
         char **ignored;
 };
 
+/* A UUID as libvirt accepts it (32 hexadecimal digits, dashes between them anywhere) in the form
+ * libvirt writes it: lower case, 8-4-4-4-12. -EINVAL when it is not one. */
+int iom_uuid_normalize(const char *s, char **ret);
+
 /* Parses @len bytes of domain XML. Network access, DTDs and entities are refused: libvirt's
  * domain XML never has a DOCTYPE. Errors (-EINVAL, -E2BIG, -ENOMEM) come with *@ret_error
  * naming the element and the problem ("line 12: <hostdev> #2: <source><address bus='0x100'>:

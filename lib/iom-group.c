@@ -106,6 +106,7 @@ struct iom_group *iom_group_free(struct iom_group *g) {
                 return NULL;
         free(g->type);
         free(g->owner);
+        free(g->owner_uuid);
         free(g->regions);
         free(g->devices);
         blockers_clear(g);

@@ -43,6 +43,7 @@ struct iom_group {
         size_t n_devices;
 
         char *owner; /* the guest or local owner holding the group, NULL when the host has it */
+        char *owner_uuid; /* the owner's libvirt domain UUID, when its assign gave one */
 
         bool viable;
         struct iom_blocker *blockers;

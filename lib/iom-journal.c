@@ -33,6 +33,7 @@ static void claim_clear(struct iom_claim *c) {
                 free(c->devices[i].host_driver);
         free(c->devices);
         free(c->owner);
+        free(c->uuid);
 }
 
 static void intent_clear(struct iom_intent *in) {
@@ -127,6 +128,7 @@ int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsign
         if (!plan->owner)
                 return -EINVAL;
         c.owner = strdup_or_null(plan->owner, &oom);
+        c.uuid = strdup_or_null(plan->owner_uuid, &oom);
         c.devices = calloc(n ? n : 1, sizeof(*c.devices));
         if (!c.devices)
                 oom = true;

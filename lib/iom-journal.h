@@ -19,6 +19,7 @@ struct iom_claim_device {
 struct iom_claim {
         unsigned group;
         char *owner;
+        char *uuid; /* the owner's libvirt domain UUID, or NULL */
         struct iom_claim_device *devices;
         size_t n_devices;
 };

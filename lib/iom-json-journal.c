@@ -60,6 +60,8 @@ char *iom_journal_to_json(const struct iom_journal *j) {
 
                 json_object_object_add(o, "group", json_object_new_int64(c->group));
                 json_object_object_add(o, "owner", json_object_new_string(c->owner));
+                if (c->uuid)
+                        json_object_object_add(o, "uuid", json_object_new_string(c->uuid));
                 for (size_t k = 0; k < c->n_devices; k++) {
                         json_object *d = json_object_new_object();
                         json_object_object_add(d, "address", address_json(&c->devices[k].address));
@@ -193,7 +195,7 @@ static int get_address(struct reader *rd, json_object *o, const char *path,
 }
 
 static int read_claim(struct reader *rd, json_object *o, const char *path, struct iom_claim *c) {
-        static const char *const keys[] = {"group", "owner", "devices", NULL};
+        static const char *const keys[] = {"group", "owner", "uuid", "devices", NULL};
         static const char *const device_keys[] = {"address", "host_driver", NULL};
         json_object *devices;
         int r;
@@ -203,6 +205,9 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
         if ((r = check_keys(rd, o, path, keys)) < 0 ||
             (r = get_group(rd, o, path, &c->group)) < 0 ||
             (r = get_owner(rd, o, path, false, &c->owner)) < 0 ||
+            /* Optional: journals from before libvirt's UUIDs were recorded lack it. */
+            (json_object_object_get_ex(o, "uuid", NULL) &&
+             (r = get_string(rd, o, path, "uuid", false, &c->uuid)) < 0) ||
             (r = get(rd, o, path, "devices", json_type_array, false, &devices)) < 0)
                 return r;
         size_t n = json_object_array_length(devices);

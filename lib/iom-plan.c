@@ -65,6 +65,7 @@ struct iom_plan *iom_plan_free(struct iom_plan *p) {
         free(p->steps);
         free(p->groups);
         free(p->owner);
+        free(p->owner_uuid);
         free(p);
         return NULL;
 }

@@ -39,6 +39,7 @@ struct iom_plan_step {
 struct iom_plan {
         enum iom_plan_op op;
         char *owner; /* the guest taking (assign) or giving back (release) the groups */
+        char *owner_uuid; /* assign: the guest's libvirt UUID, when the caller gave it */
         struct iom_plan_step *steps; /* by group; bridges first, endpoints by address (release:
                                       * endpoints first, then bridges) */
         size_t n_steps;

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         for (size_t i = 0; i < d->n_pci; i++)
                 if (d->pci[i].address.domain > 0xffff || d->pci[i].address.slot > 0x1f ||
-                    d->pci[i].address.function > 7 || !iom_domain_pci_kind_to_string(d->pci[i].kind))
+                    d->pci[i].address.function > 7 ||
+                    !iom_domain_pci_kind_to_string(d->pci[i].kind))
                         abort();
         return 0;
 }

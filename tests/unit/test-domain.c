@@ -99,15 +99,14 @@ static void test_hostile_files(void) {
 }
 
 #define HOSTDEV(attrs)                                                                             \
-        "<domain><name>g</name><devices><hostdev mode='subsystem' type='pci'><source>"           \
+        "<domain><name>g</name><devices><hostdev mode='subsystem' type='pci'><source>"             \
         "<address " attrs "/></source></hostdev></devices></domain>"
 
 static void test_addresses(void) {
         static const struct {
                 const char *xml, *address;
         } good[] = {
-                {HOSTDEV("domain='0x0001' bus='0xFF' slot='0x1f' function='0x7'"),
-                 "0001:ff:1f.7"},
+                {HOSTDEV("domain='0x0001' bus='0xFF' slot='0x1f' function='0x7'"), "0001:ff:1f.7"},
                 {HOSTDEV("bus='10' slot='31'"), "0000:0a:1f.0"},
                 {HOSTDEV("domain='65535' bus='255' slot='0' function='7'"), "ffff:ff:00.7"},
                 {HOSTDEV("bus='010' slot='0X1' function='0'"), "0000:08:01.0"}, /* octal */
@@ -144,7 +143,8 @@ static void test_addresses(void) {
                  "the root element is <network>, not <domain>"},
                 {"<domain><name>g</name><uuid>not-a-uuid</uuid></domain>",
                  "line 1: <uuid>not-a-uuid</uuid>: not a UUID (32 hexadecimal digits)"},
-                {"\xff\xfe<domain/>", "line 1: not well-formed XML: Start tag expected, '<' not found"},
+                {"\xff\xfe<domain/>",
+                 "line 1: not well-formed XML: Start tag expected, '<' not found"},
                 {"", "the domain XML is empty"},
         };
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {

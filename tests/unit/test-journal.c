@@ -247,6 +247,29 @@ static void test_move_aside(void) {
         (void) rmdir(dir);
 }
 
+/* The libvirt hook's UUID is kept with the claim; claims without one, as every journal
+ * before it had, read back without. */
+static void test_claim_uuid(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = desktop();
+        _cleanup_(iom_plan_freep) struct iom_plan *p = assign_plan(inv);
+        _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *back = NULL,
+                                                        *plain = NULL;
+        _cleanup_free_ char *json = NULL, *without = NULL;
+
+        ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
+        without = iom_journal_to_json(j);
+        ASSERT_TRUE(without && !strstr(without, "uuid"));
+        ASSERT_EQ(iom_journal_from_json(without, "state.json", &plain, NULL), 0);
+        ASSERT_TRUE(!plain->claims[0].uuid);
+
+        iom_journal_unclaim(j, 1);
+        p->owner_uuid = strdup("4a9b3f53-fa2a-47f3-a757-dd87720d9d1d");
+        ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
+        json = iom_journal_to_json(j);
+        ASSERT_EQ(iom_journal_from_json(json, "state.json", &back, NULL), 0);
+        ASSERT_STREQ(back->claims[0].uuid, "4a9b3f53-fa2a-47f3-a757-dd87720d9d1d");
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_failed_save),
               IOM_TEST(test_stale_temporaries), IOM_TEST(test_bad_journals),
-              IOM_TEST(test_move_aside))
+              IOM_TEST(test_move_aside), IOM_TEST(test_claim_uuid))
