@@ -24,6 +24,12 @@ def driver_of(address):
         return _link_name(os.path.join(SYS_PCI, address, "driver"))
 
 
+def override_of(address):
+        """The driver_override of the PCI device ADDRESS, or None when it has none."""
+        value = _read(os.path.join(SYS_PCI, address, "driver_override"))
+        return None if value == "(null)" else value
+
+
 def listed_devices(vm):
         """{address: device} from `iommuctl --json list`."""
         return {d["address"]: d for d in vm.iommuctl_json("list", quiet=True)["devices"]}
