@@ -117,8 +117,11 @@ static void job_reply(struct job *job) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!job->message) { /* a recovery or an autobind: nobody asked, the log says it */
-                if (job->result < 0)
+        if (!job->message) { /* nobody waits for it (a recovery, an autobind, libvirt's): the
+                              * log says how it went */
+                if (job->result == -ENOENT && job->request.quiet_if_none)
+                        log_debug("%s", strempty(job->error_message));
+                else if (job->result < 0)
                         log_warning("%s", strempty(job->error_message));
                 return;
         }

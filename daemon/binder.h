@@ -21,6 +21,9 @@ struct binder_request {
         char **devices; /* assign, release (empty: all of the owner's), rebind (one) */
         char *driver;   /* rebind */
         bool force;
+        /* Release: owning nothing is not worth a warning (libvirt's stop event and the release
+         * hook both ask; the second finds the groups home). */
+        bool quiet_if_none;
         /* Only check, as the real run would (the in-use scan included), and reply the plan. */
         bool dry_run;
         /* Instead: put home the group of an intent the journal still holds. */

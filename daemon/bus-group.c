@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "libvirt.h"
 #include "manager.h"
 
 static struct iom_group *group_from_path(struct manager *m, const char *path) {
@@ -104,6 +105,17 @@ static int property_get_state(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "s", iom_group_state(userdata));
 }
 
+/* OwnerState: what libvirt says of the owner's domain, or "" (no libvirt, no such domain). */
+static int property_get_owner_state(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        struct manager *m = sd_bus_slot_get_userdata(sd_bus_get_current_slot(bus));
+        struct iom_group *g = userdata;
+
+        return sd_bus_message_append(reply, "s",
+                                     strempty(libvirt_domain_state(m->libvirt, g->owner)));
+}
+
 static const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "u", NULL, offsetof(struct iom_group, id),
@@ -120,6 +132,8 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("Owner", "s", NULL, offsetof(struct iom_group, owner),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("OwnerUuid", "s", NULL, offsetof(struct iom_group, owner_uuid),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("OwnerState", "s", property_get_owner_state, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,

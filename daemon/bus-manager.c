@@ -445,6 +445,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
                                 SD_BUS_RESULT("a(sssss)", plan), method_rebind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("OwnershipConflict",
+                                SD_BUS_ARGS("s", device, "s", owner, "s", claimant), 0),
         SD_BUS_VTABLE_END,
 };
 

@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-error.h"
+#include "libvirt.h"
 #include "log.h"
 #include "manager.h"
 
@@ -22,7 +23,10 @@ static void help(void) {
                "     --version    Show the version\n"
                "  -v --verbose    Log debug messages\n"
                "     --journal=PATH  The state journal (default " IOMMUD_STATEDIR "/state.json)\n"
-               "     --policy-dir=DIR  The policy files (default " IOMMUD_POLICYDIR ")\n\n"
+               "     --policy-dir=DIR  The policy files (default " IOMMUD_POLICYDIR ")\n"
+               "     --libvirt-uri=URI  The libvirt to follow, read-only (default "
+               LIBVIRT_DEFAULT_URI ";\n"
+               "                        'none': follow none)\n\n"
                "Environment: DBUS_SYSTEM_BUS_ADDRESS selects the bus; IOMMUD_PROC_ROOT the\n"
                "directory /proc/cmdline and /proc/interrupts are read from.\n"
                "See iommud(8).\n");
@@ -30,15 +34,17 @@ static void help(void) {
 
 static const char *arg_journal;
 static const char *arg_policy_dir;
+static const char *arg_libvirt_uri = LIBVIRT_DEFAULT_URI;
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JOURNAL, ARG_POLICY_DIR };
+        enum { ARG_VERSION = 0x100, ARG_JOURNAL, ARG_POLICY_DIR, ARG_LIBVIRT_URI };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"verbose", no_argument, NULL, 'v'},
                 {"journal", required_argument, NULL, ARG_JOURNAL},
                 {"policy-dir", required_argument, NULL, ARG_POLICY_DIR},
+                {"libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI},
                 {},
         };
         int c;
@@ -66,6 +72,13 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_POLICY_DIR:
                         arg_policy_dir = optarg;
+                        break;
+                case ARG_LIBVIRT_URI:
+                        if (!*optarg) {
+                                fprintf(stderr, "iommud: --libvirt-uri needs a URI, or 'none'\n");
+                                return -EINVAL;
+                        }
+                        arg_libvirt_uri = optarg;
                         break;
                 default:
                         return -EINVAL;
@@ -99,6 +112,11 @@ static int run(void) {
                 free(m->policy_dir);
                 m->policy_dir = strdup(arg_policy_dir);
                 if (!m->policy_dir)
+                        return log_oom();
+        }
+        if (!streq(arg_libvirt_uri, "none")) {
+                m->libvirt_uri = strdup(arg_libvirt_uri);
+                if (!m->libvirt_uri)
                         return log_oom();
         }
         if (arg_journal) {

@@ -13,9 +13,10 @@
 #include "auth.h"
 #include "binder.h"
 #include "iom-policy.h"
-#include "policy.h"
+#include "libvirt.h"
 #include "log.h"
 #include "manager.h"
+#include "policy.h"
 #include "space.h"
 #include "worker.h"
 
@@ -48,6 +49,8 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         /* The running jobs finish first (a scan stuck on a held device is left behind). */
         worker_free(m->worker);
+        libvirt_free(m->libvirt);
+        free(m->libvirt_uri);
         binder_stop(m);
         space_destroy_all(m);
         iom_journal_free(m->journal);
@@ -321,6 +324,13 @@ int manager_start(struct manager *m) {
         r = sd_bus_request_name(m->bus, IOMMUD_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name " IOMMUD_BUS_NAME ": %m");
+
+        /* Serving first: libvirt may be absent or slow, which is normal. */
+        if (m->libvirt_uri) {
+                r = libvirt_new(m, m->libvirt_uri, &m->libvirt);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to follow libvirt: %m");
+        }
         return 0;
 }
 

@@ -50,6 +50,10 @@ struct manager {
         struct iom_policy *policy;
         sd_event_source *policy_reload_source; /* a change in the directory, settling */
 
+        /* The libvirt followed (daemon/libvirt.c), read-only; NULL URI: none. */
+        char *libvirt_uri;
+        struct libvirt *libvirt;
+
         /* Who owns what, persisted. Worker threads change it under the lock. */
         char *journal_path;
         struct iom_journal *journal;

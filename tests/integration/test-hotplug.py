@@ -99,7 +99,7 @@ class HotplugTest(HostCase):
         for path, interface, values in changed:
             with self.subTest(path=path, interface=interface):
                 expected = {'org.iommud1.Group': {'Devices', 'Viable', 'Blockers', 'Owner',
-                                                  'OwnerUuid', 'State'},
+                                                  'OwnerUuid', 'OwnerState', 'State'},
                             'org.iommud1.Device': {'Driver', 'DriverOverride', 'HostDriver',
                                                    'Owner', 'State'}}[interface]
                 self.assertEqual(set(values), expected)

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""iommud follows libvirt (here libvirt's own test:/// driver, a node file of running domains
+holding PCI hostdevs): at start it reconciles the journal's owners with what runs: a group's
+owner shows its domain state, a device a running domain lists but another owns is reported and
+never taken, a group whose owner libvirt started (its UUID recorded) but does not run goes
+home, groups assigned by hand are left alone; a libvirt that cannot be reached is said once
+and the daemon serves on. (Events and real binding are the vm tier's.)
+Usage: test-libvirt.py tests/hosts/NAME (desktop: 0000:01:00.0 and .1 share group 1)."""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from harness import Daemon, HostCase, host_main, wait_for
+
+GROUP = 1
+GPU, AUDIO = '0000:01:00.0', '0000:01:00.1'
+WIN11_UUID = '4dea22b3-1d52-d8f3-2516-782e98ab3fa0'
+OLD_UUID = '9b0fd0c4-5b1e-4f4e-8f7e-0d1e2f3a4b5c'
+
+NODE = f"""<node>
+  <cpu><mhz>2000</mhz></cpu>
+  <domain type='test'>
+    <name>win11</name>
+    <uuid>{WIN11_UUID}</uuid>
+    <memory>1048576</memory>
+    <vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <hostdev mode='subsystem' type='pci' managed='no'>
+        <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>
+      </hostdev>
+    </devices>
+  </domain>
+</node>
+"""
+
+
+def claim(host, owner, uuid=None):
+    """The journal's claim of group 1 for @owner, the devices' host drivers those they have."""
+    c = {'group': GROUP, 'owner': owner,
+         'devices': [{'address': a, 'host_driver': host.by_address[a].driver}
+                     for a in (GPU, AUDIO)]}
+    if uuid:
+        c['uuid'] = uuid
+    return c
+
+
+class LibvirtTest(HostCase):
+    per_test = True
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix='iommud-libvirt.')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.node = os.path.join(self.dir, 'node.xml')
+        with open(self.node, 'w', encoding='utf-8') as f:
+            f.write(NODE)
+
+    def restart(self, claims, uri=None):
+        """Stops the daemon, writes its journal, starts it following @uri (the node file)."""
+        self.harness.daemon.close()
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            json.dump({'version': 1, 'claims': claims, 'intents': []}, f)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus,
+                                     libvirt_uri=uri or f'test://{self.node}')
+        wait_for(lambda: 'Following libvirt' in self.harness.daemon.errors()
+                 or 'cannot be reached' in self.harness.daemon.errors(), 'libvirt')
+
+    def group(self, name):
+        return self.harness.bus.busctl_json('get-property', 'org.iommud1',
+                                            f'/org/iommud1/group/{GROUP}', 'org.iommud1.Group',
+                                            name)['data']
+
+    def test_owner_shows_its_domain_state(self):
+        self.restart([claim(self.host, 'win11', WIN11_UUID)])
+        self.assertEqual(self.group('Owner'), 'win11')
+        self.assertEqual(self.group('OwnerState'), 'running')
+
+    def test_a_device_another_owns_is_reported_not_taken(self):
+        self.restart([claim(self.host, 'linux')])
+        wait_for(lambda: "libvirt runs 'win11' with 0000:01:00.0, which belongs to 'linux': "
+                 "not taken from it." in self.harness.daemon.errors(), 'the conflict logged')
+        self.assertEqual(self.group('Owner'), 'linux')
+        self.assertEqual(self.group('OwnerState'), '')
+
+    def test_what_libvirt_started_and_no_longer_runs_goes_home(self):
+        self.restart([claim(self.host, 'oldvm', OLD_UUID)])
+        wait_for(lambda: "'oldvm' owns IOMMU group 1 but libvirt does not run it: its groups "
+                 "go home." in self.harness.daemon.errors(), 'the orphan sent home')
+
+    def test_groups_assigned_by_hand_are_left_alone(self):
+        self.restart([claim(self.host, 'byhand')])
+        self.assertEqual(self.group('Owner'), 'byhand')
+        self.assertNotIn('go home', self.harness.daemon.errors())
+
+    def test_absent_libvirt_is_said_once(self):
+        self.restart([], uri=f'test://{self.dir}/no-such-node.xml')
+        errors = self.harness.daemon.errors()
+        self.assertEqual(errors.count('cannot be reached'), 1, errors)
+        # The daemon serves meanwhile.
+        listing = self.harness.iommuctl_json('list')
+        self.assertEqual(listing['source'], 'daemon')
+
+
+if __name__ == '__main__':
+    sys.exit(host_main(LibvirtTest, sys.argv))
