@@ -20,7 +20,18 @@
  *
  * Where membarrier(2) is not available the readers fall back to a full fence. Under
  * ThreadSanitizer (which does not model membarrier) the reader's store is a sequentially
- * consistent exchange, so the tool sees the same happens-before edges the barrier gives. */
+ * consistent exchange, so the tool sees the same happens-before edges the barrier gives.
+ *
+ * Why not liburcu (Debian's liburcu-dev), whose memb flavour this follows: its read lock
+ * copies a process-wide grace-period counter into the reader's slot, so every translate loads
+ * a cache line that each grace period's writer dirties: the first translate after an unmap
+ * takes a coherence miss on every reading CPU, a cost the size of the whole lookup here
+ * (translate is about 150 instructions and one or two DRAM misses). The per-thread sequence
+ * above reads nothing shared. Our writer also skips the membarrier while it is the only
+ * registered reader (a single-threaded emulator pays no system call per unmap), and the
+ * ThreadSanitizer build models the barrier, which liburcu's does not. What liburcu would
+ * bring, deferred reclamation with call_rcu() and its helper thread, is what a writer beside
+ * busy readers needs instead of one grace period per unmap. */
 
 struct iom_rcu_reader {
         uint64_t seq; /* odd while inside a read-side section; written by its thread only */
