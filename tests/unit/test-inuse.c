@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* In-use detection on fake hosts: a sysfs tree shown through umockdev's preload, and a
  * directory standing for /proc ($IOMMUD_PROC_ROOT). */
-#include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture-sysfs.h"
 #include "iom-inuse.h"
 #include "macro.h"
 #include "tests.h"
@@ -18,88 +17,33 @@
 /* The fake host's root, a fresh one per test. */
 static char *root;
 
-/* Creates every directory above @path, a path inside the root. */
-static void make_parents(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
-
-        for (char *p = strchr(copy + strlen(root) + 1, '/'); p; p = strchr(p + 1, '/')) {
-                *p = '\0';
-                (void) mkdir(copy, 0755);
-                *p = '/';
-        }
-}
-
-/* Writes @content to the file @format names below the root. */
-_printf_(2, 3) static void put(const char *content, const char *format, ...) {
-        _cleanup_free_ char *rel = NULL, *path = NULL;
-        va_list ap;
-        FILE *f;
-
-        va_start(ap, format);
-        if (vasprintf(&rel, format, ap) < 0 || asprintf(&path, "%s/%s", root, rel) < 0)
-                abort();
-        va_end(ap);
-        make_parents(path);
-        f = fopen(path, "we");
-        if (!f)
-                abort();
-        fputs(content, f);
-        fclose(f);
-}
-
-/* Makes @link (below the root) point at @target (below the root too), relatively, as sysfs
- * does; a @target starting with '@' is written as it stands (a /proc/PID/ns link). */
-static void link_to(const char *target, const char *link) {
-        _cleanup_free_ char *path = NULL, *rel = strdup("");
-
-        if (asprintf(&path, "%s/%s", root, link) < 0)
-                abort();
-        make_parents(path);
-        for (const char *p = strchr(link, '/'); target[0] != '@' && p; p = strchr(p + 1, '/')) {
-                char *longer;
-                if (asprintf(&longer, "%s../", rel) < 0)
-                        abort();
-                free(rel);
-                rel = longer;
-        }
-        char *full;
-        if (asprintf(&full, "%s%s", rel, target[0] == '@' ? target + 1 : target) < 0 ||
-            symlink(full, path) < 0)
-                abort();
-        free(full);
-}
-
 /* A block device at @dir (below the root) in /sys/class/block and /sys/dev/block. */
 static void block(const char *dir, const char *devnum) {
         _cleanup_free_ char *class = NULL, *dev = NULL;
 
-        put(devnum, "%s/dev", dir);
+        fixture_put(root, devnum, "%s/dev", dir);
         if (asprintf(&class, "sys/class/block/%s", strrchr(dir, '/') + 1) < 0 ||
             asprintf(&dev, "sys/dev/block/%s", devnum) < 0)
                 abort();
-        link_to(dir, class);
-        link_to(dir, dev);
+        fixture_link(root, dir, class);
+        fixture_link(root, dir, dev);
 }
 
 /* A network interface at @dir with @flags (0x1003: up). */
 static void interface(const char *dir, const char *flags) {
         _cleanup_free_ char *class = NULL;
 
-        put(flags, "%s/flags", dir);
+        fixture_put(root, flags, "%s/flags", dir);
         if (asprintf(&class, "sys/class/net/%s", strrchr(dir, '/') + 1) < 0)
                 abort();
-        link_to(dir, class);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
+        fixture_link(root, dir, class);
 }
 
 /* Removes the fake host that @r (the root) stands for. */
 static void fixture_done(char **r) {
         if (!*r)
                 return;
-        (void) nftw(*r, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        fixture_remove(*r);
         root = *r = mfree(*r);
 }
 
@@ -111,16 +55,14 @@ static char *fixture(void) {
                                     "0000:05:00.0"};
         _cleanup_free_ char *proc = NULL;
 
-        root = strdup("/tmp/iommud-test-inuse.XXXXXX");
-        if (!root || !mkdtemp(root))
-                abort();
+        root = fixture_mkdtemp("test-inuse");
         for (size_t i = 0; i < ELEMENTSOF(pci); i++) {
                 _cleanup_free_ char *dir = NULL, *link = NULL;
                 if (asprintf(&dir, "sys/devices/pci0000:00/%s", pci[i]) < 0 ||
                     asprintf(&link, "sys/bus/pci/devices/%s", pci[i]) < 0)
                         abort();
-                put("0x010802\n", "%s/class", dir);
-                link_to(dir, link);
+                fixture_put(root, "0x010802\n", "%s/class", dir);
+                fixture_link(root, dir, link);
         }
         block(NVME0, "259:900");
         for (int p = 1; p <= 3; p++) {
@@ -129,17 +71,17 @@ static char *fixture(void) {
                     asprintf(&devnum, "259:90%d", p) < 0)
                         abort();
                 block(dir, devnum);
-                put("1\n", "%s/partition", dir);
+                fixture_put(root, "1\n", "%s/partition", dir);
         }
         block(NVME1, "259:910");
         interface("sys/devices/pci0000:00/0000:03:00.0/net/enp3s0", "0x1003");
         interface("sys/devices/pci0000:00/0000:04:00.0/net/enp4s0", "0x1003");
         interface("sys/devices/pci0000:00/0000:05:00.0/net/enp5s0", "0x1003");
 
-        put("22 1 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n", "proc/self/mountinfo");
-        link_to("@mnt:[4026531841]", "proc/self/ns/mnt");
-        put("Filename\tType\tSize\tUsed\tPriority\n", "proc/swaps");
-        put("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n", "proc/net/route");
+        fixture_put(root, "22 1 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n", "proc/self/mountinfo");
+        fixture_link(root, "@mnt:[4026531841]", "proc/self/ns/mnt");
+        fixture_put(root, "Filename\tType\tSize\tUsed\tPriority\n", "proc/swaps");
+        fixture_put(root, "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n", "proc/net/route");
         if (asprintf(&proc, "%s/proc", root) < 0 || setenv("IOMMUD_PROC_ROOT", proc, 1) < 0 ||
             setenv("UMOCKDEV_DIR", root, 1) < 0)
                 abort();
@@ -178,7 +120,7 @@ static void test_ext4_by_devnum(void) {
         _cleanup_strv_free_ char **uses = NULL;
 
         /* "/dev/root" names no node: the device number alone tells. */
-        put("22 1 259:902 / / rw - ext4 /dev/root rw\n", "proc/self/mountinfo");
+        fixture_put(root, "22 1 259:902 / / rw - ext4 /dev/root rw\n", "proc/self/mountinfo");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "nvme0n1p2 is mounted at /");
@@ -188,11 +130,11 @@ static void test_btrfs_by_source(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        put("22 1 0:45 /@ / rw - btrfs /dev/nvme0n1p2 rw,ssd\n"
+        fixture_put(root, "22 1 0:45 /@ / rw - btrfs /dev/nvme0n1p2 rw,ssd\n"
             "23 22 0:46 /@home /my\\040home rw - btrfs /dev/disk/by-uuid/f00d rw,ssd\n",
             "proc/self/mountinfo");
-        put("", "dev/nvme0n1p2");
-        link_to("dev/nvme0n1p2", "dev/disk/by-uuid/f00d");
+        fixture_put(root, "", "dev/nvme0n1p2");
+        fixture_link(root, "dev/nvme0n1p2", "dev/disk/by-uuid/f00d");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 2);
         ASSERT_STREQ(uses[0], "nvme0n1p2 is mounted at /");
@@ -203,7 +145,7 @@ static void test_bcachefs_sources(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        put("22 1 0:50 / /pool rw - bcachefs /dev/nvme1n1:/dev/nvme0n1p3 rw\n",
+        fixture_put(root, "22 1 0:50 / /pool rw - bcachefs /dev/nvme1n1:/dev/nvme0n1p3 rw\n",
             "proc/self/mountinfo");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 1);
@@ -214,9 +156,9 @@ static void test_btrfs_multi_device(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        put("22 1 0:45 / /data rw - btrfs /dev/nvme0n1p1 rw\n", "proc/self/mountinfo");
-        link_to(NVME0 "/nvme0n1p1", "sys/fs/btrfs/0b5e/devices/nvme0n1p1");
-        link_to(NVME1, "sys/fs/btrfs/0b5e/devices/nvme1n1");
+        fixture_put(root, "22 1 0:45 / /data rw - btrfs /dev/nvme0n1p1 rw\n", "proc/self/mountinfo");
+        fixture_link(root, NVME0 "/nvme0n1p1", "sys/fs/btrfs/0b5e/devices/nvme0n1p1");
+        fixture_link(root, NVME1, "sys/fs/btrfs/0b5e/devices/nvme1n1");
         uses = scan("0000:02:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "nvme1n1 (with nvme0n1p1 in one btrfs filesystem) is mounted at "
@@ -229,17 +171,17 @@ static void test_other_namespace(void) {
         const char *prefix = "nvme0n1p1 is mounted at /data in the mount namespace of PID 123";
 
         /* PID 1 shares our namespace; 1234 and 1235 share another, read once. */
-        link_to("@mnt:[4026531841]", "proc/1/ns/mnt");
-        put("systemd\n", "proc/1/comm");
+        fixture_link(root, "@mnt:[4026531841]", "proc/1/ns/mnt");
+        fixture_put(root, "systemd\n", "proc/1/comm");
         for (int pid = 1234; pid <= 1235; pid++) {
                 _cleanup_free_ char *ns = NULL, *comm = NULL, *mountinfo = NULL;
                 if (asprintf(&ns, "proc/%d/ns/mnt", pid) < 0 ||
                     asprintf(&comm, "proc/%d/comm", pid) < 0 ||
                     asprintf(&mountinfo, "proc/%d/mountinfo", pid) < 0)
                         abort();
-                link_to("@mnt:[4026532000]", ns);
-                put("postgres\n", "%s", comm);
-                put("40 39 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n"
+                fixture_link(root, "@mnt:[4026532000]", ns);
+                fixture_put(root, "postgres\n", "%s", comm);
+                fixture_put(root, "40 39 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n"
                     "41 40 0:60 / /data rw - btrfs /dev/nvme0n1p1 rw\n",
                     "%s", mountinfo);
         }
@@ -257,7 +199,7 @@ static void test_swap(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        put("Filename\tType\tSize\tUsed\tPriority\n/dev/nvme0n1p3\tpartition\t1024\t0\t-2\n",
+        fixture_put(root, "Filename\tType\tSize\tUsed\tPriority\n/dev/nvme0n1p3\tpartition\t1024\t0\t-2\n",
             "proc/swaps");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 2);
@@ -270,9 +212,9 @@ static void test_dm_holder(void) {
         _cleanup_strv_free_ char **uses = NULL;
 
         block("sys/devices/virtual/block/dm-0", "253:900");
-        put("vg-home\n", "sys/devices/virtual/block/dm-0/dm/name");
-        link_to("sys/devices/virtual/block/dm-0", NVME1 "/holders/dm-0");
-        put("22 1 253:900 / /home rw - xfs /dev/mapper/vg-home rw\n", "proc/self/mountinfo");
+        fixture_put(root, "vg-home\n", "sys/devices/virtual/block/dm-0/dm/name");
+        fixture_link(root, "sys/devices/virtual/block/dm-0", NVME1 "/holders/dm-0");
+        fixture_put(root, "22 1 253:900 / /home rw - xfs /dev/mapper/vg-home rw\n", "proc/self/mountinfo");
         uses = scan("0000:02:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "dm-0 (dm 'vg-home' on nvme1n1) is mounted at /home");
@@ -283,11 +225,11 @@ static void test_bond_port(void) {
         _cleanup_strv_free_ char **uses = NULL;
 
         interface("sys/devices/virtual/net/bond0", "0x1403");
-        link_to("sys/devices/virtual/net/bond0",
+        fixture_link(root, "sys/devices/virtual/net/bond0",
                 "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/master");
-        link_to("sys/devices/virtual/net/bond0",
+        fixture_link(root, "sys/devices/virtual/net/bond0",
                 "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/upper_bond0");
-        put("fe800000000000000000000000000002 05 40 20 80    bond0\n"
+        fixture_put(root, "fe800000000000000000000000000002 05 40 20 80    bond0\n"
             "20010db8000000000000000000000002 05 40 00 80    bond0\n",
             "proc/net/if_inet6");
         uses = scan("0000:03:00.0");
@@ -303,14 +245,14 @@ static void test_bridge_port(void) {
          * that is a port of br0 too. */
         interface("sys/devices/virtual/net/br0", "0x1003");
         interface("sys/devices/virtual/net/enp5s0.7", "0x1003");
-        link_to("sys/devices/virtual/net/br0",
+        fixture_link(root, "sys/devices/virtual/net/br0",
                 "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
-        link_to("sys/devices/virtual/net/br0",
+        fixture_link(root, "sys/devices/virtual/net/br0",
                 "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/upper_br0");
-        link_to("sys/devices/virtual/net/enp5s0.7",
+        fixture_link(root, "sys/devices/virtual/net/enp5s0.7",
                 "sys/devices/pci0000:00/0000:05:00.0/net/enp5s0/upper_enp5s0.7");
-        link_to("sys/devices/virtual/net/br0", "sys/devices/virtual/net/enp5s0.7/master");
-        put("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        fixture_link(root, "sys/devices/virtual/net/br0", "sys/devices/virtual/net/enp5s0.7/master");
+        fixture_put(root, "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
             "br0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\n",
             "proc/net/route");
         uses = scan("0000:04:00.0");
@@ -329,8 +271,8 @@ static void test_idle(void) {
 
         /* Up without an address, or a port of a bridge that is down: nothing runs on it. */
         interface("sys/devices/virtual/net/br1", "0x1002");
-        put("20010db8000000000000000000000009 07 40 00 80 br1\n", "proc/net/if_inet6");
-        link_to("sys/devices/virtual/net/br1",
+        fixture_put(root, "20010db8000000000000000000000009 07 40 00 80 br1\n", "proc/net/if_inet6");
+        fixture_link(root, "sys/devices/virtual/net/br1",
                 "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
         nic = scan("0000:03:00.0");
         ASSERT_EQ(count(nic), 0);
