@@ -60,6 +60,13 @@ void fixture_link(const char *root, const char *target, const char *link) {
                 abort();
 }
 
+void fixture_unlink(const char *root, const char *path) {
+        _cleanup_free_ char *full = NULL;
+
+        if (asprintf(&full, "%s/%s", root, path) < 0 || unlink(full) < 0)
+                abort();
+}
+
 char *fixture_mkdtemp(const char *name) {
         char *dir;
 

@@ -12,6 +12,9 @@ _printf_(3, 4) void fixture_put(const char *root, const char *content, const cha
  * @target starting with '@' is written as it stands (a /proc/PID/ns link). */
 void fixture_link(const char *root, const char *target, const char *link);
 
+/* Removes the file or link @path below @root; aborts when there is none. */
+void fixture_unlink(const char *root, const char *path);
+
 /* Creates a fresh directory "/tmp/iommud-@name.XXXXXX" and returns its path. */
 char *fixture_mkdtemp(const char *name);
 
