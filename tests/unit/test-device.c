@@ -11,7 +11,7 @@
 #include "iom-pci.h"
 #include "tests.h"
 
-#define E1000 "sys/devices/pci0000:00/0000:00:04.0/0000:05:01.0" /* bound to e1000, group 3 */
+#define E1000 "sys/devices/pci0000:00/0000:00:04.0/0000:05:01.0"      /* bound to e1000, group 3 */
 #define E1000_IDLE "sys/devices/pci0000:00/0000:00:04.0/0000:05:02.0" /* unbound, group 3 */
 #define BRIDGE "sys/devices/pci0000:00/0000:00:04.0"                  /* PCI-to-PCI bridge */
 #define VGA "sys/devices/pci0000:00/0000:00:01.0"                     /* boot VGA, bochs-drm */
@@ -34,8 +34,9 @@ static int read_device(const char *path, struct iom_pci *pci, struct iom_device 
                 abort();
         ud = udev_device_new_from_syspath(udev, syspath);
         if (!ud) {
-                fprintf(stderr, "libudev does not see %s (is libumockdev-preload in "
-                                "LD_PRELOAD?)\n",
+                fprintf(stderr,
+                        "libudev does not see %s (is libumockdev-preload in "
+                        "LD_PRELOAD?)\n",
                         syspath);
                 abort();
         }
@@ -120,8 +121,7 @@ static void test_header_type(void) {
 
 static void test_binding_attributes(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
-        _cleanup_(iom_device_freep) struct iom_device *d = NULL, *cleared = NULL,
-                                                      *ungrouped = NULL;
+        _cleanup_(iom_device_freep) struct iom_device *d = NULL, *cleared = NULL, *ungrouped = NULL;
 
         fixture_put(h->root, "vfio-pci\n", E1000 "/driver_override");
         fixture_put(h->root, "1\n", E1000 "/numa_node");
@@ -193,9 +193,15 @@ static void test_driver_is_vfio(void) {
                 const char *driver;
                 bool vfio;
         } cases[] = {
-                {"vfio-pci", true},     {"mlx5_vfio_pci", true}, {"hisi_acc_vfio_pci", true},
-                {"vfio", false},        {"vfio-pci-x", false},   {"e1000e", false},
-                {"pci-stub", false},    {"", false},             {NULL, false},
+                {"vfio-pci", true},
+                {"mlx5_vfio_pci", true},
+                {"hisi_acc_vfio_pci", true},
+                {"vfio", false},
+                {"vfio-pci-x", false},
+                {"e1000e", false},
+                {"pci-stub", false},
+                {"", false},
+                {NULL, false},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
