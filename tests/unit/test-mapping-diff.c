@@ -2,18 +2,21 @@
 /* Differential test of the mapping core: long random sequences of map, unmap, translate,
  * translate_sg and get_dirty, every answer checked against the naive model at every step
  * (dirty bitmaps exactly, or at least the pages written once a write overflowed).
- * Usage: test-mapping-diff [SEED [STEPS]]; IOM_MAPPING_SEED=N does the same. The seed is
- * printed first, so a failure replays. */
+ * Usage: test-mapping-diff [TEST...], TAP on stdout; IOM_MAPPING_SEED=N and
+ * IOM_MAPPING_STEPS=N (6000) set the run. The seed is printed first and each test draws from
+ * its own stream of it, so a failure replays alone. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "test-mapping-model.h"
+#include "tests.h"
 
 #define PAGE IOM_SPACE_PAGE_SIZE
 
-static uint64_t rng_state;
+static uint64_t seed, rng_state;
+static size_t steps = 6000;
 
 /* splitmix64: small, fast, and the same sequence everywhere for a seed. */
 static uint64_t rnd(void) {
@@ -125,7 +128,7 @@ static void some_op(const struct model *m, bool strewn, bool burst, uint64_t *ne
  * operation there. @bursts: every other 64 steps a burst of translates (some_op()), with
  * tracking on. */
 static int run(const char *name, const struct iom_space_config *config, bool strewn, bool bursts,
-               size_t steps) {
+               size_t n_steps) {
         static const uint64_t reserved[][2] = {
                 {(UINT64_C(1) << 30) + (UINT64_C(1) << 20),
                  (UINT64_C(1) << 30) + (UINT64_C(1) << 20) + 16 * PAGE - 1},
@@ -148,51 +151,92 @@ static int run(const char *name, const struct iom_space_config *config, bool str
         }
         if (bursts && r == 0)
                 r = model_step(s, &m, &(struct model_op){.kind = MODEL_SET_TRACKING, .prot = 1}, 0);
-        for (size_t i = 0; i < steps && r == 0; i++) {
+        /* Each run its own stream: FNV-1a of its name mixed into the seed. */
+        rng_state = seed;
+        for (const char *c = name; *c; c++)
+                rng_state = (rng_state ^ (uint8_t) *c) * UINT64_C(0x100000001b3);
+        for (size_t i = 0; i < n_steps && r == 0; i++) {
                 struct model_op op;
 
                 some_op(&m, strewn, bursts && i / 64 % 2, &next_target, &op);
                 r = model_step(s, &m, &op, i);
         }
-        printf("%s %s (%zu mappings at the end, %zu get_dirty after an overflow)\n",
-               r == 0 ? "ok" : "not ok", name, m.n_maps, m.dirty_overflows);
+        printf("# %s: %zu mappings at the end, %zu get_dirty after an overflow\n", name, m.n_maps,
+               m.dirty_overflows);
+        if (r != 0)
+                fprintf(stderr,
+                        "%s: replay with IOM_MAPPING_SEED=%" PRIu64 " test-mapping-diff %s\n", name,
+                        seed, name);
         iom_space_free(s);
         model_done(&m);
         return r;
 }
 
+/* The configurations: the default; small limits (aperture, mappings, pinned bytes); a 64-bit
+ * aperture, with root levels above the compact form's reach; 2 MiB the smallest page, so
+ * 4 KiB-aligned requests are refused. */
+static struct iom_space_config config_default(void) {
+        struct iom_space_config c;
+
+        iom_space_config_init(&c);
+        return c;
+}
+
+static void test_default(void) {
+        struct iom_space_config c = config_default();
+
+        ASSERT_EQ(run("test_default", &c, false, false, steps), 0);
+}
+
+static void test_limits(void) {
+        struct iom_space_config c = config_default();
+
+        c.aperture_last = (UINT64_C(1) << 32) - 1;
+        c.max_mappings = 48;
+        c.max_pinned_bytes = 3 * (UINT64_C(1) << 30);
+        ASSERT_EQ(run("test_limits", &c, false, false, steps), 0);
+}
+
+static void test_wide(void) {
+        struct iom_space_config c = config_default();
+
+        c.aperture_first = UINT64_C(1) << 20;
+        c.aperture_last = UINT64_MAX;
+        ASSERT_EQ(run("test_wide", &c, false, false, steps), 0);
+}
+
+static void test_huge_pages(void) {
+        struct iom_space_config c = config_default();
+
+        c.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
+        ASSERT_EQ(run("test_huge_pages", &c, false, false, steps / 4), 0);
+}
+
+static void test_strewn(void) {
+        struct iom_space_config c = config_default();
+
+        ASSERT_EQ(run("test_strewn", &c, true, false, steps / 2), 0);
+}
+
+static void test_strewn_bursts(void) {
+        struct iom_space_config c = config_default();
+
+        ASSERT_EQ(run("test_strewn_bursts", &c, true, true, steps / 2), 0);
+}
+
 int main(int argc, char **argv) {
-        const char *env = getenv("IOM_MAPPING_SEED");
-        uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0)
-                        : env    ? strtoull(env, NULL, 0)
-                                 : (uint64_t) time(NULL) ^ ((uint64_t) clock() << 32);
-        size_t steps = argc > 2 ? strtoull(argv[2], NULL, 0) : 6000;
-        struct iom_space_config dflt, limits, wide, huge;
-        int failed = 0;
+        static const struct iom_test tests[] = {
+                IOM_TEST(test_default),    IOM_TEST(test_limits), IOM_TEST(test_wide),
+                IOM_TEST(test_huge_pages), IOM_TEST(test_strewn), IOM_TEST(test_strewn_bursts),
+        };
+        const char *env_seed = getenv("IOM_MAPPING_SEED"), *env_steps = getenv("IOM_MAPPING_STEPS");
 
-        printf("seed %" PRIu64 " (replay: IOM_MAPPING_SEED=%" PRIu64 " or %s %" PRIu64 ")\n", seed,
-               seed, argv[0], seed);
-        iom_space_config_init(&dflt);
-        limits = dflt;
-        limits.aperture_last = (UINT64_C(1) << 32) - 1;
-        limits.max_mappings = 48;
-        limits.max_pinned_bytes = 3 * (UINT64_C(1) << 30);
-        /* A 64-bit aperture: root levels above the compact form's reach. */
-        wide = dflt;
-        wide.aperture_first = UINT64_C(1) << 20;
-        wide.aperture_last = UINT64_MAX;
-        /* 2 MiB the smallest page: 4 KiB-aligned requests are refused. */
-        huge = dflt;
-        huge.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
-
-        rng_state = seed;
-        failed |= run("default", &dflt, false, false, steps);
-        failed |= run("limits", &limits, false, false, steps);
-        failed |= run("wide", &wide, false, false, steps);
-        failed |= run("huge-pages", &huge, false, false, steps / 4);
-        failed |= run("strewn", &dflt, true, false, steps / 2);
-        failed |= run("strewn-bursts", &dflt, true, true, steps / 2);
-        if (failed)
-                fprintf(stderr, "replay with IOM_MAPPING_SEED=%" PRIu64 "\n", seed);
-        return failed ? 1 : 0;
+        seed = env_seed ? strtoull(env_seed, NULL, 0)
+                        : (uint64_t) time(NULL) ^ ((uint64_t) clock() << 32);
+        if (env_steps)
+                steps = strtoull(env_steps, NULL, 0);
+        printf("# seed %" PRIu64 ", %zu steps (replay: IOM_MAPPING_SEED=%" PRIu64
+               " %s [TEST...])\n",
+               seed, steps, seed, argv[0]);
+        return iom_test_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -3,7 +3,9 @@
  * once unmap has returned no reader is handed the old target. Then readers write all over a
  * space with dirty tracking on, far faster than the writer refills the pools their bitmaps
  * grow from, while the writer reads and clears: no written page goes unreported. Built under
- * ThreadSanitizer. Usage: test-mapping-stress [WRITER_OPS [READERS]] */
+ * ThreadSanitizer. Usage: test-mapping-stress [TEST...], TAP on stdout;
+ * IOM_MAPPING_STRESS_OPS=N (writer operations, 20000) and IOM_MAPPING_STRESS_READERS=N (2, at
+ * most 16) set the run. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 
 #include "iom-space.h"
+#include "tests.h"
 
 #define PAGE IOM_SPACE_PAGE_SIZE
 #define REGIONS 64
@@ -242,7 +245,7 @@ static int dirty_run(unsigned n, unsigned rounds) {
                 lost += __builtin_popcount(written[i] & ~reported[i]);
                 extra += __builtin_popcount(reported[i] & ~written[i]);
         }
-        printf("dirty: %" PRIu64 " writes, %" PRIu64 " overflows, %" PRIu64
+        printf("# dirty: %" PRIu64 " writes, %" PRIu64 " overflows, %" PRIu64
                " pages reported not written, %" PRIu64 " written not reported\n",
                writes, st.dirty_overflows, extra, lost);
         iom_space_free(space);
@@ -255,31 +258,49 @@ static int dirty_run(unsigned n, unsigned rounds) {
         return lost || st.dirty_overflows == 0 ? -EIO : 0;
 }
 
-int main(int argc, char **argv) {
-        unsigned ops = argc > 1 ? (unsigned) strtoul(argv[1], NULL, 0) : 20000;
-        unsigned n = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 0) : 2;
+static unsigned ops = 20000, readers = 2;
+
+static void test_readers_writer(void) {
         pthread_t threads[16];
         int k;
 
-        n = n > 16 ? 16 : n;
-        if (iom_space_new(NULL, &space) < 0)
-                return 1;
-        for (unsigned i = 0; i < n; i++)
-                if (pthread_create(&threads[i], NULL, reader, (void *) (uintptr_t) (i + 1)) != 0)
-                        return 1;
+        errors = 0;
+        done = 0;
+        ASSERT_EQ(iom_space_new(NULL, &space), 0);
+        for (unsigned i = 0; i < readers; i++)
+                ASSERT_EQ(pthread_create(&threads[i], NULL, reader, (void *) (uintptr_t) (i + 1)),
+                          0);
         k = writer(ops);
         __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < readers; i++)
                 (void) pthread_join(threads[i], NULL);
         iom_space_free(space);
-        printf("%u writer operations, %u readers, %" PRIu64 " translations, %d errors\n", ops, n,
-               translated, errors);
-        if (k < 0) {
-                fprintf(stderr, "writer failed: %d\n", k);
-                return 1;
+        printf("# %u writer operations, %u readers, %" PRIu64 " translations, %d errors\n", ops,
+               readers, translated, errors);
+        ASSERT_EQ(k, 0);
+        ASSERT_EQ(errors, 0);
+}
+
+static void test_dirty(void) {
+        if (readers == 0) {
+                printf("# no readers: nothing drains the pools, nothing to check\n");
+                return;
         }
-        k = n > 0 ? dirty_run(n, 300) : 0; /* without readers nothing drains the pools */
-        if (k < 0)
-                fprintf(stderr, "dirty run failed: %d\n", k);
-        return k < 0 || errors ? 1 : 0;
+        errors = 0;
+        ASSERT_EQ(dirty_run(readers, 300), 0);
+        ASSERT_EQ(errors, 0);
+}
+
+int main(int argc, char **argv) {
+        static const struct iom_test tests[] = {IOM_TEST(test_readers_writer),
+                                                IOM_TEST(test_dirty)};
+        const char *env_ops = getenv("IOM_MAPPING_STRESS_OPS"),
+                   *env_readers = getenv("IOM_MAPPING_STRESS_READERS");
+
+        if (env_ops)
+                ops = (unsigned) strtoul(env_ops, NULL, 0);
+        if (env_readers)
+                readers = (unsigned) strtoul(env_readers, NULL, 0);
+        readers = readers > 16 ? 16 : readers;
+        return iom_test_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }
