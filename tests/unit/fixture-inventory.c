@@ -5,6 +5,14 @@
 
 #include "fixture-inventory.h"
 
+struct iom_address fixture_address(const char *s) {
+        struct iom_address a;
+
+        if (iom_address_parse(s, &a, NULL) < 0)
+                abort();
+        return a;
+}
+
 struct iom_inventory *fixture_inventory(const struct fixture_device *devices, size_t n) {
         struct iom_inventory *inv = iom_inventory_new();
 

@@ -14,5 +14,8 @@ struct fixture_device {
         uint8_t header_type;
 };
 
+/* Parses a PCI address in any usual spelling; aborts when it is not one (test setup). */
+struct iom_address fixture_address(const char *s);
+
 /* Builds and links an inventory of @n devices; aborts on failure (test setup). */
 struct iom_inventory *fixture_inventory(const struct fixture_device *devices, size_t n);

@@ -12,22 +12,14 @@
 #include <unistd.h>
 
 #include "fixture-host.h"
+#include "fixture-inventory.h"
 #include "fixture-sysfs.h"
 #include "iom-bind.h"
 #include "iom-sysfs.h"
 #include "tests.h"
 
 #define E1000 "sys/devices/pci0000:00/0000:00:04.0/0000:05:01.0" /* bound to e1000, group 3 */
-#define IDLE "sys/devices/pci0000:00/0000:00:04.0/0000:05:02.0"  /* unbound */
 #define USEC 1000000ULL
-
-static struct iom_address address(const char *s) {
-        struct iom_address a;
-
-        if (iom_address_parse(s, &a, NULL) < 0)
-                abort();
-        return a;
-}
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -61,7 +53,8 @@ static char *content(const struct fixture_host *h, const char *path) {
 static void test_set_override(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *set = NULL, *cleared = NULL;
-        struct iom_address a = address("0000:05:01.0"), gone = address("0000:09:00.0");
+        struct iom_address a = fixture_address("0000:05:01.0"),
+                           gone = fixture_address("0000:09:00.0");
 
         ASSERT_EQ(iom_bind_set_override(&a, "vfio-pci", USEC), 0);
         set = content(h, E1000 "/driver_override");
@@ -84,8 +77,9 @@ static void test_get_driver(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *bound = NULL;
         char *none = (char *) "unset";
-        struct iom_address a = address("0000:05:01.0"), idle = address("0000:05:02.0"),
-                           gone = address("0000:09:00.0");
+        struct iom_address a = fixture_address("0000:05:01.0"),
+                           idle = fixture_address("0000:05:02.0"),
+                           gone = fixture_address("0000:09:00.0");
 
         ASSERT_EQ(iom_bind_get_driver(&a, &bound), 0);
         ASSERT_STREQ(bound, "e1000");
@@ -98,7 +92,8 @@ static void test_get_driver(void) {
 static void test_unbind_and_probe(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *unbind = NULL, *probe = NULL, *untouched = NULL;
-        struct iom_address a = address("0000:05:01.0"), idle = address("0000:05:02.0");
+        struct iom_address a = fixture_address("0000:05:01.0"),
+                           idle = fixture_address("0000:05:02.0");
         char *holders = (char *) "unset";
 
         ASSERT_EQ(iom_bind_unbind(&a, USEC, &holders), 0);
@@ -124,7 +119,7 @@ static void test_unbind_and_probe(void) {
 static void test_unbind_deadline(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *fifo = NULL, *holders = NULL;
-        struct iom_address a = address("0000:05:01.0");
+        struct iom_address a = fixture_address("0000:05:01.0");
         uint64_t start;
 
         /* An unbind that never returns: opening a FIFO without a reader blocks. The device's
@@ -188,7 +183,7 @@ static void stop(pid_t *pid) {
 static void test_rebind(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *driver = NULL;
-        struct iom_address a = address("0000:05:01.0");
+        struct iom_address a = fixture_address("0000:05:01.0");
         uint64_t start;
 
         fixture_put(h->root, "", "sys/bus/pci/drivers_probe");

@@ -23,14 +23,6 @@ static void members(const struct iom_group *g, char *buf, size_t size) {
         }
 }
 
-static struct iom_address address(const char *s) {
-        struct iom_address a;
-
-        if (iom_address_parse(s, &a, NULL) < 0)
-                abort();
-        return a;
-}
-
 static void test_scan_bridge(void) {
         static const char *const order[] = {
                 "0000:00:00.0", "0000:00:01.0", "0000:00:04.0", "0000:00:1f.0",
@@ -153,12 +145,12 @@ static void test_find(void) {
         struct iom_address a;
         const struct iom_device *d;
 
-        a = address("01:00.1");
+        a = fixture_address("01:00.1");
         d = iom_inventory_find_device(inv, &a);
         ASSERT_TRUE(d && d->device_id == 0x10f0);
-        a = address("0000:01:00.2");
+        a = fixture_address("0000:01:00.2");
         ASSERT_TRUE(iom_inventory_find_device(inv, &a) == NULL);
-        a = address("0001:01:00.0"); /* another domain */
+        a = fixture_address("0001:01:00.0"); /* another domain */
         ASSERT_TRUE(iom_inventory_find_device(inv, &a) == NULL);
         ASSERT_TRUE(iom_inventory_find_device(inv, NULL) == NULL);
         ASSERT_TRUE(iom_inventory_find_device(NULL, &a) == NULL);
@@ -209,7 +201,7 @@ static void test_add(void) {
         ASSERT_EQ(iom_inventory_add_group(inv, g), 0);
         struct iom_device *d = calloc(1, sizeof(*d));
         ASSERT_TRUE(d);
-        d->address = address("0000:02:00.0");
+        d->address = fixture_address("0000:02:00.0");
         d->iommu_group = 5;
         ASSERT_EQ(iom_inventory_add_device(inv, d), 0);
         ASSERT_EQ(iom_inventory_link(inv), 0);
