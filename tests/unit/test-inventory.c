@@ -130,6 +130,37 @@ static void test_scan_without_groups(void) {
         ASSERT_EQ(iom_inventory_scan(NULL), -EINVAL);
 }
 
+static void test_find_every(void) {
+        _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("server");
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = NULL;
+
+        /* Lookups (binary searches) find each device and group of a larger host, and nothing
+         * at the function after each device, where the recording has none. */
+        ASSERT_EQ(iom_inventory_scan(&inv), 0);
+        ASSERT_EQ(inv->n_devices, 14);
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                struct iom_device *d = inv->devices[i], *after = NULL;
+                struct iom_address next = d->address;
+
+                ASSERT_TRUE(iom_inventory_find_device(inv, &d->address) == d);
+                if (next.function == 7)
+                        continue;
+                next.function++;
+                if (i + 1 < inv->n_devices &&
+                    iom_address_equal(&inv->devices[i + 1]->address, &next))
+                        after = inv->devices[i + 1];
+                ASSERT_TRUE(iom_inventory_find_device(inv, &next) == after);
+        }
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                const struct iom_group *g = inv->groups[i], *after = NULL;
+
+                ASSERT_TRUE(iom_inventory_find_group(inv, g->id) == g);
+                if (i + 1 < inv->n_groups && inv->groups[i + 1]->id == g->id + 1)
+                        after = inv->groups[i + 1];
+                ASSERT_TRUE(iom_inventory_find_group(inv, g->id + 1) == after);
+        }
+}
+
 /* A host of three groups given out of order, as the CLI receives them from the daemon. */
 static const struct fixture_device parts[] = {
         {"0000:03:00.0", 0x8086, 0x10d3, 7, "vfio-pci", 0},
@@ -221,4 +252,5 @@ static void test_add(void) {
 
 IOM_TEST_MAIN(IOM_TEST(test_scan_bridge), IOM_TEST(test_scan_viability),
               IOM_TEST(test_scan_sysfs_variants), IOM_TEST(test_scan_without_groups),
-              IOM_TEST(test_find), IOM_TEST(test_link), IOM_TEST(test_add))
+              IOM_TEST(test_find_every), IOM_TEST(test_find), IOM_TEST(test_link),
+              IOM_TEST(test_add))
