@@ -81,7 +81,8 @@ static char *fixture(void) {
         fixture_put(root, "22 1 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n", "proc/self/mountinfo");
         fixture_link(root, "@mnt:[4026531841]", "proc/self/ns/mnt");
         fixture_put(root, "Filename\tType\tSize\tUsed\tPriority\n", "proc/swaps");
-        fixture_put(root, "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n", "proc/net/route");
+        fixture_put(root, "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n",
+                    "proc/net/route");
         if (asprintf(&proc, "%s/proc", root) < 0 || setenv("IOMMUD_PROC_ROOT", proc, 1) < 0 ||
             setenv("UMOCKDEV_DIR", root, 1) < 0)
                 abort();
@@ -130,9 +131,10 @@ static void test_btrfs_by_source(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        fixture_put(root, "22 1 0:45 /@ / rw - btrfs /dev/nvme0n1p2 rw,ssd\n"
-            "23 22 0:46 /@home /my\\040home rw - btrfs /dev/disk/by-uuid/f00d rw,ssd\n",
-            "proc/self/mountinfo");
+        fixture_put(root,
+                    "22 1 0:45 /@ / rw - btrfs /dev/nvme0n1p2 rw,ssd\n"
+                    "23 22 0:46 /@home /my\\040home rw - btrfs /dev/disk/by-uuid/f00d rw,ssd\n",
+                    "proc/self/mountinfo");
         fixture_put(root, "", "dev/nvme0n1p2");
         fixture_link(root, "dev/nvme0n1p2", "dev/disk/by-uuid/f00d");
         uses = scan("0000:01:00.0");
@@ -146,7 +148,7 @@ static void test_bcachefs_sources(void) {
         _cleanup_strv_free_ char **uses = NULL;
 
         fixture_put(root, "22 1 0:50 / /pool rw - bcachefs /dev/nvme1n1:/dev/nvme0n1p3 rw\n",
-            "proc/self/mountinfo");
+                    "proc/self/mountinfo");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "nvme0n1p3 is mounted at /pool");
@@ -156,7 +158,8 @@ static void test_btrfs_multi_device(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        fixture_put(root, "22 1 0:45 / /data rw - btrfs /dev/nvme0n1p1 rw\n", "proc/self/mountinfo");
+        fixture_put(root, "22 1 0:45 / /data rw - btrfs /dev/nvme0n1p1 rw\n",
+                    "proc/self/mountinfo");
         fixture_link(root, NVME0 "/nvme0n1p1", "sys/fs/btrfs/0b5e/devices/nvme0n1p1");
         fixture_link(root, NVME1, "sys/fs/btrfs/0b5e/devices/nvme1n1");
         uses = scan("0000:02:00.0");
@@ -181,9 +184,10 @@ static void test_other_namespace(void) {
                         abort();
                 fixture_link(root, "@mnt:[4026532000]", ns);
                 fixture_put(root, "postgres\n", "%s", comm);
-                fixture_put(root, "40 39 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n"
-                    "41 40 0:60 / /data rw - btrfs /dev/nvme0n1p1 rw\n",
-                    "%s", mountinfo);
+                fixture_put(root,
+                            "40 39 259:902 / / rw - ext4 /dev/nvme0n1p2 rw\n"
+                            "41 40 0:60 / /data rw - btrfs /dev/nvme0n1p1 rw\n",
+                            "%s", mountinfo);
         }
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 2);
@@ -199,8 +203,10 @@ static void test_swap(void) {
         _cleanup_(fixture_done) char *f = fixture();
         _cleanup_strv_free_ char **uses = NULL;
 
-        fixture_put(root, "Filename\tType\tSize\tUsed\tPriority\n/dev/nvme0n1p3\tpartition\t1024\t0\t-2\n",
-            "proc/swaps");
+        fixture_put(
+                root,
+                "Filename\tType\tSize\tUsed\tPriority\n/dev/nvme0n1p3\tpartition\t1024\t0\t-2\n",
+                "proc/swaps");
         uses = scan("0000:01:00.0");
         ASSERT_EQ(count(uses), 2);
         ASSERT_STREQ(uses[0], "nvme0n1p2 is mounted at /");
@@ -214,7 +220,8 @@ static void test_dm_holder(void) {
         block("sys/devices/virtual/block/dm-0", "253:900");
         fixture_put(root, "vg-home\n", "sys/devices/virtual/block/dm-0/dm/name");
         fixture_link(root, "sys/devices/virtual/block/dm-0", NVME1 "/holders/dm-0");
-        fixture_put(root, "22 1 253:900 / /home rw - xfs /dev/mapper/vg-home rw\n", "proc/self/mountinfo");
+        fixture_put(root, "22 1 253:900 / /home rw - xfs /dev/mapper/vg-home rw\n",
+                    "proc/self/mountinfo");
         uses = scan("0000:02:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "dm-0 (dm 'vg-home' on nvme1n1) is mounted at /home");
@@ -226,12 +233,13 @@ static void test_bond_port(void) {
 
         interface("sys/devices/virtual/net/bond0", "0x1403");
         fixture_link(root, "sys/devices/virtual/net/bond0",
-                "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/master");
+                     "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/master");
         fixture_link(root, "sys/devices/virtual/net/bond0",
-                "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/upper_bond0");
-        fixture_put(root, "fe800000000000000000000000000002 05 40 20 80    bond0\n"
-            "20010db8000000000000000000000002 05 40 00 80    bond0\n",
-            "proc/net/if_inet6");
+                     "sys/devices/pci0000:00/0000:03:00.0/net/enp3s0/upper_bond0");
+        fixture_put(root,
+                    "fe800000000000000000000000000002 05 40 20 80    bond0\n"
+                    "20010db8000000000000000000000002 05 40 00 80    bond0\n",
+                    "proc/net/if_inet6");
         uses = scan("0000:03:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "enp3s0 is a port of bond0, which is up with 2001:db8::2");
@@ -246,15 +254,17 @@ static void test_bridge_port(void) {
         interface("sys/devices/virtual/net/br0", "0x1003");
         interface("sys/devices/virtual/net/enp5s0.7", "0x1003");
         fixture_link(root, "sys/devices/virtual/net/br0",
-                "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
+                     "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
         fixture_link(root, "sys/devices/virtual/net/br0",
-                "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/upper_br0");
+                     "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/upper_br0");
         fixture_link(root, "sys/devices/virtual/net/enp5s0.7",
-                "sys/devices/pci0000:00/0000:05:00.0/net/enp5s0/upper_enp5s0.7");
-        fixture_link(root, "sys/devices/virtual/net/br0", "sys/devices/virtual/net/enp5s0.7/master");
-        fixture_put(root, "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
-            "br0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\n",
-            "proc/net/route");
+                     "sys/devices/pci0000:00/0000:05:00.0/net/enp5s0/upper_enp5s0.7");
+        fixture_link(root, "sys/devices/virtual/net/br0",
+                     "sys/devices/virtual/net/enp5s0.7/master");
+        fixture_put(root,
+                    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+                    "br0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\n",
+                    "proc/net/route");
         uses = scan("0000:04:00.0");
         ASSERT_EQ(count(uses), 1);
         ASSERT_STREQ(uses[0], "enp4s0 is a port of br0, which is up and carries the default "
@@ -271,9 +281,10 @@ static void test_idle(void) {
 
         /* Up without an address, or a port of a bridge that is down: nothing runs on it. */
         interface("sys/devices/virtual/net/br1", "0x1002");
-        fixture_put(root, "20010db8000000000000000000000009 07 40 00 80 br1\n", "proc/net/if_inet6");
+        fixture_put(root, "20010db8000000000000000000000009 07 40 00 80 br1\n",
+                    "proc/net/if_inet6");
         fixture_link(root, "sys/devices/virtual/net/br1",
-                "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
+                     "sys/devices/pci0000:00/0000:04:00.0/net/enp4s0/master");
         nic = scan("0000:03:00.0");
         ASSERT_EQ(count(nic), 0);
         down = scan("0000:04:00.0");
