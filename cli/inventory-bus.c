@@ -14,11 +14,6 @@
 #include "iom-log.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_group *, iom_group_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_host *, iom_host_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-
 static int read_string(sd_bus_message *m, char **ret, bool empty_is_null) {
         const char *s;
         int r = sd_bus_message_read(m, "v", "s", &s);

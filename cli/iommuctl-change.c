@@ -11,9 +11,6 @@
 #include "macro.h"
 #include "table.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 /* Rebinding waits for drivers (with deadlines of its own in the daemon): allow for them. */
 #define CHANGE_TIMEOUT_USEC (180ULL * 1000 * 1000)
 

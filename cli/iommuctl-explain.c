@@ -11,8 +11,6 @@
 #include "macro.h"
 #include "table.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
-
 static int print(const char *device, int allowed, char **kinds, char **texts, size_t n) {
         static const char *const headers[] = {"REASON", "DETAIL"};
         _cleanup_(table_freep) struct table *t = NULL;

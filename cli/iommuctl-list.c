@@ -9,9 +9,6 @@
 #include "macro.h"
 #include "table.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
-
 static int add_device_row(struct table *t, const struct iom_device *d, const struct iom_group *g) {
         _cleanup_free_ char *title = device_title(d), *class = device_class(d);
         char group[16], ids[IDS_STRING_MAX], address[IOM_ADDRESS_STRING_MAX];

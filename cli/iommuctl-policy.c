@@ -12,9 +12,6 @@
 #include "macro.h"
 #include "table.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
-
 static int policy_check(int argc, char *argv[]) {
         _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
         _cleanup_free_ char *errors = NULL;

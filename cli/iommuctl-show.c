@@ -12,8 +12,6 @@
 #include "iommuctl.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-
 #define FIELD "  %-20s "
 
 static void print_group_summary(const struct iom_group *g, const struct iom_host *h) {

@@ -16,7 +16,6 @@
 #include "macro.h"
 #include "table.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 #define SPACE_PREFIX "/org/iommud1/space/"

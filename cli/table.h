@@ -4,10 +4,13 @@
 
 #include <stdio.h>
 
+#include "macro.h"
+
 struct table;
 
 struct table *table_new(size_t n_columns, const char *const *headers);
 struct table *table_free(struct table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free);
 
 /* Adds a row of @n_columns cells (NULL prints "-"); @color (an ANSI SGR code such as "31",
  * or NULL) applies to the cell of @color_column. */

@@ -18,8 +18,6 @@
 #include "log.h"
 #include "manager.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 /* How long one driver may take to let go of a device or to bind it. */
 #define STEP_TIMEOUT_USEC (15ULL * 1000 * 1000)
 

@@ -20,8 +20,6 @@
 #include "policy.h"
 #include "worker.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 struct job {
         struct manager *manager;
         struct binder_request request;

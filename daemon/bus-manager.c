@@ -15,8 +15,6 @@
 #include "worker.h"
 #include "iom-policy.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 /* Assign and Release name at most this many devices: more than a host's groups would be
  * unusual, and the cost of a call stays bounded. */
 #define MANAGER_DEVICES_MAX 4096u

@@ -13,8 +13,6 @@
 #include "manager.h"
 #include "policy.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 _printf_(3, 4) static int add(struct explanation *e, const char *kind, const char *format, ...) {
         struct explain_reason *grown;
         char *text;

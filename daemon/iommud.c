@@ -13,8 +13,6 @@
 #include "log.h"
 #include "manager.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
-
 static void help(void) {
         printf("Usage: iommud [OPTIONS]\n\n"
                "Serves the host's IOMMU groups and PCI devices as " IOMMUD_BUS_NAME

@@ -20,10 +20,7 @@
 #include "space.h"
 #include "worker.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
-
 #define POLICY_SETTLE_USEC (200 * 1000)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 
 int manager_new(struct manager **ret) {
         _cleanup_(manager_freep) struct manager *m = NULL;

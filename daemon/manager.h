@@ -69,6 +69,7 @@ struct manager {
 
 int manager_new(struct manager **ret);
 struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
 /* Scans the host, connects to the bus, exports the objects and takes the bus name. */
 int manager_start(struct manager *m);

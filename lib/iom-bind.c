@@ -21,8 +21,6 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 static uint64_t now_usec(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);

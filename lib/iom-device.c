@@ -16,8 +16,6 @@
 #define PCI_HEADER_TYPE_OFFSET 0x0e
 #define PCI_HEADER_TYPE_MULTIFUNCTION 0x80
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
-
 struct iom_device *iom_device_free(struct iom_device *d) {
         if (!d)
                 return NULL;

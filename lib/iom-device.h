@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "iom-address.h"
+#include "macro.h"
 
 struct udev_device;
 struct iom_pci;
@@ -48,6 +49,7 @@ struct iom_device {
 /* Fills a device from its udev device; @pci may be NULL to skip names and config space. */
 int iom_device_new_from_udev(struct udev_device *d, struct iom_pci *pci, struct iom_device **ret);
 struct iom_device *iom_device_free(struct iom_device *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
 
 /* PCI bridges and CardBus bridges (non-zero header type): a guest has no use for them. */
 bool iom_device_is_bridge(const struct iom_device *d);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "iom-device.h"
+#include "macro.h"
 
 enum iom_region_type {
         IOM_REGION_DIRECT,
@@ -56,6 +57,7 @@ int iom_regions_parse(const char *text, struct iom_region **ret, size_t *ret_n, 
 
 struct iom_group *iom_group_new(unsigned id);
 struct iom_group *iom_group_free(struct iom_group *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_group *, iom_group_free);
 
 int iom_group_add_device(struct iom_group *g, struct iom_device *d);
 int iom_group_add_blocker(struct iom_group *g, const struct iom_address *a, const char *driver,

@@ -13,9 +13,6 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_host *, iom_host_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 struct iom_host *iom_host_free(struct iom_host *h) {
         if (!h)
                 return NULL;

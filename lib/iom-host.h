@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "macro.h"
+
 struct iom_unit {
         char *name; /* "dmar0", "ivhd0" */
         char *type; /* "intel", "amd", or "other" */
@@ -23,6 +25,7 @@ struct iom_host {
 
 int iom_host_read(struct iom_host **ret);
 struct iom_host *iom_host_free(struct iom_host *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_host *, iom_host_free);
 
 /* Picks the IOMMU-related parameters out of a kernel command line. */
 int iom_cmdline_parse(const char *cmdline, char ***ret_parameters, bool *ret_acs_override);

@@ -23,9 +23,6 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
-
 /* A growing NULL-terminated string vector. */
 struct strvec {
         char **v;

@@ -10,10 +10,6 @@
 #include "iom-pci.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_group *, iom_group_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_pci *, iom_pci_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);

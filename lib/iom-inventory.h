@@ -5,6 +5,7 @@
 #include "iom-device.h"
 #include "iom-group.h"
 #include "iom-host.h"
+#include "macro.h"
 
 struct iom_inventory {
         struct iom_host *host;
@@ -16,6 +17,7 @@ struct iom_inventory {
 
 struct iom_inventory *iom_inventory_new(void);
 struct iom_inventory *iom_inventory_free(struct iom_inventory *inv);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
 
 /* Reads the running host (libudev, sysfs, pci.ids, procfs): devices, groups, viability. */
 int iom_inventory_scan(struct iom_inventory **ret);

@@ -16,8 +16,6 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 struct iom_journal *iom_journal_new(void) {
         return calloc(1, sizeof(struct iom_journal));
 }

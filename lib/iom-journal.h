@@ -7,6 +7,7 @@
 #pragma once
 
 #include "iom-plan.h"
+#include "macro.h"
 
 #define IOM_JOURNAL_VERSION 1
 #define IOM_JOURNAL_SIZE_MAX (4 * 1024 * 1024)
@@ -42,6 +43,7 @@ struct iom_journal {
 
 struct iom_journal *iom_journal_new(void);
 struct iom_journal *iom_journal_free(struct iom_journal *j);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_journal *, iom_journal_free);
 
 /* Reads @path, first removing the temporary files ("@path.XXXXXX") of saves a crash cut
  * short. A missing file is an empty journal. A file that is not a journal gives -EBADMSG

@@ -15,8 +15,6 @@
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_journal *, iom_journal_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
 
 /* ---- writing ---- */
 

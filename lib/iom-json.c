@@ -38,7 +38,6 @@ struct member {
         unsigned line, column;
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
 
 struct scanner {

@@ -14,6 +14,7 @@ struct iom_json_doc;
  * *@ret_error "file:line:column: message". */
 int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret, char **ret_error);
 struct iom_json_doc *iom_json_doc_free(struct iom_json_doc *doc);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
 
 struct json_object *iom_json_root(const struct iom_json_doc *doc);
 const char *iom_json_name(const struct iom_json_doc *doc);

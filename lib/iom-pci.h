@@ -6,12 +6,14 @@
 #include <stdint.h>
 
 #include "iom-address.h"
+#include "macro.h"
 
 struct iom_pci;
 
 /* Opens libpci on its sysfs access method (the same tree libudev reads, umockdev's too). */
 int iom_pci_new(struct iom_pci **ret);
 struct iom_pci *iom_pci_free(struct iom_pci *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_pci *, iom_pci_free);
 
 /* Names from pci.ids; NULL when the database does not know the ids. */
 char *iom_pci_vendor_name(struct iom_pci *p, uint16_t vendor);

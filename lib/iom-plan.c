@@ -13,8 +13,6 @@
 #include "iom-error.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-
 static const char *const plan_op_table[_IOM_PLAN_OP_MAX] = {
         [IOM_PLAN_ASSIGN] = "assign",
         [IOM_PLAN_RELEASE] = "release",

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "iom-inventory.h"
+#include "macro.h"
 
 #define IOM_VFIO_DRIVER "vfio-pci"
 /* Rebind's name for no driver, and the driver_override that keeps a device unbound. */
@@ -49,6 +50,7 @@ struct iom_plan {
 
 int iom_plan_new(enum iom_plan_op op, const char *owner, struct iom_plan **ret);
 struct iom_plan *iom_plan_free(struct iom_plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 
 /* Assign the groups of @devices (names as iom_inventory_resolve() takes them) to @owner:
  * every endpoint of each group goes to vfio-pci. Errors (with *@ret_error naming the device

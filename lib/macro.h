@@ -2,8 +2,10 @@
 /* Tiny helpers shared by every room: cleanup attributes, ownership transfer, array sizes. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +43,9 @@
                 if (*p)                                                                            \
                         func(*p);                                                                  \
         }
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 
 /* Frees and returns NULL, for "p = mfree(p)". */
 static inline void *mfree(void *p) {

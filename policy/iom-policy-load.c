@@ -12,8 +12,6 @@
 #include "iom-utf8.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
-
 _printf_(2, 3) static void append(char **errors, const char *format, ...) {
         _cleanup_free_ char *line = NULL;
         char *joined;

@@ -18,9 +18,6 @@
 #include "iom-strv.h"
 #include "iom-utf8.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
-
 /* Collects errors, one per line. */
 struct reader {
         struct iom_json_doc *doc;

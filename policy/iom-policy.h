@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "iom-address.h"
+#include "macro.h"
 
 #define IOM_POLICY_FILE_SIZE_MAX (256 * 1024)
 #define IOM_POLICY_RULES_MAX 1024
@@ -78,6 +79,7 @@ struct iom_policy_decision {
 
 struct iom_policy *iom_policy_new(void);
 struct iom_policy *iom_policy_free(struct iom_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
 
 /* Adds the rules and aliases of one file (text already read) to @p. Every error is appended
  * to *@ret_errors ("file:line:column: message", one per line); returns -EINVAL when there was

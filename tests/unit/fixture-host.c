@@ -13,8 +13,6 @@
 /* After macro.h: glib replaces its MIN and MAX without a warning, not the other way round. */
 #include <umockdev.h>
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 /* The directory, below the root, that the link @name of the device @dev points at; NULL when
  * the device has no such link. */
 static char *link_target(const struct fixture_host *h, const char *dev, const char *name) {

@@ -19,9 +19,6 @@
 #define NVME_PF "sys/devices/pci0000:00/0000:00:03.0/0000:01:00.0"    /* sriov: 2 of 2 VFs */
 #define NVME_VF "sys/devices/pci0000:00/0000:00:03.0/0000:01:00.1"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_pci *, iom_pci_free);
-
 /* Reads the device at @path (below the testbed's root, "sys/devices/..."), with names and
  * config space from libpci when @pci; returns the library's result. */
 static int read_device(const char *path, struct iom_pci *pci, struct iom_device **ret) {

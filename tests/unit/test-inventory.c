@@ -9,8 +9,6 @@
 #include "iom-inventory.h"
 #include "tests.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-
 /* The devices of a group, by address, joined with blanks. */
 static void members(const struct iom_group *g, char *buf, size_t size) {
         size_t len = 0;

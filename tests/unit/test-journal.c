@@ -12,10 +12,6 @@
 #include "macro.h"
 #include "tests.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_journal *, iom_journal_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-
 static struct iom_plan *assign_plan(struct iom_inventory *inv) {
         char *devices[] = {(char *) "01:00.0", NULL};
         struct iom_plan *p = NULL;

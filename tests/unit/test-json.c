@@ -5,8 +5,6 @@
 #include "macro.h"
 #include "tests.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_json_doc *, iom_json_doc_free);
-
 static void test_accepted(void) {
         static const char *const texts[] = {
                 "{}",

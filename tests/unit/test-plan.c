@@ -8,9 +8,6 @@
 #include "macro.h"
 #include "tests.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_inventory *, iom_inventory_free);
-
 /* A workstation: display + audio in group 1, a bridge group (bridge + two NICs), an NVMe. */
 static struct iom_inventory *workstation(void) {
         static const struct fixture_device devices[] = {

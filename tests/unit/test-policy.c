@@ -12,8 +12,6 @@
 #include "macro.h"
 #include "tests.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
-
 /* Loads @name relative to @dir (so messages name it as the expectations do). */
 static int load_in(const char *dir, const char *name, struct iom_policy **ret, char **errors) {
         char *paths[] = {(char *) name, NULL};
