@@ -6,8 +6,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include "iom-json-plan.h"
+#include "iom-plan.h"
 #include "iommuctl.h"
+#include "json-print.h"
 #include "macro.h"
 #include "table.h"
 
@@ -62,18 +63,41 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         return 0;
 }
 
+/* {"dry_run": bool, "plan": [{"address", "from", "to", "named", "rule", "reason"}]} */
+static int print_plan_json(const struct iom_plan *plan) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *steps = json_object_new_array();
+
+        if (!o || !steps) {
+                json_object_put(steps);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, "dry_run", json_object_new_boolean(arg_dry_run));
+        json_object_object_add(o, "plan", steps);
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct iom_plan_step *step = &plan->steps[i];
+                json_object *row = json_object_new_object();
+                char why[IOM_PLAN_REASON_MAX];
+
+                json_object_object_add(row, "address", json_address(&step->address));
+                json_object_object_add(row, "from", json_string_or_null(step->from));
+                json_object_object_add(row, "to", json_string_or_null(step->to));
+                json_object_object_add(row, "named", json_object_new_boolean(step->named));
+                json_object_object_add(row, "rule", json_string_or_null(step->rule));
+                json_object_object_add(row, "reason",
+                                       json_object_new_string(iom_plan_step_reason(step, why)));
+                json_object_array_add(steps, row);
+        }
+        return json_print(o);
+}
+
 static int print_plan(const struct iom_plan *plan) {
         static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY", "ALLOWED BY"};
         _cleanup_(table_freep) struct table *t = NULL;
         int r;
 
-        if (arg_json) {
-                _cleanup_free_ char *json = iom_json_plan(plan, arg_dry_run);
-                if (!json)
-                        return -ENOMEM;
-                puts(json);
-                return 0;
-        }
+        if (arg_json)
+                return print_plan_json(plan);
         t = table_new(ELEMENTSOF(headers), headers);
         if (!t)
                 return -ENOMEM;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "format.h"
-#include "iom-json-inventory.h"
 #include "iommuctl.h"
+#include "json-inventory.h"
 #include "macro.h"
 #include "table.h"
 
@@ -68,11 +68,8 @@ int verb_list(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_REFUSED;
         if (arg_json) {
-                _cleanup_free_ char *json = iom_json_list(inv, source);
-                if (!json)
-                        r = -ENOMEM;
-                else
-                        puts(json);
+                _cleanup_(json_object_putp) json_object *o = json_list(inv, source);
+                r = json_print(o);
         } else
                 r = print_table(inv);
         if (r < 0) {

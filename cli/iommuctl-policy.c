@@ -6,9 +6,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include "iom-json-policy.h"
 #include "iom-policy.h"
 #include "iommuctl.h"
+#include "json-print.h"
 #include "macro.h"
 #include "table.h"
 
@@ -119,31 +119,39 @@ static int read_rules(sd_bus_message *m, struct shown_rule **ret, size_t *ret_n)
         return 0;
 }
 
+/* {"files": [...], "rules": [{"id", "file", "line", "action", "match", "options", "guests"}]} */
+static int print_rules_json(char **files, const struct shown_rule *rules, size_t n) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *list = json_object_new_array();
+
+        if (!o || !list) {
+                json_object_put(list);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, "files", json_strv(files));
+        json_object_object_add(o, "rules", list);
+        for (size_t i = 0; i < n; i++) {
+                json_object *r = json_object_new_object();
+                json_object_object_add(r, "id", json_object_new_string(rules[i].id));
+                json_object_object_add(r, "file", json_object_new_string(rules[i].file));
+                json_object_object_add(r, "line", json_object_new_int64(rules[i].line));
+                json_object_object_add(r, "action", json_object_new_string(rules[i].action));
+                json_object_object_add(r, "match", json_object_new_string(rules[i].match));
+                json_object_object_add(r, "options", json_object_new_string(rules[i].options));
+                json_object_object_add(r, "guests", json_strv(rules[i].guests));
+                json_object_array_add(list, r);
+        }
+        return json_print(o);
+}
+
 static int print_rules(char **files, const struct shown_rule *rules, size_t n) {
         static const char *const headers[] = {"ID",    "ACTION",  "GUESTS",
                                               "MATCH", "OPTIONS", "SOURCE"};
         _cleanup_(table_freep) struct table *t = NULL;
         int r;
 
-        if (arg_json) {
-                _cleanup_free_ struct iom_json_policy_rule *rows = calloc(n + 1, sizeof(*rows));
-                _cleanup_free_ char *json = NULL;
-                if (!rows)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n; i++)
-                        rows[i] = (struct iom_json_policy_rule){.id = rules[i].id,
-                                                                .file = rules[i].file,
-                                                                .action = rules[i].action,
-                                                                .match = rules[i].match,
-                                                                .options = rules[i].options,
-                                                                .line = rules[i].line,
-                                                                .guests = rules[i].guests};
-                json = iom_json_policy_show(files, rows, n);
-                if (!json)
-                        return -ENOMEM;
-                puts(json);
-                return 0;
-        }
+        if (arg_json)
+                return print_rules_json(files, rules, n);
         t = table_new(ELEMENTSOF(headers), headers);
         if (!t)
                 return -ENOMEM;

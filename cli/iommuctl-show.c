@@ -3,13 +3,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "format.h"
 #include "iom-acs.h"
-#include "iom-json-inventory.h"
 #include "iom-pci.h"
 #include "iom-resolve.h"
 #include "iommuctl.h"
+#include "json-inventory.h"
 #include "macro.h"
 
 #define FIELD "  %-20s "
@@ -103,7 +104,8 @@ static void print_group(const struct iom_inventory *inv, const struct iom_group 
 
 int verb_show(int argc, char *argv[]) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = NULL;
-        _cleanup_free_ char *error = NULL, *json = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ char *error = NULL;
         struct iom_device *d;
         struct iom_group *g;
         const char *source;
@@ -124,11 +126,11 @@ int verb_show(int argc, char *argv[]) {
                         print_group(inv, g);
                 return 0;
         }
-        json = d ? iom_json_show_device(inv, d, source) : iom_json_show_group(inv, g, source);
-        if (!json) {
-                fprintf(stderr, "iommuctl: out of memory\n");
+        o = d ? json_show_device(inv, d, source) : json_show_group(inv, g, source);
+        r = json_print(o);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: cannot print %s: %s\n", argv[1], strerror(-r));
                 return EXIT_REFUSED;
         }
-        puts(json);
         return 0;
 }

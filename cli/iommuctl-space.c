@@ -8,15 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
 #include "iom-bus-ranges.h"
 #include "iommuctl.h"
+#include "json-print.h"
 #include "macro.h"
 #include "table.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 #define SPACE_PREFIX "/org/iommud1/space/"
 #define SPACE_INTERFACE "org.iommud1.Space"
@@ -239,9 +237,8 @@ static int space_list(void) {
                         return EXIT_REFUSED;
         }
         if (arg_json)
-                puts(json_object_to_json_string_ext(array, JSON_C_TO_STRING_PRETTY |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-        else if (!paths[0])
+                return json_print(array) < 0 ? EXIT_REFUSED : 0;
+        if (!paths[0])
                 printf("No I/O address spaces.\n");
         else
                 (void) table_print(t, stdout);
@@ -333,10 +330,8 @@ static int space_show(const char *arg) {
                 return fail(path, &error, r);
         }
         if (arg_json) {
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
                 space_info_done(&s);
-                return 0;
+                return json_print(o) < 0 ? EXIT_REFUSED : 0;
         }
         printf("Space %s (%s)\n", id_of(s.path), s.path);
         printf("  Guest:          %s\n", s.guest);
@@ -417,8 +412,7 @@ static int space_translate(const char *arg, const char *iova_arg, const char *ac
                 json_object_object_add(o, "target", json_object_new_uint64(target));
                 json_object_object_add(o, "prot", json_object_new_string(prot_string(prot)));
                 json_object_object_add(o, "contiguous", json_object_new_uint64(contiguous));
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
-                return 0;
+                return json_print(o) < 0 ? EXIT_REFUSED : 0;
         }
         printf("IOVA 0x%" PRIx64 " -> 0x%" PRIx64 " (%s), contiguous for 0x%" PRIx64 " bytes\n",
                iova, target, prot_string(prot), contiguous);

@@ -1,22 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Rendering the inventory as JSON with json-c. */
+/* The inventory as iommuctl list and show print it with --json. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "iom-json-inventory.h"
 #include "iom-pci.h"
-#include "macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
-
-/* json-c accepts NULL values in object_add and array_add and turns them into null; OOM while
- * building just yields nulls, and the final to_json_string reports it. */
-static json_object *string_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
-}
+#include "json-inventory.h"
 
 static json_object *hex(unsigned value, int width) {
         char buf[32];
@@ -24,40 +13,28 @@ static json_object *hex(unsigned value, int width) {
         return json_object_new_string(buf);
 }
 
-static json_object *address(const struct iom_address *a) {
-        char buf[IOM_ADDRESS_STRING_MAX];
-        return json_object_new_string(iom_address_format(a, buf));
-}
-
-static json_object *strv(char *const *l) {
-        json_object *a = json_object_new_array();
-        for (char *const *i = l; a && i && *i; i++)
-                json_object_array_add(a, json_object_new_string(*i));
-        return a;
-}
-
 static json_object *device_json(const struct iom_device *d) {
         json_object *o = json_object_new_object(), *sriov = NULL, *acs = NULL;
 
         if (!o)
                 return NULL;
-        json_object_object_add(o, "address", address(&d->address));
+        json_object_object_add(o, "address", json_address(&d->address));
         json_object_object_add(o, "group",
                                d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
-        json_object_object_add(o, "driver", string_or_null(d->driver));
-        json_object_object_add(o, "driver_override", string_or_null(d->driver_override));
-        json_object_object_add(o, "host_driver", string_or_null(d->host_driver));
+        json_object_object_add(o, "driver", json_string_or_null(d->driver));
+        json_object_object_add(o, "driver_override", json_string_or_null(d->driver_override));
+        json_object_object_add(o, "host_driver", json_string_or_null(d->host_driver));
         json_object_object_add(o, "vendor_id", hex(d->vendor_id, 4));
         json_object_object_add(o, "device_id", hex(d->device_id, 4));
         json_object_object_add(o, "subsystem_vendor_id", hex(d->subsystem_vendor_id, 4));
         json_object_object_add(o, "subsystem_device_id", hex(d->subsystem_device_id, 4));
         json_object_object_add(o, "class", hex(d->class, 6));
         json_object_object_add(o, "revision", hex(d->revision, 2));
-        json_object_object_add(o, "vendor_name", string_or_null(d->vendor_name));
-        json_object_object_add(o, "device_name", string_or_null(d->device_name));
-        json_object_object_add(o, "class_name", string_or_null(d->class_name));
+        json_object_object_add(o, "vendor_name", json_string_or_null(d->vendor_name));
+        json_object_object_add(o, "device_name", json_string_or_null(d->device_name));
+        json_object_object_add(o, "class_name", json_string_or_null(d->class_name));
         json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
-        json_object_object_add(o, "reset_methods", strv(d->reset_methods));
+        json_object_object_add(o, "reset_methods", json_strv(d->reset_methods));
         json_object_object_add(o, "multifunction", json_object_new_boolean(d->multifunction));
         json_object_object_add(o, "bridge", json_object_new_boolean(iom_device_is_bridge(d)));
         json_object_object_add(o, "boot_vga", json_object_new_boolean(d->boot_vga));
@@ -68,7 +45,7 @@ static json_object *device_json(const struct iom_device *d) {
                 json_object_object_add(sriov, "num_vfs", json_object_new_int64(d->sriov_num_vfs));
         }
         json_object_object_add(o, "sriov", sriov);
-        json_object_object_add(o, "physfn", d->is_vf ? address(&d->physfn) : NULL);
+        json_object_object_add(o, "physfn", d->is_vf ? json_address(&d->physfn) : NULL);
         if (d->acs) {
                 acs = json_object_new_object();
                 json_object_object_add(acs, "capability", hex(d->acs_capability, 4));
@@ -93,16 +70,16 @@ static json_object *group_json(const struct iom_group *g) {
         if (!o)
                 return NULL;
         json_object_object_add(o, "id", json_object_new_int64(g->id));
-        json_object_object_add(o, "type", string_or_null(g->type));
+        json_object_object_add(o, "type", json_string_or_null(g->type));
         json_object_object_add(o, "viable", json_object_new_boolean(g->viable));
-        json_object_object_add(o, "owner", string_or_null(g->owner));
+        json_object_object_add(o, "owner", json_string_or_null(g->owner));
         json_object_object_add(o, "state", json_object_new_string(iom_group_state(g)));
 
         blockers = json_object_new_array();
         for (size_t i = 0; blockers && i < g->n_blockers; i++) {
                 json_object *b = json_object_new_object();
-                json_object_object_add(b, "address", address(&g->blockers[i].address));
-                json_object_object_add(b, "driver", string_or_null(g->blockers[i].driver));
+                json_object_object_add(b, "address", json_address(&g->blockers[i].address));
+                json_object_object_add(b, "driver", json_string_or_null(g->blockers[i].driver));
                 json_object_object_add(b, "reason", json_object_new_string(g->blockers[i].reason));
                 json_object_array_add(blockers, b);
         }
@@ -114,14 +91,15 @@ static json_object *group_json(const struct iom_group *g) {
                 json_object_object_add(r, "start", u64_hex(g->regions[i].start));
                 json_object_object_add(r, "end", u64_hex(g->regions[i].end));
                 json_object_object_add(
-                        r, "type", string_or_null(iom_region_type_to_string(g->regions[i].type)));
+                        r, "type",
+                        json_string_or_null(iom_region_type_to_string(g->regions[i].type)));
                 json_object_array_add(regions, r);
         }
         json_object_object_add(o, "reserved_regions", regions);
 
         devices = json_object_new_array();
         for (size_t i = 0; devices && i < g->n_devices; i++)
-                json_object_array_add(devices, address(&g->devices[i]->address));
+                json_object_array_add(devices, json_address(&g->devices[i]->address));
         json_object_object_add(o, "devices", devices);
         return o;
 }
@@ -145,20 +123,10 @@ static json_object *host_json(const struct iom_host *h) {
                                json_object_new_boolean(h->interrupt_remapping));
         json_object_object_add(o, "allow_unsafe_interrupts",
                                json_object_new_boolean(h->allow_unsafe_interrupts));
-        json_object_object_add(o, "kernel_parameters", strv(h->kernel_parameters));
+        json_object_object_add(o, "kernel_parameters", json_strv(h->kernel_parameters));
         json_object_object_add(o, "acs_override", json_object_new_boolean(h->acs_override));
-        json_object_object_add(o, "notice", string_or_null(h->notice));
+        json_object_object_add(o, "notice", json_string_or_null(h->notice));
         return o;
-}
-
-static char *finish(json_object *o) {
-        const char *s;
-
-        if (!o)
-                return NULL;
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
-        return s ? strdup(s) : NULL;
 }
 
 static json_object *document(const char *source) {
@@ -168,8 +136,8 @@ static json_object *document(const char *source) {
         return o;
 }
 
-char *iom_json_list(const struct iom_inventory *inv, const char *source) {
-        _cleanup_(json_object_putp) json_object *o = document(source);
+json_object *json_list(const struct iom_inventory *inv, const char *source) {
+        json_object *o = document(source);
         json_object *groups, *devices;
 
         if (!o)
@@ -183,12 +151,12 @@ char *iom_json_list(const struct iom_inventory *inv, const char *source) {
         for (size_t i = 0; devices && i < inv->n_devices; i++)
                 json_object_array_add(devices, device_json(inv->devices[i]));
         json_object_object_add(o, "devices", devices);
-        return finish(o);
+        return o;
 }
 
-char *iom_json_show_device(const struct iom_inventory *inv, const struct iom_device *d,
-                           const char *source) {
-        _cleanup_(json_object_putp) json_object *o = document(source);
+json_object *json_show_device(const struct iom_inventory *inv, const struct iom_device *d,
+                              const char *source) {
+        json_object *o = document(source);
         const struct iom_group *g = NULL;
         json_object *peers;
 
@@ -201,14 +169,14 @@ char *iom_json_show_device(const struct iom_inventory *inv, const struct iom_dev
         peers = json_object_new_array();
         for (size_t i = 0; g && peers && i < g->n_devices; i++)
                 if (g->devices[i] != d)
-                        json_object_array_add(peers, address(&g->devices[i]->address));
+                        json_object_array_add(peers, json_address(&g->devices[i]->address));
         json_object_object_add(o, "peers", peers);
-        return finish(o);
+        return o;
 }
 
-char *iom_json_show_group(const struct iom_inventory *inv, const struct iom_group *g,
-                          const char *source) {
-        _cleanup_(json_object_putp) json_object *o = document(source);
+json_object *json_show_group(const struct iom_inventory *inv, const struct iom_group *g,
+                             const char *source) {
+        json_object *o = document(source);
         json_object *devices;
 
         if (!o)
@@ -218,5 +186,5 @@ char *iom_json_show_group(const struct iom_inventory *inv, const struct iom_grou
         for (size_t i = 0; devices && i < g->n_devices; i++)
                 json_object_array_add(devices, device_json(g->devices[i]));
         json_object_object_add(o, "devices", devices);
-        return finish(o);
+        return o;
 }

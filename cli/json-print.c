@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The --json document: value builders and the one finisher. */
+#include <stdio.h>
+
+#include "json-print.h"
+
+json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *json_address(const struct iom_address *a) {
+        char buf[IOM_ADDRESS_STRING_MAX];
+        return json_object_new_string(iom_address_format(a, buf));
+}
+
+json_object *json_strv(char *const *l) {
+        json_object *a = json_object_new_array();
+        for (char *const *i = l; a && i && *i; i++)
+                json_object_array_add(a, json_object_new_string(*i));
+        return a;
+}
+
+int json_print(json_object *o) {
+        const char *s;
+
+        if (!o)
+                return -ENOMEM;
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return -ENOMEM;
+        return puts(s) < 0 ? -EIO : 0;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What every --json output of iommuctl shares: the small value builders and the one finisher
+ * that prints a document. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "iom-address.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+/* json-c takes NULL values in object_add and array_add as null; OOM while building just yields
+ * nulls, and json_print() reports it. */
+json_object *json_string_or_null(const char *s);
+json_object *json_address(const struct iom_address *a);
+json_object *json_strv(char *const *l);
+
+/* Prints @o on stdout, pretty, one line per value. -ENOMEM when it cannot be rendered. */
+int json_print(json_object *o);
