@@ -41,19 +41,34 @@ static int append_options(sd_bus_message *m) {
         return sd_bus_message_close_container(m);
 }
 
+/* Reads the plan of a change's reply, a(sss(ss)(ssu)) (iommud.dbus(7)). */
 static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
-        const char *address, *from, *to, *why, *rule;
+        const char *address, *from, *to, *kind, *of, *rule_id, *rule_file;
+        uint32_t rule_line;
         int r;
 
         r = iom_plan_new(IOM_PLAN_ASSIGN, NULL, &plan);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
+        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu))");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(sssss)", &address, &from, &to, &why, &rule)) > 0) {
-                r = iom_plan_add_step_from_strings(plan, address, from, to, why, rule);
+        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu))", &address, &from, &to, &kind, &of,
+                                        &rule_id, &rule_file, &rule_line)) > 0) {
+                struct iom_plan_step s = {
+                        .group = UINT32_MAX,
+                        .from = *from ? (char *) from : NULL,
+                        .to = *to ? (char *) to : NULL,
+                        .rule = {.id = *rule_id ? (char *) rule_id : NULL,
+                                 .file = *rule_id ? (char *) rule_file : NULL,
+                                 .line = rule_line},
+                };
+
+                if (iom_address_parse(address, &s.address, NULL) < 0 ||
+                    iom_plan_step_set_reason(&s, kind, of) < 0)
+                        return -EBADMSG;
+                r = iom_plan_append_step(plan, &s);
                 if (r < 0)
                         return r;
         }
@@ -63,7 +78,8 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         return 0;
 }
 
-/* {"dry_run": bool, "plan": [{"address", "from", "to", "named", "rule", "reason"}]} */
+/* {"dry_run": bool, "plan": [{"address", "from", "to", "reason": {"kind", "of"},
+ * "rule": {"id", "file", "line"} | null}]} */
 static int print_plan_json(const struct iom_plan *plan) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *steps = json_object_new_array();
@@ -76,21 +92,32 @@ static int print_plan_json(const struct iom_plan *plan) {
         json_object_object_add(o, "plan", steps);
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *step = &plan->steps[i];
-                json_object *row = json_object_new_object();
-                char why[IOM_PLAN_REASON_MAX];
+                json_object *row = json_object_new_object(), *reason = json_object_new_object(),
+                            *rule = NULL;
 
                 json_object_object_add(row, "address", json_address(&step->address));
                 json_object_object_add(row, "from", json_string_or_null(step->from));
                 json_object_object_add(row, "to", json_string_or_null(step->to));
-                json_object_object_add(row, "named", json_object_new_boolean(step->named));
-                json_object_object_add(row, "rule", json_string_or_null(step->rule));
-                json_object_object_add(row, "reason",
-                                       json_object_new_string(iom_plan_step_reason(step, why)));
+                json_object_object_add(reason, "kind",
+                                       json_object_new_string(iom_plan_step_reason(step)));
+                json_object_object_add(reason, "of",
+                                       step->named ? NULL : json_address(&step->named_by));
+                json_object_object_add(row, "reason", reason);
+                if (step->rule.id) {
+                        rule = json_object_new_object();
+                        json_object_object_add(rule, "id", json_object_new_string(step->rule.id));
+                        json_object_object_add(rule, "file",
+                                               json_object_new_string(step->rule.file));
+                        json_object_object_add(rule, "line",
+                                               json_object_new_int64(step->rule.line));
+                }
+                json_object_object_add(row, "rule", rule);
                 json_object_array_add(steps, row);
         }
         return json_print(o);
 }
 
+/* The plan as a table; the reasons and rules are worded here. */
 static int print_plan(const struct iom_plan *plan) {
         static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY", "ALLOWED BY"};
         _cleanup_(table_freep) struct table *t = NULL;
@@ -103,10 +130,17 @@ static int print_plan(const struct iom_plan *plan) {
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
-                char a[IOM_ADDRESS_STRING_MAX], why[IOM_PLAN_REASON_MAX];
+                _cleanup_free_ char *why = NULL, *rule = NULL;
+                char a[IOM_ADDRESS_STRING_MAX], by[IOM_ADDRESS_STRING_MAX];
+
+                if (asprintf(&why, "%s%s", s->named ? "named" : "group peer of ",
+                             s->named ? "" : iom_address_format(&s->named_by, by)) < 0 ||
+                    (s->rule.id && asprintf(&rule, "rule '%s' (%s:%u)", s->rule.id, s->rule.file,
+                                            s->rule.line) < 0))
+                        return -ENOMEM;
                 const char *cells[] = {iom_address_format(&s->address, a),
-                                       s->from ? s->from : "(none)", s->to ? s->to : "(none)",
-                                       iom_plan_step_reason(s, why), s->rule};
+                                       s->from ? s->from : "(none)", s->to ? s->to : "(none)", why,
+                                       rule};
                 r = table_add_row(t, cells, NULL);
                 if (r < 0)
                         return r;

@@ -88,21 +88,25 @@ static int read_change_options(sd_bus_message *m, struct change_options *ret, sd
         return sd_bus_message_exit_container(m);
 }
 
-/* The plan as a(sssss): address, from driver, to driver, why it is included, and the policy
- * rule that allowed it (assign). */
+/* The plan as a(sss(ss)(ssu)), one struct per step: address, driver it had, driver it gets
+ * ("" for none), why it is included (kind "named" or "peer", and for a peer the named device
+ * that brought it along, else ""), and the policy rule that allowed it (id, file, line; all
+ * empty for release and rebind). Data, not prose: clients word it. */
 int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(sssss)");
+        r = sd_bus_message_open_container(reply, 'a', "(sss(ss)(ssu))");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
-                char a[IOM_ADDRESS_STRING_MAX], by[IOM_PLAN_REASON_MAX];
+                char a[IOM_ADDRESS_STRING_MAX], by[IOM_ADDRESS_STRING_MAX];
 
-                r = sd_bus_message_append(reply, "(sssss)", iom_address_format(&s->address, a),
-                                          strempty(s->from), strempty(s->to),
-                                          iom_plan_step_reason(s, by), strempty(s->rule));
+                r = sd_bus_message_append(
+                        reply, "(sss(ss)(ssu))", iom_address_format(&s->address, a),
+                        strempty(s->from), strempty(s->to), iom_plan_step_reason(s),
+                        s->named ? "" : iom_address_format(&s->named_by, by), strempty(s->rule.id),
+                        strempty(s->rule.file), s->rule.line);
                 if (r < 0)
                         return r;
         }
@@ -432,16 +436,16 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", rules),
                                 method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(sssss)", plan), method_assign,
+                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_assign,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(sssss)", plan), method_release,
+                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateSpace", SD_BUS_ARGS("s", guest, "a{sv}", options),
                                 SD_BUS_RESULT("o", space), bus_space_method_create,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
-                                SD_BUS_RESULT("a(sssss)", plan), method_rebind,
+                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_rebind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("OwnershipConflict",
                                 SD_BUS_ARGS("s", device, "s", owner, "s", claimant), 0),

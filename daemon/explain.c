@@ -130,11 +130,12 @@ int manager_explain(struct manager *m, const char *device, const char *guest,
                         r = add(ret, "policy", "%s", strempty(why));
                 } else
                         for (size_t i = 0; r >= 0 && i < plan->n_steps; i++)
-                                if (plan->steps[i].rule) {
+                                if (plan->steps[i].rule.id) {
+                                        const struct iom_plan_rule *rule = &plan->steps[i].rule;
                                         char a[IOM_ADDRESS_STRING_MAX];
-                                        r = add(ret, "policy", "%s: allowed by %s",
+                                        r = add(ret, "policy", "%s: allowed by rule '%s' (%s:%u)",
                                                 iom_address_format(&plan->steps[i].address, a),
-                                                plan->steps[i].rule);
+                                                rule->id, rule->file, rule->line);
                                 }
         } else {
                 ret->allowed = false;

@@ -176,9 +176,12 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                                         : NULL;
                 if (decision.rule->host_driver_option && !s->release_to)
                         return -ENOMEM;
-                free(s->rule);
-                if (asprintf(&s->rule, "rule '%s' (%s:%u)", decision.rule->id, decision.rule->file,
-                             decision.rule->line) < 0)
+                free(s->rule.id);
+                free(s->rule.file);
+                s->rule.id = strdup(decision.rule->id);
+                s->rule.file = strdup(decision.rule->file);
+                s->rule.line = decision.rule->line;
+                if (!s->rule.id || !s->rule.file)
                         return -ENOMEM;
         }
         return 0;

@@ -6,6 +6,7 @@
  * showing our stderr (libvirt's docs/hooks.rst). The hook must never call back into libvirt,
  * which waits for it (the documented deadlock): everything it needs is in the XML, and
  * everything it does goes through iommud. Every step runs under one deadline. */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,17 +186,24 @@ static int call_change(sd_bus *bus, const char *method, const struct iom_domain 
         return sd_bus_call(bus, m, 0, error, ret_reply);
 }
 
-/* The plan iommud ran, one line per device, for libvirt's log. */
+/* The plan iommud ran, one line per device, for libvirt's log; its data worded here
+ * (iommud.dbus(7): a(sss(ss)(ssu))). */
 static int print_plan(const struct iom_domain *d, sd_bus_message *reply) {
-        const char *address, *from, *to, *why, *rule;
+        const char *address, *from, *to, *kind, *of, *rule, *file;
+        uint32_t line;
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
+        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu))");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(sssss)", &address, &from, &to, &why, &rule)) > 0)
-                printf("%s: %s %s -> %s (%s%s%s)\n", d->name, address, *from ? from : "(none)",
-                       *to ? to : "(none)", why, *rule ? "; allowed by " : "", rule);
+        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu))", &address, &from, &to, &kind, &of,
+                                        &rule, &file, &line)) > 0) {
+                printf("%s: %s %s -> %s (%s%s", d->name, address, *from ? from : "(none)",
+                       *to ? to : "(none)", *of ? "group peer of " : kind, of);
+                if (*rule)
+                        printf("; allowed by rule '%s' (%s:%" PRIu32 ")", rule, file, line);
+                printf(")\n");
+        }
         return r;
 }
 

@@ -34,9 +34,10 @@ void iom_plan_step_clear(struct iom_plan_step *s) {
         free(s->from);
         free(s->to);
         free(s->from_override);
-        free(s->rule);
+        free(s->rule.id);
+        free(s->rule.file);
         free(s->release_to);
-        s->from = s->to = s->from_override = s->rule = s->release_to = NULL;
+        s->from = s->to = s->from_override = s->rule.id = s->rule.file = s->release_to = NULL;
 }
 
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src) {
@@ -44,11 +45,12 @@ int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *sr
         dst->from = src->from ? strdup(src->from) : NULL;
         dst->to = src->to ? strdup(src->to) : NULL;
         dst->from_override = src->from_override ? strdup(src->from_override) : NULL;
-        dst->rule = src->rule ? strdup(src->rule) : NULL;
+        dst->rule.id = src->rule.id ? strdup(src->rule.id) : NULL;
+        dst->rule.file = src->rule.file ? strdup(src->rule.file) : NULL;
         dst->release_to = src->release_to ? strdup(src->release_to) : NULL;
         if ((src->from && !dst->from) || (src->to && !dst->to) ||
-            (src->from_override && !dst->from_override) || (src->rule && !dst->rule) ||
-            (src->release_to && !dst->release_to)) {
+            (src->from_override && !dst->from_override) || (src->rule.id && !dst->rule.id) ||
+            (src->rule.file && !dst->rule.file) || (src->release_to && !dst->release_to)) {
                 iom_plan_step_clear(dst);
                 return -ENOMEM;
         }
@@ -361,31 +363,18 @@ size_t iom_plan_group_steps(const struct iom_plan *p, unsigned group, size_t *re
         return n;
 }
 
-char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PLAN_REASON_MAX]) {
-        char a[IOM_ADDRESS_STRING_MAX];
-
-        if (s->named)
-                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "named");
-        else
-                (void) snprintf(buf, IOM_PLAN_REASON_MAX, "group peer of %s",
-                                iom_address_format(&s->named_by, a));
-        return buf;
+const char *iom_plan_step_reason(const struct iom_plan_step *s) {
+        return s->named ? IOM_PLAN_REASON_NAMED : IOM_PLAN_REASON_PEER;
 }
 
-int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
-                                   const char *to, const char *reason, const char *rule) {
-        struct iom_plan_step s = {.group = UINT32_MAX};
-        const char *peer = "group peer of ";
-
-        if (iom_address_parse(address, &s.address, NULL) < 0)
+int iom_plan_step_set_reason(struct iom_plan_step *s, const char *kind, const char *of) {
+        if (streq(kind, IOM_PLAN_REASON_NAMED)) {
+                s->named = true;
+                s->named_by = s->address;
+                return 0;
+        }
+        if (!streq(kind, IOM_PLAN_REASON_PEER) || iom_address_parse(of, &s->named_by, NULL) < 0)
                 return -EBADMSG;
-        s.named = streq(reason, "named");
-        s.named_by = s.address;
-        if (!s.named && (strncmp(reason, peer, strlen(peer)) != 0 ||
-                         iom_address_parse(reason + strlen(peer), &s.named_by, NULL) < 0))
-                return -EBADMSG;
-        s.from = from && *from ? (char *) from : NULL;
-        s.to = to && *to ? (char *) to : NULL;
-        s.rule = rule && *rule ? (char *) rule : NULL;
-        return iom_plan_append_step(p, &s);
+        s->named = false;
+        return 0;
 }

@@ -23,6 +23,13 @@ enum iom_plan_op {
 const char *iom_plan_op_to_string(enum iom_plan_op op);
 enum iom_plan_op iom_plan_op_from_string(const char *s);
 
+/* The policy rule that allowed a step, where it is written. */
+struct iom_plan_rule {
+        char *id; /* NULL when no rule decided (release, rebind) */
+        char *file;
+        unsigned line;
+};
+
 struct iom_plan_step {
         struct iom_address address;
         unsigned group;
@@ -32,7 +39,7 @@ struct iom_plan_step {
         bool named;          /* named in the request, else a group peer */
         bool bridge;         /* a bridge: moved before the endpoints leave, after they return */
         struct iom_address named_by; /* for a peer: the named device that brought it along */
-        char *rule; /* the policy rule that allowed it ("rule 'x' (file:line)"), or NULL */
+        struct iom_plan_rule rule;   /* the policy rule that allowed it (assign) */
         bool allow_in_use; /* that rule lets an administrator's force move it while in use */
         char *release_to;  /* that rule's host_driver: where a release returns it, not @from */
 };
@@ -71,13 +78,15 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
 int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
                     struct iom_plan **ret, char **ret_error);
 
-/* Why a step is in the plan: "named", or "group peer of 0000:03:01.0". */
-#define IOM_PLAN_REASON_MAX (IOM_ADDRESS_STRING_MAX + 16)
-char *iom_plan_step_reason(const struct iom_plan_step *s, char buf[static IOM_PLAN_REASON_MAX]);
+/* Why a step is in the plan, as D-Bus and JSON spell it: its device was named in the request,
+ * or it is a group peer of the named device in @named_by. */
+#define IOM_PLAN_REASON_NAMED "named"
+#define IOM_PLAN_REASON_PEER "peer"
+const char *iom_plan_step_reason(const struct iom_plan_step *s);
 
-/* Appends a step as a plan printer reads it back (address, drivers, reason). */
-int iom_plan_add_step_from_strings(struct iom_plan *p, const char *address, const char *from,
-                                   const char *to, const char *reason, const char *rule);
+/* Sets @s->named and @s->named_by from a reason's kind and, for a peer, the address of the
+ * named device @of. -EBADMSG for an unknown kind or a peer of no valid address. */
+int iom_plan_step_set_reason(struct iom_plan_step *s, const char *kind, const char *of);
 
 /* Deep copy of a step into @dst (which it overwrites), and freeing what a step holds. */
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src);

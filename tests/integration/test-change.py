@@ -89,9 +89,9 @@ class ChangeTest(HostCase):
                           if not d.is_bridge or self.host.blocks(d))
         self.assertEqual(sorted(row['address'] for row in plan['plan']), expected)
         for row in plan['plan']:
-            self.assertEqual(row['named'], row['address'] == named)
             self.assertEqual(row['reason'],
-                             'named' if row['named'] else f'group peer of {named}')
+                             {'kind': 'named', 'of': None} if row['address'] == named
+                             else {'kind': 'peer', 'of': named})
             device = self.host.by_address[row['address']]
             self.assertEqual(row['from'], device.driver)
             self.assertEqual(row['to'], None if device.is_bridge else 'vfio-pci')
@@ -100,6 +100,16 @@ class ChangeTest(HostCase):
         table = self.harness.iommuctl('--dry-run', 'assign', 'win11', named)
         self.assertEqual(table.returncode, 0, table.stderr)
         self.assertIn('Dry run: nothing was changed', table.stdout)
+        # The table words the reason; the bus carries it as data, (kind, of) per step.
+        peers = [row['address'] for row in plan['plan'] if row['address'] != named]
+        self.assertEqual(table.stdout.count(f'group peer of {named}'), len(peers), table.stdout)
+        reply = self.harness.bus.busctl_json('call', BUS_NAME, '/org/iommud1',
+                                             'org.iommud1.Manager', 'Assign', 'sasa{sv}', 'win11',
+                                             '1', named, '1', 'dry-run', 'b', 'true')
+        self.assertEqual(reply['type'], 'a(sss(ss)(ssu))')
+        self.assertEqual({step[0]: step[3] for step in reply['data'][0]},
+                         {row['address']: ['named', ''] if row['address'] == named
+                          else ['peer', named] for row in plan['plan']})
 
     def test_dry_run_refuses_as_the_real_call(self):
         """A dry run runs the real call's checks, the in-use scan included: the same refusal,

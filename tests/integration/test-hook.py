@@ -197,8 +197,10 @@ class HookTest(HostCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         # Both functions were already home: no second unbind, nothing written to sysfs, and
         # the ownership is closed.
-        self.assertIn(f'win11: {GPU} amdgpu -> amdgpu'.encode(), result.stdout)
-        self.assertIn(f'win11: {AUDIO} snd_hda_intel -> snd_hda_intel'.encode(), result.stdout)
+        # The plan is worded from iommud's data: the device named, and its peer.
+        self.assertIn(f'win11: {GPU} amdgpu -> amdgpu (named)\n'.encode(), result.stdout)
+        self.assertIn(f'win11: {AUDIO} snd_hda_intel -> snd_hda_intel (group peer of {GPU})\n'
+                      .encode(), result.stdout)
         self.assertEqual(self.sysfs()[0], state)
         self.assertEqual(self.group_property('Owner'), '')
         self.assertEqual(self.group_property('OwnerUuid'), '')

@@ -50,10 +50,14 @@ class PolicyTest(HostCase):
     def assert_allowed(self, guest, rule_id):
         result = self.dry_run(guest)
         self.assertEqual(result.returncode, 0, result.stderr)
-        rules = {row['rule'] for row in json.loads(result.stdout)['plan']}
+        rules = {tuple(row['rule'].values()) for row in json.loads(result.stdout)['plan']}
         path = os.path.join(self.dir, '10-rules.json')
         self.assertEqual(len(rules), 1, rules)
-        self.assertRegex(rules.pop(), rf"^rule '{rule_id}' \({path}:\d+\)$")
+        found_id, found_file, line = rules.pop()
+        self.assertEqual((found_id, found_file), (rule_id, path))
+        self.assertIsInstance(line, int)
+        table = self.harness.iommuctl('--dry-run', 'assign', guest, DEVICE)
+        self.assertIn(f"rule '{rule_id}' ({path}:{line})", table.stdout)
 
     def test_default_deny(self):
         self.restart()  # an empty directory: no rule
@@ -83,7 +87,8 @@ class PolicyTest(HostCase):
         self.restart()
         result = self.harness.iommuctl('--json', '--dry-run', 'assign', 'win11', 'gpu')
         self.assertEqual(result.returncode, 0, result.stderr)
-        named = [row['address'] for row in json.loads(result.stdout)['plan'] if row['named']]
+        named = [row['address'] for row in json.loads(result.stdout)['plan']
+                 if row['reason']['kind'] == 'named']
         self.assertEqual(named, [DEVICE])
         status, answer = self.explain_device('gpu', 'win11')
         self.assertEqual((status, answer['allowed']), (0, True), answer)

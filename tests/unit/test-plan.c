@@ -45,6 +45,23 @@ static void test_assign_takes_group_peers(void) {
         ASSERT_STREQ(iom_address_format(&p->steps[2].address, buf), "0000:03:02.0");
         ASSERT_TRUE(!p->steps[2].named);
         ASSERT_STREQ(iom_address_format(&p->steps[2].named_by, buf), "0000:03:01.0");
+        ASSERT_STREQ(iom_plan_step_reason(&p->steps[1]), "named");
+        ASSERT_STREQ(iom_plan_step_reason(&p->steps[2]), "peer");
+}
+
+/* A client reads a step's reason back from its kind and device: data, no prose. */
+static void test_step_set_reason(void) {
+        struct iom_plan_step s = {};
+        char buf[IOM_ADDRESS_STRING_MAX];
+
+        ASSERT_EQ(iom_address_parse("0000:03:02.0", &s.address, NULL), 0);
+        ASSERT_EQ(iom_plan_step_set_reason(&s, "peer", "03:01.0"), 0);
+        ASSERT_TRUE(!s.named);
+        ASSERT_STREQ(iom_address_format(&s.named_by, buf), "0000:03:01.0");
+        ASSERT_EQ(iom_plan_step_set_reason(&s, "named", ""), 0);
+        ASSERT_TRUE(s.named);
+        ASSERT_EQ(iom_plan_step_set_reason(&s, "peer", ""), -EBADMSG);
+        ASSERT_EQ(iom_plan_step_set_reason(&s, "group peer of 0000:03:01.0", ""), -EBADMSG);
 }
 
 static void test_assign_two_functions_one_group(void) {
@@ -158,7 +175,7 @@ static void test_rebind_none_empty_no_group(void) {
         ASSERT_TRUE(q == NULL);
 }
 
-IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers),
+IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers), IOM_TEST(test_step_set_reason),
               IOM_TEST(test_assign_two_functions_one_group), IOM_TEST(test_assign_refusals),
               IOM_TEST(test_release), IOM_TEST(test_rebind),
               IOM_TEST(test_rebind_none_empty_no_group))

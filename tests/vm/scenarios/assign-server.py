@@ -29,8 +29,8 @@ def run(vm):
         vm.check(sorted(rows) == sorted([bridge, legacy0, legacy1]),
                  f"the plan for {legacy0} covers {sorted(rows)}, not it, its peer {legacy1} "
                  f"and the bridge {bridge}")
-        vm.check(rows[legacy1]["reason"] == f"group peer of {legacy0}" and
-                 not rows[legacy1]["named"], f"the peer's reason is {rows[legacy1]['reason']!r}")
+        vm.check(rows[legacy1]["reason"] == {"kind": "peer", "of": legacy0},
+                 f"the peer's reason is {rows[legacy1]['reason']!r}")
         vm.check(rows[bridge]["from"] == "shpchp" and rows[bridge]["to"] is None,
                  f"the bridge's step is {rows[bridge]}, not shpchp to no driver")
         vm.check(vm.iommuctl("--dry-run", "assign", "router", legacy0).count("group peer") == 2,

@@ -62,7 +62,8 @@ def run(vm):
         rows = {row["address"]: row for row in plan["plan"]}
         vm.check(plan["dry_run"] and sorted(rows) == sorted(pair),
                  f"the dry-run plan covers {sorted(rows)}, not {pair}")
-        vm.check(rows[audio]["reason"] == f"group peer of {display}" and rows[display]["named"],
+        vm.check(rows[audio]["reason"] == {"kind": "peer", "of": display} and
+                 rows[display]["reason"]["kind"] == "named",
                  f"the plan does not say the audio function comes along: {rows}")
         vm.check(snapshot(pair) == home, "a dry run changed sysfs")
 
