@@ -78,10 +78,10 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         return 0;
 }
 
-/* {"dry_run": bool, "plan": [{"address", "from", "to", "reason": {"kind", "of"},
+/* {"version", "dry_run": bool, "plan": [{"address", "from", "to", "reason": {"kind", "of"},
  * "rule": {"id", "file", "line"} | null}]} */
 static int print_plan_json(const struct iom_plan *plan) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_document_new();
         json_object *steps = json_object_new_array();
 
         if (!o || !steps) {

@@ -22,7 +22,7 @@ static int print(const char *device, int allowed, sd_bus_message *reply) {
         int r;
 
         if (arg_json) {
-                o = json_object_new_object();
+                o = json_document_new();
                 reasons = json_object_new_array();
                 if (!o || !reasons) {
                         json_object_put(reasons);

@@ -119,9 +119,10 @@ static int read_rules(sd_bus_message *m, struct shown_rule **ret, size_t *ret_n)
         return 0;
 }
 
-/* {"files": [...], "rules": [{"id", "file", "line", "action", "match", "options", "guests"}]} */
+/* {"version", "files": [...], "rules": [{"id", "file", "line", "action", "match", "options",
+ * "guests"}]} */
 static int print_rules_json(char **files, const struct shown_rule *rules, size_t n) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_document_new();
         json_object *list = json_object_new_array();
 
         if (!o || !list) {

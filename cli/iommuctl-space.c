@@ -153,9 +153,11 @@ static const char *group_of(const struct space_info *s) {
         return slash && slash[1] ? slash + 1 : NULL;
 }
 
-static json_object *space_json(const struct space_info *s) {
-        json_object *o = json_object_new_object(), *reserved = json_object_new_array(),
-                    *aperture = json_object_new_array(), *sizes = json_object_new_array();
+/* A SPACE of iommuctl(1); @document makes it a top-level object (space show). */
+static json_object *space_json(const struct space_info *s, bool document) {
+        json_object *o = document ? json_document_new() : json_object_new_object(),
+                    *reserved = json_object_new_array(), *aperture = json_object_new_array(),
+                    *sizes = json_object_new_array();
         const char *group = group_of(s);
 
         json_object_object_add(o, "id", json_object_new_uint64(strtoull(id_of(s->path), NULL, 10)));
@@ -196,9 +198,10 @@ static int space_list(void) {
         static const char *const headers[] = {"ID",     "GUEST", "MAPPINGS",
                                               "MAPPED", "GROUP", "CREATOR"};
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(json_object_putp) json_object *array = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(table_freep) struct table *t = NULL;
         _cleanup_strv_free_ char **paths = NULL;
+        json_object *array = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -207,11 +210,16 @@ static int space_list(void) {
         r = list_paths(bus, &paths, &error);
         if (r < 0)
                 return fail("cannot list the spaces", &error, r);
+        o = json_document_new();
         array = json_object_new_array();
         t = table_new(ELEMENTSOF(headers), headers);
-        if (!array || !t)
+        if (!o || !array || !t) {
+                json_object_put(array);
                 return EXIT_REFUSED;
-        for (char **p = paths; *p; p++) {
+        }
+        json_object_object_add(o, "spaces", array);
+        /* sd-bus reads an empty array as a NULL strv. */
+        for (char **p = paths; p && *p; p++) {
                 struct space_info s = {};
                 char mappings[24], mapped[24];
 
@@ -230,15 +238,15 @@ static int space_list(void) {
                 (void) snprintf(mapped, sizeof(mapped), "0x%" PRIx64, s.mapped_bytes);
                 const char *cells[] = {id_of(s.path), s.guest,      mappings,
                                        mapped,        group_of(&s), s.creator};
-                r = arg_json ? json_object_array_add(array, space_json(&s))
+                r = arg_json ? json_object_array_add(array, space_json(&s, false))
                              : table_add_row(t, cells, NULL);
                 space_info_done(&s);
                 if (r < 0)
                         return EXIT_REFUSED;
         }
         if (arg_json)
-                return json_print(array) < 0 ? EXIT_REFUSED : 0;
-        if (!paths[0])
+                return json_print(o) < 0 ? EXIT_REFUSED : 0;
+        if (!paths || !paths[0])
                 printf("No I/O address spaces.\n");
         else
                 (void) table_print(t, stdout);
@@ -317,7 +325,7 @@ static int space_show(const char *arg) {
                 return fail(path, &error, r);
         }
         if (arg_json) {
-                o = space_json(&s);
+                o = space_json(&s, true);
                 mappings = json_object_new_array();
                 json_object_object_add(o, "mappings", mappings);
         } else if (!(t = table_new(ELEMENTSOF(headers), headers))) {
@@ -407,7 +415,7 @@ static int space_translate(const char *arg, const char *iova_arg, const char *ac
                 return fail(what, &error, r);
         }
         if (arg_json) {
-                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *o = json_document_new();
                 json_object_object_add(o, "iova", json_object_new_uint64(iova));
                 json_object_object_add(o, "target", json_object_new_uint64(target));
                 json_object_object_add(o, "prot", json_object_new_string(prot_string(prot)));

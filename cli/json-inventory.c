@@ -1,17 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The inventory as iommuctl list and show print it with --json. */
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "iom-pci.h"
 #include "json-inventory.h"
-
-static json_object *hex(unsigned value, int width) {
-        char buf[32];
-        (void) snprintf(buf, sizeof(buf), "%0*x", width, value);
-        return json_object_new_string(buf);
-}
 
 static json_object *device_json(const struct iom_device *d) {
         json_object *o = json_object_new_object(), *sriov = NULL, *acs = NULL;
@@ -24,12 +16,14 @@ static json_object *device_json(const struct iom_device *d) {
         json_object_object_add(o, "driver", json_string_or_null(d->driver));
         json_object_object_add(o, "driver_override", json_string_or_null(d->driver_override));
         json_object_object_add(o, "host_driver", json_string_or_null(d->host_driver));
-        json_object_object_add(o, "vendor_id", hex(d->vendor_id, 4));
-        json_object_object_add(o, "device_id", hex(d->device_id, 4));
-        json_object_object_add(o, "subsystem_vendor_id", hex(d->subsystem_vendor_id, 4));
-        json_object_object_add(o, "subsystem_device_id", hex(d->subsystem_device_id, 4));
-        json_object_object_add(o, "class", hex(d->class, 6));
-        json_object_object_add(o, "revision", hex(d->revision, 2));
+        json_object_object_add(o, "vendor_id", json_object_new_int64(d->vendor_id));
+        json_object_object_add(o, "device_id", json_object_new_int64(d->device_id));
+        json_object_object_add(o, "subsystem_vendor_id",
+                               json_object_new_int64(d->subsystem_vendor_id));
+        json_object_object_add(o, "subsystem_device_id",
+                               json_object_new_int64(d->subsystem_device_id));
+        json_object_object_add(o, "class", json_object_new_int64(d->class));
+        json_object_object_add(o, "revision", json_object_new_int64(d->revision));
         json_object_object_add(o, "vendor_name", json_string_or_null(d->vendor_name));
         json_object_object_add(o, "device_name", json_string_or_null(d->device_name));
         json_object_object_add(o, "class_name", json_string_or_null(d->class_name));
@@ -48,20 +42,14 @@ static json_object *device_json(const struct iom_device *d) {
         json_object_object_add(o, "physfn", d->is_vf ? json_address(&d->physfn) : NULL);
         if (d->acs) {
                 acs = json_object_new_object();
-                json_object_object_add(acs, "capability", hex(d->acs_capability, 4));
-                json_object_object_add(acs, "control", hex(d->acs_control, 4));
+                json_object_object_add(acs, "capability", json_object_new_int64(d->acs_capability));
+                json_object_object_add(acs, "control", json_object_new_int64(d->acs_control));
         }
         json_object_object_add(o, "acs", acs);
         char dsn[IOM_DSN_STRING_MAX];
         json_object_object_add(
                 o, "dsn", d->has_dsn ? json_object_new_string(iom_dsn_format(d->dsn, dsn)) : NULL);
         return o;
-}
-
-static json_object *u64_hex(uint64_t v) {
-        char buf[32];
-        (void) snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
-        return json_object_new_string(buf);
 }
 
 static json_object *group_json(const struct iom_group *g) {
@@ -88,8 +76,8 @@ static json_object *group_json(const struct iom_group *g) {
         regions = json_object_new_array();
         for (size_t i = 0; regions && i < g->n_regions; i++) {
                 json_object *r = json_object_new_object();
-                json_object_object_add(r, "start", u64_hex(g->regions[i].start));
-                json_object_object_add(r, "end", u64_hex(g->regions[i].end));
+                json_object_object_add(r, "start", json_object_new_uint64(g->regions[i].start));
+                json_object_object_add(r, "end", json_object_new_uint64(g->regions[i].end));
                 json_object_object_add(
                         r, "type",
                         json_string_or_null(iom_region_type_to_string(g->regions[i].type)));
@@ -130,7 +118,7 @@ static json_object *host_json(const struct iom_host *h) {
 }
 
 static json_object *document(const char *source) {
-        json_object *o = json_object_new_object();
+        json_object *o = json_document_new();
         if (o)
                 json_object_object_add(o, "source", json_object_new_string(source));
         return o;

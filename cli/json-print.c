@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The --json document: value builders and the one finisher. */
+/* The --json document: schema version, value builders, the one finisher. */
 #include <stdio.h>
 
 #include "json-print.h"
@@ -18,6 +18,13 @@ json_object *json_strv(char *const *l) {
         for (char *const *i = l; a && i && *i; i++)
                 json_object_array_add(a, json_object_new_string(*i));
         return a;
+}
+
+json_object *json_document_new(void) {
+        json_object *o = json_object_new_object();
+        if (o)
+                json_object_object_add(o, "version", json_object_new_int(JSON_SCHEMA_VERSION));
+        return o;
 }
 
 int json_print(json_object *o) {

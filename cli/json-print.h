@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What every --json output of iommuctl shares: the small value builders and the one finisher
- * that prints a document. */
+/* What every --json output of iommuctl shares: the document's schema version, the small value
+ * builders and the one finisher that prints a document. */
 #pragma once
 
 #include <json-c/json.h>
 
 #include "iom-address.h"
 #include "macro.h"
+
+/* The schema version every document carries as its "version" (iommuctl(1), JSON OUTPUT).
+ * Raised when a key changes type or meaning; 2: every number is a JSON number, plan reasons
+ * and rules are objects. */
+#define JSON_SCHEMA_VERSION 2
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -15,6 +20,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 json_object *json_string_or_null(const char *s);
 json_object *json_address(const struct iom_address *a);
 json_object *json_strv(char *const *l);
+
+/* A new top-level object that holds "version" already, or NULL on OOM. */
+json_object *json_document_new(void);
 
 /* Prints @o on stdout, pretty, one line per value. -ENOMEM when it cannot be rendered. */
 int json_print(json_object *o);

@@ -240,7 +240,7 @@ def parse_regions(text, where):
             raise HostError(f'{where}: reserved_regions line {number}: expected '
                             f"'0x<start> 0x<end> <type>', got {line!r}")
         start, end = int(fields[0], 16), int(fields[1], 16)
-        regions.append({'start': f'0x{start:016x}', 'end': f'0x{end:016x}', 'type': fields[2]})
+        regions.append({'start': start, 'end': end, 'type': fields[2]})
     return regions
 
 
@@ -339,12 +339,12 @@ class Host:
             'group': d.group,
             'driver': d.driver,
             'driver_override': None if override in (None, '', '(null)') else override,
-            'vendor_id': f'{d.number("vendor"):04x}',
-            'device_id': f'{d.number("device"):04x}',
-            'subsystem_vendor_id': f'{d.number("subsystem_vendor", 0):04x}',
-            'subsystem_device_id': f'{d.number("subsystem_device", 0):04x}',
-            'class': f'{d.number("class"):06x}',
-            'revision': f'{d.number("revision", 0):02x}',
+            'vendor_id': d.number('vendor'),
+            'device_id': d.number('device'),
+            'subsystem_vendor_id': d.number('subsystem_vendor', 0),
+            'subsystem_device_id': d.number('subsystem_device', 0),
+            'class': d.number('class'),
+            'revision': d.number('revision', 0),
             'numa_node': d.number('numa_node', -1),
             'reset_methods': (d.attr('reset_method') or '').split(),
             'multifunction': bool(d.header_type & 0x80),
@@ -354,7 +354,7 @@ class Host:
                 'total_vfs': total_vfs, 'num_vfs': d.number('sriov_numvfs', 0)},
             'physfn': None if physfn is None else posixpath.basename(physfn),
             'acs': None if acs is None else {
-                'capability': f'{acs[0]:04x}', 'control': f'{acs[1]:04x}'},
+                'capability': acs[0], 'control': acs[1]},
             'dsn': d.dsn,
         }
 

@@ -121,7 +121,8 @@ class HostTest(HostCase):
         ids = {}
         for device in self.host.devices:
             expected = self.host.expected_device(device)
-            ids.setdefault(f'{expected["vendor_id"]}:{expected["device_id"]}', []).append(device)
+            ids.setdefault(f'{expected["vendor_id"]:04x}:{expected["device_id"]:04x}',
+                           []).append(device)
         for vendor_device, devices in ids.items():
             with self.subTest(id=vendor_device):
                 result = self.harness.iommuctl('--json', 'show', vendor_device)
@@ -198,8 +199,7 @@ class HostTest(HostCase):
                 self.assertEqual([b[:2] for b in group['Blockers']],
                                  [[b['address'], b['driver']] for b in expected['blockers']])
                 self.assertTrue(all(reason for _, _, reason in group['Blockers']))
-                self.assertEqual([[f'0x{s:016x}', f'0x{e:016x}', t]
-                                  for s, e, t in group['ReservedRegions']],
+                self.assertEqual(group['ReservedRegions'],
                                  [[r['start'], r['end'], r['type']]
                                   for r in expected['reserved_regions']])
         for device in self.host.devices:
@@ -209,9 +209,9 @@ class HostTest(HostCase):
                 self.assertEqual(props['Address'], device.address)
                 self.assertEqual(props['IommuGroup'], -1 if device.group is None else device.group)
                 self.assertEqual(props['Driver'], device.driver or '')
-                self.assertEqual(props['VendorId'], int(expected['vendor_id'], 16))
-                self.assertEqual(props['DeviceId'], int(expected['device_id'], 16))
-                self.assertEqual(props['Class'], int(expected['class'], 16))
+                self.assertEqual(props['VendorId'], expected['vendor_id'])
+                self.assertEqual(props['DeviceId'], expected['device_id'])
+                self.assertEqual(props['Class'], expected['class'])
 
     # Without the daemon
 

@@ -69,7 +69,7 @@ class SpaceTest(HostCase):
 
         # iommuctl reads it too.
         listing = self.harness.iommuctl_json('space', 'list')
-        mine = [s for s in listing if s['path'] == path]
+        mine = [s for s in listing['spaces'] if s['path'] == path]
         self.assertEqual(len(mine), 1, listing)
         self.assertEqual((mine[0]['guest'], mine[0]['mappings_count']), ('win11', BATCH - 2))
 

@@ -15,8 +15,8 @@ def _link_name(path):
         return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
 
 
-def _hex(path, digits):
-        return _read(path).removeprefix("0x").lower().zfill(digits)
+def _number(path):
+        return int(_read(path), 16)
 
 
 def driver_of(address):
@@ -43,8 +43,8 @@ def sysfs_groups():
                 regions = []
                 for line in _read(os.path.join(base, "reserved_regions")).splitlines():
                         start, end, kind = line.split()
-                        regions.append({"start": f"0x{int(start, 16):016x}",
-                                        "end": f"0x{int(end, 16):016x}", "type": kind})
+                        regions.append({"start": int(start, 16), "end": int(end, 16),
+                                        "type": kind})
                 groups[int(name)] = {"type": _read(os.path.join(base, "type")),
                                      "devices": sorted(os.listdir(os.path.join(base, "devices"))),
                                      "reserved_regions": regions}
@@ -59,9 +59,9 @@ def sysfs_devices():
                 group = _link_name(os.path.join(base, "iommu_group"))
                 devices[addr] = {"group": int(group) if group is not None else None,
                                  "driver": _link_name(os.path.join(base, "driver")),
-                                 "vendor_id": _hex(os.path.join(base, "vendor"), 4),
-                                 "device_id": _hex(os.path.join(base, "device"), 4),
-                                 "class": _hex(os.path.join(base, "class"), 6)}
+                                 "vendor_id": _number(os.path.join(base, "vendor")),
+                                 "device_id": _number(os.path.join(base, "device")),
+                                 "class": _number(os.path.join(base, "class"))}
         return devices
 
 
