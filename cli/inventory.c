@@ -11,18 +11,11 @@
 #include "iommuctl.h"
 #include "macro.h"
 
-/* Errors that mean "nobody serves org.iommud1 here", as opposed to a daemon that answered. */
-static bool daemon_unreachable(int r) {
-        /* No bus socket, a bus where the name has no owner and cannot be activated, or a
-         * daemon that does not answer a read in time. */
-        return r == -ETIMEDOUT || r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
-               r == -ENOTCONN || r == -ECONNRESET || r == -EACCES || r == -ENXIO;
-}
-
 static int load_from_host(struct iom_inventory **ret) {
         int r = iom_inventory_scan(ret);
         if (r < 0)
-                fprintf(stderr, "iommuctl: cannot read the host's PCI devices: %s\n", strerror(-r));
+                fprintf(stderr, "iommuctl: cannot read the host's PCI devices from sysfs: %s\n",
+                        strerror(-r));
         return r;
 }
 
@@ -36,18 +29,34 @@ int inventory_load(struct iom_inventory **ret, const char **ret_source) {
                 return load_from_host(ret);
 
         r = iommuctl_bus_open(&bus);
-        if (r >= 0)
-                r = inventory_from_bus(bus, ret, &error);
         if (r >= 0) {
-                *ret_source = "daemon";
-                return 0;
+                r = inventory_from_bus(bus, ret, &error);
+                if (r >= 0) {
+                        *ret_source = "daemon";
+                        return 0;
+                }
+                /* A call that failed says so in @error; without it, the answer did not read. */
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (!error) {
+                        fprintf(stderr,
+                                "iommuctl: iommud answered with an inventory this iommuctl cannot "
+                                "read (%s): restart iommud after an upgrade ('systemctl restart "
+                                "iommud'), or read the host with --offline\n",
+                                strerror(-r));
+                        return r;
+                }
+                if (!bus_unreachable(NULL, r)) {
+                        fprintf(stderr,
+                                "iommuctl: iommud refused the inventory (%s); --offline reads the "
+                                "host directly\n",
+                                error);
+                        return r;
+                }
         }
-        if (!daemon_unreachable(r)) {
-                fprintf(stderr, "iommuctl: cannot read the inventory from iommud: %s\n",
-                        error ? error : strerror(-r));
-                return r;
-        }
-        fprintf(stderr, "iommuctl: iommud is not reachable (%s); reading the host directly.\n",
+        fprintf(stderr,
+                "iommuctl: iommud is not running or not reachable on the system bus (%s); "
+                "reading the host directly.\n",
                 error ? error : strerror(-r));
         return load_from_host(ret);
 }

@@ -15,19 +15,15 @@
 /* Rebinding waits for drivers (with deadlines of its own in the daemon): allow for them. */
 #define CHANGE_TIMEOUT_USEC (180ULL * 1000 * 1000)
 
-static int new_call(sd_bus **ret_bus, sd_bus_message **ret, const char *method) {
+static int new_call(sd_bus **ret_bus, sd_bus_message **ret, const char *verb, const char *method) {
         int r;
 
         r = iommuctl_bus_open(ret_bus);
-        if (r < 0) {
-                fprintf(stderr, "iommuctl: cannot connect to the system bus: %s\n", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return bus_error(verb, NULL, r);
         r = sd_bus_message_new_method_call(*ret_bus, ret, "org.iommud1", "/org/iommud1",
                                            "org.iommud1.Manager", method);
-        if (r < 0)
-                fprintf(stderr, "iommuctl: %s\n", strerror(-r));
-        return r;
+        return r < 0 ? log_oom() : 0;
 }
 
 static int append_options(sd_bus_message *m) {
@@ -153,64 +149,70 @@ static int print_plan(const struct iom_plan *plan) {
 static int send_change(sd_bus *bus, sd_bus_message *call, const char *verb) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = append_options(call);
-        if (r >= 0)
-                r = sd_bus_call(bus, call, CHANGE_TIMEOUT_USEC, &error, &reply);
-        if (r < 0) {
-                const char *name = error.name && strncmp(error.name, "org.iommud1.Error.", 18) == 0
-                                           ? error.name + 18
-                                           : error.name;
-                fprintf(stderr, "iommuctl: %s refused%s%s%s: %s\n", verb, name ? " (" : "",
-                        strempty(name), name ? ")" : "",
-                        error.message ? error.message : strerror(-r));
-                sd_bus_error_free(&error);
-                return EXIT_REFUSED;
-        }
+        if (r < 0)
+                return log_oom();
+        r = sd_bus_call(bus, call, CHANGE_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                return bus_error(verb, &error, r);
         r = read_plan(reply, &plan);
-        if (r >= 0)
-                r = print_plan(plan);
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0) {
-                fprintf(stderr, "iommuctl: cannot read the daemon's answer: %s\n", strerror(-r));
-                return EXIT_REFUSED;
+                /* The change was made: only its plan cannot be shown. */
+                fprintf(stderr,
+                        "iommuctl: %s was done, but iommud's plan is not in the form this "
+                        "iommuctl reads (%s): are iommud and iommuctl of the same version? "
+                        "Restart iommud after an upgrade ('systemctl restart iommud').\n",
+                        verb, strerror(-r));
+                return r;
         }
-        return 0;
+        r = print_plan(plan);
+        if (r < 0)
+                fprintf(stderr, "iommuctl: %s was done, but its plan cannot be printed: %s\n", verb,
+                        strerror(-r));
+        return r;
+}
+
+/* assign and release: GUEST DEVICE... */
+static int guest_change(const char *verb, const char *method, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        r = new_call(&bus, &call, verb, method);
+        if (r < 0)
+                return r;
+        if (sd_bus_message_append(call, "s", argv[1]) < 0 ||
+            sd_bus_message_append_strv(call, argv + 2) < 0)
+                return log_oom();
+        return send_change(bus, call, verb);
 }
 
 int verb_assign(int argc, char *argv[]) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-
-        if (new_call(&bus, &call, "Assign") < 0 || sd_bus_message_append(call, "s", argv[1]) < 0 ||
-            sd_bus_message_append_strv(call, argv + 2) < 0)
-                return EXIT_REFUSED;
-        return send_change(bus, call, "assign");
+        return guest_change("assign", "Assign", argv);
 }
 
 int verb_release(int argc, char *argv[]) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-
-        if (new_call(&bus, &call, "Release") < 0 || sd_bus_message_append(call, "s", argv[1]) < 0 ||
-            sd_bus_message_append_strv(call, argv + 2) < 0)
-                return EXIT_REFUSED;
-        return send_change(bus, call, "release");
+        return guest_change("release", "Release", argv);
 }
 
 int verb_rebind(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
 
         /* An unset shell variable must not unbind a device: no driver is spelled 'none'. */
-        if (argv[2][0] == '\0') {
-                fprintf(stderr, "iommuctl: rebind: the driver name is empty; write 'none' to "
-                                "leave the device without a driver\n");
-                return EXIT_USAGE;
-        }
-        if (new_call(&bus, &call, "Rebind") < 0 ||
-            sd_bus_message_append(call, "ss", argv[1], argv[2]) < 0)
-                return EXIT_REFUSED;
+        if (argv[2][0] == '\0')
+                return usage_error("rebind: the driver name is empty; write 'none' to leave the "
+                                   "device without a driver");
+        r = new_call(&bus, &call, "rebind", "Rebind");
+        if (r < 0)
+                return r;
+        if (sd_bus_message_append(call, "ss", argv[1], argv[2]) < 0)
+                return log_oom();
         return send_change(bus, call, "rebind");
 }

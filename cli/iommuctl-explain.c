@@ -63,7 +63,7 @@ static int print(const char *device, int allowed, sd_bus_message *reply) {
 int verb_explain(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int allowed = 0, r;
 
         r = iommuctl_bus_open(&bus);
@@ -71,15 +71,14 @@ int verb_explain(int argc, char *argv[]) {
                 r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
                                        "Explain", &error, &reply, "ss", argv[1],
                                        strempty(arg_guest));
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "b", &allowed);
+        if (r < 0)
+                return bus_error("explain", &error, r);
+        r = sd_bus_message_read(reply, "b", &allowed);
         if (r >= 0)
                 r = print(argv[1], allowed, reply);
         if (r < 0) {
-                fprintf(stderr, "iommuctl: explain failed: %s\n",
-                        error.message ? error.message : strerror(-r));
-                sd_bus_error_free(&error);
-                return EXIT_REFUSED;
+                fprintf(stderr, "iommuctl: cannot print iommud's explanation: %s\n", strerror(-r));
+                return r;
         }
-        return allowed ? 0 : EXIT_REFUSED;
+        return allowed ? 0 : VERB_NO;
 }

@@ -66,15 +66,13 @@ int verb_list(int argc, char *argv[]) {
 
         r = inventory_load(&inv, &source);
         if (r < 0)
-                return EXIT_REFUSED;
+                return r;
         if (arg_json) {
                 _cleanup_(json_object_putp) json_object *o = json_list(inv, source);
                 r = json_print(o);
         } else
                 r = print_table(inv);
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "iommuctl: cannot print the list: %s\n", strerror(-r));
-                return EXIT_REFUSED;
-        }
-        return 0;
+        return r;
 }

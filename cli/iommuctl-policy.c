@@ -24,8 +24,9 @@ static int policy_check(int argc, char *argv[]) {
                 if (errors)
                         fprintf(stderr, "%s\n", errors);
                 else
-                        fprintf(stderr, "iommuctl: cannot read the policy: %s\n", strerror(-r));
-                return EXIT_REFUSED;
+                        fprintf(stderr, "iommuctl: cannot read the policy %s: %s\n",
+                                argc > 2 ? "files" : IOMMUD_POLICYDIR, strerror(-r));
+                return r;
         }
         for (char **f = p->files; *f; f++)
                 n_files++;
@@ -38,26 +39,20 @@ static int policy_check(int argc, char *argv[]) {
 static int policy_reload(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         uint32_t rules;
         int r;
 
-        if (argc > 2) {
-                fprintf(stderr, "iommuctl: policy reload takes no arguments\n");
-                return EXIT_USAGE;
-        }
+        if (argc > 2)
+                return usage_error("policy reload takes no arguments");
         r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
                                        "ReloadPolicy", &error, &reply, "");
         if (r >= 0)
                 r = sd_bus_message_read(reply, "u", &rules);
-        if (r < 0) {
-                fprintf(stderr, "iommuctl: policy reload refused: %s\n",
-                        error.message ? error.message : strerror(-r));
-                sd_bus_error_free(&error);
-                return EXIT_REFUSED;
-        }
+        if (r < 0)
+                return bus_error("policy reload", &error, r);
         printf("The daemon now enforces %u rules.\n", rules);
         return 0;
 }
@@ -189,15 +184,13 @@ static int policy_show(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_strv_free_ char **files = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         struct shown_rule *rules = NULL;
         size_t n = 0;
         int r;
 
-        if (argc > 2) {
-                fprintf(stderr, "iommuctl: policy show takes no arguments\n");
-                return EXIT_USAGE;
-        }
+        if (argc > 2)
+                return usage_error("policy show takes no arguments");
         r = iommuctl_bus_open(&bus);
         if (r >= 0)
                 r = sd_bus_get_property_strv(bus, "org.iommud1", "/org/iommud1",
@@ -205,18 +198,15 @@ static int policy_show(int argc, char *argv[]) {
         if (r >= 0)
                 r = sd_bus_get_property(bus, "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
                                         "PolicyRules", &error, &reply, "a(ssusssas)");
-        if (r >= 0)
-                r = read_rules(reply, &rules, &n);
+        if (r < 0)
+                return bus_error("policy show", &error, r);
+        r = read_rules(reply, &rules, &n);
         if (r >= 0)
                 r = print_rules(files, rules, n);
         shown_rules_free(rules, n);
-        if (r < 0) {
-                fprintf(stderr, "iommuctl: cannot read the policy in force: %s\n",
-                        error.message ? error.message : strerror(-r));
-                sd_bus_error_free(&error);
-                return EXIT_REFUSED;
-        }
-        return 0;
+        if (r < 0)
+                fprintf(stderr, "iommuctl: cannot show the policy in force: %s\n", strerror(-r));
+        return r;
 }
 
 int verb_policy(int argc, char *argv[]) {
@@ -226,9 +216,7 @@ int verb_policy(int argc, char *argv[]) {
                 return policy_reload(argc, argv);
         if (streq(argv[1], "show"))
                 return policy_show(argc, argv);
-        fprintf(stderr,
-                "iommuctl: unknown policy command '%s'; usage: iommuctl policy check "
-                "[FILE...] | policy reload | policy show\n",
-                argv[1]);
-        return EXIT_USAGE;
+        return usage_error("unknown policy command '%s'; usage: iommuctl policy check [FILE...] | "
+                           "policy reload | policy show",
+                           argv[1]);
 }

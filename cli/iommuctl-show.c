@@ -113,11 +113,11 @@ int verb_show(int argc, char *argv[]) {
 
         r = inventory_load(&inv, &source);
         if (r < 0)
-                return EXIT_REFUSED;
+                return r;
         r = iom_inventory_resolve(inv, argv[1], &d, &g, &error);
         if (r < 0) {
                 fprintf(stderr, "iommuctl: %s\n", error ? error : strerror(-r));
-                return EXIT_REFUSED;
+                return r;
         }
         if (!arg_json) {
                 if (d)
@@ -128,9 +128,7 @@ int verb_show(int argc, char *argv[]) {
         }
         o = d ? json_show_device(inv, d, source) : json_show_group(inv, g, source);
         r = json_print(o);
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "iommuctl: cannot print %s: %s\n", argv[1], strerror(-r));
-                return EXIT_REFUSED;
-        }
-        return 0;
+        return r;
 }

@@ -38,19 +38,16 @@ static void space_info_done(struct space_info *s) {
         free(s->reserved);
 }
 
-static int fail(const char *what, const sd_bus_error *error, int r) {
-        fprintf(stderr, "iommuctl: %s: %s\n", what,
-                error && error->message ? error->message : strerror(-r));
-        return EXIT_REFUSED;
+/* Spaces live in the daemon only: no --offline form, the daemon must be reached. */
+static int open_bus(sd_bus **ret, const char *what) {
+        int r = iommuctl_bus_open(ret);
+        return r < 0 ? bus_error(what, NULL, r) : 0;
 }
 
-static int open_bus(sd_bus **ret) {
-        int r = iommuctl_bus_open(ret);
+/* Says when @what could not be printed (@r < 0, from a table or json_print()); returns @r. */
+static int print_done(const char *what, int r) {
         if (r < 0)
-                fprintf(stderr,
-                        "iommuctl: spaces live in iommud, which cannot be reached: cannot connect "
-                        "to the system bus: %s\n",
-                        strerror(-r));
+                fprintf(stderr, "iommuctl: cannot print %s: %s\n", what, strerror(-r));
         return r;
 }
 
@@ -66,7 +63,7 @@ static int space_path(const char *arg, char **ret) {
                         arg);
                 return -EINVAL;
         }
-        return asprintf(ret, SPACE_PREFIX "%s", id) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, SPACE_PREFIX "%s", id) < 0 ? log_oom() : 0;
 }
 
 static int read_string(sd_bus_message *m, const char *type, char **ret) {
@@ -201,21 +198,22 @@ static int space_list(void) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(table_freep) struct table *t = NULL;
         _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         json_object *array = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (open_bus(&bus) < 0)
-                return EXIT_REFUSED;
+        r = open_bus(&bus, "space list");
+        if (r < 0)
+                return r;
         r = list_paths(bus, &paths, &error);
         if (r < 0)
-                return fail("cannot list the spaces", &error, r);
+                return bus_error("space list", &error, r);
         o = json_document_new();
         array = json_object_new_array();
         t = table_new(ELEMENTSOF(headers), headers);
         if (!o || !array || !t) {
                 json_object_put(array);
-                return EXIT_REFUSED;
+                return log_oom();
         }
         json_object_object_add(o, "spaces", array);
         /* sd-bus reads an empty array as a NULL strv. */
@@ -232,7 +230,7 @@ static int space_list(void) {
                 }
                 if (r < 0) {
                         space_info_done(&s);
-                        return fail(*p, &error, r);
+                        return bus_error("space list", &error, r);
                 }
                 (void) snprintf(mappings, sizeof(mappings), "%" PRIu64, s.mappings);
                 (void) snprintf(mapped, sizeof(mapped), "0x%" PRIx64, s.mapped_bytes);
@@ -242,15 +240,16 @@ static int space_list(void) {
                              : table_add_row(t, cells, NULL);
                 space_info_done(&s);
                 if (r < 0)
-                        return EXIT_REFUSED;
+                        return log_oom();
         }
+        r = 0;
         if (arg_json)
-                return json_print(o) < 0 ? EXIT_REFUSED : 0;
-        if (!paths || !paths[0])
+                r = json_print(o);
+        else if (!paths || !paths[0])
                 printf("No I/O address spaces.\n");
         else
-                (void) table_print(t, stdout);
-        return 0;
+                r = table_print(t, stdout);
+        return print_done("the spaces", r);
 }
 
 /* Every mapping, in address order, paging through ListMappings; as a table or into @array. */
@@ -304,25 +303,30 @@ static int space_show(const char *arg) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(table_freep) struct table *t = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         struct space_info s = {};
         json_object *mappings = NULL;
         int r;
 
-        if (space_path(arg, &path) < 0)
-                return EXIT_REFUSED;
-        if (open_bus(&bus) < 0)
-                return EXIT_REFUSED;
+        r = space_path(arg, &path);
+        if (r < 0)
+                return r;
+        r = open_bus(&bus, "space show");
+        if (r < 0)
+                return r;
         r = space_info_load(bus, path, &s, &error);
         if (r < 0) {
                 space_info_done(&s);
-                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-                    sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_INTERFACE)) {
-                        fprintf(stderr, "iommuctl: there is no space %s\n", arg);
-                        return EXIT_REFUSED;
+                if (sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                           SD_BUS_ERROR_UNKNOWN_INTERFACE)) {
+                        fprintf(stderr,
+                                "iommuctl: there is no space %s; 'iommuctl space list' "
+                                "shows those there are\n",
+                                arg);
+                        return -ENOENT;
                 }
-                return fail(path, &error, r);
+                return bus_error("space show", &error, r);
         }
         if (arg_json) {
                 o = space_json(&s, true);
@@ -330,16 +334,16 @@ static int space_show(const char *arg) {
                 json_object_object_add(o, "mappings", mappings);
         } else if (!(t = table_new(ELEMENTSOF(headers), headers))) {
                 space_info_done(&s);
-                return EXIT_REFUSED;
+                return log_oom();
         }
         r = load_mappings(bus, path, t, mappings, &error);
         if (r < 0) {
                 space_info_done(&s);
-                return fail(path, &error, r);
+                return bus_error("space show", &error, r);
         }
         if (arg_json) {
                 space_info_done(&s);
-                return json_print(o) < 0 ? EXIT_REFUSED : 0;
+                return print_done("the space", json_print(o));
         }
         printf("Space %s (%s)\n", id_of(s.path), s.path);
         printf("  Guest:          %s\n", s.guest);
@@ -360,9 +364,7 @@ static int space_show(const char *arg) {
                s.max_pinned_bytes);
         printf("  Dirty tracking: %s\n\n", s.dirty_tracking ? "on" : "off");
         space_info_done(&s);
-        if (table_print(t, stdout) < 0)
-                return EXIT_REFUSED;
-        return 0;
+        return print_done("the space", table_print(t, stdout));
 }
 
 static int parse_u64(const char *s, uint64_t *ret) {
@@ -378,18 +380,19 @@ static int parse_u64(const char *s, uint64_t *ret) {
 static int space_translate(const char *arg, const char *iova_arg, const char *access_arg) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         uint64_t iova, target, contiguous;
         uint32_t access, prot;
         int r;
 
-        if (space_path(arg, &path) < 0)
-                return EXIT_REFUSED;
+        r = space_path(arg, &path);
+        if (r < 0)
+                return r;
         if (parse_u64(iova_arg, &iova) < 0) {
                 fprintf(stderr, "iommuctl: '%s' is not an IOVA (decimal, or hex with 0x)\n",
                         iova_arg);
-                return EXIT_REFUSED;
+                return -EINVAL;
         }
         if (!access_arg || streq(access_arg, "read"))
                 access = 1;
@@ -397,30 +400,24 @@ static int space_translate(const char *arg, const char *iova_arg, const char *ac
                 access = 2;
         else if (streq(access_arg, "rw"))
                 access = 3;
-        else {
-                fprintf(stderr, "iommuctl: the access is read, write or rw, not '%s'\n",
-                        access_arg);
-                return EXIT_USAGE;
-        }
-        if (open_bus(&bus) < 0)
-                return EXIT_REFUSED;
+        else
+                return usage_error("the access is read, write or rw, not '%s'", access_arg);
+        r = open_bus(&bus, "space translate");
+        if (r < 0)
+                return r;
         r = sd_bus_call_method(bus, "org.iommud1", path, SPACE_INTERFACE, "Translate", &error,
                                &reply, "tu", iova, access);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "tut", &target, &prot, &contiguous);
-        if (r < 0) {
-                _cleanup_free_ char *what = NULL;
-                if (asprintf(&what, "space %s, IOVA 0x%" PRIx64, arg, iova) < 0)
-                        return EXIT_REFUSED;
-                return fail(what, &error, r);
-        }
+        if (r < 0)
+                return bus_error("space translate", &error, r);
         if (arg_json) {
                 _cleanup_(json_object_putp) json_object *o = json_document_new();
                 json_object_object_add(o, "iova", json_object_new_uint64(iova));
                 json_object_object_add(o, "target", json_object_new_uint64(target));
                 json_object_object_add(o, "prot", json_object_new_string(prot_string(prot)));
                 json_object_object_add(o, "contiguous", json_object_new_uint64(contiguous));
-                return json_print(o) < 0 ? EXIT_REFUSED : 0;
+                return print_done("the translation", json_print(o));
         }
         printf("IOVA 0x%" PRIx64 " -> 0x%" PRIx64 " (%s), contiguous for 0x%" PRIx64 " bytes\n",
                iova, target, prot_string(prot), contiguous);
@@ -436,7 +433,6 @@ int verb_space(int argc, char *argv[]) {
                 return space_show(argv[2]);
         if (streq(sub, "translate") && (argc == 4 || argc == 5))
                 return space_translate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-        fprintf(stderr, "iommuctl: usage: iommuctl space list | space show ID | "
-                        "space translate ID IOVA [read|write|rw]\n");
-        return EXIT_USAGE;
+        return usage_error("usage: iommuctl space list | space show ID | space translate ID IOVA "
+                           "[read|write|rw]");
 }

@@ -2,6 +2,7 @@
 /* iommuctl: options and the table of verbs. */
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,57 @@ int iommuctl_bus_open(sd_bus **ret) {
                 return r;
         *ret = TAKE_PTR(bus);
         return 0;
+}
+
+bool bus_unreachable(const sd_bus_error *error, int r) {
+        if (error && sd_bus_error_is_set(error))
+                /* No owner and no activation file, a daemon that left or never answered. */
+                return sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                              SD_BUS_ERROR_NAME_HAS_NO_OWNER, SD_BUS_ERROR_NO_REPLY,
+                                              SD_BUS_ERROR_TIMEOUT, SD_BUS_ERROR_DISCONNECTED);
+        /* No bus socket or no right to it, a bus that went away, or the same as above. */
+        return r == -ETIMEDOUT || r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTUNREACH ||
+               r == -ENOTCONN || r == -ECONNRESET || r == -EACCES || r == -ENXIO;
+}
+
+int bus_error(const char *what, const sd_bus_error *error, int r) {
+        static const char prefix[] = "org.iommud1.Error.";
+        bool is_set = error && sd_bus_error_is_set(error);
+        const char *detail = is_set && error->message ? error->message : strerror(-r);
+
+        if (bus_unreachable(error, r))
+                fprintf(stderr,
+                        "iommuctl: %s: iommud is not running or not reachable on the system bus "
+                        "(%s): start it with 'systemctl start iommud'\n",
+                        what, detail);
+        else if (is_set && strncmp(error->name, prefix, strlen(prefix)) == 0)
+                fprintf(stderr, "iommuctl: %s refused (%s): %s\n", what,
+                        error->name + strlen(prefix), detail);
+        else if (is_set && sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
+                fprintf(stderr,
+                        "iommuctl: %s refused (AccessDenied): %s: polkit did not allow it; ask "
+                        "an administrator, or run it as one\n",
+                        what, detail);
+        else
+                fprintf(stderr, "iommuctl: %s failed: %s%s%s%s\n", what, detail, is_set ? " (" : "",
+                        is_set ? error->name : "", is_set ? ")" : "");
+        return r < 0 ? r : -EIO;
+}
+
+int log_oom(void) {
+        fprintf(stderr, "iommuctl: out of memory\n");
+        return -ENOMEM;
+}
+
+int usage_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("iommuctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return VERB_USAGE;
 }
 
 struct verb {
@@ -111,7 +163,7 @@ static int parse_argv(int argc, char *argv[]) {
         arg_color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
         arg_ask_password = isatty(STDIN_FILENO);
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "hjn", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hjn", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -146,19 +198,19 @@ static int parse_argv(int argc, char *argv[]) {
                         else if (streq(optarg, "never"))
                                 arg_color = false;
                         else if (!streq(optarg, "auto")) {
-                                fprintf(stderr,
-                                        "iommuctl: --color takes auto, always or never, "
-                                        "not '%s'\n",
-                                        optarg);
+                                (void) usage_error("--color takes auto, always or never, not '%s'",
+                                                   optarg);
                                 return -EINVAL;
                         }
                         break;
+                case ':':
+                        (void) usage_error("option '%s' needs a value", argv[optind - 1]);
+                        return -EINVAL;
                 case '?':
                         if (optopt)
-                                fprintf(stderr, "iommuctl: unknown option '-%c'\n", optopt);
+                                (void) usage_error("unknown option '-%c'", optopt);
                         else
-                                fprintf(stderr, "iommuctl: unknown option '%s'\n",
-                                        argv[optind - 1]);
+                                (void) usage_error("unknown option '%s'", argv[optind - 1]);
                         return -EINVAL;
                 default:
                         return -EINVAL;
@@ -166,17 +218,15 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-int main(int argc, char *argv[]) {
+static int run(int argc, char *argv[]) {
         int r;
 
         r = parse_argv(argc, argv);
         if (r <= 0)
-                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+                return r < 0 ? VERB_USAGE : 0;
+        if (optind >= argc)
+                return usage_error("a command is needed; see 'iommuctl --help'");
 
-        if (optind >= argc) {
-                fprintf(stderr, "iommuctl: a command is needed; see 'iommuctl --help'\n");
-                return EXIT_USAGE;
-        }
         const char *name = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 const struct verb *v = &verbs[i];
@@ -184,13 +234,23 @@ int main(int argc, char *argv[]) {
 
                 if (!streq(v->name, name))
                         continue;
-                if (n < v->min_args || n > v->max_args) {
-                        fprintf(stderr, "iommuctl: %s arguments; usage: iommuctl %s\n",
-                                n < v->min_args ? "missing" : "too many", v->usage);
-                        return EXIT_USAGE;
-                }
+                if (n < v->min_args || n > v->max_args)
+                        return usage_error("%s arguments; usage: iommuctl %s",
+                                           n < v->min_args ? "missing" : "too many", v->usage);
                 return v->run(n, argv + optind);
         }
-        fprintf(stderr, "iommuctl: unknown command '%s'; see 'iommuctl --help'\n", name);
-        return EXIT_USAGE;
+        return usage_error("unknown command '%s'; see 'iommuctl --help'", name);
+}
+
+/* The exit statuses of iommuctl(1), decided here only. */
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+
+        if (r < 0)
+                return 1; /* refused or failed: stderr said why */
+        if (r == VERB_NO)
+                return 1; /* the answer is no */
+        if (r == VERB_USAGE)
+                return 2;
+        return EXIT_SUCCESS;
 }

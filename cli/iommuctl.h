@@ -7,10 +7,12 @@
 #include <systemd/sd-bus.h>
 
 #include "iom-inventory.h"
+#include "macro.h"
 
-/* Exit statuses (iommuctl(1)): refused or failed, and usage errors. */
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
+/* What a verb returns; main() alone turns it into the exit status (iommuctl(1), EXIT STATUS):
+ * 0, a negative errno once stderr says what failed and what to do, or one of these. */
+#define VERB_NO 1    /* a question answered with no (explain) */
+#define VERB_USAGE 2 /* the command line is wrong; stderr says how */
 
 extern bool arg_json;
 extern bool arg_offline;
@@ -24,6 +26,21 @@ extern bool arg_ask_password;
 /* Connects to the system bus, where iommud serves; calls on it let polkit ask for a password
  * (interactive authorization) unless --no-ask-password or stdin is not a terminal. */
 int iommuctl_bus_open(sd_bus **ret);
+
+/* Whether a failed call (@error may be NULL or unset: then @r alone) means that nobody serves
+ * org.iommud1 on the system bus, as opposed to a daemon that answered. */
+bool bus_unreachable(const sd_bus_error *error, int r);
+
+/* The one way a failed call to iommud is told: "iommuctl: @what ..." on stderr with what to
+ * do (start the daemon, ask an administrator), and the daemon's error name and message.
+ * Returns @r (negative). */
+int bus_error(const char *what, const sd_bus_error *error, int r);
+
+/* "iommuctl: out of memory" on stderr; returns -ENOMEM. */
+int log_oom(void);
+
+/* "iommuctl: ..." on stderr, for a wrong command line; returns VERB_USAGE. */
+int usage_error(const char *format, ...) _printf_(1, 2);
 
 /* Reads the inventory from the daemon, or from the host directly when the daemon cannot be
  * reached (said once on stderr) or --offline asks for it. *@ret_source: "daemon" or "host". */
