@@ -12,6 +12,30 @@
 #include "macro.h"
 #include "table.h"
 
+/* {"version", "valid", "rules": n | null, "aliases": n | null, "files": [...], "errors": [...]};
+ * @p is NULL when the policy is not valid, @errors then holds one error per line. */
+static int print_check_json(const struct iom_policy *p, char *errors) {
+        _cleanup_(json_object_putp) json_object *o = json_document_new();
+        json_object *list = json_object_new_array();
+
+        if (!o || !list) {
+                json_object_put(list);
+                return log_oom();
+        }
+        json_object_object_add(o, "valid", json_object_new_boolean(p != NULL));
+        json_object_object_add(o, "rules", p ? json_object_new_int64(p->n_rules) : NULL);
+        json_object_object_add(o, "aliases", p ? json_object_new_int64(p->n_aliases) : NULL);
+        json_object_object_add(o, "files", json_strv(p ? p->files : NULL));
+        json_object_object_add(o, "errors", list);
+        for (char *line = errors, *next; line && *line; line = next) {
+                next = strchrnul(line, '\n');
+                json_object_array_add(list, json_object_new_string_len(line, next - line));
+                if (*next)
+                        next++;
+        }
+        return json_print(o);
+}
+
 static int policy_check(int argc, char *argv[]) {
         _cleanup_(iom_policy_freep) struct iom_policy *p = NULL;
         _cleanup_free_ char *errors = NULL;
@@ -20,12 +44,17 @@ static int policy_check(int argc, char *argv[]) {
 
         r = argc > 2 ? iom_policy_load_files(argv + 2, &p, &errors)
                      : iom_policy_load_dir(IOMMUD_POLICYDIR, &p, &errors);
+        if (r < 0 && !errors) {
+                fprintf(stderr, "iommuctl: cannot read the policy %s: %s\n",
+                        argc > 2 ? "files" : IOMMUD_POLICYDIR, strerror(-r));
+                return r;
+        }
+        if (arg_json) {
+                int q = print_check_json(r < 0 ? NULL : p, errors);
+                return q < 0 ? q : r;
+        }
         if (r < 0) {
-                if (errors)
-                        fprintf(stderr, "%s\n", errors);
-                else
-                        fprintf(stderr, "iommuctl: cannot read the policy %s: %s\n",
-                                argc > 2 ? "files" : IOMMUD_POLICYDIR, strerror(-r));
+                fprintf(stderr, "%s\n", errors);
                 return r;
         }
         for (char **f = p->files; *f; f++)
@@ -53,6 +82,13 @@ static int policy_reload(int argc, char *argv[]) {
                 r = sd_bus_message_read(reply, "u", &rules);
         if (r < 0)
                 return bus_error("policy reload", &error, r);
+        if (arg_json) {
+                _cleanup_(json_object_putp) json_object *o = json_document_new();
+                if (!o)
+                        return log_oom();
+                json_object_object_add(o, "rules", json_object_new_int64(rules));
+                return json_print(o);
+        }
         printf("The daemon now enforces %u rules.\n", rules);
         return 0;
 }

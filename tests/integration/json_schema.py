@@ -133,6 +133,11 @@ DOCUMENTS = {
         'rules': [{'id': str, 'file': str, 'line': int, 'action': OneOf('allow', 'deny'),
                    'match': str, 'options': str, 'guests': [str]}],
     },
+    'policy check': {
+        'version': int, 'valid': bool, 'rules': Null(int), 'aliases': Null(int),
+        'files': [str], 'errors': [str],
+    },
+    'policy reload': {'version': int, 'rules': int},
     'space list': {'version': int, 'spaces': [SPACE]},
     'space show': dict(SPACE, version=int, mappings=[
         {'iova': int, 'size': int, 'target': int, 'prot': PROT}]),

@@ -16,6 +16,7 @@ from harness import HostCase, host_main
 from json_schema import DOCUMENTS, VERSION, check, names
 
 PAGE = 4096
+POLICY_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'policy')
 
 
 def json_output_section(path):
@@ -66,6 +67,18 @@ class JsonSchemaTest(HostCase):
         self.document('explain', 'explain', device, status=1)
         shown = self.document('policy show', 'policy', 'show')
         self.assertTrue(shown['rules'], shown)
+        self.assertEqual(self.document('policy reload', 'policy', 'reload')['rules'],
+                         len(shown['rules']))
+
+    def test_policy_check(self):
+        files = self.harness.iommuctl_json('policy', 'show')['files']
+        checked = self.document('policy check', 'policy', 'check', *files)
+        self.assertEqual((checked['valid'], checked['errors']), (True, []), checked)
+        bad = os.path.join(POLICY_TESTS, 'bad', 'conflict.json')
+        checked = self.document('policy check', 'policy', 'check', bad, status=1)
+        with open(os.path.join(POLICY_TESTS, 'bad', 'conflict.expected'), encoding='utf-8') as f:
+            expected = f.read().splitlines()
+        self.assertEqual((checked['valid'], len(checked['errors'])), (False, len(expected)))
 
     def test_spaces(self):
         self.assertEqual(self.document('space list', 'space', 'list')['spaces'], [])
