@@ -97,6 +97,8 @@ static const struct field fields[] = {
         FIELD(GROUP, struct iom_group, "Type", 's', type),
         FIELD(GROUP, struct iom_group, "Viable", 'b', viable),
         FIELD(GROUP, struct iom_group, "Owner", 's', owner),
+        FIELD(GROUP, struct iom_group, "OwnerUuid", 's', owner_uuid),
+        FIELD(GROUP, struct iom_group, "OwnerState", 's', owner_state),
 };
 
 /* Reads property @name of @interface into @object when fields[] has it: 1 when it did, 0 when

@@ -10,11 +10,15 @@
 #include "table.h"
 
 static int add_device_row(struct table *t, const struct iom_device *d, const struct iom_group *g) {
-        _cleanup_free_ char *title = device_title(d), *class = device_class(d);
+        _cleanup_free_ char *title = device_title(d), *class = device_class(d), *owner = NULL;
         char group[16], ids[IDS_STRING_MAX], address[IOM_ADDRESS_STRING_MAX];
         const char *viable = "-", *color = NULL;
 
         if (!title || !class)
+                return -ENOMEM;
+        /* The owner, with its domain's state where libvirt tells it: "win11 (running)". */
+        if (g && g->owner && g->owner_state && asprintf(&owner, "%s (%s)", g->owner,
+                                                        g->owner_state) < 0)
                 return -ENOMEM;
         if (g) {
                 (void) snprintf(group, sizeof(group), "%u", g->id);
@@ -25,7 +29,7 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
                 g ? group : "-", iom_address_format(&d->address, address),
                 class,           format_ids(d, ids),
                 title,           d->driver,
-                viable,          g ? g->owner : NULL,
+                viable,          owner ? owner : g ? g->owner : NULL,
         };
         return table_add_row(t, cells, color);
 }

@@ -19,6 +19,10 @@ static void print_group_summary(const struct iom_group *g, const struct iom_host
         printf(FIELD "%s\n", "Type:", g->type ? g->type : "-");
         printf(FIELD "%s\n", "Viable:", g->viable ? "yes" : "no");
         printf(FIELD "%s (%s)\n", "Owner:", g->owner ? g->owner : "the host", iom_group_state(g));
+        if (g->owner_uuid)
+                printf(FIELD "%s\n", "Owner's UUID:", g->owner_uuid);
+        if (g->owner_state)
+                printf(FIELD "%s\n", "Owner's domain:", g->owner_state);
         for (size_t i = 0; i < g->n_blockers; i++) {
                 char a[IOM_ADDRESS_STRING_MAX];
                 printf(FIELD "%s (%s): %s\n", i == 0 ? "Blocked by:" : "",

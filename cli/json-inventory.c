@@ -61,6 +61,8 @@ static json_object *group_json(const struct iom_group *g) {
         json_object_object_add(o, "type", json_string_or_null(g->type));
         json_object_object_add(o, "viable", json_object_new_boolean(g->viable));
         json_object_object_add(o, "owner", json_string_or_null(g->owner));
+        json_object_object_add(o, "owner_uuid", json_string_or_null(g->owner_uuid));
+        json_object_object_add(o, "owner_state", json_string_or_null(g->owner_state));
         json_object_object_add(o, "state", json_object_new_string(iom_group_state(g)));
 
         blockers = json_object_new_array();

@@ -107,6 +107,7 @@ struct iom_group *iom_group_free(struct iom_group *g) {
         free(g->type);
         free(g->owner);
         free(g->owner_uuid);
+        free(g->owner_state);
         free(g->regions);
         free(g->devices);
         blockers_clear(g);

@@ -45,6 +45,7 @@ struct iom_group {
 
         char *owner; /* the guest or local owner holding the group, NULL when the host has it */
         char *owner_uuid; /* the owner's libvirt domain UUID, when its assign gave one */
+        char *owner_state; /* its domain's state as libvirt tells it (read off the bus) */
 
         bool viable;
         struct iom_blocker *blockers;

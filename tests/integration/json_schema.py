@@ -62,6 +62,8 @@ GROUP = {
     'type': NAME,
     'viable': bool,
     'owner': NAME,
+    'owner_uuid': Null(Match(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')),
+    'owner_state': NAME,
     'state': OneOf('host', 'assigned', 'inconsistent'),
     'blockers': [{'address': ADDRESS, 'driver': NAME, 'reason': str}],
     'reserved_regions': [{'start': int, 'end': int,

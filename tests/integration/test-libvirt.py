@@ -79,6 +79,13 @@ class LibvirtTest(HostCase):
         self.restart([claim(self.host, 'win11', WIN11_UUID)])
         self.assertEqual(self.group('Owner'), 'win11')
         self.assertEqual(self.group('OwnerState'), 'running')
+        listed = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+        self.assertEqual((listed[GROUP]['owner'], listed[GROUP]['owner_uuid'],
+                          listed[GROUP]['owner_state']), ('win11', WIN11_UUID, 'running'))
+        table = self.harness.iommuctl('list').stdout
+        self.assertIn('win11 (running)', table)
+        shown = self.harness.iommuctl('show', str(GROUP)).stdout
+        self.assertIn("Owner's domain:      running", shown)
 
     def test_a_device_another_owns_is_reported_not_taken(self):
         self.restart([claim(self.host, 'linux')])
