@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/demo's walk-through: runs inside the workstation guest and narrates real output.
 import os
+import shutil
 
 from checks import driver_of
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
+POLICY_DIR = "/run/iommud-demo/policy.d"
 
 
 def dmar_lines(vm):
@@ -29,7 +31,10 @@ def run(vm):
         say("carrying this guest's network. The host's freshly built iommud and iommuctl run here")
         say("unchanged, over a system bus of the guest's own.")
         say("")
-        vm.start_daemon()
+        # The policy is a shipped example, as an administrator would install it.
+        os.makedirs(POLICY_DIR, exist_ok=True)
+        shutil.copy(os.path.join(vm.source_dir, "policy", "examples", "lab.json"), POLICY_DIR)
+        vm.start_daemon(f"--policy-dir={POLICY_DIR}")
         say("iommud is running and owns org.iommud1 on the system bus. Every device, under the")
         say("IOMMU group the kernel put it in, and whether that group could be handed to a guest:")
         say("")
@@ -55,33 +60,44 @@ def run(vm):
         assignment(vm)
 
 
-def refusal(vm, guest, address, what):
-        """Shows iommud refusing to take ADDRESS from the host, and checks it changed nothing."""
+def refusal(vm, guest, address, what, error):
+        """Shows iommud refusing ADDRESS to GUEST with ERROR, and checks it changed nothing."""
         before = driver_of(address)
         vm.say(f"  # iommuctl assign {guest} {address}        ({what})")
         result = vm.run(["iommuctl", "assign", guest, address], check=False, quiet=True)
         vm.say("\n".join("  " + line for line in (result.stdout + result.stderr).splitlines()))
-        vm.check(result.returncode == 1 and driver_of(address) == before,
+        vm.check(result.returncode == 1 and f"({error})" in result.stderr and
+                 driver_of(address) == before,
                  f"iommuctl assign {guest} {address} exited with {result.returncode} and left "
-                 f"it on {driver_of(address)} (was {before}): {what} was not protected")
+                 f"it on {driver_of(address)} (was {before}): {what} was not refused with "
+                 f"{error}: {result.stderr}")
 
 
 def assignment(vm):
         say = vm.say
-        guest = "win11"
+        guest = "router-lab"
         display, nvme, lan0, lan1 = (vm.address_of(i)
                                      for i in ("display", "nvme0", "lan0", "lan1"))
-        say("Handing devices to a guest. iommud moves whole groups to vfio-pci, and never takes")
-        say("what the host is using: the display drives the console, the NVMe holds a mounted")
-        say("filesystem, the first NIC carries the network. All three are refused, and nothing")
-        say("changes:")
+        say("Who may own what is written down: the policy in force here is the shipped example")
+        say("policy/examples/lab.json (iommud.policy(5)), rule by rule:")
         say("")
-        refusal(vm, guest, display, "the console's framebuffer")
-        refusal(vm, guest, nvme, "the filesystem on /mnt/data")
-        refusal(vm, guest, lan0, "the guest's network")
+        vm.show(["iommuctl", "policy", "show"])
+        say("")
+        say(f"Asking before doing: may the guest '{guest}' have the display controller?")
+        say("")
+        vm.show(["iommuctl", "explain", display, "--guest", guest], check=False)
+        say("")
+        say("iommud moves whole groups to vfio-pci, only where the policy allows, and never takes")
+        say("what the host is using: the NVMe is denied by a rule; the display (allowed to")
+        say("desktop guests) drives the console, and the first NIC (allowed to routers) carries")
+        say("this guest's network. All are refused, and nothing changes:")
+        say("")
+        refusal(vm, guest, nvme, "the policy's rule no-nvme", "PolicyDenied")
+        refusal(vm, "desktop-lab", display, "the console's framebuffer", "InUse")
+        refusal(vm, guest, lan0, "the guest's network", "InUse")
         say("")
         say(f"The second NIC {lan1} is idle. Assigning it to the guest '{guest}' rebinds it,")
-        say("for real, from e1000e to vfio-pci:")
+        say("for real, from e1000e to vfio-pci, and names the rule that allowed it:")
         say("")
         vm.show(["iommuctl", "assign", guest, lan1])
         group = vm.iommuctl_json("show", lan1)["group"]["id"]
@@ -99,6 +115,7 @@ def assignment(vm):
         vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 30)
         vm.show(["iommuctl", "show", lan1])
         say("")
-        say("Coming next, as later work lands: policies that say which guest may own what,")
-        say("libvirt hooks that assign and release as guests start and stop, and hot-plugged")
-        say("devices bound by policy.")
+        say("With libvirt, the same happens as guests start and stop: iommud-libvirt-hook assigns")
+        say("a domain's PCI devices at 'virsh start' (a refusal stops the start, naming the rule)")
+        say("and releases them when it stops, and iommud follows libvirt's domains itself (see")
+        say("iommud(8), LIBVIRT HOOK and FOLLOWING LIBVIRT).")
