@@ -119,6 +119,11 @@ class SpaceTest(HostCase):
         self.assert_refused(path, 'Overlap', 'Entry 2 of 3', 'MapBatch', '(a(tttu))',
                             ([(0x30000, PAGE, 0, 3), (0x31000, PAGE, 0, 3),
                               (0x10000, PAGE, 0, 3)],))
+        # The mapping in the way is one of the batch's own: the error names it, though the
+        # rollback took it back before the reply.
+        self.assert_refused(path, 'Overlap', 'Entry 1 of 2: IOVA 0x30000-0x30fff overlaps the '
+                            'mapping 0x30000-0x31fff', 'MapBatch', '(a(tttu))',
+                            ([(0x30000, 2 * PAGE, 0, 3), (0x30000, PAGE, 0, 3)],))
         # Too many records: four more would make five.
         self.assert_refused(path, 'LimitExceeded', 'at most 4 mappings', 'MapBatch',
                             '(a(tttu))', ([(0x50000 + i * 2 * PAGE, PAGE, 0, 3)
