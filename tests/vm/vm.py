@@ -8,7 +8,8 @@
 
 JOB is a Python file with run(vm), executed inside the guest (tests/vm/scenarios/*.py); it
 names its machine with TOPOLOGY = "name" (tests/vm/topologies/NAME.json) and may set
-TIMEOUT (seconds, default 420).  Exit status: 0 pass, 1 fail, 2 usage or missing requirement.
+TIMEOUT (seconds, default 420) and INIT ("busybox", the default, or "systemd": PID 1 is
+systemd and the installed iommud.service runs the daemon).  Exit status: 0 pass, 1 fail, 2 usage or missing requirement.
 """
 
 import argparse
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import kernel as kernellib  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
-from harness.machine import Machine, qemu_binary  # noqa: E402
+from harness.machine import INITS, Machine, qemu_binary  # noqa: E402
 from harness.topology import Topology  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -95,6 +96,9 @@ def cmd_run(args):
                 raise HarnessError(f"{job}: names no TOPOLOGY and no --topology was given")
         topology = Topology(os.path.join(HERE, "topologies", topo_name + ".json"))
         timeout = int(settings.get("TIMEOUT", DEFAULT_TIMEOUT))
+        init = settings.get("INIT", "busybox")
+        if init not in INITS:
+                raise HarnessError(f"{job}: INIT = {init!r} is not one of {', '.join(INITS)}")
         build_dir = os.path.abspath(args.build_dir)
         for binary in ("daemon/iommud", "cli/iommuctl"):
                 if not os.access(os.path.join(build_dir, binary), os.X_OK):
@@ -109,9 +113,10 @@ def cmd_run(args):
                 name += "-" + topology.name
         results = os.path.join(build_dir, "tests", "vm", "results", name)
         machine = Machine(kernel=kernel, initramfs=initramfs, topology=topology,
-                          source_dir=SOURCE_DIR, build_dir=build_dir, results=results)
+                          source_dir=SOURCE_DIR, build_dir=build_dir, results=results,
+                          init=init)
         print(f"vm: {name}: booting '{topology.name}' (kernel {kernel.version}, "
-              f"QEMU TCG, emulated Intel IOMMU)", flush=True)
+              f"QEMU TCG, emulated Intel IOMMU, PID 1 {init})", flush=True)
         result = machine.run(job, timeout=timeout, ready_timeout=min(READY_TIMEOUT, timeout),
                              echo=args.echo, interactive=args.shell)
         timing = f"{result.wall_s + prep:.1f} s wall (preparing {prep:.1f} s"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The guest driver: runs inside the vm's chroot, starts the bus and udev, sets up the topology's
-# network and disks, runs one job (a scenario or the demo) and writes its verdict.
+# The guest driver: runs inside the vm's chroot (or as a service of systemd, which started the bus
+# and udev), starts the bus and udev, sets up the topology's network and disks, runs one job (a
+# scenario or the demo) and writes its verdict.
 """The API a job sees is the Guest object passed to its run(vm) function."""
 
 import importlib.util
@@ -46,16 +47,21 @@ def uptime():
 class Guest:
         def __init__(self, config):
                 self.config = config
+                # "systemd": PID 1 runs the bus, udev and iommud.service (guest/init).
+                self.systemd = config["init"] == "systemd"
                 self.build_dir = config["build_dir"]
                 self.source_dir = config["source_dir"]
                 self.processes = {}
                 self._ctl = None
                 self._pci = None
-                os.environ["PATH"] = ":".join([os.path.join(self.build_dir, "cli"),
-                                               os.path.join(self.build_dir, "daemon"),
-                                               "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
-                # udevadm trigger and settle do nothing in a chroot unless told otherwise.
-                os.environ["SYSTEMD_IGNORE_CHROOT"] = "1"
+                # Under systemd, the installed iommuctl (guest/init copied the installed tree).
+                built = [] if self.systemd else [os.path.join(self.build_dir, "cli"),
+                                                 os.path.join(self.build_dir, "daemon")]
+                os.environ["PATH"] = ":".join(built + ["/usr/local/sbin", "/usr/local/bin",
+                                                       "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+                if not self.systemd:
+                        # udevadm trigger and settle do nothing in a chroot unless told otherwise.
+                        os.environ["SYSTEMD_IGNORE_CHROOT"] = "1"
 
         # Output ---------------------------------------------------------------------------
 
@@ -173,6 +179,9 @@ class Guest:
                 return proc
 
         def service_log(self, name):
+                if self.systemd:
+                        return _tail(self.sh(["journalctl", "--no-pager", "-o", "short-monotonic",
+                                              "-u", f"{name}.service"], quiet=True, check=False))
                 try:
                         with open(self.processes[name][1]) as f:
                                 return _tail(f.read())
@@ -253,14 +262,17 @@ class Guest:
 
         def setup(self):
                 socket.sethostname("iommud-vm")
-                os.makedirs("/run/dbus", exist_ok=True)
-                self.start_service("dbus", ["dbus-daemon", "--nofork", "--nopidfile",
-                                            "--config-file=" + os.path.join(
-                                                    self.source_dir, "tests", "vm", "guest",
-                                                    "system-bus.conf")])
-                self.start_service("udevd", ["/lib/systemd/systemd-udevd"])
+                # Under systemd, dbus.socket starts the bus on first use and
+                # systemd-udev-trigger.service has triggered (vm-job.service comes after it).
+                if not self.systemd:
+                        os.makedirs("/run/dbus", exist_ok=True)
+                        self.start_service("dbus", ["dbus-daemon", "--nofork", "--nopidfile",
+                                                    "--config-file=" + os.path.join(
+                                                            self.source_dir, "tests", "vm",
+                                                            "guest", "system-bus.conf")])
+                        self.start_service("udevd", ["/lib/systemd/systemd-udevd"])
                 start = time.monotonic()
-                for kind in ("subsystems", "devices"):
+                for kind in () if self.systemd else ("subsystems", "devices"):
                         self.run(["udevadm", "trigger", "--action=add", f"--type={kind}"],
                                  quiet=True)
                 self.run(["udevadm", "settle", "--timeout=240"], timeout=250, quiet=True)
@@ -345,7 +357,7 @@ def main():
                 vm.log("PASS")
         else:
                 vm.log(f"FAIL: {message}")
-        if status != "pass" and "iommud" in vm.processes:
+        if status != "pass" and (vm.systemd or "iommud" in vm.processes):
                 message += "\n--- iommud's log ---\n" + vm.service_log("iommud")
         write_verdict(status, message)
         if config.get("shell"):

@@ -15,6 +15,7 @@ import time
 
 from . import qmp as qmplib
 from .errors import HarnessError
+from .install import install
 from .proc import stop
 
 QEMU = "qemu-system-x86_64"
@@ -22,6 +23,10 @@ READY_MARKER = "vm: ready after"
 # What echo="job" leaves out: the harness's and the kernel's chatter, but never a failure.
 CHATTER = re.compile(r"^(vm: |vm-init: |\[ *[0-9]+\.[0-9]+\] )")
 TAIL_LINES = 60
+# What PID 1 is: guest/init itself (busybox), or systemd with the installed iommud (vm.init=).
+INITS = ("busybox", "systemd")
+# systemd as PID 1: boot vm.target (guest/systemd/), show only failed units on the console.
+SYSTEMD_ARGS = ["systemd.unit=vm.target", "systemd.show_status=error"]
 
 
 class Result:
@@ -52,7 +57,10 @@ def qemu_binary():
 class Machine:
         """One boot of one topology, running one guest job (a scenario or the demo)."""
 
-        def __init__(self, *, kernel, initramfs, topology, source_dir, build_dir, results):
+        def __init__(self, *, kernel, initramfs, topology, source_dir, build_dir, results,
+                     init="busybox"):
+                assert init in INITS
+                self.init = init
                 self.kernel = kernel
                 self.initramfs = initramfs
                 self.topology = topology
@@ -67,7 +75,10 @@ class Machine:
                 # and panic ("timer doesn't work through Interrupt-remapped IO-APIC"); the
                 # timer works, the test is what is too impatient for an emulated machine.
                 append = ["console=ttyS0", "intel_iommu=on", "panic=-1", "loglevel=4",
-                          "no_timer_check", "rdinit=/init", f"vm.guest={guest}"]
+                          "no_timer_check", "rdinit=/init", f"vm.guest={guest}",
+                          f"vm.init={self.init}"]
+                if self.init == "systemd":
+                        append += SYSTEMD_ARGS
                 argv = [qemu_binary(),
                         "-machine", "q35,kernel-irqchip=split", "-accel", "tcg",
                         "-m", str(self.topology.memory_mb), "-smp", "1",
@@ -106,8 +117,11 @@ class Machine:
                 os.makedirs(self.results)
                 # The job runs from the results directory: the guest sees it wherever it lives.
                 shutil.copy(job, os.path.join(self.results, "job.py"))
+                if self.init == "systemd":
+                        # guest/init copies it onto the guest's root.
+                        install(self.build_dir, os.path.join(self.results, "install"))
                 config = {"job": "/run/vm/job.py", "source_dir": self.source_dir,
-                          "build_dir": self.build_dir, "shell": interactive,
+                          "build_dir": self.build_dir, "shell": interactive, "init": self.init,
                           "topology": self.topology.guest_config()}
                 with open(os.path.join(self.results, "config.json"), "w") as f:
                         json.dump(config, f, indent=2)
