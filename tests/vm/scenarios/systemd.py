@@ -85,8 +85,9 @@ def run(vm):
         # The unit systemd loaded is the one 'meson install' wrote (guest/init copied the tree).
         fragment = unit(vm, "FragmentPath")["FragmentPath"]
         with open(fragment) as a, open("/run/vm/install" + fragment) as b:
-                vm.check(a.read() == b.read(), f"{fragment} is not the installed unit")
-        installed = re.search(r"^ExecStart=(\S+)", open(fragment).read(), re.M).group(1)
+                text = a.read()
+                vm.check(text == b.read(), f"{fragment} is not the installed unit")
+        installed = re.search(r"^ExecStart=(\S+)", text, re.M).group(1)
         # iommud's tmpfiles.d made the policy directory at boot; a policy goes in.
         vm.check(os.path.isdir(POLICY_DIR), f"{POLICY_DIR} was not made at boot (tmpfiles.d)")
         shutil.copy(os.path.join(vm.source_dir, "tests", "policy", "allow-all", "allow-all.json"),
