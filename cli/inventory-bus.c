@@ -272,7 +272,8 @@ struct object_target {
 };
 
 /* One property of @t's object, at the message's position. */
-static int read_property(sd_bus_message *m, const char *name, struct object_target *t) {
+static int read_property(sd_bus_message *m, const char *name, void *userdata) {
+        struct object_target *t = userdata;
         int r = 0;
 
         if (t->device)
@@ -291,26 +292,7 @@ static int read_property(sd_bus_message *m, const char *name, struct object_targ
 }
 
 static int read_properties(sd_bus_message *m, struct object_target *t) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = read_property(m, name, t);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        return iom_bus_read_dict(m, read_property, t);
 }
 
 static int read_object(sd_bus_message *m, struct iom_inventory *inv) {

@@ -6,14 +6,16 @@
 #include "binder.h"
 #include "bus-error.h"
 #include "bus-util.h"
+#include "explain.h"
+#include "iom-bus-ranges.h"
 #include "iom-domain.h"
 #include "iom-plan.h"
+#include "iom-policy.h"
+#include "iom-utf8.h"
 #include "manager.h"
-#include "explain.h"
 #include "policy.h"
 #include "space.h"
 #include "worker.h"
-#include "iom-policy.h"
 
 /* Assign and Release name at most this many devices: more than a host's groups would be
  * unusual, and the cost of a call stays bounded. */
@@ -45,47 +47,39 @@ static int read_uuid_option(sd_bus_message *m, char **ret, sd_bus_error *error) 
         return r;
 }
 
+struct change_options_reader {
+        struct change_options *options;
+        sd_bus_error *error;
+};
+
+static int read_change_option(sd_bus_message *m, const char *key, void *userdata) {
+        struct change_options_reader *rd = userdata;
+        bool *target;
+        int b, r;
+
+        if (streq(key, "uuid"))
+                return read_uuid_option(m, &rd->options->uuid, rd->error);
+        if (streq(key, "dry-run"))
+                target = &rd->options->dry_run;
+        else if (streq(key, "force"))
+                target = &rd->options->force;
+        else
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Unknown option '%s'", IOM_ESCAPE(key));
+        r = sd_bus_message_read(m, "v", "b", &b);
+        if (r < 0)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option '%s' takes a boolean", key);
+        *target = b;
+        return 0;
+}
+
 /* a{sv}: "dry-run" (b), "force" (b) and "uuid" (s); anything else is refused, never ignored.
  * On failure the caller still frees ret->uuid. */
 static int read_change_options(sd_bus_message *m, struct change_options *ret, sd_bus_error *error) {
-        const char *key;
-        int r;
-
         *ret = (struct change_options){};
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                bool *target = NULL;
-                int b;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "uuid"))
-                        r = read_uuid_option(m, &ret->uuid, error);
-                else if (streq(key, "dry-run"))
-                        target = &ret->dry_run;
-                else if (streq(key, "force"))
-                        target = &ret->force;
-                else
-                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option '%s'", key);
-                if (target) {
-                        r = sd_bus_message_read(m, "v", "b", &b);
-                        if (r < 0)
-                                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                                         "Option '%s' takes a boolean", key);
-                        *target = b;
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        return iom_bus_read_dict(m, read_change_option,
+                                 &(struct change_options_reader){ret, error});
 }
 
 /* The plan as a(sss(ss)(ssu)), one struct per step: address, driver it had, driver it gets

@@ -82,9 +82,12 @@ int bus_space_property_get_spaces(sd_bus *bus, const char *path, const char *int
 
 /* ---- CreateSpace ---- */
 
-/* a{sv}: aperture_start, aperture_end, max_mappings, max_pinned_bytes (t); reserved (a(tt));
- * group (u); memory (h). Unknown keys and wrong types are refused, never ignored. */
-static int read_space_options(sd_bus_message *m, struct space_request *req, sd_bus_error *error) {
+struct space_options_reader {
+        struct space_request *req;
+        sd_bus_error *error;
+};
+
+static int read_space_option(sd_bus_message *m, const char *key, void *userdata) {
         static const struct {
                 const char *key;
                 const char *type;
@@ -93,64 +96,54 @@ static int read_space_options(sd_bus_message *m, struct space_request *req, sd_b
                 {"max_pinned_bytes", "t"}, {"reserved", "a(tt)"}, {"group", "u"},
                 {"memory", "h"},
         };
-        const char *key;
+        struct space_options_reader *rd = userdata;
+        struct space_request *req = rd->req;
+        const char *type = NULL;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *type = NULL;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                        if (streq(known[i].key, key))
-                                type = known[i].type;
-                if (!type)
-                        return sd_bus_error_setf(
-                                error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                "Unknown option '%s' (known: aperture_start, aperture_end, "
-                                "max_mappings, max_pinned_bytes, reserved, group, memory)",
-                                key);
-                if (streq(key, "reserved"))
-                        r = iom_bus_read_ranges(m, SPACE_RESERVED_MAX, &req->reserved,
-                                                &req->n_reserved);
-                else if (streq(key, "group"))
-                        r = sd_bus_message_read(m, "v", "u", &req->group);
-                else if (streq(key, "memory"))
-                        r = sd_bus_message_read(m, "v", "h", &req->memory_fd);
-                else {
-                        uint64_t v;
-                        r = sd_bus_message_read(m, "v", "t", &v);
-                        if (r >= 0 && streq(key, "aperture_start"))
-                                req->aperture_start = v, req->has_aperture_start = true;
-                        else if (r >= 0 && streq(key, "aperture_end"))
-                                req->aperture_end = v, req->has_aperture_end = true;
-                        else if (r >= 0 && streq(key, "max_mappings"))
-                                req->max_mappings = v;
-                        else if (r >= 0)
-                                req->max_pinned_bytes = v;
-                }
-                if (r == -ENOMEM)
-                        return r;
-                if (r == -E2BIG)
-                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                                 "At most %u reserved ranges",
-                                                 SPACE_RESERVED_MAX);
-                if (r < 0)
-                        return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                                 "Option '%s' takes a value of type '%s'", key,
-                                                 type);
-                req->has_group = req->has_group || streq(key, "group");
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (streq(known[i].key, key))
+                        type = known[i].type;
+        if (!type)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Unknown option '%s' (known: aperture_start, "
+                                         "aperture_end, max_mappings, max_pinned_bytes, "
+                                         "reserved, group, memory)",
+                                         IOM_ESCAPE(key));
+        if (streq(key, "reserved"))
+                r = iom_bus_read_ranges(m, SPACE_RESERVED_MAX, &req->reserved, &req->n_reserved);
+        else if (streq(key, "group"))
+                r = sd_bus_message_read(m, "v", "u", &req->group);
+        else if (streq(key, "memory"))
+                r = sd_bus_message_read(m, "v", "h", &req->memory_fd);
+        else {
+                uint64_t v;
+                r = sd_bus_message_read(m, "v", "t", &v);
+                if (r >= 0 && streq(key, "aperture_start"))
+                        req->aperture_start = v, req->has_aperture_start = true;
+                else if (r >= 0 && streq(key, "aperture_end"))
+                        req->aperture_end = v, req->has_aperture_end = true;
+                else if (r >= 0 && streq(key, "max_mappings"))
+                        req->max_mappings = v;
+                else if (r >= 0)
+                        req->max_pinned_bytes = v;
         }
-        if (r < 0)
+        if (r == -ENOMEM)
                 return r;
-        return sd_bus_message_exit_container(m);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "At most %u reserved ranges", SPACE_RESERVED_MAX);
+        if (r < 0)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option '%s' takes a value of type '%s'", key, type);
+        req->has_group = req->has_group || streq(key, "group");
+        return 0;
+}
+
+/* a{sv}: aperture_start, aperture_end, max_mappings, max_pinned_bytes (t); reserved (a(tt));
+ * group (u); memory (h). Unknown keys and wrong types are refused, never ignored. */
+static int read_space_options(sd_bus_message *m, struct space_request *req, sd_bus_error *error) {
+        return iom_bus_read_dict(m, read_space_option, &(struct space_options_reader){req, error});
 }
 
 int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_error *error) {

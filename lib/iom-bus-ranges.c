@@ -31,6 +31,31 @@ int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
         return sd_bus_message_exit_container(m);
 }
 
+int iom_bus_read_dict(sd_bus_message *m,
+                      int (*read_value)(sd_bus_message *m, const char *key, void *userdata),
+                      void *userdata) {
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = read_value(m, key, userdata);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 struct ranges {
         uint64_t (**ranges)[2];
         size_t *n;

@@ -15,6 +15,14 @@
 int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
                                int (*read_one)(sd_bus_message *m, void *userdata), void *userdata);
 
+/* Walks a dictionary a{sv} (options, properties) at the message's position: for each entry,
+ * @read_value is called with its key and the message at the entry's variant, which it must
+ * read or skip; it returns 0 or a negative errno, which ends the walk. Returns 0 or that
+ * errno. */
+int iom_bus_read_dict(sd_bus_message *m,
+                      int (*read_value)(sd_bus_message *m, const char *key, void *userdata),
+                      void *userdata);
+
 /* Reads a variant holding a(tt) (an option's or a property's value) at the message's
  * position, appending to *@ranges (realloc'ed; the caller frees it) and *@n, in time linear in
  * their number. Returns 0, -E2BIG when *@n would pass @max, or a negative errno. */
