@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <libudev.h>
+#include <pci/header.h>
 
 #include "iom-device.h"
 #include "iom-log.h"
@@ -13,8 +14,9 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-#define PCI_HEADER_TYPE_OFFSET 0x0e
-#define PCI_HEADER_TYPE_MULTIFUNCTION 0x80
+/* Bit 7 of the header type register: more functions in this slot (PCI Local Bus 3.0, 6.2.1;
+ * pci/header.h names the register and its types, not the bit). */
+#define IOM_HEADER_TYPE_MULTIFUNCTION 0x80
 
 struct iom_device *iom_device_free(struct iom_device *d) {
         if (!d)
@@ -66,13 +68,14 @@ static int read_identity(struct iom_device *d) {
 static void read_header(struct iom_device *d) {
         uint8_t header;
 
-        if (iom_sysfs_read_binary(d->syspath, "config", PCI_HEADER_TYPE_OFFSET, &header, 1) != 1) {
+        if (iom_sysfs_read_binary(d->syspath, "config", PCI_HEADER_TYPE, &header, 1) != 1) {
                 /* No readable config space: a bridge class still tells us what it is. */
-                d->header_type = (d->class >> 8) == 0x0604 ? 1 : 0;
+                d->header_type = (d->class >> 8) == PCI_CLASS_BRIDGE_PCI ? PCI_HEADER_TYPE_BRIDGE
+                                                                         : PCI_HEADER_TYPE_NORMAL;
                 return;
         }
-        d->header_type = header & ~PCI_HEADER_TYPE_MULTIFUNCTION;
-        d->multifunction = header & PCI_HEADER_TYPE_MULTIFUNCTION;
+        d->header_type = header & ~IOM_HEADER_TYPE_MULTIFUNCTION;
+        d->multifunction = header & IOM_HEADER_TYPE_MULTIFUNCTION;
 }
 
 static int read_binding(struct iom_device *d) {
@@ -181,7 +184,7 @@ int iom_device_new_from_udev(struct udev_device *ud, struct iom_pci *pci, struct
 }
 
 bool iom_device_is_bridge(const struct iom_device *d) {
-        return d->header_type != 0;
+        return d->header_type != PCI_HEADER_TYPE_NORMAL;
 }
 
 bool iom_driver_is_vfio(const char *driver) {
