@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.iommud1.Manager at /org/iommud1: what the host is, as a whole. */
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "auth.h"
@@ -9,6 +10,7 @@
 #include "explain.h"
 #include "iom-bus-ranges.h"
 #include "iom-domain.h"
+#include "iom-owner.h"
 #include "iom-plan.h"
 #include "iom-policy.h"
 #include "iom-utf8.h"
@@ -402,6 +404,116 @@ static int property_get_policy_rules(sd_bus *bus, const char *path, const char *
         return sd_bus_message_close_container(reply);
 }
 
+/* Manager.Spaces (ao): every space, in creation order. */
+static int property_get_spaces(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        struct manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && i < m->n_spaces; i++)
+                r = sd_bus_message_append(reply, "o", m->spaces[i]->path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+struct space_options_reader {
+        struct space_request *req;
+        sd_bus_error *error;
+};
+
+static int read_space_option(sd_bus_message *m, const char *key, void *userdata) {
+        static const struct {
+                const char *key;
+                const char *type;
+        } known[] = {
+                {"aperture_start", "t"},   {"aperture_end", "t"}, {"max_mappings", "t"},
+                {"max_pinned_bytes", "t"}, {"reserved", "a(tt)"}, {"group", "u"},
+                {"memory", "h"},
+        };
+        struct space_options_reader *rd = userdata;
+        struct space_request *req = rd->req;
+        const char *type = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (streq(known[i].key, key))
+                        type = known[i].type;
+        if (!type)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Unknown option '%s' (known: aperture_start, "
+                                         "aperture_end, max_mappings, max_pinned_bytes, "
+                                         "reserved, group, memory)",
+                                         IOM_ESCAPE(key));
+        if (streq(key, "reserved"))
+                r = iom_bus_read_ranges(m, SPACE_RESERVED_MAX, &req->reserved, &req->n_reserved);
+        else if (streq(key, "group"))
+                r = sd_bus_message_read(m, "v", "u", &req->group);
+        else if (streq(key, "memory"))
+                r = sd_bus_message_read(m, "v", "h", &req->memory_fd);
+        else {
+                uint64_t v;
+                r = sd_bus_message_read(m, "v", "t", &v);
+                if (r >= 0 && streq(key, "aperture_start"))
+                        req->aperture_start = v, req->has_aperture_start = true;
+                else if (r >= 0 && streq(key, "aperture_end"))
+                        req->aperture_end = v, req->has_aperture_end = true;
+                else if (r >= 0 && streq(key, "max_mappings"))
+                        req->max_mappings = v;
+                else if (r >= 0)
+                        req->max_pinned_bytes = v;
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r == -E2BIG)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "At most %u reserved ranges", SPACE_RESERVED_MAX);
+        if (r < 0)
+                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option '%s' takes a value of type '%s'", key, type);
+        req->has_group = req->has_group || streq(key, "group");
+        return 0;
+}
+
+/* a{sv}: aperture_start, aperture_end, max_mappings, max_pinned_bytes (t); reserved (a(tt));
+ * group (u); memory (h). Unknown keys and wrong types are refused, never ignored. */
+static int read_space_options(sd_bus_message *m, struct space_request *req, sd_bus_error *error) {
+        return iom_bus_read_dict(m, read_space_option, &(struct space_options_reader){req, error});
+}
+
+/* CreateSpace(s guest, a{sv} options) -> o. */
+static int method_create_space(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        struct space_request req = {.memory_fd = -EBADF};
+        _cleanup_free_ char *why = NULL;
+        const char *bad;
+        struct space *s;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &req.guest);
+        if (r < 0)
+                return r;
+        if (iom_owner_validate(req.guest, &bad) < 0)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT, "Guest '%s': %s",
+                                         IOM_ESCAPE(req.guest), bad);
+        r = read_space_options(message, &req, error);
+        if (r >= 0) {
+                req.creator = sd_bus_message_get_sender(message);
+                r = req.creator ? 0 : -EBADMSG;
+        }
+        if (r >= 0) {
+                r = space_create(m, &req, &s, &why);
+                if (r < 0)
+                        r = bus_error_set_errno(error, r, why);
+        }
+        free(req.reserved);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "o", s->path);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -422,7 +534,7 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PolicyRules", "a(ssusssas)", property_get_policy_rules, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Spaces", "ao", bus_space_property_get_spaces, 0,
+        SD_BUS_PROPERTY("Spaces", "ao", property_get_spaces, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
                                 SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,
@@ -436,7 +548,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateSpace", SD_BUS_ARGS("s", guest, "a{sv}", options),
-                                SD_BUS_RESULT("o", space), bus_space_method_create,
+                                SD_BUS_RESULT("o", space), method_create_space,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
                                 SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_rebind,

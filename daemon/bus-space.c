@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* org.iommud1.Space at /org/iommud1/space/<N>, and Manager.CreateSpace: the mapping core
- * over the bus. Every error names the rule that was broken and changes nothing. */
+/* org.iommud1.Space at /org/iommud1/space/<N>: the mapping core over the bus. Every error
+ * names the rule that was broken and changes nothing. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,9 +10,6 @@
 
 #include "bus-error.h"
 #include "bus-util.h"
-#include "iom-bus-ranges.h"
-#include "iom-owner.h"
-#include "iom-utf8.h"
 #include "manager.h"
 #include "space-error.h"
 #include "space.h"
@@ -21,7 +18,6 @@
 #define LIST_MAX 65536u
 #define DIRTY_BITMAP_MAX (UINT64_C(16) << 20)
 /* Bounds on what one call may carry in. */
-#define SPACE_RESERVED_MAX 256u
 #define MAP_BATCH_MAX (1u << 20)
 
 /* ---- Finding spaces ---- */
@@ -63,117 +59,6 @@ static int check_creator_memory(const struct space *s, sd_bus_error *error) {
                                  "The spaces of %s hold %" PRIu64 " MiB of the daemon's memory, "
                                  "the most one bus peer may; unmap or destroy first",
                                  s->creator, SPACE_MEMORY_PER_CREATOR_MAX >> 20);
-}
-
-/* Manager.Spaces (ao): every space, in creation order. */
-int bus_space_property_get_spaces(sd_bus *bus, const char *path, const char *interface,
-                                  const char *property, sd_bus_message *reply, void *userdata,
-                                  sd_bus_error *error) {
-        struct manager *m = userdata;
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "o");
-        for (size_t i = 0; r >= 0 && i < m->n_spaces; i++)
-                r = sd_bus_message_append(reply, "o", m->spaces[i]->path);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(reply);
-}
-
-/* ---- CreateSpace ---- */
-
-struct space_options_reader {
-        struct space_request *req;
-        sd_bus_error *error;
-};
-
-static int read_space_option(sd_bus_message *m, const char *key, void *userdata) {
-        static const struct {
-                const char *key;
-                const char *type;
-        } known[] = {
-                {"aperture_start", "t"},   {"aperture_end", "t"}, {"max_mappings", "t"},
-                {"max_pinned_bytes", "t"}, {"reserved", "a(tt)"}, {"group", "u"},
-                {"memory", "h"},
-        };
-        struct space_options_reader *rd = userdata;
-        struct space_request *req = rd->req;
-        const char *type = NULL;
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                if (streq(known[i].key, key))
-                        type = known[i].type;
-        if (!type)
-                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                         "Unknown option '%s' (known: aperture_start, "
-                                         "aperture_end, max_mappings, max_pinned_bytes, "
-                                         "reserved, group, memory)",
-                                         IOM_ESCAPE(key));
-        if (streq(key, "reserved"))
-                r = iom_bus_read_ranges(m, SPACE_RESERVED_MAX, &req->reserved, &req->n_reserved);
-        else if (streq(key, "group"))
-                r = sd_bus_message_read(m, "v", "u", &req->group);
-        else if (streq(key, "memory"))
-                r = sd_bus_message_read(m, "v", "h", &req->memory_fd);
-        else {
-                uint64_t v;
-                r = sd_bus_message_read(m, "v", "t", &v);
-                if (r >= 0 && streq(key, "aperture_start"))
-                        req->aperture_start = v, req->has_aperture_start = true;
-                else if (r >= 0 && streq(key, "aperture_end"))
-                        req->aperture_end = v, req->has_aperture_end = true;
-                else if (r >= 0 && streq(key, "max_mappings"))
-                        req->max_mappings = v;
-                else if (r >= 0)
-                        req->max_pinned_bytes = v;
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (r == -E2BIG)
-                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                         "At most %u reserved ranges", SPACE_RESERVED_MAX);
-        if (r < 0)
-                return sd_bus_error_setf(rd->error, IOMMUD_ERROR_INVALID_ARGUMENT,
-                                         "Option '%s' takes a value of type '%s'", key, type);
-        req->has_group = req->has_group || streq(key, "group");
-        return 0;
-}
-
-/* a{sv}: aperture_start, aperture_end, max_mappings, max_pinned_bytes (t); reserved (a(tt));
- * group (u); memory (h). Unknown keys and wrong types are refused, never ignored. */
-static int read_space_options(sd_bus_message *m, struct space_request *req, sd_bus_error *error) {
-        return iom_bus_read_dict(m, read_space_option, &(struct space_options_reader){req, error});
-}
-
-int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
-        struct space_request req = {.memory_fd = -EBADF};
-        _cleanup_free_ char *why = NULL;
-        const char *bad;
-        struct space *s;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &req.guest);
-        if (r < 0)
-                return r;
-        if (iom_owner_validate(req.guest, &bad) < 0)
-                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT, "Guest '%s': %s",
-                                         IOM_ESCAPE(req.guest), bad);
-        r = read_space_options(message, &req, error);
-        if (r >= 0) {
-                req.creator = sd_bus_message_get_sender(message);
-                r = req.creator ? 0 : -EBADMSG;
-        }
-        if (r >= 0) {
-                r = space_create(m, &req, &s, &why);
-                if (r < 0)
-                        r = bus_error_set_errno(error, r, why);
-        }
-        free(req.reserved);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(message, "o", s->path);
 }
 
 /* ---- Methods ---- */

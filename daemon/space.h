@@ -18,6 +18,8 @@
 #define SPACES_PER_CREATOR_MAX 64u
 #define SPACE_CREATORS_MAX 128u
 #define SPACE_MEMORY_PER_CREATOR_MAX (UINT64_C(1) << 30)
+/* Reserved ranges CreateSpace takes, beside the MSI window and the group's. */
+#define SPACE_RESERVED_MAX 256u
 /* Ranges one Unmapped signal carries (16 bytes each). */
 #define UNMAPPED_PER_SIGNAL 65536u
 
@@ -95,9 +97,3 @@ struct space *space_find(struct manager *m, uint32_t id);
 struct space *space_find_by_group(struct manager *m, unsigned group);
 
 int bus_space_register(struct manager *m);
-
-/* Manager.CreateSpace(s guest, a{sv} options) -> o and Manager.Spaces (daemon/bus-space.c). */
-int bus_space_method_create(sd_bus_message *message, void *userdata, sd_bus_error *error);
-int bus_space_property_get_spaces(sd_bus *bus, const char *path, const char *interface,
-                                  const char *property, sd_bus_message *reply, void *userdata,
-                                  sd_bus_error *error);
