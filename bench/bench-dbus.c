@@ -74,8 +74,8 @@ static int map_batch(sd_bus *bus, const char *space, uint64_t stride, sd_bus_err
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(tttu)");
         for (uint32_t i = 0; r >= 0 && i < BATCH; i++)
-                r = sd_bus_message_append(m, "(tttu)", BASE + stride * i * PAGE, PAGE,
-                                          i * PAGE, (uint32_t) 3);
+                r = sd_bus_message_append(m, "(tttu)", BASE + stride * i * PAGE, PAGE, i * PAGE,
+                                          (uint32_t) 3);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -120,8 +120,8 @@ static int bulk_unmap(sd_bus *bus, sd_bus *listener, const char *space, uint64_t
         int r;
 
         if (listener) {
-                r = sd_bus_match_signal(listener, &match, "org.iommud1", space,
-                                        "org.iommud1.Space", "Unmapped", count_unmapped, &heard);
+                r = sd_bus_match_signal(listener, &match, "org.iommud1", space, "org.iommud1.Space",
+                                        "Unmapped", count_unmapped, &heard);
                 if (r < 0)
                         return die("AddMatch", NULL, r);
         }

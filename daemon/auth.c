@@ -119,11 +119,10 @@ static int check_space(struct auth *a, sd_bus_message *m, const struct method_ru
                 return 0;
         if (rule->who == WHO_CREATOR_OR_ROOT && auth_sender_is_root(m) > 0)
                 return 0;
-        return sd_bus_error_setf(error, IOMMUD_ERROR_NOT_OWNER,
-                                 "Space %" PRIu32 " belongs to %s, which created it; %s", s->id,
-                                 s->creator,
-                                 rule->who == WHO_CREATOR
-                                         ? "only it may change the space"
+        return sd_bus_error_setf(
+                error, IOMMUD_ERROR_NOT_OWNER,
+                "Space %" PRIu32 " belongs to %s, which created it; %s", s->id, s->creator,
+                rule->who == WHO_CREATOR ? "only it may change the space"
                                          : "only it and root may read its mappings or mark "
                                            "pages dirty");
 }
@@ -182,7 +181,8 @@ static int polkit_ask(struct auth *a, sd_bus_message *m, const char *action, sd_
 
         if (!sender)
                 return -EBADMSG;
-        if (a->n_queries >= AUTH_PENDING_MAX || pending_of(a, sender) >= AUTH_PENDING_PER_SENDER_MAX)
+        if (a->n_queries >= AUTH_PENDING_MAX ||
+            pending_of(a, sender) >= AUTH_PENDING_PER_SENDER_MAX)
                 return sd_bus_error_setf(error, IOMMUD_ERROR_BUSY,
                                          "Too many authorization questions are waiting; try again "
                                          "when polkit has answered them");

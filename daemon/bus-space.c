@@ -50,7 +50,6 @@ static int space_enumerate(sd_bus *bus, const char *path, void *userdata, char *
         return 0;
 }
 
-
 /* A creator past its memory limit maps nothing more until it unmaps or destroys. */
 static int check_creator_memory(const struct space *s, sd_bus_error *error) {
         if (!space_creator_over_memory(s))

@@ -169,8 +169,12 @@ static int add_timeout(int timeout, virEventTimeoutCallback cb, void *opaque, vi
 
         if (!s)
                 return -1;
-        *s = (struct lv_source){.timer = true, .fd = -EBADF, .interval_ms = timeout,
-                                .on_timeout = cb, .opaque = opaque, .ff = ff};
+        *s = (struct lv_source){.timer = true,
+                                .fd = -EBADF,
+                                .interval_ms = timeout,
+                                .on_timeout = cb,
+                                .opaque = opaque,
+                                .ff = ff};
         r = sd_event_add_time(loop, &s->source, CLOCK_MONOTONIC, 0, 0, on_time, s);
         if (r >= 0)
                 r = arm(s);
@@ -215,7 +219,7 @@ int libvirt_event_register(sd_event *event) {
         if (r < 0)
                 return r;
         loop = sd_event_ref(event);
-        virEventRegisterImpl(add_handle, update_handle, remove_handle, add_timeout,
-                             update_timeout, remove_timeout);
+        virEventRegisterImpl(add_handle, update_handle, remove_handle, add_timeout, update_timeout,
+                             remove_timeout);
         return 0;
 }

@@ -49,10 +49,10 @@ static void connection_open(struct libvirt *l);
 
 /* virsh's words for the states, which `iommuctl list` shows. */
 static const char *const state_names[] = {
-        [VIR_DOMAIN_NOSTATE] = "no state", [VIR_DOMAIN_RUNNING] = "running",
-        [VIR_DOMAIN_BLOCKED] = "idle",     [VIR_DOMAIN_PAUSED] = "paused",
+        [VIR_DOMAIN_NOSTATE] = "no state",     [VIR_DOMAIN_RUNNING] = "running",
+        [VIR_DOMAIN_BLOCKED] = "idle",         [VIR_DOMAIN_PAUSED] = "paused",
         [VIR_DOMAIN_SHUTDOWN] = "in shutdown", [VIR_DOMAIN_SHUTOFF] = "shut off",
-        [VIR_DOMAIN_CRASHED] = "crashed",  [VIR_DOMAIN_PMSUSPENDED] = "pmsuspended",
+        [VIR_DOMAIN_CRASHED] = "crashed",      [VIR_DOMAIN_PMSUSPENDED] = "pmsuspended",
 };
 
 const char *libvirt_domain_state(const struct libvirt *l, const char *name) {
@@ -134,8 +134,8 @@ static void adopt(struct libvirt *l, const char *name, const char *uuid,
         if (!take)
                 return (void) log_oom();
         for (size_t i = 0; i < d->n_pci; i++) {
-                const struct iom_device *dev = iom_inventory_find_device(m->inventory,
-                                                                         &d->pci[i].address);
+                const struct iom_device *dev =
+                        iom_inventory_find_device(m->inventory, &d->pci[i].address);
                 char a[IOM_ADDRESS_STRING_MAX];
 
                 iom_address_format(&d->pci[i].address, a);
@@ -146,8 +146,8 @@ static void adopt(struct libvirt *l, const char *name, const char *uuid,
                                     "taken from it.",
                                     IOM_ESCAPE(name), a, IOM_ESCAPE(dev->group->owner));
                         (void) sd_bus_emit_signal(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                                  "OwnershipConflict", "sss", a,
-                                                  dev->group->owner, name);
+                                                  "OwnershipConflict", "sss", a, dev->group->owner,
+                                                  name);
                         continue;
                 }
                 if (dev->group->owner || !dev->driver || !iom_driver_is_vfio(dev->driver))
@@ -268,8 +268,7 @@ static void reconcile(struct libvirt *l) {
         free(doms);
 }
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-                        void *opaque) {
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         struct libvirt *l = opaque;
         const char *name = virDomainGetName(dom);
 
@@ -284,8 +283,9 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         case VIR_DOMAIN_EVENT_STOPPED:
         case VIR_DOMAIN_EVENT_CRASHED:
                 /* A guest that stops without its release hook still gives its groups back. */
-                state_set(l, name, event == VIR_DOMAIN_EVENT_CRASHED ? VIR_DOMAIN_CRASHED
-                                                                     : VIR_DOMAIN_SHUTOFF);
+                state_set(l, name,
+                          event == VIR_DOMAIN_EVENT_CRASHED ? VIR_DOMAIN_CRASHED
+                                                            : VIR_DOMAIN_SHUTOFF);
                 log_info("libvirt: '%s' stopped; its groups go home.", IOM_ESCAPE(name));
                 release_owner(l, name, NULL);
                 break;
@@ -327,8 +327,8 @@ static void retry_later(struct libvirt *l) {
         if (sd_event_now(l->manager->event, CLOCK_MONOTONIC, &now) < 0)
                 return;
         l->retry = sd_event_source_disable_unref(l->retry);
-        if (sd_event_add_time(l->manager->event, &l->retry, CLOCK_MONOTONIC, now + l->retry_usec,
-                              0, on_retry, l) < 0)
+        if (sd_event_add_time(l->manager->event, &l->retry, CLOCK_MONOTONIC, now + l->retry_usec, 0,
+                              on_retry, l) < 0)
                 log_warning("libvirt: cannot schedule a reconnection; restart iommud to follow "
                             "libvirt again.");
 }
@@ -350,9 +350,9 @@ static void connection_setup(struct libvirt *l, virConnectPtr conn) {
         /* A dead libvirtd is noticed within seconds, not at the next call. */
         (void) virConnectSetKeepAlive(conn, 5, 3);
         (void) virConnectRegisterCloseCallback(conn, on_close, l, NULL);
-        l->callbacks[0] = virConnectDomainEventRegisterAny(
-                conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-                l, NULL);
+        l->callbacks[0] =
+                virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), l, NULL);
         l->callbacks[1] = virConnectDomainEventRegisterAny(
                 conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
                 VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), l, NULL);

@@ -192,9 +192,8 @@ static int check_limits(struct manager *m, const char *creator, char **ret_why) 
                 what = "bus peers holding spaces", limit = SPACE_CREATORS_MAX;
         if (!what)
                 return 0;
-        return asprintf(ret_why, "At most %u %s; destroy a space first", limit, what) < 0
-                       ? -ENOMEM
-                       : -ENOSPC;
+        return asprintf(ret_why, "At most %u %s; destroy a space first", limit, what) < 0 ? -ENOMEM
+                                                                                          : -ENOSPC;
 }
 
 /* Maps the creator's memory: a backed space's targets are offsets into it. */

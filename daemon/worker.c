@@ -118,8 +118,12 @@ int worker_run(struct worker *w, enum worker_stop stop, void (*work)(void *userd
 
         if (!t)
                 return -ENOMEM;
-        *t = (struct task){.worker = w, .stop = stop, .work = work, .done = done,
-                           .userdata = userdata, .next = w->running};
+        *t = (struct task){.worker = w,
+                           .stop = stop,
+                           .work = work,
+                           .done = done,
+                           .userdata = userdata,
+                           .next = w->running};
         r = pthread_create(&t->thread, NULL, task_thread, t);
         if (r != 0) {
                 free(t);
