@@ -179,7 +179,7 @@ bool space_creator_over_memory(const struct space *s) {
 }
 
 /* The limits of iommud.dbus(7): checked before anything is made. */
-static int check_limits(struct manager *m, const char *creator, char **ret_why) {
+static int check_limits(struct manager *m, const char *creator, char **ret_error) {
         const struct space_creator *c = creator_find(m, creator);
         const char *what = NULL;
         unsigned limit = 0;
@@ -192,18 +192,19 @@ static int check_limits(struct manager *m, const char *creator, char **ret_why) 
                 what = "bus peers holding spaces", limit = SPACE_CREATORS_MAX;
         if (!what)
                 return 0;
-        return asprintf(ret_why, "At most %u %s; destroy a space first", limit, what) < 0 ? -ENOMEM
-                                                                                          : -ENOSPC;
+        return asprintf(ret_error, "At most %u %s; destroy a space first", limit, what) < 0
+                       ? -ENOMEM
+                       : -ENOSPC;
 }
 
 /* Maps the creator's memory: a backed space's targets are offsets into it. */
-static int map_memory(struct space *s, int fd, char **ret_why) {
+static int map_memory(struct space *s, int fd, char **ret_error) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size % IOM_SPACE_PAGE_SIZE)
-                return asprintf(ret_why,
+                return asprintf(ret_error,
                                 "memory must be a memfd or file whose size is a non-zero "
                                 "multiple of 4 KiB (it has %jd bytes)",
                                 (intmax_t) st.st_size) < 0
@@ -213,7 +214,8 @@ static int map_memory(struct space *s, int fd, char **ret_why) {
         if (s->memory == MAP_FAILED) {
                 int r = -errno;
                 s->memory = NULL;
-                return asprintf(ret_why, "memory cannot be mapped read-write: %s", strerror(-r)) < 0
+                return asprintf(ret_error, "memory cannot be mapped read-write: %s", strerror(-r)) <
+                                       0
                                ? -ENOMEM
                                : -EINVAL;
         }
@@ -223,15 +225,15 @@ static int map_memory(struct space *s, int fd, char **ret_why) {
 
 /* The group must already belong to the guest and sit on vfio-pci: the assignment is where
  * policy and in-use protection had their say. */
-static int open_backend(struct space *s, const struct space_request *req, char **ret_why) {
+static int open_backend(struct space *s, const struct space_request *req, char **ret_error) {
         const struct iom_group *g = iom_inventory_find_group(s->manager->inventory, req->group);
         int r;
 
         if (!g)
-                return asprintf(ret_why, "There is no IOMMU group %u", req->group) < 0 ? -ENOMEM
-                                                                                       : -ENOENT;
+                return asprintf(ret_error, "There is no IOMMU group %u", req->group) < 0 ? -ENOMEM
+                                                                                         : -ENOENT;
         if (!g->owner || !streq(g->owner, req->guest) || !streq(iom_group_state(g), "assigned"))
-                return asprintf(ret_why,
+                return asprintf(ret_error,
                                 "IOMMU group %u is not assigned to %s on vfio-pci (owner: %s, "
                                 "state: %s); assign it first",
                                 req->group, req->guest, g->owner ? g->owner : "the host",
@@ -239,20 +241,20 @@ static int open_backend(struct space *s, const struct space_request *req, char *
                                ? -ENOMEM
                                : -EPERM;
         if (space_find_by_group(s->manager, req->group))
-                return asprintf(ret_why, "IOMMU group %u already backs a space", req->group) < 0
+                return asprintf(ret_error, "IOMMU group %u already backs a space", req->group) < 0
                                ? -ENOMEM
                                : -EBUSY;
         if (req->memory_fd < 0)
-                return (*ret_why = strdup("A space backed by a group needs the 'memory' option "
-                                          "(a memfd whose offsets are the targets)"))
+                return (*ret_error = strdup("A space backed by a group needs the 'memory' option "
+                                            "(a memfd whose offsets are the targets)"))
                                ? -EINVAL
                                : -ENOMEM;
-        r = map_memory(s, req->memory_fd, ret_why);
+        r = map_memory(s, req->memory_fd, ret_error);
         if (r < 0)
                 return r;
         r = iom_vfio_open(req->group, s->memory, s->memory_size, &s->vfio);
         if (r < 0)
-                return asprintf(ret_why, "IOMMU group %u cannot be opened through VFIO: %s%s",
+                return asprintf(ret_error, "IOMMU group %u cannot be opened through VFIO: %s%s",
                                 req->group, strerror(-r),
                                 r == -EBUSY ? " (a VFIO user holds it already)" : "") < 0
                                ? -ENOMEM
@@ -263,7 +265,7 @@ static int open_backend(struct space *s, const struct space_request *req, char *
 }
 
 static int make_config(const struct space *s, const struct space_request *req,
-                       struct iom_space_config *ret, char **ret_why) {
+                       struct iom_space_config *ret, char **ret_error) {
         struct iom_space_config limits;
 
         iom_space_config_init(&limits);
@@ -276,7 +278,7 @@ static int make_config(const struct space *s, const struct space_request *req,
                 ret->aperture_last = req->aperture_end;
         if (ret->aperture_first < limits.aperture_first ||
             ret->aperture_last > limits.aperture_last || ret->aperture_first > ret->aperture_last)
-                return asprintf(ret_why,
+                return asprintf(ret_error,
                                 "The aperture 0x%" PRIx64 "-0x%" PRIx64
                                 " is empty or leaves 0x%" PRIx64 "-0x%" PRIx64 "%s",
                                 ret->aperture_first, ret->aperture_last, limits.aperture_first,
@@ -291,13 +293,13 @@ static int make_config(const struct space *s, const struct space_request *req,
         return 0;
 }
 
-static int add_reserved(struct space *s, const struct space_request *req, char **ret_why) {
+static int add_reserved(struct space *s, const struct space_request *req, char **ret_error) {
         for (size_t i = 0; i < req->n_reserved; i++) {
                 uint64_t first = req->reserved[i][0], last = req->reserved[i][1];
                 int r = iom_space_add_reserved(s->core, first, last);
 
                 if (r < 0)
-                        return asprintf(ret_why,
+                        return asprintf(ret_error,
                                         "Reserved range 0x%" PRIx64 "-0x%" PRIx64
                                         " must start on a 4 KiB page, end on the last byte of "
                                         "one, and lie inside the aperture",
@@ -319,18 +321,18 @@ static int manager_add_space(struct manager *m, struct space *s) {
 }
 
 int space_create(struct manager *m, const struct space_request *req, struct space **ret,
-                 char **ret_why) {
+                 char **ret_error) {
         _cleanup_(space_freep) struct space *s = NULL;
         struct iom_space_config config;
         int r;
 
-        *ret_why = NULL;
-        r = check_limits(m, req->creator, ret_why);
+        *ret_error = NULL;
+        r = check_limits(m, req->creator, ret_error);
         if (r < 0)
                 return r;
         if (req->memory_fd >= 0 && !req->has_group)
-                return (*ret_why = strdup("The 'memory' option goes with 'group': only a space "
-                                          "backed by a VFIO container maps memory"))
+                return (*ret_error = strdup("The 'memory' option goes with 'group': only a space "
+                                            "backed by a VFIO container maps memory"))
                                ? -EINVAL
                                : -ENOMEM;
         s = calloc(1, sizeof(*s));
@@ -345,16 +347,16 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         if (!s->guest || !s->creator)
                 return -ENOMEM;
         if (req->has_group) {
-                r = open_backend(s, req, ret_why);
+                r = open_backend(s, req, ret_error);
                 if (r < 0)
                         return r;
         }
-        r = make_config(s, req, &config, ret_why);
+        r = make_config(s, req, &config, ret_error);
         if (r < 0)
                 return r;
         r = iom_space_new(&config, &s->core);
         if (r == -EINVAL)
-                return asprintf(ret_why,
+                return asprintf(ret_error,
                                 "The aperture 0x%" PRIx64 "-0x%" PRIx64
                                 " must start on a 4 KiB page and end on the last byte of one, "
                                 "and the limits must not be 0",
@@ -363,7 +365,7 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
                                : r;
         if (r < 0)
                 return r;
-        r = add_reserved(s, req, ret_why);
+        r = add_reserved(s, req, ret_error);
         if (r < 0)
                 return r;
         if (s->vfio) {

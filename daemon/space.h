@@ -75,9 +75,9 @@ struct space_request {
 };
 
 /* Creates a space for @req, exports it and starts following its creator. On failure
- * returns a negative errno with *@ret_why saying what is wrong (may be NULL on -ENOMEM). */
+ * returns a negative errno with *@ret_error saying what is wrong (may be NULL on -ENOMEM). */
 int space_create(struct manager *m, const struct space_request *req, struct space **ret,
-                 char **ret_why);
+                 char **ret_error);
 
 /* Sends the Unmapped signals for what the call at hand unmapped: before its reply. */
 void space_announce_unmapped(struct space *s);
