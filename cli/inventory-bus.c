@@ -164,17 +164,14 @@ static int read_blocker(sd_bus_message *m, void *userdata) {
 
 static int read_region(sd_bus_message *m, void *userdata) {
         struct iom_group *g = userdata;
-        struct iom_region *grown;
         const char *type;
         uint64_t start, end;
         int r = sd_bus_message_read(m, "(tts)", &start, &end, &type);
 
         if (r <= 0)
                 return r;
-        grown = realloc(g->regions, (g->n_regions + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(g->regions, g->n_regions + 1) < 0)
                 return -ENOMEM;
-        g->regions = grown;
         g->regions[g->n_regions++] = (struct iom_region){
                 .start = start,
                 .end = end,
@@ -217,11 +214,8 @@ static int read_host_property(sd_bus_message *m, const char *name, struct iom_ho
                 if (r < 0)
                         return r;
                 while ((r = sd_bus_message_read(m, "(ss)", &unit, &type)) > 0) {
-                        struct iom_unit *grown =
-                                realloc(h->units, (h->n_units + 1) * sizeof(*grown));
-                        if (!grown)
+                        if (GREEDY_REALLOC(h->units, h->n_units + 1) < 0)
                                 return -ENOMEM;
-                        h->units = grown;
                         h->units[h->n_units].name = strdup(unit);
                         h->units[h->n_units].type = strdup(type);
                         h->n_units++;

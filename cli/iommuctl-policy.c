@@ -120,12 +120,10 @@ static int read_rules(sd_bus_message *m, struct shown_rule **ret, size_t *ret_n)
 
         r = sd_bus_message_enter_container(m, 'a', "(ssusssas)");
         while (r >= 0 && (r = sd_bus_message_enter_container(m, 'r', "ssusssas")) > 0) {
-                struct shown_rule *grown = realloc(rules, (n + 1) * sizeof(*grown));
-                if (!grown) {
+                if (GREEDY_REALLOC(rules, n + 1) < 0) {
                         r = -ENOMEM;
                         break;
                 }
-                rules = grown;
                 rules[n] = (struct shown_rule){};
                 r = sd_bus_message_read(m, "ssusss", &id, &file, &line, &action, &match, &options);
                 if (r >= 0) {

@@ -176,7 +176,7 @@ static int polkit_ask(struct auth *a, sd_bus_message *m, const char *action, sd_
         sd_bus *bus = sd_bus_message_get_bus(m);
         const char *sender = sd_bus_message_get_sender(m);
         bool interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
-        struct auth_query *q, **array;
+        struct auth_query *q;
         int r;
 
         if (!sender)
@@ -195,10 +195,8 @@ static int polkit_ask(struct auth *a, sd_bus_message *m, const char *action, sd_
                                   sender, action, 0, (uint32_t) interactive, "");
         if (r < 0)
                 return r;
-        array = reallocarray(a->queries, a->n_queries + 1, sizeof(*array));
-        if (!array)
+        if (GREEDY_REALLOC(a->queries, a->n_queries + 1) < 0)
                 return -ENOMEM;
-        a->queries = array;
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;

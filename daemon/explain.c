@@ -14,7 +14,6 @@
 #include "policy.h"
 
 _printf_(3, 4) static int add(struct explanation *e, const char *kind, const char *format, ...) {
-        struct explain_reason *grown;
         char *text;
         va_list ap;
         int n;
@@ -24,12 +23,10 @@ _printf_(3, 4) static int add(struct explanation *e, const char *kind, const cha
         va_end(ap);
         if (n < 0)
                 return -ENOMEM;
-        grown = realloc(e->reasons, (e->n_reasons + 1) * sizeof(*grown));
-        if (!grown) {
+        if (GREEDY_REALLOC(e->reasons, e->n_reasons + 1) < 0) {
                 free(text);
                 return -ENOMEM;
         }
-        e->reasons = grown;
         e->reasons[e->n_reasons++] = (struct explain_reason){.kind = kind, .text = text};
         return 0;
 }

@@ -84,7 +84,6 @@ static void emit_owner_state(struct libvirt *l, const char *owner) {
 }
 
 static void state_set(struct libvirt *l, const char *name, int state) {
-        struct domain_state *grown;
 
         for (size_t i = 0; i < l->n_states; i++)
                 if (streq(l->states[i].name, name)) {
@@ -92,10 +91,8 @@ static void state_set(struct libvirt *l, const char *name, int state) {
                         emit_owner_state(l, name);
                         return;
                 }
-        grown = reallocarray(l->states, l->n_states + 1, sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(l->states, l->n_states + 1) < 0)
                 return (void) log_oom();
-        l->states = grown;
         l->states[l->n_states].name = strdup(name);
         if (!l->states[l->n_states].name)
                 return (void) log_oom();

@@ -120,7 +120,7 @@ static struct space_creator *creator_find(struct manager *m, const char *name) {
 
 /* The creator record for @name, made (and followed on the bus) on its first space. */
 static int creator_take(struct manager *m, const char *name, struct space_creator **ret) {
-        struct space_creator *c = creator_find(m, name), **a;
+        struct space_creator *c = creator_find(m, name);
         int r;
 
         if (c) {
@@ -128,10 +128,8 @@ static int creator_take(struct manager *m, const char *name, struct space_creato
                 *ret = c;
                 return 0;
         }
-        a = reallocarray(m->creators, m->n_creators + 1, sizeof(*a));
-        if (!a)
+        if (GREEDY_REALLOC(m->creators, m->n_creators + 1) < 0)
                 return -ENOMEM;
-        m->creators = a;
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;

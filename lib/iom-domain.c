@@ -177,7 +177,6 @@ static int add_pci(struct iom_domain *d, xmlNode *n, enum iom_domain_pci_kind ki
                 .kind = kind,
                 .managed = prop_is(n, "managed", "yes", "no"),
         };
-        struct iom_domain_pci *grown;
         int r;
 
         r = parse_source_address(n, w, &pci.address, ret_error);
@@ -193,10 +192,8 @@ static int add_pci(struct iom_domain *d, xmlNode *n, enum iom_domain_pci_kind ki
         if (d->n_pci >= IOM_DOMAIN_PCI_MAX)
                 return iom_error(ret_error, -E2BIG, "line %ld: <%s> #%u: more than %u PCI devices",
                                  w->line, w->element, w->index, IOM_DOMAIN_PCI_MAX);
-        grown = reallocarray(d->pci, d->n_pci + 1, sizeof(*d->pci));
-        if (!grown)
+        if (GREEDY_REALLOC(d->pci, d->n_pci + 1) < 0)
                 return -ENOMEM;
-        d->pci = grown;
         d->pci[d->n_pci++] = pci;
         return 0;
 }

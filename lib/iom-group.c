@@ -116,15 +116,12 @@ struct iom_group *iom_group_free(struct iom_group *g) {
 }
 
 int iom_group_add_device(struct iom_group *g, struct iom_device *d) {
-        struct iom_device **grown;
         size_t i;
 
         if (!g || !d)
                 return -EINVAL;
-        grown = realloc(g->devices, (g->n_devices + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(g->devices, g->n_devices + 1) < 0)
                 return -ENOMEM;
-        g->devices = grown;
         /* Keep members sorted by address: insertion, groups are small. */
         for (i = g->n_devices; i > 0; i--) {
                 if (iom_address_compare(&g->devices[i - 1]->address, &d->address) < 0)
@@ -138,14 +135,11 @@ int iom_group_add_device(struct iom_group *g, struct iom_device *d) {
 
 int iom_group_add_blocker(struct iom_group *g, const struct iom_address *a, const char *driver,
                           const char *reason) {
-        struct iom_blocker *grown;
 
         if (!g || !a || !reason)
                 return -EINVAL;
-        grown = realloc(g->blockers, (g->n_blockers + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(g->blockers, g->n_blockers + 1) < 0)
                 return -ENOMEM;
-        g->blockers = grown;
         g->blockers[g->n_blockers] = (struct iom_blocker){
                 .address = *a,
                 .driver = driver ? strdup(driver) : NULL,

@@ -104,10 +104,8 @@ static int read_units(struct iom_host *h) {
                                 type = "amd";
                 }
 
-                struct iom_unit *grown = realloc(h->units, (h->n_units + 1) * sizeof(*grown));
-                if (!grown)
+                if (GREEDY_REALLOC(h->units, h->n_units + 1) < 0)
                         return -ENOMEM;
-                h->units = grown;
                 h->units[h->n_units].name = strdup(e->d_name);
                 h->units[h->n_units].type = strdup(type);
                 if (!h->units[h->n_units].name || !h->units[h->n_units].type) {

@@ -34,28 +34,22 @@ struct iom_inventory *iom_inventory_free(struct iom_inventory *inv) {
 
 int iom_inventory_add_device(struct iom_inventory *inv, struct iom_device *d) {
         _cleanup_(iom_device_freep) struct iom_device *owned = d;
-        struct iom_device **grown;
 
         if (!inv || !d)
                 return -EINVAL;
-        grown = realloc(inv->devices, (inv->n_devices + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(inv->devices, inv->n_devices + 1) < 0)
                 return -ENOMEM;
-        inv->devices = grown;
         inv->devices[inv->n_devices++] = TAKE_PTR(owned);
         return 0;
 }
 
 int iom_inventory_add_group(struct iom_inventory *inv, struct iom_group *g) {
         _cleanup_(iom_group_freep) struct iom_group *owned = g;
-        struct iom_group **grown;
 
         if (!inv || !g)
                 return -EINVAL;
-        grown = realloc(inv->groups, (inv->n_groups + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(inv->groups, inv->n_groups + 1) < 0)
                 return -ENOMEM;
-        inv->groups = grown;
         inv->groups[inv->n_groups++] = TAKE_PTR(owned);
         return 0;
 }

@@ -85,19 +85,16 @@ static void skip_blank(struct scanner *sc) {
 
 static int record(struct scanner *sc, const char *path, unsigned line, unsigned column,
                   unsigned key_line, unsigned key_column) {
-        struct position *grown =
-                realloc(sc->doc->positions, (sc->doc->n_positions + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(sc->doc->positions, sc->doc->n_positions + 1) < 0)
                 return -ENOMEM;
-        sc->doc->positions = grown;
-        grown[sc->doc->n_positions] = (struct position){
+        sc->doc->positions[sc->doc->n_positions] = (struct position){
                 .path = strdup(path),
                 .line = line,
                 .column = column,
                 .key_line = key_line,
                 .key_column = key_column,
         };
-        if (!grown[sc->doc->n_positions].path)
+        if (!sc->doc->positions[sc->doc->n_positions].path)
                 return -ENOMEM;
         sc->doc->n_positions++;
         return 0;

@@ -95,15 +95,12 @@ bool iom_plan_has_group(const struct iom_plan *p, unsigned group) {
 }
 
 int iom_plan_add_group(struct iom_plan *p, unsigned group) {
-        unsigned *grown;
         size_t i;
 
         if (iom_plan_has_group(p, group))
                 return 0;
-        grown = realloc(p->groups, (p->n_groups + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(p->groups, p->n_groups + 1) < 0)
                 return -ENOMEM;
-        p->groups = grown;
         for (i = p->n_groups; i > 0 && p->groups[i - 1] > group; i--)
                 p->groups[i] = p->groups[i - 1];
         p->groups[i] = group;
@@ -126,15 +123,12 @@ static int plan_add_step(struct iom_plan *p, const struct iom_device *d, const c
 }
 
 int iom_plan_append_step(struct iom_plan *p, const struct iom_plan_step *s) {
-        struct iom_plan_step *grown;
         int r;
 
         if (!p || !s)
                 return -EINVAL;
-        grown = realloc(p->steps, (p->n_steps + 1) * sizeof(*grown));
-        if (!grown)
+        if (GREEDY_REALLOC(p->steps, p->n_steps + 1) < 0)
                 return -ENOMEM;
-        p->steps = grown;
         r = iom_plan_step_copy(&p->steps[p->n_steps], s);
         if (r < 0)
                 return r;

@@ -4,8 +4,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +48,35 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
+
+/* Makes room for @need elements of @size in *@p, growing geometrically: it reallocates only
+ * when what malloc gave (malloc_usable_size(), so also an array allocated elsewhere) is too
+ * small, and then to twice @need, so appending n elements one at a time costs O(n). Returns 0
+ * or -ENOMEM (*@p unchanged). */
+static inline int greedy_realloc(void **p, size_t need, size_t size) {
+        size_t want;
+        void *q;
+
+        if (size == 0 || need > SIZE_MAX / size / 2)
+                return -ENOMEM;
+        if (*p && malloc_usable_size(*p) >= need * size)
+                return 0;
+        want = need < 4 ? 4 : 2 * need;
+        q = realloc(*p, want * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        return 0;
+}
+/* Through a void * of its own: the array's pointer is never written as another type. */
+#define GREEDY_REALLOC(array, need)                                                                \
+        ({                                                                                         \
+                void *_grown_ = (array);                                                           \
+                int _r_ = greedy_realloc(&_grown_, (need), sizeof(*(array)));                      \
+                if (_r_ >= 0)                                                                      \
+                        (array) = _grown_;                                                         \
+                _r_;                                                                               \
+        })
 
 /* Frees and returns NULL, for "p = mfree(p)". */
 static inline void *mfree(void *p) {

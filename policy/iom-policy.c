@@ -443,11 +443,8 @@ static void read_aliases(struct reader *rd, json_object *o, struct iom_policy *p
                                  why);
                         continue;
                 }
-                struct iom_policy_alias *grown =
-                        realloc(p->aliases, (p->n_aliases + 1) * sizeof(*grown));
-                if (!grown)
+                if (GREEDY_REALLOC(p->aliases, p->n_aliases + 1) < 0)
                         return;
-                p->aliases = grown;
                 p->aliases[p->n_aliases] =
                         (struct iom_policy_alias){.name = strdup(name), .address = a};
                 p->n_aliases++;
