@@ -87,7 +87,7 @@ struct batch_entry {
 
 static int read_batch(sd_bus_message *message, struct batch_entry **ret, size_t *ret_n) {
         _cleanup_free_ struct batch_entry *entries = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0;
         struct batch_entry e;
         int r;
 
@@ -98,14 +98,8 @@ static int read_batch(sd_bus_message *message, struct batch_entry **ret, size_t 
                0) {
                 if (n == MAP_BATCH_MAX)
                         return -E2BIG;
-                if (n == allocated) {
-                        struct batch_entry *a;
-                        allocated = allocated ? allocated * 2 : 64;
-                        a = reallocarray(entries, allocated, sizeof(*a));
-                        if (!a)
-                                return -ENOMEM;
-                        entries = a;
-                }
+                if (GREEDY_REALLOC(entries, n + 1) < 0)
+                        return -ENOMEM;
                 entries[n++] = e;
         }
         if (r < 0)

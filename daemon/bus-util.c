@@ -37,7 +37,7 @@ int bus_path_get_id(const char *path, const char *prefix, uint32_t *ret) {
 
 int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
         _cleanup_strv_free_ char **strv = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0;
         const char *s;
         int r;
 
@@ -47,15 +47,9 @@ int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
         while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
                 if (n == max)
                         return -E2BIG;
-                if (n + 1 >= allocated) {
-                        size_t want = MAX(allocated * 2, (size_t) 8);
-                        char **a = reallocarray(strv, want, sizeof(char *));
-                        if (!a)
-                                return -ENOMEM;
-                        memset(a + allocated, 0, (want - allocated) * sizeof(char *));
-                        strv = a;
-                        allocated = want;
-                }
+                if (GREEDY_REALLOC(strv, n + 2) < 0)
+                        return -ENOMEM;
+                strv[n + 1] = NULL;
                 strv[n] = strdup(s);
                 if (!strv[n++])
                         return -ENOMEM;

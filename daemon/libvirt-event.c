@@ -44,11 +44,8 @@ static struct lv_source *source_find(int id, bool timer) {
 }
 
 static int source_add(struct lv_source *s) {
-        struct lv_source **grown = reallocarray(sources, n_sources + 1, sizeof(*grown));
-
-        if (!grown)
+        if (GREEDY_REALLOC(sources, n_sources + 1) < 0)
                 return -ENOMEM;
-        sources = grown;
         sources[n_sources++] = s;
         s->id = ++last_id;
         return s->id;

@@ -69,18 +69,12 @@ static void on_unmapped(void *userdata, uint64_t iova, uint64_t size) {
 
         if (s->quiet || !s->manager->bus)
                 return;
-        if (s->n_unmapped == s->allocated_unmapped) {
-                size_t want = MAX(s->allocated_unmapped * 2, (size_t) 64);
-                uint64_t(*a)[2] = reallocarray(s->unmapped, want, sizeof(*a));
-                if (!a) {
-                        /* Never lose an invalidation: announce what is pending to make room. */
-                        space_announce_unmapped(s);
-                        (void) sd_bus_emit_signal(s->manager->bus, s->path, "org.iommud1.Space",
-                                                  "Unmapped", "a(tt)", 1, iova, size);
-                        return;
-                }
-                s->unmapped = a;
-                s->allocated_unmapped = want;
+        if (GREEDY_REALLOC(s->unmapped, s->n_unmapped + 1) < 0) {
+                /* Never lose an invalidation: announce what is pending to make room. */
+                space_announce_unmapped(s);
+                (void) sd_bus_emit_signal(s->manager->bus, s->path, "org.iommud1.Space", "Unmapped",
+                                          "a(tt)", 1, iova, size);
+                return;
         }
         s->unmapped[s->n_unmapped][0] = iova;
         s->unmapped[s->n_unmapped][1] = size;
@@ -309,11 +303,8 @@ static int add_reserved(struct space *s, const struct space_request *req, char *
 }
 
 static int manager_add_space(struct manager *m, struct space *s) {
-        struct space **a = reallocarray(m->spaces, m->n_spaces + 1, sizeof(*a));
-
-        if (!a)
+        if (GREEDY_REALLOC(m->spaces, m->n_spaces + 1) < 0)
                 return -ENOMEM;
-        m->spaces = a;
         m->spaces[m->n_spaces++] = s;
         return 0;
 }

@@ -46,7 +46,7 @@ struct space {
         /* Ranges unmapped by the call at hand, announced in one Unmapped signal (or a few)
          * before its reply: space_announce_unmapped(). */
         uint64_t (*unmapped)[2];
-        size_t n_unmapped, allocated_unmapped;
+        size_t n_unmapped;
 
         /* A space backed by a VFIO container (CreateSpace's "group" and "memory"). */
         bool has_group;

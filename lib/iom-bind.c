@@ -250,10 +250,8 @@ static int collect_devnums(const char *dir, int depth, dev_t **devs, size_t *n) 
                         continue;
                 if (streq(e->d_name, "dev") && iom_sysfs_read_string(dir, "dev", &value) >= 0 &&
                     sscanf(value, "%u:%u", &maj, &min) == 2) {
-                        dev_t *grown = realloc(*devs, (*n + 1) * sizeof(dev_t));
-                        if (!grown)
+                        if (GREEDY_REALLOC(*devs, *n + 1) < 0)
                                 return -ENOMEM;
-                        *devs = grown;
                         (*devs)[(*n)++] = makedev(maj, min);
                 }
                 if (e->d_type != DT_DIR || depth == 0)
@@ -309,10 +307,8 @@ int iom_bind_find_holders(const struct iom_address *a, int group, char **ret) {
                 struct stat st;
                 (void) snprintf(vfio, sizeof(vfio), "/dev/vfio/%d", group);
                 if (stat(vfio, &st) >= 0 && S_ISCHR(st.st_mode)) {
-                        dev_t *grown = realloc(devs, (n + 1) * sizeof(dev_t));
-                        if (!grown)
+                        if (GREEDY_REALLOC(devs, n + 1) < 0)
                                 return -ENOMEM;
-                        devs = grown;
                         devs[n++] = st.st_rdev;
                 }
         }

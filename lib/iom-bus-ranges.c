@@ -59,7 +59,7 @@ int iom_bus_read_dict(sd_bus_message *m,
 struct ranges {
         uint64_t (**ranges)[2];
         size_t *n;
-        size_t max, allocated;
+        size_t max;
 };
 
 static int read_range(sd_bus_message *m, void *userdata) {
@@ -71,14 +71,8 @@ static int read_range(sd_bus_message *m, void *userdata) {
                 return r;
         if (*x->n >= x->max)
                 return -E2BIG;
-        if (*x->n == x->allocated) {
-                size_t want = MAX(x->allocated * 2, (size_t) 16);
-                uint64_t(*a)[2] = reallocarray(*x->ranges, want, sizeof(*a));
-                if (!a)
-                        return -ENOMEM;
-                *x->ranges = a;
-                x->allocated = want;
-        }
+        if (GREEDY_REALLOC(*x->ranges, *x->n + 1) < 0)
+                return -ENOMEM;
         (*x->ranges)[*x->n][0] = first;
         (*x->ranges)[*x->n][1] = last;
         (*x->n)++;
@@ -86,7 +80,5 @@ static int read_range(sd_bus_message *m, void *userdata) {
 }
 
 int iom_bus_read_ranges(sd_bus_message *m, size_t max, uint64_t (**ranges)[2], size_t *n) {
-        /* Only *@n entries are known to be allocated: the first append grows the array. */
-        return iom_bus_read_variant_array(m, "(tt)", read_range,
-                                          &(struct ranges){ranges, n, max, *n});
+        return iom_bus_read_variant_array(m, "(tt)", read_range, &(struct ranges){ranges, n, max});
 }

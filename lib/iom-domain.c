@@ -201,14 +201,11 @@ static int add_pci(struct iom_domain *d, xmlNode *n, enum iom_domain_pci_kind ki
 static int add_ignored(struct iom_domain *d, size_t *n_ignored, xmlNode *n, const struct where *w) {
         _cleanup_xml_free_ xmlChar *type = xmlGetProp(n, (const xmlChar *) "type");
         _cleanup_xml_free_ xmlChar *mode = xmlGetProp(n, (const xmlChar *) "mode");
-        char **grown;
 
         if (*n_ignored >= IOM_DOMAIN_PCI_MAX)
                 return 0; /* a list for the log: the first ones say enough */
-        grown = reallocarray(d->ignored, *n_ignored + 2, sizeof(char *));
-        if (!grown)
+        if (GREEDY_REALLOC(d->ignored, *n_ignored + 2) < 0)
                 return -ENOMEM;
-        d->ignored = grown;
         d->ignored[*n_ignored + 1] = NULL;
         if (asprintf(&d->ignored[*n_ignored], "<%s> #%u (mode '%.32s', type '%.32s', line %ld)",
                      w->element, w->index, mode ? (const char *) mode : "subsystem",

@@ -71,10 +71,8 @@ int iom_regions_parse(const char *text, struct iom_region **ret, size_t *ret_n,
                                 *ret_line = line_no;
                         return -EINVAL;
                 }
-                struct iom_region *grown = realloc(regions, (n + 1) * sizeof(*regions));
-                if (!grown)
+                if (GREEDY_REALLOC(regions, n + 1) < 0)
                         return -ENOMEM;
-                regions = grown;
                 regions[n++] = r;
         }
         *ret = TAKE_PTR(regions);

@@ -31,13 +31,10 @@ struct strvec {
 
 /* Appends @s, which it takes (and frees on failure). */
 static int strvec_push(struct strvec *l, char *s) {
-        char **grown = realloc(l->v, (l->n + 2) * sizeof(char *));
-
-        if (!grown) {
+        if (GREEDY_REALLOC(l->v, l->n + 2) < 0) {
                 free(s);
                 return -ENOMEM;
         }
-        l->v = grown;
         l->v[l->n++] = s;
         l->v[l->n] = NULL;
         return 0;
@@ -218,16 +215,14 @@ static int btrfs_members(const char *name, char ***ret) {
 static int collect_block(struct blockdevs *bs, const char *dir, const char *name, const char *via,
                          size_t root, int depth) {
         _cleanup_free_ char *holders = NULL, *devnum = NULL, *partition = NULL;
-        struct blockdev *b, *grown;
+        struct blockdev *b;
         size_t i = bs->n;
         unsigned maj, min;
         struct dirent *e;
         int r;
 
-        grown = realloc(bs->v, (bs->n + 1) * sizeof(struct blockdev));
-        if (!grown)
+        if (GREEDY_REALLOC(bs->v, bs->n + 1) < 0)
                 return -ENOMEM;
-        bs->v = grown;
         b = &bs->v[bs->n++];
         *b = (struct blockdev){
                 .name = strdup(name),

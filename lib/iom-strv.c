@@ -20,10 +20,8 @@ int iom_strv_split(const char *s, char ***ret) {
         if (!copy || !v)
                 return -ENOMEM;
         for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-                char **grown = realloc(v, (n + 2) * sizeof(char *));
-                if (!grown)
+                if (GREEDY_REALLOC(v, n + 2) < 0)
                         return -ENOMEM;
-                v = grown;
                 v[n + 1] = NULL;
                 v[n] = strdup(w);
                 if (!v[n])

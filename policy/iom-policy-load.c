@@ -136,10 +136,8 @@ int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **re
                         r = iom_policy_add_text(p, *path, text, ret_errors);
                 if (r < 0)
                         ret_r = -EINVAL;
-                char **grown = realloc(p->files, (n + 2) * sizeof(char *));
-                if (!grown)
+                if (GREEDY_REALLOC(p->files, n + 2) < 0)
                         return -ENOMEM;
-                p->files = grown;
                 p->files[n] = strdup(*path);
                 p->files[++n] = NULL;
         }
