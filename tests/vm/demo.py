@@ -4,10 +4,12 @@ import os
 import shutil
 
 from checks import driver_of
+from libvirt_guest import VIRSH, define, set_up, start_libvirtd
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
 POLICY_DIR = "/run/iommud-demo/policy.d"
+DOMAIN = ("router-lab", "0f6c3b5a-2d4e-4c8f-9a1b-7e5d3c2b1a09")
 
 
 def dmar_lines(vm):
@@ -115,7 +117,30 @@ def assignment(vm):
         vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 30)
         vm.show(["iommuctl", "show", lan1])
         say("")
-        say("With libvirt, the same happens as guests start and stop: iommud-libvirt-hook assigns")
-        say("a domain's PCI devices at 'virsh start' (a refusal stops the start, naming the rule)")
-        say("and releases them when it stops, and iommud follows libvirt's domains itself (see")
-        say("iommud(8), LIBVIRT HOOK and FOLLOWING LIBVIRT).")
+        with_libvirt(vm, guest, lan1)
+
+
+def with_libvirt(vm, guest, lan1):
+        """The same through libvirt: the hook assigns at `virsh start`, releases at the end."""
+        say = vm.say
+        set_up(vm)
+        start_libvirtd(vm, "libvirtd")
+        define(vm, *DOMAIN, lan1)
+        say("")
+        say("Guests start and stop with libvirt. libvirtd runs in this guest too, with")
+        say("iommud-libvirt-hook installed as its qemu hook (/etc/libvirt/hooks/qemu.d/iommud).")
+        say(f"The domain '{guest}' is a small nested guest holding the second NIC as a")
+        say("<hostdev managed='no'>; no iommuctl first: starting it assigns the NIC through the")
+        say("hook, under the same policy, and the nested QEMU opens its group's /dev/vfio node:")
+        say("")
+        vm.show(VIRSH + ["start", guest], timeout=180)
+        vm.check(driver_of(lan1) == "vfio-pci", f"{lan1} is on {driver_of(lan1)} after "
+                 f"virsh start {guest}")
+        vm.show(["iommuctl", "show", lan1])
+        say("")
+        say("Stopping the domain sends the NIC home (the release hook, and iommud following")
+        say("libvirt's events even without it; see iommud(8), FOLLOWING LIBVIRT):")
+        say("")
+        vm.show(VIRSH + ["destroy", guest])
+        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 60)
+        vm.show(["iommuctl", "list"])

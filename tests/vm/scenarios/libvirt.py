@@ -7,71 +7,19 @@
 # returns the NIC through libvirt's lifecycle event, which iommud follows.
 import json
 import os
-import re
 import time
 
 from checks import driver_of as driver, override_of as override
 from harness.proc import stop
+from libvirt_guest import FOLLOWING, HOOK, VIRSH, define, set_up, start_libvirtd, write
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
 
 JOURNAL = "/run/iommud/state.json"
-HOOK = "/etc/libvirt/hooks/qemu.d/iommud"
 POLICY_DIR = "/run/libvirt-test/policy"
-VIRSH = ["virsh", "--connect", "qemu:///system"]
-FOLLOWING = "Following libvirt at qemu:///system."
-
-# The QEMU driver looks the libvirt-qemu user up before it reads qemu.conf; the guest lacks
-# cgroups, namespaces and a security driver libvirt could use, and virtlogd.
-QEMU_CONF = """user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-stdio_handler = "file"
-"""
-# No polkit in the guest: root's virsh and iommud's read-only connection need no auth.
-LIBVIRTD_CONF = """auth_unix_ro = "none"
-auth_unix_rw = "none"
-"""
-
-DOMAIN = """<domain type='qemu'>
-  <name>{name}</name>
-  <uuid>{uuid}</uuid>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='{domain:#06x}' bus='{bus:#04x}' slot='{slot:#04x}'
-        function='{function:#x}'/></source>
-      <rom bar='off'/>
-    </hostdev>
-  </devices>
-</domain>
-"""
 NESTED = ("nested", "5b0c2d8e-7a43-4f6e-9c1b-2f8d6e4a1c01")
 DENIED = ("denied", "5b0c2d8e-7a43-4f6e-9c1b-2f8d6e4a1c02")
-
-
-def write(path, text):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-                f.write(text)
-
-
-def append(path, line):
-        with open(path) as f:
-                if any(existing.split(":")[0] == line.split(":")[0] for existing in f):
-                        return
-        with open(path, "a") as f:
-                f.write(line + "\n")
 
 
 def claims():
@@ -82,13 +30,6 @@ def claims():
 def iommud_log(vm):
         with open(vm.processes["iommud"][1]) as f:
                 return f.read()
-
-
-def start_libvirtd(vm, name):
-        """Starts libvirtd as NAME (its log in the results as NAME.log)."""
-        vm.start_service(name, ["/usr/sbin/libvirtd"], timeout=120)
-        vm.wait_for("libvirtd to answer", lambda: vm.run(VIRSH + ["version"], check=False,
-                                                          quiet=True).returncode == 0, 60)
 
 
 def qemu_holds(vm, name, node):
@@ -112,19 +53,9 @@ def start(vm, name, lan1, group):
 
 def run(vm):
         lan1 = vm.address_of("lan1")
-        m = re.fullmatch(r"([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])", lan1)
-        address = dict(zip(("domain", "bus", "slot", "function"),
-                           (int(x, 16) for x in m.groups())))
         vm.check(driver(lan1) == "e1000e", f"{lan1} starts on {driver(lan1)}, not e1000e")
 
-        # The guest's /etc is a tmpfs over the host's: libvirt's settings, its user, the hook.
-        append("/etc/group", "libvirt-qemu:x:64055:")
-        append("/etc/passwd", "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:"
-               "/usr/sbin/nologin")
-        write("/etc/libvirt/qemu.conf", QEMU_CONF)
-        write("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)
-        os.makedirs(os.path.dirname(HOOK), exist_ok=True)
-        os.symlink(os.path.join(vm.build_dir, "hook", "iommud-libvirt-hook"), HOOK)
+        set_up(vm)
         policy = {"rules": [
                 {"id": "lan1-to-nested", "match": {"address": lan1}, "guests": [NESTED[0]],
                  "action": "allow"},
@@ -137,9 +68,7 @@ def run(vm):
         vm.wait_for("iommud to follow libvirt", lambda: FOLLOWING in iommud_log(vm), 60)
         group = vm.iommuctl_json("show", lan1)["group"]["id"]
         for name, uuid in (NESTED, DENIED):
-                write(f"/run/libvirt-test/{name}.xml", DOMAIN.format(name=name, uuid=uuid,
-                                                                     **address))
-                vm.run(VIRSH + ["define", f"/run/libvirt-test/{name}.xml"])
+                define(vm, name, uuid, lan1)
 
         # (1) The hook assigns at `virsh start`, the nested QEMU holds the group's node, and
         # `virsh destroy` sends the NIC home.
