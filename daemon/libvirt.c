@@ -380,6 +380,7 @@ static void open_done(void *userdata) {
         if (t->conn)
                 connection_setup(l, TAKE_PTR(t->conn));
         else {
+                log_debug("libvirt at %s: not reached: %s", l->uri, strempty(t->error));
                 if (!l->said_absent)
                         log_notice("libvirt at %s cannot be reached (%s); trying again, with "
                                    "longer waits up to %llu s.",

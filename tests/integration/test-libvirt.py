@@ -106,6 +106,9 @@ class LibvirtTest(HostCase):
 
     def test_absent_libvirt_is_said_once(self):
         self.restart([], uri=f'test://{self.dir}/no-such-node.xml')
+        # Retried (after 1 s, then 2 s; each attempt at debug level), said once.
+        wait_for(lambda: self.harness.daemon.errors().count(': not reached: ') >= 2,
+                 'a second attempt')
         errors = self.harness.daemon.errors()
         self.assertEqual(errors.count('cannot be reached'), 1, errors)
         # The daemon serves meanwhile.

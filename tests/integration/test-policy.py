@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 
 from harness import Daemon, HarnessError, HostCase, host_main, wait_for
 
@@ -67,13 +68,20 @@ class PolicyTest(HostCase):
     def test_refusals_do_not_flood_the_log(self):
         self.restart()  # an empty directory: every assignment refused
         name = 'x' * 250
-        bus = self.harness.bus.address
+        began = time.monotonic()
         for _ in range(40):
             self.harness.bus.busctl('call', 'org.iommud1', '/org/iommud1',
                                     'org.iommud1.Manager', 'Assign', 'sasa{sv}', name, '1',
                                     DEVICE, '1', 'dry-run', 'b', 'true', check=False)
-        logged = self.harness.daemon.errors().count('may not have')
-        self.assertEqual(logged, 10, f'{logged} refusals logged for 40 calls ({bus})')
+        # At most 10 in each 10 s window the calls spanned (one, unless the machine crawls).
+        windows = int((time.monotonic() - began) // 10) + 1
+        errors = self.harness.daemon.errors()
+        logged = errors.count('may not have')
+        self.assertGreaterEqual(logged, 10)
+        self.assertLessEqual(logged, 10 * windows, f'{logged} refusals logged for 40 calls')
+        # The caller's 250-byte name is cut in the log.
+        self.assertIn("'" + 'x' * 64 + "…'", errors)
+        self.assertNotIn('x' * 65, errors)
 
     def test_allowed_by_a_rule_names_it(self):
         self.write('10-rules.json', [GPU_RULE])
