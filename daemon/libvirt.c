@@ -236,6 +236,14 @@ static void follow_domain(struct libvirt *l, virDomainPtr dom, bool detached_too
                 release_detached(l, name, d);
 }
 
+/* Whether a group before the @i-th has the same owner: one release takes all its groups. */
+static bool owner_seen_before(const struct iom_inventory *inv, size_t i) {
+        for (size_t k = 0; k < i; k++)
+                if (streq_ptr(inv->groups[k]->owner, inv->groups[i]->owner))
+                        return true;
+        return false;
+}
+
 /* At every connection: what runs is adopted; what libvirt started and no longer runs goes
  * home. Groups assigned by hand (no UUID recorded) are the administrator's: left alone. */
 static void reconcile(struct libvirt *l) {
@@ -253,7 +261,8 @@ static void reconcile(struct libvirt *l) {
                 follow_domain(l, doms[i], false);
         for (size_t i = 0; i < inv->n_groups; i++) {
                 const struct iom_group *g = inv->groups[i];
-                if (!g->owner || !g->owner_uuid || libvirt_domain_state(l, g->owner))
+                if (!g->owner || !g->owner_uuid || libvirt_domain_state(l, g->owner) ||
+                    owner_seen_before(inv, i))
                         continue;
                 log_info("'%s' owns IOMMU group %u but libvirt does not run it: its groups go "
                          "home.",
