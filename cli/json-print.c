@@ -28,12 +28,11 @@ json_object *json_document_new(void) {
 }
 
 int json_print(json_object *o) {
-        const char *s;
+        _cleanup_free_ char *s = NULL;
 
         if (!o)
                 return -ENOMEM;
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        s = iom_json_format(o);
         if (!s)
                 return -ENOMEM;
         return puts(s) < 0 ? -EIO : 0;

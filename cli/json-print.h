@@ -3,17 +3,14 @@
  * builders and the one finisher that prints a document. */
 #pragma once
 
-#include <json-c/json.h>
-
 #include "iom-address.h"
+#include "iom-json.h"
 #include "macro.h"
 
 /* The schema version every document carries as its "version" (iommuctl(1), JSON OUTPUT).
  * Raised when a key changes type or meaning; 2: every number is a JSON number, plan reasons
  * and rules are objects. */
 #define JSON_SCHEMA_VERSION 2
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* json-c takes NULL values in object_add and array_add as null; OOM while building just yields
  * nulls, and json_print() reports it. */

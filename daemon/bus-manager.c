@@ -348,6 +348,8 @@ static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_
         int r;
 
         r = manager_load_policy(m, &errors);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
                 if (asprintf(&text, "The policy in %s is broken; the policy in force stays:\n%s",
                              m->policy_dir, strempty(errors)) < 0)
@@ -487,15 +489,17 @@ static int read_space_options(sd_bus_message *m, struct space_request *req, sd_b
 static int method_create_space(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         struct space_request req = {.memory_fd = -EBADF};
-        _cleanup_free_ char *why = NULL;
-        const char *bad;
+        _cleanup_free_ char *why = NULL, *bad = NULL;
         struct space *s;
         int r;
 
         r = sd_bus_message_read(message, "s", &req.guest);
         if (r < 0)
                 return r;
-        if (iom_owner_validate(req.guest, &bad) < 0)
+        r = iom_owner_validate(req.guest, &bad);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
                 return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT, "Guest '%s': %s",
                                          IOM_ESCAPE(req.guest), bad);
         r = read_space_options(message, &req, error);

@@ -14,11 +14,11 @@
 #include "manager.h"
 #include "policy.h"
 
-int manager_load_policy(struct manager *m, char **ret_errors) {
+int manager_load_policy(struct manager *m, char **ret_error) {
         struct iom_policy *p = NULL;
         int r;
 
-        r = iom_policy_load_dir(m->policy_dir, &p, ret_errors);
+        r = iom_policy_load_dir(m->policy_dir, &p, ret_error);
         if (r < 0)
                 return r;
         iom_policy_free(m->policy);

@@ -8,8 +8,9 @@
 struct manager;
 
 /* Loads the policy directory. At start a broken policy is fatal (the errors are logged);
- * on reload it is reported in *@ret_errors and the policy in force stays. */
-int manager_load_policy(struct manager *m, char **ret_errors);
+ * on reload it is reported in *@ret_error, one problem per line, and the policy in force
+ * stays. */
+int manager_load_policy(struct manager *m, char **ret_error);
 
 /* Asks the policy about every endpoint an assign plan moves: -EACCES naming the rule (or the
  * default deny) for the first device the guest may not have; otherwise each step records the

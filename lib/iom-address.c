@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "iom-address.h"
+#include "iom-error.h"
 
 /* Reads up to @max_digits hex digits; returns how many were read, 0 when none. */
 static size_t parse_hex(const char *s, size_t max_digits, uint64_t *ret) {
@@ -21,57 +22,56 @@ static size_t parse_hex(const char *s, size_t max_digits, uint64_t *ret) {
         return n;
 }
 
-#define FAIL(msg)                                                                                  \
-        do {                                                                                       \
-                if (ret_error)                                                                     \
-                        *ret_error = (msg);                                                        \
-                return -EINVAL;                                                                    \
-        } while (0)
-
-int iom_address_parse(const char *s, struct iom_address *ret, const char **ret_error) {
+int iom_address_parse(const char *s, struct iom_address *ret, char **ret_error) {
         uint64_t fields[3], function;
         size_t n_fields = 0;
         const char *p;
 
         if (!s || !ret)
-                FAIL("no address given");
+                return iom_error(ret_error, -EINVAL, "no address given");
         if (!*s)
-                FAIL("the address is empty");
+                return iom_error(ret_error, -EINVAL, "the address is empty");
 
         /* Colon-separated hex fields: [domain:]bus:slot, then '.' function. */
         p = s;
         for (;;) {
                 size_t n = parse_hex(p, 9, &fields[n_fields]);
                 if (n == 0)
-                        FAIL("expected hexadecimal digits, as in 0000:01:00.0");
+                        return iom_error(ret_error, -EINVAL,
+                                         "expected hexadecimal digits, as in 0000:01:00.0");
                 if (n > 8)
-                        FAIL("a field has too many digits");
+                        return iom_error(ret_error, -EINVAL, "a field has too many digits");
                 p += n;
                 n_fields++;
                 if (*p != ':')
                         break;
                 if (n_fields == 3)
-                        FAIL("too many ':'-separated fields, expected [domain:]bus:slot.function");
+                        return iom_error(ret_error, -EINVAL,
+                                         "too many ':'-separated fields, expected "
+                                         "[domain:]bus:slot.function");
                 p++;
         }
         if (n_fields < 2)
-                FAIL("expected [domain:]bus:slot.function, as in 0000:01:00.0");
+                return iom_error(ret_error, -EINVAL,
+                                 "expected [domain:]bus:slot.function, as in 0000:01:00.0");
 
         uint64_t domain = n_fields == 3 ? fields[0] : 0;
         uint64_t bus = fields[n_fields - 2], slot = fields[n_fields - 1];
         if (domain > UINT32_MAX)
-                FAIL("the domain is out of range");
+                return iom_error(ret_error, -EINVAL, "the domain is out of range");
         if (bus > 0xff)
-                FAIL("the bus must be 00-ff");
+                return iom_error(ret_error, -EINVAL, "the bus must be 00-ff");
         if (slot > 0x1f)
-                FAIL("the slot (device) must be 00-1f");
+                return iom_error(ret_error, -EINVAL, "the slot (device) must be 00-1f");
         if (*p != '.')
-                FAIL("expected '.' and a function number after the slot");
+                return iom_error(ret_error, -EINVAL,
+                                 "expected '.' and a function number after the slot");
         p++;
         if (parse_hex(p, 2, &function) != 1 || p[1] != '\0')
-                FAIL("the function must be one digit 0-7 and end the address");
+                return iom_error(ret_error, -EINVAL,
+                                 "the function must be one digit 0-7 and end the address");
         if (function > 7)
-                FAIL("the function must be 0-7");
+                return iom_error(ret_error, -EINVAL, "the function must be 0-7");
 
         *ret = (struct iom_address){
                 .domain = (uint32_t) domain,

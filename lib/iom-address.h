@@ -16,9 +16,9 @@ struct iom_address {
 /* "dddd:bb:ss.f" plus NUL */
 #define IOM_ADDRESS_STRING_MAX 19
 
-/* Parses "0000:01:00.0", "01:00.0", "1:0.0" in either case. On failure returns -EINVAL and,
- * if @ret_error is non-NULL, points it at a static message saying what is wrong. */
-int iom_address_parse(const char *s, struct iom_address *ret, const char **ret_error);
+/* Parses "0000:01:00.0", "01:00.0", "1:0.0" in either case. On failure returns -EINVAL with
+ * *@ret_error (when non-NULL) saying what is wrong ("the bus must be 00-ff"). */
+int iom_address_parse(const char *s, struct iom_address *ret, char **ret_error);
 
 /* Formats as "dddd:bb:ss.f" (lower-case hex, domain always present). Returns @buf. */
 char *iom_address_format(const struct iom_address *a, char buf[static IOM_ADDRESS_STRING_MAX]);

@@ -1,20 +1,57 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Errors with a sentence. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "iom-error.h"
 
 int iom_error(char **ret_error, int error, const char *format, ...) {
         va_list ap;
+        int r;
 
         if (!ret_error)
                 return error;
         free(*ret_error);
         va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
+        r = vasprintf(ret_error, format, ap);
         va_end(ap);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return error;
+}
+
+int iom_error_append(char **ret_error, int error, const char *format, ...) {
+        _cleanup_free_ char *line = NULL;
+        size_t n, m;
+        char *grown;
+        va_list ap;
+        int r;
+
+        if (!ret_error)
+                return error;
+        va_start(ap, format);
+        r = vasprintf(&line, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                line = NULL;
+                return -ENOMEM;
+        }
+        if (!*ret_error) {
+                *ret_error = TAKE_PTR(line);
+                return error;
+        }
+        n = strlen(*ret_error);
+        m = (size_t) r;
+        grown = realloc(*ret_error, n + 1 + m + 1);
+        if (!grown)
+                return -ENOMEM;
+        grown[n] = '\n';
+        memcpy(grown + n + 1, line, m + 1);
+        *ret_error = grown;
         return error;
 }

@@ -6,15 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "iom-journal.h"
 #include "iom-json.h"
 #include "iom-owner.h"
 #include "iom-utf8.h"
 #include "macro.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* ---- writing ---- */
 
@@ -44,7 +40,6 @@ static json_object *steps_json(const struct iom_plan_step *steps, size_t n) {
 char *iom_journal_to_json(const struct iom_journal *j) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *claims = json_object_new_array(), *intents = json_object_new_array();
-        const char *s;
 
         if (!root || !claims || !intents) {
                 json_object_put(claims);
@@ -84,93 +79,34 @@ char *iom_journal_to_json(const struct iom_journal *j) {
         }
         json_object_object_add(root, "intents", intents);
 
-        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-        return s ? strdup(s) : NULL;
+        return iom_json_format(root);
 }
 
 /* ---- reading ---- */
 
+/* The first problem ends the reading: a journal is the daemon's own file. */
 struct reader {
-        const char *name;
+        struct iom_json_doc *doc;
         char **error;
 };
 
-_printf_(3, 4) static int bad(struct reader *rd, const char *path, const char *format, ...) {
-        _cleanup_free_ char *what = NULL;
-        va_list ap;
-
-        va_start(ap, format);
-        if (vasprintf(&what, format, ap) < 0)
-                what = NULL;
-        va_end(ap);
-        if (rd->error && asprintf(rd->error, "%s: %s: %s", rd->name, path, strempty(what)) < 0)
-                *rd->error = NULL;
-        return -EBADMSG;
-}
-
-static int get(struct reader *rd, json_object *o, const char *path, const char *key, json_type type,
-               bool nullable, json_object **ret) {
-        static const char *const names[] = {
-                [json_type_null] = "null",        [json_type_boolean] = "a boolean",
-                [json_type_double] = "a number",  [json_type_int] = "an integer",
-                [json_type_object] = "an object", [json_type_array] = "an array",
-                [json_type_string] = "a string",
-        };
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v))
-                return bad(rd, path, "'%s' is missing", key);
-        if (!v && nullable) {
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, type))
-                return bad(rd, path, "'%s' must be %s%s", key, names[type],
-                           nullable ? " or null" : "");
-        *ret = v;
-        return 0;
-}
-
-static int check_keys(struct reader *rd, json_object *o, const char *path,
-                      const char *const *allowed) {
-        json_object_object_foreach(o, key, value) {
-                bool known = false;
-                (void) value;
-                for (const char *const *a = allowed; *a; a++)
-                        known = known || streq(*a, key);
-                if (!known)
-                        return bad(rd, path, "unknown key '%s'", IOM_ESCAPE(key));
-        }
-        return 0;
-}
-
-static int get_string(struct reader *rd, json_object *o, const char *path, const char *key,
-                      bool nullable, char **ret) {
-        json_object *v;
-        int r = get(rd, o, path, key, json_type_string, nullable, &v);
-        if (r < 0)
-                return r;
-        *ret = v ? strdup(json_object_get_string(v)) : NULL;
-        return v && !*ret ? -ENOMEM : 0;
-}
+#define bad(rd, path, ...) iom_json_error((rd)->doc, path, 0, (rd)->error, __VA_ARGS__)
 
 /* An owner as iom_owner_validate() has it: the daemon logs and publishes what it reads. */
 static int get_owner(struct reader *rd, json_object *o, const char *path, bool nullable,
                      char **ret) {
-        const char *why;
-        int r = get_string(rd, o, path, "owner", nullable, ret);
+        _cleanup_free_ char *why = NULL;
+        int r = iom_json_member_string(rd->doc, o, path, "owner", nullable, ret, rd->error);
 
         if (r < 0 || !*ret)
                 return r;
-        if (iom_owner_validate(*ret, &why) < 0)
-                return bad(rd, path, "'owner': %s", why);
-        return 0;
+        r = iom_owner_validate(*ret, &why);
+        return r == -EINVAL ? bad(rd, path, "'owner': %s", why) : r;
 }
 
 static int get_group(struct reader *rd, json_object *o, const char *path, unsigned *ret) {
         json_object *v;
-        int r = get(rd, o, path, "group", json_type_int, false, &v);
+        int r = iom_json_member(rd->doc, o, path, "group", json_type_int, false, &v, rd->error);
         if (r < 0)
                 return r;
         int64_t g = json_object_get_int64(v);
@@ -182,14 +118,14 @@ static int get_group(struct reader *rd, json_object *o, const char *path, unsign
 
 static int get_address(struct reader *rd, json_object *o, const char *path,
                        struct iom_address *ret) {
+        _cleanup_free_ char *why = NULL;
         json_object *v;
-        const char *why;
-        int r = get(rd, o, path, "address", json_type_string, false, &v);
+        int r = iom_json_member(rd->doc, o, path, "address", json_type_string, false, &v,
+                                rd->error);
         if (r < 0)
                 return r;
-        if (iom_address_parse(json_object_get_string(v), ret, &why) < 0)
-                return bad(rd, path, "'address': %s", why);
-        return 0;
+        r = iom_address_parse(json_object_get_string(v), ret, &why);
+        return r == -EINVAL ? bad(rd, path, "'address': %s", why) : r;
 }
 
 static int read_claim(struct reader *rd, json_object *o, const char *path, struct iom_claim *c) {
@@ -200,13 +136,15 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
 
         if (!json_object_is_type(o, json_type_object))
                 return bad(rd, path, "must be an object");
-        if ((r = check_keys(rd, o, path, keys)) < 0 ||
+        if ((r = iom_json_check_keys(rd->doc, o, path, keys, rd->error)) < 0 ||
             (r = get_group(rd, o, path, &c->group)) < 0 ||
             (r = get_owner(rd, o, path, false, &c->owner)) < 0 ||
             /* Optional: journals from before libvirt's UUIDs were recorded lack it. */
             (json_object_object_get_ex(o, "uuid", NULL) &&
-             (r = get_string(rd, o, path, "uuid", false, &c->uuid)) < 0) ||
-            (r = get(rd, o, path, "devices", json_type_array, false, &devices)) < 0)
+             (r = iom_json_member_string(rd->doc, o, path, "uuid", false, &c->uuid, rd->error)) <
+                     0) ||
+            (r = iom_json_member(rd->doc, o, path, "devices", json_type_array, false, &devices,
+                                 rd->error)) < 0)
                 return r;
         size_t n = json_object_array_length(devices);
         c->devices = calloc(n ? n : 1, sizeof(*c->devices));
@@ -219,10 +157,10 @@ static int read_claim(struct reader *rd, json_object *o, const char *path, struc
                 (void) snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
                 if (!json_object_is_type(d, json_type_object))
                         return bad(rd, sub, "must be an object");
-                if ((r = check_keys(rd, d, sub, device_keys)) < 0 ||
+                if ((r = iom_json_check_keys(rd->doc, d, sub, device_keys, rd->error)) < 0 ||
                     (r = get_address(rd, d, sub, &c->devices[i].address)) < 0 ||
-                    (r = get_string(rd, d, sub, "host_driver", true, &c->devices[i].host_driver)) <
-                            0)
+                    (r = iom_json_member_string(rd->doc, d, sub, "host_driver", true,
+                                                &c->devices[i].host_driver, rd->error)) < 0)
                         return r;
                 c->n_devices++;
         }
@@ -238,11 +176,12 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
 
         if (!json_object_is_type(o, json_type_object))
                 return bad(rd, path, "must be an object");
-        if ((r = check_keys(rd, o, path, keys)) < 0 ||
+        if ((r = iom_json_check_keys(rd->doc, o, path, keys, rd->error)) < 0 ||
             (r = get_group(rd, o, path, &in->group)) < 0 ||
-            (r = get_string(rd, o, path, "op", false, &op)) < 0 ||
+            (r = iom_json_member_string(rd->doc, o, path, "op", false, &op, rd->error)) < 0 ||
             (r = get_owner(rd, o, path, true, &in->owner)) < 0 ||
-            (r = get(rd, o, path, "steps", json_type_array, false, &steps)) < 0)
+            (r = iom_json_member(rd->doc, o, path, "steps", json_type_array, false, &steps,
+                                 rd->error)) < 0)
                 return r;
         in->op = iom_plan_op_from_string(op);
         if (in->op < 0)
@@ -263,41 +202,39 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
                 step->group = in->group;
                 step->named = true;
                 in->n_steps++;
-                if ((r = check_keys(rd, s, sub, step_keys)) < 0 ||
+                if ((r = iom_json_check_keys(rd->doc, s, sub, step_keys, rd->error)) < 0 ||
                     (r = get_address(rd, s, sub, &step->address)) < 0 ||
-                    (r = get_string(rd, s, sub, "from", true, &step->from)) < 0 ||
-                    (r = get_string(rd, s, sub, "to", true, &step->to)) < 0 ||
-                    (r = get_string(rd, s, sub, "from_override", true, &step->from_override)) < 0)
+                    (r = iom_json_member_string(rd->doc, s, sub, "from", true, &step->from,
+                                                rd->error)) < 0 ||
+                    (r = iom_json_member_string(rd->doc, s, sub, "to", true, &step->to,
+                                                rd->error)) < 0 ||
+                    (r = iom_json_member_string(rd->doc, s, sub, "from_override", true,
+                                                &step->from_override, rd->error)) < 0)
                         return r;
                 step->named_by = step->address;
         }
         return 0;
 }
 
-int iom_journal_from_json(const char *text, const char *name, struct iom_journal **ret,
-                          char **ret_error) {
+static int read_journal(struct reader *rd, json_object *root, struct iom_journal **ret) {
         static const char *const keys[] = {"version", "claims", "intents", NULL};
         _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
-        _cleanup_(iom_json_doc_freep) struct iom_json_doc *doc = NULL;
-        struct reader rd = {.name = name ? name : "journal", .error = ret_error};
-        json_object *root, *v, *claims, *intents;
+        json_object *v, *claims, *intents;
         int r;
 
-        /* Syntax, content after the document, a repeated key: "s.json:3:5: what". */
-        r = iom_json_parse(rd.name, text, &doc, ret_error);
-        if (r < 0)
-                return r;
-        root = iom_json_root(doc);
         if (!json_object_is_type(root, json_type_object))
-                return bad(&rd, "(top)", "must be an object");
-        if ((r = check_keys(&rd, root, "(top)", keys)) < 0 ||
-            (r = get(&rd, root, "(top)", "version", json_type_int, false, &v)) < 0)
+                return bad(rd, "", "must be an object");
+        if ((r = iom_json_check_keys(rd->doc, root, "", keys, rd->error)) < 0 ||
+            (r = iom_json_member(rd->doc, root, "", "version", json_type_int, false, &v,
+                                 rd->error)) < 0)
                 return r;
         if (json_object_get_int64(v) != IOM_JOURNAL_VERSION)
-                return bad(&rd, "version", "version %lld is not %d",
+                return bad(rd, "version", "version %lld is not %d",
                            (long long) json_object_get_int64(v), IOM_JOURNAL_VERSION);
-        if ((r = get(&rd, root, "(top)", "claims", json_type_array, false, &claims)) < 0 ||
-            (r = get(&rd, root, "(top)", "intents", json_type_array, false, &intents)) < 0)
+        if ((r = iom_json_member(rd->doc, root, "", "claims", json_type_array, false, &claims,
+                                 rd->error)) < 0 ||
+            (r = iom_json_member(rd->doc, root, "", "intents", json_type_array, false, &intents,
+                                 rd->error)) < 0)
                 return r;
 
         j = iom_journal_new();
@@ -311,11 +248,11 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 char path[64];
                 (void) snprintf(path, sizeof(path), "claims[%zu]", i);
                 j->n_claims++;
-                r = read_claim(&rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
+                r = read_claim(rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
                 if (r < 0)
                         return r;
                 if (iom_journal_find_claim(j, j->claims[i].group) != &j->claims[i])
-                        return bad(&rd, path, "group %u is claimed twice", j->claims[i].group);
+                        return bad(rd, path, "group %u is claimed twice", j->claims[i].group);
         }
         n = json_object_array_length(intents);
         j->intents = calloc(n ? n : 1, sizeof(*j->intents));
@@ -325,10 +262,25 @@ int iom_journal_from_json(const char *text, const char *name, struct iom_journal
                 char path[64];
                 (void) snprintf(path, sizeof(path), "intents[%zu]", i);
                 j->n_intents++;
-                r = read_intent(&rd, json_object_array_get_idx(intents, i), path, &j->intents[i]);
+                r = read_intent(rd, json_object_array_get_idx(intents, i), path, &j->intents[i]);
                 if (r < 0)
                         return r;
         }
         *ret = TAKE_PTR(j);
         return 0;
+}
+
+int iom_journal_from_json(const char *text, const char *name, struct iom_journal **ret,
+                          char **ret_error) {
+        _cleanup_(iom_json_doc_freep) struct iom_json_doc *doc = NULL;
+        int r;
+
+        /* Syntax, content after the document, a repeated key: "s.json:3:5: what". */
+        r = iom_json_parse(name ? name : "journal", text, &doc, ret_error);
+        if (r < 0)
+                return r;
+        /* The rest: "s.json: claims[0]: what". */
+        iom_json_locate_by_path(doc);
+        r = read_journal(&(struct reader){.doc = doc, .error = ret_error}, iom_json_root(doc), ret);
+        return r == -EINVAL ? -EBADMSG : r;
 }

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "iom-error.h"
 #include "iom-json.h"
 #include "iom-sysfs.h"
@@ -29,6 +27,7 @@ struct iom_json_doc {
         json_object *root;
         struct position *positions;
         size_t n_positions;
+        bool by_path; /* problems read "file: path: message" */
 };
 
 /* A member name as json-c keys it (escapes decoded, cut at a NUL), and where it stands. */
@@ -292,8 +291,8 @@ int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret
         if (!doc->root) {
                 unsigned line, column;
                 offset_to_position(text, json_tokener_get_parse_end(tok), &line, &column);
-                return iom_error(ret_error, -EBADMSG, "%s:%u:%u: %s", name, line, column,
-                                 json_tokener_error_desc(json_tokener_get_error(tok)));
+                return iom_error_append(ret_error, -EBADMSG, "%s:%u:%u: %s", name, line, column,
+                                        json_tokener_error_desc(json_tokener_get_error(tok)));
         }
 
         /* json-c stops after the first value and keeps the last of repeated members, without
@@ -310,17 +309,17 @@ int iom_json_parse(const char *name, const char *text, struct iom_json_doc **ret
         skip_blank(&sc);
         if (r == -EBADMSG) /* json-c took what the scanner does not (json-c 0.16 returns an
                             * inner value when a comment runs to the end: '{"a": 1 // x') */
-                r = iom_error(ret_error, -EBADMSG, "%s:%u:%u: %s", name, sc.line, sc.column,
-                              sc.i >= sc.len ? "unexpected end of data" : "unexpected text");
+                r = iom_error_append(ret_error, -EBADMSG, "%s:%u:%u: %s", name, sc.line, sc.column,
+                                     sc.i >= sc.len ? "unexpected end of data" : "unexpected text");
         else if (r >= 0 && sc.dup_name)
-                r = iom_error(ret_error, -EBADMSG,
-                              "%s:%u:%u: duplicate key '%s' (first at line %u, column %u)", name,
-                              sc.dup_line, sc.dup_column, IOM_ESCAPE(sc.dup_name), sc.first_line,
-                              sc.first_column);
+                r = iom_error_append(ret_error, -EBADMSG,
+                                     "%s:%u:%u: duplicate key '%s' (first at line %u, column %u)",
+                                     name, sc.dup_line, sc.dup_column, IOM_ESCAPE(sc.dup_name),
+                                     sc.first_line, sc.first_column);
         else if (r >= 0 && sc.i < sc.len)
-                r = iom_error(ret_error, -EBADMSG,
-                              "%s:%u:%u: unexpected content after the JSON document", name, sc.line,
-                              sc.column);
+                r = iom_error_append(ret_error, -EBADMSG,
+                                     "%s:%u:%u: unexpected content after the JSON document", name,
+                                     sc.line, sc.column);
         free(sc.dup_name);
         if (r < 0)
                 return r;
@@ -360,21 +359,122 @@ void iom_json_locate(const struct iom_json_doc *doc, const char *path, int key, 
                 }
 }
 
-int iom_json_error(const struct iom_json_doc *doc, const char *path, int key, char **ret_error,
-                   const char *format, ...) {
+void iom_json_locate_by_path(struct iom_json_doc *doc) {
+        doc->by_path = true;
+}
+
+_printf_(5, 0) static int vcomplain(const struct iom_json_doc *doc, const char *path, int key,
+                                    char **errors, const char *format, va_list ap) {
         _cleanup_free_ char *message = NULL;
         unsigned line, column;
-        va_list ap;
 
-        if (!ret_error)
+        if (!errors)
                 return -EINVAL;
-        va_start(ap, format);
         if (vasprintf(&message, format, ap) < 0)
-                message = NULL;
-        va_end(ap);
+                return -ENOMEM;
+        if (doc->by_path)
+                return iom_error_append(errors, -EINVAL, "%s: %s: %s", doc->name,
+                                        *path ? path : "(top)", message);
         iom_json_locate(doc, path, key, &line, &column);
-        free(*ret_error);
-        if (asprintf(ret_error, "%s:%u:%u: %s", doc->name, line, column, strempty(message)) < 0)
-                *ret_error = NULL;
-        return -EINVAL;
+        return iom_error_append(errors, -EINVAL, "%s:%u:%u: %s", doc->name, line, column, message);
+}
+
+int iom_json_error(const struct iom_json_doc *doc, const char *path, int key, char **errors,
+                   const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vcomplain(doc, path, key, errors, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int iom_json_check_type(const struct iom_json_doc *doc, json_object *v, const char *path,
+                        json_type type, const char *what, char **errors) {
+        if (json_object_is_type(v, type))
+                return 0;
+        return iom_json_error(doc, path, 0, errors, "expected %s", what);
+}
+
+int iom_json_check_keys(const struct iom_json_doc *doc, json_object *o, const char *path,
+                        const char *const *allowed, char **errors) {
+        int r = 0;
+
+        json_object_object_foreach(o, key, value) {
+                char child[PATH_MAX_LEN * 2];
+                bool known = false;
+                int k;
+
+                (void) value;
+                for (const char *const *a = allowed; *a; a++)
+                        known = known || streq(*a, key);
+                if (known)
+                        continue;
+                (void) snprintf(child, sizeof(child), "%s%s%s", path, *path ? "." : "", key);
+                /* Located by path, an unknown member is named where it stands: in its object. */
+                k = iom_json_error(doc, doc->by_path ? path : child, 1, errors, "unknown key '%s'",
+                                   IOM_ESCAPE(key));
+                if (k == -ENOMEM)
+                        return k;
+                r = k;
+        }
+        return r;
+}
+
+int iom_json_get_string(const struct iom_json_doc *doc, json_object *v, const char *path,
+                        size_t max, char **ret, char **errors) {
+        int r = iom_json_check_type(doc, v, path, json_type_string, "a string", errors);
+        const char *s;
+
+        if (r < 0)
+                return r;
+        s = json_object_get_string(v);
+        if (strlen(s) > max)
+                return iom_json_error(doc, path, 0, errors, "longer than %zu bytes", max);
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int iom_json_member(const struct iom_json_doc *doc, json_object *o, const char *path,
+                    const char *key, json_type type, bool nullable, json_object **ret,
+                    char **errors) {
+        static const char *const names[] = {
+                [json_type_null] = "null",        [json_type_boolean] = "a boolean",
+                [json_type_double] = "a number",  [json_type_int] = "an integer",
+                [json_type_object] = "an object", [json_type_array] = "an array",
+                [json_type_string] = "a string",
+        };
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return iom_json_error(doc, path, 0, errors, "'%s' is missing", key);
+        if (!v && nullable) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, type))
+                return iom_json_error(doc, path, 0, errors, "'%s' must be %s%s", key, names[type],
+                                      nullable ? " or null" : "");
+        *ret = v;
+        return 0;
+}
+
+int iom_json_member_string(const struct iom_json_doc *doc, json_object *o, const char *path,
+                           const char *key, bool nullable, char **ret, char **errors) {
+        json_object *v;
+        int r = iom_json_member(doc, o, path, key, json_type_string, nullable, &v, errors);
+
+        if (r < 0)
+                return r;
+        *ret = v ? strdup(json_object_get_string(v)) : NULL;
+        return v && !*ret ? -ENOMEM : 0;
+}
+
+char *iom_json_format(json_object *o) {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                                  JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        return s ? strdup(s) : NULL;
 }

@@ -222,12 +222,16 @@ static int resolve_device(const struct iom_inventory *inv, const char *spec,
 /* What assign and release start with: a valid owner, an empty plan. */
 static int plan_begin(const struct iom_inventory *inv, enum iom_plan_op op, const char *owner,
                       struct iom_plan **ret, char **ret_error) {
-        const char *why;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
         if (!inv || !ret)
                 return -EINVAL;
-        if (iom_owner_validate(owner, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s': %s", IOM_ESCAPE(strempty(owner)), why);
+        r = iom_owner_validate(owner, &why);
+        if (r < 0)
+                return r == -ENOMEM ? r
+                                    : iom_error(ret_error, r, "'%s': %s",
+                                                IOM_ESCAPE(strempty(owner)), why);
         return iom_plan_new(op, owner, ret);
 }
 
@@ -313,7 +317,7 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
         const struct iom_group *g;
         struct iom_device *d;
-        const char *why;
+        _cleanup_free_ char *why = NULL;
         int r;
 
         if (!inv || !ret || !driver)
@@ -322,9 +326,11 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         if (!*driver)
                 return iom_error(ret_error, -EINVAL,
                                  "the driver name is empty (write 'none' for no driver)");
-        if (iom_driver_name_validate(driver, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s' is not a driver name: %s",
-                                 IOM_ESCAPE(driver), why);
+        r = iom_driver_name_validate(driver, &why);
+        if (r < 0)
+                return r == -ENOMEM ? r
+                                    : iom_error(ret_error, r, "'%s' is not a driver name: %s",
+                                                IOM_ESCAPE(driver), why);
         /* A device without a group is not ours to move: the binder's journal, locks and
          * rollback work on groups, and the next rescan would show it back as it was. */
         r = resolve_device(inv, device, &d, &g, ret_error);

@@ -43,9 +43,10 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
                           char **ret_error) {
         struct iom_device *found = NULL;
         struct iom_address a;
-        const char *why = NULL;
+        _cleanup_free_ char *why = NULL;
         uint16_t vendor, device;
         size_t matches = 0;
+        int r;
 
         if (!inv || !spec || !ret_device)
                 return -EINVAL;
@@ -87,9 +88,11 @@ int iom_inventory_resolve(const struct iom_inventory *inv, const char *spec,
                 return 0;
         }
 
-        if (iom_address_parse(spec, &a, &why) < 0)
-                return iom_error(ret_error, -EINVAL, "'%s' is not a PCI address: %s",
-                                 IOM_ESCAPE(spec), why);
+        r = iom_address_parse(spec, &a, &why);
+        if (r < 0)
+                return r == -ENOMEM ? r
+                                    : iom_error(ret_error, r, "'%s' is not a PCI address: %s",
+                                                IOM_ESCAPE(spec), why);
         found = iom_inventory_find_device(inv, &a);
         if (!found) {
                 char buf[IOM_ADDRESS_STRING_MAX];

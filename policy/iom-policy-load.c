@@ -7,26 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iom-error.h"
 #include "iom-policy.h"
 #include "iom-sysfs.h"
 #include "iom-utf8.h"
 #include "macro.h"
-
-_printf_(2, 3) static void append(char **errors, const char *format, ...) {
-        _cleanup_free_ char *line = NULL;
-        char *joined;
-        va_list ap;
-
-        va_start(ap, format);
-        if (vasprintf(&line, format, ap) < 0)
-                line = NULL;
-        va_end(ap);
-        if (line &&
-            asprintf(&joined, "%s%s%s", strempty(*errors), *errors ? "\n" : "", line) >= 0) {
-                free(*errors);
-                *errors = joined;
-        }
-}
 
 static bool strv_equal(char *const *a, char *const *b) {
         for (; a && b && *a && *b; a++, b++)
@@ -51,33 +36,40 @@ static int resolve_reference(const struct iom_policy *p, const struct iom_policy
                              const char *key, const char *name, struct iom_address *ret,
                              char **errors) {
         const struct iom_address *alias = iom_policy_alias(p, name);
-        const char *why;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
         if (alias) {
                 *ret = *alias;
                 return 0;
         }
-        if (iom_address_parse(name, ret, &why) >= 0)
-                return 0;
-        append(errors, "%s:%u:%u: rule '%s': %s '%s' is neither an alias nor a PCI address (%s)",
-               rule->file, rule->line, rule->column, strempty(rule->id), key, IOM_ESCAPE(name),
-               why);
-        return -EINVAL;
+        r = iom_address_parse(name, ret, &why);
+        if (r != -EINVAL)
+                return r;
+        return iom_error_append(errors, -EINVAL,
+                                "%s:%u:%u: rule '%s': %s '%s' is neither an alias nor a PCI "
+                                "address (%s)",
+                                rule->file, rule->line, rule->column, strempty(rule->id), key,
+                                IOM_ESCAPE(name), why);
+}
+
+/* The first error of @r and @k, out-of-memory before a problem. */
+static int worst(int r, int k) {
+        return r == -ENOMEM || k >= 0 ? r : k;
 }
 
 static int resolve_references(struct iom_policy *p, char **errors) {
         int r = 0;
 
-        for (size_t i = 0; i < p->n_rules; i++) {
+        for (size_t i = 0; i < p->n_rules && r != -ENOMEM; i++) {
                 struct iom_policy_rule *rule = &p->rules[i];
-                if (rule->match.same_group_as &&
-                    resolve_reference(p, rule, "same_group_as", rule->match.same_group_as,
-                                      &rule->match.same_group_as_address, errors) < 0)
-                        r = -EINVAL;
-                if (rule->match.vfs_of &&
-                    resolve_reference(p, rule, "vfs_of", rule->match.vfs_of,
-                                      &rule->match.vfs_of_address, errors) < 0)
-                        r = -EINVAL;
+                if (rule->match.same_group_as)
+                        r = worst(r, resolve_reference(p, rule, "same_group_as",
+                                                       rule->match.same_group_as,
+                                                       &rule->match.same_group_as_address, errors));
+                if (rule->match.vfs_of)
+                        r = worst(r, resolve_reference(p, rule, "vfs_of", rule->match.vfs_of,
+                                                       &rule->match.vfs_of_address, errors));
         }
         return r;
 }
@@ -87,64 +79,73 @@ static int resolve_references(struct iom_policy *p, char **errors) {
 static int check_rules(const struct iom_policy *p, char **errors) {
         int r = 0;
 
-        for (size_t i = 0; i < p->n_rules; i++) {
+        for (size_t i = 0; i < p->n_rules && r != -ENOMEM; i++) {
                 const struct iom_policy_rule *b = &p->rules[i];
                 for (size_t k = 0; k < i; k++) {
                         const struct iom_policy_rule *a = &p->rules[k];
                         if (a->id && b->id && streq(a->id, b->id)) {
-                                append(errors, "%s:%u:%u: duplicate rule id '%s' (first at %s:%u)",
-                                       b->file, b->id_line, b->id_column, b->id, a->file,
-                                       a->id_line);
-                                r = -EINVAL;
+                                r = worst(r, iom_error_append(
+                                                     errors, -EINVAL,
+                                                     "%s:%u:%u: duplicate rule id '%s' (first at "
+                                                     "%s:%u)",
+                                                     b->file, b->id_line, b->id_column, b->id,
+                                                     a->file, a->id_line));
                         } else if (a->action != b->action && same_match(&a->match, &b->match) &&
                                    strv_equal(a->guests, b->guests)) {
-                                append(errors,
-                                       "%s:%u:%u: rule '%s' conflicts with rule '%s' "
-                                       "(%s:%u): the same devices and guests, the opposite action",
-                                       b->file, b->line, b->column, strempty(b->id),
-                                       strempty(a->id), a->file, a->line);
-                                r = -EINVAL;
+                                r = worst(r, iom_error_append(
+                                                     errors, -EINVAL,
+                                                     "%s:%u:%u: rule '%s' conflicts with rule "
+                                                     "'%s' (%s:%u): the same devices and guests, "
+                                                     "the opposite action",
+                                                     b->file, b->line, b->column, strempty(b->id),
+                                                     strempty(a->id), a->file, a->line));
                         }
                 }
         }
         for (size_t i = 0; i < p->n_aliases; i++)
                 for (size_t k = 0; k < i; k++)
-                        if (streq(p->aliases[i].name, p->aliases[k].name)) {
-                                append(errors, "alias '%s' is defined twice", p->aliases[i].name);
-                                r = -EINVAL;
-                        }
+                        if (streq(p->aliases[i].name, p->aliases[k].name))
+                                r = worst(r, iom_error_append(errors, -EINVAL,
+                                                              "alias '%s' is defined twice",
+                                                              p->aliases[i].name));
         return r;
 }
 
-int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_errors) {
+int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_error) {
         _cleanup_(iom_policy_freep) struct iom_policy *p = iom_policy_new();
         size_t n = 0;
-        int ret_r = 0;
+        int r = 0;
 
         if (!p)
                 return -ENOMEM;
-        for (char *const *path = paths; path && *path; path++) {
+        for (char *const *path = paths; path && *path && r != -ENOMEM; path++) {
                 _cleanup_free_ char *text = NULL;
-                int r = iom_read_file(*path, IOM_POLICY_FILE_SIZE_MAX, &text);
+                int k = iom_read_file(*path, IOM_POLICY_FILE_SIZE_MAX, &text);
 
-                if (r == -EFBIG)
-                        append(ret_errors, "%s:1:1: the file is larger than %d bytes", *path,
-                               IOM_POLICY_FILE_SIZE_MAX);
-                else if (r < 0)
-                        append(ret_errors, "%s: %s", *path, strerror(-r));
+                if (k == -EFBIG)
+                        k = iom_error_append(ret_error, -EINVAL,
+                                             "%s:1:1: the file is larger than %d bytes", *path,
+                                             IOM_POLICY_FILE_SIZE_MAX);
+                else if (k < 0)
+                        k = iom_error_append(ret_error, -EINVAL, "%s: %s", *path, strerror(-k));
                 else
-                        r = iom_policy_add_text(p, *path, text, ret_errors);
-                if (r < 0)
-                        ret_r = -EINVAL;
+                        k = iom_policy_add_text(p, *path, text, ret_error);
+                r = worst(r, k);
                 if (GREEDY_REALLOC(p->files, n + 2) < 0)
                         return -ENOMEM;
                 p->files[n] = strdup(*path);
+                if (!p->files[n])
+                        return -ENOMEM;
                 p->files[++n] = NULL;
         }
-        if (ret_r < 0)
-                return ret_r;
-        if (check_rules(p, ret_errors) < 0 || resolve_references(p, ret_errors) < 0)
-                return -EINVAL;
+        if (r < 0)
+                return r;
+        r = check_rules(p, ret_error);
+        if (r < 0)
+                return r;
+        r = resolve_references(p, ret_error);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -153,7 +154,7 @@ static int compare_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_errors) {
+int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_error) {
         _cleanup_strv_free_ char **paths = calloc(1, sizeof(char *));
         DIR *d;
         struct dirent *e;
@@ -163,8 +164,8 @@ int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_err
                 return -ENOMEM;
         d = opendir(dir);
         if (!d && errno != ENOENT) {
-                append(ret_errors, "%s: %s", dir, strerror(errno));
-                return -errno;
+                int r = -errno;
+                return iom_error_append(ret_error, r, "%s: %s", dir, strerror(-r));
         }
         while (d && (e = readdir(d))) {
                 size_t len = strlen(e->d_name);
@@ -183,5 +184,5 @@ int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_err
         if (d)
                 closedir(d);
         qsort(paths, n, sizeof(char *), compare_names);
-        return iom_policy_load_files(paths, ret, ret_errors);
+        return iom_policy_load_files(paths, ret, ret_error);
 }

@@ -81,17 +81,16 @@ struct iom_policy *iom_policy_new(void);
 struct iom_policy *iom_policy_free(struct iom_policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_policy *, iom_policy_free);
 
-/* Adds the rules and aliases of one file (text already read) to @p. Every error is appended
- * to *@ret_errors ("file:line:column: message", one per line); returns -EINVAL when there was
- * any, and @p is then only good for freeing. */
-int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text,
-                        char **ret_errors);
+/* Adds the rules and aliases of one file (text already read) to @p. Every problem is appended
+ * to *@ret_error, one per line ("file:line:column: message"); returns -EINVAL when there was
+ * any, -ENOMEM, and @p is then only good for freeing. */
+int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text, char **ret_error);
 
 /* Reads @paths (files) in order, or every *.json of @dir in lexical order, into a new policy;
- * -EINVAL with every error in *@ret_errors when any file is wrong. Cross-file checks
- * (duplicate ids, conflicting rules, duplicate aliases) run at the end. */
-int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_errors);
-int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_errors);
+ * -EINVAL with every problem in *@ret_error, one per line, when any file is wrong. Cross-file
+ * checks (duplicate ids, conflicting rules, duplicate aliases) run at the end. */
+int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_error);
+int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_error);
 
 /* May @guest own @s? The most specific applicable rule decides; deny beats allow at equal
  * specificity; nothing applicable is the default deny. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PCI address parsing: a table of good and bad spellings. */
 #include "iom-address.h"
+#include "macro.h"
 #include "tests.h"
 
 static void test_good_spellings(void) {
@@ -15,9 +16,10 @@ static void test_good_spellings(void) {
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
                 struct iom_address a;
                 char buf[IOM_ADDRESS_STRING_MAX];
-                const char *error = NULL;
+                _cleanup_free_ char *error = NULL;
 
                 ASSERT_EQ(iom_address_parse(table[i].in, &a, &error), 0);
+                ASSERT_TRUE(error == NULL); /* written only on failure */
                 ASSERT_STREQ(iom_address_format(&a, buf), table[i].canonical);
         }
 }
@@ -43,7 +45,7 @@ static void test_bad_spellings(void) {
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
                 struct iom_address a;
-                const char *error = NULL;
+                _cleanup_free_ char *error = NULL;
 
                 ASSERT_EQ(iom_address_parse(table[i].in, &a, &error), -EINVAL);
                 ASSERT_STREQ(error, table[i].error);

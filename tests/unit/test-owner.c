@@ -58,16 +58,16 @@ static void test_owner_names(void) {
                 {"unit:spdk", "a local owner 'unit:NAME.service' needs a service unit name"},
         };
         char longest[IOM_OWNER_NAME_MAX + 2];
-        const char *why;
+        _cleanup_free_ char *why = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                why = NULL;
                 if (iom_owner_validate(good[i], &why) < 0)
                         fprintf(stderr, "'%s': %s\n", good[i], why);
                 ASSERT_EQ(iom_owner_validate(good[i], &why), 0);
+                ASSERT_TRUE(why == NULL); /* written only on failure */
         }
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                why = NULL;
+                why = mfree(why);
                 ASSERT_EQ(iom_owner_validate(bad[i].name, &why), -EINVAL);
                 ASSERT_STREQ(why, bad[i].error);
         }
@@ -75,6 +75,7 @@ static void test_owner_names(void) {
 
         memset(longest, 'a', IOM_OWNER_NAME_MAX);
         longest[IOM_OWNER_NAME_MAX] = '\0';
+        why = mfree(why);
         ASSERT_EQ(iom_owner_validate(longest, &why), 0);
         longest[IOM_OWNER_NAME_MAX] = 'a';
         longest[IOM_OWNER_NAME_MAX + 1] = '\0';
@@ -99,17 +100,19 @@ static void test_driver_names(void) {
                 {"nvidia*", "'*' at byte 7 is not a letter, digit, '_', '.' or '-'"},
         };
         char longest[IOM_DRIVER_NAME_MAX + 2];
-        const char *why;
+        _cleanup_free_ char *why = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 ASSERT_EQ(iom_driver_name_validate(good[i], &why), 0);
+        ASSERT_TRUE(why == NULL);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                why = NULL;
+                why = mfree(why);
                 ASSERT_EQ(iom_driver_name_validate(bad[i].name, &why), -EINVAL);
                 ASSERT_STREQ(why, bad[i].error);
         }
         memset(longest, 'd', IOM_DRIVER_NAME_MAX);
         longest[IOM_DRIVER_NAME_MAX] = '\0';
+        why = mfree(why);
         ASSERT_EQ(iom_driver_name_validate(longest, &why), 0);
         longest[IOM_DRIVER_NAME_MAX] = 'd';
         longest[IOM_DRIVER_NAME_MAX + 1] = '\0';
