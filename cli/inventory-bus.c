@@ -11,6 +11,7 @@
 
 #include "inventory-bus.h"
 #include "iom-bus-ranges.h"
+#include "iom-error.h"
 #include "iom-log.h"
 #include "macro.h"
 
@@ -251,8 +252,7 @@ static int call_with_timeout(sd_bus *bus, const char *interface, const char *mem
 }
 
 static int bus_failure(sd_bus_error *error, int r, char **ret_error) {
-        if (ret_error)
-                *ret_error = strdup(error->message ? error->message : strerror(-r));
+        r = iom_error(ret_error, r, "%s", error->message ?: strerror(-r));
         sd_bus_error_free(error);
         return r;
 }

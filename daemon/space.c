@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "iom-error.h"
 #include "iom-group.h"
 #include "iom-vfio.h"
 #include "log.h"
@@ -184,9 +185,7 @@ static int check_limits(struct manager *m, const char *creator, char **ret_error
                 what = "bus peers holding spaces", limit = SPACE_CREATORS_MAX;
         if (!what)
                 return 0;
-        return asprintf(ret_error, "At most %u %s; destroy a space first", limit, what) < 0
-                       ? -ENOMEM
-                       : -ENOSPC;
+        return iom_error(ret_error, -ENOSPC, "At most %u %s; destroy a space first", limit, what);
 }
 
 /* Maps the creator's memory: a backed space's targets are offsets into it. */
@@ -196,20 +195,16 @@ static int map_memory(struct space *s, int fd, char **ret_error) {
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size % IOM_SPACE_PAGE_SIZE)
-                return asprintf(ret_error,
-                                "memory must be a memfd or file whose size is a non-zero "
-                                "multiple of 4 KiB (it has %jd bytes)",
-                                (intmax_t) st.st_size) < 0
-                               ? -ENOMEM
-                               : -EINVAL;
+                return iom_error(ret_error, -EINVAL,
+                                 "memory must be a memfd or file whose size is a non-zero "
+                                 "multiple of 4 KiB (it has %jd bytes)",
+                                 (intmax_t) st.st_size);
         s->memory = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (s->memory == MAP_FAILED) {
                 int r = -errno;
                 s->memory = NULL;
-                return asprintf(ret_error, "memory cannot be mapped read-write: %s", strerror(-r)) <
-                                       0
-                               ? -ENOMEM
-                               : -EINVAL;
+                return iom_error(ret_error, -EINVAL, "memory cannot be mapped read-write: %s",
+                                 strerror(-r));
         }
         s->memory_size = st.st_size;
         return 0;
@@ -222,35 +217,28 @@ static int open_backend(struct space *s, const struct space_request *req, char *
         int r;
 
         if (!g)
-                return asprintf(ret_error, "There is no IOMMU group %u", req->group) < 0 ? -ENOMEM
-                                                                                         : -ENOENT;
+                return iom_error(ret_error, -ENOENT, "There is no IOMMU group %u", req->group);
         if (!g->owner || !streq(g->owner, req->guest) || !streq(iom_group_state(g), "assigned"))
-                return asprintf(ret_error,
-                                "IOMMU group %u is not assigned to %s on vfio-pci (owner: %s, "
-                                "state: %s); assign it first",
-                                req->group, req->guest, g->owner ? g->owner : "the host",
-                                iom_group_state(g)) < 0
-                               ? -ENOMEM
-                               : -EPERM;
+                return iom_error(ret_error, -EPERM,
+                                 "IOMMU group %u is not assigned to %s on vfio-pci (owner: %s, "
+                                 "state: %s); assign it first",
+                                 req->group, req->guest, g->owner ? g->owner : "the host",
+                                 iom_group_state(g));
         if (space_find_by_group(s->manager, req->group))
-                return asprintf(ret_error, "IOMMU group %u already backs a space", req->group) < 0
-                               ? -ENOMEM
-                               : -EBUSY;
+                return iom_error(ret_error, -EBUSY, "IOMMU group %u already backs a space",
+                                 req->group);
         if (req->memory_fd < 0)
-                return (*ret_error = strdup("A space backed by a group needs the 'memory' option "
-                                            "(a memfd whose offsets are the targets)"))
-                               ? -EINVAL
-                               : -ENOMEM;
+                return iom_error(ret_error, -EINVAL,
+                                 "A space backed by a group needs the 'memory' option "
+                                 "(a memfd whose offsets are the targets)");
         r = map_memory(s, req->memory_fd, ret_error);
         if (r < 0)
                 return r;
         r = iom_vfio_open(req->group, s->memory, s->memory_size, &s->vfio);
         if (r < 0)
-                return asprintf(ret_error, "IOMMU group %u cannot be opened through VFIO: %s%s",
-                                req->group, strerror(-r),
-                                r == -EBUSY ? " (a VFIO user holds it already)" : "") < 0
-                               ? -ENOMEM
-                               : r;
+                return iom_error(ret_error, r, "IOMMU group %u cannot be opened through VFIO: %s%s",
+                                 req->group, strerror(-r),
+                                 r == -EBUSY ? " (a VFIO user holds it already)" : "");
         s->has_group = true;
         s->group = req->group;
         return 0;
@@ -270,14 +258,12 @@ static int make_config(const struct space *s, const struct space_request *req,
                 ret->aperture_last = req->aperture_end;
         if (ret->aperture_first < limits.aperture_first ||
             ret->aperture_last > limits.aperture_last || ret->aperture_first > ret->aperture_last)
-                return asprintf(ret_error,
-                                "The aperture 0x%" PRIx64 "-0x%" PRIx64
-                                " is empty or leaves 0x%" PRIx64 "-0x%" PRIx64 "%s",
-                                ret->aperture_first, ret->aperture_last, limits.aperture_first,
-                                limits.aperture_last,
-                                s->vfio ? ", what the group's IOMMU allows" : "") < 0
-                               ? -ENOMEM
-                               : -EINVAL;
+                return iom_error(ret_error, -EINVAL,
+                                 "The aperture 0x%" PRIx64 "-0x%" PRIx64
+                                 " is empty or leaves 0x%" PRIx64 "-0x%" PRIx64 "%s",
+                                 ret->aperture_first, ret->aperture_last, limits.aperture_first,
+                                 limits.aperture_last,
+                                 s->vfio ? ", what the group's IOMMU allows" : "");
         if (req->max_mappings)
                 ret->max_mappings = MIN(req->max_mappings, limits.max_mappings);
         if (req->max_pinned_bytes)
@@ -291,13 +277,11 @@ static int add_reserved(struct space *s, const struct space_request *req, char *
                 int r = iom_space_add_reserved(s->core, first, last);
 
                 if (r < 0)
-                        return asprintf(ret_error,
-                                        "Reserved range 0x%" PRIx64 "-0x%" PRIx64
-                                        " must start on a 4 KiB page, end on the last byte of "
-                                        "one, and lie inside the aperture",
-                                        first, last) < 0
-                                       ? -ENOMEM
-                                       : r;
+                        return iom_error(ret_error, r,
+                                         "Reserved range 0x%" PRIx64 "-0x%" PRIx64
+                                         " must start on a 4 KiB page, end on the last byte of "
+                                         "one, and lie inside the aperture",
+                                         first, last);
         }
         return 0;
 }
@@ -315,15 +299,13 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         struct iom_space_config config;
         int r;
 
-        *ret_error = NULL;
         r = check_limits(m, req->creator, ret_error);
         if (r < 0)
                 return r;
         if (req->memory_fd >= 0 && !req->has_group)
-                return (*ret_error = strdup("The 'memory' option goes with 'group': only a space "
-                                            "backed by a VFIO container maps memory"))
-                               ? -EINVAL
-                               : -ENOMEM;
+                return iom_error(ret_error, -EINVAL,
+                                 "The 'memory' option goes with 'group': only a space "
+                                 "backed by a VFIO container maps memory");
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -345,13 +327,11 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
                 return r;
         r = iom_space_new(&config, &s->core);
         if (r == -EINVAL)
-                return asprintf(ret_error,
-                                "The aperture 0x%" PRIx64 "-0x%" PRIx64
-                                " must start on a 4 KiB page and end on the last byte of one, "
-                                "and the limits must not be 0",
-                                config.aperture_first, config.aperture_last) < 0
-                               ? -ENOMEM
-                               : r;
+                return iom_error(ret_error, r,
+                                 "The aperture 0x%" PRIx64 "-0x%" PRIx64
+                                 " must start on a 4 KiB page and end on the last byte of one, "
+                                 "and the limits must not be 0",
+                                 config.aperture_first, config.aperture_last);
         if (r < 0)
                 return r;
         r = add_reserved(s, req, ret_error);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iom-error.h"
 #include "iom-journal.h"
 #include "iom-log.h"
 #include "iom-sysfs.h"
@@ -210,12 +211,9 @@ int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_erro
                 *ret = iom_journal_new();
                 return *ret ? 0 : -ENOMEM;
         }
-        if (r == -EFBIG) {
-                if (ret_error &&
-                    asprintf(ret_error, "%s: larger than %d bytes", path, IOM_JOURNAL_SIZE_MAX) < 0)
-                        *ret_error = NULL;
-                return -EBADMSG;
-        }
+        if (r == -EFBIG)
+                return iom_error(ret_error, -EBADMSG, "%s: larger than %d bytes", path,
+                                 IOM_JOURNAL_SIZE_MAX);
         if (r < 0)
                 return r;
         return iom_journal_from_json(text, path, ret, ret_error);

@@ -364,41 +364,42 @@ void iom_json_locate_by_path(struct iom_json_doc *doc) {
 }
 
 _printf_(5, 0) static int vcomplain(const struct iom_json_doc *doc, const char *path, int key,
-                                    char **errors, const char *format, va_list ap) {
+                                    char **ret_error, const char *format, va_list ap) {
         _cleanup_free_ char *message = NULL;
         unsigned line, column;
 
-        if (!errors)
+        if (!ret_error)
                 return -EINVAL;
         if (vasprintf(&message, format, ap) < 0)
                 return -ENOMEM;
         if (doc->by_path)
-                return iom_error_append(errors, -EINVAL, "%s: %s: %s", doc->name,
+                return iom_error_append(ret_error, -EINVAL, "%s: %s: %s", doc->name,
                                         *path ? path : "(top)", message);
         iom_json_locate(doc, path, key, &line, &column);
-        return iom_error_append(errors, -EINVAL, "%s:%u:%u: %s", doc->name, line, column, message);
+        return iom_error_append(ret_error, -EINVAL, "%s:%u:%u: %s", doc->name, line, column,
+                                message);
 }
 
-int iom_json_error(const struct iom_json_doc *doc, const char *path, int key, char **errors,
+int iom_json_error(const struct iom_json_doc *doc, const char *path, int key, char **ret_error,
                    const char *format, ...) {
         va_list ap;
         int r;
 
         va_start(ap, format);
-        r = vcomplain(doc, path, key, errors, format, ap);
+        r = vcomplain(doc, path, key, ret_error, format, ap);
         va_end(ap);
         return r;
 }
 
 int iom_json_check_type(const struct iom_json_doc *doc, json_object *v, const char *path,
-                        json_type type, const char *what, char **errors) {
+                        json_type type, const char *what, char **ret_error) {
         if (json_object_is_type(v, type))
                 return 0;
-        return iom_json_error(doc, path, 0, errors, "expected %s", what);
+        return iom_json_error(doc, path, 0, ret_error, "expected %s", what);
 }
 
 int iom_json_check_keys(const struct iom_json_doc *doc, json_object *o, const char *path,
-                        const char *const *allowed, char **errors) {
+                        const char *const *allowed, char **ret_error) {
         int r = 0;
 
         json_object_object_foreach(o, key, value) {
@@ -413,8 +414,8 @@ int iom_json_check_keys(const struct iom_json_doc *doc, json_object *o, const ch
                         continue;
                 (void) snprintf(child, sizeof(child), "%s%s%s", path, *path ? "." : "", key);
                 /* Located by path, an unknown member is named where it stands: in its object. */
-                k = iom_json_error(doc, doc->by_path ? path : child, 1, errors, "unknown key '%s'",
-                                   IOM_ESCAPE(key));
+                k = iom_json_error(doc, doc->by_path ? path : child, 1, ret_error,
+                                   "unknown key '%s'", IOM_ESCAPE(key));
                 if (k == -ENOMEM)
                         return k;
                 r = k;
@@ -423,22 +424,22 @@ int iom_json_check_keys(const struct iom_json_doc *doc, json_object *o, const ch
 }
 
 int iom_json_get_string(const struct iom_json_doc *doc, json_object *v, const char *path,
-                        size_t max, char **ret, char **errors) {
-        int r = iom_json_check_type(doc, v, path, json_type_string, "a string", errors);
+                        size_t max, char **ret, char **ret_error) {
+        int r = iom_json_check_type(doc, v, path, json_type_string, "a string", ret_error);
         const char *s;
 
         if (r < 0)
                 return r;
         s = json_object_get_string(v);
         if (strlen(s) > max)
-                return iom_json_error(doc, path, 0, errors, "longer than %zu bytes", max);
+                return iom_json_error(doc, path, 0, ret_error, "longer than %zu bytes", max);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
 }
 
 int iom_json_member(const struct iom_json_doc *doc, json_object *o, const char *path,
                     const char *key, json_type type, bool nullable, json_object **ret,
-                    char **errors) {
+                    char **ret_error) {
         static const char *const names[] = {
                 [json_type_null] = "null",        [json_type_boolean] = "a boolean",
                 [json_type_double] = "a number",  [json_type_int] = "an integer",
@@ -448,22 +449,22 @@ int iom_json_member(const struct iom_json_doc *doc, json_object *o, const char *
         json_object *v;
 
         if (!json_object_object_get_ex(o, key, &v))
-                return iom_json_error(doc, path, 0, errors, "'%s' is missing", key);
+                return iom_json_error(doc, path, 0, ret_error, "'%s' is missing", key);
         if (!v && nullable) {
                 *ret = NULL;
                 return 0;
         }
         if (!json_object_is_type(v, type))
-                return iom_json_error(doc, path, 0, errors, "'%s' must be %s%s", key, names[type],
-                                      nullable ? " or null" : "");
+                return iom_json_error(doc, path, 0, ret_error, "'%s' must be %s%s", key,
+                                      names[type], nullable ? " or null" : "");
         *ret = v;
         return 0;
 }
 
 int iom_json_member_string(const struct iom_json_doc *doc, json_object *o, const char *path,
-                           const char *key, bool nullable, char **ret, char **errors) {
+                           const char *key, bool nullable, char **ret, char **ret_error) {
         json_object *v;
-        int r = iom_json_member(doc, o, path, key, json_type_string, nullable, &v, errors);
+        int r = iom_json_member(doc, o, path, key, json_type_string, nullable, &v, ret_error);
 
         if (r < 0)
                 return r;

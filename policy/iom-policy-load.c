@@ -34,7 +34,7 @@ static bool same_match(const struct iom_policy_match *a, const struct iom_policy
 /* A device reference of a match: an alias of the policy, or an address. */
 static int resolve_reference(const struct iom_policy *p, const struct iom_policy_rule *rule,
                              const char *key, const char *name, struct iom_address *ret,
-                             char **errors) {
+                             char **ret_error) {
         const struct iom_address *alias = iom_policy_alias(p, name);
         _cleanup_free_ char *why = NULL;
         int r;
@@ -46,7 +46,7 @@ static int resolve_reference(const struct iom_policy *p, const struct iom_policy
         r = iom_address_parse(name, ret, &why);
         if (r != -EINVAL)
                 return r;
-        return iom_error_append(errors, -EINVAL,
+        return iom_error_append(ret_error, -EINVAL,
                                 "%s:%u:%u: rule '%s': %s '%s' is neither an alias nor a PCI "
                                 "address (%s)",
                                 rule->file, rule->line, rule->column, strempty(rule->id), key,
@@ -58,25 +58,25 @@ static int worst(int r, int k) {
         return r == -ENOMEM || k >= 0 ? r : k;
 }
 
-static int resolve_references(struct iom_policy *p, char **errors) {
+static int resolve_references(struct iom_policy *p, char **ret_error) {
         int r = 0;
 
         for (size_t i = 0; i < p->n_rules && r != -ENOMEM; i++) {
                 struct iom_policy_rule *rule = &p->rules[i];
                 if (rule->match.same_group_as)
-                        r = worst(r, resolve_reference(p, rule, "same_group_as",
-                                                       rule->match.same_group_as,
-                                                       &rule->match.same_group_as_address, errors));
+                        r = worst(r, resolve_reference(
+                                             p, rule, "same_group_as", rule->match.same_group_as,
+                                             &rule->match.same_group_as_address, ret_error));
                 if (rule->match.vfs_of)
                         r = worst(r, resolve_reference(p, rule, "vfs_of", rule->match.vfs_of,
-                                                       &rule->match.vfs_of_address, errors));
+                                                       &rule->match.vfs_of_address, ret_error));
         }
         return r;
 }
 
 /* Duplicate ids, and two rules that match the same devices for the same guests but disagree:
  * neither is more specific, and the file order must not decide silently. */
-static int check_rules(const struct iom_policy *p, char **errors) {
+static int check_rules(const struct iom_policy *p, char **ret_error) {
         int r = 0;
 
         for (size_t i = 0; i < p->n_rules && r != -ENOMEM; i++) {
@@ -85,7 +85,7 @@ static int check_rules(const struct iom_policy *p, char **errors) {
                         const struct iom_policy_rule *a = &p->rules[k];
                         if (a->id && b->id && streq(a->id, b->id)) {
                                 r = worst(r, iom_error_append(
-                                                     errors, -EINVAL,
+                                                     ret_error, -EINVAL,
                                                      "%s:%u:%u: duplicate rule id '%s' (first at "
                                                      "%s:%u)",
                                                      b->file, b->id_line, b->id_column, b->id,
@@ -93,7 +93,7 @@ static int check_rules(const struct iom_policy *p, char **errors) {
                         } else if (a->action != b->action && same_match(&a->match, &b->match) &&
                                    strv_equal(a->guests, b->guests)) {
                                 r = worst(r, iom_error_append(
-                                                     errors, -EINVAL,
+                                                     ret_error, -EINVAL,
                                                      "%s:%u:%u: rule '%s' conflicts with rule "
                                                      "'%s' (%s:%u): the same devices and guests, "
                                                      "the opposite action",
@@ -105,7 +105,7 @@ static int check_rules(const struct iom_policy *p, char **errors) {
         for (size_t i = 0; i < p->n_aliases; i++)
                 for (size_t k = 0; k < i; k++)
                         if (streq(p->aliases[i].name, p->aliases[k].name))
-                                r = worst(r, iom_error_append(errors, -EINVAL,
+                                r = worst(r, iom_error_append(ret_error, -EINVAL,
                                                               "alias '%s' is defined twice",
                                                               p->aliases[i].name));
         return r;

@@ -21,7 +21,7 @@
  * it could not read left unset). */
 struct reader {
         struct iom_json_doc *doc;
-        char **errors;
+        char **error;
         unsigned n_errors;
 };
 
@@ -33,7 +33,7 @@ static int note(struct reader *rd, int r) {
 }
 
 #define complain(rd, path, key, ...)                                                               \
-        note(rd, iom_json_error((rd)->doc, path, key, (rd)->errors, __VA_ARGS__))
+        note(rd, iom_json_error((rd)->doc, path, key, (rd)->error, __VA_ARGS__))
 
 static void rule_clear(struct iom_policy_rule *r) {
         free(r->id);
@@ -72,20 +72,20 @@ struct iom_policy *iom_policy_free(struct iom_policy *p) {
 /* 1 when @v is of @type, 0 when it is not (reported). */
 static int check_type(struct reader *rd, json_object *v, const char *path, json_type type,
                       const char *what) {
-        int r = iom_json_check_type(rd->doc, v, path, type, what, rd->errors);
+        int r = iom_json_check_type(rd->doc, v, path, type, what, rd->error);
 
         return r < 0 ? note(rd, r) : 1;
 }
 
 static int check_keys(struct reader *rd, json_object *o, const char *path,
                       const char *const *allowed) {
-        return note(rd, iom_json_check_keys(rd->doc, o, path, allowed, rd->errors));
+        return note(rd, iom_json_check_keys(rd->doc, o, path, allowed, rd->error));
 }
 
 static int get_string(struct reader *rd, json_object *v, const char *path, char **ret) {
         *ret = NULL;
         return note(rd,
-                    iom_json_get_string(rd->doc, v, path, IOM_POLICY_STRING_MAX, ret, rd->errors));
+                    iom_json_get_string(rd->doc, v, path, IOM_POLICY_STRING_MAX, ret, rd->error));
 }
 
 /* "10de": exactly four hex digits, lower case; *@ret -1 when it is not. */
@@ -560,7 +560,7 @@ int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text
         if (r < 0)
                 return r == -EBADMSG ? -EINVAL : r;
 
-        struct reader rd = {.doc = doc, .errors = ret_error};
+        struct reader rd = {.doc = doc, .error = ret_error};
         root = iom_json_root(doc);
         r = check_type(&rd, root, "", json_type_object, "an object with \"rules\"");
         if (r <= 0)
