@@ -19,6 +19,7 @@ static void test_decode(void) {
                 {"\x80", -EILSEQ, 0},             /* a continuation byte alone */
                 {"\xc3", -EILSEQ, 0},             /* cut short */
                 {"\xc3(", -EILSEQ, 0},            /* not a continuation */
+                {"\xc3\xc3\xa9", -EILSEQ, 0},     /* a lead byte where a continuation belongs */
                 {"\xc1\xbf", -EILSEQ, 0},         /* overlong */
                 {"\xe0\x80\xaf", -EILSEQ, 0},     /* overlong */
                 {"\xed\xb0\x80", -EILSEQ, 0},     /* a surrogate */
