@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "iommuctl.h"
 #include "json-print.h"
 #include "macro.h"
@@ -186,20 +187,13 @@ static int print_rules(char **files, const struct shown_rule *rules, size_t n) {
         if (!t)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *guests = NULL, *source = NULL;
-                for (char **g = rules[i].guests; g && *g; g++) {
-                        char *joined;
-                        if (asprintf(&joined, "%s%s%s", strempty(guests), guests ? "," : "", *g) <
-                            0)
-                                return -ENOMEM;
-                        free(guests);
-                        guests = joined;
-                }
-                if (asprintf(&source, "%s:%u", rules[i].file, rules[i].line) < 0)
+                _cleanup_free_ char *guests = iom_strv_join(rules[i].guests, ","), *source = NULL;
+
+                if (!guests || asprintf(&source, "%s:%u", rules[i].file, rules[i].line) < 0)
                         return -ENOMEM;
                 const char *cells[] = {rules[i].id,
                                        rules[i].action,
-                                       guests,
+                                       *guests ? guests : NULL,
                                        rules[i].match,
                                        *rules[i].options ? rules[i].options : NULL,
                                        source};

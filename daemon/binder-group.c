@@ -15,6 +15,7 @@
 #include "binder.h"
 #include "iom-bind.h"
 #include "iom-inuse.h"
+#include "iom-strv.h"
 #include "log.h"
 #include "manager.h"
 
@@ -135,8 +136,7 @@ static int move_device(const struct iom_address *a, const char *target, const ch
         return 0;
 }
 
-const char *binder_step_final_override(const struct iom_plan *plan,
-                                       const struct iom_plan_step *s) {
+const char *binder_step_final_override(const struct iom_plan *plan, const struct iom_plan_step *s) {
         if (plan->op == IOM_PLAN_RELEASE)
                 return NULL;
         /* Documentation/ABI/testing/sysfs-bus-pci, driver_override: a name such as "none"
@@ -177,13 +177,14 @@ static int undo_steps(const struct iom_plan_step *steps, size_t n) {
  * a rebind, which no guest asks for. */
 static int check_in_use(const struct iom_plan *plan, const struct iom_plan_step *steps, size_t n,
                         bool force, char **ret_error) {
+        _cleanup_(iom_strv_done) struct iom_strv found = {};
         _cleanup_free_ char *text = NULL;
 
         for (size_t i = 0; i < n; i++) {
                 if (force && (plan->op == IOM_PLAN_REBIND || steps[i].allow_in_use))
                         continue;
                 _cleanup_free_ char *uses = NULL;
-                char a[IOM_ADDRESS_STRING_MAX], *joined;
+                char a[IOM_ADDRESS_STRING_MAX], *sentence;
                 int r;
 
                 if (!steps[i].from)
@@ -196,17 +197,18 @@ static int check_in_use(const struct iom_plan *plan, const struct iom_plan_step 
                                          strerror(-r));
                 if (!uses)
                         continue;
-                if (asprintf(&joined, "%s%sthe host is using %s: %s", strempty(text),
-                             text ? "; " : "", a, uses) < 0)
+                if (asprintf(&sentence, "the host is using %s: %s", a, uses) < 0 ||
+                    iom_strv_push(&found, sentence) < 0)
                         return -ENOMEM;
-                free(text);
-                text = joined;
         }
-        if (text)
-                return iom_error(ret_error, -EBUSY, "%s (%s)", text,
-                                 force ? "force needs a policy rule with allow_in_use"
-                                       : "force overrides where the policy allows it");
-        return 0;
+        if (!found.v)
+                return 0;
+        text = iom_strv_join(found.v, "; ");
+        if (!text)
+                return -ENOMEM;
+        return iom_error(ret_error, -EBUSY, "%s (%s)", text,
+                         force ? "force needs a policy rule with allow_in_use"
+                               : "force overrides where the policy allows it");
 }
 
 /* Every driver the steps go to must be there: registered, or loaded from its module now (a

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "iom-strv.h"
 #include "macro.h"
 
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
@@ -36,8 +37,7 @@ int bus_path_get_id(const char *path, const char *prefix, uint32_t *ret) {
 }
 
 int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
-        _cleanup_strv_free_ char **strv = NULL;
-        size_t n = 0;
+        _cleanup_(iom_strv_done) struct iom_strv strv = {};
         const char *s;
         int r;
 
@@ -45,13 +45,9 @@ int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
-                if (n == max)
+                if (strv.n == max)
                         return -E2BIG;
-                if (GREEDY_REALLOC(strv, n + 2) < 0)
-                        return -ENOMEM;
-                strv[n + 1] = NULL;
-                strv[n] = strdup(s);
-                if (!strv[n++])
+                if (iom_strv_push_copy(&strv, s) < 0)
                         return -ENOMEM;
         }
         if (r < 0)
@@ -59,8 +55,8 @@ int bus_read_strv(sd_bus_message *m, size_t max, char ***ret) {
         r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
-        if (!strv && !(strv = calloc(1, sizeof(char *))))
+        if (!strv.v && !(strv.v = calloc(1, sizeof(char *))))
                 return -ENOMEM;
-        *ret = TAKE_PTR(strv);
+        *ret = TAKE_PTR(strv.v);
         return 0;
 }

@@ -20,46 +20,23 @@
 
 #include "iom-inuse.h"
 #include "iom-log.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 
-/* A growing NULL-terminated string vector. */
-struct strvec {
-        char **v;
-        size_t n;
-};
-
-/* Appends @s, which it takes (and frees on failure). */
-static int strvec_push(struct strvec *l, char *s) {
-        if (GREEDY_REALLOC(l->v, l->n + 2) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        l->v[l->n++] = s;
-        l->v[l->n] = NULL;
-        return 0;
-}
-
-static bool strv_contains(char **l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
-_printf_(2, 0) static int add_usev(struct strvec *u, const char *format, va_list ap) {
+_printf_(2, 0) static int add_usev(struct iom_strv *u, const char *format, va_list ap) {
         char *s;
 
         if (vasprintf(&s, format, ap) < 0)
                 return -ENOMEM;
-        if (strv_contains(u->v, s)) { /* the same use reached twice (a shared holder) */
+        if (iom_strv_contains(u->v, s)) { /* the same use reached twice (a shared holder) */
                 free(s);
                 return 0;
         }
-        return strvec_push(u, s);
+        return iom_strv_push(u, s);
 }
 
-_printf_(2, 3) static int add_use(struct strvec *u, const char *format, ...) {
+_printf_(2, 3) static int add_use(struct iom_strv *u, const char *format, ...) {
         va_list ap;
         int r;
 
@@ -163,7 +140,7 @@ static void blockdevs_done(struct blockdevs *bs) {
         free(bs->v);
 }
 
-_printf_(4, 5) static int block_use(struct blockdevs *bs, size_t i, struct strvec *u,
+_printf_(4, 5) static int block_use(struct blockdevs *bs, size_t i, struct iom_strv *u,
                                     const char *format, ...) {
         va_list ap;
         int r;
@@ -184,7 +161,7 @@ static int btrfs_members(const char *name, char ***ret) {
 
         while (d && (e = readdir(d))) {
                 _cleanup_free_ char *devices = NULL, *member = NULL;
-                struct strvec l = {};
+                _cleanup_(iom_strv_done) struct iom_strv l = {};
                 struct stat st;
 
                 if (e->d_name[0] == '.')
@@ -196,14 +173,9 @@ static int btrfs_members(const char *name, char ***ret) {
                         continue;
                 _cleanup_(closedirp) DIR *m = opendir(devices);
                 while (m && (e = readdir(m)))
-                        if (e->d_name[0] != '.') {
-                                char *s = strdup(e->d_name);
-                                if (!s || strvec_push(&l, s) < 0) {
-                                        strv_free(l.v);
-                                        return -ENOMEM;
-                                }
-                        }
-                *ret = l.v;
+                        if (e->d_name[0] != '.' && iom_strv_push_copy(&l, e->d_name) < 0)
+                                return -ENOMEM;
+                *ret = TAKE_PTR(l.v);
                 return 0;
         }
         *ret = NULL;
@@ -309,7 +281,7 @@ static char *source_device_name(const char *source) {
  * device number (0:N), by the mount source, one device or several joined with ':'
  * (bcachefs). @where is NULL for our own namespace. */
 static int scan_mountinfo(const char *path, const char *where, struct blockdevs *bs,
-                          struct strvec *u) {
+                          struct iom_strv *u) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
@@ -317,7 +289,7 @@ static int scan_mountinfo(const char *path, const char *where, struct blockdevs 
         while (f && getline(&line, &size, f) > 0) {
                 _cleanup_strv_free_ char **names = NULL;
                 char *mountpoint, *fstype, *source, *end, *sep, *state = NULL;
-                struct strvec l = {};
+                _cleanup_(iom_strv_done) struct iom_strv l = {};
                 unsigned maj, min;
                 int n = 0, r;
 
@@ -337,12 +309,10 @@ static int scan_mountinfo(const char *path, const char *where, struct blockdevs 
                 unescape_octal(source);
                 for (char *c = strtok_r(source, ":", &state); c; c = strtok_r(NULL, ":", &state)) {
                         char *name = source_device_name(c);
-                        if (name && strvec_push(&l, name) < 0) {
-                                strv_free(l.v);
+                        if (name && iom_strv_push(&l, name) < 0)
                                 return -ENOMEM;
-                        }
                 }
-                names = l.v;
+                names = TAKE_PTR(l.v);
 
                 for (size_t i = 0; i < bs->n; i++) {
                         struct blockdev *b = &bs->v[i];
@@ -351,9 +321,10 @@ static int scan_mountinfo(const char *path, const char *where, struct blockdevs 
                         if (where && b->here)
                                 continue; /* mounted here too: that says enough */
                         if (!(b->has_devnum && makedev(maj, min) == b->devnum) &&
-                            !strv_contains(names, b->name)) {
+                            !iom_strv_contains(names, b->name)) {
                                 for (char **s = names; !sibling && s && *s; s++)
-                                        if (streq(fstype, "btrfs") && strv_contains(b->btrfs, *s))
+                                        if (streq(fstype, "btrfs") &&
+                                            iom_strv_contains(b->btrfs, *s))
                                                 sibling = *s;
                                 if (!sibling)
                                         continue;
@@ -370,7 +341,7 @@ static int scan_mountinfo(const char *path, const char *where, struct blockdevs 
         return 0;
 }
 
-static int scan_swaps(struct blockdevs *bs, struct strvec *u) {
+static int scan_swaps(struct blockdevs *bs, struct iom_strv *u) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
         size_t size = 0;
@@ -415,7 +386,7 @@ static uint64_t mount_namespace(const char *pid) {
 /* Mounts in other mount namespaces (containers, units with PrivateMounts=): each distinct
  * namespace is read once, through the first process found in it, so the cost grows with the
  * number of processes plus the mount tables read, and at most MOUNT_NAMESPACES_MAX of them. */
-static int scan_other_namespaces(struct blockdevs *bs, struct strvec *u) {
+static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
         uint64_t own = mount_namespace("self"), seen[MOUNT_NAMESPACES_MAX];
         _cleanup_(closedirp) DIR *d = opendir(iom_proc_root());
         size_t n_seen = 0;
@@ -498,7 +469,7 @@ static bool partition_used(const struct blockdevs *bs, const struct blockdev *di
 /* The last line of defence, for what the tables above cannot name (a ZFS pool, a mount
  * beyond the namespace cap, a source that no longer resolves): partitions first, so that a
  * disk is only blamed for a claim that none of its partitions explains. */
-static int probe_exclusive(struct blockdevs *bs, struct strvec *u) {
+static int probe_exclusive(struct blockdevs *bs, struct iom_strv *u) {
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < bs->n; i++) {
                         struct blockdev *b = &bs->v[i];
@@ -517,7 +488,7 @@ static int probe_exclusive(struct blockdevs *bs, struct strvec *u) {
         return 0;
 }
 
-static int check_blocks(const char *pci_real, struct strvec *u) {
+static int check_blocks(const char *pci_real, struct iom_strv *u) {
         _cleanup_free_ char *mountinfo = NULL;
         struct blockdevs bs = {};
         int r;
@@ -574,22 +545,12 @@ static bool carries_default_route(const char *ifname) {
         return found;
 }
 
-/* Appends @text to the ", "-joined list @list. */
-static int join_address(char **list, const char *text) {
-        char *joined;
-
-        if (asprintf(&joined, "%s%s%s", strempty(*list), *list ? ", " : "", text) < 0)
-                return -ENOMEM;
-        free(*list);
-        *list = joined;
-        return 0;
-}
-
 /* The addresses of @ifname joined with ", ", NULL when it has none: IPv4 from the kernel
  * (getifaddrs), IPv6 from $IOMMUD_PROC_ROOT/net/if_inet6 (link-local ones do not count), so
  * that a recorded host replays its IPv6 side. */
 static int interface_addresses(const char *ifname, char **ret) {
-        _cleanup_free_ char *addrs = NULL, *path = NULL, *line = NULL;
+        _cleanup_(iom_strv_done) struct iom_strv addrs = {};
+        _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
         struct ifaddrs *list = NULL;
         char text[INET6_ADDRSTRLEN];
@@ -602,7 +563,7 @@ static int interface_addresses(const char *ifname, char **ret) {
                             streq(i->ifa_name, ifname) &&
                             inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr,
                                       text, sizeof(text)))
-                                r = join_address(&addrs, text);
+                                r = iom_strv_push_copy(&addrs, text);
                 freeifaddrs(list);
                 if (r < 0)
                         return r;
@@ -623,22 +584,26 @@ static int interface_addresses(const char *ifname, char **ret) {
                 for (size_t k = 0; k < 16; k++)
                         (void) sscanf(hex + 2 * k, "%2hhx", &a.s6_addr[k]);
                 if (inet_ntop(AF_INET6, &a, text, sizeof(text))) {
-                        r = join_address(&addrs, text);
+                        r = iom_strv_push_copy(&addrs, text);
                         if (r < 0)
                                 return r;
                 }
         }
-        *ret = TAKE_PTR(addrs);
-        return 0;
+        if (!addrs.v) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = iom_strv_join(addrs.v, ", ");
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int check_upper(const char *subject, const char *relation, const char *upper, int depth,
-                       struct strvec *u);
+                       struct iom_strv *u);
 
 /* Whether @ifname, which @subject stands for, is up with addresses or the default route; if
  * not, the same for the devices stacked on it (its bridge, bond or team master, VLANs and
  * macvlans: the "master" and "upper_*" links), which reach the network through it. */
-static int check_interface(const char *ifname, const char *subject, int depth, struct strvec *u) {
+static int check_interface(const char *ifname, const char *subject, int depth, struct iom_strv *u) {
         _cleanup_free_ char *dir = NULL, *flags_text = NULL, *addrs = NULL, *master = NULL;
         struct dirent *e;
         bool route;
@@ -678,7 +643,7 @@ static int check_interface(const char *ifname, const char *subject, int depth, s
 }
 
 static int check_upper(const char *subject, const char *relation, const char *upper, int depth,
-                       struct strvec *u) {
+                       struct iom_strv *u) {
         _cleanup_free_ char *stacked = NULL;
 
         if (asprintf(&stacked, "%s is %s %s, which", subject, relation, upper) < 0)
@@ -693,7 +658,7 @@ static int found_net(const char *dir, const char *name, void *userdata) {
 /* ---- console and input ---- */
 
 static int found_graphics(const char *dir, const char *name, void *userdata) {
-        struct strvec *u = userdata;
+        struct iom_strv *u = userdata;
         struct stat st;
 
         /* fbcon draws on the framebuffers it is bound to; with fbcon registered, a
@@ -705,7 +670,7 @@ static int found_graphics(const char *dir, const char *name, void *userdata) {
 }
 
 static int found_input(const char *dir, const char *name, void *userdata) {
-        struct strvec *u = userdata;
+        struct iom_strv *u = userdata;
         _cleanup_free_ char *label = NULL;
 
         if (strncmp(name, "input", 5) != 0)
@@ -717,7 +682,7 @@ static int found_input(const char *dir, const char *name, void *userdata) {
 
 /* The firmware's framebuffer (efifb, simpledrm) belongs to a platform device, not the GPU:
  * on the boot VGA device it still scans out of this device's memory. */
-static int check_boot_console(const char *dir, struct strvec *u) {
+static int check_boot_console(const char *dir, struct iom_strv *u) {
         _cleanup_free_ char *boot_vga = NULL, *fbname = NULL;
 
         if (iom_sysfs_read_string(dir, "boot_vga", &boot_vga) < 0 || !streq(boot_vga, "1"))
@@ -742,7 +707,7 @@ int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
                 {"input", found_input},
         };
         _cleanup_free_ char *dir = NULL, *real = NULL;
-        struct strvec u = {};
+        _cleanup_(iom_strv_done) struct iom_strv u = {};
         char buf[IOM_ADDRESS_STRING_MAX];
         int r = 0;
 
@@ -761,18 +726,14 @@ int iom_inuse_scan(const struct iom_address *a, char ***ret_uses) {
                 r = for_each_behind(classes[i].class, real, classes[i].found, &u);
         if (r >= 0)
                 r = check_boot_console(dir, &u);
-        if (r < 0) {
-                strv_free(u.v);
+        if (r < 0)
                 return r;
-        }
-        *ret_uses = u.v;
+        *ret_uses = TAKE_PTR(u.v);
         return 0;
 }
 
 int iom_inuse_describe(const struct iom_address *a, char **ret) {
         _cleanup_strv_free_ char **uses = NULL;
-        size_t len = 0;
-        char *text;
         int r;
 
         r = iom_inuse_scan(a, &uses);
@@ -782,17 +743,6 @@ int iom_inuse_describe(const struct iom_address *a, char **ret) {
                 *ret = NULL;
                 return 0;
         }
-        for (char **s = uses; *s; s++)
-                len += strlen(*s) + 2;
-        text = malloc(len + 1);
-        if (!text)
-                return -ENOMEM;
-        text[0] = '\0';
-        for (char **s = uses; *s; s++) {
-                if (s != uses)
-                        strcat(text, "; ");
-                strcat(text, *s);
-        }
-        *ret = text;
-        return 0;
+        *ret = iom_strv_join(uses, "; ");
+        return *ret ? 0 : -ENOMEM;
 }

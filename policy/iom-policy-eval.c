@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Evaluating the policy: the most specific applicable rule decides, deny wins ties, and
  * nothing applicable is a deny. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "macro.h"
 
 static bool rule_matches(const struct iom_policy_match *m, const struct iom_policy_subject *s) {
@@ -94,21 +96,38 @@ const struct iom_address *iom_policy_alias(const struct iom_policy *p, const cha
         return NULL;
 }
 
-/* Appends " key=value" (or " key" without a value) to *@s. */
-static void describe(char **s, const char *key, const char *value) {
-        char *joined;
-        if (asprintf(&joined, "%s%s%s%s%s", strempty(*s), *s ? " " : "", key, value ? "=" : "",
-                     strempty(value)) < 0)
+/* "key=value" words joined by blanks; out-of-memory is remembered until the end. */
+struct words {
+        struct iom_strv l;
+        int r;
+};
+
+/* Adds "key=value", or "key" without a value. */
+static void describe(struct words *w, const char *key, const char *value) {
+        char *word;
+
+        if (w->r < 0)
                 return;
-        free(*s);
-        *s = joined;
+        if (asprintf(&word, "%s%s%s", key, value ? "=" : "", strempty(value)) < 0)
+                w->r = -ENOMEM;
+        else
+                w->r = iom_strv_push(&w->l, word);
+}
+
+/* The words joined, @none when there is none, NULL on OOM. */
+static char *words_join(struct words *w, const char *none) {
+        char *s = w->r < 0 ? NULL : w->l.v ? iom_strv_join(w->l.v, " ") : strdup(none);
+
+        iom_strv_done(&w->l);
+        return s;
 }
 
 char *iom_policy_match_describe(const struct iom_policy_match *m) {
         static const char *const id_keys[] = {"vendor", "device", "subsystem_vendor",
                                               "subsystem_device"};
         const int ids[] = {m->vendor, m->device, m->subsystem_vendor, m->subsystem_device};
-        char *s = NULL, buf[32];
+        struct words s = {};
+        char buf[32];
 
         if (m->address)
                 describe(&s, "address", m->address);
@@ -133,11 +152,12 @@ char *iom_policy_match_describe(const struct iom_policy_match *m) {
                 describe(&s, "same_group_as", m->same_group_as);
         if (m->vfs_of)
                 describe(&s, "vfs_of", m->vfs_of);
-        return s ? s : strdup("any device");
+        return words_join(&s, "any device");
 }
 
 char *iom_policy_options_describe(const struct iom_policy_rule *r) {
-        char *s = NULL, buf[16];
+        struct words s = {};
+        char buf[16];
 
         if (r->autobind)
                 describe(&s, "autobind", NULL);
@@ -151,5 +171,5 @@ char *iom_policy_options_describe(const struct iom_policy_rule *r) {
                 (void) snprintf(buf, sizeof(buf), "%u", r->max_per_guest);
                 describe(&s, "max_per_guest", buf);
         }
-        return s ? s : strdup("");
+        return words_join(&s, "");
 }

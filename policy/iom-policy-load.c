@@ -9,16 +9,10 @@
 
 #include "iom-error.h"
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "iom-utf8.h"
 #include "macro.h"
-
-static bool strv_equal(char *const *a, char *const *b) {
-        for (; a && b && *a && *b; a++, b++)
-                if (!streq(*a, *b))
-                        return false;
-        return (!a || !*a) && (!b || !*b);
-}
 
 static bool same_match(const struct iom_policy_match *a, const struct iom_policy_match *b) {
 #define SAME_STR(x, y) ((!(x) && !(y)) || ((x) && (y) && streq((x), (y))))
@@ -91,7 +85,7 @@ static int check_rules(const struct iom_policy *p, char **ret_error) {
                                                      b->file, b->id_line, b->id_column, b->id,
                                                      a->file, a->id_line));
                         } else if (a->action != b->action && same_match(&a->match, &b->match) &&
-                                   strv_equal(a->guests, b->guests)) {
+                                   iom_strv_equal(a->guests, b->guests)) {
                                 r = worst(r, iom_error_append(
                                                      ret_error, -EINVAL,
                                                      "%s:%u:%u: rule '%s' conflicts with rule "
@@ -113,7 +107,7 @@ static int check_rules(const struct iom_policy *p, char **ret_error) {
 
 int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **ret_error) {
         _cleanup_(iom_policy_freep) struct iom_policy *p = iom_policy_new();
-        size_t n = 0;
+        _cleanup_(iom_strv_done) struct iom_strv files = {};
         int r = 0;
 
         if (!p)
@@ -131,12 +125,12 @@ int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **re
                 else
                         k = iom_policy_add_text(p, *path, text, ret_error);
                 r = worst(r, k);
-                if (GREEDY_REALLOC(p->files, n + 2) < 0)
+                if (iom_strv_push_copy(&files, *path) < 0)
                         return -ENOMEM;
-                p->files[n] = strdup(*path);
-                if (!p->files[n])
-                        return -ENOMEM;
-                p->files[++n] = NULL;
+        }
+        if (files.v) {
+                strv_free(p->files);
+                p->files = TAKE_PTR(files.v);
         }
         if (r < 0)
                 return r;
@@ -155,13 +149,10 @@ static int compare_names(const void *a, const void *b) {
 }
 
 int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_error) {
-        _cleanup_strv_free_ char **paths = calloc(1, sizeof(char *));
-        DIR *d;
+        _cleanup_(iom_strv_done) struct iom_strv paths = {};
+        _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *e;
-        size_t n = 0;
 
-        if (!paths)
-                return -ENOMEM;
         d = opendir(dir);
         if (!d && errno != ENOENT) {
                 int r = -errno;
@@ -169,20 +160,14 @@ int iom_policy_load_dir(const char *dir, struct iom_policy **ret, char **ret_err
         }
         while (d && (e = readdir(d))) {
                 size_t len = strlen(e->d_name);
+                char *path;
+
                 if (e->d_name[0] == '.' || len < 6 || !streq(e->d_name + len - 5, ".json"))
                         continue;
-                char **grown = realloc(paths, (n + 2) * sizeof(char *));
-                if (!grown || asprintf(&grown[n], "%s/%s", dir, e->d_name) < 0) {
-                        closedir(d);
-                        if (grown)
-                                paths = grown;
+                if (asprintf(&path, "%s/%s", dir, e->d_name) < 0 || iom_strv_push(&paths, path) < 0)
                         return -ENOMEM;
-                }
-                paths = grown;
-                paths[++n] = NULL;
         }
-        if (d)
-                closedir(d);
-        qsort(paths, n, sizeof(char *), compare_names);
-        return iom_policy_load_files(paths, ret, ret_error);
+        if (paths.v)
+                qsort(paths.v, paths.n, sizeof(char *), compare_names);
+        return iom_policy_load_files(paths.v, ret, ret_error);
 }
