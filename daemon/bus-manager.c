@@ -393,9 +393,8 @@ static int property_get_policy_rules(sd_bus *bus, const char *path, const char *
                 r = sd_bus_message_open_container(reply, 'r', "ssusssas");
                 if (r >= 0)
                         r = sd_bus_message_append(reply, "ssusss", rule->id, rule->file, rule->line,
-                                                  rule->action == IOM_POLICY_ALLOW ? "allow"
-                                                                                   : "deny",
-                                                  match, options);
+                                                  iom_policy_action_to_string(rule->action), match,
+                                                  options);
                 if (r >= 0)
                         r = sd_bus_message_append_strv(reply, rule->guests);
                 if (r >= 0)

@@ -48,22 +48,21 @@ struct open_task {
 static void connection_open(struct libvirt *l);
 
 /* virsh's words for the states, which `iommuctl list` shows. */
-static const char *const state_names[] = {
+static const char *const libvirt_state_table[] = {
         [VIR_DOMAIN_NOSTATE] = "no state",     [VIR_DOMAIN_RUNNING] = "running",
         [VIR_DOMAIN_BLOCKED] = "idle",         [VIR_DOMAIN_PAUSED] = "paused",
         [VIR_DOMAIN_SHUTDOWN] = "in shutdown", [VIR_DOMAIN_SHUTOFF] = "shut off",
         [VIR_DOMAIN_CRASHED] = "crashed",      [VIR_DOMAIN_PMSUSPENDED] = "pmsuspended",
 };
 
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(libvirt_state, int, static);
+
 const char *libvirt_domain_state(const struct libvirt *l, const char *name) {
         if (!l || !l->conn || !name)
                 return NULL;
         for (size_t i = 0; i < l->n_states; i++)
                 if (streq(l->states[i].name, name))
-                        return l->states[i].state >= 0 &&
-                                               (size_t) l->states[i].state < ELEMENTSOF(state_names)
-                                       ? state_names[l->states[i].state]
-                                       : NULL;
+                        return libvirt_state_to_string(l->states[i].state);
         return NULL;
 }
 

@@ -25,21 +25,12 @@
 #include "iom-error.h"
 #include "iom-log.h"
 
-static const char *const pci_kind_table[_IOM_DOMAIN_PCI_KIND_MAX] = {
+static const char *const iom_domain_pci_kind_table[_IOM_DOMAIN_PCI_KIND_MAX] = {
         [IOM_DOMAIN_PCI_HOSTDEV] = "hostdev",
         [IOM_DOMAIN_PCI_INTERFACE] = "interface",
 };
 
-const char *iom_domain_pci_kind_to_string(enum iom_domain_pci_kind k) {
-        return k >= 0 && k < _IOM_DOMAIN_PCI_KIND_MAX ? pci_kind_table[k] : NULL;
-}
-
-enum iom_domain_pci_kind iom_domain_pci_kind_from_string(const char *s) {
-        for (int k = 0; s && k < _IOM_DOMAIN_PCI_KIND_MAX; k++)
-                if (streq(s, pci_kind_table[k]))
-                        return k;
-        return _IOM_DOMAIN_PCI_KIND_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(iom_domain_pci_kind, enum iom_domain_pci_kind);
 
 struct iom_domain *iom_domain_free(struct iom_domain *d) {
         if (!d)

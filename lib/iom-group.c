@@ -11,27 +11,14 @@
 #include "iom-sysfs.h"
 #include "macro.h"
 
-static const char *const region_type_table[_IOM_REGION_TYPE_MAX] = {
+static const char *const iom_region_type_table[_IOM_REGION_TYPE_MAX] = {
         [IOM_REGION_DIRECT] = "direct",
         [IOM_REGION_DIRECT_RELAXABLE] = "direct-relaxable",
         [IOM_REGION_RESERVED] = "reserved",
         [IOM_REGION_MSI] = "msi",
 };
 
-const char *iom_region_type_to_string(enum iom_region_type t) {
-        if (t < 0 || t >= _IOM_REGION_TYPE_MAX)
-                return NULL;
-        return region_type_table[t];
-}
-
-enum iom_region_type iom_region_type_from_string(const char *s) {
-        if (!s)
-                return _IOM_REGION_TYPE_INVALID;
-        for (int i = 0; i < _IOM_REGION_TYPE_MAX; i++)
-                if (streq(region_type_table[i], s))
-                        return (enum iom_region_type) i;
-        return _IOM_REGION_TYPE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(iom_region_type, enum iom_region_type);
 
 static int parse_region_line(const char *line, struct iom_region *ret) {
         char type[32], extra;

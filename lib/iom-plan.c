@@ -13,22 +13,13 @@
 #include "iom-error.h"
 #include "macro.h"
 
-static const char *const plan_op_table[_IOM_PLAN_OP_MAX] = {
+static const char *const iom_plan_op_table[_IOM_PLAN_OP_MAX] = {
         [IOM_PLAN_ASSIGN] = "assign",
         [IOM_PLAN_RELEASE] = "release",
         [IOM_PLAN_REBIND] = "rebind",
 };
 
-const char *iom_plan_op_to_string(enum iom_plan_op op) {
-        return op >= 0 && op < _IOM_PLAN_OP_MAX ? plan_op_table[op] : NULL;
-}
-
-enum iom_plan_op iom_plan_op_from_string(const char *s) {
-        for (int i = 0; s && i < _IOM_PLAN_OP_MAX; i++)
-                if (streq(plan_op_table[i], s))
-                        return (enum iom_plan_op) i;
-        return _IOM_PLAN_OP_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(iom_plan_op, enum iom_plan_op);
 
 void iom_plan_step_clear(struct iom_plan_step *s) {
         free(s->from);

@@ -129,3 +129,19 @@ static inline const char *startswith(const char *s, const char *prefix) {
         size_t n = strlen(prefix);
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
+
+/* The to_string/from_string pair of an enum from its table of names, name##_table, indexed by
+ * the enum (systemd's DEFINE_STRING_TABLE_LOOKUP): to_string is NULL out of range, from_string
+ * the enum's _INVALID (-EINVAL) for NULL or an unknown name. */
+#define DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, scope)                                    \
+        scope const char *name##_to_string(type i) {                                               \
+                return i >= 0 && (size_t) i < ELEMENTSOF(name##_table) ? name##_table[i] : NULL;   \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP(name, type)                                                     \
+        DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, )                                         \
+        type name##_from_string(const char *s) {                                                   \
+                for (size_t i = 0; s && i < ELEMENTSOF(name##_table); i++)                         \
+                        if (name##_table[i] && streq(name##_table[i], s))                          \
+                                return (type) i;                                                   \
+                return (type) -EINVAL;                                                             \
+        }

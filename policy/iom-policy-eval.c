@@ -96,6 +96,13 @@ const struct iom_address *iom_policy_alias(const struct iom_policy *p, const cha
         return NULL;
 }
 
+static const char *const iom_policy_action_table[_IOM_POLICY_ACTION_MAX] = {
+        [IOM_POLICY_ALLOW] = "allow",
+        [IOM_POLICY_DENY] = "deny",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(iom_policy_action, enum iom_policy_action);
+
 /* "key=value" words joined by blanks; out-of-memory is remembered until the end. */
 struct words {
         struct iom_strv l;

@@ -417,13 +417,11 @@ static int read_action(struct reader *rd, json_object *v, const char *path,
 
         if (r < 0 || !action)
                 return r;
-        if (streq(action, "allow"))
-                *ret = IOM_POLICY_ALLOW;
-        else if (streq(action, "deny"))
-                *ret = IOM_POLICY_DENY;
-        else
+        r = iom_policy_action_from_string(action);
+        if (r < 0)
                 return complain(rd, path, 0, "'%s' is not an action: allow or deny",
                                 IOM_ESCAPE(action));
+        *ret = r;
         return 0;
 }
 

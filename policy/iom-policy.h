@@ -17,7 +17,13 @@
 enum iom_policy_action {
         IOM_POLICY_ALLOW,
         IOM_POLICY_DENY,
+        _IOM_POLICY_ACTION_MAX,
+        _IOM_POLICY_ACTION_INVALID = -EINVAL,
 };
+
+/* "allow", "deny": the word of the policy files and of the bus. */
+const char *iom_policy_action_to_string(enum iom_policy_action a);
+enum iom_policy_action iom_policy_action_from_string(const char *s);
 
 /* What a rule matches; a field left unset matches anything. */
 struct iom_policy_match {
