@@ -31,20 +31,18 @@ int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
         return sd_bus_message_exit_container(m);
 }
 
-int iom_bus_read_dict(sd_bus_message *m,
-                      int (*read_value)(sd_bus_message *m, const char *key, void *userdata),
-                      void *userdata) {
-        const char *key;
+int iom_bus_read_entries(sd_bus_message *m, const char *entry,
+                         int (*read_entry)(sd_bus_message *m, void *userdata), void *userdata) {
+        char array[64];
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (snprintf(array, sizeof(array), "{%s}", entry) >= (int) sizeof(array))
+                return -EINVAL;
+        r = sd_bus_message_enter_container(m, 'a', array);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = read_value(m, key, userdata);
+        while ((r = sd_bus_message_enter_container(m, 'e', entry)) > 0) {
+                r = read_entry(m, userdata);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -54,6 +52,25 @@ int iom_bus_read_dict(sd_bus_message *m,
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
+}
+
+struct dict {
+        int (*read_value)(sd_bus_message *m, const char *key, void *userdata);
+        void *userdata;
+};
+
+static int read_dict_entry(sd_bus_message *m, void *userdata) {
+        struct dict *d = userdata;
+        const char *key;
+        int r = sd_bus_message_read(m, "s", &key);
+
+        return r < 0 ? r : d->read_value(m, key, d->userdata);
+}
+
+int iom_bus_read_dict(sd_bus_message *m,
+                      int (*read_value)(sd_bus_message *m, const char *key, void *userdata),
+                      void *userdata) {
+        return iom_bus_read_entries(m, "sv", read_dict_entry, &(struct dict){read_value, userdata});
 }
 
 struct ranges {

@@ -15,6 +15,12 @@
 int iom_bus_read_variant_array(sd_bus_message *m, const char *element,
                                int (*read_one)(sd_bus_message *m, void *userdata), void *userdata);
 
+/* Walks an array of dictionary entries a{@entry} ("oa{sa{sv}}" for GetManagedObjects' answer)
+ * at the message's position: @read_entry is called inside each entry, reads all of it and
+ * returns 0 or a negative errno, which ends the walk. Returns 0 or that errno. */
+int iom_bus_read_entries(sd_bus_message *m, const char *entry,
+                         int (*read_entry)(sd_bus_message *m, void *userdata), void *userdata);
+
 /* Walks a dictionary a{sv} (options, properties) at the message's position: for each entry,
  * @read_value is called with its key and the message at the entry's variant, which it must
  * read or skip; it returns 0 or a negative errno, which ends the walk. Returns 0 or that

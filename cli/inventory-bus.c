@@ -190,10 +190,26 @@ static int read_group_property(sd_bus_message *m, const char *name, struct iom_g
         return sd_bus_message_skip(m, "v"); /* Devices: iom_inventory_link() rebuilds it */
 }
 
+/* One IOMMU unit, "(ss)": its name and type. */
+static int read_unit(sd_bus_message *m, void *userdata) {
+        struct iom_host *h = userdata;
+        const char *unit, *type;
+        int r = sd_bus_message_read(m, "(ss)", &unit, &type);
+
+        if (r <= 0)
+                return r;
+        if (GREEDY_REALLOC(h->units, h->n_units + 1) < 0)
+                return -ENOMEM;
+        h->units[h->n_units].name = strdup(unit);
+        h->units[h->n_units].type = strdup(type);
+        h->n_units++;
+        if (!h->units[h->n_units - 1].name || !h->units[h->n_units - 1].type)
+                return -ENOMEM;
+        return 1;
+}
+
 static int read_host_property(sd_bus_message *m, const char *name, struct iom_host *h,
                               bool *ret_present) {
-        int r;
-
         if (streq(name, "IommuPresent"))
                 return read_bool(m, ret_present);
         if (streq(name, "InterruptRemapping"))
@@ -206,30 +222,8 @@ static int read_host_property(sd_bus_message *m, const char *name, struct iom_ho
                 return read_strv(m, &h->kernel_parameters);
         if (streq(name, "Notice"))
                 return read_string(m, &h->notice, true);
-        if (streq(name, "IommuUnits")) {
-                const char *unit, *type;
-                r = sd_bus_message_enter_container(m, 'v', "a(ss)");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_enter_container(m, 'a', "(ss)");
-                if (r < 0)
-                        return r;
-                while ((r = sd_bus_message_read(m, "(ss)", &unit, &type)) > 0) {
-                        if (GREEDY_REALLOC(h->units, h->n_units + 1) < 0)
-                                return -ENOMEM;
-                        h->units[h->n_units].name = strdup(unit);
-                        h->units[h->n_units].type = strdup(type);
-                        h->n_units++;
-                        if (!h->units[h->n_units - 1].name || !h->units[h->n_units - 1].type)
-                                return -ENOMEM;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_exit_container(m);
-        }
+        if (streq(name, "IommuUnits"))
+                return iom_bus_read_variant_array(m, "(ss)", read_unit, h);
         return sd_bus_message_skip(m, "v");
 }
 
@@ -289,54 +283,47 @@ static int read_properties(sd_bus_message *m, struct object_target *t) {
         return iom_bus_read_dict(m, read_property, t);
 }
 
-static int read_object(sd_bus_message *m, struct iom_inventory *inv) {
-        const char *path, *interface;
+/* One interface of an object, "sa{sv}": a device's or a group's properties; others skipped. */
+static int read_interface(sd_bus_message *m, void *userdata) {
+        struct iom_inventory *inv = userdata;
+        _cleanup_(iom_device_freep) struct iom_device *d = NULL;
+        _cleanup_(iom_group_freep) struct iom_group *g = NULL;
+        struct object_target t = {};
+        const char *interface;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &interface);
+        if (r < 0)
+                return r;
+        if (streq(interface, "org.iommud1.Device")) {
+                t.device = d = calloc(1, sizeof(*d));
+                if (!d)
+                        return -ENOMEM;
+                d->iommu_group = d->numa_node = -1;
+        } else if (streq(interface, "org.iommud1.Group")) {
+                t.group = g = iom_group_new(0);
+                if (!g)
+                        return -ENOMEM;
+        }
+        r = read_properties(m, &t);
+        if (r < 0)
+                return r;
+        if (d)
+                return iom_inventory_add_device(inv, TAKE_PTR(d));
+        if (g)
+                return iom_inventory_add_group(inv, TAKE_PTR(g));
+        return 0;
+}
+
+/* One object of GetManagedObjects' answer, "oa{sa{sv}}". */
+static int read_object(sd_bus_message *m, void *userdata) {
+        const char *path;
         int r;
 
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
-                _cleanup_(iom_device_freep) struct iom_device *d = NULL;
-                _cleanup_(iom_group_freep) struct iom_group *g = NULL;
-                struct object_target t = {};
-
-                r = sd_bus_message_read(m, "s", &interface);
-                if (r < 0)
-                        return r;
-                if (streq(interface, "org.iommud1.Device")) {
-                        t.device = d = calloc(1, sizeof(*d));
-                        if (!d)
-                                return -ENOMEM;
-                        d->iommu_group = d->numa_node = -1;
-                } else if (streq(interface, "org.iommud1.Group")) {
-                        t.group = g = iom_group_new(0);
-                        if (!g)
-                                return -ENOMEM;
-                }
-                r = read_properties(m, &t);
-                if (r < 0)
-                        return r;
-                if (d) {
-                        r = iom_inventory_add_device(inv, TAKE_PTR(d));
-                        if (r < 0)
-                                return r;
-                }
-                if (g) {
-                        r = iom_inventory_add_group(inv, TAKE_PTR(g));
-                        if (r < 0)
-                                return r;
-                }
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        return iom_bus_read_entries(m, "sa{sv}", read_interface, userdata);
 }
 
 /* GetManagedObjects lists the objects below the manager, not the manager itself. */
@@ -375,17 +362,7 @@ int inventory_from_bus(sd_bus *bus, struct iom_inventory **ret, char **ret_error
         if (!inv->host)
                 return -ENOMEM;
 
-        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
-                r = read_object(reply, inv);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return r;
-        }
+        r = iom_bus_read_entries(reply, "oa{sa{sv}}", read_object, inv);
         if (r < 0)
                 return r;
         r = read_manager(bus, inv->host, ret_error);

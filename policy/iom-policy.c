@@ -77,9 +77,15 @@ static int check_type(struct reader *rd, json_object *v, const char *path, json_
         return r < 0 ? note(rd, r) : 1;
 }
 
-static int check_keys(struct reader *rd, json_object *o, const char *path,
-                      const char *const *allowed) {
-        return note(rd, iom_json_check_keys(rd->doc, o, path, allowed, rd->error));
+/* 1 when @o is an object (whose keys not in @allowed are reported), 0 when it is not. */
+static int check_object(struct reader *rd, json_object *o, const char *path, const char *what,
+                        const char *const *allowed) {
+        int r = check_type(rd, o, path, json_type_object, what);
+
+        if (r <= 0)
+                return r;
+        r = note(rd, iom_json_check_keys(rd->doc, o, path, allowed, rd->error));
+        return r < 0 ? r : 1;
 }
 
 static int get_string(struct reader *rd, json_object *v, const char *path, char **ret) {
@@ -245,11 +251,8 @@ static int read_match(struct reader *rd, json_object *o, const char *path,
 
         *m = (struct iom_policy_match){
                 .vendor = -1, .device = -1, .subsystem_vendor = -1, .subsystem_device = -1};
-        r = check_type(rd, o, path, json_type_object, "an object");
+        r = check_object(rd, o, path, "an object", keys);
         if (r <= 0)
-                return r;
-        r = check_keys(rd, o, path, keys);
-        if (r < 0)
                 return r;
 #define SUB(key) (snprintf(sub, sizeof(sub), "%s.%s", path, key), sub)
         r = MATCH_KEY(get_address_glob, "address", &m->address);
@@ -368,11 +371,8 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
         char sub[512];
         int r;
 
-        r = check_type(rd, o, path, json_type_object, "an object");
+        r = check_object(rd, o, path, "an object", keys);
         if (r <= 0)
-                return r;
-        r = check_keys(rd, o, path, keys);
-        if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(flag_keys); i++) {
                 (void) snprintf(sub, sizeof(sub), "%s.%s", path, flag_keys[i]);
@@ -434,16 +434,13 @@ static int read_rule(struct reader *rd, json_object *o, const char *path,
         char sub[512];
         int r;
 
-        r = check_type(rd, o, path, json_type_object, "a rule object");
+        r = check_object(rd, o, path, "a rule object", keys);
         if (r <= 0)
                 return r;
         iom_json_locate(rd->doc, path, 0, &rule->line, &rule->column);
         rule->file = strdup(iom_json_name(rd->doc));
         if (!rule->file)
                 return -ENOMEM;
-        r = check_keys(rd, o, path, keys);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
                 if (!json_object_object_get_ex(o, required[i], NULL) &&
                     (r = complain(rd, path, 0, "the rule has no '%s'", required[i])) < 0)
@@ -560,11 +557,10 @@ int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text
 
         struct reader rd = {.doc = doc, .error = ret_error};
         root = iom_json_root(doc);
-        r = check_type(&rd, root, "", json_type_object, "an object with \"rules\"");
+        r = check_object(&rd, root, "", "an object with \"rules\"", keys);
         if (r <= 0)
                 return r < 0 ? r : -EINVAL;
-        if ((r = check_keys(&rd, root, "", keys)) < 0 ||
-            (json_object_object_get_ex(root, "aliases", &v) && (r = read_aliases(&rd, v, p)) < 0) ||
+        if ((json_object_object_get_ex(root, "aliases", &v) && (r = read_aliases(&rd, v, p)) < 0) ||
             (json_object_object_get_ex(root, "rules", &v) && (r = read_rules(&rd, v, p)) < 0))
                 return r;
         return rd.n_errors > 0 ? -EINVAL : 0;

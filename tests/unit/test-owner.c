@@ -5,6 +5,39 @@
 #include "macro.h"
 #include "tests.h"
 
+struct bad_name {
+        const char *name, *error;
+};
+
+/* Every good name passes and leaves the message alone; every bad one fails with its message; a
+ * name of @max bytes passes and one of @max + 1 fails with @too_long. */
+static void check_names(int (*validate)(const char *name, char **ret_error),
+                        const char *const *good, size_t n_good, const struct bad_name *bad,
+                        size_t n_bad, size_t max, const char *too_long) {
+        _cleanup_free_ char *why = NULL, *longest = malloc(max + 2);
+
+        ASSERT_TRUE(longest);
+        for (size_t i = 0; i < n_good; i++) {
+                if (validate(good[i], &why) < 0)
+                        fprintf(stderr, "'%s': %s\n", good[i], why);
+                ASSERT_EQ(validate(good[i], &why), 0);
+                ASSERT_TRUE(why == NULL); /* written only on failure */
+        }
+        for (size_t i = 0; i < n_bad; i++) {
+                why = mfree(why);
+                ASSERT_EQ(validate(bad[i].name, &why), -EINVAL);
+                ASSERT_STREQ(why, bad[i].error);
+        }
+        memset(longest, 'a', max);
+        longest[max] = '\0';
+        why = mfree(why);
+        ASSERT_EQ(validate(longest, &why), 0);
+        longest[max] = 'a';
+        longest[max + 1] = '\0';
+        ASSERT_EQ(validate(longest, &why), -EINVAL);
+        ASSERT_STREQ(why, too_long);
+}
+
 static void test_owner_names(void) {
         static const char *const good[] = {
                 "win11",
@@ -19,9 +52,7 @@ static void test_owner_names(void) {
                 "a\u00a0b",
                 "עברית", /* right-to-left text without bidi controls */
         };
-        static const struct {
-                const char *name, *error;
-        } bad[] = {
+        static const struct bad_name bad[] = {
                 {"", "the owner name is empty"},
                 {"a/b", "the owner name contains '/'"},
                 {"bad\tname", "the owner name contains a control character U+0009 at byte 4"},
@@ -57,39 +88,16 @@ static void test_owner_names(void) {
                 {"uid:4294967295", "a local owner 'uid:N' needs a numeric user id"},
                 {"unit:spdk", "a local owner 'unit:NAME.service' needs a service unit name"},
         };
-        char longest[IOM_OWNER_NAME_MAX + 2];
-        _cleanup_free_ char *why = NULL;
-
-        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                if (iom_owner_validate(good[i], &why) < 0)
-                        fprintf(stderr, "'%s': %s\n", good[i], why);
-                ASSERT_EQ(iom_owner_validate(good[i], &why), 0);
-                ASSERT_TRUE(why == NULL); /* written only on failure */
-        }
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                why = mfree(why);
-                ASSERT_EQ(iom_owner_validate(bad[i].name, &why), -EINVAL);
-                ASSERT_STREQ(why, bad[i].error);
-        }
+        check_names(iom_owner_validate, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad),
+                    IOM_OWNER_NAME_MAX, "the owner name is longer than 256 bytes");
         ASSERT_EQ(iom_owner_validate(NULL, NULL), -EINVAL);
-
-        memset(longest, 'a', IOM_OWNER_NAME_MAX);
-        longest[IOM_OWNER_NAME_MAX] = '\0';
-        why = mfree(why);
-        ASSERT_EQ(iom_owner_validate(longest, &why), 0);
-        longest[IOM_OWNER_NAME_MAX] = 'a';
-        longest[IOM_OWNER_NAME_MAX + 1] = '\0';
-        ASSERT_EQ(iom_owner_validate(longest, &why), -EINVAL);
-        ASSERT_STREQ(why, "the owner name is longer than 256 bytes");
 }
 
 static void test_driver_names(void) {
         static const char *const good[] = {
                 "vfio-pci", "snd_hda_intel", "e1000e", "nvidia", "i915", "none", "a.b", "X",
         };
-        static const struct {
-                const char *name, *error;
-        } bad[] = {
+        static const struct bad_name bad[] = {
                 {"", "it is empty"},
                 {"a/b", "'/' at byte 2 is not a letter, digit, '_', '.' or '-'"},
                 {"vfio pci", "' ' at byte 5 is not a letter, digit, '_', '.' or '-'"},
@@ -99,25 +107,8 @@ static void test_driver_names(void) {
                 {"a\xff", "'\\xff' at byte 2 is not a letter, digit, '_', '.' or '-'"},
                 {"nvidia*", "'*' at byte 7 is not a letter, digit, '_', '.' or '-'"},
         };
-        char longest[IOM_DRIVER_NAME_MAX + 2];
-        _cleanup_free_ char *why = NULL;
-
-        for (size_t i = 0; i < ELEMENTSOF(good); i++)
-                ASSERT_EQ(iom_driver_name_validate(good[i], &why), 0);
-        ASSERT_TRUE(why == NULL);
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                why = mfree(why);
-                ASSERT_EQ(iom_driver_name_validate(bad[i].name, &why), -EINVAL);
-                ASSERT_STREQ(why, bad[i].error);
-        }
-        memset(longest, 'd', IOM_DRIVER_NAME_MAX);
-        longest[IOM_DRIVER_NAME_MAX] = '\0';
-        why = mfree(why);
-        ASSERT_EQ(iom_driver_name_validate(longest, &why), 0);
-        longest[IOM_DRIVER_NAME_MAX] = 'd';
-        longest[IOM_DRIVER_NAME_MAX + 1] = '\0';
-        ASSERT_EQ(iom_driver_name_validate(longest, &why), -EINVAL);
-        ASSERT_STREQ(why, "it is longer than 64 bytes");
+        check_names(iom_driver_name_validate, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad),
+                    IOM_DRIVER_NAME_MAX, "it is longer than 64 bytes");
 }
 
 IOM_TEST_MAIN(IOM_TEST(test_owner_names), IOM_TEST(test_driver_names))

@@ -119,16 +119,27 @@ static struct iom_policy_subject nic(void) {
         return s;
 }
 
+/* Asks @p whether @guest may own @s: the rule @rule must decide it with @action, or with @rule
+ * NULL, nothing applies (the default deny). */
+static void expect(const struct iom_policy *p, const struct iom_policy_subject *s,
+                   const char *guest, enum iom_policy_action action, const char *rule) {
+        struct iom_policy_decision d;
+
+        iom_policy_evaluate(p, s, guest, &d);
+        ASSERT_EQ(d.action, action);
+        if (rule)
+                ASSERT_STREQ(d.rule ? d.rule->id : "(default deny)", rule);
+        else
+                ASSERT_TRUE(d.rule == NULL);
+}
+
 static void test_default_deny(void) {
         _cleanup_(iom_policy_freep) struct iom_policy *p =
                 policy_from("{\"rules\": [{\"id\": \"gpu\", \"match\": {\"vendor\": \"10de\"}, "
                             "\"guests\": [\"*\"], \"action\": \"allow\"}]}");
         struct iom_policy_subject s = nic();
-        struct iom_policy_decision d;
 
-        iom_policy_evaluate(p, &s, "win11", &d);
-        ASSERT_EQ(d.action, IOM_POLICY_DENY);
-        ASSERT_TRUE(d.rule == NULL);
+        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
 }
 
 static void test_named_deny_beats_star_allow(void) {
@@ -139,15 +150,10 @@ static void test_named_deny_beats_star_allow(void) {
                 "{\"id\": \"not-evil\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"evil\"], "
                 "\"action\": \"deny\"}]}");
         struct iom_policy_subject s = nic();
-        struct iom_policy_decision d;
 
-        iom_policy_evaluate(p, &s, "evil", &d);
-        ASSERT_EQ(d.action, IOM_POLICY_DENY);
-        ASSERT_STREQ(d.rule->id, "not-evil");
-        ASSERT_EQ(d.rule->line, 1);
-        iom_policy_evaluate(p, &s, "good", &d);
-        ASSERT_EQ(d.action, IOM_POLICY_ALLOW);
-        ASSERT_STREQ(d.rule->id, "all");
+        expect(p, &s, "evil", IOM_POLICY_DENY, "not-evil");
+        ASSERT_EQ(p->rules[1].line, 1);
+        expect(p, &s, "good", IOM_POLICY_ALLOW, "all");
 }
 
 static void test_most_specific_wins(void) {
@@ -160,16 +166,11 @@ static void test_most_specific_wins(void) {
                 "{\"id\": \"by-driver\", \"match\": {\"driver\": \"e1000e\"}, \"guests\": [\"*\"], "
                 "\"action\": \"allow\"}]}");
         struct iom_policy_subject s = nic();
-        struct iom_policy_decision d;
 
         /* Two device keys beat one. */
-        iom_policy_evaluate(p, &s, "router-1", &d);
-        ASSERT_EQ(d.action, IOM_POLICY_ALLOW);
-        ASSERT_STREQ(d.rule->id, "this-nic");
+        expect(p, &s, "router-1", IOM_POLICY_ALLOW, "this-nic");
         /* Not a router: two one-key rules for "*" tie, and deny wins the tie. */
-        iom_policy_evaluate(p, &s, "win11", &d);
-        ASSERT_EQ(d.action, IOM_POLICY_DENY);
-        ASSERT_STREQ(d.rule->id, "no-nics");
+        expect(p, &s, "win11", IOM_POLICY_DENY, "no-nics");
 }
 
 static int group_of_fixture(const struct iom_address *a, void *userdata) {
@@ -183,7 +184,6 @@ static void test_references(void) {
         _cleanup_free_ char *dir = tests_dir("good"), *path = NULL;
         struct iom_policy_subject vf = nic(), audio = nic();
         struct iom_address pf, other;
-        struct iom_policy_decision d;
 
         ASSERT_TRUE(asprintf(&path, "%s/references.json", dir) > 0);
         paths[0] = path;
@@ -192,22 +192,17 @@ static void test_references(void) {
         ASSERT_EQ(iom_address_parse("0000:05:00.0", &other, NULL), 0);
         /* A VF of the aliased PF: allowed to a router, nobody else. */
         vf.physfn = &pf;
-        iom_policy_evaluate(p, &vf, "router-1", &d);
-        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "vfs-to-routers"));
-        iom_policy_evaluate(p, &vf, "win11", &d);
-        ASSERT_TRUE(d.action == IOM_POLICY_DENY && d.rule == NULL);
+        expect(p, &vf, "router-1", IOM_POLICY_ALLOW, "vfs-to-routers");
+        expect(p, &vf, "win11", IOM_POLICY_DENY, NULL);
         vf.physfn = &other;
-        iom_policy_evaluate(p, &vf, "router-1", &d);
-        ASSERT_TRUE(d.rule == NULL);
+        expect(p, &vf, "router-1", IOM_POLICY_DENY, NULL);
         /* A function in the GPU's group goes with it. */
         ASSERT_EQ(iom_address_parse("0000:01:00.1", &audio.address, NULL), 0);
         audio.group = 7;
         audio.group_of = group_of_fixture;
-        iom_policy_evaluate(p, &audio, "win11", &d);
-        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "the-gpu-group"));
+        expect(p, &audio, "win11", IOM_POLICY_ALLOW, "the-gpu-group");
         audio.group = 9;
-        iom_policy_evaluate(p, &audio, "win11", &d);
-        ASSERT_TRUE(d.rule == NULL);
+        expect(p, &audio, "win11", IOM_POLICY_DENY, NULL);
 }
 
 static void test_dsn(void) {
@@ -215,17 +210,13 @@ static void test_dsn(void) {
                 "{\"rules\": [{\"id\": \"this-card\", \"match\": {\"dsn\": "
                 "\"00-11-22-33-44-55-66-77\"}, \"guests\": [\"win11\"], \"action\": \"allow\"}]}");
         struct iom_policy_subject s = nic();
-        struct iom_policy_decision d;
 
         s.dsn = "00-11-22-33-44-55-66-77";
-        iom_policy_evaluate(p, &s, "win11", &d);
-        ASSERT_TRUE(d.action == IOM_POLICY_ALLOW && streq(d.rule->id, "this-card"));
+        expect(p, &s, "win11", IOM_POLICY_ALLOW, "this-card");
         s.dsn = "00-11-22-33-44-55-66-78";
-        iom_policy_evaluate(p, &s, "win11", &d);
-        ASSERT_TRUE(d.rule == NULL);
+        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
         s.dsn = NULL;
-        iom_policy_evaluate(p, &s, "win11", &d);
-        ASSERT_TRUE(d.rule == NULL);
+        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
 }
 
 static void test_aliases(void) {

@@ -89,24 +89,40 @@ static void test_read_file_errors(void) {
         ASSERT_TRUE(s == NULL);
 }
 
-static void test_read_string(void) {
-        _cleanup_(fixture_done) char *f = fixture();
-        _cleanup_free_ char *d = dev(), *vendor = NULL, *resets = NULL, *inner = NULL,
-                            *empty = NULL;
-        char *none = NULL;
+/* What reading one attribute gives: its text, or the errno with nothing written. */
+struct read_case {
+        const char *name, *text;
+        int result;
+};
 
-        ASSERT_EQ(iom_sysfs_read_string(d, "vendor", &vendor), 0);
-        ASSERT_STREQ(vendor, "0x8086");
-        /* Every trailing newline goes, inner ones stay. */
-        ASSERT_EQ(iom_sysfs_read_string(d, "reset_method", &resets), 0);
-        ASSERT_STREQ(resets, "flr bus");
+static void check_reads(int (*read)(const char *dir, const char *name, char **ret),
+                        const struct read_case *cases, size_t n) {
+        _cleanup_free_ char *d = dev();
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *text = NULL;
+
+                fprintf(stderr, "# %s\n", cases[i].name);
+                ASSERT_EQ(read(d, cases[i].name, &text), cases[i].result);
+                if (cases[i].result < 0)
+                        ASSERT_TRUE(text == NULL);
+                else
+                        ASSERT_STREQ(text, cases[i].text);
+        }
+}
+
+static void test_read_string(void) {
+        static const struct read_case cases[] = {
+                {"vendor", "0x8086", 0},
+                {"reset_method", "flr bus", 0}, /* every trailing newline goes */
+                {"lines", "a\nb", 0},           /* inner ones stay */
+                {"driver_override", "", 0},
+                {"sriov_numvfs", NULL, -ENOENT},
+        };
+        _cleanup_(fixture_done) char *f = fixture();
+
         fixture_put(root, "a\nb\n", DEV "/lines");
-        ASSERT_EQ(iom_sysfs_read_string(d, "lines", &inner), 0);
-        ASSERT_STREQ(inner, "a\nb");
-        ASSERT_EQ(iom_sysfs_read_string(d, "driver_override", &empty), 0);
-        ASSERT_STREQ(empty, "");
-        ASSERT_EQ(iom_sysfs_read_string(d, "sriov_numvfs", &none), -ENOENT);
-        ASSERT_TRUE(none == NULL);
+        check_reads(iom_sysfs_read_string, cases, ELEMENTSOF(cases));
 }
 
 static void test_read_string_bound(void) {
@@ -158,21 +174,15 @@ static void test_read_int64(void) {
 }
 
 static void test_read_link_name(void) {
+        static const struct read_case cases[] = {
+                {"driver", "e1000e", 0},   {"iommu_group", "12", 0},
+                {"plain", "vfio-pci", 0}, /* a target without a slash is its own last element */
+                {"physfn", NULL, -ENOENT}, {"vendor", NULL, -EINVAL}, /* not a link */
+        };
         _cleanup_(fixture_done) char *f = fixture();
-        _cleanup_free_ char *d = dev(), *driver = NULL, *group = NULL, *plain = NULL;
-        char *none = NULL;
 
-        ASSERT_EQ(iom_sysfs_read_link_name(d, "driver", &driver), 0);
-        ASSERT_STREQ(driver, "e1000e");
-        ASSERT_EQ(iom_sysfs_read_link_name(d, "iommu_group", &group), 0);
-        ASSERT_STREQ(group, "12");
-        /* A target without a slash is its own last element. */
         fixture_link(root, "@vfio-pci", DEV "/plain");
-        ASSERT_EQ(iom_sysfs_read_link_name(d, "plain", &plain), 0);
-        ASSERT_STREQ(plain, "vfio-pci");
-        ASSERT_EQ(iom_sysfs_read_link_name(d, "physfn", &none), -ENOENT);
-        ASSERT_EQ(iom_sysfs_read_link_name(d, "vendor", &none), -EINVAL); /* not a link */
-        ASSERT_TRUE(none == NULL);
+        check_reads(iom_sysfs_read_link_name, cases, ELEMENTSOF(cases));
 }
 
 static void test_read_binary(void) {
