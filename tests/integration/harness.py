@@ -276,6 +276,17 @@ class HostCase(unittest.TestCase):
     def diagnostics(self):
         return self.harness.diagnostics()
 
+    def assert_assign_options_refused(self, device, cases):
+        """Manager.Assign('win11', [device], options) fails with the message, for each
+        (options as busctl words, message) of cases."""
+        for options, message in cases:
+            result = self.harness.bus.busctl(
+                    'call', BUS_NAME, '/org/iommud1', 'org.iommud1.Manager', 'Assign',
+                    'sasa{sv}', 'win11', '1', device, *options, check=False)
+            with self.subTest(options=options):
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(message, result.stderr)
+
 
 def host_main(case, argv, preload=False):
     """main() of a test program: `PROGRAM tests/hosts/NAME`, TAP on stdout."""
