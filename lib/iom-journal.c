@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The state journal: the model, and atomic persistence. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "iom-error.h"
+#include "iom-file.h"
 #include "iom-journal.h"
 #include "iom-log.h"
 #include "iom-sysfs.h"
@@ -162,50 +159,13 @@ int iom_journal_copy(const struct iom_journal *j, struct iom_journal **ret) {
         return iom_journal_from_json(json, "journal copy", ret, NULL);
 }
 
-/* Whether @name is "<@base>.XXXXXX" as mkostemp() fills it in: six letters or digits. */
-static bool is_temporary_of(const char *name, const char *base) {
-        size_t n = strlen(base);
-
-        if (strncmp(name, base, n) != 0 || name[n] != '.' || strlen(name + n + 1) != 6)
-                return false;
-        for (const char *c = name + n + 1; *c; c++)
-                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                      (*c >= '0' && *c <= '9')))
-                        return false;
-        return true;
-}
-
-/* Removes the temporary files of saves a crash cut short (iom_journal_save() names them
- * "@path.XXXXXX"); nothing else in the directory is touched. */
-static void remove_stale_temporaries(const char *path) {
-        _cleanup_free_ char *dir_copy = strdup(path), *base_copy = strdup(path);
-        _cleanup_(closedirp) DIR *d = NULL;
-        const char *base;
-        struct dirent *e;
-
-        if (!dir_copy || !base_copy)
-                return;
-        base = basename(base_copy);
-        d = opendir(dirname(dir_copy));
-        if (!d)
-                return;
-        while ((e = readdir(d)))
-                if (is_temporary_of(e->d_name, base)) {
-                        if (unlinkat(dirfd(d), e->d_name, 0) < 0)
-                                (void) iom_debug_errno(errno, "Cannot remove %s: %m", e->d_name);
-                        else
-                                iom_debug("Removed %s, left by a save that did not finish.",
-                                          e->d_name);
-                }
-}
-
 int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_error) {
         _cleanup_free_ char *text = NULL;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
-        remove_stale_temporaries(path);
+        iom_file_remove_stale_temporaries(path);
         r = iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &text);
         if (r == -ENOENT) {
                 *ret = iom_journal_new();
@@ -219,47 +179,15 @@ int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_erro
         return iom_journal_from_json(text, path, ret, ret_error);
 }
 
-static int fsync_directory_of(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
-        _cleanup_close_ int fd = -EBADF;
-
-        if (!copy)
-                return -ENOMEM;
-        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        return fsync(fd) < 0 ? negative_errno() : 0;
-}
-
 int iom_journal_save(const struct iom_journal *j, const char *path) {
-        _cleanup_free_ char *json = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size, done = 0;
+        _cleanup_free_ char *json = NULL;
 
         if (!j || !path)
                 return -EINVAL;
         json = iom_journal_to_json(j);
-        if (!json || asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        if (!json)
                 return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        size = strlen(json);
-        while (done < size) {
-                ssize_t n = write(fd, json + done, size - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        goto fail;
-                done += (size_t) n;
-        }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
-                goto fail;
-        return fsync_directory_of(path);
-fail:;
-        int r = negative_errno();
-        (void) unlink(tmp);
-        return r;
+        return iom_file_replace(path, json, 0644, true);
 }
 
 int iom_journal_move_aside(const char *path, char **ret_new_path) {

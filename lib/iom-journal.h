@@ -2,8 +2,9 @@
 /* The state journal: which owner holds which group, each device's host driver, and the
  * changes in flight, persisted so a crash is finished or rolled back at the next start.
  *
- * The file is replaced atomically (a temporary file in the same directory, fsync, rename,
- * fsync of the directory), so a reader sees the old state or the new one, never a torn one. */
+ * The file is replaced atomically (lib/iom-file.h: a hidden temporary in the same directory,
+ * fsync, rename, fsync of the directory), so a reader sees the old state or the new one, never
+ * a torn one. */
 #pragma once
 
 #include "iom-plan.h"

@@ -141,12 +141,12 @@ static void test_failed_save(void) {
         ASSERT_EQ(rmdir(dir), 0); /* nothing else was left in it */
 }
 
-/* Opening the journal removes what a crash mid-save left ("state.json.XXXXXX"), and nothing
+/* Opening the journal removes what a crash mid-save left (".state.json.XXXXXX"), and nothing
  * else. */
 static void test_stale_temporaries(void) {
-        static const char *const kept[] = {"state.json", "state.json.corrupt-1700000000",
-                                           "state.json.ab", "other.json.Ab12Cd",
-                                           "state.json.a-b_cd"};
+        static const char *const kept[] = {"state.json",        "state.json.corrupt-1700000000",
+                                           "state.json.ab",     ".other.json.Ab12Cd",
+                                           "state.json.Ab12Cd", "state.json.a-b_cd"};
         _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
         char dir[] = "/tmp/test-journal-XXXXXX", path[128];
 
@@ -155,12 +155,12 @@ static void test_stale_temporaries(void) {
                 (void) snprintf(path, sizeof(path), "%s/%s", dir, kept[i]);
                 write_text(path, "{\"version\":1,\"claims\":[],\"intents\":[]}");
         }
-        (void) snprintf(path, sizeof(path), "%s/state.json.Ab12Cd", dir);
+        (void) snprintf(path, sizeof(path), "%s/.state.json.Ab12Cd", dir);
         write_text(path, "{\"version\":1,\"cla");
 
         (void) snprintf(path, sizeof(path), "%s/state.json", dir);
         ASSERT_EQ(iom_journal_load(path, &j, NULL), 0);
-        (void) snprintf(path, sizeof(path), "%s/state.json.Ab12Cd", dir);
+        (void) snprintf(path, sizeof(path), "%s/.state.json.Ab12Cd", dir);
         ASSERT_TRUE(access(path, F_OK) < 0);
         for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
                 (void) snprintf(path, sizeof(path), "%s/%s", dir, kept[i]);
