@@ -28,31 +28,6 @@ int manager_load_policy(struct manager *m, char **ret_error) {
         return 0;
 }
 
-static int group_of(const struct iom_address *a, void *userdata) {
-        const struct iom_device *d = iom_inventory_find_device(userdata, a);
-        return d ? d->iommu_group : -1;
-}
-
-static void subject_from_device(struct manager *m, const struct iom_device *d,
-                                struct iom_policy_subject *ret,
-                                char dsn[static IOM_DSN_STRING_MAX]) {
-        *ret = (struct iom_policy_subject){
-                .dsn = d->has_dsn ? iom_dsn_format(d->dsn, dsn) : NULL,
-                .physfn = d->is_vf ? &d->physfn : NULL,
-                .group = d->iommu_group,
-                .group_of = group_of,
-                .userdata = m->inventory,
-                .address = d->address,
-                .vendor = d->vendor_id,
-                .device = d->device_id,
-                .subsystem_vendor = d->subsystem_vendor_id,
-                .subsystem_device = d->subsystem_device_id,
-                .class = d->class,
-                .driver = d->driver,
-                .host_driver = d->host_driver ? d->host_driver : d->driver,
-        };
-}
-
 /* require_isolation: every bridge above @d must isolate it with ACS (as far as the bridge
  * implements the controls Linux needs, lib/iom-acs.h), and pcie_acs_override= must be off.
  * Returns NULL when isolated, else why not (in @buf). */
@@ -99,7 +74,7 @@ static int check_max_per_guest(struct manager *m, const struct iom_plan *plan, s
                 if (!d->group || !d->group->owner || !streq(d->group->owner, plan->owner) ||
                     iom_device_is_bridge(d))
                         continue;
-                subject_from_device(m, d, &subject, dsn);
+                iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
                 count += iom_policy_rule_matches(rule, &subject);
         }
         /* Earlier steps of this plan the same rule allowed, in groups the guest does not own
@@ -135,7 +110,7 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 
                 if (s->bridge || !d)
                         continue; /* a bridge is unbound, not given to the guest */
-                subject_from_device(m, d, &subject, dsn);
+                iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
                 iom_policy_evaluate(m->policy, &subject, plan->owner, &decision);
                 iom_address_format(&s->address, a);
                 if (decision.action == IOM_POLICY_DENY && !decision.rule) {
@@ -198,7 +173,7 @@ void manager_autobind(struct manager *m) {
                 if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
                     (d->group && d->group->owner))
                         continue;
-                subject_from_device(m, d, &subject, dsn);
+                iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
                 rule = iom_policy_autobind(m->policy, &subject);
                 if (!rule)
                         continue;

@@ -80,13 +80,58 @@ bool iom_policy_rule_matches(const struct iom_policy_rule *r, const struct iom_p
         return rule_matches(&r->match, s);
 }
 
-const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
-                                                  const struct iom_policy_subject *s) {
+/* The first allowing rule whose match holds for @s and that @has says yes to. */
+static const struct iom_policy_rule *first_allowing(const struct iom_policy *p,
+                                                    const struct iom_policy_subject *s,
+                                                    bool (*has)(const struct iom_policy_rule *r)) {
         for (size_t i = 0; p && i < p->n_rules; i++)
-                if (p->rules[i].autobind && p->rules[i].action == IOM_POLICY_ALLOW &&
+                if (p->rules[i].action == IOM_POLICY_ALLOW && has(&p->rules[i]) &&
                     rule_matches(&p->rules[i].match, s))
                         return &p->rules[i];
         return NULL;
+}
+
+static bool has_autobind(const struct iom_policy_rule *r) {
+        return r->autobind;
+}
+
+static bool has_resource_name(const struct iom_policy_rule *r) {
+        return r->resource_name;
+}
+
+const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
+                                                  const struct iom_policy_subject *s) {
+        return first_allowing(p, s, has_autobind);
+}
+
+const struct iom_policy_rule *iom_policy_resource_name(const struct iom_policy *p,
+                                                       const struct iom_policy_subject *s) {
+        return first_allowing(p, s, has_resource_name);
+}
+
+static int group_of(const struct iom_address *a, void *userdata) {
+        const struct iom_device *d = iom_inventory_find_device(userdata, a);
+        return d ? d->iommu_group : -1;
+}
+
+void iom_policy_subject_from_device(const struct iom_inventory *inv, const struct iom_device *d,
+                                    struct iom_policy_subject *ret,
+                                    char dsn[static IOM_DSN_STRING_MAX]) {
+        *ret = (struct iom_policy_subject){
+                .dsn = d->has_dsn ? iom_dsn_format(d->dsn, dsn) : NULL,
+                .physfn = d->is_vf ? &d->physfn : NULL,
+                .group = d->iommu_group,
+                .group_of = group_of,
+                .userdata = (void *) inv,
+                .address = d->address,
+                .vendor = d->vendor_id,
+                .device = d->device_id,
+                .subsystem_vendor = d->subsystem_vendor_id,
+                .subsystem_device = d->subsystem_device_id,
+                .class = d->class,
+                .driver = d->driver,
+                .host_driver = d->host_driver ? d->host_driver : d->driver,
+        };
 }
 
 const struct iom_address *iom_policy_alias(const struct iom_policy *p, const char *name) {
@@ -178,5 +223,7 @@ char *iom_policy_options_describe(const struct iom_policy_rule *r) {
                 (void) snprintf(buf, sizeof(buf), "%u", r->max_per_guest);
                 describe(&s, "max_per_guest", buf);
         }
+        if (r->resource_name)
+                describe(&s, "resource_name", r->resource_name);
         return words_join(&s, "");
 }

@@ -46,6 +46,7 @@ static void rule_clear(struct iom_policy_rule *r) {
         free(r->match.dsn);
         strv_free(r->guests);
         free(r->host_driver_option);
+        free(r->resource_name);
 }
 
 struct iom_policy *iom_policy_new(void) {
@@ -361,10 +362,48 @@ static int read_guests(struct reader *rd, json_object *a, const char *path,
         return 0;
 }
 
+/* A Kubernetes extended resource name (the API's IsExtendedResourceName): "prefix/name", the
+ * prefix a lower-case DNS subdomain (RFC 1123) outside kubernetes.io, the name at most 63
+ * letters, digits, '-', '_' or '.', starting and ending with a letter or digit. NULL when
+ * @s is one, else what is wrong. */
+static const char *resource_name_problem(const char *s) {
+        const char *slash = strchr(s, '/'), *name;
+        size_t prefix_len, name_len;
+
+        if (!slash)
+                return "needs a domain: 'vendor.example/name'";
+        prefix_len = (size_t) (slash - s);
+        name = slash + 1;
+        name_len = strlen(name);
+        if (prefix_len == 0 || prefix_len > 253 || !isalnum((unsigned char) s[0]) ||
+            !isalnum((unsigned char) slash[-1]))
+                return "the domain must start and end with a letter or digit";
+        for (const char *c = s; c < slash; c++)
+                if (!(islower((unsigned char) *c) || isdigit((unsigned char) *c) || *c == '-' ||
+                      *c == '.'))
+                        return "the domain may have only lower-case letters, digits, '-' and '.'";
+        if ((prefix_len == 13 && strncmp(s, "kubernetes.io", 13) == 0) ||
+            (prefix_len > 14 && strncmp(slash - 14, ".kubernetes.io", 14) == 0))
+                return "kubernetes.io is Kubernetes' own domain";
+        if (name_len == 0 || name_len > 63 || !isalnum((unsigned char) name[0]) ||
+            !isalnum((unsigned char) name[name_len - 1]))
+                return "the name must have 1-63 characters, starting and ending with a letter or "
+                       "digit";
+        for (const char *c = name; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr("-_.", *c))
+                        return "the name may have only letters, digits, '-', '_' and '.'";
+        return NULL;
+}
+
 static int read_options(struct reader *rd, json_object *o, const char *path,
                         struct iom_policy_rule *rule) {
-        static const char *const keys[] = {"autobind",          "host_driver",   "allow_in_use",
-                                           "require_isolation", "max_per_guest", NULL};
+        static const char *const keys[] = {"autobind",
+                                           "host_driver",
+                                           "allow_in_use",
+                                           "require_isolation",
+                                           "max_per_guest",
+                                           "resource_name",
+                                           NULL};
         static const char *const flag_keys[] = {"autobind", "allow_in_use", "require_isolation"};
         bool *flags[] = {&rule->autobind, &rule->allow_in_use, &rule->require_isolation};
         json_object *v;
@@ -397,6 +436,20 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                 if (n < 1 || n > 4096)
                         return complain(rd, sub, 0, "must be 1-4096");
                 rule->max_per_guest = (unsigned) n;
+        }
+        (void) snprintf(sub, sizeof(sub), "%s.resource_name", path);
+        if (json_object_object_get_ex(o, "resource_name", &v)) {
+                _cleanup_free_ char *name = NULL;
+                const char *problem;
+
+                r = get_string(rd, v, sub, &name);
+                if (r < 0 || !name)
+                        return r;
+                problem = resource_name_problem(name);
+                if (problem)
+                        return complain(rd, sub, 0, "'%s' is not a Kubernetes resource name: %s",
+                                        IOM_ESCAPE(name), problem);
+                rule->resource_name = TAKE_PTR(name);
         }
         return 0;
 }

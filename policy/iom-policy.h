@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "iom-address.h"
+#include "iom-inventory.h"
+#include "iom-pci.h"
 #include "macro.h"
 
 #define IOM_POLICY_FILE_SIZE_MAX (256 * 1024)
@@ -49,6 +51,9 @@ struct iom_policy_rule {
         bool autobind, allow_in_use, require_isolation;
         char *host_driver_option;
         unsigned max_per_guest; /* 0: no limit */
+        /* The Kubernetes extended resource the matched devices are exported as (KubeVirt's
+         * resourceName, "vendor.example/name"), or NULL for iommud's default. */
+        char *resource_name;
 };
 
 struct iom_policy_alias {
@@ -110,6 +115,17 @@ void iom_policy_evaluate(const struct iom_policy *p, const struct iom_policy_sub
  * NULL: such devices are kept on vfio-pci from the daemon's start and on hot-plug. */
 const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
                                                   const struct iom_policy_subject *s);
+
+/* The first allowing rule with the resource_name option whose match holds for @s (whatever its
+ * guests), or NULL: what `iommuctl export kubevirt` names such a device's resource. */
+const struct iom_policy_rule *iom_policy_resource_name(const struct iom_policy *p,
+                                                       const struct iom_policy_subject *s);
+
+/* Fills @ret for device @d of @inv (its DSN formatted into @dsn, which must outlive @ret); the
+ * host driver is the one the device returns to when released, else its driver. */
+void iom_policy_subject_from_device(const struct iom_inventory *inv, const struct iom_device *d,
+                                    struct iom_policy_subject *ret,
+                                    char dsn[static IOM_DSN_STRING_MAX]);
 
 /* Human summaries: "address=0000:01:00.* vendor=10de" ("any device" when empty), and
  * "autobind max_per_guest=2" ("" when none). */

@@ -228,6 +228,36 @@ static void test_aliases(void) {
         ASSERT_TRUE(iom_policy_alias(p, "nic") == NULL);
 }
 
+/* The first allowing rule that names a resource and matches decides it; a deny never names one. */
+static void test_resource_name(void) {
+        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
+                "{\"rules\": ["
+                "{\"id\": \"denied\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"x\"], "
+                "\"action\": \"deny\", \"options\": {\"resource_name\": \"a.example/denied\"}},"
+                "{\"id\": \"plain\", \"match\": {}, \"guests\": [\"*\"], \"action\": \"allow\"},"
+                "{\"id\": \"nics\", \"match\": {\"class_name\": \"network\"}, "
+                "\"guests\": [\"*\"], \"action\": \"allow\", "
+                "\"options\": {\"resource_name\": \"intel.com/E1000E_NIC\"}},"
+                "{\"id\": \"later\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"*\"], "
+                "\"action\": \"allow\", \"options\": {\"resource_name\": \"b.example/later\"}}]}");
+        struct iom_policy_subject s = nic();
+        const struct iom_policy_rule *r = iom_policy_resource_name(p, &s);
+        _cleanup_free_ char *options = NULL;
+
+        ASSERT_TRUE(r != NULL);
+        ASSERT_STREQ(r->id, "nics");
+        ASSERT_STREQ(r->resource_name, "intel.com/E1000E_NIC");
+        options = iom_policy_options_describe(r);
+        ASSERT_STREQ(options, "resource_name=intel.com/E1000E_NIC");
+        s.class = 0x010802; /* an NVMe controller: only the vendor rule is left */
+        r = iom_policy_resource_name(p, &s);
+        ASSERT_TRUE(r != NULL);
+        ASSERT_STREQ(r->resource_name, "b.example/later");
+        s.vendor = 0x144d;
+        ASSERT_TRUE(iom_policy_resource_name(p, &s) == NULL);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_default_deny),
               IOM_TEST(test_named_deny_beats_star_allow), IOM_TEST(test_most_specific_wins),
-              IOM_TEST(test_references), IOM_TEST(test_dsn), IOM_TEST(test_aliases))
+              IOM_TEST(test_references), IOM_TEST(test_dsn), IOM_TEST(test_aliases),
+              IOM_TEST(test_resource_name))
