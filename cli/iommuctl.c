@@ -19,6 +19,7 @@ bool arg_dry_run;
 bool arg_force;
 const char *arg_guest;
 bool arg_ask_password;
+const char *arg_output;
 
 int iommuctl_bus_open(sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -101,6 +102,8 @@ static const struct verb verbs[] = {
         {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
         {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload | policy show"},
         {"space", 2, 5, verb_space, "space list | space show ID | space translate ID IOVA [ACCESS]"},
+        {"export", 2, 2, verb_export,
+         "export kubevirt|kubevirt-yaml|nova|nfd|prometheus [--output FILE]"},
 };
 
 static void help(void) {
@@ -119,7 +122,10 @@ static void help(void) {
                ")\n"
                "  space list                 The mediated I/O address spaces iommud serves\n"
                "  space show ID              A space's limits and every mapping, in order\n"
-               "  space translate ID IOVA [read|write|rw]  Where a DMA to IOVA goes\n\n"
+               "  space translate ID IOVA [read|write|rw]  Where a DMA to IOVA goes\n"
+               "  export FORMAT              What KubeVirt, Nova, NFD or Prometheus read of this\n"
+               "                             host: kubevirt, kubevirt-yaml, nova, nfd, "
+               "prometheus\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
@@ -130,7 +136,8 @@ static void help(void) {
                "     --dry-run         Print the plan of a change without making it\n"
                "     --force           Change a device the host is using (administrators)\n"
                "     --no-ask-password  Never let polkit ask for a password\n"
-               "     --guest=GUEST     The guest explain asks about\n\n"
+               "     --guest=GUEST     The guest explain asks about\n"
+               "  -o --output=FILE     Where export writes (replaced atomically), not stdout\n\n"
                "A DEVICE is a PCI address (0000:01:00.0 or 01:00.0) or a vendor:device id;\n"
                "a GROUP is an IOMMU group number. See iommuctl(1).\n");
 }
@@ -156,6 +163,7 @@ static int parse_argv(int argc, char *argv[]) {
                 {"force", no_argument, NULL, ARG_FORCE},
                 {"guest", required_argument, NULL, ARG_GUEST},
                 {"no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD},
+                {"output", required_argument, NULL, 'o'},
                 {},
         };
         int c;
@@ -163,7 +171,7 @@ static int parse_argv(int argc, char *argv[]) {
         arg_color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
         arg_ask_password = isatty(STDIN_FILENO);
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":hjn", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hjno:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -191,6 +199,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NO_ASK_PASSWORD:
                         arg_ask_password = false;
+                        break;
+                case 'o':
+                        arg_output = optarg;
                         break;
                 case ARG_COLOR:
                         if (streq(optarg, "always"))

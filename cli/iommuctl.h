@@ -22,6 +22,7 @@ extern bool arg_dry_run;
 extern bool arg_force;
 extern const char *arg_guest;
 extern bool arg_ask_password;
+extern const char *arg_output;
 
 /* Connects to the system bus, where iommud serves; calls on it let polkit ask for a password
  * (interactive authorization) unless --no-ask-password or stdin is not a terminal. */
@@ -54,3 +55,4 @@ int verb_rebind(int argc, char *argv[]);
 int verb_policy(int argc, char *argv[]);
 int verb_explain(int argc, char *argv[]);
 int verb_space(int argc, char *argv[]);
+int verb_export(int argc, char *argv[]);

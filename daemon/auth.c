@@ -32,6 +32,8 @@ static const struct method_rule {
         const char *action;
 } method_rules[] = {
         {"org.iommud1.Manager", "Explain", WHO_ANYONE, NULL},
+        /* What GetManagedObjects shows everyone, arranged for orchestrators. */
+        {"org.iommud1.Manager", "Export", WHO_ANYONE, NULL},
         {"org.iommud1.Manager", "Assign", WHO_POLKIT, IOMMUD_ACTION_MANAGE},
         {"org.iommud1.Manager", "Release", WHO_POLKIT, IOMMUD_ACTION_MANAGE},
         {"org.iommud1.Manager", "Rebind", WHO_POLKIT, IOMMUD_ACTION_REBIND},

@@ -15,6 +15,7 @@
 #include "binder-group.h"
 #include "binder.h"
 #include "bus-error.h"
+#include "export.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -234,6 +235,11 @@ static void job_done(void *userdata) {
 
         if (job->result >= 0 && !job->request.recover && changed)
                 job_apply(m, job);
+        else if (job->result < 0 && changed &&
+                 !(job->result == -ENOENT && job->request.quiet_if_none)) {
+                m->binder_failures++;
+                manager_exports_changed(m);
+        }
         job_reply(job);
         job_unlink(m, job);
         job_free(job);

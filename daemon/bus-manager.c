@@ -8,6 +8,7 @@
 #include "bus-error.h"
 #include "bus-util.h"
 #include "explain.h"
+#include "export.h"
 #include "iom-bus-ranges.h"
 #include "iom-domain.h"
 #include "iom-owner.h"
@@ -342,6 +343,29 @@ static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error 
         return r < 0 ? r : 1;
 }
 
+/* Export(s format) -> s: what iommuctl export prints (iommud.export(7)). */
+static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        _cleanup_free_ char *text = NULL;
+        enum iom_export_format format;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        format = iom_export_format_from_string(name);
+        if (format < 0)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Unknown export format '%s' (known: kubevirt, "
+                                         "kubevirt-yaml, nova, nfd, prometheus)",
+                                         IOM_ESCAPE(name));
+        r = manager_export(m, format, &text);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "s", text);
+}
+
 static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         _cleanup_free_ char *errors = NULL, *text = NULL;
@@ -542,6 +566,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
                                 SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Export", SD_BUS_ARGS("s", format), SD_BUS_RESULT("s", text),
+                                method_export, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", rules),
                                 method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),

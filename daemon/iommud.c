@@ -22,9 +22,12 @@ static void help(void) {
                "  -v --verbose    Log debug messages\n"
                "     --journal=PATH  The state journal (default " IOMMUD_STATEDIR "/state.json)\n"
                "     --policy-dir=DIR  The policy files (default " IOMMUD_POLICYDIR ")\n"
-               "     --libvirt-uri=URI  The libvirt to follow, read-only (default "
-               LIBVIRT_DEFAULT_URI ";\n"
-               "                        'none': follow none)\n\n"
+               "     --libvirt-uri=URI  The libvirt to follow, read-only "
+               "(default " LIBVIRT_DEFAULT_URI ";\n"
+               "                        'none': follow none)\n"
+               "     --nfd-file=PATH  Keep a Node Feature Discovery feature file written there\n"
+               "     --metrics-file=PATH  Keep Prometheus metrics written there (node_exporter's\n"
+               "                        textfile collector)\n\n"
                "Environment: DBUS_SYSTEM_BUS_ADDRESS selects the bus; IOMMUD_PROC_ROOT the\n"
                "directory /proc/cmdline and /proc/interrupts are read from.\n"
                "See iommud(8).\n");
@@ -33,9 +36,28 @@ static void help(void) {
 static const char *arg_journal;
 static const char *arg_policy_dir;
 static const char *arg_libvirt_uri = LIBVIRT_DEFAULT_URI;
+static const char *arg_nfd_file;
+static const char *arg_metrics_file;
+
+/* An option that takes an absolute path: "iommud: --@name needs an absolute path". */
+static int absolute_path(const char *name, const char *value, const char **ret) {
+        if (value[0] != '/') {
+                fprintf(stderr, "iommud: --%s needs an absolute path, not '%s'\n", name, value);
+                return -EINVAL;
+        }
+        *ret = value;
+        return 0;
+}
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JOURNAL, ARG_POLICY_DIR, ARG_LIBVIRT_URI };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JOURNAL,
+                ARG_POLICY_DIR,
+                ARG_LIBVIRT_URI,
+                ARG_NFD_FILE,
+                ARG_METRICS_FILE,
+        };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -43,9 +65,11 @@ static int parse_argv(int argc, char *argv[]) {
                 {"journal", required_argument, NULL, ARG_JOURNAL},
                 {"policy-dir", required_argument, NULL, ARG_POLICY_DIR},
                 {"libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI},
+                {"nfd-file", required_argument, NULL, ARG_NFD_FILE},
+                {"metrics-file", required_argument, NULL, ARG_METRICS_FILE},
                 {},
         };
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
                 switch (c) {
@@ -59,14 +83,19 @@ static int parse_argv(int argc, char *argv[]) {
                         log_set_max_level(LOG_DEBUG);
                         break;
                 case ARG_JOURNAL:
-                        if (optarg[0] != '/') {
-                                fprintf(stderr,
-                                        "iommud: --journal needs an absolute path, not "
-                                        "'%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        arg_journal = optarg;
+                        r = absolute_path("journal", optarg, &arg_journal);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_NFD_FILE:
+                        r = absolute_path("nfd-file", optarg, &arg_nfd_file);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_METRICS_FILE:
+                        r = absolute_path("metrics-file", optarg, &arg_metrics_file);
+                        if (r < 0)
+                                return r;
                         break;
                 case ARG_POLICY_DIR:
                         arg_policy_dir = optarg;
@@ -123,6 +152,9 @@ static int run(void) {
                 if (!m->journal_path)
                         return log_oom();
         }
+        if ((arg_nfd_file && !(m->nfd_file = strdup(arg_nfd_file))) ||
+            (arg_metrics_file && !(m->metrics_file = strdup(arg_metrics_file))))
+                return log_oom();
         r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);

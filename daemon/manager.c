@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "binder.h"
+#include "export.h"
 #include "iom-policy.h"
 #include "libvirt.h"
 #include "log.h"
@@ -54,6 +55,11 @@ struct manager *manager_free(struct manager *m) {
         free(m->journal_path);
         iom_policy_free(m->policy);
         free(m->policy_dir);
+        sd_event_source_unref(m->export_source);
+        free(m->nfd_file);
+        free(m->metrics_file);
+        free(m->nfd_written);
+        free(m->metrics_written);
         (void) pthread_mutex_destroy(&m->journal_lock);
         sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->policy_reload_source);
@@ -318,6 +324,8 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return r;
 
+        manager_exports_start(m);
+
         r = sd_bus_request_name(m->bus, IOMMUD_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name " IOMMUD_BUS_NAME ": %m");
@@ -399,6 +407,7 @@ void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan) {
                 bus_device_emit_changed(m, &plan->steps[i].address);
         for (size_t i = 0; i < plan->n_groups; i++)
                 bus_group_emit_changed(m, plan->groups[i]);
+        manager_exports_changed(m);
 }
 
 int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
@@ -418,6 +427,7 @@ int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
         m->inventory = TAKE_PTR(new);
         emit_membership(m, m->inventory, old, true);
         emit_changes(m, old);
+        manager_exports_changed(m);
 
         log_debug("Rescanned: %zu devices, %zu groups.", m->inventory->n_devices,
                   m->inventory->n_groups);

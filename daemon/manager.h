@@ -65,6 +65,15 @@ struct manager {
         struct space_creator **creators;
         size_t n_creators;
         uint32_t last_space_id;
+
+        /* What the metrics count (daemon/export.c): changes that ran and failed, policy
+         * reloads that replaced the policy and those refused. */
+        uint64_t binder_failures, policy_reloads, policy_reload_errors;
+        /* The export files kept written (NULL: not configured), what was last written to
+         * each, and the timer that lets a burst of changes settle first. */
+        char *nfd_file, *metrics_file;
+        char *nfd_written, *metrics_written;
+        sd_event_source *export_source;
 };
 
 int manager_new(struct manager **ret);

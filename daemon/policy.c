@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "binder.h"
+#include "export.h"
 #include "iom-acs.h"
 #include "iom-error.h"
 #include "iom-pci.h"
@@ -19,10 +20,15 @@ int manager_load_policy(struct manager *m, char **ret_error) {
         int r;
 
         r = iom_policy_load_dir(m->policy_dir, &p, ret_error);
-        if (r < 0)
+        if (r < 0) {
+                m->policy_reload_errors += !!m->policy; /* not counted: a broken start */
+                manager_exports_changed(m);
                 return r;
+        }
+        m->policy_reloads += !!m->policy;
         iom_policy_free(m->policy);
         m->policy = p;
+        manager_exports_changed(m);
         log_info("Policy: %zu rules from %s%s.", p->n_rules, m->policy_dir,
                  p->n_rules == 0 ? " (none: every assignment is denied)" : "");
         return 0;

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "export.h"
 #include "iom-error.h"
 #include "iom-group.h"
 #include "iom-vfio.h"
@@ -354,6 +355,7 @@ int space_create(struct manager *m, const struct space_request *req, struct spac
         (void) sd_bus_emit_object_added(m->bus, s->path);
         (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager", "Spaces",
                                               NULL);
+        manager_exports_changed(m);
         log_info("Space %" PRIu32 " created for guest '%s' by %s%s", s->id, IOM_ESCAPE(s->guest),
                  s->creator, s->vfio ? ", backed by VFIO" : "");
         *ret = TAKE_PTR(s);
@@ -379,6 +381,7 @@ void space_destroy(struct space *s) {
                 (void) sd_bus_emit_object_removed(m->bus, s->path);
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
                                                       "Spaces", NULL);
+                manager_exports_changed(m);
         }
         space_free(s);
 }

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Manager.Export's text, and the export files: rendered by lib/export, written atomically, and
+ * only when their text changed. */
+#include <stdlib.h>
+
+#include "export.h"
+#include "iom-file.h"
+#include "log.h"
+#include "manager.h"
+#include "space.h"
+
+/* How long changes settle before the files are written: well within the second promised. */
+#define EXPORT_SETTLE_USEC (100 * 1000)
+
+int manager_export(struct manager *m, enum iom_export_format format, char **ret) {
+        _cleanup_free_ struct iom_export_space *spaces = NULL;
+        struct iom_export_state state = {
+                .binder_failures = m->binder_failures,
+                .policy_reloads = m->policy_reloads,
+                .policy_reload_errors = m->policy_reload_errors,
+                .quarantined_groups =
+                        0, /* issue #16: the groups quarantined after a failed reset */
+                .n_spaces = m->n_spaces,
+        };
+
+        spaces = calloc(m->n_spaces + 1, sizeof(*spaces));
+        if (!spaces)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_spaces; i++) {
+                struct iom_space_stats stats;
+
+                iom_space_get_stats(m->spaces[i]->core, &stats);
+                spaces[i] = (struct iom_export_space){
+                        .id = m->spaces[i]->id,
+                        .guest = m->spaces[i]->guest,
+                        .mappings = stats.mappings,
+                        .mapped_bytes = stats.mapped_bytes,
+                };
+        }
+        state.spaces = spaces;
+        return iom_export_render(format, m->inventory, m->policy, &state, ret);
+}
+
+/* Writes @format to @path unless *@last (what was written before) says the same. */
+static void write_file(struct manager *m, const char *path, enum iom_export_format format,
+                       char **last) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!path)
+                return;
+        r = manager_export(m, format, &text);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to render %s for %s, ignoring: %m",
+                                  iom_export_format_to_string(format), path);
+                return;
+        }
+        if (*last && streq(*last, text))
+                return;
+        r = iom_file_replace(path, text, 0644, false);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to write %s, ignoring: %m", path);
+                return;
+        }
+        log_debug("Wrote %s.", path);
+        free(*last);
+        *last = TAKE_PTR(text);
+}
+
+static void write_files(struct manager *m) {
+        write_file(m, m->nfd_file, IOM_EXPORT_NFD, &m->nfd_written);
+        write_file(m, m->metrics_file, IOM_EXPORT_PROMETHEUS, &m->metrics_written);
+}
+
+static int on_exports_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        m->export_source = sd_event_source_unref(m->export_source);
+        write_files(m);
+        return 0;
+}
+
+void manager_exports_changed(struct manager *m) {
+        int r;
+
+        if ((!m->nfd_file && !m->metrics_file) || !m->inventory || m->export_source)
+                return;
+        r = sd_event_add_time_relative(m->event, &m->export_source, CLOCK_MONOTONIC,
+                                       EXPORT_SETTLE_USEC, 0, on_exports_settled, m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to schedule writing the export files, ignoring: %m");
+}
+
+void manager_exports_start(struct manager *m) {
+        if (m->nfd_file)
+                iom_file_remove_stale_temporaries(m->nfd_file);
+        if (m->metrics_file)
+                iom_file_remove_stale_temporaries(m->metrics_file);
+        write_files(m);
+}
