@@ -159,7 +159,8 @@ ALLOW_ALL_POLICY = os.path.join(HERE, '..', 'policy', 'allow-all')
 class Daemon:
     """The real iommud, under the testbed, on the bus; ready when it owns org.iommud1."""
 
-    def __init__(self, testbed, bus, policy_dir=ALLOW_ALL_POLICY, libvirt_uri='none'):
+    def __init__(self, testbed, bus, policy_dir=ALLOW_ALL_POLICY, libvirt_uri='none',
+                 args=()):
         self.bus = bus
         self.stderr = tempfile.TemporaryFile(mode='w+', prefix='iommud-stderr.')
         # Each daemon gets a state journal of its own, never the machine's, and follows no
@@ -167,7 +168,7 @@ class Daemon:
         self.journal = os.path.join(bus.dir, 'state.json')
         self.process = subprocess.Popen(
             [build_path('IOMMUD'), '--verbose', f'--journal={self.journal}',
-             f'--policy-dir={policy_dir}', f'--libvirt-uri={libvirt_uri}'],
+             f'--policy-dir={policy_dir}', f'--libvirt-uri={libvirt_uri}', *args],
             stdin=subprocess.DEVNULL,
             stdout=self.stderr, stderr=self.stderr, env=bus.env(testbed.env(plain_env())),
             preexec_fn=die_with_parent)
