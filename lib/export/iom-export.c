@@ -85,7 +85,7 @@ static void listing_done(struct listing *l) {
         free(l->ids);
 }
 
-static struct id_entry *find_id(struct listing *l, uint16_t vendor, uint16_t device) {
+static struct id_entry *find_id(const struct listing *l, uint16_t vendor, uint16_t device) {
         for (size_t i = 0; i < l->n_ids; i++)
                 if (l->ids[i].vendor == vendor && l->ids[i].device == device)
                         return &l->ids[i];
@@ -274,8 +274,7 @@ static void render_nova(FILE *f, const struct listing *l) {
         }
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct iom_device *d = inv->devices[i];
-                const struct id_entry *e =
-                        find_id((struct listing *) l, d->vendor_id, d->device_id);
+                const struct id_entry *e = find_id(l, d->vendor_id, d->device_id);
                 char a[IOM_ADDRESS_STRING_MAX];
 
                 if (!l->listed[i] || !e || e->unlisted == 0)
@@ -312,7 +311,7 @@ static void render_nova(FILE *f, const struct listing *l) {
                 if (!d || !d->group || !iom_export_group_listed(inv, l->policy, d->group) ||
                     iom_device_is_bridge(d))
                         continue;
-                e = find_id((struct listing *) l, d->vendor_id, d->device_id);
+                e = find_id(l, d->vendor_id, d->device_id);
                 if (e)
                         put_nova_alias(f, a->name, e);
         }
@@ -375,8 +374,8 @@ static int compare_strings(const void *a, const void *b) {
 
 /* Prints "@name{@label="value"} count" for each distinct value of @values (@n of them, NULL
  * counted as @null_value), in order. */
-static int put_counted(FILE *f, const char *name, const char *label, const char **values, size_t n,
-                       const char *null_value) {
+static void put_counted(FILE *f, const char *name, const char *label, const char **values, size_t n,
+                        const char *null_value) {
         for (size_t i = 0; i < n; i++)
                 if (!values[i])
                         values[i] = null_value;
@@ -391,7 +390,6 @@ static int put_counted(FILE *f, const char *name, const char *label, const char 
                 fprintf(f, "} %zu\n", k - i);
                 i = k;
         }
-        return 0;
 }
 
 static int render_prometheus(FILE *f, const struct listing *l, const struct iom_export_state *st) {
@@ -431,7 +429,7 @@ static int render_prometheus(FILE *f, const struct listing *l, const struct iom_
         for (size_t i = 0; i < inv->n_groups; i++)
                 if (inv->groups[i]->owner)
                         values[n++] = inv->groups[i]->owner;
-        (void) put_counted(f, "iommud_groups_owned", "owner", values, n, NULL);
+        put_counted(f, "iommud_groups_owned", "owner", values, n, NULL);
         put_family(f, "iommud_groups_quarantined", "gauge",
                    "IOMMU groups held back after a failed reset.");
         put_sample(f, "iommud_groups_quarantined", st->quarantined_groups);
@@ -439,7 +437,7 @@ static int render_prometheus(FILE *f, const struct listing *l, const struct iom_
                    "PCI devices, by the driver bound to them (\"none\" when unbound).");
         for (size_t i = 0; i < inv->n_devices; i++)
                 values[i] = inv->devices[i]->driver;
-        (void) put_counted(f, "iommud_devices", "driver", values, inv->n_devices, "none");
+        put_counted(f, "iommud_devices", "driver", values, inv->n_devices, "none");
         put_family(f, "iommud_binder_failures_total", "counter",
                    "Changes of drivers that ran and failed: refused, or rolled back.");
         put_sample(f, "iommud_binder_failures_total", st->binder_failures);
