@@ -9,8 +9,9 @@
 #include "manager.h"
 #include "space.h"
 
-/* How long changes settle before the files are written: well within the second promised. */
-#define EXPORT_SETTLE_USEC (100 * 1000)
+/* The files are written at most this often: a lone change at once, the changes of a burst
+ * together this long after the previous write; well within the second promised. */
+#define EXPORT_INTERVAL_USEC (100 * 1000)
 
 int manager_export(struct manager *m, enum iom_export_format format, char **ret) {
         _cleanup_free_ struct iom_export_space *spaces = NULL;
@@ -72,21 +73,30 @@ static void write_files(struct manager *m) {
         write_file(m, m->metrics_file, IOM_EXPORT_PROMETHEUS, &m->metrics_written);
 }
 
-static int on_exports_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_exports_due(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         m->export_source = sd_event_source_unref(m->export_source);
+        m->export_last_usec = usec;
         write_files(m);
         return 0;
 }
 
 void manager_exports_changed(struct manager *m) {
+        uint64_t now, when;
         int r;
 
         if ((!m->nfd_file && !m->metrics_file) || !m->inventory || m->export_source)
                 return;
-        r = sd_event_add_time_relative(m->event, &m->export_source, CLOCK_MONOTONIC,
-                                       EXPORT_SETTLE_USEC, 0, on_exports_settled, m);
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0) {
+                /* A time already past fires at the next iteration, after what is being
+                 * dispatched now: what changes together is written together. */
+                when = MAX(now, m->export_last_usec + EXPORT_INTERVAL_USEC);
+                /* Accuracy 1 µs: 0 would let sd-event defer it by its default 250 ms. */
+                r = sd_event_add_time(m->event, &m->export_source, CLOCK_MONOTONIC, when, 1,
+                                      on_exports_due, m);
+        }
         if (r < 0)
                 log_warning_errno(r, "Failed to schedule writing the export files, ignoring: %m");
 }
@@ -97,4 +107,5 @@ void manager_exports_start(struct manager *m) {
         if (m->metrics_file)
                 iom_file_remove_stale_temporaries(m->metrics_file);
         write_files(m);
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->export_last_usec);
 }

@@ -10,8 +10,9 @@ struct manager;
 /* Renders @format from the inventory, the policy in force and the daemon's counters. */
 int manager_export(struct manager *m, enum iom_export_format format, char **ret);
 
-/* Something the exports show changed: the files are written again once changes settle (a
- * tenth of a second), so a burst of uevents costs one write. No-op without files. */
+/* Something the exports show changed: the files are written again at the next iteration of
+ * the loop, or, a tenth of a second after the previous write if that is later, so a burst of
+ * changes costs a write or two. No-op without files. */
 void manager_exports_changed(struct manager *m);
 
 /* Writes the configured files for the first time (at start, once the inventory is read). */

@@ -70,9 +70,10 @@ struct manager {
          * reloads that replaced the policy and those refused. */
         uint64_t binder_failures, policy_reloads, policy_reload_errors;
         /* The export files kept written (NULL: not configured), what was last written to
-         * each, and the timer that lets a burst of changes settle first. */
+         * each, when, and the timer of the next write. */
         char *nfd_file, *metrics_file;
         char *nfd_written, *metrics_written;
+        uint64_t export_last_usec;
         sd_event_source *export_source;
 };
 

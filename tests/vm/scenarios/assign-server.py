@@ -3,13 +3,113 @@
 # shpchp (which claims DMA ownership) lets go; the uplink that carries the default route is
 # refused, and so is the NVMe while its disk is claimed exclusively; a VFIO user holding a
 # device makes a release fail at its deadline, naming it, while the bus keeps answering.
+# Meanwhile the daemon keeps the NFD and Prometheus files written: an assign, a policy reload
+# and a hot-plug (a NIC that an autobind rule takes) each show there within a second.
 import json
 import os
+import shutil
 import subprocess
 import time
 
+from checks import listed_devices, sysfs_devices
+
 TOPOLOGY = "server"
 TIMEOUT = 360
+EXPORTS = "/run/exports"
+POLICY = "/run/export-policy"
+NFD_FILE = f"{EXPORTS}/features.d/iommud"
+METRICS_FILE = f"{EXPORTS}/textfile/iommud.prom"
+FILE_DEADLINE = 1.0  # seconds from a change to the files saying it
+HOTPLUG_ID = "hotnic"
+
+
+def read(path):
+        with open(path) as f:
+                return f.read()
+
+
+def nfd():
+        return dict(line.split("=", 1) for line in read(NFD_FILE).splitlines()
+                    if line and not line.startswith("#"))
+
+
+def metrics():
+        return {name: float(value) for name, value in
+                (line.rsplit(" ", 1) for line in read(METRICS_FILE).splitlines()
+                 if line and not line.startswith("#"))}
+
+
+def files_follow(vm, what, since, predicate):
+        """Polls the files every 20 ms until PREDICATE holds, which must be within
+        FILE_DEADLINE of SINCE (a monotonic time); logs how long it took."""
+        while not predicate():
+                vm.check(time.monotonic() - since < FILE_DEADLINE,
+                         f"the export files do not show {what} {FILE_DEADLINE} s after it: "
+                         f"NFD {nfd()}, metrics {metrics()}")
+                time.sleep(0.02)
+        vm.log(f"the export files showed {what} after {time.monotonic() - since:.3f} s")
+
+
+def start_daemon_with_files(vm):
+        os.makedirs(os.path.dirname(NFD_FILE), exist_ok=True)
+        os.makedirs(os.path.dirname(METRICS_FILE), exist_ok=True)
+        os.makedirs(POLICY, exist_ok=True)
+        shutil.copy(os.path.join(vm.source_dir, "tests", "policy", "allow-all", "allow-all.json"),
+                    POLICY)
+        vm.start_daemon(f"--policy-dir={POLICY}", f"--nfd-file={NFD_FILE}",
+                        f"--metrics-file={METRICS_FILE}")
+        vm.check(read(NFD_FILE) == vm.iommuctl("export", "nfd"),
+                 "the NFD file does not say what iommuctl export nfd says")
+
+
+def exports_follow(vm, legacy0):
+        """Assign, policy reload, hot-plug: each in the files within a second."""
+        legacy = "8086_100e"  # the e1000 pair behind the bridge: not viable on their driver
+        # The release that ended the scenario before shows once the daemon has the pair home.
+        vm.wait_for("the NFD file to drop the e1000 pair, home again",
+                    lambda: f"iommud.assignable.{legacy}" not in nfd(), 30)
+        vm.run(["iommuctl", "assign", "router", legacy0])
+        files_follow(vm, "the assign", time.monotonic(),
+                     lambda: nfd().get(f"iommud.assignable.{legacy}") == "2" and
+                     nfd().get(f"iommud.available.{legacy}") == "0" and
+                     metrics().get('iommud_groups_owned{owner="router"}') == 1)
+        vm.run(["iommuctl", "release", "router"])
+        files_follow(vm, "the release", time.monotonic(),
+                     lambda: f"iommud.assignable.{legacy}" not in nfd() and
+                     'iommud_groups_owned{owner="router"}' not in metrics())
+
+        # A reload with an autobind rule for the address a card in the empty slot will have.
+        port = vm.address_of("rp-hotplug")
+        bus = int(read(f"/sys/bus/pci/devices/{port}/secondary_bus_number"))
+        address = f"0000:{bus:02x}:00.0"
+        reloads = metrics()["iommud_policy_reloads_total"]
+        with open(f"{POLICY}/20-hotplug.json", "w") as f:
+                json.dump({"rules": [{"id": "hot-nic-to-vfio", "match": {"address": address},
+                                      "guests": ["*"], "action": "allow",
+                                      "options": {"autobind": True}}]}, f)
+        vm.run(["iommuctl", "policy", "reload"])
+        files_follow(vm, "the policy reload", time.monotonic(),
+                     lambda: metrics()["iommud_policy_reloads_total"] > reloads and
+                     metrics()["iommud_policy_rules"] == 2)
+
+        # The hot-plugged NIC: listed (the autobind rule takes it to vfio-pci) as soon as the
+        # daemon has it.
+        vm.qmp("device_add", driver="e1000e", id=HOTPLUG_ID, bus="rp-hotplug",
+               mac="52:54:00:00:03:01")
+        vm.check(vm.address_of(HOTPLUG_ID) == address,
+                 f"the hot-plugged NIC is at {vm.address_of(HOTPLUG_ID)}, not {address}")
+        # From the moment the kernel has it (polled closely, not with wait_for's backoff).
+        deadline = time.monotonic() + 60
+        while not os.path.exists(f"/sys/bus/pci/devices/{address}"):
+                vm.check(time.monotonic() < deadline, f"the kernel did not enumerate {address}")
+                time.sleep(0.02)
+        files_follow(vm, "the hot-plug", time.monotonic(),
+                     lambda: nfd().get("iommud.assignable.8086_10d3") == "1")
+        vm.check(listed_devices(vm).get(address), f"iommud does not list {address}")
+        vm.wait_for(f"the autobind rule to put {address} on vfio-pci",
+                    lambda: sysfs_devices()[address]["driver"] == "vfio-pci", 60)
+        vm.wait_for("the metrics file to count the NIC on vfio-pci",
+                    lambda: metrics().get('iommud_devices{driver="vfio-pci"}') == 1, 5)
 
 
 def driver(address):
@@ -21,7 +121,7 @@ def run(vm):
         legacy0, legacy1 = vm.address_of("legacy0"), vm.address_of("legacy1")
         bridge, uplink = vm.address_of("bridge"), vm.address_of("uplink")
         home = {a: driver(a) for a in (legacy0, legacy1, bridge)}
-        vm.start_daemon()
+        start_daemon_with_files(vm)
 
         plan = vm.iommuctl_json("--dry-run", "assign", "router", legacy0)
         rows = {row["address"]: row for row in plan["plan"]}
@@ -113,3 +213,5 @@ def run(vm):
                     lambda: {a: driver(a) for a in home} == home and
                     not journal()["intents"], timeout=90)
         vm.check(not journal()["claims"], f"the journal after the finished release: {journal()}")
+
+        exports_follow(vm, legacy0)
