@@ -77,6 +77,7 @@ class Install(unittest.TestCase):
             ('mandir', 'man1', 'iommuctl.1'),
             ('mandir', 'man5', 'iommud.policy.5'),
             ('mandir', 'man7', 'iommud.dbus.7'),
+            ('mandir', 'man7', 'iommud.export.7'),
             ('mandir', 'man8', 'iommud.8'),
         ]
         for directory, *names in expected:
