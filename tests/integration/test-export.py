@@ -417,10 +417,11 @@ class ExportTest(HostCase):
         result = harness.iommuctl('policy', 'reload')
         self.assertEqual(result.returncode, 0, result.stderr)
         changed = time.monotonic()
-        wait_for(lambda: parse_nfd(self, read(nfd_file)) == self.expected.nfd(),
-                 'the NFD file to list what the autobind rules take', deadline=FILE_DEADLINE)
+        # The NFD file is replaced first, the metrics file right after it.
+        wait_for(lambda: parse_nfd(self, read(nfd_file)) == self.expected.nfd()
+                 and counter('iommud_policy_rules') == len(self.rules),
+                 'the files to list what the autobind rules take', deadline=FILE_DEADLINE)
         self.assertLess(time.monotonic() - changed, FILE_DEADLINE)
-        self.assertEqual(counter('iommud_policy_rules'), len(self.rules))
 
     def test_output_file(self):
         path = os.path.join(self.dir, 'out', 'nova.conf')
