@@ -90,6 +90,10 @@ class AuthTest(HostCase):
         result = self.as_nobody('--json', 'list')
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn('"source": "daemon"', result.stdout)
+        # Export shows what GetManagedObjects shows, arranged for orchestrators.
+        result = self.as_nobody('export', 'prometheus')
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('iommud_groups ', result.stdout)
         result = self.as_nobody('policy', 'reload')
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn('org.iommud1.policy', result.stderr)
