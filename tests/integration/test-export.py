@@ -23,7 +23,7 @@ import time
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import BUS_NAME, Daemon, Harness, HostCase, host_main, wait_for
+from harness import BUS_NAME, Daemon, Harness, HostCase, build_path, host_main, wait_for
 from host import Host
 from testbed import Testbed
 
@@ -434,6 +434,21 @@ class ExportTest(HostCase):
         result = self.harness.iommuctl('export', 'nova', '--output', '/nonexistent/dir/x')
         self.assertEqual(result.returncode, 1)
         self.assertIn('cannot write /nonexistent/dir/x', result.stderr)
+
+    def test_file_options(self):
+        """A relative path is a usage error naming the option; a file that cannot be written
+        is logged with its path, and the daemon serves on."""
+        for option in ('--nfd-file', '--metrics-file'):
+            result = subprocess.run([build_path('IOMMUD'), f'{option}=features'],
+                                    capture_output=True, text=True, timeout=30)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(f"{option} needs an absolute path, not 'features'", result.stderr)
+        harness = Harness(self.testbed, start_daemon=False)
+        self.addCleanup(harness.close)
+        harness.daemon = Daemon(self.testbed, harness.bus,
+                                args=['--nfd-file=/nonexistent/features.d/iommud'])
+        self.assertEqual(harness.iommuctl('export', 'nfd').returncode, 0)
+        self.assertIn('Failed to write /nonexistent/features.d/iommud', harness.daemon.errors())
 
     def test_unknown_format(self):
         result = self.harness.iommuctl('export', 'yaml')
