@@ -10,7 +10,7 @@
 #include "iom-export.h"
 #include "macro.h"
 
-static const char *const format_table[_IOM_EXPORT_FORMAT_MAX] = {
+static const char *const iom_export_format_table[_IOM_EXPORT_FORMAT_MAX] = {
         [IOM_EXPORT_KUBEVIRT] = "kubevirt",
         [IOM_EXPORT_KUBEVIRT_YAML] = "kubevirt-yaml",
         [IOM_EXPORT_NOVA] = "nova",
@@ -18,16 +18,7 @@ static const char *const format_table[_IOM_EXPORT_FORMAT_MAX] = {
         [IOM_EXPORT_PROMETHEUS] = "prometheus",
 };
 
-const char *iom_export_format_to_string(enum iom_export_format f) {
-        return f >= 0 && f < _IOM_EXPORT_FORMAT_MAX ? format_table[f] : NULL;
-}
-
-enum iom_export_format iom_export_format_from_string(const char *s) {
-        for (int f = 0; s && f < _IOM_EXPORT_FORMAT_MAX; f++)
-                if (streq(format_table[f], s))
-                        return f;
-        return _IOM_EXPORT_FORMAT_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(iom_export_format, enum iom_export_format);
 
 bool iom_export_host_assigns(const struct iom_host *h) {
         return h && h->groups_present && (h->interrupt_remapping || h->allow_unsafe_interrupts);
