@@ -13,6 +13,8 @@ ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'b': '\b', 'f': '\f', 'v': '\v', '\\
            '"': '"'}
 REGION_TYPES = ('direct', 'direct-relaxable', 'reserved', 'msi')
 UNIT_TYPES = ('intel', 'amd', 'other')
+# The capability register each kind of unit shows in sysfs (<type>-iommu/<register>).
+UNIT_REGISTERS = {'intel': 'ecap', 'amd': 'features'}
 GROUP_TYPES = ('DMA', 'DMA-FQ', 'identity', 'blocked')
 PCI_EXT_CAP_ID_ACS = 0x000d
 PCI_EXT_CAP_ID_DSN = 0x0003
@@ -262,6 +264,7 @@ class Host:
         self.json_path = stem + '.host.json'
         self.devices = sorted(parse_umockdev(self.umockdev_path), key=lambda d: d.address)
         self.by_address = {d.address: d for d in self.devices}
+        self._members = None
         if len(self.by_address) != len(self.devices):
             raise HostError(f'{self.umockdev_path}: a PCI address is recorded twice')
         self._load_json()
@@ -284,6 +287,16 @@ class Host:
             require(unit, 'name', str, w)
             if require(unit, 'type', str, w) not in UNIT_TYPES:
                 raise HostError(f'{w}: type must be one of {", ".join(UNIT_TYPES)}')
+            register = UNIT_REGISTERS.get(unit['type'])
+            for key in UNIT_REGISTERS.values():
+                if key in unit and key != register:
+                    raise HostError(f'{w}: {key!r} belongs to a unit of another type')
+            if register in unit:
+                parse_hex_number('0x' + require(unit, register, str, w).split(':')[0],
+                                 f'{w}: {register}')
+        self.scale = data.get('scale', False)
+        if not isinstance(self.scale, bool):
+            raise HostError(f'{where}: \'scale\' must be true or false')
         self.modules = data.get('modules', {})
         self.groups = {}
         for key, group in require(data, 'groups', dict, where).items():
@@ -302,13 +315,47 @@ class Host:
                                     f'names group {device.group}')
                 device.group = int(key)
             self.groups[int(key)] = group
+        recorded = self.remapping_from_units()
+        if recorded is not None and recorded != ('IR-' in self.interrupts):
+            raise HostError(f'{where}: the IOMMU units\' registers say interrupt remapping is '
+                            f'{"on" if recorded else "off"}, proc_interrupts says otherwise')
         for device in self.devices:
             if device.group is not None and device.group not in self.groups:
                 raise HostError(f'{device.where}: {device.address} links to IOMMU group '
                                 f'{device.group}, which {where} does not describe')
 
+    def remapping_from_units(self):
+        """Interrupt remapping as the units' registers tell it (Intel ECAP bit 3; every AMD
+        unit remaps) unless intremap=off; None when no unit shows a register."""
+        units = [u for u in self.units if UNIT_REGISTERS.get(u['type']) in u]
+        if not units:
+            return None
+        if 'intremap=off' in self.cmdline.split():
+            return False
+        return any(u['type'] == 'amd' or int(u['ecap'], 16) & 0x8 for u in units)
+
+    def sample(self):
+        """The devices the tests that run a command per device try: all of them, or on a
+        host marked 'scale' those that are no VF and the first and last VF of each PF."""
+        if not self.scale:
+            return self.devices
+        vfs = {}
+        for d in self.devices:
+            if d.link_target('physfn') is not None:
+                vfs.setdefault(d.link_target('physfn'), []).append(d)
+        ends = {id(v) for group in vfs.values() for v in (group[0], group[-1])}
+        return [d for d in self.devices if d.link_target('physfn') is None or id(d) in ends]
+
     def members(self, group_id):
-        return [d for d in self.devices if d.group == group_id]
+        if self._members is None:
+            self._members = {}
+            for d in self.devices:
+                self._members.setdefault(d.group, []).append(d)
+        return list(self._members.get(group_id, []))
+
+    def sample_groups(self):
+        """The groups of the sampled devices, for the tests that run a command per group."""
+        return sorted({d.group for d in self.sample() if d.group is not None})
 
     # What iommuctl --json must say, in its schema.
 

@@ -17,9 +17,14 @@ import gi
 gi.require_version('UMockdev', '1.0')
 from gi.repository import UMockdev  # noqa: E402 (after require_version)
 
-from host import Host, HostError  # noqa: E402
+from host import UNIT_REGISTERS, Host, HostError  # noqa: E402
 
 PRELOAD = 'libumockdev-preload.so.0'
+
+# Testbeds are thousands of small files: on a disk shared with busy neighbours, building
+# big-sriov's took 13 s per 300 devices, 0.6 s in memory. Before GLib caches g_get_tmp_dir().
+if 'TMPDIR' not in os.environ and os.access('/dev/shm', os.W_OK | os.X_OK):
+    os.environ['TMPDIR'] = '/dev/shm'
 
 
 def preload_self():
@@ -58,13 +63,21 @@ class Testbed:
         self.sys = self.umockdev.get_sys_dir()
         self.proc = tempfile.mkdtemp(prefix=f'iommud-proc-{host.name}.')
         try:
-            self.umockdev.add_from_file(host.umockdev_path)
+            self._add_devices()
             self._add_groups()
             self._add_drivers()
             self._add_host_facts()
         except BaseException:
             self.close()
             raise
+
+    def _add_devices(self):
+        # One block at a time: umockdev's parser takes quadratic time over one long string
+        # (42 s for the 2078 blocks of big-sriov, 0.6 s block by block on tmpfs).
+        with open(self.host.umockdev_path, encoding='utf-8') as f:
+            for block in f.read().split('\n\n'):
+                if block.strip():
+                    self.umockdev.add_from_string(block + '\n')
 
     def _add_groups(self):
         for group_id, group in self.host.groups.items():
@@ -138,6 +151,9 @@ class Testbed:
             udir = f'{self.sys}/devices/virtual/iommu/{unit["name"]}'
             # The lib tells Intel from AMD by the attribute group directory inside.
             os.makedirs(udir if unit['type'] == 'other' else f'{udir}/{unit["type"]}-iommu')
+            register = UNIT_REGISTERS.get(unit['type'])
+            if register in unit:
+                write_file(f'{udir}/{unit["type"]}-iommu/{register}', unit[register])
             relative_symlink(udir, f'{self.sys}/class/iommu/{unit["name"]}')
         for module, parameters in self.host.modules.items():
             for name, value in parameters.items():
