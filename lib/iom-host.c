@@ -2,6 +2,7 @@
 /* Host facts from /sys/class/iommu, /sys/kernel/iommu_groups and procfs. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,11 @@ char *iom_host_notice(char *const *kernel_parameters) {
                       "and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD).");
 }
 
+static int unit_compare(const void *a, const void *b) {
+        const struct iom_unit *x = a, *y = b;
+        return strcmp(x->name, y->name);
+}
+
 static int read_units(struct iom_host *h) {
         _cleanup_(closedirp) DIR *dir = opendir(IOM_SYSFS_ROOT "/class/iommu");
         struct dirent *e;
@@ -115,17 +121,84 @@ static int read_units(struct iom_host *h) {
                 }
                 h->n_units++;
         }
+        /* In name order, whatever order the file system lists them in (tmpfs: newest first). */
+        if (h->n_units > 0)
+                qsort(h->units, h->n_units, sizeof(*h->units), unit_compare);
         return 0;
 }
 
-/* Interrupt remapping is on when the kernel's irq chips say "IR-" (IR-PCI-MSI, IR-IO-APIC):
- * the only place the state (not the capability) is visible without dmesg. */
-static bool read_interrupt_remapping(void) {
-        _cleanup_free_ char *interrupts = NULL;
+/* VT-d: Extended Capability Register bit 3, IR: the unit can remap interrupts (Intel VT-d
+ * specification 4.1, 11.4.3). */
+#define IOM_VTD_ECAP_IR (UINT64_C(1) << 3)
 
-        if (iom_sysfs_read_string(iom_proc_root(), "interrupts", &interrupts) < 0)
+/* Whether @unit can remap interrupts, from its capability register in sysfs: 1 yes, 0 no,
+ * -ENOENT when the unit shows no register (virtio-iommu, or a tree without it). An AMD-Vi unit
+ * always can (AMD I/O Virtualization Technology specification 2.2.5): its "features" file only
+ * says that the driver is there. */
+static int unit_interrupt_remapping(const struct iom_unit *unit) {
+        _cleanup_free_ char *dir = NULL, *value = NULL;
+        bool intel = streq(unit->type, "intel");
+        uint64_t ecap;
+        char *end;
+        int r;
+
+        if (!intel && !streq(unit->type, "amd"))
+                return -ENOENT;
+        if (asprintf(&dir, IOM_SYSFS_ROOT "/class/iommu/%s/%s-iommu", unit->name, unit->type) < 0)
+                return -ENOMEM;
+        r = iom_sysfs_read_string(dir, intel ? "ecap" : "features", &value);
+        if (r < 0)
+                return r;
+        if (!intel)
+                return 1;
+        errno = 0;
+        ecap = strtoull(value, &end, 16);
+        if (errno != 0 || end == value || *end != '\0')
+                return iom_debug_errno(-EINVAL, "%s/ecap: not a hex number: '%s'", dir, value);
+        return (ecap & IOM_VTD_ECAP_IR) != 0;
+}
+
+/* The kernel's irq chips say "IR-" (IR-PCI-MSI, IR-IO-APIC) when remapping is in force. The
+ * file has a line per vector and a column per CPU: 2 MiB on a host with many VFs, so it is
+ * streamed, never read whole. */
+static bool interrupts_remapped(void) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t size = 0;
+
+        if (asprintf(&path, "%s/interrupts", iom_proc_root()) < 0)
                 return false;
-        return strstr(interrupts, "IR-") != NULL;
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (getline(&line, &size, f) > 0)
+                if (strstr(line, "IR-"))
+                        return true;
+        return false;
+}
+
+static bool intremap_off(char *const *kernel_parameters) {
+        for (char *const *p = kernel_parameters; p && *p; p++)
+                if (streq(*p, "intremap=off"))
+                        return true;
+        return false;
+}
+
+/* Interrupt remapping: from the units' capability registers, a few bytes each, when they show
+ * them, unless the command line turns remapping off (intremap=off, which the kernel obeys on
+ * Intel and AMD alike); else from the irq chips of /proc/interrupts. */
+static bool read_interrupt_remapping(const struct iom_host *h) {
+        bool any_register = false;
+
+        for (size_t i = 0; i < h->n_units; i++) {
+                int r = unit_interrupt_remapping(&h->units[i]);
+                if (r < 0)
+                        continue;
+                any_register = true;
+                if (r > 0)
+                        return !intremap_off(h->kernel_parameters);
+        }
+        return any_register ? false : interrupts_remapped();
 }
 
 static bool groups_present(void) {
@@ -153,7 +226,6 @@ int iom_host_read(struct iom_host **ret) {
         r = read_units(h);
         if (r < 0)
                 return iom_debug_errno(r, "cannot read the IOMMU units: %m");
-        h->interrupt_remapping = read_interrupt_remapping();
         if (iom_sysfs_read_string(IOM_SYSFS_ROOT "/module/vfio_iommu_type1/parameters",
                                   "allow_unsafe_interrupts", &unsafe) >= 0)
                 h->allow_unsafe_interrupts = unsafe[0] == 'Y' || unsafe[0] == '1';
@@ -163,6 +235,7 @@ int iom_host_read(struct iom_host **ret) {
         r = iom_cmdline_parse(cmdline ? cmdline : "", &h->kernel_parameters, &h->acs_override);
         if (r < 0)
                 return r;
+        h->interrupt_remapping = read_interrupt_remapping(h);
         h->groups_present = groups_present();
         if (!h->groups_present) {
                 h->notice = iom_host_notice(h->kernel_parameters);

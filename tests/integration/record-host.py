@@ -38,9 +38,22 @@ def unit_type(path):
     return 'other'
 
 
+# The capability register of each kind of unit: Intel's ECAP holds IR (interrupt remapping).
+UNIT_REGISTERS = {'intel': 'ecap', 'amd': 'features'}
+
+
+def record_unit(name):
+    unit = {'name': name, 'type': unit_type(f'{SYSFS}/class/iommu/{name}')}
+    register = UNIT_REGISTERS.get(unit['type'])
+    if register:
+        value = read(f'{SYSFS}/class/iommu/{name}/{unit["type"]}-iommu/{register}', '')
+        if value.strip():
+            unit[register] = value.strip()
+    return unit
+
+
 def record():
-    units = [{'name': name, 'type': unit_type(f'{SYSFS}/class/iommu/{name}')}
-             for name in listdir(f'{SYSFS}/class/iommu')]
+    units = [record_unit(name) for name in listdir(f'{SYSFS}/class/iommu')]
     groups = {}
     for group in sorted(listdir(f'{SYSFS}/kernel/iommu_groups'), key=int):
         gdir = f'{SYSFS}/kernel/iommu_groups/{group}'
