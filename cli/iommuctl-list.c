@@ -17,8 +17,8 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
         if (!title || !class)
                 return -ENOMEM;
         /* The owner, with its domain's state where libvirt tells it: "win11 (running)". */
-        if (g && g->owner && g->owner_state && asprintf(&owner, "%s (%s)", g->owner,
-                                                        g->owner_state) < 0)
+        if (g && g->owner && g->owner_state &&
+            asprintf(&owner, "%s (%s)", g->owner, g->owner_state) < 0)
                 return -ENOMEM;
         if (g) {
                 (void) snprintf(group, sizeof(group), "%u", g->id);
@@ -71,10 +71,9 @@ int verb_list(int argc, char *argv[]) {
         r = inventory_load(&inv, &source);
         if (r < 0)
                 return r;
-        if (arg_json) {
-                _cleanup_(json_object_putp) json_object *o = json_list(inv, source);
-                r = json_print(o);
-        } else
+        if (arg_json)
+                r = json_list(inv, source);
+        else
                 r = print_table(inv);
         if (r < 0)
                 fprintf(stderr, "iommuctl: cannot print the list: %s\n", strerror(-r));

@@ -108,7 +108,6 @@ static void print_group(const struct iom_inventory *inv, const struct iom_group 
 
 int verb_show(int argc, char *argv[]) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = NULL;
-        _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_free_ char *error = NULL;
         struct iom_device *d;
         struct iom_group *g;
@@ -130,8 +129,7 @@ int verb_show(int argc, char *argv[]) {
                         print_group(inv, g);
                 return 0;
         }
-        o = d ? json_show_device(inv, d, source) : json_show_group(inv, g, source);
-        r = json_print(o);
+        r = d ? json_show_device(inv, d, source) : json_show_group(inv, g, source);
         if (r < 0)
                 fprintf(stderr, "iommuctl: cannot print %s: %s\n", argv[1], strerror(-r));
         return r;

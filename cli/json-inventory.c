@@ -5,176 +5,171 @@
 #include "iom-pci.h"
 #include "json-inventory.h"
 
-static json_object *device_json(const struct iom_device *d) {
-        json_object *o = json_object_new_object(), *sriov = NULL, *acs = NULL;
+static void strv_json(struct json_writer *w, const char *key, char *const *l) {
+        json_writer_begin_array(w, key);
+        for (char *const *i = l; i && *i; i++)
+                json_writer_string(w, NULL, *i);
+        json_writer_end(w, ']');
+}
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "address", json_address(&d->address));
-        json_object_object_add(o, "group",
-                               d->iommu_group >= 0 ? json_object_new_int(d->iommu_group) : NULL);
-        json_object_object_add(o, "driver", json_string_or_null(d->driver));
-        json_object_object_add(o, "driver_override", json_string_or_null(d->driver_override));
-        json_object_object_add(o, "host_driver", json_string_or_null(d->host_driver));
-        json_object_object_add(o, "vendor_id", json_object_new_int64(d->vendor_id));
-        json_object_object_add(o, "device_id", json_object_new_int64(d->device_id));
-        json_object_object_add(o, "subsystem_vendor_id",
-                               json_object_new_int64(d->subsystem_vendor_id));
-        json_object_object_add(o, "subsystem_device_id",
-                               json_object_new_int64(d->subsystem_device_id));
-        json_object_object_add(o, "class", json_object_new_int64(d->class));
-        json_object_object_add(o, "revision", json_object_new_int64(d->revision));
-        json_object_object_add(o, "vendor_name", json_string_or_null(d->vendor_name));
-        json_object_object_add(o, "device_name", json_string_or_null(d->device_name));
-        json_object_object_add(o, "class_name", json_string_or_null(d->class_name));
-        json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
-        json_object_object_add(o, "reset_methods", json_strv(d->reset_methods));
-        json_object_object_add(o, "multifunction", json_object_new_boolean(d->multifunction));
-        json_object_object_add(o, "bridge", json_object_new_boolean(iom_device_is_bridge(d)));
-        json_object_object_add(o, "boot_vga", json_object_new_boolean(d->boot_vga));
-        if (d->sriov) {
-                sriov = json_object_new_object();
-                json_object_object_add(sriov, "total_vfs",
-                                       json_object_new_int64(d->sriov_total_vfs));
-                json_object_object_add(sriov, "num_vfs", json_object_new_int64(d->sriov_num_vfs));
-        }
-        json_object_object_add(o, "sriov", sriov);
-        json_object_object_add(o, "physfn", d->is_vf ? json_address(&d->physfn) : NULL);
-        if (d->acs) {
-                acs = json_object_new_object();
-                json_object_object_add(acs, "capability", json_object_new_int64(d->acs_capability));
-                json_object_object_add(acs, "control", json_object_new_int64(d->acs_control));
-        }
-        json_object_object_add(o, "acs", acs);
+static void device_json(struct json_writer *w, const char *key, const struct iom_device *d) {
         char dsn[IOM_DSN_STRING_MAX];
-        json_object_object_add(
-                o, "dsn", d->has_dsn ? json_object_new_string(iom_dsn_format(d->dsn, dsn)) : NULL);
-        return o;
+
+        json_writer_begin_object(w, key);
+        json_writer_address(w, "address", &d->address);
+        if (d->iommu_group >= 0)
+                json_writer_int(w, "group", d->iommu_group);
+        else
+                json_writer_null(w, "group");
+        json_writer_string(w, "driver", d->driver);
+        json_writer_string(w, "driver_override", d->driver_override);
+        json_writer_string(w, "host_driver", d->host_driver);
+        json_writer_int(w, "vendor_id", d->vendor_id);
+        json_writer_int(w, "device_id", d->device_id);
+        json_writer_int(w, "subsystem_vendor_id", d->subsystem_vendor_id);
+        json_writer_int(w, "subsystem_device_id", d->subsystem_device_id);
+        json_writer_int(w, "class", d->class);
+        json_writer_int(w, "revision", d->revision);
+        json_writer_string(w, "vendor_name", d->vendor_name);
+        json_writer_string(w, "device_name", d->device_name);
+        json_writer_string(w, "class_name", d->class_name);
+        json_writer_int(w, "numa_node", d->numa_node);
+        strv_json(w, "reset_methods", d->reset_methods);
+        json_writer_bool(w, "multifunction", d->multifunction);
+        json_writer_bool(w, "bridge", iom_device_is_bridge(d));
+        json_writer_bool(w, "boot_vga", d->boot_vga);
+        if (d->sriov) {
+                json_writer_begin_object(w, "sriov");
+                json_writer_int(w, "total_vfs", d->sriov_total_vfs);
+                json_writer_int(w, "num_vfs", d->sriov_num_vfs);
+                json_writer_end(w, '}');
+        } else
+                json_writer_null(w, "sriov");
+        if (d->is_vf)
+                json_writer_address(w, "physfn", &d->physfn);
+        else
+                json_writer_null(w, "physfn");
+        if (d->acs) {
+                json_writer_begin_object(w, "acs");
+                json_writer_int(w, "capability", d->acs_capability);
+                json_writer_int(w, "control", d->acs_control);
+                json_writer_end(w, '}');
+        } else
+                json_writer_null(w, "acs");
+        json_writer_string(w, "dsn", d->has_dsn ? iom_dsn_format(d->dsn, dsn) : NULL);
+        json_writer_end(w, '}');
 }
 
-static json_object *group_json(const struct iom_group *g) {
-        json_object *o = json_object_new_object(), *blockers, *regions, *devices;
+static void group_json(struct json_writer *w, const char *key, const struct iom_group *g) {
+        json_writer_begin_object(w, key);
+        json_writer_int(w, "id", g->id);
+        json_writer_string(w, "type", g->type);
+        json_writer_bool(w, "viable", g->viable);
+        json_writer_string(w, "owner", g->owner);
+        json_writer_string(w, "owner_uuid", g->owner_uuid);
+        json_writer_string(w, "owner_state", g->owner_state);
+        json_writer_string(w, "state", iom_group_state(g));
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "id", json_object_new_int64(g->id));
-        json_object_object_add(o, "type", json_string_or_null(g->type));
-        json_object_object_add(o, "viable", json_object_new_boolean(g->viable));
-        json_object_object_add(o, "owner", json_string_or_null(g->owner));
-        json_object_object_add(o, "owner_uuid", json_string_or_null(g->owner_uuid));
-        json_object_object_add(o, "owner_state", json_string_or_null(g->owner_state));
-        json_object_object_add(o, "state", json_object_new_string(iom_group_state(g)));
-
-        blockers = json_object_new_array();
-        for (size_t i = 0; blockers && i < g->n_blockers; i++) {
-                json_object *b = json_object_new_object();
-                json_object_object_add(b, "address", json_address(&g->blockers[i].address));
-                json_object_object_add(b, "driver", json_string_or_null(g->blockers[i].driver));
-                json_object_object_add(b, "reason", json_object_new_string(g->blockers[i].reason));
-                json_object_array_add(blockers, b);
+        json_writer_begin_array(w, "blockers");
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                json_writer_begin_object(w, NULL);
+                json_writer_address(w, "address", &g->blockers[i].address);
+                json_writer_string(w, "driver", g->blockers[i].driver);
+                json_writer_string(w, "reason", g->blockers[i].reason);
+                json_writer_end(w, '}');
         }
-        json_object_object_add(o, "blockers", blockers);
+        json_writer_end(w, ']');
 
-        regions = json_object_new_array();
-        for (size_t i = 0; regions && i < g->n_regions; i++) {
-                json_object *r = json_object_new_object();
-                json_object_object_add(r, "start", json_object_new_uint64(g->regions[i].start));
-                json_object_object_add(r, "end", json_object_new_uint64(g->regions[i].end));
-                json_object_object_add(
-                        r, "type",
-                        json_string_or_null(iom_region_type_to_string(g->regions[i].type)));
-                json_object_array_add(regions, r);
+        json_writer_begin_array(w, "reserved_regions");
+        for (size_t i = 0; i < g->n_regions; i++) {
+                json_writer_begin_object(w, NULL);
+                json_writer_uint(w, "start", g->regions[i].start);
+                json_writer_uint(w, "end", g->regions[i].end);
+                json_writer_string(w, "type", iom_region_type_to_string(g->regions[i].type));
+                json_writer_end(w, '}');
         }
-        json_object_object_add(o, "reserved_regions", regions);
+        json_writer_end(w, ']');
 
-        devices = json_object_new_array();
-        for (size_t i = 0; devices && i < g->n_devices; i++)
-                json_object_array_add(devices, json_address(&g->devices[i]->address));
-        json_object_object_add(o, "devices", devices);
-        return o;
+        json_writer_begin_array(w, "devices");
+        for (size_t i = 0; i < g->n_devices; i++)
+                json_writer_address(w, NULL, &g->devices[i]->address);
+        json_writer_end(w, ']');
+        json_writer_end(w, '}');
 }
 
-static json_object *host_json(const struct iom_host *h) {
-        json_object *o = json_object_new_object(), *units;
-
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "present",
-                               json_object_new_boolean(h->n_units > 0 || h->groups_present));
-        units = json_object_new_array();
-        for (size_t i = 0; units && i < h->n_units; i++) {
-                json_object *u = json_object_new_object();
-                json_object_object_add(u, "name", json_object_new_string(h->units[i].name));
-                json_object_object_add(u, "type", json_object_new_string(h->units[i].type));
-                json_object_array_add(units, u);
+static void host_json(struct json_writer *w, const struct iom_host *h) {
+        json_writer_begin_object(w, "iommu");
+        json_writer_bool(w, "present", h->n_units > 0 || h->groups_present);
+        json_writer_begin_array(w, "units");
+        for (size_t i = 0; i < h->n_units; i++) {
+                json_writer_begin_object(w, NULL);
+                json_writer_string(w, "name", h->units[i].name);
+                json_writer_string(w, "type", h->units[i].type);
+                json_writer_end(w, '}');
         }
-        json_object_object_add(o, "units", units);
-        json_object_object_add(o, "interrupt_remapping",
-                               json_object_new_boolean(h->interrupt_remapping));
-        json_object_object_add(o, "allow_unsafe_interrupts",
-                               json_object_new_boolean(h->allow_unsafe_interrupts));
-        json_object_object_add(o, "kernel_parameters", json_strv(h->kernel_parameters));
-        json_object_object_add(o, "acs_override", json_object_new_boolean(h->acs_override));
-        json_object_object_add(o, "notice", json_string_or_null(h->notice));
-        return o;
+        json_writer_end(w, ']');
+        json_writer_bool(w, "interrupt_remapping", h->interrupt_remapping);
+        json_writer_bool(w, "allow_unsafe_interrupts", h->allow_unsafe_interrupts);
+        strv_json(w, "kernel_parameters", h->kernel_parameters);
+        json_writer_bool(w, "acs_override", h->acs_override);
+        json_writer_string(w, "notice", h->notice);
+        json_writer_end(w, '}');
 }
 
-static json_object *document(const char *source) {
-        json_object *o = json_document_new();
-        if (o)
-                json_object_object_add(o, "source", json_object_new_string(source));
-        return o;
+static struct json_writer document(const char *source) {
+        struct json_writer w = {.f = stdout};
+
+        json_writer_begin_document(&w);
+        json_writer_string(&w, "source", source);
+        return w;
 }
 
-json_object *json_list(const struct iom_inventory *inv, const char *source) {
-        json_object *o = document(source);
-        json_object *groups, *devices;
+int json_list(const struct iom_inventory *inv, const char *source) {
+        struct json_writer w = document(source);
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "iommu", host_json(inv->host));
-        groups = json_object_new_array();
-        for (size_t i = 0; groups && i < inv->n_groups; i++)
-                json_object_array_add(groups, group_json(inv->groups[i]));
-        json_object_object_add(o, "groups", groups);
-        devices = json_object_new_array();
-        for (size_t i = 0; devices && i < inv->n_devices; i++)
-                json_object_array_add(devices, device_json(inv->devices[i]));
-        json_object_object_add(o, "devices", devices);
-        return o;
+        host_json(&w, inv->host);
+        json_writer_begin_array(&w, "groups");
+        for (size_t i = 0; i < inv->n_groups; i++)
+                group_json(&w, NULL, inv->groups[i]);
+        json_writer_end(&w, ']');
+        json_writer_begin_array(&w, "devices");
+        for (size_t i = 0; i < inv->n_devices; i++)
+                device_json(&w, NULL, inv->devices[i]);
+        json_writer_end(&w, ']');
+        json_writer_end(&w, '}');
+        return json_writer_finish(&w);
 }
 
-json_object *json_show_device(const struct iom_inventory *inv, const struct iom_device *d,
-                              const char *source) {
-        json_object *o = document(source);
+int json_show_device(const struct iom_inventory *inv, const struct iom_device *d,
+                     const char *source) {
+        struct json_writer w = document(source);
         const struct iom_group *g = NULL;
-        json_object *peers;
 
-        if (!o)
-                return NULL;
         if (d->iommu_group >= 0)
                 g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
-        json_object_object_add(o, "device", device_json(d));
-        json_object_object_add(o, "group", g ? group_json(g) : NULL);
-        peers = json_object_new_array();
-        for (size_t i = 0; g && peers && i < g->n_devices; i++)
+        device_json(&w, "device", d);
+        if (g)
+                group_json(&w, "group", g);
+        else
+                json_writer_null(&w, "group");
+        json_writer_begin_array(&w, "peers");
+        for (size_t i = 0; g && i < g->n_devices; i++)
                 if (g->devices[i] != d)
-                        json_object_array_add(peers, json_address(&g->devices[i]->address));
-        json_object_object_add(o, "peers", peers);
-        return o;
+                        json_writer_address(&w, NULL, &g->devices[i]->address);
+        json_writer_end(&w, ']');
+        json_writer_end(&w, '}');
+        return json_writer_finish(&w);
 }
 
-json_object *json_show_group(const struct iom_inventory *inv, const struct iom_group *g,
-                             const char *source) {
-        json_object *o = document(source);
-        json_object *devices;
+int json_show_group(const struct iom_inventory *inv, const struct iom_group *g,
+                    const char *source) {
+        struct json_writer w = document(source);
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "group", group_json(g));
-        devices = json_object_new_array();
-        for (size_t i = 0; devices && i < g->n_devices; i++)
-                json_object_array_add(devices, device_json(g->devices[i]));
-        json_object_object_add(o, "devices", devices);
-        return o;
+        group_json(&w, "group", g);
+        json_writer_begin_array(&w, "devices");
+        for (size_t i = 0; i < g->n_devices; i++)
+                device_json(&w, NULL, g->devices[i]);
+        json_writer_end(&w, ']');
+        json_writer_end(&w, '}');
+        return json_writer_finish(&w);
 }

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A --json document written as it is walked, in json-c's pretty, spaced format. */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+
+#include "json-print.h"
+#include "json-writer.h"
+
+static void indent(struct json_writer *w) {
+        fputc('\n', w->f);
+        for (unsigned i = 0; i < w->depth; i++)
+                fputs("  ", w->f);
+}
+
+/* What precedes a value: the separator, the line break and indentation, the key. */
+static void member(struct json_writer *w, const char *key) {
+        if (w->depth == 0)
+                return;
+        if (w->has_members[w->depth - 1])
+                fputc(',', w->f);
+        w->has_members[w->depth - 1] = true;
+        indent(w);
+        if (key)
+                fprintf(w->f, "\"%s\": ", key);
+}
+
+static void begin(struct json_writer *w, const char *key, char open) {
+        member(w, key);
+        fputc(open, w->f);
+        assert(w->depth < JSON_WRITER_DEPTH_MAX);
+        w->has_members[w->depth++] = false;
+}
+
+void json_writer_begin_object(struct json_writer *w, const char *key) {
+        begin(w, key, '{');
+}
+
+void json_writer_begin_array(struct json_writer *w, const char *key) {
+        begin(w, key, '[');
+}
+
+void json_writer_end(struct json_writer *w, char close) {
+        assert(w->depth > 0);
+        w->depth--;
+        indent(w);
+        fputc(close, w->f);
+}
+
+/* As json-c escapes (with JSON_C_TO_STRING_NOSLASHESCAPE): quotes, backslashes, the named
+ * control characters, the others as \u00xx. */
+void json_writer_string(struct json_writer *w, const char *key, const char *s) {
+        if (!s) {
+                json_writer_null(w, key);
+                return;
+        }
+        member(w, key);
+        fputc('"', w->f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                switch (*p) {
+                case '"':
+                        fputs("\\\"", w->f);
+                        break;
+                case '\\':
+                        fputs("\\\\", w->f);
+                        break;
+                case '\b':
+                        fputs("\\b", w->f);
+                        break;
+                case '\f':
+                        fputs("\\f", w->f);
+                        break;
+                case '\n':
+                        fputs("\\n", w->f);
+                        break;
+                case '\r':
+                        fputs("\\r", w->f);
+                        break;
+                case '\t':
+                        fputs("\\t", w->f);
+                        break;
+                default:
+                        if (*p < ' ')
+                                fprintf(w->f, "\\u%04x", *p);
+                        else
+                                fputc(*p, w->f);
+                }
+        fputc('"', w->f);
+}
+
+void json_writer_int(struct json_writer *w, const char *key, int64_t v) {
+        member(w, key);
+        fprintf(w->f, "%" PRId64, v);
+}
+
+void json_writer_uint(struct json_writer *w, const char *key, uint64_t v) {
+        member(w, key);
+        fprintf(w->f, "%" PRIu64, v);
+}
+
+void json_writer_bool(struct json_writer *w, const char *key, bool v) {
+        member(w, key);
+        fputs(v ? "true" : "false", w->f);
+}
+
+void json_writer_null(struct json_writer *w, const char *key) {
+        member(w, key);
+        fputs("null", w->f);
+}
+
+void json_writer_address(struct json_writer *w, const char *key, const struct iom_address *a) {
+        char buf[IOM_ADDRESS_STRING_MAX];
+        json_writer_string(w, key, iom_address_format(a, buf));
+}
+
+void json_writer_begin_document(struct json_writer *w) {
+        json_writer_begin_object(w, NULL);
+        json_writer_int(w, "version", JSON_SCHEMA_VERSION);
+}
+
+int json_writer_finish(struct json_writer *w) {
+        assert(w->depth == 0);
+        fputc('\n', w->f);
+        return fflush(w->f) == 0 && !ferror(w->f) ? 0 : -EIO;
+}
