@@ -162,6 +162,8 @@ class Daemon:
     def __init__(self, testbed, bus, policy_dir=ALLOW_ALL_POLICY, libvirt_uri='none',
                  args=()):
         self.bus = bus
+        # Its start scans the host: 2078 functions under umockdev take seconds of CPU.
+        self.deadline = DEADLINE + len(testbed.host.devices) / 20
         self.stderr = tempfile.TemporaryFile(mode='w+', prefix='iommud-stderr.')
         # Each daemon gets a state journal of its own, never the machine's, and follows no
         # libvirt unless a test gives it one (never the machine's either).
@@ -186,7 +188,7 @@ class Daemon:
             return self.bus.has_owner(BUS_NAME)
 
         try:
-            wait_for(owned, f'iommud to own {BUS_NAME}')
+            wait_for(owned, f'iommud to own {BUS_NAME}', self.deadline)
         except HarnessError as e:
             raise HarnessError(f'{e}\n{self.errors()}') from None
 

@@ -335,16 +335,24 @@ class Host:
         return any(u['type'] == 'amd' or int(u['ecap'], 16) & 0x8 for u in units)
 
     def sample(self):
-        """The devices the tests that run a command per device try: all of them, or on a
-        host marked 'scale' those that are no VF and the first and last VF of each PF."""
+        """The devices the tests that run a command per device try: all of them, or on a host
+        marked 'scale' every function in a group with others, the first and the last PF, and
+        the first and last VF of each kind of PF (one per VF driver)."""
         if not self.scale:
             return self.devices
-        vfs = {}
+        pfs = [d for d in self.devices if d.number('sriov_totalvfs') is not None]
+        chosen = {id(d) for d in (pfs[0], pfs[-1])} if pfs else set()
+        kinds = {}
         for d in self.devices:
-            if d.link_target('physfn') is not None:
-                vfs.setdefault(d.link_target('physfn'), []).append(d)
-        ends = {id(v) for group in vfs.values() for v in (group[0], group[-1])}
-        return [d for d in self.devices if d.link_target('physfn') is None or id(d) in ends]
+            physfn = d.link_target('physfn')
+            if physfn is not None:
+                kinds.setdefault(d.driver, {}).setdefault(physfn, []).append(d)
+            elif len(self.members(d.group)) > 1:
+                chosen.add(id(d))
+        for by_pf in kinds.values():
+            vfs = next(iter(by_pf.values()))
+            chosen |= {id(vfs[0]), id(vfs[-1])}
+        return [d for d in self.devices if id(d) in chosen]
 
     def members(self, group_id):
         if self._members is None:

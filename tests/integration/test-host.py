@@ -58,8 +58,11 @@ class HostTest(HostCase):
 
         offline = self.harness.iommuctl_json('--offline', 'list')
         self.assertEqual(without_source(offline), without_source(self.list))
-        for name in ([d.address for d in self.host.sample()]
-                     + [str(g) for g in self.host.sample_groups()]):
+        devices, groups = self.host.sample(), self.host.sample_groups()
+        if self.host.scale:
+            # Each offline show scans every function (2 s on big-sriov): a few suffice.
+            devices, groups = devices[::5], groups[::5]
+        for name in [d.address for d in devices] + [str(g) for g in groups]:
             with self.subTest(show=name):
                 self.assertEqual(
                     without_source(self.harness.iommuctl_json('--offline', 'show', name)),
