@@ -71,16 +71,49 @@ class Watch:
             context.iteration(True)
         return time.monotonic()
 
-    def call(self, path, interface, member, args=None):
-        return self.conn.call_sync(harness.BUS_NAME, path, interface, member, args, None,
-                                   Gio.DBusCallFlags.NONE, 60000, None)
-
     def close(self):
         self.conn.close_sync(None)
 
 
 def rescans(daemon):
     return daemon.errors().count('Rescanned:')
+
+
+def cpu_seconds(pid):
+    """User and system time of process @pid so far."""
+    with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class Clock:
+    """Wall time, and the CPU time of the daemon, the bus and this process, of one sample: on
+    a machine shared with busy neighbours the wall time mostly measures them."""
+
+    def __init__(self, daemon, bus):
+        self.pids = [daemon.process.pid, bus.process.pid]
+        self.wall, self.cpu = [], []
+
+    def start(self):
+        self.begin = (time.monotonic(), sum(map(cpu_seconds, self.pids)) + time.process_time())
+        self.extra_cpu = 0.0    # a child's, from its rusage
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.end(time.monotonic())
+
+    def end(self, when):
+        """Ends the sample at @when (a monotonic time), its CPU time at now."""
+        cpu = sum(map(cpu_seconds, self.pids)) + time.process_time() + self.extra_cpu
+        self.wall.append(when - self.begin[0])
+        self.cpu.append(cpu - self.begin[1])
+
+    def row(self, what, path, target):
+        return (what, path, ms(statistics.median(self.wall)), ms(statistics.median(self.cpu)),
+                target)
 
 
 def rss_kib(pid):
@@ -99,7 +132,6 @@ def main():
     vfs = [generator.VFS_PER_PF] * generator.PFS
     vfs[PLUGGED_PF] = 0
     big = generator.BigSriov(vfs)
-    rows = []
     with tempfile.TemporaryDirectory(prefix='iommud-bench-scale.') as tmp:
         stem = os.path.join(tmp, generator.NAME)
         with open(stem + '.umockdev', 'w', encoding='utf-8') as f:
@@ -110,68 +142,69 @@ def main():
         testbed = Testbed(host)
         bus = harness.Bus()
         try:
-            rows += measure(args.rounds, generator, host, testbed, bus)
+            rows, memory = measure(args.rounds, generator, host, testbed, bus)
         finally:
             bus.close()
             testbed.close()
-    print(f'big-sriov: {len(host.devices)} PCI functions, {len(host.groups)} IOMMU groups '
-          f'at start, {args.rounds} rounds, medians')
-    print(f'| {"what":<52} | {"path":<12} | {"ms":>9} | {"target":>8} |')
-    print(f'| {"-" * 52} | {"-" * 12} | {"-" * 9} | {"-" * 8} |')
-    for what, path, value, target in rows:
-        print(f'| {what:<52} | {path:<12} | {value} | {target:>8} |')
+    print(f'bench-scale: big-sriov, {len(host.devices)} PCI functions in {len(host.groups)} '
+          f'IOMMU groups at start, {os.cpu_count()} CPUs, medians of {args.rounds} rounds')
+    print(f'| {"what":<52} | {"path":<11} | {"wall ms":>9} | {"CPU ms":>9} | {"target":>6} |')
+    print(f'|{"-" * 54}|{"-" * 13}|{"-" * 11}|{"-" * 11}|{"-" * 8}|')
+    for what, path, wall, cpu, target in rows:
+        print(f'| {what:<52} | {path:<11} | {wall} | {cpu:>9} | {target:>6} |')
+    print(f'{memory}; CPU: iommud, dbus-daemon and the client together')
     return 0
 
 
 def measure(rounds, generator, host, testbed, bus):
-    rows = []
-    starts = []
+    rows, wall, cpu = [], [], []
     for _ in range(min(rounds, 3)):
         begin = time.monotonic()
         daemon = harness.Daemon(testbed, bus)
-        starts.append(time.monotonic() - begin)
+        wall.append(time.monotonic() - begin)
+        cpu.append(cpu_seconds(daemon.process.pid))
         daemon.close()
-    rows.append(('daemon start to bus name (full scan)', '-', ms(statistics.median(starts)),
-                 '-'))
+    rows.append(('daemon start to bus name (a full scan)', '-', ms(statistics.median(wall)),
+                 ms(statistics.median(cpu)), '-'))
 
     daemon = harness.Daemon(testbed, bus)
     watch = Watch(bus.address)
     try:
-        samples = []
-        for _ in range(rounds):
-            begin = time.monotonic()
-            watch.call('/org/iommud1', 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects')
-            samples.append(time.monotonic() - begin)
-        rows.append(('GetManagedObjects', '-', ms(statistics.median(samples)), '< 100'))
-
         env = bus.env(testbed.env(harness.plain_env()))
-        samples = []
-        for _ in range(rounds):
-            begin = time.monotonic()
-            subprocess.run([os.environ['IOMMUCTL'], '--json', 'list'], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
-            samples.append(time.monotonic() - begin)
-        rows.append(('iommuctl --json list (process start to exit)', '-',
-                     ms(statistics.median(samples)), '< 200'))
+        for what, argv, target in (
+                ('GetManagedObjects (busctl call, exec to exit)',
+                 ['busctl', f'--address={bus.address}', '--quiet', 'call', harness.BUS_NAME,
+                  '/org/iommud1', 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects'],
+                 '< 100'),
+                ('iommuctl --json list (exec to exit)',
+                 [os.environ['IOMMUCTL'], '--json', 'list'], '< 200')):
+            clock = Clock(daemon, bus)
+            for _ in range(rounds):
+                with clock:
+                    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+                    _, status, usage = os.wait4(child.pid, 0)
+                    clock.extra_cpu = usage.ru_utime + usage.ru_stime
+                if status != 0:
+                    raise harness.HarnessError(f'{" ".join(argv)} failed ({status})')
+            rows.append(clock.row(what, '-', target))
 
         # One uevent: a VF leaves its driver (unbind) and comes back (bind).
         vf = next(d for d in host.devices if d.driver == 'iavf')
         path = harness.object_path(vf.address)
-        samples, before = [], rescans(daemon)
+        clock, before = Clock(daemon, bus), rescans(daemon)
         for i in range(rounds * 2):
             unbound = i % 2 == 0
             watch.seen.clear()
-            begin = time.monotonic()
+            clock.start()
             if unbound:
                 testbed.unbind(vf.devpath)
             else:
                 testbed.bind(vf.devpath, 'iavf')
             testbed.uevent(vf.devpath, 'unbind' if unbound else 'bind')
-            end = watch.wait(lambda seen: ('PropertiesChanged', path) in seen)
-            samples.append(end - begin)
-        rows.append(('one uevent (unbind, bind) to its PropertiesChanged',
-                     'full rescan' if rescans(daemon) > before else 'incremental',
-                     ms(statistics.median(samples)), '< 10'))
+            clock.end(watch.wait(lambda seen: ('PropertiesChanged', path) in seen))
+        rows.append(clock.row('one uevent (unbind, bind) to its PropertiesChanged',
+                              'full rescan' if rescans(daemon) > before else 'incremental',
+                              '< 10'))
 
         # 256 VFs at once: the PF's sriov_numvfs goes 0 -> 256, as the kernel does it.
         records, group = [], max(host.groups) + 1
@@ -180,8 +213,8 @@ def measure(rounds, generator, host, testbed, bus):
             f.group = group + i
             records.append(f)
         watch.seen.clear()
-        before = rescans(daemon)
-        begin = time.monotonic()
+        clock, before = Clock(daemon, bus), rescans(daemon)
+        clock.start()
         for i, f in enumerate(records):
             testbed.add_device(f.record())
             testbed.add_group(f.group, 'DMA', generator.MSI_REGION)
@@ -191,21 +224,21 @@ def measure(rounds, generator, host, testbed, bus):
                 # umockdev's sender aborts when the daemon's socket is full (EAGAIN), where
                 # the kernel would drop events (ENOBUFS): let the daemon read.
                 time.sleep(UEVENT_PAUSE)
-        sent = time.monotonic()
+        sent = time.monotonic() - clock.begin[0]
         paths = {harness.object_path(f.address) for f in records}
-        end = watch.wait(lambda seen: paths <= {p for m, p in seen if m == 'InterfacesAdded'})
-        rows.append(('256 VFs plugged to their 256 InterfacesAdded',
-                     'full rescan' if rescans(daemon) > before else 'incremental',
-                     ms(end - begin), '< 1000'))
-        rows.append(('  of which the testbed writing them and sending uevents', '-',
-                     ms(sent - begin), '-'))
+        clock.end(watch.wait(lambda seen: paths <= {p for m, p in seen
+                                                    if m == 'InterfacesAdded'}))
+        rows.append(clock.row('256 VFs plugged to their 256 InterfacesAdded',
+                              'full rescan' if rescans(daemon) > before else 'incremental',
+                              '< 1000'))
+        rows.append(('  (of which writing the testbed, sending)', '-', ms(sent), '', ''))
         rss, peak = rss_kib(daemon.process.pid)
-        rows.append((f'daemon memory on {len(host.devices) + len(records)} functions: RSS '
-                     f'{rss // 1024} MiB, peak {peak // 1024} MiB', '-', ' ' * 9, '-'))
+        memory = (f'iommud on {len(host.devices) + len(records)} functions: RSS {rss // 1024} '
+                  f'MiB, peak {peak // 1024} MiB')
     finally:
         watch.close()
         daemon.close()
-    return rows
+    return rows, memory
 
 
 if __name__ == '__main__':
