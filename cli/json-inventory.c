@@ -124,6 +124,16 @@ static struct json_writer document(const char *source) {
         return w;
 }
 
+/* The "devices" array that ends list and show GROUP, then the document's end. */
+static int devices_and_finish(struct json_writer *w, struct iom_device *const *devices, size_t n) {
+        json_writer_begin_array(w, "devices");
+        for (size_t i = 0; i < n; i++)
+                device_json(w, NULL, devices[i]);
+        json_writer_end(w, ']');
+        json_writer_end(w, '}');
+        return json_writer_finish(w);
+}
+
 int json_list(const struct iom_inventory *inv, const char *source) {
         struct json_writer w = document(source);
 
@@ -132,12 +142,7 @@ int json_list(const struct iom_inventory *inv, const char *source) {
         for (size_t i = 0; i < inv->n_groups; i++)
                 group_json(&w, NULL, inv->groups[i]);
         json_writer_end(&w, ']');
-        json_writer_begin_array(&w, "devices");
-        for (size_t i = 0; i < inv->n_devices; i++)
-                device_json(&w, NULL, inv->devices[i]);
-        json_writer_end(&w, ']');
-        json_writer_end(&w, '}');
-        return json_writer_finish(&w);
+        return devices_and_finish(&w, inv->devices, inv->n_devices);
 }
 
 int json_show_device(const struct iom_inventory *inv, const struct iom_device *d,
@@ -166,10 +171,5 @@ int json_show_group(const struct iom_inventory *inv, const struct iom_group *g,
         struct json_writer w = document(source);
 
         group_json(&w, "group", g);
-        json_writer_begin_array(&w, "devices");
-        for (size_t i = 0; i < g->n_devices; i++)
-                device_json(&w, NULL, g->devices[i]);
-        json_writer_end(&w, ']');
-        json_writer_end(&w, '}');
-        return json_writer_finish(&w);
+        return devices_and_finish(&w, g->devices, g->n_devices);
 }

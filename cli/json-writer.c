@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 
 #include "json-print.h"
 #include "json-writer.h"
@@ -49,6 +50,11 @@ void json_writer_end(struct json_writer *w, char close) {
 
 /* As json-c escapes (with JSON_C_TO_STRING_NOSLASHESCAPE): quotes, backslashes, the named
  * control characters, the others as \u00xx. */
+static const char *const escapes[UCHAR_MAX + 1] = {
+        ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+        ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
+};
+
 void json_writer_string(struct json_writer *w, const char *key, const char *s) {
         if (!s) {
                 json_writer_null(w, key);
@@ -57,34 +63,12 @@ void json_writer_string(struct json_writer *w, const char *key, const char *s) {
         member(w, key);
         fputc('"', w->f);
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                switch (*p) {
-                case '"':
-                        fputs("\\\"", w->f);
-                        break;
-                case '\\':
-                        fputs("\\\\", w->f);
-                        break;
-                case '\b':
-                        fputs("\\b", w->f);
-                        break;
-                case '\f':
-                        fputs("\\f", w->f);
-                        break;
-                case '\n':
-                        fputs("\\n", w->f);
-                        break;
-                case '\r':
-                        fputs("\\r", w->f);
-                        break;
-                case '\t':
-                        fputs("\\t", w->f);
-                        break;
-                default:
-                        if (*p < ' ')
-                                fprintf(w->f, "\\u%04x", *p);
-                        else
-                                fputc(*p, w->f);
-                }
+                if (escapes[*p])
+                        fputs(escapes[*p], w->f);
+                else if (*p < ' ')
+                        fprintf(w->f, "\\u%04x", *p);
+                else
+                        fputc(*p, w->f);
         fputc('"', w->f);
 }
 

@@ -177,13 +177,6 @@ static bool interrupts_remapped(void) {
         return false;
 }
 
-static bool intremap_off(char *const *kernel_parameters) {
-        for (char *const *p = kernel_parameters; p && *p; p++)
-                if (streq(*p, "intremap=off"))
-                        return true;
-        return false;
-}
-
 /* Interrupt remapping: from the units' capability registers, a few bytes each, when they show
  * them, unless the command line turns remapping off (intremap=off, which the kernel obeys on
  * Intel and AMD alike); else from the irq chips of /proc/interrupts. */
@@ -196,7 +189,7 @@ static bool read_interrupt_remapping(const struct iom_host *h) {
                         continue;
                 any_register = true;
                 if (r > 0)
-                        return !intremap_off(h->kernel_parameters);
+                        return !iom_strv_contains(h->kernel_parameters, "intremap=off");
         }
         return any_register ? false : interrupts_remapped();
 }
