@@ -19,6 +19,17 @@ MSI_REGION = '0x00000000fee00000 0x00000000feefffff msi\n'
 # A Sapphire Rapids VT-d unit: ECAP bit 3 (IR) set, so interrupt remapping can be on.
 ECAP = '19ed008c40f0df'
 
+# The per-CPU counters at the end of x86's /proc/interrupts.
+ARCH_COUNTERS = (
+    ('NMI', 'Non-maskable interrupts'), ('LOC', 'Local timer interrupts'),
+    ('SPU', 'Spurious interrupts'), ('PMI', 'Performance monitoring interrupts'),
+    ('IWI', 'IRQ work interrupts'), ('RTR', 'APIC ICR read retries'),
+    ('RES', 'Rescheduling interrupts'), ('CAL', 'Function call interrupts'),
+    ('TLB', 'TLB shootdowns'), ('TRM', 'Thermal event interrupts'),
+    ('THR', 'Threshold APIC interrupts'), ('MCE', 'Machine check exceptions'),
+    ('MCP', 'Machine check polls'), ('PIN', 'Posted-interrupt notification event'),
+    ('PIW', 'Posted-interrupt wakeup event'))
+
 # The PFs' VFs go to drivers by PF: a host driver, vfio-pci, none (PCI_SLOT order).
 VF_DRIVERS = ('iavf', 'iavf', 'iavf', 'iavf', 'vfio-pci', 'vfio-pci', None, None)
 
@@ -168,7 +179,7 @@ class BigSriov:
         ordered = sorted(self.functions, key=lambda f: (f.devpath.count('/'), f.address))
         return '\n'.join(f.record() for f in ordered)
 
-    def interrupts(self, with_vfs=True):
+    def interrupts(self):
         """/proc/interrupts of a 64-CPU host: remapped chips (IR-), one line per vector."""
         def line(irq, chip, hwirq, name):
             counts = ''.join(f' {(irq * 7919 + cpu * 104729) % 100000 if cpu % 9 == 0 else 0:10d}'
@@ -190,24 +201,17 @@ class BigSriov:
                              f'ice-{f.address}-TxRx-{q - 1}') for q in range(9)]
             elif f.driver == 'igb':
                 vectors += [(chip, str(q), f'igb-{f.address}-TxRx-{q}') for q in range(5)]
-            elif f.driver == 'iavf' and with_vfs:
+            elif f.driver == 'iavf':
                 vectors += [(chip, '0', f'iavf-{f.address}:mbx'),
                             (chip, '1', f'iavf-{f.address}-TxRx-0')]
-            elif f.driver == 'vfio-pci' and with_vfs:
+            elif f.driver == 'vfio-pci':
                 vectors.append((chip, '0', f'vfio-msix[0]({f.address})'))
             elif f.driver and not f.physfn:
                 vectors.append((f'IR-PCI-MSI-{f.address}', '0', f.driver))
         for chip, hwirq, name in vectors:
             text += line(irq, chip, hwirq, name)
             irq += 1
-        for name, what in (('NMI', 'Non-maskable interrupts'), ('LOC', 'Local timer interrupts'),
-                           ('SPU', 'Spurious interrupts'), ('PMI', 'Performance monitoring interrupts'),
-                           ('IWI', 'IRQ work interrupts'), ('RTR', 'APIC ICR read retries'),
-                           ('RES', 'Rescheduling interrupts'), ('CAL', 'Function call interrupts'),
-                           ('TLB', 'TLB shootdowns'), ('TRM', 'Thermal event interrupts'),
-                           ('THR', 'Threshold APIC interrupts'), ('MCE', 'Machine check exceptions'),
-                           ('MCP', 'Machine check polls'), ('PIN', 'Posted-interrupt notification event'),
-                           ('PIW', 'Posted-interrupt wakeup event')):
+        for name, what in ARCH_COUNTERS:
             text += f'{name}:' + ''.join(f' {c * 31 % 9973:10d}' for c in range(CPUS)) + \
                 f'   {what}\n'
         return text + 'ERR:          0\nMIS:          0\n'
