@@ -127,14 +127,14 @@ static int read_units(struct iom_host *h) {
         return 0;
 }
 
-/* VT-d: Extended Capability Register bit 3, IR: the unit can remap interrupts (Intel VT-d
- * specification 4.1, 11.4.3). */
+/* VT-d: Extended Capability Register bit 3, IR: the unit can remap interrupts (Intel
+ * Virtualization Technology for Directed I/O specification, 11.4.3). */
 #define IOM_VTD_ECAP_IR (UINT64_C(1) << 3)
 
 /* Whether @unit can remap interrupts, from its capability register in sysfs: 1 yes, 0 no,
- * -ENOENT when the unit shows no register (virtio-iommu, or a tree without it). An AMD-Vi unit
- * always can (AMD I/O Virtualization Technology specification 2.2.5): its "features" file only
- * says that the driver is there. */
+ * -ENOENT when the unit shows no register (virtio-iommu, or a tree without it). Interrupt
+ * remapping is part of every AMD-Vi unit (AMD I/O Virtualization Technology specification): its
+ * "features" file only says that the driver is there. */
 static int unit_interrupt_remapping(const struct iom_unit *unit) {
         _cleanup_free_ char *dir = NULL, *value = NULL;
         bool intel = streq(unit->type, "intel");
