@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The writer's side of the mapping core's grace periods: the reader registry and
- * iom_rcu_synchronize(). The scheme is described in iom-rcu.h. */
+/* The writer's side of the mapping core's grace periods: the reader registry, grace periods
+ * begun and polled, and iom_rcu_synchronize(). The scheme is described in iom-rcu.h. */
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
@@ -19,6 +19,9 @@ static unsigned n_readers;
 static bool membarrier_checked, have_membarrier;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
+/* Grace periods begun and ended, one at a time, under the lock; gp_done is also read without
+ * it (a poll that finds its cookie ended takes no lock). */
+static uint64_t gp_begun, gp_done;
 
 static void reader_unregister(void *p) {
         struct iom_rcu_reader *r = p;
@@ -54,6 +57,7 @@ void iom_rcu_register(void) {
                 membarrier_checked = true;
         }
         r->prev = NULL;
+        r->wait = 0;
         r->next = readers;
         if (readers)
                 readers->prev = r;
@@ -76,27 +80,84 @@ static void full_barrier_everywhere(void) {
         (void) __atomic_fetch_add(&dummy, 0, __ATOMIC_SEQ_CST);
 }
 
-void iom_rcu_synchronize(void) {
-        struct iom_rcu_reader *self = &iom_rcu_self;
+/* No other thread has ever read: nobody can hold an old pointer. A thread registering later
+ * takes the lock after us and so sees everything we unpublished. Under the lock. */
+static bool alone(void) {
+        return n_readers == 0 || (n_readers == 1 && iom_rcu_self.registered);
+}
+
+bool iom_rcu_alone(void) {
+        bool a;
 
         pthread_mutex_lock(&registry_lock);
-        /* No other thread has ever read: nobody can hold an old pointer. A thread registering
-         * later takes the lock after us and so sees everything we unpublished. */
-        if (n_readers == 0 || (n_readers == 1 && self->registered)) {
-                pthread_mutex_unlock(&registry_lock);
-                return;
+        a = alone();
+        pthread_mutex_unlock(&registry_lock);
+        return a;
+}
+
+/* Ends the grace period in progress if every reader it waits for has left the section it was
+ * in. Under the lock. */
+static void gp_advance(void) {
+        for (struct iom_rcu_reader *r = readers; r; r = r->next) {
+                if (r->wait && __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) == r->wait)
+                        return;
+                r->wait = 0;
         }
+        __atomic_store_n(&gp_done, gp_begun, __ATOMIC_RELEASE);
+}
+
+/* Begins the next grace period: the barrier, then which reader is inside a section (odd), and
+ * in which one. Under the lock, with none in progress. */
+static void gp_begin(void) {
+        gp_begun++;
         full_barrier_everywhere();
         for (struct iom_rcu_reader *r = readers; r; r = r->next) {
-                uint64_t s;
+                /* Acquire also for readers outside: their last section's loads come before. */
+                uint64_t s = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
 
-                if (r == self)
-                        continue;
-                s = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-                if (!(s & 1))
-                        continue;
-                while (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) == s)
-                        (void) sched_yield();
+                r->wait = r != &iom_rcu_self && s & 1 ? s : 0;
+        }
+        gp_advance();
+}
+
+uint64_t iom_rcu_start(void) {
+        uint64_t cookie = 0;
+
+        pthread_mutex_lock(&registry_lock);
+        if (!alone()) {
+                if (gp_done != gp_begun)
+                        gp_advance();
+                /* One in progress began before our unpublish, perhaps: the next one counts, and
+                 * a poll begins it when this one ends. */
+                if (gp_done != gp_begun)
+                        cookie = gp_begun + 1;
+                else {
+                        gp_begin();
+                        cookie = gp_begun;
+                }
         }
         pthread_mutex_unlock(&registry_lock);
+        return cookie;
+}
+
+bool iom_rcu_poll(uint64_t cookie) {
+        bool done;
+
+        if (__atomic_load_n(&gp_done, __ATOMIC_ACQUIRE) >= cookie)
+                return true;
+        pthread_mutex_lock(&registry_lock);
+        if (gp_done != gp_begun)
+                gp_advance();
+        if (gp_done == gp_begun && gp_done < cookie)
+                gp_begin();
+        done = gp_done >= cookie;
+        pthread_mutex_unlock(&registry_lock);
+        return done;
+}
+
+void iom_rcu_synchronize(void) {
+        uint64_t cookie = iom_rcu_start();
+
+        while (!iom_rcu_poll(cookie))
+                (void) sched_yield();
 }

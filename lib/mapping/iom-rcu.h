@@ -22,6 +22,14 @@
  * ThreadSanitizer (which does not model membarrier) the reader's store is a sequentially
  * consistent exchange, so the tool sees the same happens-before edges the barrier gives.
  *
+ * A writer need not wait: iom_rcu_start() runs the barrier and notes, for each reader inside a
+ * section, which one (its odd sequence number); iom_rcu_poll() looks again, later, and the
+ * grace period has ended once each of them has moved on. The mapping core retires what it
+ * unpublishes into batches, begins one grace period per batch and frees the batch when a
+ * later operation's poll says it ended (iom-space.c), so a writer beside busy readers pays one
+ * barrier per batch and never waits for a reader, unless the memory held for reclamation
+ * reaches its bound.
+ *
  * Why not liburcu (Debian's liburcu-dev), whose memb flavour this follows: its read lock
  * copies a process-wide grace-period counter into the reader's slot, so every translate loads
  * a cache line that each grace period's writer dirties: the first translate after an unmap
@@ -29,12 +37,13 @@
  * (translate is about 150 instructions and one or two DRAM misses). The per-thread sequence
  * above reads nothing shared. Our writer also skips the membarrier while it is the only
  * registered reader (a single-threaded emulator pays no system call per unmap), and the
- * ThreadSanitizer build models the barrier, which liburcu's does not. What liburcu would
- * bring, deferred reclamation with call_rcu() and its helper thread, is what a writer beside
- * busy readers needs instead of one grace period per unmap. */
+ * ThreadSanitizer build models the barrier, which liburcu's does not. liburcu's deferred
+ * reclamation (call_rcu()) needs a helper thread; the polled grace periods above give the
+ * same to a writer that comes back often, as the mapping core's does. */
 
 struct iom_rcu_reader {
-        uint64_t seq; /* odd while inside a read-side section; written by its thread only */
+        uint64_t seq;  /* odd while inside a read-side section; written by its thread only */
+        uint64_t wait; /* the grace period in progress waits until seq moves from this (0: no) */
         bool registered;
         struct iom_rcu_reader *next, *prev;
 };
@@ -86,3 +95,13 @@ static inline void iom_rcu_read_unlock(void) {
 /* Returns once every read-side section that began before the call has ended. Never from
  * inside one. */
 void iom_rcu_synchronize(void);
+
+/* Begins a grace period for what the caller unpublished so far and returns its cookie (0: none
+ * was needed); iom_rcu_poll() is true once every read-side section that began before the call
+ * has ended. Neither waits; both take a mutex (a poll that finds its cookie ended does not). */
+uint64_t iom_rcu_start(void);
+bool iom_rcu_poll(uint64_t cookie);
+
+/* Whether no thread but the caller has ever read: then nothing unpublished needs a grace
+ * period. */
+bool iom_rcu_alone(void);

@@ -162,20 +162,28 @@ uint32_t space_rec_alloc(struct iom_space *s) {
 
 void space_rec_retire(struct iom_space *s, uint32_t id) {
         struct rec *r = space_rec(s, id);
+        struct batch *b = &s->batch[0];
 
         __atomic_store_n(&r->gen, r->gen | 1, __ATOMIC_RELEASE);
         r->next_free = 0;
-        if (s->retired_tail)
-                space_rec(s, s->retired_tail)->next_free = id;
+        if (b->recs_tail)
+                space_rec(s, b->recs_tail)->next_free = id;
         else
-                s->retired_ids = id;
-        s->retired_tail = id;
+                b->recs = id;
+        b->recs_tail = id;
+        b->bytes += sizeof(*r);
 }
 
 /* Back to the free list, after a grace period (or never published). */
 void space_rec_release(struct iom_space *s, uint32_t id) {
         struct rec *r = space_rec(s, id);
 
+#ifdef IOM_SPACE_POISON
+        /* A reader that still reads it gets an answer no test ever mapped. */
+        __atomic_store_n(&r->tp, SPACE_POISON, __ATOMIC_RELAXED);
+        r->iova = 0;
+        r->last = UINT64_MAX;
+#endif
         r->next_free = s->free_ids;
         s->free_ids = id;
         s->n_free_ids++;
@@ -187,9 +195,9 @@ static void retire(struct iom_space *s, uint64_t v) {
         if (!v || (v & SLOT_MAP))
                 return;
         o = slot_obj(v);
-        o->next = s->limbo;
-        s->limbo = o;
-        s->n_limbo++;
+        o->next = s->batch[0].objs;
+        s->batch[0].objs = o;
+        s->batch[0].bytes += pool_size[o->kind];
 }
 
 /* The slot value a packed node's line holds, 0 when it holds pieces (or nothing). */
@@ -214,17 +222,27 @@ static void drain_one(struct iom_space *s, struct obj *o) {
                 if (!(v & SLOT_MAP))
                         drain_one(s, slot_obj(v));
         }
+#ifdef IOM_SPACE_POISON
+        uint32_t kind = o->kind;
+
+        memset(o, SPACE_POISON & 0xff, pool_size[kind]);
+        o->kind = kind;
+#endif
         pool_put(s, o);
 }
 
-void space_drain_objects(struct iom_space *s) {
-        while (s->limbo) {
-                struct obj *o = s->limbo;
+void space_batch_drain(struct iom_space *s, struct batch *b) {
+        while (b->objs) {
+                struct obj *o = b->objs;
 
-                s->limbo = o->next;
+                b->objs = o->next;
                 drain_one(s, o);
         }
-        s->n_limbo = 0;
+        for (uint32_t id = b->recs, next; id; id = next) {
+                next = space_rec(s, id)->next_free;
+                space_rec_release(s, id);
+        }
+        *b = (struct batch){};
 }
 
 int space_index_init(struct iom_space *s) {

@@ -213,6 +213,19 @@ struct rec {
 struct iom_dirty;
 struct arena;
 
+/* Builds for tests define IOM_SPACE_POISON: what a grace period frees is overwritten with
+ * this, so a reader that still reads it is handed an answer no test mapped (or crashes). Its
+ * bytes leave a packed node's line neither busy nor a slot: a reader never spins on it. */
+#define SPACE_POISON UINT64_C(0xa4a4a4a4a4a4a4a4)
+_Static_assert(!(SPACE_POISON & (LINE_BUSY | LINE_SLOT)), "poison is not a busy line");
+
+/* What an operation unpublished, waiting for a grace period before it is reused. */
+struct batch {
+        struct obj *objs;         /* nodes and compacts, linked through hdr.next */
+        uint32_t recs, recs_tail; /* records, in unmap order, linked through next_free */
+        size_t bytes;
+};
+
 #define SUBSCRIBERS_MAX 16
 
 struct iom_space {
@@ -233,13 +246,13 @@ struct iom_space {
         uint32_t next_id;  /* first never used id */
         uint32_t free_ids; /* free list head (0: empty) */
         uint32_t n_free_ids;
-        uint32_t retired_ids; /* retired since the last grace period, in unmap order */
-        uint32_t retired_tail;
         struct arena *arenas; /* what pools and record chunks are carved from (newest first) */
         struct obj *pool[_POOL_MAX];
         unsigned n_pool[_POOL_MAX];
-        struct obj *limbo; /* retired objects waiting for a grace period */
-        unsigned n_limbo;
+        /* [0] fills; [1], when batch_waiting, waits for the grace period batch_cookie. */
+        struct batch batch[2];
+        uint64_t batch_cookie;
+        bool batch_waiting;
         struct {
                 iom_space_unmapped_func_t func;
                 void *userdata;
@@ -384,7 +397,8 @@ void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_
 uint32_t space_rec_alloc(struct iom_space *s);
 void space_rec_retire(struct iom_space *s, uint32_t id);
 void space_rec_release(struct iom_space *s, uint32_t id);
-void space_drain_objects(struct iom_space *s);
+/* Puts what @b holds back in the pools and the free list, empty after. */
+void space_batch_drain(struct iom_space *s, struct batch *b);
 void space_index_free(struct iom_space *s);
 
 /* Dirty tracking (iom-space-dirty.c). */

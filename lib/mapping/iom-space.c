@@ -3,6 +3,7 @@
  * time, translated lock-free by any number of threads. */
 #include <assert.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +67,14 @@
  *   nodes change one 64-bit slot at a time. A packed node's line is rewritten in place, busy
  *   meanwhile; a reader that saw it busy or changed reads it again.
  * - Anything unpublished (nodes, compacts, records) is freed or reused only after a grace
- *   period (iom-rcu.h); unmap waits for one before it returns, so no translate that starts
- *   after it can reach an unmapped target.
+ *   period (iom-rcu.h). It waits in batches (struct batch): one grace period begins per
+ *   BATCH_BYTES retired and a later operation frees the batch once the grace period ended, so
+ *   a writer beside busy readers never waits for them per operation; it waits only when
+ *   BATCH_MAX_BYTES are retired (a reader preempted inside a section for that long). With no
+ *   other thread reading, what an operation retires is freed before it returns. A translate
+ *   that starts after an unmap returned cannot reach what it removed (the index no longer
+ *   leads there); with subscribers, unmap also waits out the translates already running
+ *   before it tells them.
  * - Operations are all or nothing: the worst case of nodes, compacts and records an operation
  *   can need is reserved (space_reserve()) before it changes anything, and a backend is asked
  *   before the index changes.
@@ -80,7 +87,7 @@
  * Never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
  * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools).
- * unmap: the same plus O(mappings removed), and one grace period.
+ * unmap: the same plus O(mappings removed); with subscribers, one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
  * packed nodes and compacts (scattered), plus 32 bytes of record; arenas are freed with the
  * space only.
@@ -97,7 +104,13 @@
 /* Translate looks this many mappings past its own for a target that continues: a longer
  * answer saves a caller a call, a longer look costs every call (translate_sg merges on). */
 #define FOLLOW_MAX 2
-#define LIMBO_MAX 256
+/* Beside readers, what operations unpublish waits for a grace period in batches of this many
+ * bytes (one barrier per batch), and at most BATCH_MAX_BYTES wait at a time: past that the
+ * writer waits for the older batch's grace period. A scheduler's time slice (about 4 ms) of a
+ * reader preempted inside a section is what the bound covers without a wait, at the rate a
+ * writer retires (some 300 MB/s). */
+#define BATCH_BYTES (UINT64_C(64) << 10)
+#define BATCH_MAX_BYTES (UINT64_C(4) << 20)
 
 static uint64_t space_serial;
 
@@ -221,10 +234,12 @@ _public_ struct iom_space *iom_space_free(struct iom_space *s) {
         pthread_mutex_lock(&s->lock);
         (void) unmap_locked(s, s->first, s->last, &removed);
         pthread_mutex_unlock(&s->lock);
-        /* Whatever an unmap that failed (out of memory) left goes with the root. */
-        s->root->hdr.next = s->limbo;
-        s->limbo = &s->root->hdr;
-        space_drain_objects(s);
+        /* No thread uses the space any more: what waits needs no grace period. Whatever an
+         * unmap that failed (out of memory) left goes with the root. */
+        s->root->hdr.next = s->batch[0].objs;
+        s->batch[0].objs = &s->root->hdr;
+        space_batch_drain(s, &s->batch[1]);
+        space_batch_drain(s, &s->batch[0]);
         space_index_free(s);
         space_dirty_free(s->dirty);
         pthread_mutex_destroy(&s->lock);
@@ -404,9 +419,33 @@ static void update_prev_cont(struct iom_space *s, uint64_t iova, uint64_t target
                 rec_set_cont(prev, r && rec_continues(prev, r));
 }
 
-static void limbo_flush(struct iom_space *s) {
-        iom_rcu_synchronize();
-        space_drain_objects(s);
+/* Frees the waiting batch if its grace period ended; @wait: waits for it. */
+static void batch_poll(struct iom_space *s, bool wait) {
+        if (!s->batch_waiting)
+                return;
+        while (!iom_rcu_poll(s->batch_cookie)) {
+                if (!wait)
+                        return;
+                (void) sched_yield();
+        }
+        space_batch_drain(s, &s->batch[1]);
+        s->batch_waiting = false;
+}
+
+/* After every change: what it unpublished waits for a grace period in the filling batch, which
+ * closes (its grace period begins) once it holds BATCH_BYTES and the batch before is free, or
+ * at once when no other thread reads (then the grace period is none and it is freed now). Only
+ * when the retired memory reaches BATCH_MAX_BYTES does the writer wait. */
+static void reclaim(struct iom_space *s) {
+        batch_poll(s, s->batch[0].bytes + s->batch[1].bytes >= BATCH_MAX_BYTES);
+        if (s->batch[0].bytes == 0 || s->batch_waiting ||
+            (s->batch[0].bytes < BATCH_BYTES && !iom_rcu_alone()))
+                return;
+        s->batch[1] = s->batch[0];
+        s->batch[0] = (struct batch){};
+        s->batch_cookie = iom_rcu_start();
+        s->batch_waiting = true;
+        batch_poll(s, false);
 }
 
 static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_t target,
@@ -441,8 +480,7 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
         update_prev_cont(s, iova, target, space_rec(s, id));
         s->n_mappings++;
         s->mapped_bytes += size;
-        if (s->n_limbo > LIMBO_MAX)
-                limbo_flush(s);
+        reclaim(s);
         space_dirty_refill(s->dirty);
         return 0;
 }
@@ -510,13 +548,13 @@ static int backend_unmap(struct iom_space *s, uint64_t iova, uint64_t last) {
         return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64, iova);
 }
 
-/* After the grace period: tells subscribers each contiguous removed range of [iova, last] and
- * frees the retired records. */
-static void notify_and_release(struct iom_space *s, uint64_t iova, uint64_t last) {
+/* After the grace period: tells subscribers each contiguous removed range of [iova, last],
+ * from the records retired from @id on. */
+static void notify(struct iom_space *s, uint32_t id, uint64_t iova, uint64_t last) {
         uint64_t run_first = 0, run_last = 0;
         bool run = false;
 
-        for (uint32_t id = s->retired_ids, next; id; id = next) {
+        for (uint32_t next; id; id = next) {
                 const struct rec *r = space_rec(s, id);
                 uint64_t a = MAX(r->iova, iova), b = MIN(r->last, last);
 
@@ -531,19 +569,17 @@ static void notify_and_release(struct iom_space *s, uint64_t iova, uint64_t last
                         run_first = a;
                 run_last = b;
                 run = true;
-                space_rec_release(s, id);
         }
         for (unsigned i = 0; run && i < s->n_subscribers; i++)
                 s->subscribers[i].func(s->subscribers[i].userdata, run_first,
                                        run_last - run_first + 1);
-        s->retired_ids = s->retired_tail = 0;
 }
 
 static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret) {
         uint64_t first_page = iova >> IOM_SPACE_PAGE_SHIFT,
                  last_page = last >> IOM_SPACE_PAGE_SHIFT;
         uint64_t page = first_page, removed = 0, count = 0;
-        uint32_t id, head = 0, tail = 0;
+        uint32_t id, head = 0, tail = 0, before;
         const struct rec *h, *t;
         unsigned splits;
         int r;
@@ -586,6 +622,7 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
                                (rec_target(t) + (last + 1 - t->iova)) |
                                        (LOAD_RELAXED(&t->tp) & REC_PROT));
         page = first_page;
+        before = s->batch[0].recs_tail;
         while ((id = next_in_range(s, &page, last_page)))
                 space_rec_retire(s, id);
         space_index_assign(s, first_page, last_page, 0);
@@ -594,9 +631,15 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         s->n_mappings = s->n_mappings - count + splits;
         s->mapped_bytes -= removed;
 
-        iom_rcu_synchronize();
-        space_drain_objects(s);
-        notify_and_release(s, iova, last);
+        if (s->n_subscribers > 0) {
+                /* A subscriber invalidates what readers may have cached: none may still be
+                 * handed the range after it. The grace period covers all that waits. */
+                iom_rcu_synchronize();
+                notify(s, before ? space_rec(s, before)->next_free : s->batch[0].recs, iova, last);
+                batch_poll(s, true);
+                space_batch_drain(s, &s->batch[0]);
+        } else
+                reclaim(s);
         space_dirty_refill(s->dirty);
         return 0;
 }

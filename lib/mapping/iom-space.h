@@ -82,8 +82,9 @@ struct iom_space_backend {
 };
 
 /* Called for every contiguous range an unmap removed, after no reader can be handed it any
- * more and before iom_space_unmap() returns (IOTLB invalidation). Runs with the space's
- * writer lock held: it may translate, it must not map or unmap in the same space. */
+ * more (every translate running meanwhile has returned) and before iom_space_unmap() returns
+ * (IOTLB invalidation). Runs with the space's writer lock held: it may translate, it must not
+ * map or unmap in the same space. */
 typedef void (*iom_space_unmapped_func_t)(void *userdata, uint64_t iova, uint64_t size);
 
 /* Creates a space; @config NULL means the defaults. -EINVAL for an aperture that is empty or
@@ -125,8 +126,11 @@ int iom_space_map(struct iom_space *space, uint64_t iova, uint64_t size, uint64_
 
 /* Removes whatever lies in [iova, iova + size), splitting mappings that cross its ends at
  * those page boundaries, and stores in @ret_unmapped (may be NULL) how many bytes it removed
- * (0 is fine). When it returns no translate can be handed an unmapped target any more and
- * every subscriber was told of each contiguous removed range. -EINVAL as for map (alignment,
+ * (0 is fine). When it returns no translate that starts afterwards can be handed an unmapped
+ * target, and every subscriber was told of each contiguous removed range. Without subscribers
+ * it never waits for translates running meanwhile (they may return what was mapped when they
+ * started); with subscribers it waits for them, before telling the subscribers. -EINVAL as for
+ * map (alignment,
  * aperture); -ENOSPC when a split would exceed max_mappings; -ENOMEM; or the backend's error;
  * on error nothing changed. */
 int iom_space_unmap(struct iom_space *space, uint64_t iova, uint64_t size, uint64_t *ret_unmapped);
