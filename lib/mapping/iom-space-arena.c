@@ -14,7 +14,7 @@
 #include "iom-space-internal.h"
 #include "macro.h"
 
-#define ARENA_FIRST (UINT64_C(64) << 10)
+#define ARENA_FIRST (UINT64_C(2) << 10)
 #define ARENA_HUGE (UINT64_C(2) << 20)
 #define ARENA_ALIGN 64
 #define ALIGN_TO(x, a) (((x) + (a) -1) & ~((size_t) (a) -1))
@@ -25,7 +25,7 @@ struct arena {
 };
 
 /* @size bytes from the kernel, aligned to ARENA_HUGE: map one huge page more and trim. */
-static struct arena *arena_map_huge(size_t size) {
+static void *map_huge(size_t size) {
         uint8_t *p = mmap(NULL, size + ARENA_HUGE, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         size_t head;
@@ -37,12 +37,11 @@ static struct arena *arena_map_huge(size_t size) {
                 (void) munmap(p, head);
         (void) munmap(p + head + size, ARENA_HUGE - head);
         (void) madvise(p + head, size, MADV_HUGEPAGE);
-        return (struct arena *) (p + head);
+        return p + head;
 }
 
 static struct arena *arena_new(size_t size) {
-        struct arena *a =
-                size >= ARENA_HUGE ? arena_map_huge(size) : aligned_alloc(ARENA_ALIGN, size);
+        struct arena *a = size >= ARENA_HUGE ? map_huge(size) : aligned_alloc(ARENA_ALIGN, size);
 
         if (!a)
                 return NULL;
@@ -73,7 +72,25 @@ void *space_arena_alloc(struct iom_space *s, size_t size) {
         return memset(p, 0, size);
 }
 
+/* The record chunks of ARENA_HUGE and more are mapped on their own, exactly: carved from an
+ * arena, each would leave the tail of the arena before it unused, and its own. */
+static bool rec_chunk_huge(unsigned c) {
+        return sizeof(struct rec) << (c + REC_FIRST_SHIFT) >= ARENA_HUGE;
+}
+
+struct rec *space_rec_chunk_alloc(struct iom_space *s, unsigned c) {
+        size_t size = sizeof(struct rec) << (c + REC_FIRST_SHIFT);
+        void *p = rec_chunk_huge(c) ? map_huge(size) : space_arena_alloc(s, size);
+
+        if (p && rec_chunk_huge(c))
+                s->memory_bytes += size;
+        return p;
+}
+
 void space_arena_free_all(struct iom_space *s) {
+        for (unsigned c = 0; c < REC_CHUNKS; c++)
+                if (s->recs[c] && rec_chunk_huge(c))
+                        (void) munmap(s->recs[c], sizeof(struct rec) << (c + REC_FIRST_SHIFT));
         while (s->arenas) {
                 struct arena *a = s->arenas;
 

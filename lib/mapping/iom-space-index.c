@@ -28,6 +28,7 @@ static const size_t pool_size[_POOL_MAX] = {
         [POOL_COMPACT_WIDE] = 4 * COMPACT_WIDTH * sizeof(uint64_t),
         [POOL_NODE] = sizeof(struct node),
         [POOL_PACKED] = sizeof(struct packed),
+        [POOL_SMALL] = sizeof(struct small),
 };
 
 /* One-line compacts kept ready: an assignment rebuilds a slot or two. */
@@ -96,27 +97,18 @@ static int pool_fill(struct iom_space *s, unsigned kind, unsigned want) {
 static int rec_fill(struct iom_space *s, unsigned want) {
         while (s->n_free_ids < want) {
                 uint32_t id = s->next_id;
-                struct rec ***dir = &s->recs[id >> (REC_CHUNK_SHIFT + REC_DIR_SHIFT)];
-                struct rec **chunk;
+                uint64_t i;
+                unsigned c = rec_chunk(id, &i);
                 struct rec *r;
 
                 if (id > REC_ID_MAX)
                         return -ENOSPC;
-                if (!*dir) {
-                        struct rec **p = calloc(1u << REC_DIR_SHIFT, sizeof(*p));
+                if (!s->recs[c]) {
+                        struct rec *p = space_rec_chunk_alloc(s, c);
 
                         if (!p)
                                 return -ENOMEM;
-                        s->memory_bytes += sizeof(*p) << REC_DIR_SHIFT;
-                        STORE(dir, p);
-                }
-                chunk = &(*dir)[(id >> REC_CHUNK_SHIFT) & ((1u << REC_DIR_SHIFT) - 1)];
-                if (!*chunk) {
-                        struct rec *p = space_arena_alloc(s, sizeof(*p) << REC_CHUNK_SHIFT);
-
-                        if (!p)
-                                return -ENOMEM;
-                        STORE(chunk, p);
+                        STORE(&s->recs[c], p);
                 }
                 r = space_rec(s, id);
                 r->next_free = s->free_ids;
@@ -131,10 +123,23 @@ static int rec_fill(struct iom_space *s, unsigned want) {
  * rebuild encodes at most PIECES_MAX pieces: with more than COMPACT_MAX a radix node whose
  * children are compacts where a piece starts or a record ends (at most 2 * PIECES_MAX), and
  * only the one child holding every start may need a node again, once per level. */
+static int small_grow(struct iom_space *s);
+
 int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
         unsigned levels = s->top + 1;
         int r;
 
+        /* One assignment cuts one piece in two and adds one: past SMALL_MAX the space grows
+         * its tree first, from what it holds now, so the operation finds it. */
+        if (!s->root && s->small->hdr.n + 2 * assigns > SMALL_MAX) {
+                r = small_grow(s);
+                if (r < 0)
+                        return r;
+        }
+        if (!s->root) {
+                r = pool_fill(s, POOL_SMALL, assigns);
+                return r < 0 ? r : rec_fill(s, records);
+        }
         r = pool_fill(s, POOL_NODE, assigns * 2 * levels);
         if (r < 0)
                 return r;
@@ -189,15 +194,15 @@ void space_rec_release(struct iom_space *s, uint32_t id) {
         s->n_free_ids++;
 }
 
-static void retire(struct iom_space *s, uint64_t v) {
-        struct obj *o;
-
-        if (!v || (v & SLOT_MAP))
-                return;
-        o = slot_obj(v);
+static void retire_obj(struct iom_space *s, struct obj *o) {
         o->next = s->batch[0].objs;
         s->batch[0].objs = o;
         s->batch[0].bytes += pool_size[o->kind];
+}
+
+static void retire(struct iom_space *s, uint64_t v) {
+        if (v && !(v & SLOT_MAP))
+                retire_obj(s, slot_obj(v));
 }
 
 /* The slot value a packed node's line holds, 0 when it holds pieces (or nothing). */
@@ -246,18 +251,17 @@ void space_batch_drain(struct iom_space *s, struct batch *b) {
 }
 
 int space_index_init(struct iom_space *s) {
-        int r = pool_fill(s, POOL_NODE, 1);
+        int r = pool_fill(s, POOL_SMALL, 1);
 
         if (r < 0)
                 return r;
-        s->root = (struct node *) pool_take(s, POOL_NODE);
+        s->small = (struct small *) pool_take(s, POOL_SMALL);
+        memset(s->small->last, 0xff, sizeof(s->small->last));
         return 0;
 }
 
-void space_index_free(struct iom_space *s) {
-        for (unsigned t = 0; t < REC_TABLE && s->recs[t]; t++)
-                free(s->recs[t]);
-        space_arena_free_all(s);
+void space_index_retire(struct iom_space *s) {
+        retire_obj(s, s->small ? &s->small->hdr : &s->root->hdr);
 }
 
 /* The first mapping whose last page is >= @page, found in slots that start at or before
@@ -336,8 +340,18 @@ static struct node *leaf_of(const struct iom_space *s, uint64_t page) {
 }
 
 uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit) {
-        const struct node *leaf = page == limit ? leaf_of(s, page) : NULL;
+        const struct node *leaf;
 
+        const struct small *sm = LOAD(&s->small);
+
+        if (sm) {
+                unsigned i = 0;
+
+                while (i < sm->hdr.n && sm->last[i] < page)
+                        i++;
+                return i < sm->hdr.n && sm->first[i] <= limit ? sm->ids[i] : 0;
+        }
+        leaf = page == limit ? leaf_of(s, page) : NULL;
         if (leaf)
                 return slot_id(leaf->slot[page & (NODE_SLOTS - 1)]);
         return next_in_node(s, s->root, s->top, 0, page, limit);
@@ -672,9 +686,85 @@ static void assign_packed(struct iom_space *s, struct packed *pk, unsigned l, ui
         }
 }
 
-void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id) {
-        struct node *leaf = first_page == last_page ? leaf_of(s, first_page) : NULL;
+/* The small form's copy with pages [first, last] given to @id (0: nobody), published. */
+static void small_assign(struct iom_space *s, uint64_t first, uint64_t last, uint32_t id) {
+        struct small *old = s->small, *sm = (struct small *) pool_take(s, POOL_SMALL);
+        unsigned n = 0;
 
+#define SMALL_PUT(f, l, i, t)                                                                      \
+        do {                                                                                       \
+                assert(n < SMALL_MAX);                                                             \
+                sm->first[n] = (f), sm->last[n] = (l), sm->ids[n] = (i), sm->tp[n] = (t);          \
+                n++;                                                                               \
+        } while (0)
+        unsigned i = 0;
+
+        /* The pieces before, the part of one crossing first that lies before it, the new one,
+         * the part of one crossing last that lies after it, the pieces after. */
+        for (; i < old->hdr.n && old->last[i] < first; i++)
+                SMALL_PUT(old->first[i], old->last[i], old->ids[i], old->tp[i]);
+        if (i < old->hdr.n && old->first[i] < first)
+                SMALL_PUT(old->first[i], first - 1, old->ids[i], old->tp[i]);
+        if (id)
+                SMALL_PUT(first, last, id,
+                          target_of(s, id, first) | (space_rec(s, id)->tp & REC_PROT));
+        for (; i < old->hdr.n; i++)
+                if (old->first[i] > last)
+                        SMALL_PUT(old->first[i], old->last[i], old->ids[i], old->tp[i]);
+                else if (old->last[i] > last)
+                        SMALL_PUT(last + 1, old->last[i], old->ids[i],
+                                  old->tp[i] +
+                                          ((last + 1 - old->first[i]) << IOM_SPACE_PAGE_SHIFT));
+#undef SMALL_PUT
+        sm->hdr.n = n;
+        for (i = n; i-- > 0;) {
+                bool cont = i + 1 < n && sm->first[i + 1] == sm->last[i] + 1 &&
+                            sm->tp[i + 1] == sm->tp[i] + ((sm->first[i + 1] - sm->first[i])
+                                                          << IOM_SPACE_PAGE_SHIFT);
+
+                sm->reach[i] = cont ? sm->reach[i + 1] : sm->last[i];
+        }
+        for (i = n; i < SMALL_MAX; i++)
+                sm->last[i] = UINT64_MAX;
+        STORE(&s->small, sm);
+        retire_obj(s, &old->hdr);
+}
+
+/* The small form becomes the tree: its pieces assigned one by one into a root of their own,
+ * each with what one assignment may need reserved, then published in one store. Out of
+ * memory, the space stays as it was. */
+static int small_grow(struct iom_space *s) {
+        const struct small *sm = s->small;
+        int r;
+
+        r = pool_fill(s, POOL_NODE, 1);
+        if (r < 0)
+                return r;
+        /* The writer's paths take the tree from now on; no reader looks at it before the small
+         * form is unpublished. */
+        s->root = (struct node *) pool_take(s, POOL_NODE);
+        for (unsigned i = 0; i < sm->hdr.n; i++) {
+                r = space_reserve(s, 1, 0);
+                if (r < 0) {
+                        drain_one(s, &s->root->hdr);
+                        s->root = NULL;
+                        return r;
+                }
+                space_index_assign(s, sm->first[i], sm->last[i], sm->ids[i]);
+        }
+        STORE(&s->small, NULL);
+        retire_obj(s, (struct obj *) &sm->hdr);
+        return 0;
+}
+
+void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id) {
+        struct node *leaf;
+
+        if (!s->root) {
+                small_assign(s, first_page, last_page, id);
+                return;
+        }
+        leaf = first_page == last_page ? leaf_of(s, first_page) : NULL;
         /* A leaf that keeps a slot in use needs nothing of the nodes above it. */
         if (leaf && (id || leaf->hdr.n > 1))
                 assign_node(s, leaf, 0, first_page & ~(uint64_t) (NODE_SLOTS - 1), first_page,

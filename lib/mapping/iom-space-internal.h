@@ -63,6 +63,7 @@ enum {
         POOL_COMPACT_WIDE,
         POOL_NODE,
         POOL_PACKED,
+        POOL_SMALL,
         _POOL_MAX,
 };
 
@@ -187,6 +188,46 @@ static _always_inline_ uint32_t piece_answer(uint64_t e, uint64_t sbase, uint64_
         return 0;
 }
 
+/* The small form (iom-space-index.c): while a space holds at most SMALL_MAX pieces (mappings,
+ * between operations) its index is this one object instead of a radix tree, copy-on-write: an
+ * empty space or one of a few mappings costs a few hundred bytes, not a tree's 4 KiB nodes,
+ * and a translate is a search of one array. The pieces are sorted; last[] is padded with
+ * UINT64_MAX, so the search takes a fixed number of steps that never branch on what they load.
+ * A piece answers without its record: tp is its first page's target | prot, reach the last
+ * page of the pieces that continue it (same prot, targets in line). */
+#define SMALL_MAX 16
+
+struct small {
+        struct obj hdr; /* n: pieces */
+        uint32_t ids[SMALL_MAX];
+        uint64_t last[SMALL_MAX] __attribute__((aligned(64))); /* last pages */
+        uint64_t first[SMALL_MAX];                             /* first pages */
+        uint64_t tp[SMALL_MAX];
+        uint64_t reach[SMALL_MAX];
+};
+
+/* The index of the piece of @sm that holds @page, or -1. */
+static _always_inline_ int small_search(const struct small *sm, uint64_t page) {
+        unsigned i = 0;
+
+#pragma GCC unroll 4
+        for (unsigned step = SMALL_MAX / 2; step > 0; step /= 2)
+                i += step * (sm->last[i + step - 1] < page);
+        i += sm->last[i] < page;
+        return i < sm->hdr.n && sm->first[i] <= page ? (int) i : -1;
+}
+
+/* What small form @sm answers of @page (struct direct); false when nothing holds it. */
+static _always_inline_ bool small_direct(const struct small *sm, uint64_t page,
+                                         struct direct *ret) {
+        int i = small_search(sm, page);
+
+        if (i < 0)
+                return false;
+        *ret = (struct direct){true, sm->tp[i], sm->first[i], sm->reach[i]};
+        return true;
+}
+
 /* A mapping record. iova and last are written before the record is published and stay until
  * it is freed after a grace period; tp and gen are atomics. */
 struct rec {
@@ -202,12 +243,12 @@ struct rec {
 #define REC_CONT UINT64_C(4)
 #define REC_TARGET (~(IOM_SPACE_PAGE_SIZE - 1))
 
-/* The record slab: chunks of 2^10 records (32 KiB), found through directories of 2^11 chunk
- * pointers, found through the space's table; nothing ever moves. */
-#define REC_CHUNK_SHIFT 10
-#define REC_DIR_SHIFT 11
+/* The record slab: chunks that double in size, the first of 2^REC_FIRST_SHIFT records, so that
+ * a small space holds a small slab and id i lives in chunk floor(log2(i + 16)) - 4; nothing
+ * ever moves. */
+#define REC_FIRST_SHIFT 4
 #define REC_ID_BITS 31
-#define REC_TABLE (1u << (REC_ID_BITS - REC_CHUNK_SHIFT - REC_DIR_SHIFT))
+#define REC_CHUNKS (REC_ID_BITS + 1 - REC_FIRST_SHIFT)
 #define REC_ID_MAX ((UINT32_C(1) << REC_ID_BITS) - 1)
 
 struct iom_dirty;
@@ -232,10 +273,11 @@ struct iom_space {
         /* Read by translate. */
         uint64_t first, last;         /* aperture, bytes, inclusive */
         uint64_t serial;              /* unique per space for the per-thread hint */
-        struct node *root;            /* never replaced */
+        struct small *small;          /* atomic; the index while in the small form, else NULL */
+        struct node *root;            /* the index once grown (small NULL); never replaced */
         unsigned top;                 /* level of the root */
         struct iom_dirty *dirty;      /* atomic; NULL while tracking is off */
-        struct rec **recs[REC_TABLE]; /* atomic, set once, and so are the directories */
+        struct rec *recs[REC_CHUNKS]; /* atomic, set once */
 
         /* The writer's side, under lock. */
         pthread_mutex_t lock;
@@ -262,12 +304,20 @@ struct iom_space {
         void *backend_userdata;
 };
 
-static inline struct rec *space_rec(const struct iom_space *s, uint32_t id) {
-        struct rec **dir = LOAD_RELAXED(&s->recs[id >> (REC_CHUNK_SHIFT + REC_DIR_SHIFT)]);
-        struct rec *chunk =
-                LOAD_RELAXED(&dir[(id >> REC_CHUNK_SHIFT) & ((1u << REC_DIR_SHIFT) - 1)]);
+/* Record @id's chunk, and its index there. */
+static inline unsigned rec_chunk(uint32_t id, uint64_t *ret_index) {
+        uint64_t x = (uint64_t) id + (UINT64_C(1) << REC_FIRST_SHIFT);
+        unsigned c = 63 - (unsigned) __builtin_clzll(x) - REC_FIRST_SHIFT;
 
-        return chunk + (id & ((1u << REC_CHUNK_SHIFT) - 1));
+        *ret_index = x - (UINT64_C(1) << (c + REC_FIRST_SHIFT));
+        return c;
+}
+
+static inline struct rec *space_rec(const struct iom_space *s, uint32_t id) {
+        uint64_t i;
+        unsigned c = rec_chunk(id, &i);
+
+        return LOAD_RELAXED(&s->recs[c]) + i;
 }
 
 static inline uint64_t rec_last_page(const struct rec *r) {
@@ -324,8 +374,26 @@ static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned
  * call it inside a read-side section. */
 static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t page,
                                            struct direct *ret_direct, const uint64_t *want_pfn) {
-        const struct node *n = s->root;
+        const struct small *sm = LOAD(&s->small);
+        const struct node *n;
         unsigned shift = NODE_BITS * s->top; /* the span of n's slots: 2^shift pages */
+
+        if (sm) {
+                int i = small_search(sm, page);
+
+                if (i < 0)
+                        return 0;
+                if (ret_direct) {
+                        (void) small_direct(sm, page, ret_direct);
+                        return 0;
+                }
+                return !want_pfn || (sm->tp[i] >> IOM_SPACE_PAGE_SHIFT) + (page - sm->first[i]) ==
+                                               *want_pfn
+                               ? sm->ids[i]
+                               : 0;
+        }
+        /* Written before the small form was unpublished: read after. */
+        n = s->root;
 
         for (;;) {
                 uint64_t v, linear;
@@ -386,6 +454,8 @@ static inline uint32_t space_index_lookup_to(const struct iom_space *s, uint64_t
  * given back before space_arena_free_all(). */
 void *space_arena_alloc(struct iom_space *s, size_t size);
 void space_arena_free_all(struct iom_space *s);
+/* Record chunk @c (REC_FIRST_SHIFT), zeroed, freed by space_arena_free_all(). */
+struct rec *space_rec_chunk_alloc(struct iom_space *s, unsigned c);
 
 /* Writer side (iom-space-index.c), under the space's lock. */
 int space_index_init(struct iom_space *s);
@@ -397,9 +467,10 @@ void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_
 uint32_t space_rec_alloc(struct iom_space *s);
 void space_rec_retire(struct iom_space *s, uint32_t id);
 void space_rec_release(struct iom_space *s, uint32_t id);
+/* Puts the whole index (what hangs from the root, or the small form) in the filling batch. */
+void space_index_retire(struct iom_space *s);
 /* Puts what @b holds back in the pools and the free list, empty after. */
 void space_batch_drain(struct iom_space *s, struct batch *b);
-void space_index_free(struct iom_space *s);
 
 /* Dirty tracking (iom-space-dirty.c). */
 struct iom_dirty *space_dirty_new(const struct iom_space *s);

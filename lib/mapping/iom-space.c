@@ -19,9 +19,18 @@
  *
  * - The record slab: one 32-byte struct rec per mapping (iova, last byte, target | prot | a
  *   "continues" hint bit, a generation, a free-list link), named by a 32-bit id (0 is none).
- *   The slab is chunks of 1024 records behind two small tables: records never move.
+ *   The slab is chunks that double in size from 16 records, found through one table in the
+ *   space: a small space holds a small slab, and records never move.
  *
- * - The index: a radix tree over pages, NODE_SLOTS (512) slots per node, as deep as the
+ * - The small form (struct small): while a space holds at most SMALL_MAX (16) mappings, its
+ *   index is one sorted array of pieces (first and last page, the first page's target | prot,
+ *   how far the mappings that continue it reach), copy-on-write. An empty space costs under
+ *   3 KiB, and a guest without a vIOMMU (its RAM in two ranges and a few BARs) translates by
+ *   a search of one array in four steps that never branch on what they load, answered
+ *   without a record. An operation that could take it past SMALL_MAX first grows the tree
+ *   from it, privately, and unpublishes it in one store; a space never shrinks back.
+ *
+ * - Once grown, the index: a radix tree over pages, NODE_SLOTS (512) slots per node, as deep as the
  *   aperture needs (4 levels for 48 bits, the x86 page-table shape). A slot at level l spans
  *   2^(9l) pages and holds one of:
  *     0                 no mapping touches the span;
@@ -81,7 +90,8 @@
  *
  * COMPLEXITY
  *
- * translate: at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
+ * translate: in the small form, a search of 16 sorted words (4 loads) and one piece's line;
+ * else at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
  * packed node) answered there by a linear leaf or a one-page piece, in a fast path without a
  * call; else the full way: a hint check (one record load) or the walk and one record load.
  * Never allocates, logs, locks or makes a syscall.
@@ -235,12 +245,11 @@ _public_ struct iom_space *iom_space_free(struct iom_space *s) {
         (void) unmap_locked(s, s->first, s->last, &removed);
         pthread_mutex_unlock(&s->lock);
         /* No thread uses the space any more: what waits needs no grace period. Whatever an
-         * unmap that failed (out of memory) left goes with the root. */
-        s->root->hdr.next = s->batch[0].objs;
-        s->batch[0].objs = &s->root->hdr;
+         * unmap that failed (out of memory) left goes with the index. */
+        space_index_retire(s);
         space_batch_drain(s, &s->batch[1]);
         space_batch_drain(s, &s->batch[0]);
-        space_index_free(s);
+        space_arena_free_all(s);
         space_dirty_free(s->dirty);
         pthread_mutex_destroy(&s->lock);
         free(s->reserved);
@@ -795,17 +804,22 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
         return 0;
 }
 
-/* What the index answers of @page alone, found through radix and packed nodes only: a linear
- * leaf (guest RAM mapped page by page) or a one-page piece in a packed node's line (pages
- * strewn over the space, a guest's DMA buffers). False: the full way must look. It walks on
+/* What the index answers of @page alone: the small form's piece (a space of few mappings), or,
+ * found through radix and packed nodes only, a linear leaf (guest RAM mapped page by page) or
+ * a one-page piece in a packed node's line (pages strewn over the space, a guest's DMA
+ * buffers). False: the full way must look. It walks on
  * its own rather than through index_walk(), which also handles mappings, compacts and the
  * writer's filter: that costs 16 more instructions a translate, about a fifth of a scattered
  * translate's time when it was measured (bench-mapping says what it is today). The line
  * itself is read by line_read(), as index_walk() reads it. */
 static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
                                         struct direct *ret) {
-        const struct node *n = s->root;
+        const struct small *sm = LOAD(&s->small);
+        const struct node *n;
 
+        if (sm)
+                return small_direct(sm, page, ret);
+        n = s->root;
         for (unsigned shift = NODE_BITS * s->top;; shift -= NODE_BITS) {
                 uint64_t v, h, e;
                 int k;

@@ -172,7 +172,8 @@ static int run(const char *name, const struct iom_space_config *config, bool str
         return r;
 }
 
-/* The configurations: the default; small limits (aperture, mappings, pinned bytes); a 64-bit
+/* The configurations: the default; small limits (aperture, mappings, pinned bytes); a space
+ * that never holds more than its small form does; a 64-bit
  * aperture, with root levels above the compact form's reach; 2 MiB the smallest page, so
  * 4 KiB-aligned requests are refused. */
 static struct iom_space_config config_default(void) {
@@ -195,6 +196,14 @@ static void test_limits(void) {
         c.max_mappings = 48;
         c.max_pinned_bytes = 3 * (UINT64_C(1) << 30);
         ASSERT_EQ(run("test_limits", &c, false, false, steps), 0);
+}
+
+/* At most 8 mappings: the space stays in its small form (struct small) all along. */
+static void test_small(void) {
+        struct iom_space_config c = config_default();
+
+        c.max_mappings = 8;
+        ASSERT_EQ(run("test_small", &c, false, false, steps), 0);
 }
 
 static void test_wide(void) {
@@ -226,8 +235,9 @@ static void test_strewn_bursts(void) {
 
 int main(int argc, char **argv) {
         static const struct iom_test tests[] = {
-                IOM_TEST(test_default),    IOM_TEST(test_limits), IOM_TEST(test_wide),
-                IOM_TEST(test_huge_pages), IOM_TEST(test_strewn), IOM_TEST(test_strewn_bursts),
+                IOM_TEST(test_default),       IOM_TEST(test_limits),     IOM_TEST(test_small),
+                IOM_TEST(test_wide),          IOM_TEST(test_huge_pages), IOM_TEST(test_strewn),
+                IOM_TEST(test_strewn_bursts),
         };
         const char *env_seed = getenv("IOM_MAPPING_SEED"), *env_steps = getenv("IOM_MAPPING_STEPS");
 

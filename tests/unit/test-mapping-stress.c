@@ -262,16 +262,15 @@ static int dirty_run(unsigned n, unsigned rounds) {
 
 static unsigned ops = 20000, readers = 2;
 
-/* The streaming ring at full speed: RING one-page mappings, each step unmapping the oldest and
+/* The streaming ring at full speed: ring one-page mappings, each step unmapping the oldest and
  * mapping the next, half of them strewn over 48 bits (records in packed nodes' lines), half
  * packed in 64 MiB (compacts and radix nodes, rebuilt and retired), while readers translate
  * the pages of the last steps. Step i maps ring_page(i) to its own canary target: a record or
  * node reused before every reader left it (the sanitized builds poison what a grace period
  * frees) hands out something else. And the memory retired for reclamation stays bounded. */
-#define RING 1024
 #define RING_CLUSTER_PAGES (UINT64_C(1) << 14)
 
-static uint64_t head;
+static uint64_t head, ring;
 
 static uint64_t ring_iova(uint64_t i) {
         /* Multiplying by an odd number permutes the residues: no two live steps collide. */
@@ -292,10 +291,10 @@ static void *ring_reader(void *arg) {
                 uint64_t h = __atomic_load_n(&head, __ATOMIC_ACQUIRE), i, t;
                 int k;
 
-                if (h < 2 * RING)
+                if (h < 2 * ring)
                         continue;
                 /* Live ones, and some unmapped a moment ago. */
-                i = h - 1 - rnd(&x) % (RING + RING / 8);
+                i = h - 1 - rnd(&x) % (ring + ring / 8 + 1);
                 k = iom_space_translate(space, ring_iova(i), IOM_SPACE_READ, &t, NULL, NULL);
                 n++;
                 if (k == -ENOENT)
@@ -310,11 +309,15 @@ static void *ring_reader(void *arg) {
         return NULL;
 }
 
-static void test_reclaim(void) {
+/* @size live mappings: 1024 make a tree, 6 keep the space in its small form (struct small,
+ * rebuilt and retired at every step). */
+static void ring_run(uint64_t size, uint64_t memory_max) {
         uint64_t steps = MAX((uint64_t) ops * 10, (uint64_t) 200000), removed, peak = 0;
         struct iom_space_stats st;
         pthread_t threads[16];
 
+        ring = size;
+        head = 0;
         errors = 0;
         done = 0;
         translated = 0;
@@ -326,8 +329,8 @@ static void test_reclaim(void) {
         for (uint64_t i = 0; i < steps; i++) {
                 int k;
 
-                if (i >= RING)
-                        ASSERT_EQ(iom_space_unmap(space, ring_iova(i - RING), PAGE, &removed), 0);
+                if (i >= ring)
+                        ASSERT_EQ(iom_space_unmap(space, ring_iova(i - ring), PAGE, &removed), 0);
                 k = iom_space_map(space, ring_iova(i), PAGE, ring_target(i), IOM_SPACE_READ);
                 /* A strewn page may fall in the MSI window. */
                 ASSERT_TRUE(k == 0 || k == -EADDRNOTAVAIL);
@@ -341,13 +344,22 @@ static void test_reclaim(void) {
         for (unsigned i = 0; i < readers; i++)
                 (void) pthread_join(threads[i], NULL);
         iom_space_free(space);
-        printf("# ring: %" PRIu64 " steps, %u readers, %" PRIu64
+        printf("# ring of %" PRIu64 ": %" PRIu64 " steps, %u readers, %" PRIu64
                " translations, %d errors, peak %" PRIu64 " KiB\n",
-               steps, readers, translated, errors, peak >> 10);
+               size, steps, readers, translated, errors, peak >> 10);
         ASSERT_EQ(errors, 0);
+        ASSERT_TRUE(peak < memory_max);
+}
+
+static void test_reclaim(void) {
         /* Some 160 bytes retired a step, 32 MiB in all (as much would the space hold without
          * reclamation): what waits for a grace period stays bounded (4 MiB). */
-        ASSERT_TRUE(peak < (UINT64_C(12) << 20));
+        ring_run(1024, UINT64_C(12) << 20);
+}
+
+static void test_reclaim_small(void) {
+        /* 640 bytes retired a step, 128 MiB in all. */
+        ring_run(6, UINT64_C(8) << 20);
 }
 
 static void test_readers_writer(void) {
@@ -383,7 +395,8 @@ static void test_dirty(void) {
 
 int main(int argc, char **argv) {
         static const struct iom_test tests[] = {IOM_TEST(test_readers_writer), IOM_TEST(test_dirty),
-                                                IOM_TEST(test_reclaim)};
+                                                IOM_TEST(test_reclaim),
+                                                IOM_TEST(test_reclaim_small)};
         const char *env_ops = getenv("IOM_MAPPING_STRESS_OPS"),
                    *env_readers = getenv("IOM_MAPPING_STRESS_READERS");
 

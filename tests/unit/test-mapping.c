@@ -677,6 +677,56 @@ static void test_linear_leaf(void) {
  * node whose lines hold their pieces themselves, a line with more than 7 holds a compact and
  * takes them back when they drop to 7; guest RAM mapped page by page makes a linear radix
  * leaf. Correctness does not depend on any of it, so only this test sees it go. */
+/* A space of few mappings is one small array (struct small): a few hundred bytes, answers
+ * without records, contiguous lengths over the mappings that continue each other; past
+ * SMALL_MAX it grows the tree and answers the same. */
+static void test_small_form(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct iom_space_stats st;
+        uint64_t t, len;
+
+        iom_space_get_stats(s, &st);
+        ASSERT_TRUE(st.memory_bytes <= 4096);
+        ASSERT_TRUE(s->small && !s->root);
+        /* Two that continue each other, then 8 strewn over 48 bits. */
+        ASSERT_EQ(iom_space_map(s, GiB, 2 * PAGE, 7 * GiB, IOM_SPACE_RW), 0);
+        ASSERT_EQ(iom_space_map(s, GiB + 2 * PAGE, PAGE, 7 * GiB + 2 * PAGE, IOM_SPACE_RW), 0);
+        for (uint64_t i = 0; i < 8; i++)
+                ASSERT_EQ(iom_space_map(s, (i + 2) << 40, PAGE, i * PAGE, IOM_SPACE_READ), 0);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 10);
+        ASSERT_TRUE(st.memory_bytes <= 16384);
+        ASSERT_TRUE(s->small && !s->root);
+        ASSERT_EQ(translate(s, GiB + 5, IOM_SPACE_WRITE, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 5);
+        ASSERT_EQ(len, 3 * PAGE - 5);
+        ASSERT_EQ(translate(s, (UINT64_C(5) << 40) + 1, IOM_SPACE_WRITE, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, (UINT64_C(5) << 40) + 1, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 3 * PAGE + 1);
+        ASSERT_EQ(translate(s, GiB + 3 * PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+        /* A hole in the first one: a split, still small. */
+        ASSERT_EQ(iom_space_unmap(s, GiB + PAGE, PAGE, NULL), 0);
+        ASSERT_EQ(translate(s, GiB, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(len, PAGE);
+        ASSERT_EQ(translate(s, GiB + PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+        ASSERT_TRUE(s->small && !s->root);
+
+        /* Past SMALL_MAX: the tree, with the same answers. */
+        for (uint64_t i = 0; i < SMALL_MAX; i++)
+                ASSERT_EQ(iom_space_map(s, 2 * GiB + 2 * i * PAGE, PAGE, i * PAGE, IOM_SPACE_RW),
+                          0);
+        ASSERT_TRUE(!s->small && s->root);
+        ASSERT_EQ(translate(s, GiB + 2 * PAGE + 7, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 2 * PAGE + 7);
+        ASSERT_EQ(translate(s, (UINT64_C(9) << 40), IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 7 * PAGE);
+        ASSERT_EQ(translate(s, 2 * GiB + 30 * PAGE, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 15 * PAGE);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 10 + SMALL_MAX);
+        iom_space_free(s);
+}
+
 static void test_index_forms(void) {
         struct iom_space *s = space_new(100000, UINT64_MAX);
         uint64_t base = UINT64_C(1) << 40, x = 88172645463325252ull, page, v, t, len;
@@ -735,4 +785,4 @@ IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_ape
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
               IOM_TEST(test_dirty_huge), IOM_TEST(test_dirty_overflow), IOM_TEST(test_dirty_bound),
               IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
-              IOM_TEST(test_linear_leaf), IOM_TEST(test_index_forms))
+              IOM_TEST(test_linear_leaf), IOM_TEST(test_small_form), IOM_TEST(test_index_forms))
