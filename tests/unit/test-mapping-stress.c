@@ -312,7 +312,7 @@ static void *ring_reader(void *arg) {
 /* @size live mappings: 1024 make a tree, 6 keep the space in its small form (struct small,
  * rebuilt and retired at every step). */
 static void ring_run(uint64_t size, uint64_t memory_max) {
-        uint64_t steps = MAX((uint64_t) ops * 10, (uint64_t) 200000), removed, peak = 0;
+        uint64_t steps = MAX((uint64_t) ops * 5, (uint64_t) 100000), removed, peak = 0;
         struct iom_space_stats st;
         pthread_t threads[16];
 
@@ -352,13 +352,13 @@ static void ring_run(uint64_t size, uint64_t memory_max) {
 }
 
 static void test_reclaim(void) {
-        /* Some 160 bytes retired a step, 32 MiB in all (as much would the space hold without
+        /* Some 180 bytes retired a step, 18 MiB in all (as much would the space hold without
          * reclamation): what waits for a grace period stays bounded (4 MiB). */
         ring_run(1024, UINT64_C(12) << 20);
 }
 
 static void test_reclaim_small(void) {
-        /* 640 bytes retired a step, 128 MiB in all. */
+        /* Two small arrays retired a step, 128 MiB in all. */
         ring_run(6, UINT64_C(8) << 20);
 }
 
