@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* iommud: serves the host's IOMMU groups and PCI devices on D-Bus. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static void help(void) {
                "     --libvirt-uri=URI  The libvirt to follow, read-only "
                "(default " LIBVIRT_DEFAULT_URI ";\n"
                "                        'none': follow none)\n"
+               "     --libvirt-timeout=SEC  How long a libvirt call may take (default 30)\n"
                "     --nfd-file=PATH  Keep a Node Feature Discovery feature file written there\n"
                "     --metrics-file=PATH  Keep Prometheus metrics written there (node_exporter's\n"
                "                        textfile collector)\n\n"
@@ -36,6 +38,7 @@ static void help(void) {
 static const char *arg_journal;
 static const char *arg_policy_dir;
 static const char *arg_libvirt_uri = LIBVIRT_DEFAULT_URI;
+static uint64_t arg_libvirt_timeout_usec = LIBVIRT_TIMEOUT_DEFAULT_USEC;
 static const char *arg_nfd_file;
 static const char *arg_metrics_file;
 
@@ -57,6 +60,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_LIBVIRT_URI,
                 ARG_NFD_FILE,
                 ARG_METRICS_FILE,
+                ARG_LIBVIRT_TIMEOUT,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -67,6 +71,7 @@ static int parse_argv(int argc, char *argv[]) {
                 {"libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI},
                 {"nfd-file", required_argument, NULL, ARG_NFD_FILE},
                 {"metrics-file", required_argument, NULL, ARG_METRICS_FILE},
+                {"libvirt-timeout", required_argument, NULL, ARG_LIBVIRT_TIMEOUT},
                 {},
         };
         int c, r;
@@ -107,6 +112,23 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_libvirt_uri = optarg;
                         break;
+                case ARG_LIBVIRT_TIMEOUT: {
+                        char *end;
+                        unsigned long sec;
+
+                        errno = 0;
+                        sec = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || sec < 1 ||
+                            sec > 3600) {
+                                fprintf(stderr,
+                                        "iommud: --libvirt-timeout needs whole seconds from 1 to "
+                                        "3600, not '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_libvirt_timeout_usec = sec * UINT64_C(1000000);
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }
@@ -145,6 +167,7 @@ static int run(void) {
                 m->libvirt_uri = strdup(arg_libvirt_uri);
                 if (!m->libvirt_uri)
                         return log_oom();
+                m->libvirt_timeout_usec = arg_libvirt_timeout_usec;
         }
         if (arg_journal) {
                 free(m->journal_path);

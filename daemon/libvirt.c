@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The daemon's read-only libvirt connection: opened off the loop, retried with backoff,
- * reconciled with the owners at every connection, kept so by lifecycle and device events. */
+/* The daemon's read-only libvirt connection: reconciled with the owners at every connection,
+ * kept so by lifecycle and device events, retried with backoff.
+ *
+ * Every libvirt call that may wait for libvirtd (open, event registration, listing, a
+ * domain's state and XML, close) runs as a "call" on the daemon's worker, never on the loop:
+ * a slow or hung libvirtd must not hold D-Bus. A call has a deadline; past it, the call is
+ * left to end on its own (it closes its connection when it does), the connection is dropped
+ * and opened again later, and no other is opened while a call is stuck. At most one call runs
+ * at a time; events that come meanwhile queue the domains they name for the next. Only the
+ * loop touches struct libvirt: a call works on what it holds. libvirt's events themselves are
+ * dispatched on the loop (daemon/libvirt-event.c). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +27,8 @@
 #include "manager.h"
 #include "worker.h"
 
+#define N_CALLBACKS 3 /* lifecycle, device added, device removed */
+
 /* What libvirt said of a domain it runs (or ran, until it is forgotten at the next
  * reconciliation). */
 struct domain_state {
@@ -24,28 +36,71 @@ struct domain_state {
         int state; /* virDomainState */
 };
 
+/* A domain an event named, to read at the next call. */
+struct domain_queued {
+        char *name;
+        bool detached_too; /* a device event: groups its XML no longer lists go home */
+};
+
+/* A domain as a call read it. */
+struct domain_info {
+        char *name;
+        char *uuid;  /* NULL when libvirt gave none */
+        int state;   /* virDomainState; -1 when unknown */
+        char *xml;   /* its live XML, parsed on the loop; NULL when unread */
+        char *error; /* why it could not be read; NULL when it is gone */
+        bool detached_too;
+};
+
+enum call_kind {
+        CALL_OPEN,  /* opens a connection, registers the callbacks, reads every running domain */
+        CALL_READ,  /* reads the queued domains through its own reference to the connection */
+        CALL_CLOSE, /* deregisters the callbacks and closes a connection; nobody waits for it */
+};
+
+struct call;
+
 struct libvirt {
         struct manager *manager;
         char *uri;
+        uint64_t timeout_usec;
         virConnectPtr conn;
-        int callbacks[3]; /* lifecycle, device added, device removed; -1 when none */
-        bool opening;
+        int callbacks[N_CALLBACKS];    /* -1 when none */
+        struct call *call;             /* the one running, NULL when none */
+        unsigned n_stuck;              /* calls past their deadline, not yet returned */
+        unsigned generation;           /* of the connection, counted at each drop */
+        _Atomic(virConnectPtr) closed; /* libvirt's close callback may run on a call's thread */
         sd_event_source *retry;
         uint64_t retry_usec;
         bool said_absent; /* libvirt's absence is logged once, until it comes */
         struct domain_state *states;
         size_t n_states;
+        struct domain_queued *queued;
+        size_t n_queued;
 };
 
-/* An open off the loop: virConnectOpen blocks while libvirtd starts or times out. */
-struct open_task {
-        struct libvirt *libvirt;
+/* libvirt calls off the loop, and what they bring back. */
+struct call {
+        struct libvirt *libvirt; /* constant: the call's thread passes it to libvirt only */
+        enum call_kind kind;
+        unsigned generation; /* the connection's it reads */
+        bool stuck;          /* past its deadline: nobody waits for it any more */
         char *uri;
         virConnectPtr conn;
-        char *error;
+        int callbacks[N_CALLBACKS];
+        char *error;     /* why the open failed */
+        char *no_events; /* why libvirt sends no lifecycle events */
+        struct domain_info *infos;
+        size_t n_infos;
+        sd_event_source *deadline;
 };
 
 static void connection_open(struct libvirt *l);
+static void call_next(struct libvirt *l);
+static void on_close(virConnectPtr conn, int reason, void *opaque);
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
+static void on_device_changed(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                              void *opaque);
 
 /* virsh's words for the states, which `iommuctl list` shows. */
 static const char *const libvirt_state_table[] = {
@@ -170,20 +225,6 @@ static void adopt(struct libvirt *l, const char *name, const char *uuid,
                 log_warning_errno(r, "Cannot record what '%s' holds: %m", IOM_ESCAPE(name));
 }
 
-/* Reads @dom's PCI devices from its live XML. */
-static int domain_read(virDomainPtr dom, struct iom_domain **ret) {
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0), *error = NULL;
-        int r;
-
-        if (!xml)
-                return -EIO;
-        r = iom_domain_parse(xml, strlen(xml), ret, &error);
-        if (r < 0)
-                log_warning("libvirt's XML of '%s' cannot be read: %s", virDomainGetName(dom),
-                            strempty(error));
-        return r;
-}
-
 /* Whether @g holds one of @d's devices. */
 static bool domain_lists_group(const struct iom_inventory *inv, const struct iom_domain *d,
                                const struct iom_group *g) {
@@ -218,21 +259,31 @@ static void release_detached(struct libvirt *l, const char *name, const struct i
                 release_owner(l, name, TAKE_PTR(gone));
 }
 
-static void follow_domain(struct libvirt *l, virDomainPtr dom, bool detached_too) {
+static void follow(struct libvirt *l, const struct domain_info *info) {
         _cleanup_(iom_domain_freep) struct iom_domain *d = NULL;
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        const char *name = virDomainGetName(dom);
-        int state, reason;
+        _cleanup_free_ char *error = NULL;
 
-        if (!name)
+        if (!info->name)
                 return;
-        if (virDomainGetState(dom, &state, &reason, 0) == 0)
-                state_set(l, name, state);
-        if (domain_read(dom, &d) < 0)
+        if (info->state >= 0)
+                state_set(l, info->name, info->state);
+        if (!info->xml) {
+                if (info->error)
+                        log_warning("libvirt: '%s' cannot be read: %s", IOM_ESCAPE(info->name),
+                                    info->error);
                 return;
-        adopt(l, name, virDomainGetUUIDString(dom, uuid) == 0 ? uuid : NULL, d);
-        if (detached_too)
-                release_detached(l, name, d);
+        }
+        /* Stopped since the event that queued it: its stop event sends its groups home. */
+        if (info->state == VIR_DOMAIN_SHUTOFF)
+                return;
+        if (iom_domain_parse(info->xml, strlen(info->xml), &d, &error) < 0) {
+                log_warning("libvirt's XML of '%s' cannot be read: %s", IOM_ESCAPE(info->name),
+                            strempty(error));
+                return;
+        }
+        adopt(l, info->name, info->uuid, d);
+        if (info->detached_too)
+                release_detached(l, info->name, d);
 }
 
 /* Whether a group before the @i-th has the same owner: one release takes all its groups. */
@@ -245,19 +296,12 @@ static bool owner_seen_before(const struct iom_inventory *inv, size_t i) {
 
 /* At every connection: what runs is adopted; what libvirt started and no longer runs goes
  * home. Groups assigned by hand (no UUID recorded) are the administrator's: left alone. */
-static void reconcile(struct libvirt *l) {
+static void reconcile(struct libvirt *l, const struct call *c) {
         const struct iom_inventory *inv = l->manager->inventory;
-        virDomainPtr *doms = NULL;
-        int n = virConnectListAllDomains(l->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 
-        if (n < 0) {
-                log_warning("libvirt: cannot list the running domains: %s",
-                            virGetLastErrorMessage());
-                return;
-        }
         states_clear(l);
-        for (int i = 0; i < n; i++)
-                follow_domain(l, doms[i], false);
+        for (size_t i = 0; i < c->n_infos; i++)
+                follow(l, &c->infos[i]);
         for (size_t i = 0; i < inv->n_groups; i++) {
                 const struct iom_group *g = inv->groups[i];
                 if (!g->owner || !g->owner_uuid || libvirt_domain_state(l, g->owner) ||
@@ -268,9 +312,303 @@ static void reconcile(struct libvirt *l) {
                          IOM_ESCAPE(g->owner), g->id);
                 release_owner(l, g->owner, NULL);
         }
-        for (int i = 0; i < n; i++)
+}
+
+static void queued_clear(struct libvirt *l) {
+        for (size_t i = 0; i < l->n_queued; i++)
+                free(l->queued[i].name);
+        l->queued = mfree(l->queued);
+        l->n_queued = 0;
+}
+
+static struct call *call_free(struct call *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_infos; i++) {
+                free(c->infos[i].name);
+                free(c->infos[i].uuid);
+                free(c->infos[i].xml);
+                free(c->infos[i].error);
+        }
+        free(c->infos);
+        free(c->uri);
+        free(c->error);
+        free(c->no_events);
+        sd_event_source_disable_unref(c->deadline);
+        return mfree(c);
+}
+
+static char *last_error(void) {
+        return strdup(virGetLastErrorMessage());
+}
+
+/* On a call's thread, from here to call_work: libvirt calls, on what the call holds. */
+
+static void domain_read(struct domain_info *info, virDomainPtr dom) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        int state, reason;
+
+        if (virDomainGetUUIDString(dom, uuid) == 0)
+                info->uuid = strdup(uuid);
+        info->state = virDomainGetState(dom, &state, &reason, 0) == 0 ? state : -1;
+        info->xml = virDomainGetXMLDesc(dom, 0);
+        if (!info->xml)
+                info->error = last_error();
+}
+
+static void connection_close_now(virConnectPtr conn, const int callbacks[]) {
+        for (size_t i = 0; i < N_CALLBACKS; i++)
+                if (callbacks[i] >= 0)
+                        (void) virConnectDomainEventDeregisterAny(conn, callbacks[i]);
+        (void) virConnectUnregisterCloseCallback(conn, on_close);
+        (void) virConnectClose(conn);
+}
+
+static void call_open(struct call *c) {
+        virDomainPtr *doms = NULL;
+        int n;
+
+        c->conn = virConnectOpenReadOnly(c->uri);
+        if (!c->conn) {
+                c->error = last_error();
+                return;
+        }
+        /* A dead libvirtd is noticed within seconds, not at the next call. */
+        (void) virConnectSetKeepAlive(c->conn, 5, 3);
+        (void) virConnectRegisterCloseCallback(c->conn, on_close, c->libvirt, NULL);
+        c->callbacks[0] = virConnectDomainEventRegisterAny(
+                c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), c->libvirt, NULL);
+        if (c->callbacks[0] < 0)
+                c->no_events = last_error();
+        c->callbacks[1] = virConnectDomainEventRegisterAny(
+                c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), c->libvirt, NULL);
+        c->callbacks[2] = virConnectDomainEventRegisterAny(
+                c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), c->libvirt, NULL);
+        n = virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n >= 0)
+                c->infos = calloc(MAX(n, 1), sizeof(*c->infos));
+        if (!c->infos)
+                c->error = n < 0 ? last_error() : strdup("out of memory");
+        for (int i = 0; i < n; i++) {
+                if (c->infos) {
+                        c->infos[i].name = strdup(virDomainGetName(doms[i]));
+                        domain_read(&c->infos[i], doms[i]);
+                }
                 virDomainFree(doms[i]);
+        }
         free(doms);
+        if (c->error) {
+                connection_close_now(TAKE_PTR(c->conn), c->callbacks);
+                return;
+        }
+        c->n_infos = n;
+}
+
+static void call_read(struct call *c) {
+        for (size_t i = 0; i < c->n_infos; i++) {
+                virDomainPtr dom = virDomainLookupByName(c->conn, c->infos[i].name);
+                const virError *e;
+
+                if (!dom) {
+                        /* Gone: its stop event says so. */
+                        e = virGetLastError();
+                        if (!e || e->code != VIR_ERR_NO_DOMAIN)
+                                c->infos[i].error = last_error();
+                        continue;
+                }
+                domain_read(&c->infos[i], dom);
+                virDomainFree(dom);
+        }
+        (void) virConnectClose(TAKE_PTR(c->conn)); /* the call's reference */
+}
+
+static void call_work(void *userdata) {
+        struct call *c = userdata;
+
+        switch (c->kind) {
+        case CALL_OPEN:
+                call_open(c);
+                break;
+        case CALL_READ:
+                call_read(c);
+                break;
+        case CALL_CLOSE:
+                connection_close_now(TAKE_PTR(c->conn), c->callbacks);
+                break;
+        }
+}
+
+/* Back on the loop. */
+
+static void retry_later(struct libvirt *l);
+static void closed_check(struct libvirt *l);
+static void call_done(void *userdata);
+
+/* Closes @conn off the loop: deregistering and closing are calls to libvirtd too. */
+static void connection_release(struct libvirt *l, virConnectPtr conn, const int callbacks[]) {
+        struct call *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return (void) log_oom();
+        *c = (struct call){.libvirt = l, .kind = CALL_CLOSE, .conn = conn};
+        memcpy(c->callbacks, callbacks, sizeof(c->callbacks));
+        if (worker_run(l->manager->worker, WORKER_ABANDON, call_work, call_done, c) < 0) {
+                log_warning("libvirt at %s: cannot close a connection, leaving it open.", l->uri);
+                free(c);
+        }
+}
+
+/* Forgets the connection: it is closed off the loop, and what it said is forgotten. */
+static void connection_drop(struct libvirt *l) {
+        if (l->conn)
+                connection_release(l, TAKE_PTR(l->conn), l->callbacks);
+        for (size_t i = 0; i < N_CALLBACKS; i++)
+                l->callbacks[i] = -1;
+        l->generation++;
+        states_clear(l);
+        queued_clear(l);
+}
+
+static void connection_lost(struct libvirt *l) {
+        connection_drop(l);
+        l->said_absent = true;
+        l->retry_usec = 0;
+        retry_later(l);
+}
+
+static void opened(struct libvirt *l, struct call *c) {
+        if (!c->conn) {
+                log_debug("libvirt at %s: not reached: %s", l->uri, strempty(c->error));
+                if (!l->said_absent)
+                        log_notice("libvirt at %s cannot be reached (%s); trying again, with "
+                                   "longer waits up to %llu s.",
+                                   l->uri, strempty(c->error),
+                                   (unsigned long long) (LIBVIRT_RETRY_MAX_USEC / 1000000));
+                l->said_absent = true;
+                retry_later(l);
+                return;
+        }
+        l->conn = TAKE_PTR(c->conn);
+        memcpy(l->callbacks, c->callbacks, sizeof(l->callbacks));
+        l->retry_usec = 0;
+        l->said_absent = false;
+        if (c->no_events)
+                log_warning("libvirt at %s sends no lifecycle events (%s): stopped guests are "
+                            "noticed at the next connection only.",
+                            l->uri, c->no_events);
+        log_info("Following libvirt at %s.", l->uri);
+        reconcile(l, c);
+}
+
+static void call_done(void *userdata) {
+        struct call *c = userdata;
+        struct libvirt *l = c->libvirt;
+
+        if (c->kind == CALL_CLOSE) {
+                call_free(c);
+                return;
+        }
+        if (c->stuck) {
+                log_debug("libvirt at %s: a call past its deadline returned.", l->uri);
+                l->n_stuck--;
+                if (c->conn)
+                        connection_release(l, TAKE_PTR(c->conn), c->callbacks);
+        } else {
+                l->call = NULL;
+                if (c->kind == CALL_OPEN)
+                        opened(l, c);
+                else if (c->generation == l->generation)
+                        for (size_t i = 0; i < c->n_infos; i++)
+                                follow(l, &c->infos[i]);
+        }
+        call_free(c);
+        closed_check(l);
+        call_next(l);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct call *c = userdata;
+        struct libvirt *l = c->libvirt;
+
+        log_warning("libvirt at %s has not answered for %llu s while %s: serving on without it, "
+                    "trying again later.",
+                    l->uri, (unsigned long long) (l->timeout_usec / 1000000),
+                    c->kind == CALL_OPEN ? "connecting" : "reading domains");
+        c->deadline = sd_event_source_disable_unref(c->deadline);
+        c->stuck = true;
+        l->n_stuck++;
+        l->call = NULL;
+        connection_lost(l);
+        return 0;
+}
+
+/* Runs @c on the worker, with a deadline on the loop. */
+static int call_start(struct libvirt *l, struct call *c) {
+        int r;
+
+        r = sd_event_add_time_relative(l->manager->event, &c->deadline, CLOCK_MONOTONIC,
+                                       l->timeout_usec, 0, on_deadline, c);
+        if (r >= 0)
+                r = worker_run(l->manager->worker, WORKER_ABANDON, call_work, call_done, c);
+        if (r < 0)
+                return log_warning_errno(r, "libvirt at %s: cannot start a call: %m", l->uri);
+        l->call = c;
+        return 0;
+}
+
+/* Reads the domains events queued, when no other call runs. */
+static void call_next(struct libvirt *l) {
+        struct call *c;
+
+        if (l->call || !l->conn || l->n_queued == 0)
+                return;
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->infos = calloc(l->n_queued, sizeof(*c->infos)))) {
+                free(c);
+                return (void) log_oom();
+        }
+        c->libvirt = l;
+        c->kind = CALL_READ;
+        c->generation = l->generation;
+        for (size_t i = 0; i < l->n_queued; i++)
+                c->infos[i] = (struct domain_info){.name = TAKE_PTR(l->queued[i].name),
+                                                   .state = -1,
+                                                   .detached_too = l->queued[i].detached_too};
+        c->n_infos = l->n_queued;
+        queued_clear(l);
+        if (virConnectRef(l->conn) < 0) {
+                call_free(c);
+                return;
+        }
+        c->conn = l->conn;
+        if (call_start(l, c) < 0) {
+                (void) virConnectClose(TAKE_PTR(c->conn)); /* not the last reference */
+                call_free(c);
+        }
+}
+
+/* Queues @dom to be read: its state, what it holds. Events come on the loop, from the
+ * connection or from the one being opened (its domains are read once it is). */
+static void queue(struct libvirt *l, virConnectPtr conn, virDomainPtr dom, bool detached_too) {
+        const char *name = virDomainGetName(dom);
+
+        if (!name || !(conn == l->conn || (l->call && l->call->kind == CALL_OPEN)))
+                return;
+        for (size_t i = 0; i < l->n_queued; i++)
+                if (streq(l->queued[i].name, name)) {
+                        l->queued[i].detached_too = l->queued[i].detached_too || detached_too;
+                        return;
+                }
+        if (GREEDY_REALLOC(l->queued, l->n_queued + 1) < 0)
+                return (void) log_oom();
+        l->queued[l->n_queued].name = strdup(name);
+        if (!l->queued[l->n_queued].name)
+                return (void) log_oom();
+        l->queued[l->n_queued++].detached_too = detached_too;
+        call_next(l);
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
@@ -283,7 +621,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_RESUMED:
         case VIR_DOMAIN_EVENT_SUSPENDED:
-                follow_domain(l, dom, false);
+                queue(l, conn, dom, false);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
         case VIR_DOMAIN_EVENT_CRASHED:
@@ -302,21 +640,30 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 
 static void on_device_changed(virConnectPtr conn, virDomainPtr dom, const char *alias,
                               void *opaque) {
-        follow_domain(opaque, dom, true);
+        queue(opaque, conn, dom, true);
 }
 
-static void connection_close(struct libvirt *l) {
-        if (!l->conn)
+/* A connection libvirt closed (libvirtd went away, or its keepalive failed) is dropped on the
+ * loop. The close callback may run on a call's thread: that call then fails, and its
+ * completion looks here. The connection being opened is looked at once it is set up. */
+static void closed_check(struct libvirt *l) {
+        virConnectPtr conn = atomic_load(&l->closed);
+
+        if (!conn || (conn != l->conn && l->call && l->call->kind == CALL_OPEN))
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(l->callbacks); i++)
-                if (l->callbacks[i] >= 0)
-                        (void) virConnectDomainEventDeregisterAny(l->conn, l->callbacks[i]);
-        (void) virConnectUnregisterCloseCallback(l->conn, NULL);
-        virConnectClose(l->conn);
-        l->conn = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(l->callbacks); i++)
-                l->callbacks[i] = -1;
-        states_clear(l);
+        atomic_store(&l->closed, NULL);
+        if (conn != l->conn)
+                return;
+        log_notice("libvirt at %s went away; following it again when it is back.", l->uri);
+        connection_lost(l);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque) {
+        struct libvirt *l = opaque;
+
+        atomic_store(&l->closed, conn);
+        if (libvirt_event_on_loop())
+                closed_check(l);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -338,88 +685,31 @@ static void retry_later(struct libvirt *l) {
                             "libvirt again.");
 }
 
-static void on_close(virConnectPtr conn, int reason, void *opaque) {
-        struct libvirt *l = opaque;
-
-        log_notice("libvirt at %s went away; following it again when it is back.", l->uri);
-        connection_close(l);
-        l->said_absent = true;
-        l->retry_usec = 0;
-        retry_later(l);
-}
-
-static void connection_setup(struct libvirt *l, virConnectPtr conn) {
-        l->conn = conn;
-        l->retry_usec = 0;
-        l->said_absent = false;
-        /* A dead libvirtd is noticed within seconds, not at the next call. */
-        (void) virConnectSetKeepAlive(conn, 5, 3);
-        (void) virConnectRegisterCloseCallback(conn, on_close, l, NULL);
-        l->callbacks[0] =
-                virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), l, NULL);
-        l->callbacks[1] = virConnectDomainEventRegisterAny(
-                conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-                VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), l, NULL);
-        l->callbacks[2] = virConnectDomainEventRegisterAny(
-                conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-                VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), l, NULL);
-        if (l->callbacks[0] < 0)
-                log_warning("libvirt at %s sends no lifecycle events (%s): stopped guests are "
-                            "noticed at the next connection only.",
-                            l->uri, virGetLastErrorMessage());
-        log_info("Following libvirt at %s.", l->uri);
-        reconcile(l);
-}
-
-static void open_work(void *userdata) {
-        struct open_task *t = userdata;
-
-        t->conn = virConnectOpenReadOnly(t->uri);
-        if (!t->conn)
-                t->error = strdup(virGetLastErrorMessage());
-}
-
-static void open_done(void *userdata) {
-        struct open_task *t = userdata;
-        struct libvirt *l = t->libvirt;
-
-        l->opening = false;
-        if (t->conn)
-                connection_setup(l, TAKE_PTR(t->conn));
-        else {
-                log_debug("libvirt at %s: not reached: %s", l->uri, strempty(t->error));
-                if (!l->said_absent)
-                        log_notice("libvirt at %s cannot be reached (%s); trying again, with "
-                                   "longer waits up to %llu s.",
-                                   l->uri, strempty(t->error),
-                                   (unsigned long long) (LIBVIRT_RETRY_MAX_USEC / 1000000));
-                l->said_absent = true;
-                retry_later(l);
-        }
-        free(t->error);
-        free(t->uri);
-        free(t);
-}
-
 static void connection_open(struct libvirt *l) {
-        struct open_task *t;
+        struct call *c;
 
-        if (l->opening || l->conn)
+        if (l->call || l->conn)
                 return;
-        t = calloc(1, sizeof(*t));
-        if (!t || !(t->uri = strdup(l->uri))) {
-                free(t);
+        /* A libvirtd that does not answer one call would not answer the next. */
+        if (l->n_stuck > 0) {
+                log_debug("libvirt at %s: a call is still waiting for an answer; not connecting "
+                          "again yet.",
+                          l->uri);
+                return retry_later(l);
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->uri = strdup(l->uri))) {
+                free(c);
                 return (void) log_oom();
         }
-        t->libvirt = l;
-        if (worker_run(l->manager->worker, WORKER_ABANDON, open_work, open_done, t) < 0) {
-                free(t->uri);
-                free(t);
+        c->libvirt = l;
+        c->kind = CALL_OPEN;
+        for (size_t i = 0; i < N_CALLBACKS; i++)
+                c->callbacks[i] = -1;
+        if (call_start(l, c) < 0) {
+                call_free(c);
                 retry_later(l);
-                return;
         }
-        l->opening = true;
 }
 
 /* libvirt's own error printing goes to stderr for every failed call: ours says it once. */
@@ -427,7 +717,7 @@ static void quiet_errors(void *userdata, virErrorPtr error) {
         log_debug("libvirt: %s", error && error->message ? error->message : "an error");
 }
 
-int libvirt_new(struct manager *m, const char *uri, struct libvirt **ret) {
+int libvirt_new(struct manager *m, const char *uri, uint64_t timeout_usec, struct libvirt **ret) {
         struct libvirt *l;
         int r;
 
@@ -440,7 +730,10 @@ int libvirt_new(struct manager *m, const char *uri, struct libvirt **ret) {
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        *l = (struct libvirt){.manager = m, .uri = strdup(uri), .callbacks = {-1, -1, -1}};
+        *l = (struct libvirt){.manager = m,
+                              .uri = strdup(uri),
+                              .timeout_usec = timeout_usec,
+                              .callbacks = {-1, -1, -1}};
         if (!l->uri) {
                 free(l);
                 return -ENOMEM;
@@ -453,9 +746,15 @@ int libvirt_new(struct manager *m, const char *uri, struct libvirt **ret) {
 struct libvirt *libvirt_free(struct libvirt *l) {
         if (!l)
                 return NULL;
-        connection_close(l);
+        /* The worker is gone: a running call never completes. It may hold the connection,
+         * which is then left to the process's exit. */
+        if (l->call)
+                l->call->deadline = sd_event_source_disable_unref(l->call->deadline);
+        else if (l->conn && l->n_stuck == 0)
+                connection_close_now(l->conn, l->callbacks);
         sd_event_source_disable_unref(l->retry);
         states_clear(l);
+        queued_clear(l);
         free(l->uri);
         return mfree(l);
 }

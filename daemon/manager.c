@@ -33,6 +33,7 @@ int manager_new(struct manager **ret) {
         (void) pthread_mutex_init(&m->journal_lock, NULL);
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         m->policy_dir = strdup(IOMMUD_POLICYDIR);
+        m->libvirt_timeout_usec = LIBVIRT_TIMEOUT_DEFAULT_USEC;
         if (!m->journal_path || !m->policy_dir)
                 return -ENOMEM;
         r = sd_event_default(&m->event);
@@ -332,7 +333,7 @@ int manager_start(struct manager *m) {
 
         /* Serving first: libvirt may be absent or slow, which is normal. */
         if (m->libvirt_uri) {
-                r = libvirt_new(m, m->libvirt_uri, &m->libvirt);
+                r = libvirt_new(m, m->libvirt_uri, m->libvirt_timeout_usec, &m->libvirt);
                 if (r < 0)
                         return log_error_errno(r, "Failed to follow libvirt: %m");
         }

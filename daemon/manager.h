@@ -52,6 +52,7 @@ struct manager {
 
         /* The libvirt followed (daemon/libvirt.c), read-only; NULL URI: none. */
         char *libvirt_uri;
+        uint64_t libvirt_timeout_usec;
         struct libvirt *libvirt;
 
         /* Who owns what, persisted. Worker threads change it under the lock. */

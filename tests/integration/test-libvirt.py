@@ -11,10 +11,13 @@ Usage: test-libvirt.py tests/hosts/NAME (desktop: 0000:01:00.0 and .1 share grou
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
 from harness import Daemon, HostCase, host_main, wait_for
+from stalled_libvirtd import PROC_DOMAIN_LOOKUP_BY_NAME, StalledLibvirtd
 
 GROUP = 1
 GPU, AUDIO = '0000:01:00.0', '0000:01:00.1'
@@ -60,13 +63,13 @@ class LibvirtTest(HostCase):
         with open(self.node, 'w', encoding='utf-8') as f:
             f.write(NODE)
 
-    def restart(self, claims, uri=None):
+    def restart(self, claims, uri=None, args=()):
         """Stops the daemon, writes its journal, starts it following @uri (the node file)."""
         self.harness.daemon.close()
         with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
             json.dump({'version': 1, 'claims': claims, 'intents': []}, f)
         self.harness.daemon = Daemon(self.testbed, self.harness.bus,
-                                     libvirt_uri=uri or f'test://{self.node}')
+                                     libvirt_uri=uri or f'test://{self.node}', args=args)
         wait_for(lambda: 'Following libvirt' in self.harness.daemon.errors()
                  or 'cannot be reached' in self.harness.daemon.errors(), 'libvirt')
 
@@ -114,6 +117,42 @@ class LibvirtTest(HostCase):
         # The daemon serves meanwhile.
         listing = self.harness.iommuctl_json('list')
         self.assertEqual(listing['source'], 'daemon')
+
+    def test_a_stalled_libvirtd_never_holds_the_bus(self):
+        path = os.path.join(self.dir, 'libvirt-sock')
+        stalled = StalledLibvirtd(path, hold={PROC_DOMAIN_LOOKUP_BY_NAME}, started='win11')
+        self.addCleanup(stalled.close)
+        uri = f'qemu+unix:///system?socket={path}'
+        following = f'Following libvirt at {uri}.'
+        self.restart([], uri=uri, args=('--libvirt-timeout=2',))
+        # The event that 'win11' started makes iommud read it, and libvirtd never answers.
+        wait_for(lambda: stalled.holding(PROC_DOMAIN_LOOKUP_BY_NAME), "iommud to read 'win11'")
+        given_up = f'libvirt at {uri} has not answered for 2 s while reading domains'
+        slowest = 0.0
+        while given_up not in self.harness.daemon.errors():
+            began = time.monotonic()
+            self.harness.bus.busctl('call', 'org.iommud1', '/org/iommud1',
+                                    'org.freedesktop.DBus.Peer', 'Ping')
+            self.harness.bus.busctl('call', 'org.iommud1', '/org/iommud1',
+                                    'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects')
+            slowest = max(slowest, time.monotonic() - began)
+            self.assertLess(time.monotonic() - began, 1.0, 'the bus waited for libvirt')
+        self.assertLess(slowest, 1.0)
+        # The stuck call holds the only connection: no new one is opened while it waits.
+        time.sleep(1.5)
+        self.assertEqual(self.harness.daemon.errors().count(following), 1)
+        # libvirtd comes back (here: hangs up): the stuck call fails, iommud follows again.
+        stalled.release()
+        wait_for(lambda: self.harness.daemon.errors().count(following) >= 2,
+                 'iommud to follow libvirt again', deadline=30)
+
+    def test_a_bad_timeout_is_refused_by_name(self):
+        for bad in ('0', '3601', '-5', '2s', ''):
+            result = subprocess.run([os.environ['IOMMUD'], f'--libvirt-timeout={bad}'],
+                                    capture_output=True, text=True, check=False)
+            self.assertEqual((result.returncode, result.stderr),
+                             (2, 'iommud: --libvirt-timeout needs whole seconds from 1 to 3600, '
+                                 f"not '{bad}'\n"))
 
 
 if __name__ == '__main__':
