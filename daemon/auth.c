@@ -49,11 +49,14 @@ static const struct method_rule {
         {"org.iommud1.Space", "ListMappings", WHO_CREATOR_OR_ROOT, NULL},
 };
 
-/* A polkit question on its way, or answered yes and waiting for its call's second dispatch. */
+/* A call held back by the filter: its sender's uid asked of the bus, then maybe polkit
+ * asked; once allowed, the call is dispatched again and passes on this mark. */
 struct auth_query {
         struct auth *auth;
         sd_bus_message *request;
+        const struct method_rule *rule;
         sd_bus_slot *slot;
+        uid_t uid;
         bool allowed;
 };
 
@@ -62,6 +65,10 @@ struct auth {
         sd_bus_slot *filter;
         struct auth_query **queries;
         size_t n_queries;
+        /* The call that passed last after its sender's uid was asked, kept referenced so that
+         * no other message can take its address, and that uid: its handler asks. */
+        sd_bus_message *passed;
+        uid_t passed_uid;
 };
 
 static struct auth_query *query_free(struct auth_query *q) {
@@ -92,22 +99,15 @@ static const struct method_rule *rule_for(const char *interface, const char *mem
         return NULL;
 }
 
-int auth_sender_is_root(sd_bus_message *m) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
-        int r;
-
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return r;
-        return uid == 0;
+int auth_sender_is_root(struct auth *a, sd_bus_message *m) {
+        if (!a->passed || a->passed != m)
+                return -ENODATA;
+        return a->passed_uid == 0;
 }
 
-/* A space's methods: its creator, and root where the method only reads. A space that does
- * not exist passes: the object tree answers that it is unknown. */
+/* A space's methods: its creator passes; anyone else is refused here (root is asked for
+ * separately, where the method only reads). A space that does not exist passes: the object
+ * tree answers that it is unknown. */
 static int check_space(struct auth *a, sd_bus_message *m, const struct method_rule *rule,
                        sd_bus_error *error) {
         const char *sender = sd_bus_message_get_sender(m);
@@ -118,8 +118,6 @@ static int check_space(struct auth *a, sd_bus_message *m, const struct method_ru
             !(s = space_find(a->manager, id)))
                 return 0;
         if (sender && streq(sender, s->creator))
-                return 0;
-        if (rule->who == WHO_CREATOR_OR_ROOT && auth_sender_is_root(m) > 0)
                 return 0;
         return sd_bus_error_setf(
                 error, IOMMUD_ERROR_NOT_OWNER,
@@ -138,12 +136,38 @@ static size_t pending_of(struct auth *a, const char *sender) {
         return n;
 }
 
+/* Answers the held call with @error (or AccessDenied saying @why) and forgets it. */
+static int query_refuse(struct auth_query *q, const sd_bus_error *error, const char *why) {
+        int r;
+
+        if (error && sd_bus_error_is_set(error))
+                r = sd_bus_reply_method_error(q->request, error);
+        else
+                r = sd_bus_reply_method_errorf(
+                        q->request, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s%s",
+                        q->rule->action ?: sd_bus_message_get_member(q->request), strempty(why));
+        if (r < 0)
+                log_debug_errno(r, "Cannot answer a refused call: %m");
+        query_remove(q);
+        return 0;
+}
+
+/* Dispatched again, the call passes the filter on this mark. */
+static int query_allow(struct auth_query *q) {
+        int r;
+
+        q->allowed = true;
+        r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
+        if (r >= 0)
+                return 0;
+        log_error_errno(r, "Cannot dispatch an authorized call again: %m");
+        return query_refuse(q, NULL, NULL);
+}
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         struct auth_query *q = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        const char *action = rule_for(sd_bus_message_get_interface(q->request),
-                                      sd_bus_message_get_member(q->request))
-                                     ->action;
+        _cleanup_free_ char *why = NULL;
         int authorized = false, challenge, r;
 
         q->slot = sd_bus_slot_unref(q->slot);
@@ -154,30 +178,68 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 if (r < 0)
                         authorized = false;
         }
-        if (authorized) {
-                /* Dispatched again, the call passes the filter on this mark. */
-                q->allowed = true;
-                r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
-                if (r >= 0)
-                        return 0;
-                log_error_errno(r, "Cannot dispatch an authorized call again: %m");
-        }
-        r = sd_bus_reply_method_errorf(
-                q->request, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s%s%s", action,
-                e ? ": polkit did not answer: " : "", e ? strempty(e->message) : "");
-        if (r < 0)
-                log_debug_errno(r, "Cannot answer a refused call: %m");
-        query_remove(q);
-        return 0;
+        if (authorized)
+                return query_allow(q);
+        if (e && asprintf(&why, ": polkit did not answer: %s", strempty(e->message)) < 0)
+                why = NULL;
+        return query_refuse(q, NULL, why);
 }
 
 /* org.freedesktop.PolicyKit1.Authority.CheckAuthorization for the sender's bus name; with
  * interaction when the caller allows it (flag 1), so polkit may ask the user for a password. */
-static int polkit_ask(struct auth *a, sd_bus_message *m, const char *action, sd_bus_error *error) {
+static int polkit_ask(struct auth_query *q) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        sd_bus *bus = sd_bus_message_get_bus(m);
+        sd_bus *bus = sd_bus_message_get_bus(q->request);
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
+        int r;
+
+        r = sd_bus_message_new_method_call(
+                bus, &call, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
+                                  sd_bus_message_get_sender(q->request), q->rule->action, 0,
+                                  (uint32_t) interactive, "");
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q,
+                                 interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
+}
+
+/* The bus's answer to who the sender is: root passes; anyone else is asked of polkit, or
+ * refused what only a space's creator and root may do. */
+static int on_uid_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        struct auth_query *q = userdata;
+        uint32_t uid;
+        int r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        r = sd_bus_message_get_errno(reply);
+        if (r == 0)
+                r = sd_bus_message_read(reply, "u", &uid);
+        if (r < 0)
+                return query_refuse(q, NULL, ": the caller cannot be told apart");
+        q->uid = uid;
+        if (uid == 0)
+                return query_allow(q);
+        if (q->rule->who == WHO_POLKIT) {
+                r = polkit_ask(q);
+                if (r < 0)
+                        return query_refuse(q, NULL, ": polkit cannot be asked");
+                return 0;
+        }
+        (void) check_space(q->auth, q->request, q->rule, &error);
+        return query_refuse(q, &error, NULL);
+}
+
+/* Holds @m back while the bus says who sent it (org.freedesktop.DBus.GetConnectionUnixUser:
+ * dbus-daemon attaches no credentials to messages, and a synchronous question would stall
+ * the loop); the answer goes on in on_uid_reply. */
+static int ask_uid(struct auth *a, sd_bus_message *m, const struct method_rule *rule,
+                   sd_bus_error *error) {
         const char *sender = sd_bus_message_get_sender(m);
-        bool interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
         struct auth_query *q;
         int r;
 
@@ -188,53 +250,45 @@ static int polkit_ask(struct auth *a, sd_bus_message *m, const char *action, sd_
                 return sd_bus_error_setf(error, IOMMUD_ERROR_BUSY,
                                          "Too many authorization questions are waiting; try again "
                                          "when polkit has answered them");
-        r = sd_bus_message_new_method_call(
-                bus, &call, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
-                "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
-                                  sender, action, 0, (uint32_t) interactive, "");
-        if (r < 0)
-                return r;
         if (GREEDY_REALLOC(a->queries, a->n_queries + 1) < 0)
                 return -ENOMEM;
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        *q = (struct auth_query){.auth = a, .request = sd_bus_message_ref(m)};
-        r = sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q,
-                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
+        *q = (struct auth_query){.auth = a, .request = sd_bus_message_ref(m), .rule = rule};
+        r = sd_bus_call_method_async(sd_bus_message_get_bus(m), &q->slot, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "GetConnectionUnixUser", on_uid_reply, q, "s", sender);
         if (r < 0) {
                 query_free(q);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Not authorized for %s: polkit cannot be asked", action);
+                                         "Not authorized for %s: the caller cannot be told apart",
+                                         rule->action ?: rule->member);
         }
         a->queries[a->n_queries++] = q;
         return 1; /* the answer comes later */
 }
 
-static int check_polkit(struct auth *a, sd_bus_message *m, const char *action,
-                        sd_bus_error *error) {
-        int r;
-
+/* A call dispatched again after its question was answered yes: it passes, once. */
+static bool passes_again(struct auth *a, sd_bus_message *m) {
         for (size_t i = 0; i < a->n_queries; i++)
                 if (a->queries[i]->request == m && a->queries[i]->allowed) {
+                        sd_bus_message_unref(a->passed);
+                        a->passed = sd_bus_message_ref(m);
+                        a->passed_uid = a->queries[i]->uid;
                         query_remove(a->queries[i]);
-                        return 0;
+                        return true;
                 }
-        r = auth_sender_is_root(m);
-        if (r > 0)
-                return 0;
-        return polkit_ask(a, m, action, error);
+        return false;
 }
 
 /* Runs before the object tree sees a message: returns 0 to let it dispatch, 1 when the call
- * waits for polkit, or a negative errno with @error set to answer it at once. */
+ * waits for the bus or polkit, or a negative errno with @error set to answer it at once. */
 static int auth_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct auth *a = userdata;
         const char *interface = sd_bus_message_get_interface(m), *member;
         const struct method_rule *rule;
+        int r;
 
         if (!sd_bus_message_is_method_call(m, NULL, NULL))
                 return 0;
@@ -248,14 +302,21 @@ static int auth_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "%s is not a method anyone may call", strempty(member));
         }
+        if (passes_again(a, m))
+                return 0;
         switch (rule->who) {
         case WHO_ANYONE:
                 return 0;
         case WHO_POLKIT:
-                return check_polkit(a, m, rule->action, error);
+                return ask_uid(a, m, rule, error);
         case WHO_CREATOR:
-        case WHO_CREATOR_OR_ROOT:
                 return check_space(a, m, rule, error);
+        case WHO_CREATOR_OR_ROOT:
+                r = check_space(a, m, rule, error);
+                if (r >= 0)
+                        return r;
+                sd_bus_error_free(error);
+                return ask_uid(a, m, rule, error);
         }
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "%s is not a method anyone may call", member);
@@ -281,6 +342,7 @@ struct auth *auth_free(struct auth *a) {
         if (!a)
                 return NULL;
         sd_bus_slot_unref(a->filter);
+        sd_bus_message_unref(a->passed);
         for (size_t i = 0; i < a->n_queries; i++)
                 query_free(a->queries[i]);
         free(a->queries);

@@ -21,11 +21,13 @@ struct auth;
 /* Installs the filter on the manager's bus. Every method call to an org.iommud1 interface is
  * decided from its member, its object and its sender alone, before its arguments are read:
  * public methods pass; a space's methods pass for its creator (and, for those that only read,
- * root); a privileged method passes for root at once and for anyone else when polkit says so
- * (the question is asked without blocking the loop, with interaction when the caller allows
- * it, and the call is dispatched again when the answer comes). */
+ * root); a privileged method passes for root and for anyone else when polkit says so. Who the
+ * sender is (the bus) and what polkit says are asked without blocking the loop, polkit with
+ * interaction when the caller allows it; the call is dispatched again when the answer comes. */
 int auth_new(struct manager *m, struct auth **ret);
 struct auth *auth_free(struct auth *a);
 
-/* Whether the sender of @m is root, for options only an administrator may give ("force"). */
-int auth_sender_is_root(sd_bus_message *m);
+/* Whether the sender of @m is root, for options only an administrator may give ("force"):
+ * known in the handler of a call whose sender the filter asked the bus about (every
+ * privileged method); -ENODATA for any other. */
+int auth_sender_is_root(struct auth *a, sd_bus_message *m);

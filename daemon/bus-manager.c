@@ -155,7 +155,7 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         if (r < 0)
                 return r;
         if (options.force) {
-                r = auth_sender_is_root(message);
+                r = auth_sender_is_root(m->auth, message);
                 if (r <= 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                                  "Only an administrator may force a change");
