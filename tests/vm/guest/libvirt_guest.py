@@ -4,6 +4,8 @@
 import os
 
 HOOK = "/etc/libvirt/hooks/qemu.d/iommud"
+# Each run of the hook, "<guest> <operation> <sub-operation>" a line: the hook itself is silent.
+HOOK_RUNS = "/run/libvirt-test/hook-runs"
 VIRSH = ["virsh", "--connect", "qemu:///system"]
 FOLLOWING = "Following libvirt at qemu:///system."
 
@@ -33,7 +35,7 @@ DOMAIN = """<domain type='qemu'>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <controller type='usb' model='none'/>
     <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='no'>
+    <hostdev mode='subsystem' type='pci' managed='{managed}'>
       <source><address domain='{domain:#06x}' bus='{bus:#04x}' slot='{slot:#04x}'
         function='{function:#x}'/></source>
       <rom bar='off'/>
@@ -64,26 +66,37 @@ def start_libvirtd(vm, name):
                                                           quiet=True).returncode == 0, 60)
 
 
-def set_up(vm):
+def set_up(vm, hook_runs=False):
         """libvirt's user, settings and iommud's hook in the guest's /etc (a tmpfs over the
-        host's)."""
+        host's); see install_hook()."""
         append("/etc/group", "libvirt-qemu:x:64055:")
         append("/etc/passwd", "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:"
                "/usr/sbin/nologin")
         write("/etc/libvirt/qemu.conf", QEMU_CONF)
         write("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)
+        install_hook(vm, hook_runs)
+
+
+def install_hook(vm, hook_runs=False):
+        """libvirt's qemu hook (libvirtd finds hooks when it starts): a link to iommud's, as
+        meson install makes it, or with HOOK_RUNS a script that notes each run there first."""
         os.makedirs(os.path.dirname(HOOK), exist_ok=True)
-        os.symlink(os.path.join(vm.build_dir, "hook", "iommud-libvirt-hook"), HOOK)
+        hook = os.path.join(vm.build_dir, "hook", "iommud-libvirt-hook")
+        if not hook_runs:
+                os.symlink(hook, HOOK)
+                return
+        write(HOOK, f'#!/bin/sh\necho "$1 $2 $3" >> {HOOK_RUNS}\nexec {hook} "$@"\n')
+        os.chmod(HOOK, 0o755)
 
 
-def define(vm, name, uuid, address):
+def define(vm, name, uuid, address, managed="no"):
         """Defines domain NAME holding the PCI device at ADDRESS ("dddd:bb:ss.f") as a
-        <hostdev managed='no'>; returns its XML."""
+        <hostdev managed='MANAGED'>; returns its XML."""
         domain, rest = address.split(":", 1)
         bus, rest = rest.split(":")
         slot, function = rest.split(".")
-        xml = DOMAIN.format(name=name, uuid=uuid, domain=int(domain, 16), bus=int(bus, 16),
-                            slot=int(slot, 16), function=int(function, 16))
+        xml = DOMAIN.format(name=name, uuid=uuid, managed=managed, domain=int(domain, 16),
+                            bus=int(bus, 16), slot=int(slot, 16), function=int(function, 16))
         write(f"/run/libvirt-test/{name}.xml", xml)
         vm.run(VIRSH + ["define", f"/run/libvirt-test/{name}.xml"])
         return xml

@@ -1,17 +1,23 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Workstation with a real libvirtd (Debian's monolithic daemon) and a nested TCG guest: `virsh
-# start` of a domain with the idle NIC as <hostdev managed='no'> gets it on vfio-pci through
+# Workstation with a real libvirtd (Debian's monolithic daemon) and a nested TCG guest: with
+# <hostdev managed='yes'> libvirt detaches and reattaches the idle NIC itself and iommud agrees
+# (the NIC is unbound once at `virsh destroy`, by libvirt, and the ownership closes); `virsh
+# start` of a domain with it as <hostdev managed='no'> gets it on vfio-pci through
 # iommud-libvirt-hook and the nested QEMU holds /dev/vfio/N; `virsh destroy` sends it home; a
 # domain the policy denies fails `virsh start` with the rule's id and nothing moves; a libvirtd
-# restart while the domain runs changes nothing; with the hook removed, `virsh destroy` still
-# returns the NIC through libvirt's lifecycle event, which iommud follows.
+# restart while the domain runs, the hook's `reconnect begin` included, changes nothing; with the
+# hook removed, `virsh destroy` still returns the NIC through libvirt's lifecycle event, which
+# iommud follows. managed='yes' goes first: after managed='no' the same libvirtd would keep the
+# NIC on its list of detached devices and leave it on vfio-pci (DESIGN.md).
 import json
 import os
+import socket
 import time
 
 from checks import driver_of as driver, override_of as override
 from harness.proc import stop
-from libvirt_guest import FOLLOWING, HOOK, VIRSH, define, set_up, start_libvirtd, write
+from libvirt_guest import (FOLLOWING, HOOK, HOOK_RUNS, VIRSH, define, set_up, start_libvirtd,
+                           write)
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
@@ -20,6 +26,8 @@ JOURNAL = "/run/iommud/state.json"
 POLICY_DIR = "/run/libvirt-test/policy"
 NESTED = ("nested", "5b0c2d8e-7a43-4f6e-9c1b-2f8d6e4a1c01")
 DENIED = ("denied", "5b0c2d8e-7a43-4f6e-9c1b-2f8d6e4a1c02")
+MANAGED = ("managed", "5b0c2d8e-7a43-4f6e-9c1b-2f8d6e4a1c03")
+NETLINK_KOBJECT_UEVENT = 15
 
 
 def claims():
@@ -42,6 +50,31 @@ def qemu_holds(vm, name, node):
         vm.log(f"the nested QEMU (PID {pid}) holds {node}")
 
 
+class Uevents:
+        """The kernel's uevents from now on (the netlink socket udev reads)."""
+
+        def __init__(self):
+                self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
+                                          NETLINK_KOBJECT_UEVENT)
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                self.sock.bind((0, 1))
+                self.sock.setblocking(False)
+
+        def read(self):
+                """The uevents so far, each a dict of its KEY=value fields; closes the socket."""
+                events = []
+                while True:
+                        try:
+                                data = self.sock.recv(65536)
+                        except BlockingIOError:
+                                break
+                        fields = data.split(b"\0")[1:]
+                        events.append(dict(f.decode(errors="replace").split("=", 1)
+                                           for f in fields if b"=" in f))
+                self.sock.close()
+                return events
+
+
 def start(vm, name, lan1, group):
         began = time.monotonic()
         vm.run(VIRSH + ["start", name], timeout=180)
@@ -55,9 +88,10 @@ def run(vm):
         lan1 = vm.address_of("lan1")
         vm.check(driver(lan1) == "e1000e", f"{lan1} starts on {driver(lan1)}, not e1000e")
 
-        set_up(vm)
+        set_up(vm, hook_runs=True)
         policy = {"rules": [
-                {"id": "lan1-to-nested", "match": {"address": lan1}, "guests": [NESTED[0]],
+                {"id": "lan1-to-nested", "match": {"address": lan1},
+                 "guests": [NESTED[0], MANAGED[0]],
                  "action": "allow"},
                 {"id": "lan1-not-for-denied", "match": {"address": lan1}, "guests": [DENIED[0]],
                  "action": "deny"}]}
@@ -69,6 +103,28 @@ def run(vm):
         group = vm.iommuctl_json("show", lan1)["group"]["id"]
         for name, uuid in (NESTED, DENIED):
                 define(vm, name, uuid, lan1)
+        define(vm, *MANAGED, lan1, managed="yes")
+
+        # (0) managed='yes': the hook assigns at `virsh start` (libvirt finds the NIC on
+        # vfio-pci already); at `virsh destroy` libvirt reattaches it to e1000e itself before the
+        # release hook, and iommud agrees: the NIC is unbound once (by libvirt), no error, the
+        # ownership closed.
+        start(vm, MANAGED[0], lan1, group)
+        uevents = Uevents()
+        vm.run(VIRSH + ["destroy", MANAGED[0]])
+        moves = [(e["ACTION"], e.get("DRIVER")) for e in uevents.read()
+                 if e.get("ACTION") in ("bind", "unbind") and
+                 e.get("DEVPATH", "").endswith("/" + lan1)]
+        vm.log(f"{lan1} during virsh destroy {MANAGED[0]}: {moves}")
+        vm.check(moves == [("unbind", None), ("bind", "e1000e")],
+                 f"{lan1} moved {moves} during virsh destroy, not once from vfio-pci to e1000e "
+                 "(libvirt's reattach)")
+        vm.check((driver(lan1), override(lan1), claims()) == ("e1000e", None, []),
+                 f"after virsh destroy {MANAGED[0]} {lan1} is on {driver(lan1)} (override "
+                 f"{override(lan1)}), claims {claims()}")
+        warnings = [line for line in iommud_log(vm).splitlines() if "IOMMU group" in line and
+                    ("putting it back" in line or "left for when" in line)]
+        vm.check(not warnings, f"iommud's release after libvirt's reattach: {warnings}")
 
         # (1) The hook assigns at `virsh start`, the nested QEMU holds the group's node, and
         # `virsh destroy` sends the NIC home.
@@ -89,20 +145,34 @@ def run(vm):
                  f"after the refusal {lan1} is on {driver(lan1)} (override {override(lan1)}), "
                  f"claims {claims()}")
 
-        # (3) A libvirtd restart while the domain runs changes nothing; with the hook gone
-        # (libvirtd finds hooks when it starts), `virsh destroy` still returns the NIC: iommud
-        # follows libvirt's lifecycle event.
+        # (3) A libvirtd restart while the domain runs changes nothing: with the hook, which
+        # libvirtd runs as `reconnect begin`, and without it (libvirtd finds hooks when it
+        # starts); then `virsh destroy` still returns the NIC: iommud follows libvirt's
+        # lifecycle event.
         start(vm, NESTED[0], lan1, group)
-        os.unlink(HOOK)
-        followed = iommud_log(vm).count(FOLLOWING)
-        stop(vm.processes["libvirtd"][0])
-        start_libvirtd(vm, "libvirtd-restarted")
-        vm.wait_for("iommud to follow the new libvirtd",
-                    lambda: iommud_log(vm).count(FOLLOWING) > followed, 90)
-        vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after the restart")
-        qemu_holds(vm, NESTED[0], f"/dev/vfio/{group}")
-        vm.check([c.get("owner") for c in claims()] == [NESTED[0]],
-                 f"after the libvirtd restart the claims are {claims()}")
+        running = "libvirtd"
+        for name, hook in (("libvirtd-reconnected", True), ("libvirtd-without-hook", False)):
+                if not hook:
+                        os.unlink(HOOK)
+                with open(JOURNAL) as f:
+                        journal = f.read()
+                followed = iommud_log(vm).count(FOLLOWING)
+                stop(vm.processes[running][0])
+                start_libvirtd(vm, name)
+                running = name
+                vm.wait_for(f"iommud to follow {name}",
+                            lambda: iommud_log(vm).count(FOLLOWING) > followed, 90)
+                if hook:
+                        with open(HOOK_RUNS) as f:
+                                runs = f.read().splitlines()
+                        vm.check(f"{NESTED[0]} reconnect begin" in runs,
+                                 f"libvirtd did not run the hook's reconnect: {runs}")
+                vm.check(driver(lan1) == "vfio-pci",
+                         f"{lan1} is on {driver(lan1)} after {name} started")
+                qemu_holds(vm, NESTED[0], f"/dev/vfio/{group}")
+                with open(JOURNAL) as f:
+                        vm.check(f.read() == journal,
+                                 f"{name} changed iommud's journal: claims {claims()}")
         vm.run(VIRSH + ["destroy", NESTED[0]])
         # iommud's release runs on its own: the override names e1000e while it binds.
         vm.wait_for(f"{lan1} home after virsh destroy without the hook", lambda: (
