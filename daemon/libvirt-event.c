@@ -144,7 +144,7 @@ static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
 
         (void) eventfd_read(fd, &value);
         pthread_mutex_lock(&lock);
-        gone = calloc(n_sources, sizeof(*gone));
+        gone = calloc(MAX(n_sources, 1u), sizeof(*gone));
         for (size_t i = 0; i < n_sources;) {
                 struct lv_source *s = sources[i];
                 int r;

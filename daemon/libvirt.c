@@ -750,8 +750,10 @@ struct libvirt *libvirt_free(struct libvirt *l) {
          * which is then left to the process's exit. */
         if (l->call)
                 l->call->deadline = sd_event_source_disable_unref(l->call->deadline);
-        else if (l->conn && l->n_stuck == 0)
+        if (l->conn && !l->call && l->n_stuck == 0)
                 connection_close_now(l->conn, l->callbacks);
+        else if (l->conn) /* local: libvirt must not call back into what is freed here */
+                (void) virConnectUnregisterCloseCallback(l->conn, on_close);
         sd_event_source_disable_unref(l->retry);
         states_clear(l);
         queued_clear(l);
