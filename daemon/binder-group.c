@@ -155,6 +155,24 @@ static bool step_is_noop(const struct iom_plan *plan, const struct iom_plan_step
         return same_driver && same_override;
 }
 
+/* A release leaves where it is a device that someone else already gave back to a host driver:
+ * libvirt reattaches a managed='yes' hostdev itself, before its release hook and its stop
+ * event. Moving it again would take it from the host a second time, and put a device adopted
+ * on vfio-pci (its recorded driver) back there. Read from sysfs: the inventory may not have
+ * seen libvirt's move yet. */
+static bool returned_by_someone_else(const struct iom_plan *plan, const struct iom_plan_step *s,
+                                     unsigned group) {
+        _cleanup_free_ char *current = NULL;
+        char a[IOM_ADDRESS_STRING_MAX];
+
+        if (plan->op != IOM_PLAN_RELEASE || iom_bind_get_driver(&s->address, &current) < 0 ||
+            !current || iom_driver_is_vfio(current))
+                return false;
+        log_info("IOMMU group %u: %s is back on %s already; left there.", group,
+                 iom_address_format(&s->address, a), current);
+        return true;
+}
+
 /* Puts steps [0, n) back where they were, the last first. Failures are logged: there is no
  * better state to fall back to, and the journal keeps the intent so the next start retries. */
 static int undo_steps(const struct iom_plan_step *steps, size_t n) {
@@ -269,7 +287,8 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                 return iom_error(ret_error, r, "cannot record the change in the journal: %s",
                                  strerror(-r));
         for (done = 0; done < n; done++) {
-                if (step_is_noop(plan, &steps[done]))
+                if (step_is_noop(plan, &steps[done]) ||
+                    returned_by_someone_else(plan, &steps[done], group))
                         continue;
                 r = move_device(&steps[done].address, steps[done].to,
                                 binder_step_final_override(plan, &steps[done]), ret_error);

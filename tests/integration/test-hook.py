@@ -82,12 +82,13 @@ class HookTest(HostCase):
         kwargs = {'policy_dir': policy_dir} if policy_dir else {}
         self.harness.daemon = Daemon(self.testbed, self.harness.bus, **kwargs)
 
-    def own_group(self, uuid=UUID):
+    def own_group(self, uuid=UUID, recorded=None):
         """A daemon whose journal says win11 holds group 1, the devices back on their host
         drivers with no driver_override: what libvirt leaves behind a managed='yes' guest
-        when it has reattached the devices itself before `release end`."""
+        when it has reattached the devices itself before `release end`. The journal records
+        the devices' drivers as @recorded, else as they are."""
         claim = {'group': GROUP, 'owner': 'win11',
-                 'devices': [{'address': d.address, 'host_driver': d.driver}
+                 'devices': [{'address': d.address, 'host_driver': recorded or d.driver}
                              for d in self.host.members(GROUP)]}
         if uuid:
             claim['uuid'] = uuid
@@ -210,6 +211,19 @@ class HookTest(HostCase):
         result = self.hook('win11', 'release', 'end', domain_xml('win11.xml'))
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn(b"'win11' owns no IOMMU group", result.stdout)
+
+    def test_release_leaves_what_libvirt_reattached_where_it_is(self):
+        # Adopted while libvirt had them on vfio-pci (managed='yes' without the hook), the
+        # devices' recorded driver is vfio-pci; libvirt reattached them before the release:
+        # they stay on their host drivers.
+        self.own_group(recorded='vfio-pci')
+        state, _ = self.sysfs()
+        result = self.hook('win11', 'release', 'end', domain_xml('win11.xml'))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(self.sysfs()[0], state)
+        self.assertEqual(self.group_property('Owner'), '')
+        self.assertIn(f'IOMMU group {GROUP}: {GPU} is back on amdgpu already; left there.',
+                      self.harness.daemon.errors())
 
     def test_uuid_option_is_checked(self):
         self.assert_assign_options_refused(GPU, (

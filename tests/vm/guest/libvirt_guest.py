@@ -4,7 +4,8 @@
 import os
 
 HOOK = "/etc/libvirt/hooks/qemu.d/iommud"
-# Each run of the hook, "<guest> <operation> <sub-operation>" a line: the hook itself is silent.
+# Each run of the hook, "<guest> <operation> <sub-operation> <devices on vfio-pci>" a line: the
+# hook itself is silent.
 HOOK_RUNS = "/run/libvirt-test/hook-runs"
 VIRSH = ["virsh", "--connect", "qemu:///system"]
 FOLLOWING = "Following libvirt at qemu:///system."
@@ -66,15 +67,16 @@ def start_libvirtd(vm, name):
                                                           quiet=True).returncode == 0, 60)
 
 
-def set_up(vm, hook_runs=False):
-        """libvirt's user, settings and iommud's hook in the guest's /etc (a tmpfs over the
-        host's); see install_hook()."""
+def set_up(vm, hook=True, hook_runs=False):
+        """libvirt's user, settings and (with HOOK) iommud's hook in the guest's /etc (a tmpfs
+        over the host's); see install_hook()."""
         append("/etc/group", "libvirt-qemu:x:64055:")
         append("/etc/passwd", "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:"
                "/usr/sbin/nologin")
         write("/etc/libvirt/qemu.conf", QEMU_CONF)
         write("/etc/libvirt/libvirtd.conf", LIBVIRTD_CONF)
-        install_hook(vm, hook_runs)
+        if hook:
+                install_hook(vm, hook_runs)
 
 
 def install_hook(vm, hook_runs=False):
@@ -85,7 +87,9 @@ def install_hook(vm, hook_runs=False):
         if not hook_runs:
                 os.symlink(hook, HOOK)
                 return
-        write(HOOK, f'#!/bin/sh\necho "$1 $2 $3" >> {HOOK_RUNS}\nexec {hook} "$@"\n')
+        write(HOOK, "#!/bin/sh\n"
+              f'echo "$1 $2 $3" $(ls /sys/bus/pci/drivers/vfio-pci | grep :) >> {HOOK_RUNS}\n'
+              f'exec {hook} "$@"\n')
         os.chmod(HOOK, 0o755)
 
 

@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Workstation with a real libvirtd (Debian's monolithic daemon) and a nested TCG guest: with
-# <hostdev managed='yes'> libvirt detaches and reattaches the idle NIC itself and iommud agrees
-# (the NIC is unbound once at `virsh destroy`, by libvirt, and the ownership closes); `virsh
-# start` of a domain with it as <hostdev managed='no'> gets it on vfio-pci through
-# iommud-libvirt-hook and the nested QEMU holds /dev/vfio/N; `virsh destroy` sends it home; a
-# domain the policy denies fails `virsh start` with the rule's id and nothing moves; a libvirtd
-# restart while the domain runs, the hook's `reconnect begin` included, changes nothing; with the
-# hook removed, `virsh destroy` still returns the NIC through libvirt's lifecycle event, which
-# iommud follows. managed='yes' goes first: after managed='no' the same libvirtd would keep the
-# NIC on its list of detached devices and leave it on vfio-pci (DESIGN.md).
+# Workstation with a real libvirtd (Debian's monolithic daemon) and a nested TCG guest.
+# (0) <hostdev managed='yes'>, first without the hook: libvirt detaches the idle NIC itself,
+# iommud records the running domain as its owner, and at `virsh destroy` libvirt reattaches it
+# and iommud agrees (one unbind, libvirt's; the claim closes); then with the hook, which assigns
+# at `virsh start` (libvirt finds the NIC on vfio-pci and leaves it there) and releases at the
+# end. (1) `virsh start` of a domain with the NIC as <hostdev managed='no'> gets it on vfio-pci
+# through iommud-libvirt-hook and the nested QEMU holds /dev/vfio/N; `virsh destroy` sends it
+# home. (2) A domain the policy denies fails `virsh start` with the rule's id and nothing moves.
+# (3) A libvirtd restart while the domain runs changes nothing, with the hook (its `reconnect
+# begin`) and without; then `virsh destroy` still returns the NIC through libvirt's lifecycle
+# event, which iommud follows. managed='yes' goes first: after managed='no' the same libvirtd
+# keeps the NIC on its list of detached devices and leaves it on vfio-pci (DESIGN.md).
 import json
 import os
 import socket
@@ -16,8 +18,8 @@ import time
 
 from checks import driver_of as driver, override_of as override
 from harness.proc import stop
-from libvirt_guest import (FOLLOWING, HOOK, HOOK_RUNS, VIRSH, define, set_up, start_libvirtd,
-                           write)
+from libvirt_guest import (FOLLOWING, HOOK, HOOK_RUNS, VIRSH, define, install_hook, set_up,
+                           start_libvirtd, write)
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
@@ -75,20 +77,52 @@ class Uevents:
                 return events
 
 
-def start(vm, name, lan1, group):
+def start(vm, name, lan1, group, adopted=False):
+        """virsh start NAME: the NIC on vfio-pci, in the nested QEMU's hands, and NAME's (at once
+        through the hook, or once iommud followed libvirt's event when ADOPTED)."""
         began = time.monotonic()
         vm.run(VIRSH + ["start", name], timeout=180)
         vm.log(f"virsh start {name} took {time.monotonic() - began:.1f} s")
         vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after virsh start")
         qemu_holds(vm, name, f"/dev/vfio/{group}")
+        if adopted:
+                vm.wait_for(f"iommud to record '{name}' as the owner of {lan1}",
+                            lambda: [c.get("owner") for c in claims()] == [name], 60)
         vm.check([c.get("owner") for c in claims()] == [name], f"the claims are {claims()}")
+
+
+def hook_runs():
+        with open(HOOK_RUNS) as f:
+                return f.read().splitlines()
+
+
+def home(lan1):
+        return (driver(lan1), override(lan1), claims()) == ("e1000e", None, [])
+
+
+def wait_home(vm, lan1, what, timeout=60):
+        """Waits until LAN1 is home (e1000e, no override, nobody's); says where it is if not."""
+        deadline = time.monotonic() + timeout
+        vm.wait_for(f"{lan1} home {what}", lambda: home(lan1) or time.monotonic() > deadline,
+                    timeout + 30)
+        vm.check(home(lan1), f"{what} {lan1} is on {driver(lan1)} (override {override(lan1)}), "
+                 f"claims {claims()}")
+
+
+def restart_libvirtd(vm, running, name):
+        """Stops libvirtd RUNNING, starts it as NAME and waits until iommud follows it."""
+        followed = iommud_log(vm).count(FOLLOWING)
+        stop(vm.processes[running][0])
+        start_libvirtd(vm, name)
+        vm.wait_for(f"iommud to follow {name}",
+                    lambda: iommud_log(vm).count(FOLLOWING) > followed, 90)
 
 
 def run(vm):
         lan1 = vm.address_of("lan1")
         vm.check(driver(lan1) == "e1000e", f"{lan1} starts on {driver(lan1)}, not e1000e")
 
-        set_up(vm, hook_runs=True)
+        set_up(vm, hook=False)
         policy = {"rules": [
                 {"id": "lan1-to-nested", "match": {"address": lan1},
                  "guests": [NESTED[0], MANAGED[0]],
@@ -105,26 +139,35 @@ def run(vm):
                 define(vm, name, uuid, lan1)
         define(vm, *MANAGED, lan1, managed="yes")
 
-        # (0) managed='yes': the hook assigns at `virsh start` (libvirt finds the NIC on
-        # vfio-pci already); at `virsh destroy` libvirt reattaches it to e1000e itself before the
-        # release hook, and iommud agrees: the NIC is unbound once (by libvirt), no error, the
-        # ownership closed.
-        start(vm, MANAGED[0], lan1, group)
+        # (0) managed='yes' without the hook: libvirt moves the NIC both ways itself; iommud
+        # records the running domain as its owner, and agrees at the end: the NIC is unbound
+        # once (by libvirt, from vfio-pci), no error, the claim closed.
+        start(vm, MANAGED[0], lan1, group, adopted=True)
         uevents = Uevents()
         vm.run(VIRSH + ["destroy", MANAGED[0]])
+        time.sleep(1)
         moves = [(e["ACTION"], e.get("DRIVER")) for e in uevents.read()
                  if e.get("ACTION") in ("bind", "unbind") and
                  e.get("DEVPATH", "").endswith("/" + lan1)]
         vm.log(f"{lan1} during virsh destroy {MANAGED[0]}: {moves}")
+        wait_home(vm, lan1, f"after virsh destroy {MANAGED[0]}")
         vm.check(moves == [("unbind", None), ("bind", "e1000e")],
                  f"{lan1} moved {moves} during virsh destroy, not once from vfio-pci to e1000e "
                  "(libvirt's reattach)")
-        vm.check((driver(lan1), override(lan1), claims()) == ("e1000e", None, []),
-                 f"after virsh destroy {MANAGED[0]} {lan1} is on {driver(lan1)} (override "
-                 f"{override(lan1)}), claims {claims()}")
         warnings = [line for line in iommud_log(vm).splitlines() if "IOMMU group" in line and
                     ("putting it back" in line or "left for when" in line)]
         vm.check(not warnings, f"iommud's release after libvirt's reattach: {warnings}")
+
+        # With the hook (libvirtd finds hooks when it starts): it assigns at `virsh start`,
+        # libvirt finds the NIC on vfio-pci and leaves it there at the end; the release hook
+        # brings it home.
+        install_hook(vm, hook_runs=True)
+        restart_libvirtd(vm, "libvirtd", "libvirtd-hook")
+        start(vm, MANAGED[0], lan1, group)
+        vm.run(VIRSH + ["destroy", MANAGED[0]])
+        vm.check(home(lan1), f"after virsh destroy {MANAGED[0]} with the hook {lan1} is on "
+                 f"{driver(lan1)} (override {override(lan1)}), claims {claims()}")
+        vm.log("hook runs: " + "; ".join(hook_runs()))
 
         # (1) The hook assigns at `virsh start`, the nested QEMU holds the group's node, and
         # `virsh destroy` sends the NIC home.
@@ -150,23 +193,19 @@ def run(vm):
         # starts); then `virsh destroy` still returns the NIC: iommud follows libvirt's
         # lifecycle event.
         start(vm, NESTED[0], lan1, group)
-        running = "libvirtd"
+        running = "libvirtd-hook"
         for name, hook in (("libvirtd-reconnected", True), ("libvirtd-without-hook", False)):
                 if not hook:
                         os.unlink(HOOK)
                 with open(JOURNAL) as f:
                         journal = f.read()
-                followed = iommud_log(vm).count(FOLLOWING)
-                stop(vm.processes[running][0])
-                start_libvirtd(vm, name)
+                restart_libvirtd(vm, running, name)
                 running = name
-                vm.wait_for(f"iommud to follow {name}",
-                            lambda: iommud_log(vm).count(FOLLOWING) > followed, 90)
                 if hook:
-                        with open(HOOK_RUNS) as f:
-                                runs = f.read().splitlines()
-                        vm.check(f"{NESTED[0]} reconnect begin" in runs,
-                                 f"libvirtd did not run the hook's reconnect: {runs}")
+                        # libvirtd reconnects to its domains on a thread of its own.
+                        vm.wait_for("libvirtd to run the hook's reconnect begin", lambda: any(
+                                r.startswith(f"{NESTED[0]} reconnect begin ") for r in hook_runs()),
+                                60)
                 vm.check(driver(lan1) == "vfio-pci",
                          f"{lan1} is on {driver(lan1)} after {name} started")
                 qemu_holds(vm, NESTED[0], f"/dev/vfio/{group}")
@@ -175,8 +214,7 @@ def run(vm):
                                  f"{name} changed iommud's journal: claims {claims()}")
         vm.run(VIRSH + ["destroy", NESTED[0]])
         # iommud's release runs on its own: the override names e1000e while it binds.
-        vm.wait_for(f"{lan1} home after virsh destroy without the hook", lambda: (
-                driver(lan1), override(lan1), claims()) == ("e1000e", None, []), 60)
+        wait_home(vm, lan1, "after virsh destroy without the hook")
         log = iommud_log(vm)
         vm.check(f"libvirt: '{NESTED[0]}' stopped; its groups go home." in log,
                  f"iommud's log does not show the lifecycle event:\n{log}")
