@@ -88,7 +88,10 @@ struct call {
         char *uri;
         virConnectPtr conn;
         int callbacks[N_CALLBACKS];
-        char *error;     /* why the open failed */
+        char *error; /* why the open failed */
+        /* The loop's: the connection a stuck read call was using, closed once it returns. */
+        virConnectPtr dropped;
+        int dropped_callbacks[N_CALLBACKS];
         char *no_events; /* why libvirt sends no lifecycle events */
         struct domain_info *infos;
         size_t n_infos;
@@ -516,6 +519,8 @@ static void call_done(void *userdata) {
                 l->n_stuck--;
                 if (c->conn)
                         connection_release(l, TAKE_PTR(c->conn), c->callbacks);
+                if (c->dropped)
+                        connection_release(l, TAKE_PTR(c->dropped), c->dropped_callbacks);
         } else {
                 l->call = NULL;
                 if (c->kind == CALL_OPEN)
@@ -541,6 +546,12 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         c->stuck = true;
         l->n_stuck++;
         l->call = NULL;
+        if (c->kind == CALL_READ && l->conn) {
+                /* Closed when the call returns, not beside it: one thread at a time in a
+                 * connection libvirtd does not answer. */
+                c->dropped = TAKE_PTR(l->conn);
+                memcpy(c->dropped_callbacks, l->callbacks, sizeof(c->dropped_callbacks));
+        }
         connection_lost(l);
         return 0;
 }
