@@ -241,10 +241,16 @@ static void job_done(void *userdata) {
                 manager_exports_changed(m);
         }
         job_reply(job);
+        /* The groups the job touched are read again from sysfs, to confirm what job_apply()
+         * assumed, or what a rollback or a recovery left. */
+        for (size_t i = 0; changed && i < job->plan->n_groups; i++) {
+                const struct iom_group *g =
+                        iom_inventory_find_group(m->inventory, job->plan->groups[i]);
+                for (size_t k = 0; g && k < g->n_devices; k++)
+                        hotplug_refresh(m, &g->devices[k]->address);
+        }
         job_unlink(m, job);
         job_free(job);
-        if (changed)
-                manager_request_rescan(m, false);
         jobs_dispatch(m);
 }
 
@@ -264,7 +270,7 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
         return 1; /* the reply comes when the job is done */
 }
 
-static bool group_has_job(struct manager *m, unsigned group) {
+bool binder_group_busy(struct manager *m, unsigned group) {
         for (struct job *j = m->jobs; j; j = j->next)
                 if ((j->plan && iom_plan_has_group(j->plan, group)) ||
                     (j->request.recover && j->request.group == group))
@@ -288,7 +294,7 @@ void binder_retry_intents(struct manager *m) {
         for (size_t i = 0; i < n; i++) {
                 struct job *job;
 
-                if (group_has_job(m, groups[i]))
+                if (binder_group_busy(m, groups[i]))
                         continue;
                 job = calloc(1, sizeof(*job));
                 if (!job)

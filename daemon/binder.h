@@ -41,6 +41,9 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
 int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
                   sd_bus_error *error);
 
+/* Whether a job, running or waiting, holds @group. */
+bool binder_group_busy(struct manager *m, unsigned group);
+
 /* Queues a recovery for every intent left in the journal whose group no job holds: called
  * when the host changed (a held device was let go, say). */
 void binder_retry_intents(struct manager *m);

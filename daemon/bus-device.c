@@ -168,7 +168,7 @@ static const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("SriovTotalVfs", "u", NULL, offsetof(struct iom_device, sriov_total_vfs),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("SriovNumVfs", "u", NULL, offsetof(struct iom_device, sriov_num_vfs),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PhysicalFunction", "s", property_get_physfn, 0,
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Acs", "b", bus_property_get_bool, offsetof(struct iom_device, acs),

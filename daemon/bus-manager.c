@@ -380,9 +380,6 @@ static int method_reload_policy(sd_bus_message *message, void *userdata, sd_bus_
                         return -ENOMEM;
                 return bus_error_set_errno(error, -EINVAL, text);
         }
-        (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
-                                              "PolicyFiles", "PolicyRuleCount", "PolicyRules",
-                                              NULL);
         return sd_bus_reply_method_return(message, "u", (uint32_t) m->policy->n_rules);
 }
 
@@ -584,6 +581,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("OwnershipConflict",
                                 SD_BUS_ARGS("s", device, "s", owner, "s", claimant), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("OwnershipLost",
+                                SD_BUS_ARGS("s", owner, "u", group, "as", devices, "s", reason),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("PolicyReloaded", SD_BUS_ARGS("u", rules), 0),
         SD_BUS_VTABLE_END,
 };
 

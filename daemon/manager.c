@@ -8,8 +8,6 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
-#include <libudev.h>
-
 #include "auth.h"
 #include "binder.h"
 #include "export.h"
@@ -62,10 +60,8 @@ struct manager *manager_free(struct manager *m) {
         free(m->nfd_written);
         free(m->metrics_written);
         (void) pthread_mutex_destroy(&m->journal_lock);
-        sd_event_source_unref(m->refresh_source);
         sd_event_source_unref(m->policy_reload_source);
-        sd_event_source_unref(m->monitor_source);
-        udev_monitor_unref(m->monitor);
+        hotplug_free(m->hotplug);
         auth_free(m->auth);
         sd_bus_flush_close_unref(m->bus);
         iom_inventory_free(m->inventory);
@@ -133,6 +129,77 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
                 }
         }
         return 0;
+}
+
+static int compare_address(const void *x, const void *y) {
+        return iom_address_compare(x, y);
+}
+
+/* Logs and signals one closed claim: the owner, the group and the devices of it that went. */
+static void report_lost_claim(struct manager *m, const struct iom_claim *c,
+                              const struct iom_address *gone, size_t n_gone) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        _cleanup_free_ char *list = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(m->bus, &signal, IOMMUD_PATH, "org.iommud1.Manager",
+                                      "OwnershipLost");
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "su", c->owner, c->group);
+        if (r >= 0)
+                r = sd_bus_message_open_container(signal, 'a', "s");
+        for (size_t k = 0; k < c->n_devices; k++) {
+                char a[IOM_ADDRESS_STRING_MAX], *joined;
+
+                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone),
+                             compare_address))
+                        continue;
+                iom_address_format(&c->devices[k].address, a);
+                if (r >= 0)
+                        r = sd_bus_message_append(signal, "s", a);
+                if (asprintf(&joined, "%s%s%s", strempty(list), list ? ", " : "", a) < 0)
+                        return (void) log_oom();
+                free(list);
+                list = joined;
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "s", "removed");
+        if (r >= 0)
+                r = sd_bus_send(m->bus, signal, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to send OwnershipLost, ignoring: %m");
+        log_warning("IOMMU group %u of '%s' lost %s (removed from the host): its ownership is "
+                    "closed; the device is not given back if it returns.",
+                    c->group, IOM_ESCAPE(c->owner), strempty(list));
+}
+
+void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone) {
+        _cleanup_(iom_journal_freep) struct iom_journal *next = NULL;
+        bool any = false;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        for (size_t i = 0; i < m->journal->n_claims; i++) {
+                const struct iom_claim *c = &m->journal->claims[i];
+                bool lost = false;
+
+                for (size_t k = 0; k < c->n_devices && !lost; k++)
+                        lost = bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone),
+                                       compare_address);
+                if (!lost)
+                        continue;
+                if (!next && iom_journal_copy(m->journal, &next) < 0) {
+                        (void) pthread_mutex_unlock(&m->journal_lock);
+                        return (void) log_oom();
+                }
+                report_lost_claim(m, c, gone, n_gone);
+                iom_journal_unclaim(next, c->group);
+                any = true;
+        }
+        if (any)
+                (void) manager_save_journal(m, TAKE_PTR(next));
+        (void) pthread_mutex_unlock(&m->journal_lock);
 }
 
 int manager_save_journal(struct manager *m, struct iom_journal *next) {
@@ -411,10 +478,35 @@ void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan) {
         manager_exports_changed(m);
 }
 
+/* The devices of @old that @new lacks, sorted. */
+static int vanished(const struct iom_inventory *old, const struct iom_inventory *new,
+                    struct iom_address **ret, size_t *ret_n) {
+        _cleanup_free_ struct iom_address *gone = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < old->n_devices; i++) {
+                if (iom_inventory_find_device(new, &old->devices[i]->address))
+                        continue;
+                if (GREEDY_REALLOC(gone, n + 1) < 0)
+                        return -ENOMEM;
+                gone[n++] = old->devices[i]->address; /* in order: old is sorted */
+        }
+        *ret = TAKE_PTR(gone);
+        *ret_n = n;
+        return 0;
+}
+
 int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *old = NULL, *new = owned;
+        _cleanup_free_ struct iom_address *gone = NULL;
+        size_t n_gone;
         int r;
 
+        r = vanished(m->inventory, new, &gone, &n_gone);
+        if (r < 0)
+                return log_oom();
+        if (n_gone > 0)
+                manager_close_lost_claims(m, gone, n_gone);
         (void) pthread_mutex_lock(&m->journal_lock);
         r = manager_apply_claims(m, new);
         (void) pthread_mutex_unlock(&m->journal_lock);

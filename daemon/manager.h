@@ -17,7 +17,7 @@
 #define IOMMUD_DEVICE_PREFIX IOMMUD_PATH "/device"
 
 struct auth;
-struct udev_monitor;
+struct hotplug;
 struct iom_policy;
 struct job;
 struct worker;
@@ -28,18 +28,17 @@ struct manager {
         struct auth *auth; /* who may call what (daemon/auth.c) */
         struct iom_inventory *inventory;
 
-        struct udev_monitor *monitor;
-        sd_event_source *monitor_source;
-        sd_event_source *refresh_source; /* coalesces bursts of uevents into one rescan */
+        struct hotplug *hotplug; /* uevents and the devices they name (daemon/hotplug.c) */
 
         /* Work off the loop (daemon/worker.c): the binder's jobs, rescans, in-use scans. */
         struct worker *worker;
         unsigned n_explaining; /* Explain calls waiting for their in-use scans */
 
-        /* Rescans (daemon/rescan.c); only the loop swaps the inventory. */
+        /* Rescans (daemon/rescan.c); only the loop swaps the inventory. rescan_again: one is
+         * wanted once the running rescan or the running hot-plug batches are done. */
         bool rescan_running, rescan_again, rescan_retry_intents;
-        /* Bumped whenever a job's effects are applied to the model: a rescan that began
-         * before is older than the model, and is discarded for a fresh one. */
+        /* Bumped whenever a job's effects are applied to the model: a rescan or a hot-plug
+         * batch that began before is older than the model, and is read again. */
         uint64_t model_generation, rescan_generation;
 
         /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
@@ -88,12 +87,19 @@ int manager_start(struct manager *m);
 /* Emits PropertiesChanged for the devices and groups a plan touched (daemon/manager.c). */
 void manager_emit_plan_changes(struct manager *m, const struct iom_plan *plan);
 
-/* Makes @inv (taken) the inventory and tells the bus what appeared, vanished or changed. */
+/* Makes @inv (taken) the inventory and tells the bus what appeared, vanished or changed;
+ * claims on devices it lacks are closed (manager_close_lost_claims()). */
 int manager_apply_inventory(struct manager *m, struct iom_inventory *inv);
 
 /* Rescans the host off the event loop and applies the result; a request while a rescan runs
  * makes one more afterwards. With @retry_intents, unfinished changes are retried after it. */
 void manager_request_rescan(struct manager *m, bool retry_intents);
+
+/* Closes every claim that holds one of the devices in @gone (sorted; @n_gone of them): they
+ * disappeared (unplugged, device_del, VFs destroyed). Each closed claim is logged and
+ * signalled (OwnershipLost); the owner's other groups stay. A device that comes back is not
+ * given back. Call before manager_apply_claims(). */
+void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone);
 
 /* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
@@ -114,5 +120,12 @@ void bus_group_emit_changed(struct manager *m, unsigned id);
 int bus_device_register(struct manager *m);
 void bus_device_emit_changed(struct manager *m, const struct iom_address *a);
 
-/* Follows udev's pci uevents. */
+/* Follows udev's pci uevents, one device at a time (daemon/hotplug.c). */
 int hotplug_start(struct manager *m);
+struct hotplug *hotplug_free(struct hotplug *h);
+/* Reads the device at @a again soon, off the loop (after a job moved it, say). */
+void hotplug_refresh(struct manager *m, const struct iom_address *a);
+/* Whether device reads run (a rescan waits for them). */
+bool hotplug_busy(struct manager *m);
+/* Starts the device reads that waited for a rescan. */
+void hotplug_resume(struct manager *m);

@@ -29,6 +29,13 @@ int manager_load_policy(struct manager *m, char **ret_error) {
         iom_policy_free(m->policy);
         m->policy = p;
         manager_exports_changed(m);
+        if (m->bus) { /* a reload: watchers learn of it */
+                (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                                      "PolicyFiles", "PolicyRuleCount",
+                                                      "PolicyRules", NULL);
+                (void) sd_bus_emit_signal(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
+                                          "PolicyReloaded", "u", (uint32_t) p->n_rules);
+        }
         log_info("Policy: %zu rules from %s%s.", p->n_rules, m->policy_dir,
                  p->n_rules == 0 ? " (none: every assignment is denied)" : "");
         return 0;
@@ -168,36 +175,37 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
         return 0;
 }
 
-void manager_autobind(struct manager *m) {
-        for (size_t i = 0; i < m->inventory->n_devices; i++) {
-                const struct iom_device *d = m->inventory->devices[i];
-                struct iom_policy_subject subject;
-                char dsn[IOM_DSN_STRING_MAX];
-                const struct iom_policy_rule *rule;
-                char a[IOM_ADDRESS_STRING_MAX];
+void manager_autobind_device(struct manager *m, const struct iom_device *d) {
+        struct iom_policy_subject subject;
+        char dsn[IOM_DSN_STRING_MAX];
+        const struct iom_policy_rule *rule;
+        char a[IOM_ADDRESS_STRING_MAX];
 
-                if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
-                    (d->group && d->group->owner))
-                        continue;
-                iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
-                rule = iom_policy_autobind(m->policy, &subject);
-                if (!rule)
-                        continue;
-                iom_address_format(&d->address, a);
-                log_info("Policy: rule '%s' (%s:%u) binds %s to vfio-pci.", rule->id, rule->file,
-                         rule->line, a);
-                struct binder_request req = {
-                        .op = IOM_PLAN_REBIND,
-                        .devices = calloc(2, sizeof(char *)),
-                        .driver = strdup(IOM_VFIO_DRIVER),
-                };
-                if (!req.devices || !req.driver || !(req.devices[0] = strdup(a))) {
-                        binder_request_done(&req);
-                        log_oom();
-                        return;
-                }
-                (void) binder_submit(m, &req, NULL, NULL);
+        if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
+            (d->group && (d->group->owner || binder_group_busy(m, d->group->id))))
+                return;
+        iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
+        rule = iom_policy_autobind(m->policy, &subject);
+        if (!rule)
+                return;
+        iom_address_format(&d->address, a);
+        log_info("Policy: rule '%s' (%s:%u) binds %s to vfio-pci.", rule->id, rule->file,
+                 rule->line, a);
+        struct binder_request req = {
+                .op = IOM_PLAN_REBIND,
+                .devices = calloc(2, sizeof(char *)),
+                .driver = strdup(IOM_VFIO_DRIVER),
+        };
+        if (!req.devices || !req.driver || !(req.devices[0] = strdup(a))) {
+                binder_request_done(&req);
+                return (void) log_oom();
         }
+        (void) binder_submit(m, &req, NULL, NULL);
+}
+
+void manager_autobind(struct manager *m) {
+        for (size_t i = 0; i < m->inventory->n_devices; i++)
+                manager_autobind_device(m, m->inventory->devices[i]);
 }
 
 int manager_resolve_aliases(struct manager *m, char **names) {

@@ -7,9 +7,9 @@
 
 struct manager;
 
-/* Loads the policy directory. At start a broken policy is fatal (the errors are logged);
- * on reload it is reported in *@ret_error, one problem per line, and the policy in force
- * stays. */
+/* Loads the policy directory; a reload is announced (PolicyReloaded, PropertiesChanged). At
+ * start a broken policy is fatal (the errors are logged); on reload it is reported in
+ * *@ret_error, one problem per line, and the policy in force stays. */
 int manager_load_policy(struct manager *m, char **ret_error);
 
 /* Asks the policy about every endpoint an assign plan moves: -EACCES naming the rule (or the
@@ -18,8 +18,10 @@ int manager_load_policy(struct manager *m, char **ret_error);
 int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error);
 
 /* Queues a move to vfio-pci for every device an autobind rule matches that is elsewhere and
- * whose group nobody owns: at start and after hot-plug, as driverctl does. */
+ * whose group nobody owns and no job holds: at start and after a rescan, as driverctl does;
+ * for one device when it appears. */
 void manager_autobind(struct manager *m);
+void manager_autobind_device(struct manager *m, const struct iom_device *d);
 
 /* Replaces each of @names that is an alias of the policy by its address ("gpu" ->
  * "0000:01:00.0"), so aliases work wherever a device is named. */

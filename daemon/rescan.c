@@ -70,12 +70,15 @@ static void rescan_done(void *userdata) {
         if (m->rescan_again) {
                 m->rescan_again = false;
                 rescan_begin(m);
-        }
+        } else
+                hotplug_resume(m);
 }
 
 void manager_request_rescan(struct manager *m, bool retry_intents) {
         m->rescan_retry_intents = m->rescan_retry_intents || retry_intents;
-        if (m->rescan_running) {
+        /* A rescan and hot-plug batches never read at once: whichever applied last would
+         * overwrite the newer reads of the other. */
+        if (m->rescan_running || hotplug_busy(m)) {
                 m->rescan_again = true;
                 return;
         }

@@ -124,12 +124,20 @@ static void read_sriov(struct iom_device *d) {
                 d->is_vf = true;
 }
 
-static int read_names(struct iom_device *d, struct iom_pci *pci) {
-        int r;
-
+int iom_device_read_names(struct iom_device *d, struct iom_pci *pci) {
+        if (!d || !pci)
+                return -EINVAL;
         d->vendor_name = iom_pci_vendor_name(pci, d->vendor_id);
         d->device_name = iom_pci_device_name(pci, d->vendor_id, d->device_id);
         d->class_name = iom_pci_class_name(pci, d->class);
+        return 0;
+}
+
+int iom_device_read_config(struct iom_device *d, struct iom_pci *pci) {
+        int r;
+
+        if (!d || !pci)
+                return -EINVAL;
         r = iom_pci_read_acs(pci, &d->address, &d->acs_capability, &d->acs_control);
         if (r < 0)
                 return r;
@@ -174,7 +182,8 @@ int iom_device_new_from_udev(struct udev_device *ud, struct iom_pci *pci, struct
         read_sriov(d);
         d->boot_vga = iom_sysfs_read_int64(syspath, "boot_vga", &v) >= 0 && v == 1;
         if (pci) {
-                r = read_names(d, pci);
+                (void) iom_device_read_names(d, pci);
+                r = iom_device_read_config(d, pci);
                 if (r < 0)
                         return r;
         }

@@ -48,6 +48,11 @@ struct iom_device {
 
 /* Fills a device from its udev device; @pci may be NULL to skip names and config space. */
 int iom_device_new_from_udev(struct udev_device *d, struct iom_pci *pci, struct iom_device **ret);
+/* What libpci adds, in two parts: names from pci.ids (no I/O on the device: the first call
+ * loads the database, about 30 ms, so keep one @pci for many devices), and the ACS and DSN
+ * capabilities from config space (which can wait while the device is reset). */
+int iom_device_read_names(struct iom_device *d, struct iom_pci *pci);
+int iom_device_read_config(struct iom_device *d, struct iom_pci *pci);
 struct iom_device *iom_device_free(struct iom_device *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_device *, iom_device_free);
 

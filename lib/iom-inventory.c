@@ -2,6 +2,7 @@
 /* Scanning a host into an inventory, and assembling one from parts. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libudev.h>
 
@@ -93,6 +94,108 @@ struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsi
                 return NULL;
         found = bsearch(&id, inv->groups, inv->n_groups, sizeof(*inv->groups), id_compare_key);
         return found ? *found : NULL;
+}
+
+/* Where @key belongs in a sorted array of @n pointers: the index of the first element not
+ * below it. */
+static size_t lower_bound(const void *key, void *const *array, size_t n,
+                          int (*compare)(const void *key, const void *element)) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (compare(key, &array[mid]) > 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+int iom_inventory_insert_device(struct iom_inventory *inv, struct iom_device *d) {
+        _cleanup_(iom_device_freep) struct iom_device *owned = d;
+        struct iom_group *g = NULL;
+        size_t at;
+        int r;
+
+        if (!inv || !d)
+                return -EINVAL;
+        if (iom_inventory_find_device(inv, &d->address))
+                return -EEXIST;
+        if (d->iommu_group >= 0) {
+                g = iom_inventory_find_group(inv, (unsigned) d->iommu_group);
+                if (!g)
+                        return -ENOENT;
+        }
+        if (GREEDY_REALLOC(inv->devices, inv->n_devices + 1) < 0)
+                return -ENOMEM;
+        if (g) {
+                r = iom_group_add_device(g, d);
+                if (r < 0)
+                        return r;
+        }
+        d->group = g;
+        at = lower_bound(&d->address, (void *const *) inv->devices, inv->n_devices,
+                         address_compare_key);
+        memmove(inv->devices + at + 1, inv->devices + at,
+                (inv->n_devices - at) * sizeof(*inv->devices));
+        inv->devices[at] = TAKE_PTR(owned);
+        inv->n_devices++;
+        return 0;
+}
+
+int iom_inventory_insert_group(struct iom_inventory *inv, struct iom_group *g) {
+        _cleanup_(iom_group_freep) struct iom_group *owned = g;
+        size_t at;
+
+        if (!inv || !g)
+                return -EINVAL;
+        if (iom_inventory_find_group(inv, g->id))
+                return -EEXIST;
+        if (GREEDY_REALLOC(inv->groups, inv->n_groups + 1) < 0)
+                return -ENOMEM;
+        at = lower_bound(&g->id, (void *const *) inv->groups, inv->n_groups, id_compare_key);
+        memmove(inv->groups + at + 1, inv->groups + at, (inv->n_groups - at) * sizeof(*inv->groups));
+        inv->groups[at] = TAKE_PTR(owned);
+        inv->n_groups++;
+        return 0;
+}
+
+struct iom_device *iom_inventory_take_device(struct iom_inventory *inv,
+                                             const struct iom_address *a) {
+        struct iom_device *d = iom_inventory_find_device(inv, a);
+        struct iom_group *g;
+        size_t at;
+
+        if (!d)
+                return NULL;
+        g = d->group;
+        for (size_t i = 0; g && i < g->n_devices; i++)
+                if (g->devices[i] == d) {
+                        memmove(g->devices + i, g->devices + i + 1,
+                                (g->n_devices - i - 1) * sizeof(*g->devices));
+                        g->n_devices--;
+                        break;
+                }
+        d->group = NULL;
+        at = lower_bound(a, (void *const *) inv->devices, inv->n_devices, address_compare_key);
+        memmove(inv->devices + at, inv->devices + at + 1,
+                (inv->n_devices - at - 1) * sizeof(*inv->devices));
+        inv->n_devices--;
+        return d;
+}
+
+struct iom_group *iom_inventory_take_group(struct iom_inventory *inv, unsigned id) {
+        struct iom_group *g = iom_inventory_find_group(inv, id);
+        size_t at;
+
+        if (!g || g->n_devices > 0)
+                return NULL;
+        at = lower_bound(&id, (void *const *) inv->groups, inv->n_groups, id_compare_key);
+        memmove(inv->groups + at, inv->groups + at + 1,
+                (inv->n_groups - at - 1) * sizeof(*inv->groups));
+        inv->n_groups--;
+        return g;
 }
 
 static int compare_unsigned(const void *a, const void *b) {

@@ -35,3 +35,14 @@ int iom_inventory_link(struct iom_inventory *inv);
 struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
                                              const struct iom_address *a);
 struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id);
+
+/* Changes to a linked inventory, one object at a time and keeping it linked (hot-plug):
+ * O(log n) to find the place and one memmove. A device joins the group it names, which must
+ * be in @inv already; an inserted group starts empty. Inserting takes ownership of @d or @g,
+ * also on failure; -EEXIST when the address or id is there already. Taking removes the object
+ * (a device leaves its group too; a group only once empty) and hands it to the caller; NULL
+ * when absent. */
+int iom_inventory_insert_device(struct iom_inventory *inv, struct iom_device *d);
+int iom_inventory_insert_group(struct iom_inventory *inv, struct iom_group *g);
+struct iom_device *iom_inventory_take_device(struct iom_inventory *inv, const struct iom_address *a);
+struct iom_group *iom_inventory_take_group(struct iom_inventory *inv, unsigned id);

@@ -101,7 +101,7 @@ class HotplugTest(HostCase):
                 expected = {'org.iommud1.Group': {'Devices', 'Viable', 'Blockers', 'Owner',
                                                   'OwnerUuid', 'OwnerState', 'State'},
                             'org.iommud1.Device': {'Driver', 'DriverOverride', 'HostDriver',
-                                                   'Owner', 'State'}}[interface]
+                                                   'Owner', 'State', 'SriovNumVfs'}}[interface]
                 self.assertEqual(set(values), expected)
         last = {path: values for path, interface, values in changed
                 if interface == 'org.iommud1.Device'}
