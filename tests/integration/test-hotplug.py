@@ -1,34 +1,72 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""iommud follows the host: a device that appears (uevent add), a group rebound to vfio-pci
-(unbind/bind, announced by PropertiesChanged with every changing property of the device and
-the group) and a device that disappears (remove) show in its D-Bus objects and in iommuctl,
-without a restart. Usage: test-hotplug.py tests/hosts/NAME (a host with groups
-where at least one group has a driver-bound endpoint)."""
+"""iommud follows the host one uevent at a time: a device that appears (uevent add, with
+InterfacesAdded for it and its new group), a group rebound to vfio-pci (unbind/bind,
+announced by PropertiesChanged with every changing property of the device and the group) and
+a device that disappears (remove, InterfacesRemoved) show in its D-Bus objects and in
+iommuctl, without a restart; an owned device that disappears closes its claim (journal, log,
+OwnershipLost) and comes back unowned; a device below an unknown bridge makes a full rescan,
+logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
+has a driver-bound endpoint, and two single-endpoint groups)."""
 
+import json
+import os
 import struct
 import sys
 
 from gi.repository import Gio
 
 from bus_client import Client
-from harness import BUS_NAME, HostCase, host_main, object_path, wait_for
+from harness import BUS_NAME, Daemon, HostCase, host_main, object_path, wait_for
 NEW_DRIVER = 'e1000e'
 
 
-def record(address, vendor, device, pci_class):
+def record(address, vendor, device, pci_class, parent='/devices/pci0000:00', attributes=()):
     """A umockdev record of a plain endpoint with a 64-byte config space."""
     config = bytearray(64)
     struct.pack_into('<HHHHI', config, 0, vendor, device, 0x0406, 0x0010,
                      pci_class << 8 | 0x10)
-    return (f'P: /devices/pci0000:00/{address}\n'
+    return (f'P: {parent}/{address}\n'
             'E: SUBSYSTEM=pci\n'
             f'E: PCI_SLOT_NAME={address}\n'
             f'A: vendor=0x{vendor:04x}\\n\n'
             f'A: device=0x{device:04x}\\n\n'
             f'A: class=0x{pci_class:06x}\\n\n'
             'A: driver_override=(null)\\n\n'
+            + ''.join(f'A: {name}={value}\\n\n' for name, value in attributes) +
             f'H: config={config.hex().upper()}\n')
+
+
+def free_address(host, bus=0):
+    """An address on @bus the host does not have."""
+    return next(a for a in (f'0000:{bus:02x}:{slot:02x}.0' for slot in range(0x1f, 0, -1))
+                if a not in host.by_address)
+
+
+class Signals:
+    """Every signal iommud sends, from a bus peer of its own, as (path, interface, member,
+    arguments)."""
+
+    def __init__(self, address):
+        self.client = Client(address)
+        self.seen = []
+        self.client.conn.signal_subscribe(
+            BUS_NAME, None, None, None, None, Gio.DBusSignalFlags.NONE,
+            lambda conn, sender, path, iface, member, params: self.seen.append(
+                (path, iface, member, params.unpack())))
+
+    def wait(self, member, path=None, where=lambda args: True):
+        """The arguments of the first @member signal (about object @path) seen for which
+        @where holds; waits for it."""
+        def find():
+            self.client.pump()
+            return next(([args] for p, _, m, args in self.seen
+                         if m == member and (path is None or path in (p, args[0]))
+                         and where(args)), None)
+        return wait_for(find, f'{member} of {path}')[0]
+
+    def close(self):
+        self.client.close()
 
 
 class HotplugTest(HostCase):
@@ -45,9 +83,24 @@ class HotplugTest(HostCase):
         devices = self.harness.iommuctl_json('list')['devices']
         return next((d for d in devices if d['address'] == address), None)
 
+    def signals(self):
+        signals = Signals(self.harness.bus.address)
+        self.addCleanup(signals.close)
+        return signals
+
+    def plug(self, address, group_id, driver=NEW_DRIVER, **kwargs):
+        """A device appears in a group of its own, bound to @driver; returns its devpath."""
+        devpath = self.testbed.add_device(record(address, 0x8086, 0x15bc, 0x020000, **kwargs))
+        if not os.path.isdir(self.testbed.group_dir(group_id)):
+            self.testbed.add_group(group_id, 'DMA', '')
+        self.testbed.join_group(devpath, group_id)
+        self.testbed.bind(devpath, driver)
+        self.testbed.uevent(devpath, 'add')
+        return devpath
+
     def test_device_added(self):
-        address = next(a for a in (f'0000:00:{slot:02x}.0' for slot in range(0x1f, 0, -1))
-                       if a not in self.host.by_address)
+        signals = self.signals()
+        address = free_address(self.host)
         group_id = max(self.host.groups) + 1
         devpath = self.testbed.add_device(record(address, 0x8086, 0x15bc, 0x020000))
         self.testbed.add_group(group_id, 'DMA', '')
@@ -64,6 +117,11 @@ class HotplugTest(HostCase):
         self.assertFalse(group['Viable'])
         listed = self.listed(address)
         self.assertEqual((listed['group'], listed['driver']), (group_id, NEW_DRIVER))
+        # umockdev announces the device as it creates it, before its group and driver: the
+        # last announcement is the one that counts.
+        signals.wait('InterfacesAdded', path,
+                     lambda args: args[1]['org.iommud1.Device']['Driver'] == NEW_DRIVER)
+        signals.wait('InterfacesAdded', f'/org/iommud1/group/{group_id}')
 
     def test_group_rebound_to_vfio(self):
         group_id = next(g for g in sorted(self.host.groups)
@@ -109,6 +167,7 @@ class HotplugTest(HostCase):
             self.assertEqual(last[object_path(device.address)]['Driver'], 'vfio-pci')
 
     def test_device_removed(self):
+        signals = self.signals()
         device = next(d for d in self.host.devices
                       if d.group is not None and len(self.host.members(d.group)) == 1
                       and not d.is_bridge)
@@ -121,6 +180,79 @@ class HotplugTest(HostCase):
         manager = self.harness.bus.busctl_json(
             'get-property', 'org.iommud1', '/org/iommud1', 'org.iommud1.Manager', 'DeviceCount')
         self.assertEqual(manager['data'], len(self.host.devices) - 1)
+        self.assertIn('org.iommud1.Device', signals.wait('InterfacesRemoved', path)[1])
+        signals.wait('InterfacesRemoved', gpath)
+
+    def journal(self):
+        with open(self.harness.daemon.journal, encoding='utf-8') as f:
+            return json.load(f)
+
+    def test_owned_device_removed(self):
+        """Two groups of one endpoint each, on vfio-pci, owned by vm1 (from the journal): one
+        endpoint leaves the host; its claim closes, the other stays, and when it comes back it
+        has no owner."""
+        lost, kept = [next(d for d in self.host.devices if d.group == g)
+                      for g in sorted(self.host.groups)
+                      if len(self.host.members(g)) == 1
+                      and not self.host.members(g)[0].is_bridge][-2:]
+        self.harness.daemon.close()
+        for device in (lost, kept):
+            if device.driver:
+                self.testbed.unbind(device.devpath)
+            self.testbed.bind(device.devpath, 'vfio-pci')
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            json.dump({'version': 1, 'intents': [],
+                       'claims': [{'group': d.group, 'owner': 'vm1',
+                                   'devices': [{'address': d.address, 'host_driver': d.driver}]}
+                                  for d in (lost, kept)]}, f)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+        self.assertEqual(self.listed(lost.address)['group'], lost.group)
+        groups = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+        self.assertEqual((groups[lost.group]['owner'], groups[kept.group]['owner']),
+                         ('vm1', 'vm1'))
+        signals = self.signals()
+
+        self.testbed.remove_device(lost.devpath)
+        self.assertEqual(signals.wait('OwnershipLost'), ('vm1', lost.group, [lost.address],
+                                                         'removed'))
+        self.assertEqual([c['group'] for c in self.journal()['claims']], [kept.group])
+        self.assertIn(f"IOMMU group {lost.group} of 'vm1' lost {lost.address}",
+                      self.harness.daemon.errors())
+        groups = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+        self.assertNotIn(lost.group, groups)
+        self.assertEqual(groups[kept.group]['owner'], 'vm1')
+
+        # Back at the same address, in the same group, on vfio-pci: nobody's.
+        self.plug(lost.address, lost.group, driver='vfio-pci')
+        self.wait_for_objects(lambda o: object_path(lost.address) in o,
+                              f'{lost.address} to come back')
+        groups = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
+        self.assertIsNone(groups[lost.group]['owner'])
+        self.assertEqual(groups[lost.group]['state'], 'host')
+        self.assertEqual(groups[kept.group]['owner'], 'vm1')
+
+    def test_unknown_parent_rescans(self):
+        """A device below a bridge whose own uevent never came: the model cannot place it, so
+        the host is rescanned (and it says so), which finds both."""
+        bridge = free_address(self.host)
+        child = free_address(self.host, bus=0x3e)
+        group_id = max(self.host.groups) + 1
+        # umockdev announces every device it adds: the bridge's announcement is made useless
+        # by leaving its vendor out (the daemon cannot read it, so it stays unknown), and the
+        # vendor is written once it passed.
+        batches = self.harness.daemon.errors().count('Hot-plug:')
+        bridge_path = self.testbed.add_device(
+            record(bridge, 0x8086, 0xa110, 0x060400).replace('A: vendor=0x8086\\n\n', ''))
+        wait_for(lambda: self.harness.daemon.errors().count('Hot-plug:') > batches,
+                 f'the uevent of {bridge} to be read')
+        with open(f'{self.testbed.sys}{bridge_path}/vendor', 'w', encoding='utf-8') as f:
+            f.write('0x8086\n')
+        self.plug(child, group_id, parent=bridge_path)
+
+        self.wait_for_objects(lambda o: object_path(child) in o and object_path(bridge) in o,
+                              f'{child} and its bridge {bridge} to appear')
+        self.assertIn(f'{child} appeared below a PCI device iommud does not know: rescanning',
+                      self.harness.daemon.errors())
 
 
 if __name__ == '__main__':
