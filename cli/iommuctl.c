@@ -104,6 +104,7 @@ static const struct verb verbs[] = {
         {"space", 2, 5, verb_space, "space list | space show ID | space translate ID IOVA [ACCESS]"},
         {"export", 2, 2, verb_export,
          "export kubevirt|kubevirt-yaml|nova|nfd|prometheus [--output FILE]"},
+        {"monitor", 1, 1, verb_monitor, "monitor"},
 };
 
 static void help(void) {
@@ -125,7 +126,8 @@ static void help(void) {
                "  space translate ID IOVA [read|write|rw]  Where a DMA to IOVA goes\n"
                "  export FORMAT              What KubeVirt, Nova, NFD or Prometheus read of this\n"
                "                             host: kubevirt, kubevirt-yaml, nova, nfd, "
-               "prometheus\n\n"
+               "prometheus\n"
+               "  monitor                    Print each change of the host, until interrupted\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"

@@ -56,3 +56,4 @@ int verb_policy(int argc, char *argv[]);
 int verb_explain(int argc, char *argv[]);
 int verb_space(int argc, char *argv[]);
 int verb_export(int argc, char *argv[]);
+int verb_monitor(int argc, char *argv[]);

@@ -27,13 +27,22 @@ json_object *json_document_new(void) {
         return o;
 }
 
-int json_print(json_object *o) {
+static int print_with(json_object *o, char *(*format)(json_object *o)) {
         _cleanup_free_ char *s = NULL;
 
         if (!o)
                 return -ENOMEM;
-        s = iom_json_format(o);
+        s = format(o);
         if (!s)
                 return -ENOMEM;
         return puts(s) < 0 ? -EIO : 0;
+}
+
+int json_print(json_object *o) {
+        return print_with(o, iom_json_format);
+}
+
+int json_print_line(json_object *o) {
+        int r = print_with(o, iom_json_format_line);
+        return r < 0 ? r : fflush(stdout) == 0 ? 0 : -EIO;
 }

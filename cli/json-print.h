@@ -23,3 +23,5 @@ json_object *json_document_new(void);
 
 /* Prints @o on stdout, pretty, one line per value. -ENOMEM when it cannot be rendered. */
 int json_print(json_object *o);
+/* Prints @o on one line and flushes stdout: a record of a stream (monitor). */
+int json_print_line(json_object *o);

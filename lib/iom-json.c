@@ -472,10 +472,16 @@ int iom_json_member_string(const struct iom_json_doc *doc, json_object *o, const
         return v && !*ret ? -ENOMEM : 0;
 }
 
-char *iom_json_format(json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                                  JSON_C_TO_STRING_SPACED |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+static char *format_with(json_object *o, int flags) {
+        const char *s = json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE);
 
         return s ? strdup(s) : NULL;
+}
+
+char *iom_json_format(json_object *o) {
+        return format_with(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+}
+
+char *iom_json_format_line(json_object *o) {
+        return format_with(o, JSON_C_TO_STRING_PLAIN);
 }

@@ -63,5 +63,7 @@ int iom_json_member_string(const struct iom_json_doc *doc, json_object *o, const
 /* The one way a document is written: pretty, one member per line, "/" unescaped. A new
  * string, NULL on OOM. */
 char *iom_json_format(json_object *o);
+/* The same on one line, for a stream of records (iommuctl monitor --json). */
+char *iom_json_format_line(json_object *o);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);

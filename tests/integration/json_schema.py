@@ -145,6 +145,16 @@ DOCUMENTS = {
         {'iova': int, 'size': int, 'target': int, 'prot': PROT}]),
     'space translate': {'version': int, 'iova': int, 'target': int, 'prot': PROT,
                         'contiguous': int},
+    # One object per line.
+    'monitor': {
+        'version': int,
+        'event': OneOf('device-added', 'device-removed', 'group-added', 'group-removed',
+                       'driver-changed', 'owner-changed', 'viability-changed', 'vfs-changed',
+                       'policy-reloaded', 'ownership-lost'),
+        'device': Null(ADDRESS), 'group': Null(int), 'from': NAME, 'to': NAME,
+        'viable': Null(bool), 'num_vfs': Null(int), 'rules': Null(int), 'owner': NAME,
+        'devices': [ADDRESS], 'reason': NAME,
+    },
 }
 
 

@@ -11,36 +11,14 @@ has a driver-bound endpoint, and two single-endpoint groups)."""
 
 import json
 import os
-import struct
 import sys
 
 from gi.repository import Gio
 
 from bus_client import Client
 from harness import BUS_NAME, Daemon, HostCase, host_main, object_path, wait_for
+from testbed import free_address, pci_record as record
 NEW_DRIVER = 'e1000e'
-
-
-def record(address, vendor, device, pci_class, parent='/devices/pci0000:00', attributes=()):
-    """A umockdev record of a plain endpoint with a 64-byte config space."""
-    config = bytearray(64)
-    struct.pack_into('<HHHHI', config, 0, vendor, device, 0x0406, 0x0010,
-                     pci_class << 8 | 0x10)
-    return (f'P: {parent}/{address}\n'
-            'E: SUBSYSTEM=pci\n'
-            f'E: PCI_SLOT_NAME={address}\n'
-            f'A: vendor=0x{vendor:04x}\\n\n'
-            f'A: device=0x{device:04x}\\n\n'
-            f'A: class=0x{pci_class:06x}\\n\n'
-            'A: driver_override=(null)\\n\n'
-            + ''.join(f'A: {name}={value}\\n\n' for name, value in attributes) +
-            f'H: config={config.hex().upper()}\n')
-
-
-def free_address(host, bus=0):
-    """An address on @bus the host does not have."""
-    return next(a for a in (f'0000:{bus:02x}:{slot:02x}.0' for slot in range(0x1f, 0, -1))
-                if a not in host.by_address)
 
 
 class Signals:
@@ -108,8 +86,12 @@ class HotplugTest(HostCase):
         self.testbed.bind(devpath, NEW_DRIVER)
         self.testbed.uevent(devpath, 'add')
 
+        # umockdev announces the device as it creates it, before its group and driver: the
+        # daemon may read it before them, and the last state it announced is what counts.
         path = object_path(address)
-        objects = self.wait_for_objects(lambda o: path in o, f'{path} to appear')
+        objects = self.wait_for_objects(
+            lambda o: path in o and o[path]['org.iommud1.Device']['Driver'] == NEW_DRIVER,
+            f'{path} to appear on {NEW_DRIVER}')
         device = objects[path]['org.iommud1.Device']
         self.assertEqual((device['IommuGroup'], device['Driver']), (group_id, NEW_DRIVER))
         group = objects[f'/org/iommud1/group/{group_id}']['org.iommud1.Group']
@@ -117,11 +99,14 @@ class HotplugTest(HostCase):
         self.assertFalse(group['Viable'])
         listed = self.listed(address)
         self.assertEqual((listed['group'], listed['driver']), (group_id, NEW_DRIVER))
-        # umockdev announces the device as it creates it, before its group and driver: the
-        # last announcement is the one that counts.
-        signals.wait('InterfacesAdded', path,
-                     lambda args: args[1]['org.iommud1.Device']['Driver'] == NEW_DRIVER)
+        signals.wait('InterfacesAdded', path)
         signals.wait('InterfacesAdded', f'/org/iommud1/group/{group_id}')
+        drivers = [args[1]['org.iommud1.Device']['Driver'] if member == 'InterfacesAdded'
+                   else args[1]['Driver']
+                   for p, _, member, args in signals.seen
+                   if (member == 'InterfacesAdded' and args[0] == path)
+                   or (member == 'PropertiesChanged' and p == path and 'Driver' in args[1])]
+        self.assertEqual(drivers[-1], NEW_DRIVER, 'the signals left the driver out')
 
     def test_group_rebound_to_vfio(self):
         group_id = next(g for g in sorted(self.host.groups)

@@ -8,6 +8,7 @@ Run as a program it builds a host's testbed and prints the tree: a check for a n
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,29 @@ def write_file(path, contents):
         contents += '\n'
     with open(path, 'w', encoding='utf-8') as f:
         f.write(contents)
+
+
+def pci_record(address, vendor, device, pci_class, parent='/devices/pci0000:00', attributes=()):
+    """A umockdev record of a plain PCI function with a 64-byte config space, below @parent,
+    with more sysfs @attributes as (name, value) pairs: a device to hot-plug."""
+    config = bytearray(64)
+    struct.pack_into('<HHHHI', config, 0, vendor, device, 0x0406, 0x0010,
+                     pci_class << 8 | 0x10)
+    return (f'P: {parent}/{address}\n'
+            'E: SUBSYSTEM=pci\n'
+            f'E: PCI_SLOT_NAME={address}\n'
+            f'A: vendor=0x{vendor:04x}\\n\n'
+            f'A: device=0x{device:04x}\\n\n'
+            f'A: class=0x{pci_class:06x}\\n\n'
+            'A: driver_override=(null)\\n\n'
+            + ''.join(f'A: {name}={value}\\n\n' for name, value in attributes) +
+            f'H: config={config.hex().upper()}\n')
+
+
+def free_address(host, bus=0):
+    """An address on @bus that @host does not have."""
+    return next(a for a in (f'0000:{bus:02x}:{slot:02x}.0' for slot in range(0x1f, 0, -1))
+                if a not in host.by_address)
 
 
 class Testbed:

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* iommuctl monitor: one line for each change iommud announces, until interrupted.
+ *
+ * The daemon's signals carry states, not changes: PropertiesChanged names every property that
+ * may have changed with its value. The monitor keeps the last value it saw of each device's
+ * driver and VF count and each group's owner and viability (from GetManagedObjects at start,
+ * then from the signals), and prints what differs. The matches are added before that first
+ * read, so nothing falls between the two. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "iommuctl.h"
+#include "json-print.h"
+#include "macro.h"
+
+#define BUS_NAME "org.iommud1"
+#define MANAGER_PATH "/org/iommud1"
+#define DEVICE_PREFIX MANAGER_PATH "/device/"
+#define GROUP_PREFIX MANAGER_PATH "/group/"
+
+/* The last state seen of one device or group object. */
+struct object {
+        char *path;
+        char *driver; /* device */
+        uint32_t num_vfs;
+        int32_t group; /* device: its IOMMU group, -1 none */
+        char *owner;   /* group; NULL for none */
+        bool viable;
+};
+
+struct monitor {
+        struct object *objects;
+        size_t n_objects;
+        int failure; /* why the loop ended, if not by a signal */
+};
+
+static void object_done(struct object *o) {
+        free(o->path);
+        free(o->driver);
+        free(o->owner);
+}
+
+static struct object *find_object(struct monitor *mon, const char *path) {
+        for (size_t i = 0; i < mon->n_objects; i++)
+                if (streq(mon->objects[i].path, path))
+                        return &mon->objects[i];
+        return NULL;
+}
+
+static struct object *add_object(struct monitor *mon, const char *path) {
+        struct object *o = find_object(mon, path);
+
+        if (o)
+                return o;
+        if (GREEDY_REALLOC(mon->objects, mon->n_objects + 1) < 0)
+                return NULL;
+        o = &mon->objects[mon->n_objects];
+        *o = (struct object){.path = strdup(path), .group = -1};
+        if (!o->path)
+                return NULL;
+        mon->n_objects++;
+        return o;
+}
+
+static void drop_object(struct monitor *mon, struct object *o) {
+        object_done(o);
+        *o = mon->objects[--mon->n_objects];
+}
+
+static bool is_device(const char *path) {
+        return strncmp(path, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0;
+}
+
+static bool is_group(const char *path) {
+        return strncmp(path, GROUP_PREFIX, strlen(GROUP_PREFIX)) == 0;
+}
+
+/* "/org/iommud1/device/0000_01_00_0" -> "0000:01:00.0" in @buf. */
+static const char *device_address(const char *path, char buf[static IOM_ADDRESS_STRING_MAX]) {
+        const char *suffix = path + strlen(DEVICE_PREFIX);
+        size_t n = strlen(suffix);
+        char *last;
+
+        if (n >= IOM_ADDRESS_STRING_MAX)
+                return suffix;
+        memcpy(buf, suffix, n + 1);
+        last = strrchr(buf, '_');
+        for (char *p = buf; p && *p; p++)
+                if (*p == '_')
+                        *p = p == last ? '.' : ':';
+        return buf;
+}
+
+static int64_t group_id(const char *path) {
+        return strtoll(path + strlen(GROUP_PREFIX), NULL, 10);
+}
+
+/* One change, as a line of text or of JSON. Every JSON record has every key, null where the
+ * event has no such value (iommuctl(1), JSON OUTPUT): viable, num_vfs and rules belong to
+ * one event each. */
+struct event {
+        const char *event;
+        const char *device; /* an address */
+        int64_t group;      /* negative: none */
+        const char *from, *to;
+        bool viable;
+        int64_t num_vfs, rules;
+        const char *owner, *reason;
+        char **devices;
+};
+
+static int print_json(const struct event *e) {
+        _cleanup_(json_object_putp) json_object *o = json_document_new();
+
+        if (!o)
+                return log_oom();
+        json_object_object_add(o, "event", json_object_new_string(e->event));
+        json_object_object_add(o, "device", json_string_or_null(e->device));
+        json_object_object_add(o, "group", e->group >= 0 ? json_object_new_int64(e->group) : NULL);
+        json_object_object_add(o, "from", json_string_or_null(e->from));
+        json_object_object_add(o, "to", json_string_or_null(e->to));
+        json_object_object_add(o, "viable",
+                               streq(e->event, "viability-changed")
+                                       ? json_object_new_boolean(e->viable)
+                                       : NULL);
+        json_object_object_add(o, "num_vfs",
+                               streq(e->event, "vfs-changed") ? json_object_new_int64(e->num_vfs)
+                                                              : NULL);
+        json_object_object_add(o, "rules",
+                               streq(e->event, "policy-reloaded") ? json_object_new_int64(e->rules)
+                                                                  : NULL);
+        json_object_object_add(o, "owner", json_string_or_null(e->owner));
+        json_object_object_add(o, "devices", json_strv(e->devices));
+        json_object_object_add(o, "reason", json_string_or_null(e->reason));
+        return json_print_line(o);
+}
+
+static int print_text(const struct event *e) {
+        const char *from = e->from ?: "none", *to = e->to ?: "none";
+
+        if (streq(e->event, "device-added") && e->group < 0)
+                printf("device %s added (no group, driver %s)\n", e->device, to);
+        else if (streq(e->event, "device-added"))
+                printf("device %s added (group %" PRIi64 ", driver %s)\n", e->device, e->group,
+                       to);
+        else if (streq(e->event, "device-removed"))
+                printf("device %s removed\n", e->device);
+        else if (streq(e->event, "group-added") || streq(e->event, "group-removed"))
+                printf("group %" PRIi64 " %s\n", e->group, e->event + strlen("group-"));
+        else if (streq(e->event, "driver-changed"))
+                printf("device %s driver %s -> %s\n", e->device, from, to);
+        else if (streq(e->event, "owner-changed"))
+                printf("group %" PRIi64 " owner %s -> %s\n", e->group, from, to);
+        else if (streq(e->event, "viability-changed"))
+                printf("group %" PRIi64 " %s\n", e->group, e->viable ? "viable" : "not viable");
+        else if (streq(e->event, "vfs-changed"))
+                printf("device %s VFs %" PRIi64 "\n", e->device, e->num_vfs);
+        else if (streq(e->event, "policy-reloaded"))
+                printf("policy reloaded (%" PRIi64 " rules)\n", e->rules);
+        else if (streq(e->event, "ownership-lost")) {
+                printf("group %" PRIi64 " lost by %s (%s):", e->group, e->owner, e->reason);
+                for (char **d = e->devices; d && *d; d++)
+                        printf(" %s", *d);
+                putchar('\n');
+        }
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+static int print_event(struct event e) {
+        return arg_json ? print_json(&e) : print_text(&e);
+}
+
+#define EVENT(name, ...) print_event((struct event){.event = (name), __VA_ARGS__})
+
+/* What a{sv} of a device or group says, into @o; other properties are skipped. */
+static int read_properties(sd_bus_message *m, struct object *o) {
+        const char *name, *s;
+        int b, r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                if (streq(name, "Driver") || streq(name, "Owner")) {
+                        char **field = streq(name, "Driver") ? &o->driver : &o->owner;
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r < 0)
+                                return r;
+                        free(*field);
+                        *field = *s ? strdup(s) : NULL;
+                        if (*s && !*field)
+                                return -ENOMEM;
+                } else if (streq(name, "SriovNumVfs"))
+                        r = sd_bus_message_read(m, "v", "u", &o->num_vfs);
+                else if (streq(name, "IommuGroup"))
+                        r = sd_bus_message_read(m, "v", "i", &o->group);
+                else if (streq(name, "Viable")) {
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        o->viable = b;
+                } else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* a{sa{sv}} of one object: the properties of its device or group interface. */
+static int read_interfaces(sd_bus_message *m, struct object *o) {
+        const char *interface;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+                r = sd_bus_message_read(m, "s", &interface);
+                if (r >= 0)
+                        r = streq(interface, "org.iommud1.Device") ||
+                                            streq(interface, "org.iommud1.Group")
+                                    ? read_properties(m, o)
+                                    : sd_bus_message_skip(m, "a{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct monitor *mon = userdata;
+        char buf[IOM_ADDRESS_STRING_MAX];
+        const char *path;
+        struct object *o;
+        int r;
+
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0 || (!is_device(path) && !is_group(path)))
+                return 0;
+        o = add_object(mon, path);
+        if (!o)
+                return log_oom();
+        r = read_interfaces(m, o);
+        if (r < 0)
+                return 0;
+        if (is_group(path))
+                return EVENT("group-added", .group = group_id(path));
+        return EVENT("device-added", .device = device_address(path, buf), .group = o->group,
+                     .to = o->driver);
+}
+
+static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct monitor *mon = userdata;
+        char buf[IOM_ADDRESS_STRING_MAX];
+        const char *path;
+        struct object *o;
+        int64_t group;
+
+        if (sd_bus_message_read(m, "o", &path) < 0 || (!is_device(path) && !is_group(path)))
+                return 0;
+        o = find_object(mon, path);
+        group = o && is_device(path) ? o->group : is_group(path) ? group_id(path) : -1;
+        if (o)
+                drop_object(mon, o);
+        if (is_group(path))
+                return EVENT("group-removed", .group = group);
+        return EVENT("device-removed", .device = device_address(path, buf), .group = group);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct monitor *mon = userdata;
+        const char *path = sd_bus_message_get_path(m), *interface;
+        char buf[IOM_ADDRESS_STRING_MAX];
+        struct object *o, now = {};
+        int r;
+
+        if (!path || (!is_device(path) && !is_group(path)))
+                return 0;
+        o = find_object(mon, path);
+        if (!o || sd_bus_message_read(m, "s", &interface) < 0)
+                return 0;
+        /* Start from what was known: a property the signal leaves out did not change. */
+        now = (struct object){.driver = o->driver ? strdup(o->driver) : NULL,
+                              .owner = o->owner ? strdup(o->owner) : NULL,
+                              .num_vfs = o->num_vfs,
+                              .group = o->group,
+                              .viable = o->viable};
+        r = read_properties(m, &now);
+        if (r >= 0 && is_device(path)) {
+                device_address(path, buf);
+                if (!streq_ptr(o->driver, now.driver))
+                        r = EVENT("driver-changed", .device = buf, .group = o->group,
+                                  .from = o->driver, .to = now.driver);
+                if (r >= 0 && o->num_vfs != now.num_vfs)
+                        r = EVENT("vfs-changed", .device = buf, .group = o->group,
+                                  .num_vfs = now.num_vfs);
+        } else if (r >= 0) {
+                if (!streq_ptr(o->owner, now.owner))
+                        r = EVENT("owner-changed", .group = group_id(path), .from = o->owner,
+                                  .to = now.owner);
+                if (r >= 0 && o->viable != now.viable)
+                        r = EVENT("viability-changed", .group = group_id(path),
+                                  .viable = now.viable);
+        }
+        now.path = TAKE_PTR(o->path);
+        object_done(o);
+        *o = now;
+        return r == -ENOMEM || r == -EIO ? r : 0;
+}
+
+static int on_ownership_lost(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **devices = NULL;
+        const char *owner, *reason;
+        uint32_t group;
+
+        if (sd_bus_message_read(m, "su", &owner, &group) < 0 ||
+            sd_bus_message_read_strv(m, &devices) < 0 || sd_bus_message_read(m, "s", &reason) < 0)
+                return 0;
+        return EVENT("ownership-lost", .group = group, .owner = owner, .devices = devices,
+                     .reason = reason);
+}
+
+static int on_policy_reloaded(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint32_t rules;
+
+        if (sd_bus_message_read(m, "u", &rules) < 0)
+                return 0;
+        return EVENT("policy-reloaded", .group = -1, .rules = rules);
+}
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct monitor *mon = userdata;
+        const char *name, *old, *new;
+
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || !streq(name, BUS_NAME) ||
+            *new)
+                return 0;
+        fprintf(stderr, "iommuctl: monitor: iommud left the bus; no more changes to show\n");
+        mon->failure = -ESHUTDOWN;
+        return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), 0);
+}
+
+/* Reads every device and group once: the state changes are told against. */
+static int load_objects(sd_bus *bus, struct monitor *mon) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects", &error, &reply, "");
+        if (r < 0)
+                return bus_error("monitor", &error, r);
+        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+                struct object *o;
+
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r < 0)
+                        break;
+                if (!is_device(path) && !is_group(path)) {
+                        r = sd_bus_message_skip(reply, "a{sa{sv}}");
+                } else {
+                        o = add_object(mon, path);
+                        r = o ? read_interfaces(reply, o) : -ENOMEM;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: monitor: cannot read iommud's objects: %s\n",
+                        strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int add_matches(sd_bus *bus, struct monitor *mon) {
+        static const struct {
+                const char *interface, *member;
+                sd_bus_message_handler_t handler;
+        } signals[] = {
+                {"org.freedesktop.DBus.ObjectManager", "InterfacesAdded", on_interfaces_added},
+                {"org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_interfaces_removed},
+                {"org.freedesktop.DBus.Properties", "PropertiesChanged", on_properties_changed},
+                {"org.iommud1.Manager", "OwnershipLost", on_ownership_lost},
+                {"org.iommud1.Manager", "PolicyReloaded", on_policy_reloaded},
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                r = sd_bus_match_signal(bus, NULL, BUS_NAME, NULL, signals[i].interface,
+                                        signals[i].member, signals[i].handler, mon);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_add_match(bus, NULL,
+                                "type='signal',sender='org.freedesktop.DBus',"
+                                "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                "arg0='" BUS_NAME "'",
+                                on_name_owner_changed, mon);
+}
+
+int verb_monitor(int argc, char *argv[]) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        struct monitor mon = {};
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        r = sd_event_default(&event);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: monitor: cannot set up its event loop: %s\n",
+                        strerror(-r));
+                return r;
+        }
+        r = iommuctl_bus_open(&bus);
+        if (r >= 0)
+                r = add_matches(bus, &mon);
+        if (r < 0)
+                return bus_error("monitor", NULL, r);
+        r = load_objects(bus, &mon);
+        if (r < 0)
+                goto finish; /* said why */
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        /* Losing the bus is losing the daemon too. */
+        if (r >= 0)
+                r = sd_bus_set_exit_on_disconnect(bus, true);
+        if (r >= 0)
+                r = sd_event_loop(event);
+        if (r > 0 && !mon.failure) { /* sd_bus_set_exit_on_disconnect's exit code */
+                fprintf(stderr, "iommuctl: monitor: lost the system bus\n");
+                mon.failure = -ECONNRESET;
+        }
+        if (r < 0 && !mon.failure)
+                fprintf(stderr, "iommuctl: monitor: %s\n", strerror(-r));
+finish:
+        for (size_t i = 0; i < mon.n_objects; i++)
+                object_done(&mon.objects[i]);
+        free(mon.objects);
+        return mon.failure ?: r < 0 ? r : 0;
+}
