@@ -290,6 +290,26 @@ class HostCase(unittest.TestCase):
                 self.assertNotEqual(result.returncode, 0)
                 self.assertIn(message, result.stderr)
 
+    def restart_with_journal(self, text):
+        """Stops the daemon, writes its journal, starts it again."""
+        self.harness.daemon.close()
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            f.write(text)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+
+    def restart_owned(self, owner, devices):
+        """Restarts the daemon with @devices (of groups of their own) on vfio-pci in the
+        testbed and their groups claimed by @owner in the journal, as after an assign."""
+        for device in devices:
+            if device.driver:
+                self.testbed.unbind(device.devpath)
+            self.testbed.bind(device.devpath, 'vfio-pci')
+        self.restart_with_journal(json.dumps({
+            'version': 1, 'intents': [],
+            'claims': [{'group': d.group, 'owner': owner,
+                        'devices': [{'address': d.address, 'host_driver': d.driver}]}
+                       for d in devices]}))
+
 
 def host_main(case, argv, preload=False):
     """main() of a test program: `PROGRAM tests/hosts/NAME`, TAP on stdout."""

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from harness import BUS_NAME, Daemon, Harness, HostCase, host_main
+from harness import BUS_NAME, Harness, HostCase, host_main
 
 EXIT_REFUSED = 1
 
@@ -60,13 +60,6 @@ class ChangeTest(HostCase):
                 return f.read()
         except FileNotFoundError:
             return None
-
-    def restart_with_journal(self, text):
-        """Stops the daemon, writes its journal, starts it again."""
-        self.harness.daemon.close()
-        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
-            f.write(text)
-        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
 
     def refused(self, args, error, mention):
         before = (self.overrides(), self.journal())

@@ -16,7 +16,7 @@ import sys
 from gi.repository import Gio
 
 from bus_client import Client
-from harness import BUS_NAME, Daemon, HostCase, host_main, object_path, wait_for
+from harness import BUS_NAME, HostCase, host_main, object_path, wait_for
 from testbed import free_address, pci_record as record
 NEW_DRIVER = 'e1000e'
 
@@ -32,6 +32,11 @@ class Signals:
             BUS_NAME, None, None, None, None, Gio.DBusSignalFlags.NONE,
             lambda conn, sender, path, iface, member, params: self.seen.append(
                 (path, iface, member, params.unpack())))
+        # GDBus sends the match without waiting; the bus answers calls in order, so once it
+        # answered this one the match is in force.
+        self.client.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                   'org.freedesktop.DBus', 'GetId', None, None,
+                                   Gio.DBusCallFlags.NONE, -1, None)
 
     def wait(self, member, path=None, where=lambda args: True):
         """The arguments of the first @member signal (about object @path) seen for which
@@ -180,17 +185,7 @@ class HotplugTest(HostCase):
                       for g in sorted(self.host.groups)
                       if len(self.host.members(g)) == 1
                       and not self.host.members(g)[0].is_bridge][-2:]
-        self.harness.daemon.close()
-        for device in (lost, kept):
-            if device.driver:
-                self.testbed.unbind(device.devpath)
-            self.testbed.bind(device.devpath, 'vfio-pci')
-        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
-            json.dump({'version': 1, 'intents': [],
-                       'claims': [{'group': d.group, 'owner': 'vm1',
-                                   'devices': [{'address': d.address, 'host_driver': d.driver}]}
-                                  for d in (lost, kept)]}, f)
-        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+        self.restart_owned('vm1', [lost, kept])
         self.assertEqual(self.listed(lost.address)['group'], lost.group)
         groups = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
         self.assertEqual((groups[lost.group]['owner'], groups[kept.group]['owner']),

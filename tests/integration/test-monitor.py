@@ -8,14 +8,13 @@ daemon going away with status 1 and a message. Usage: test-monitor.py tests/host
 host with a single-endpoint group bound to a driver)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from harness import Daemon, HostCase, build_path, host_main, plain_env, wait_for
+from harness import HostCase, build_path, host_main, plain_env, wait_for
 from json_schema import DOCUMENTS, check
 from testbed import free_address, pci_record as record
 
@@ -128,16 +127,7 @@ class MonitorTest(HostCase):
         device = next(d for d in self.host.devices
                       if d.group is not None and len(self.host.members(d.group)) == 1
                       and not d.is_bridge)
-        self.harness.daemon.close()
-        if device.driver:
-            self.testbed.unbind(device.devpath)
-        self.testbed.bind(device.devpath, 'vfio-pci')
-        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
-            json.dump({'version': 1, 'intents': [],
-                       'claims': [{'group': device.group, 'owner': 'vm1',
-                                   'devices': [{'address': device.address,
-                                                'host_driver': device.driver}]}]}, f)
-        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+        self.restart_owned('vm1', [device])
         monitor = self.monitor('--json')
         text = self.monitor()
 
