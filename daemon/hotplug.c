@@ -198,7 +198,8 @@ struct apply {
         size_t n_groups;
         struct iom_address *gone; /* devices that went (and may have come back) */
         size_t n_gone;
-        struct iom_device **added; /* new devices, for the autobind rules */
+        struct iom_device **classify; /* new devices and new drivers, for the autobind rules */
+        size_t n_classify;
         size_t n_added;
         struct iom_address *pfs; /* physical functions whose VFs came or went */
         size_t n_pfs;
@@ -210,7 +211,7 @@ static void apply_done(struct apply *a) {
                 free(a->groups[i].owner);
         free(a->groups);
         free(a->gone);
-        free(a->added);
+        free(a->classify);
         free(a->pfs);
 }
 
@@ -268,9 +269,9 @@ static int remove_device(struct manager *m, struct apply *a, const struct iom_ad
         r = add_address(&a->gone, &a->n_gone, addr);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < a->n_added; i++)
-                if (a->added[i] == d)
-                        a->added[i] = NULL;
+        for (size_t i = 0; i < a->n_classify; i++)
+                if (a->classify[i] == d)
+                        a->classify[i] = NULL;
         /* sd-bus asks the object for its interfaces: announce it while it still answers. */
         (void) sd_bus_emit_object_removed(m->bus, path);
         iom_device_free(iom_inventory_take_device(m->inventory, addr));
@@ -294,6 +295,13 @@ static bool parent_known(struct manager *m, const struct iom_device *d) {
         if (iom_address_parse(name, &parent, NULL) < 0)
                 return true;
         return iom_inventory_find_device(m->inventory, &parent);
+}
+
+static int classify(struct apply *a, struct iom_device *d) {
+        if (GREEDY_REALLOC(a->classify, a->n_classify + 1) < 0)
+                return -ENOMEM;
+        a->classify[a->n_classify++] = d;
+        return 0;
 }
 
 /* Puts the device @e read into the model, its group too when the group is new to it. */
@@ -331,11 +339,9 @@ static int add_device(struct manager *m, struct hotplug *h, struct apply *a, str
         r = iom_inventory_insert_device(m->inventory, TAKE_PTR(e->device));
         if (r < 0)
                 return r;
-        if (GREEDY_REALLOC(a->added, a->n_added + 1) < 0)
-                return -ENOMEM;
-        a->added[a->n_added++] = d;
+        a->n_added++;
         (void) sd_bus_emit_object_added(m->bus, path);
-        return 0;
+        return classify(a, d);
 }
 
 /* The same device as @was, read again: what can change without a remove and an add. */
@@ -345,14 +351,13 @@ static bool same_device(const struct iom_device *was, const struct iom_device *d
                was->is_vf == d->is_vf;
 }
 
-static void update_device(struct manager *m, struct apply *a, struct iom_device *was,
-                          struct iom_device *d) {
-        bool changed = !streq_ptr(was->driver, d->driver) ||
-                       !streq_ptr(was->driver_override, d->driver_override) ||
-                       was->sriov_num_vfs != d->sriov_num_vfs;
+static int update_device(struct manager *m, struct apply *a, struct iom_device *was,
+                         struct iom_device *d) {
+        bool new_driver = !streq_ptr(was->driver, d->driver);
 
-        if (!changed)
-                return;
+        if (!new_driver && streq_ptr(was->driver_override, d->driver_override) &&
+            was->sriov_num_vfs == d->sriov_num_vfs)
+                return 0;
         free(was->driver);
         was->driver = TAKE_PTR(d->driver);
         free(was->driver_override);
@@ -361,6 +366,8 @@ static void update_device(struct manager *m, struct apply *a, struct iom_device 
         if (was->group)
                 (void) touch_group(m, a, was->group->id);
         bus_device_emit_changed(m, &was->address);
+        /* A driver that bound by itself (a probe racing the autobind) meets the rules again. */
+        return new_driver ? classify(a, was) : 0;
 }
 
 static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, struct entry *e) {
@@ -385,8 +392,7 @@ static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, st
                 return 0;
         if (!was)
                 return add_device(m, h, a, e);
-        update_device(m, a, was, e->device);
-        return 0;
+        return update_device(m, a, was, e->device);
 }
 
 /* Viability, groups that emptied, and the signals of every group the batch touched. */
@@ -553,9 +559,9 @@ static void batch_done(void *userdata) {
                 hotplug_refresh(m, &a.pfs[i]);
         /* A device that appears is classified at once: the autobind rules, then the changes a
          * held device kept from finishing, which may be free to run now. */
-        for (size_t i = 0; i < a.n_added; i++)
-                if (a.added[i])
-                        manager_autobind_device(m, a.added[i]);
+        for (size_t i = 0; i < a.n_classify; i++)
+                if (a.classify[i])
+                        manager_autobind_device(m, a.classify[i]);
         binder_retry_intents(m);
         if (a.rescan)
                 manager_request_rescan(m, false);
