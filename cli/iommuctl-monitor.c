@@ -16,6 +16,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "iom-bus-ranges.h"
 #include "iommuctl.h"
 #include "json-print.h"
 #include "macro.h"
@@ -179,45 +180,36 @@ static int print_event(struct event e) {
 
 #define EVENT(name, ...) print_event((struct event){.event = (name), __VA_ARGS__})
 
-/* What a{sv} of a device or group says, into @o; other properties are skipped. */
-static int read_properties(sd_bus_message *m, struct object *o) {
-        const char *name, *s;
+/* One property of a device or group, into @userdata (a struct object); the properties the
+ * monitor does not follow are skipped. */
+static int read_property(sd_bus_message *m, const char *name, void *userdata) {
+        struct object *o = userdata;
+        const char *s;
         int b, r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
+        if (streq(name, "Driver") || streq(name, "Owner")) {
+                char **field = streq(name, "Driver") ? &o->driver : &o->owner;
+                r = sd_bus_message_read(m, "v", "s", &s);
                 if (r < 0)
                         return r;
-                if (streq(name, "Driver") || streq(name, "Owner")) {
-                        char **field = streq(name, "Driver") ? &o->driver : &o->owner;
-                        r = sd_bus_message_read(m, "v", "s", &s);
-                        if (r < 0)
-                                return r;
-                        free(*field);
-                        *field = *s ? strdup(s) : NULL;
-                        if (*s && !*field)
-                                return -ENOMEM;
-                } else if (streq(name, "SriovNumVfs"))
-                        r = sd_bus_message_read(m, "v", "u", &o->num_vfs);
-                else if (streq(name, "IommuGroup"))
-                        r = sd_bus_message_read(m, "v", "i", &o->group);
-                else if (streq(name, "Viable")) {
-                        r = sd_bus_message_read(m, "v", "b", &b);
-                        o->viable = b;
-                } else
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+                free(*field);
+                *field = *s ? strdup(s) : NULL;
+                return *s && !*field ? -ENOMEM : 0;
         }
-        if (r < 0)
+        if (streq(name, "SriovNumVfs"))
+                return sd_bus_message_read(m, "v", "u", &o->num_vfs);
+        if (streq(name, "IommuGroup"))
+                return sd_bus_message_read(m, "v", "i", &o->group);
+        if (streq(name, "Viable")) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                o->viable = b;
                 return r;
-        return sd_bus_message_exit_container(m);
+        }
+        return sd_bus_message_skip(m, "v");
+}
+
+static int read_properties(sd_bus_message *m, struct object *o) {
+        return iom_bus_read_dict(m, read_property, o);
 }
 
 /* a{sa{sv}} of one object: the properties of its device or group interface. */
