@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # SR-IOV on a real kernel: VFs of QEMU's NVMe appear and vanish under a running iommud, each in a
-# group of its own; one is assigned to a guest and released back to no driver.
+# group of its own; one is assigned to a guest and released back to no driver; assigned again,
+# it is destroyed under its owner, which closes the ownership.
+import json
 import os
 
 from checks import check_listing, driver_of, listed_devices
@@ -30,8 +32,10 @@ def run(vm):
         listing = vm.iommuctl_json("list")
         check_listing(vm, listing)
         groups = {g["id"]: g for g in listing["groups"]}
-        vm.check(mine[pf]["sriov"] == {"total_vfs": 2, "num_vfs": 2},
-                 f"the PF {pf} shows sriov {mine[pf]['sriov']}")
+        # The VFs' uevents make iommud read their PF again.
+        vm.wait_for(f"the PF {pf} to show 2 VFs (it shows {mine[pf]['sriov']})",
+                    lambda: listed_devices(vm)[pf]["sriov"] == {"total_vfs": 2, "num_vfs": 2},
+                    FOLLOW_TIMEOUT)
         for vf in vfs:
                 group = groups[mine[vf]["group"]]
                 vm.check(mine[vf]["physfn"] == pf, f"{vf} names physfn {mine[vf]['physfn']}")
@@ -51,8 +55,19 @@ def run(vm):
                 override = f.read().strip()
         vm.check(override == "(null)", f"release left driver_override '{override}' on {vf}")
 
-        # Disabling the VFs removes them, from the kernel and then from iommud.
+        # Disabling the VFs removes them, from the kernel and then from iommud; the one a guest
+        # owns again loses its owner, and the journal its claim.
+        vm.run(["iommuctl", "assign", GUEST, vf])
         vm.run(f"echo 0 > {base}/sriov_numvfs")
         vm.wait_for(f"iommud to drop the removed VFs {vfs}",
                     lambda: not any(v in listed_devices(vm) for v in vfs), FOLLOW_TIMEOUT)
         check_listing(vm, vm.iommuctl_json("list"))
+        vm.wait_for(f"the journal to drop {GUEST}'s claim on group {group}",
+                    lambda: all(c["group"] != group for c in
+                                json.load(open("/run/iommud/state.json"))["claims"]),
+                    FOLLOW_TIMEOUT)
+        log = vm.service_log("iommud")
+        vm.check(f"IOMMU group {group} of '{GUEST}' lost {vf}" in log,
+                 f"iommud's log does not tell the lost ownership of {vf}:\n{log}")
+        vm.wait_for(f"the PF {pf} to show 0 VFs",
+                    lambda: listed_devices(vm)[pf]["sriov"]["num_vfs"] == 0, FOLLOW_TIMEOUT)
