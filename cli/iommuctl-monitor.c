@@ -127,10 +127,9 @@ static int print_json(const struct event *e) {
         json_object_object_add(o, "group", e->group >= 0 ? json_object_new_int64(e->group) : NULL);
         json_object_object_add(o, "from", json_string_or_null(e->from));
         json_object_object_add(o, "to", json_string_or_null(e->to));
-        json_object_object_add(o, "viable",
-                               streq(e->event, "viability-changed")
-                                       ? json_object_new_boolean(e->viable)
-                                       : NULL);
+        json_object_object_add(
+                o, "viable",
+                streq(e->event, "viability-changed") ? json_object_new_boolean(e->viable) : NULL);
         json_object_object_add(o, "num_vfs",
                                streq(e->event, "vfs-changed") ? json_object_new_int64(e->num_vfs)
                                                               : NULL);
@@ -149,8 +148,7 @@ static int print_text(const struct event *e) {
         if (streq(e->event, "device-added") && e->group < 0)
                 printf("device %s added (no group, driver %s)\n", e->device, to);
         else if (streq(e->event, "device-added"))
-                printf("device %s added (group %" PRIi64 ", driver %s)\n", e->device, e->group,
-                       to);
+                printf("device %s added (group %" PRIi64 ", driver %s)\n", e->device, e->group, to);
         else if (streq(e->event, "device-removed"))
                 printf("device %s removed\n", e->device);
         else if (streq(e->event, "group-added") || streq(e->event, "group-removed"))
@@ -342,8 +340,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         struct monitor *mon = userdata;
         const char *name, *old, *new;
 
-        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || !streq(name, BUS_NAME) ||
-            *new)
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || !streq(name, BUS_NAME) || *new)
                 return 0;
         fprintf(stderr, "iommuctl: monitor: iommud left the bus; no more changes to show\n");
         mon->failure = -ESHUTDOWN;

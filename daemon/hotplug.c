@@ -376,8 +376,9 @@ static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, st
         int r;
 
         if (e->error < 0) {
-                log_warning_errno(e->error, "Failed to read %s after its uevent, rescanning the "
-                                            "host: %m",
+                log_warning_errno(e->error,
+                                  "Failed to read %s after its uevent, rescanning the "
+                                  "host: %m",
                                   iom_address_format(&e->address, buf));
                 a->rescan = true;
                 return 0;
@@ -592,7 +593,8 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
         struct udev_device *d;
 
         while ((d = udev_monitor_receive_device(h->monitor))) {
-                const char *action = udev_device_get_action(d), *syspath = udev_device_get_syspath(d);
+                const char *action = udev_device_get_action(d),
+                           *syspath = udev_device_get_syspath(d);
                 const char *sysname = udev_device_get_sysname(d);
                 struct iom_address a;
 

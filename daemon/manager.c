@@ -151,8 +151,7 @@ static void report_lost_claim(struct manager *m, const struct iom_claim *c,
         for (size_t k = 0; k < c->n_devices; k++) {
                 char a[IOM_ADDRESS_STRING_MAX], *joined;
 
-                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone),
-                             compare_address))
+                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
                         continue;
                 iom_address_format(&c->devices[k].address, a);
                 if (r >= 0)

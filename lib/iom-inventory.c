@@ -155,7 +155,8 @@ int iom_inventory_insert_group(struct iom_inventory *inv, struct iom_group *g) {
         if (GREEDY_REALLOC(inv->groups, inv->n_groups + 1) < 0)
                 return -ENOMEM;
         at = lower_bound(&g->id, (void *const *) inv->groups, inv->n_groups, id_compare_key);
-        memmove(inv->groups + at + 1, inv->groups + at, (inv->n_groups - at) * sizeof(*inv->groups));
+        memmove(inv->groups + at + 1, inv->groups + at,
+                (inv->n_groups - at) * sizeof(*inv->groups));
         inv->groups[at] = TAKE_PTR(owned);
         inv->n_groups++;
         return 0;
