@@ -248,7 +248,76 @@ static void test_add(void) {
         ASSERT_EQ(inv->n_groups, 1);
 }
 
+static struct iom_device *new_device(const char *address, int group) {
+        struct iom_device *d = calloc(1, sizeof(*d));
+
+        if (!d)
+                abort(); /* test setup */
+        d->address = fixture_address(address);
+        d->iommu_group = group;
+        return d;
+}
+
+/* Hot-plug changes a linked inventory in place: it stays sorted, linked and searchable. */
+static void test_insert_take(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv =
+                fixture_inventory(parts, ELEMENTSOF(parts));
+        struct iom_device *d;
+        struct iom_group *g;
+        char buf[128];
+
+        /* A device in a new group: the group first, then the device, each in its place. */
+        ASSERT_EQ(iom_inventory_insert_group(inv, iom_group_new(4)), 0);
+        ASSERT_EQ(inv->n_groups, 3);
+        ASSERT_EQ(inv->groups[1]->id, 4);
+        d = new_device("0000:02:00.0", 4);
+        ASSERT_EQ(iom_inventory_insert_device(inv, d), 0);
+        ASSERT_EQ(inv->n_devices, 6);
+        for (size_t i = 1; i < inv->n_devices; i++)
+                ASSERT_TRUE(iom_address_compare(&inv->devices[i - 1]->address,
+                                                &inv->devices[i]->address) < 0);
+        ASSERT_TRUE(iom_inventory_find_device(inv, &d->address) == d);
+        ASSERT_TRUE(d->group == iom_inventory_find_group(inv, 4) && d->group->n_devices == 1);
+
+        /* A second member joins its group in address order; first and last places work. */
+        ASSERT_EQ(iom_inventory_insert_device(inv, new_device("0000:00:00.0", 7)), 0);
+        ASSERT_EQ(iom_inventory_insert_device(inv, new_device("0000:ff:1f.7", -1)), 0);
+        members(iom_inventory_find_group(inv, 7), buf, sizeof(buf));
+        ASSERT_STREQ(buf, "0000:00:00.0 0000:00:1c.0 0000:03:00.0");
+        ASSERT_STREQ(iom_address_format(&inv->devices[0]->address, buf), "0000:00:00.0");
+        ASSERT_STREQ(iom_address_format(&inv->devices[inv->n_devices - 1]->address, buf),
+                     "0000:ff:1f.7");
+
+        /* Refused: an address or id already there, a group the inventory lacks. */
+        ASSERT_EQ(iom_inventory_insert_device(inv, new_device("0000:02:00.0", 4)), -EEXIST);
+        ASSERT_EQ(iom_inventory_insert_device(inv, new_device("0000:05:00.0", 9)), -ENOENT);
+        ASSERT_EQ(iom_inventory_insert_group(inv, iom_group_new(7)), -EEXIST);
+        ASSERT_EQ(iom_inventory_insert_device(NULL, new_device("0000:05:00.0", -1)), -EINVAL);
+        ASSERT_EQ(iom_inventory_insert_group(inv, NULL), -EINVAL);
+        ASSERT_EQ(inv->n_devices, 8);
+        ASSERT_EQ(inv->n_groups, 3);
+
+        /* Taking a device takes it out of its group; a group goes only once empty. */
+        ASSERT_TRUE(iom_inventory_take_group(inv, 4) == NULL);
+        d = iom_inventory_take_device(inv, &(struct iom_address){.bus = 2});
+        ASSERT_TRUE(d && d->group == NULL);
+        iom_device_free(d);
+        ASSERT_TRUE(iom_inventory_find_group(inv, 4)->n_devices == 0);
+        g = iom_inventory_take_group(inv, 4);
+        ASSERT_TRUE(g && g->id == 4);
+        iom_group_free(g);
+        ASSERT_TRUE(iom_inventory_find_group(inv, 4) == NULL);
+        iom_device_free(iom_inventory_take_device(inv, &inv->devices[0]->address));
+        members(iom_inventory_find_group(inv, 7), buf, sizeof(buf));
+        ASSERT_STREQ(buf, "0000:00:1c.0 0000:03:00.0");
+        ASSERT_TRUE(iom_inventory_take_device(inv, &(struct iom_address){.bus = 2}) == NULL);
+        ASSERT_EQ(inv->n_devices, 6);
+        for (size_t i = 0; i < inv->n_devices; i++)
+                ASSERT_TRUE(iom_inventory_find_device(inv, &inv->devices[i]->address) ==
+                            inv->devices[i]);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_scan_bridge), IOM_TEST(test_scan_viability),
               IOM_TEST(test_scan_sysfs_variants), IOM_TEST(test_scan_without_groups),
               IOM_TEST(test_find_every), IOM_TEST(test_find), IOM_TEST(test_link),
-              IOM_TEST(test_add))
+              IOM_TEST(test_add), IOM_TEST(test_insert_take))
