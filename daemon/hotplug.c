@@ -532,6 +532,16 @@ static void batch_unlink(struct hotplug *h, struct batch *b) {
                 }
 }
 
+/* After a batch: a rescan that waited for the running batches starts once they are done, and
+ * otherwise the devices that waited for this batch are read. */
+static void next_reads(struct manager *m) {
+        if (m->rescan_again && !m->rescan_running && !hotplug_busy(m)) {
+                m->rescan_again = false;
+                manager_request_rescan(m, false);
+        }
+        dispatch(m);
+}
+
 static void batch_done(void *userdata) {
         _cleanup_(apply_done) struct apply a = {};
         struct batch *b = userdata;
@@ -545,7 +555,7 @@ static void batch_done(void *userdata) {
                  * moved. Read them again. */
                 requeue(h, b);
                 batch_free(b);
-                dispatch(m);
+                next_reads(m);
                 return;
         }
         r = apply_batch(m, b, &a);
@@ -566,11 +576,7 @@ static void batch_done(void *userdata) {
         binder_retry_intents(m);
         if (a.rescan)
                 manager_request_rescan(m, false);
-        else if (m->rescan_again && !hotplug_busy(m)) {
-                m->rescan_again = false;
-                manager_request_rescan(m, false);
-        }
-        dispatch(m);
+        next_reads(m);
 }
 
 void hotplug_refresh(struct manager *m, const struct iom_address *a) {

@@ -42,6 +42,7 @@ static void rescan_begin(struct manager *m) {
                 free(scan);
                 m->rescan_running = false;
                 log_warning_errno(r, "Failed to start a rescan, keeping what we knew: %m");
+                hotplug_resume(m);
         }
 }
 
