@@ -173,6 +173,11 @@ class HotplugTest(HostCase):
         self.assertIn('org.iommud1.Device', signals.wait('InterfacesRemoved', path)[1])
         signals.wait('InterfacesRemoved', gpath)
 
+    def single_endpoints(self):
+        """The endpoints alone in their groups, in group order."""
+        return [self.host.members(g)[0] for g in sorted(self.host.groups)
+                if len(self.host.members(g)) == 1 and not self.host.members(g)[0].is_bridge]
+
     def journal(self):
         with open(self.harness.daemon.journal, encoding='utf-8') as f:
             return json.load(f)
@@ -181,10 +186,7 @@ class HotplugTest(HostCase):
         """Two groups of one endpoint each, on vfio-pci, owned by vm1 (from the journal): one
         endpoint leaves the host; its claim closes, the other stays, and when it comes back it
         has no owner."""
-        lost, kept = [next(d for d in self.host.devices if d.group == g)
-                      for g in sorted(self.host.groups)
-                      if len(self.host.members(g)) == 1
-                      and not self.host.members(g)[0].is_bridge][-2:]
+        lost, kept = self.single_endpoints()[-2:]
         self.restart_owned('vm1', [lost, kept])
         self.assertEqual(self.listed(lost.address)['group'], lost.group)
         groups = {g['id']: g for g in self.harness.iommuctl_json('list')['groups']}
@@ -213,7 +215,13 @@ class HotplugTest(HostCase):
 
     def test_unknown_parent_rescans(self):
         """A device below a bridge whose own uevent never came: the model cannot place it, so
-        the host is rescanned (and it says so), which finds both."""
+        the host is rescanned (and it says so), which finds both. The rescan also notices an
+        owned device whose removal was never announced, and closes its claim."""
+        owned = self.single_endpoints()[-1]
+        self.restart_owned('vm1', [owned])
+        signals = self.signals()
+        self.testbed.remove_device(owned.devpath, announce=False)
+
         bridge = free_address(self.host)
         child = free_address(self.host, bus=0x3e)
         group_id = max(self.host.groups) + 1
@@ -233,6 +241,10 @@ class HotplugTest(HostCase):
                               f'{child} and its bridge {bridge} to appear')
         self.assertIn(f'{child} appeared below a PCI device iommud does not know: rescanning',
                       self.harness.daemon.errors())
+        self.assertEqual(signals.wait('OwnershipLost'), ('vm1', owned.group, [owned.address],
+                                                         'removed'))
+        self.assertEqual(self.journal()['claims'], [])
+        self.assertIsNone(self.listed(owned.address))
 
 
 if __name__ == '__main__':

@@ -150,10 +150,11 @@ class Testbed:
         self.umockdev.add_from_string(record)
         return record.split('\n', 1)[0].removeprefix('P: ')
 
-    def remove_device(self, devpath):
+    def remove_device(self, devpath, announce=True):
         """Unplugs a device: it leaves enumeration, its group (an emptied group goes) and its
         driver, then gets its 'remove' uevent (which umockdev can only send while the
-        directory exists), then its directory goes."""
+        directory exists; none when not @announce, as when the kernel's uevent was lost), then
+        its directory goes."""
         address = os.path.basename(devpath)
         group = os.path.realpath(f'{self.sys}{devpath}/iommu_group')
         os.unlink(f'{self.sys}/bus/pci/devices/{address}')
@@ -163,7 +164,8 @@ class Testbed:
             os.unlink(f'{group}/devices/{address}')
             if not os.listdir(f'{group}/devices'):
                 shutil.rmtree(group)
-        self.uevent(devpath, 'remove')
+        if announce:
+            self.uevent(devpath, 'remove')
         shutil.rmtree(self.sys + devpath)
 
     def uevent(self, devpath, action):
