@@ -14,6 +14,7 @@ import sys
 from bus_client import SPACE, Client
 from harness import HostCase, host_main
 from json_schema import DOCUMENTS, VERSION, check, names
+from monitor import Monitor
 
 PAGE = 4096
 POLICY_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'policy')
@@ -93,6 +94,14 @@ class JsonSchemaTest(HostCase):
         self.assertEqual(shown['mappings'],
                          [{'iova': 0x100000, 'size': PAGE, 'target': 0x900000, 'prot': 'rw'}])
         self.document('space translate', 'space', 'translate', space_id, '0x100010')
+
+    def test_monitor(self):
+        monitor = Monitor(self, '--json')
+        self.addCleanup(monitor.stop)
+        for line in monitor.lines:
+            self.assertEqual(check(DOCUMENTS['monitor'], json.loads(line)), [], line)
+        self.assertEqual(json.loads(monitor.lines[0])['event'], 'policy-reloaded')
+        self.assertEqual(monitor.stop()[0], 0)
 
     def test_manual_names_every_key(self):
         section = json_output_section(os.environ['IOMMUCTL_MAN'])
