@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Work off the event loop: a task runs on a thread of its own, then its completion runs on
- * the loop. The binder's jobs, the rescans and Explain's in-use scans share it. */
+ * the loop. The binder's jobs, the rescans, hot-plug's device reads and Explain's in-use scans
+ * share it. */
 #pragma once
 
 #include <stdbool.h>
