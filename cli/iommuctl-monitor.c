@@ -6,6 +6,7 @@
  * driver and VF count and each group's owner and viability (from GetManagedObjects at start,
  * then from the signals), and prints what differs. The matches are added before that first
  * read, so nothing falls between the two. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -103,11 +104,41 @@ static int64_t group_id(const char *path) {
         return strtoll(path + strlen(GROUP_PREFIX), NULL, 10);
 }
 
+enum event_kind {
+        EVENT_DEVICE_ADDED,
+        EVENT_DEVICE_REMOVED,
+        EVENT_GROUP_ADDED,
+        EVENT_GROUP_REMOVED,
+        EVENT_DRIVER_CHANGED,
+        EVENT_OWNER_CHANGED,
+        EVENT_VIABILITY_CHANGED,
+        EVENT_VFS_CHANGED,
+        EVENT_POLICY_RELOADED,
+        EVENT_OWNERSHIP_LOST,
+        _EVENT_KIND_MAX,
+        _EVENT_KIND_INVALID = -EINVAL,
+};
+
+/* The "event" of a JSON record (iommuctl(1), JSON OUTPUT). */
+static const char *const event_kind_table[_EVENT_KIND_MAX] = {
+        [EVENT_DEVICE_ADDED] = "device-added",
+        [EVENT_DEVICE_REMOVED] = "device-removed",
+        [EVENT_GROUP_ADDED] = "group-added",
+        [EVENT_GROUP_REMOVED] = "group-removed",
+        [EVENT_DRIVER_CHANGED] = "driver-changed",
+        [EVENT_OWNER_CHANGED] = "owner-changed",
+        [EVENT_VIABILITY_CHANGED] = "viability-changed",
+        [EVENT_VFS_CHANGED] = "vfs-changed",
+        [EVENT_POLICY_RELOADED] = "policy-reloaded",
+        [EVENT_OWNERSHIP_LOST] = "ownership-lost",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(event_kind, enum event_kind, static);
+
 /* One change, as a line of text or of JSON. Every JSON record has every key, null where the
- * event has no such value (iommuctl(1), JSON OUTPUT): viable, num_vfs and rules belong to
- * one event each. */
+ * event has no such value: viable, num_vfs and rules belong to one kind each. */
 struct event {
-        const char *event;
+        enum event_kind kind;
         const char *device; /* an address */
         int64_t group;      /* negative: none */
         const char *from, *to;
@@ -122,20 +153,20 @@ static int print_json(const struct event *e) {
 
         if (!o)
                 return log_oom();
-        json_object_object_add(o, "event", json_object_new_string(e->event));
+        json_object_object_add(o, "event", json_object_new_string(event_kind_to_string(e->kind)));
         json_object_object_add(o, "device", json_string_or_null(e->device));
         json_object_object_add(o, "group", e->group >= 0 ? json_object_new_int64(e->group) : NULL);
         json_object_object_add(o, "from", json_string_or_null(e->from));
         json_object_object_add(o, "to", json_string_or_null(e->to));
         json_object_object_add(
                 o, "viable",
-                streq(e->event, "viability-changed") ? json_object_new_boolean(e->viable) : NULL);
+                e->kind == EVENT_VIABILITY_CHANGED ? json_object_new_boolean(e->viable) : NULL);
         json_object_object_add(o, "num_vfs",
-                               streq(e->event, "vfs-changed") ? json_object_new_int64(e->num_vfs)
-                                                              : NULL);
+                               e->kind == EVENT_VFS_CHANGED ? json_object_new_int64(e->num_vfs)
+                                                            : NULL);
         json_object_object_add(o, "rules",
-                               streq(e->event, "policy-reloaded") ? json_object_new_int64(e->rules)
-                                                                  : NULL);
+                               e->kind == EVENT_POLICY_RELOADED ? json_object_new_int64(e->rules)
+                                                                : NULL);
         json_object_object_add(o, "owner", json_string_or_null(e->owner));
         json_object_object_add(o, "devices", json_strv(e->devices));
         json_object_object_add(o, "reason", json_string_or_null(e->reason));
@@ -145,29 +176,45 @@ static int print_json(const struct event *e) {
 static int print_text(const struct event *e) {
         const char *from = e->from ?: "none", *to = e->to ?: "none";
 
-        if (streq(e->event, "device-added") && e->group < 0)
-                printf("device %s added (no group, driver %s)\n", e->device, to);
-        else if (streq(e->event, "device-added"))
-                printf("device %s added (group %" PRIi64 ", driver %s)\n", e->device, e->group, to);
-        else if (streq(e->event, "device-removed"))
+        switch (e->kind) {
+        case EVENT_DEVICE_ADDED:
+                if (e->group < 0)
+                        printf("device %s added (no group, driver %s)\n", e->device, to);
+                else
+                        printf("device %s added (group %" PRIi64 ", driver %s)\n", e->device,
+                               e->group, to);
+                break;
+        case EVENT_DEVICE_REMOVED:
                 printf("device %s removed\n", e->device);
-        else if (streq(e->event, "group-added") || streq(e->event, "group-removed"))
-                printf("group %" PRIi64 " %s\n", e->group, e->event + strlen("group-"));
-        else if (streq(e->event, "driver-changed"))
+                break;
+        case EVENT_GROUP_ADDED:
+        case EVENT_GROUP_REMOVED:
+                printf("group %" PRIi64 " %s\n", e->group,
+                       e->kind == EVENT_GROUP_ADDED ? "added" : "removed");
+                break;
+        case EVENT_DRIVER_CHANGED:
                 printf("device %s driver %s -> %s\n", e->device, from, to);
-        else if (streq(e->event, "owner-changed"))
+                break;
+        case EVENT_OWNER_CHANGED:
                 printf("group %" PRIi64 " owner %s -> %s\n", e->group, from, to);
-        else if (streq(e->event, "viability-changed"))
+                break;
+        case EVENT_VIABILITY_CHANGED:
                 printf("group %" PRIi64 " %s\n", e->group, e->viable ? "viable" : "not viable");
-        else if (streq(e->event, "vfs-changed"))
+                break;
+        case EVENT_VFS_CHANGED:
                 printf("device %s VFs %" PRIi64 "\n", e->device, e->num_vfs);
-        else if (streq(e->event, "policy-reloaded"))
+                break;
+        case EVENT_POLICY_RELOADED:
                 printf("policy reloaded (%" PRIi64 " rules)\n", e->rules);
-        else if (streq(e->event, "ownership-lost")) {
+                break;
+        case EVENT_OWNERSHIP_LOST:
                 printf("group %" PRIi64 " lost by %s (%s):", e->group, e->owner, e->reason);
                 for (char **d = e->devices; d && *d; d++)
                         printf(" %s", *d);
                 putchar('\n');
+                break;
+        default:
+                assert(!"an event kind without its line");
         }
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
@@ -176,7 +223,7 @@ static int print_event(struct event e) {
         return arg_json ? print_json(&e) : print_text(&e);
 }
 
-#define EVENT(name, ...) print_event((struct event){.event = (name), __VA_ARGS__})
+#define EVENT(name, ...) print_event((struct event){.kind = (name), __VA_ARGS__})
 
 /* One property of a device or group, into @userdata (a struct object); the properties the
  * monitor does not follow are skipped. */
@@ -252,8 +299,8 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return 0;
         if (is_group(path))
-                return EVENT("group-added", .group = group_id(path));
-        return EVENT("device-added", .device = device_address(path, buf), .group = o->group,
+                return EVENT(EVENT_GROUP_ADDED, .group = group_id(path));
+        return EVENT(EVENT_DEVICE_ADDED, .device = device_address(path, buf), .group = o->group,
                      .to = o->driver);
 }
 
@@ -271,8 +318,8 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
         if (o)
                 drop_object(mon, o);
         if (is_group(path))
-                return EVENT("group-removed", .group = group);
-        return EVENT("device-removed", .device = device_address(path, buf), .group = group);
+                return EVENT(EVENT_GROUP_REMOVED, .group = group);
+        return EVENT(EVENT_DEVICE_REMOVED, .device = device_address(path, buf), .group = group);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -297,17 +344,17 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         if (r >= 0 && is_device(path)) {
                 device_address(path, buf);
                 if (!streq_ptr(o->driver, now.driver))
-                        r = EVENT("driver-changed", .device = buf, .group = o->group,
+                        r = EVENT(EVENT_DRIVER_CHANGED, .device = buf, .group = o->group,
                                   .from = o->driver, .to = now.driver);
                 if (r >= 0 && o->num_vfs != now.num_vfs)
-                        r = EVENT("vfs-changed", .device = buf, .group = o->group,
+                        r = EVENT(EVENT_VFS_CHANGED, .device = buf, .group = o->group,
                                   .num_vfs = now.num_vfs);
         } else if (r >= 0) {
                 if (!streq_ptr(o->owner, now.owner))
-                        r = EVENT("owner-changed", .group = group_id(path), .from = o->owner,
+                        r = EVENT(EVENT_OWNER_CHANGED, .group = group_id(path), .from = o->owner,
                                   .to = now.owner);
                 if (r >= 0 && o->viable != now.viable)
-                        r = EVENT("viability-changed", .group = group_id(path),
+                        r = EVENT(EVENT_VIABILITY_CHANGED, .group = group_id(path),
                                   .viable = now.viable);
         }
         now.path = TAKE_PTR(o->path);
@@ -324,7 +371,7 @@ static int on_ownership_lost(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (sd_bus_message_read(m, "su", &owner, &group) < 0 ||
             sd_bus_message_read_strv(m, &devices) < 0 || sd_bus_message_read(m, "s", &reason) < 0)
                 return 0;
-        return EVENT("ownership-lost", .group = group, .owner = owner, .devices = devices,
+        return EVENT(EVENT_OWNERSHIP_LOST, .group = group, .owner = owner, .devices = devices,
                      .reason = reason);
 }
 
@@ -333,7 +380,7 @@ static int on_policy_reloaded(sd_bus_message *m, void *userdata, sd_bus_error *e
 
         if (sd_bus_message_read(m, "u", &rules) < 0)
                 return 0;
-        return EVENT("policy-reloaded", .group = -1, .rules = rules);
+        return EVENT(EVENT_POLICY_RELOADED, .group = -1, .rules = rules);
 }
 
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -12,6 +12,7 @@
 #include "binder.h"
 #include "export.h"
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "libvirt.h"
 #include "log.h"
 #include "manager.h"
@@ -139,39 +140,36 @@ static int compare_address(const void *x, const void *y) {
 static void report_lost_claim(struct manager *m, const struct iom_claim *c,
                               const struct iom_address *gone, size_t n_gone) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        _cleanup_(iom_strv_done) struct iom_strv lost = {};
         _cleanup_free_ char *list = NULL;
         int r;
 
+        for (size_t k = 0; k < c->n_devices; k++) {
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
+                        continue;
+                if (iom_strv_push_copy(&lost, iom_address_format(&c->devices[k].address, a)) < 0)
+                        return (void) log_oom();
+        }
+        list = iom_strv_join(lost.v, ", ");
+        if (!list)
+                return (void) log_oom();
+        log_warning("IOMMU group %u of '%s' lost %s (removed from the host): its ownership is "
+                    "closed; the device is not given back if it returns.",
+                    c->group, IOM_ESCAPE(c->owner), list);
         r = sd_bus_message_new_signal(m->bus, &signal, IOMMUD_PATH, "org.iommud1.Manager",
                                       "OwnershipLost");
         if (r >= 0)
                 r = sd_bus_message_append(signal, "su", c->owner, c->group);
         if (r >= 0)
-                r = sd_bus_message_open_container(signal, 'a', "s");
-        for (size_t k = 0; k < c->n_devices; k++) {
-                char a[IOM_ADDRESS_STRING_MAX], *joined;
-
-                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
-                        continue;
-                iom_address_format(&c->devices[k].address, a);
-                if (r >= 0)
-                        r = sd_bus_message_append(signal, "s", a);
-                if (asprintf(&joined, "%s%s%s", strempty(list), list ? ", " : "", a) < 0)
-                        return (void) log_oom();
-                free(list);
-                list = joined;
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(signal);
+                r = sd_bus_message_append_strv(signal, lost.v);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "s", "removed");
         if (r >= 0)
                 r = sd_bus_send(m->bus, signal, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to send OwnershipLost, ignoring: %m");
-        log_warning("IOMMU group %u of '%s' lost %s (removed from the host): its ownership is "
-                    "closed; the device is not given back if it returns.",
-                    c->group, IOM_ESCAPE(c->owner), strempty(list));
 }
 
 void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone) {
