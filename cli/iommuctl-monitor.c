@@ -257,29 +257,23 @@ static int read_properties(sd_bus_message *m, struct object *o) {
         return iom_bus_read_dict(m, read_property, o);
 }
 
-/* a{sa{sv}} of one object: the properties of its device or group interface. */
-static int read_interfaces(sd_bus_message *m, struct object *o) {
+/* One entry of a{sa{sv}}: an interface and its properties, read when it is a device's or a
+ * group's. */
+static int read_interface(sd_bus_message *m, void *userdata) {
         const char *interface;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+        r = sd_bus_message_read(m, "s", &interface);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
-                r = sd_bus_message_read(m, "s", &interface);
-                if (r >= 0)
-                        r = streq(interface, "org.iommud1.Device") ||
-                                            streq(interface, "org.iommud1.Group")
-                                    ? read_properties(m, o)
-                                    : sd_bus_message_skip(m, "a{sv}");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        if (streq(interface, "org.iommud1.Device") || streq(interface, "org.iommud1.Group"))
+                return read_properties(m, userdata);
+        return sd_bus_message_skip(m, "a{sv}");
+}
+
+/* a{sa{sv}} of one object, into @o. */
+static int read_interfaces(sd_bus_message *m, struct object *o) {
+        return iom_bus_read_entries(m, "sa{sv}", read_interface, o);
 }
 
 static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -394,33 +388,34 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), 0);
 }
 
+/* One entry of GetManagedObjects' answer: a device or a group is kept, anything else
+ * skipped. */
+static int read_object(sd_bus_message *m, void *userdata) {
+        struct monitor *mon = userdata;
+        const char *path;
+        struct object *o;
+        int r;
+
+        r = sd_bus_message_read(m, "o", &path);
+        if (r < 0)
+                return r;
+        if (!is_device(path) && !is_group(path))
+                return sd_bus_message_skip(m, "a{sa{sv}}");
+        o = add_object(mon, path);
+        return o ? read_interfaces(m, o) : -ENOMEM;
+}
+
 /* Reads every device and group once: the state changes are told against. */
 static int load_objects(sd_bus *bus, struct monitor *mon) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *path;
         int r;
 
         r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
                                "GetManagedObjects", &error, &reply, "");
         if (r < 0)
                 return bus_error("monitor", &error, r);
-        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
-                struct object *o;
-
-                r = sd_bus_message_read(reply, "o", &path);
-                if (r < 0)
-                        break;
-                if (!is_device(path) && !is_group(path)) {
-                        r = sd_bus_message_skip(reply, "a{sa{sv}}");
-                } else {
-                        o = add_object(mon, path);
-                        r = o ? read_interfaces(reply, o) : -ENOMEM;
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
+        r = iom_bus_read_entries(reply, "oa{sa{sv}}", read_object, mon);
         if (r < 0) {
                 fprintf(stderr, "iommuctl: monitor: cannot read iommud's objects: %s\n",
                         strerror(-r));
