@@ -22,6 +22,7 @@
 #include <libudev.h>
 
 #include "binder.h"
+#include "export.h"
 #include "iom-pci.h"
 #include "log.h"
 #include "manager.h"
@@ -455,6 +456,8 @@ static int apply_batch(struct manager *m, struct batch *b, struct apply *a) {
         if (n_devices != m->inventory->n_devices || n_groups != m->inventory->n_groups)
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
                                                       "DeviceCount", "GroupCount", NULL);
+        /* Debounced: a burst of batches writes the files once or twice. */
+        manager_exports_changed(m);
         return 0;
 }
 
