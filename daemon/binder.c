@@ -270,6 +270,26 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
         return 1; /* the reply comes when the job is done */
 }
 
+/* Whether @j moves (or, not planned yet, names) the device at @a. */
+static bool job_has_device(const struct job *j, const struct iom_address *a) {
+        struct iom_address named;
+
+        for (size_t i = 0; j->plan && i < j->plan->n_steps; i++)
+                if (iom_address_equal(&j->plan->steps[i].address, a))
+                        return true;
+        for (char **d = j->request.devices; !j->plan && d && *d; d++)
+                if (iom_address_parse(*d, &named, NULL) >= 0 && iom_address_equal(&named, a))
+                        return true;
+        return false;
+}
+
+bool binder_device_busy(struct manager *m, const struct iom_address *a) {
+        for (struct job *j = m->jobs; j; j = j->next)
+                if (job_has_device(j, a))
+                        return true;
+        return false;
+}
+
 bool binder_group_busy(struct manager *m, unsigned group) {
         for (struct job *j = m->jobs; j; j = j->next)
                 if ((j->plan && iom_plan_has_group(j->plan, group)) ||

@@ -41,8 +41,9 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
 int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message *message,
                   sd_bus_error *error);
 
-/* Whether a job, running or waiting, holds @group. */
+/* Whether a job, running or waiting, holds @group; moves (or names) the device at @a. */
 bool binder_group_busy(struct manager *m, unsigned group);
+bool binder_device_busy(struct manager *m, const struct iom_address *a);
 
 /* Queues a recovery for every intent left in the journal whose group no job holds: called
  * when the host changed (a held device was let go, say). */

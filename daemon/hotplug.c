@@ -42,6 +42,7 @@ struct entry {
         char *syspath;
         bool removed; /* a "remove" came since it was last read: it went, maybe came back */
         bool gone;    /* the last event was "remove": not read, the device is gone */
+        bool uevent;  /* the kernel announced it (not only a job's re-read) */
 
         /* What the task read: the device (NULL when gone) and its group's sysfs facts. */
         struct iom_device *device;
@@ -112,7 +113,7 @@ static struct entry *find_pending(struct hotplug *h, const struct iom_address *a
 
 /* Adds an event for the device at @syspath to the pending list. */
 static int queue_event(struct hotplug *h, const struct iom_address *a, const char *syspath,
-                       bool remove) {
+                       bool remove, bool uevent) {
         struct entry *e = find_pending(h, a);
 
         if (!e) {
@@ -126,6 +127,7 @@ static int queue_event(struct hotplug *h, const struct iom_address *a, const cha
         }
         e->removed = e->removed || remove;
         e->gone = remove;
+        e->uevent = e->uevent || uevent;
         return 0;
 }
 
@@ -204,6 +206,7 @@ struct apply {
         size_t n_added;
         struct iom_address *pfs; /* physical functions whose VFs came or went */
         size_t n_pfs;
+        bool uevent; /* the kernel announced a change (not only a job's re-read) */
         bool rescan; /* an event the model could not place */
 };
 
@@ -439,6 +442,7 @@ static int apply_batch(struct manager *m, struct batch *b, struct apply *a) {
         int r;
 
         for (size_t i = 0; i < b->n_entries; i++) {
+                a->uevent = a->uevent || b->entries[i].uevent;
                 r = apply_entry(m, h, a, &b->entries[i]);
                 if (r < 0)
                         return r;
@@ -509,6 +513,7 @@ static void requeue(struct hotplug *h, struct batch *b) {
 
                 if (later) {
                         later->removed = later->removed || e->removed;
+                        later->uevent = later->uevent || e->uevent;
                         entry_done(e);
                         continue;
                 }
@@ -572,11 +577,13 @@ static void batch_done(void *userdata) {
         for (size_t i = 0; i < a.n_pfs; i++)
                 hotplug_refresh(m, &a.pfs[i]);
         /* A device that appears is classified at once: the autobind rules, then the changes a
-         * held device kept from finishing, which may be free to run now. */
+         * held device kept from finishing, which may be free to run now. Only after a uevent:
+         * a job's own re-read that finds what it left must not retry it forever. */
         for (size_t i = 0; i < a.n_classify; i++)
                 if (a.classify[i])
                         manager_autobind_device(m, a.classify[i]);
-        binder_retry_intents(m);
+        if (a.uevent)
+                binder_retry_intents(m);
         if (a.rescan)
                 manager_request_rescan(m, false);
         next_reads(m);
@@ -587,7 +594,7 @@ void hotplug_refresh(struct manager *m, const struct iom_address *a) {
 
         if (!m->hotplug || !d || !d->syspath)
                 return;
-        if (queue_event(m->hotplug, a, d->syspath, false) < 0)
+        if (queue_event(m->hotplug, a, d->syspath, false, false) < 0)
                 return (void) log_oom();
         dispatch(m);
 }
@@ -609,7 +616,7 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
                 log_debug("uevent: %s %s", action ?: "?", sysname ?: "?");
                 if (action && syspath && sysname && iom_address_parse(sysname, &a, NULL) >= 0 &&
-                    queue_event(h, &a, syspath, streq(action, "remove")) < 0) {
+                    queue_event(h, &a, syspath, streq(action, "remove"), true) < 0) {
                         udev_device_unref(d);
                         log_oom();
                         manager_request_rescan(m, true);

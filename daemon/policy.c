@@ -182,7 +182,7 @@ void manager_autobind_device(struct manager *m, const struct iom_device *d) {
         char a[IOM_ADDRESS_STRING_MAX];
 
         if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
-            (d->group && (d->group->owner || binder_group_busy(m, d->group->id))))
+            (d->group && d->group->owner) || binder_device_busy(m, &d->address))
                 return;
         iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
         rule = iom_policy_autobind(m->policy, &subject);

@@ -18,7 +18,7 @@ int manager_load_policy(struct manager *m, char **ret_error);
 int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_error);
 
 /* Queues a move to vfio-pci for every device an autobind rule matches that is elsewhere and
- * whose group nobody owns and no job holds: at start and after a rescan, as driverctl does;
+ * whose group nobody owns and no job moves yet: at start and after a rescan, as driverctl does;
  * for one device when it appears. */
 void manager_autobind(struct manager *m);
 void manager_autobind_device(struct manager *m, const struct iom_device *d);
