@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* iommuctl assign, release, rebind: ask the daemon to move groups, print the plan it ran. */
+/* iommuctl assign, release, rebind: ask the daemon to move groups, print the plan it ran;
+ * iommuctl sriov: set a PF's number of VFs, print the sysfs writes it made. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <systemd/sd-bus.h>
@@ -215,4 +218,88 @@ int verb_rebind(int argc, char *argv[]) {
         if (sd_bus_message_append(call, "ss", argv[1], argv[2]) < 0)
                 return log_oom();
         return send_change(bus, call, "rebind");
+}
+
+/* SetVFs' reply, a(ss), as {"version", "dry_run", "writes": [{"path", "value"}]} or a table. */
+static int print_writes(sd_bus_message *reply) {
+        static const char *const headers[] = {"ATTRIBUTE", "VALUE"};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(table_freep) struct table *t = NULL;
+        json_object *writes = NULL;
+        const char *path, *value;
+        size_t n = 0;
+        int r;
+
+        if (arg_json) {
+                o = json_document_new();
+                writes = json_object_new_array();
+                if (!o || !writes) {
+                        json_object_put(writes);
+                        return -ENOMEM;
+                }
+                json_object_object_add(o, "dry_run", json_object_new_boolean(arg_dry_run));
+                json_object_object_add(o, "writes", writes);
+        } else if (!(t = table_new(ELEMENTSOF(headers), headers)))
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(reply, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(ss)", &path, &value)) > 0) {
+                _cleanup_free_ char *full = NULL;
+
+                n++;
+                if (asprintf(&full, "/sys/bus/pci/devices/%s", path) < 0)
+                        return -ENOMEM;
+                if (writes) {
+                        json_object *row = json_object_new_object();
+                        json_object_object_add(row, "path", json_object_new_string(full));
+                        json_object_object_add(row, "value", json_object_new_string(value));
+                        json_object_array_add(writes, row);
+                } else if ((r = table_add_row(t, (const char *[]){full, value}, NULL)) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (o)
+                return json_print(o);
+        if (n == 0) {
+                printf("%s\n", arg_dry_run ? "Dry run: nothing would be written, the PF has "
+                                             "that many VFs already."
+                                           : "Nothing written: the PF has that many VFs already.");
+                return 0;
+        }
+        printf("%s\n", arg_dry_run ? "Dry run: nothing was changed. The writes it would make:"
+                                   : "Written, in this order:");
+        return table_print(t, stdout);
+}
+
+int verb_sriov(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        unsigned long n;
+        char *end;
+        int r;
+
+        if (arg_force)
+                return usage_error("sriov: --force does not apply: a PF whose VFs are owned is "
+                                   "never changed");
+        errno = 0;
+        n = strtoul(argv[2], &end, 10);
+        if (!isdigit((unsigned char) argv[2][0]) || *end || errno != 0 || n > UINT32_MAX)
+                return usage_error("sriov: '%s' is not a number of VFs (0, 1, 2, ...)", argv[2]);
+        r = new_call(&bus, &call, "sriov", "SetVFs");
+        if (r < 0)
+                return r;
+        if (sd_bus_message_append(call, "su", argv[1], (uint32_t) n) < 0 ||
+            append_options(call) < 0)
+                return log_oom();
+        r = sd_bus_call(bus, call, CHANGE_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                return bus_error("sriov", &error, r);
+        r = print_writes(reply);
+        if (r < 0)
+                fprintf(stderr, "iommuctl: sriov was done, but its writes cannot be printed: %s\n",
+                        strerror(-r));
+        return r;
 }

@@ -99,6 +99,7 @@ static const struct verb verbs[] = {
         {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
         {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
+        {"sriov", 3, 3, verb_sriov, "sriov DEVICE N"},
         {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
         {"policy", 2, INT_MAX, verb_policy, "policy check [FILE...] | policy reload | policy show"},
         {"space", 2, 5, verb_space, "space list | space show ID | space translate ID IOVA [ACCESS]"},
@@ -116,6 +117,7 @@ static void help(void) {
                "  assign GUEST DEVICE...     Give the devices' IOMMU groups to a guest\n"
                "  release GUEST [DEVICE...]  Return a guest's groups to their host drivers\n"
                "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n"
+               "  sriov DEVICE N             Give an SR-IOV PF N virtual functions\n"
                "  explain DEVICE             May --guest own DEVICE, and every reason\n"
                "  policy reload              Make the daemon read its policy again\n"
                "  policy show                The policy in force, rule by rule, with sources\n"

@@ -52,6 +52,7 @@ int verb_show(int argc, char *argv[]);
 int verb_assign(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
 int verb_rebind(int argc, char *argv[]);
+int verb_sriov(int argc, char *argv[]);
 int verb_policy(int argc, char *argv[]);
 int verb_explain(int argc, char *argv[]);
 int verb_space(int argc, char *argv[]);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "binder-group.h"
+#include "binder-sriov.h"
 #include "binder.h"
 #include "bus-error.h"
 #include "export.h"
@@ -27,6 +28,11 @@ struct job {
         sd_bus_message *message;
         struct iom_plan *plan; /* set when the job starts */
         bool running;
+        /* SR-IOV: the PF, and its VFs an autobind rule gives to vfio-pci (set when the job
+         * starts, as the plan); the writes made, attribute and value in pairs. */
+        struct iom_address sriov_pf;
+        char **vfio_vfs;
+        char **writes;
 
         /* Written by the thread, read by the loop after the join. */
         int result;
@@ -49,6 +55,8 @@ static struct job *job_free(struct job *j) {
         binder_request_done(&j->request);
         sd_bus_message_unref(j->message);
         iom_plan_free(j->plan);
+        strv_free(j->vfio_vfs);
+        strv_free(j->writes);
         free(j->error_message);
         free(j);
         return NULL;
@@ -63,6 +71,8 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
                         *ret = iom_plan_free(*ret);
                 return r;
         }
+        if (req->sriov)
+                return binder_sriov_plan(m, req->devices[0], req->vfs, ret, NULL, ret_error);
         switch (req->op) {
         case IOM_PLAN_ASSIGN: {
                 int r = iom_plan_assign(m->inventory, req->owner, req->devices, ret, ret_error);
@@ -104,12 +114,28 @@ static void job_work(void *userdata) {
         if (job->request.recover)
                 job->result =
                         binder_group_recover(job->manager, job->request.group, &job->error_message);
+        else if (job->request.sriov)
+                job->result = binder_sriov_run(&job->sriov_pf, job->request.vfs, job->vfio_vfs,
+                                               job->request.dry_run, &job->writes,
+                                               &job->error_message);
         else
                 job->result = binder_group_run_plan(job->manager, job->plan, job->request.force,
                                                     job->request.dry_run, &job->error_message);
 }
 
 static void job_done(void *userdata);
+
+/* SetVFs' answer, a(ss): each sysfs attribute written (below /sys/bus/pci/devices), its value. */
+static int bus_append_writes(sd_bus_message *reply, char *const *writes) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (char *const *w = writes; r >= 0 && w && w[0] && w[1]; w += 2)
+                r = sd_bus_message_append(reply, "(ss)", w[0], w[1]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
 
 static void job_reply(struct job *job) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -132,7 +158,8 @@ static void job_reply(struct job *job) {
         }
         r = sd_bus_message_new_method_return(job->message, &reply);
         if (r >= 0)
-                r = bus_append_plan(reply, job->plan);
+                r = job->request.sriov ? bus_append_writes(reply, job->writes)
+                                       : bus_append_plan(reply, job->plan);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         if (r < 0)
@@ -164,6 +191,25 @@ static void job_fail(struct manager *m, struct job *job, int r, char *message) {
         job_free(job);
 }
 
+/* Plans @job against today's inventory; an SR-IOV job also learns which of the VFs it makes
+ * the policy gives to vfio-pci. */
+static int job_plan(struct manager *m, struct job *job, struct iom_plan **ret, char **ret_error) {
+        const struct iom_device *pf;
+        int r;
+
+        if (!job->request.sriov || job->request.recover)
+                return binder_plan(m, &job->request, ret, ret_error);
+        r = binder_sriov_plan(m, job->request.devices[0], job->request.vfs, ret, &pf, ret_error);
+        if (r < 0)
+                return r;
+        job->sriov_pf = pf->address;
+        job->vfio_vfs = strv_free(job->vfio_vfs);
+        r = manager_sriov_vfio_vfs(m, pf, job->request.vfs, &job->vfio_vfs);
+        if (r < 0)
+                *ret = iom_plan_free(*ret);
+        return r;
+}
+
 /* Starts every waiting job whose groups are free, planning each against today's inventory. */
 static void jobs_dispatch(struct manager *m) {
         struct job *next;
@@ -176,7 +222,7 @@ static void jobs_dispatch(struct manager *m) {
                 next = job->next;
                 if (job->running)
                         continue;
-                r = binder_plan(m, &job->request, &plan, &why);
+                r = job_plan(m, job, &plan, &why);
                 if (r < 0) {
                         job_fail(m, job, r, why);
                         continue;
@@ -233,7 +279,8 @@ static void job_done(void *userdata) {
         struct manager *m = job->manager;
         bool changed = !job->request.dry_run;
 
-        if (job->result >= 0 && !job->request.recover && changed)
+        /* An SR-IOV job's VFs show in the rescan, which autobinds them. */
+        if (job->result >= 0 && !job->request.recover && !job->request.sriov && changed)
                 job_apply(m, job);
         else if (job->result < 0 && changed &&
                  !(job->result == -ENOENT && job->request.quiet_if_none)) {

@@ -26,6 +26,9 @@ struct binder_request {
         bool quiet_if_none;
         /* Only check, as the real run would (the in-use scan included), and reply the plan. */
         bool dry_run;
+        /* Instead: give the PF devices[0] @vfs VFs (SetVFs, a policy's sriov_numvfs). */
+        bool sriov;
+        unsigned vfs;
         /* Instead: put home the group of an intent the journal still holds. */
         bool recover;
         unsigned group;

@@ -142,9 +142,12 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         req->uuid = TAKE_PTR(options.uuid); /* freed with the request */
         if (r < 0)
                 return r;
-        if (req->uuid && req->op != IOM_PLAN_ASSIGN)
+        if (req->uuid && (req->op != IOM_PLAN_ASSIGN || req->sriov))
                 return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
                                          "Option 'uuid' goes with Assign only");
+        if (options.force && req->sriov)
+                return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
+                                         "Option 'force' does not go with SetVFs");
         r = manager_resolve_aliases(m, req->devices);
         if (r < 0)
                 return r;
@@ -202,6 +205,22 @@ static int method_rebind(sd_bus_message *message, void *userdata, sd_bus_error *
         r = sd_bus_message_read(message, "ss", &device, &driver);
         if (r >= 0 && (!(req.devices = calloc(2, sizeof(char *))) ||
                        !(req.devices[0] = strdup(device)) || !(req.driver = strdup(driver))))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = run_change(userdata, message, &req, error);
+        binder_request_done(&req);
+        return r;
+}
+
+/* SetVFs: (s device, u count, a{sv} options). */
+static int method_set_vfs(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct binder_request req = {.op = IOM_PLAN_REBIND, .sriov = true};
+        const char *device;
+        int r;
+
+        r = sd_bus_message_read(message, "su", &device, &req.vfs);
+        if (r >= 0 && (!(req.devices = calloc(2, sizeof(char *))) ||
+                       !(req.devices[0] = strdup(device))))
                 r = -ENOMEM;
         if (r >= 0)
                 r = run_change(userdata, message, &req, error);
@@ -575,6 +594,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateSpace", SD_BUS_ARGS("s", guest, "a{sv}", options),
                                 SD_BUS_RESULT("o", space), method_create_space,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetVFs", SD_BUS_ARGS("s", device, "u", count, "a{sv}", options),
+                                SD_BUS_RESULT("a(ss)", writes), method_set_vfs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
                                 SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_rebind,

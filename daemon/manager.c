@@ -351,6 +351,7 @@ int manager_start(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the worker threads: %m");
         manager_autobind(m);
+        manager_sriov_by_policy(m);
 
         /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS: tests use a private bus. */
         r = sd_bus_open_system(&m->bus);

@@ -11,6 +11,7 @@
 #include "iom-error.h"
 #include "iom-pci.h"
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -175,17 +176,38 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
         return 0;
 }
 
-void manager_autobind_device(struct manager *m, const struct iom_device *d) {
+/* Queues the policy's own change @req of @device, which nobody waits for; @allocated is NULL
+ * when what @req needed could not be allocated. */
+static int submit_for(struct manager *m, struct binder_request *req, const void *allocated,
+                      const char *device) {
+        req->devices = calloc(2, sizeof(char *));
+        if (!allocated || !req->devices || !(req->devices[0] = strdup(device))) {
+                binder_request_done(req);
+                return log_oom();
+        }
+        return binder_submit(m, req, NULL, NULL);
+}
+
+/* The rule @lookup finds for @d in the policy in force. */
+static const struct iom_policy_rule *device_rule(
+                struct manager *m, const struct iom_device *d,
+                const struct iom_policy_rule *(*lookup)(const struct iom_policy *p,
+                                                        const struct iom_policy_subject *s)) {
         struct iom_policy_subject subject;
         char dsn[IOM_DSN_STRING_MAX];
+
+        iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
+        return lookup(m->policy, &subject);
+}
+
+void manager_autobind_device(struct manager *m, const struct iom_device *d) {
         const struct iom_policy_rule *rule;
         char a[IOM_ADDRESS_STRING_MAX];
 
         if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
             (d->group && d->group->owner) || binder_device_busy(m, &d->address))
                 return;
-        iom_policy_subject_from_device(m->inventory, d, &subject, dsn);
-        rule = iom_policy_autobind(m->policy, &subject);
+        rule = device_rule(m, d, iom_policy_autobind);
         if (!rule)
                 return;
         iom_address_format(&d->address, a);
@@ -193,19 +215,69 @@ void manager_autobind_device(struct manager *m, const struct iom_device *d) {
                  rule->line, a);
         struct binder_request req = {
                 .op = IOM_PLAN_REBIND,
-                .devices = calloc(2, sizeof(char *)),
                 .driver = strdup(IOM_VFIO_DRIVER),
         };
-        if (!req.devices || !req.driver || !(req.devices[0] = strdup(a))) {
-                binder_request_done(&req);
-                return (void) log_oom();
-        }
-        (void) binder_submit(m, &req, NULL, NULL);
+        (void) submit_for(m, &req, req.driver, a);
 }
 
 void manager_autobind(struct manager *m) {
         for (size_t i = 0; i < m->inventory->n_devices; i++)
                 manager_autobind_device(m, m->inventory->devices[i]);
+}
+
+int manager_sriov_vfio_vfs(struct manager *m, const struct iom_device *pf, unsigned vfs,
+                           char ***ret) {
+        _cleanup_(iom_strv_done) struct iom_strv found = {};
+        struct iom_policy_subject subject;
+        char dsn[IOM_DSN_STRING_MAX];
+        int r;
+
+        iom_policy_subject_from_device(m->inventory, pf, &subject, dsn);
+        subject.physfn = &pf->address;
+        subject.device = pf->sriov_vf_device;
+        subject.dsn = NULL;
+        subject.group = -1;
+        subject.driver = subject.host_driver = NULL;
+        for (unsigned k = 0; k < vfs; k++) {
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (iom_device_vf_address(pf, k, &subject.address) < 0)
+                        break;
+                if (!iom_policy_autobind(m->policy, &subject))
+                        continue;
+                r = iom_strv_push_copy(&found, iom_address_format(&subject.address, a));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(found.v);
+        return 0;
+}
+
+void manager_sriov_by_policy(struct manager *m) {
+        for (size_t i = 0; i < m->inventory->n_devices; i++) {
+                const struct iom_device *d = m->inventory->devices[i];
+                const struct iom_policy_rule *rule;
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (!d->sriov || d->is_vf)
+                        continue;
+                rule = device_rule(m, d, iom_policy_sriov);
+                if (!rule || rule->sriov_numvfs == d->sriov_num_vfs)
+                        continue;
+                iom_address_format(&d->address, a);
+                if (rule->sriov_numvfs > d->sriov_total_vfs) {
+                        log_warning("Policy: rule '%s' (%s:%u) asks %u VFs of %s, which has at "
+                                    "most %u, ignoring.",
+                                    rule->id, rule->file, rule->line, rule->sriov_numvfs, a,
+                                    d->sriov_total_vfs);
+                        continue;
+                }
+                log_info("Policy: rule '%s' (%s:%u) gives %s %u VFs.", rule->id, rule->file,
+                         rule->line, a, rule->sriov_numvfs);
+                struct binder_request req = {.sriov = true, .vfs = rule->sriov_numvfs};
+                if (submit_for(m, &req, "", a) < 0)
+                        return;
+        }
 }
 
 int manager_resolve_aliases(struct manager *m, char **names) {

@@ -23,6 +23,16 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 void manager_autobind(struct manager *m);
 void manager_autobind_device(struct manager *m, const struct iom_device *d);
 
+/* The addresses (strv) of the VFs that @vfs VFs of @pf will have and that an autobind rule
+ * gives to vfio-pci, judged before they exist: by the PF (vfs_of), the address they will
+ * have, the PF's vendor and class and the VFs' device id (sriov_vf_device). */
+int manager_sriov_vfio_vfs(struct manager *m, const struct iom_device *pf, unsigned vfs,
+                           char ***ret);
+
+/* Queues, for every PF a rule's sriov_numvfs matches, a job that gives it that many VFs: at
+ * start only (iommud.policy(5)). */
+void manager_sriov_by_policy(struct manager *m);
+
 /* Replaces each of @names that is an alias of the policy by its address ("gpu" ->
  * "0000:01:00.0"), so aliases work wherever a device is named. */
 int manager_resolve_aliases(struct manager *m, char **names);

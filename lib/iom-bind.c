@@ -91,17 +91,26 @@ static int device_path(const struct iom_address *a, const char *attribute, char 
         return 0;
 }
 
+int iom_bind_write_attribute(const struct iom_address *a, const char *attribute,
+                             const char *value, uint64_t timeout_usec) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!a || !attribute || !*attribute || strchr(attribute, '/') || !value)
+                return -EINVAL;
+        if (device_path(a, attribute, &path) < 0)
+                return -ENOMEM;
+        return write_with_deadline(path, value, timeout_usec);
+}
+
 int iom_bind_set_override(const struct iom_address *a, const char *driver, uint64_t timeout_usec) {
-        _cleanup_free_ char *path = NULL, *value = NULL;
+        _cleanup_free_ char *value = NULL;
 
         if (!a || (driver && (!*driver || strchr(driver, '/') || strchr(driver, '\n'))))
                 return -EINVAL;
-        if (device_path(a, "driver_override", &path) < 0)
-                return -ENOMEM;
         /* Clearing takes "\n": a zero-byte write is refused by some kernels. */
         if (asprintf(&value, "%s\n", strempty(driver)) < 0)
                 return -ENOMEM;
-        return write_with_deadline(path, value, timeout_usec);
+        return iom_bind_write_attribute(a, "driver_override", value, timeout_usec);
 }
 
 int iom_bind_get_driver(const struct iom_address *a, char **ret) {

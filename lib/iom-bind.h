@@ -17,6 +17,10 @@
  * kernels refuse a zero-byte write. */
 int iom_bind_set_override(const struct iom_address *a, const char *driver, uint64_t timeout_usec);
 
+/* Writes @value to the device's sysfs @attribute ("sriov_numvfs"), as one write. */
+int iom_bind_write_attribute(const struct iom_address *a, const char *attribute,
+                             const char *value, uint64_t timeout_usec);
+
 /* The bound driver's name, or NULL when none. */
 int iom_bind_get_driver(const struct iom_address *a, char **ret);
 

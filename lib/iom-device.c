@@ -118,10 +118,39 @@ static void read_sriov(struct iom_device *d) {
                 d->sriov_total_vfs = (unsigned) v;
                 if (iom_sysfs_read_int64(d->syspath, "sriov_numvfs", &v) >= 0 && v >= 0)
                         d->sriov_num_vfs = (unsigned) v;
+                if (iom_sysfs_read_int64(d->syspath, "sriov_offset", &v) >= 0 && v >= 0 &&
+                    v <= UINT16_MAX)
+                        d->sriov_offset = (unsigned) v;
+                if (iom_sysfs_read_int64(d->syspath, "sriov_stride", &v) >= 0 && v >= 0 &&
+                    v <= UINT16_MAX)
+                        d->sriov_stride = (unsigned) v;
+                /* The kernel prints it as "%x" without a prefix. */
+                _cleanup_free_ char *vf_device = NULL;
+                if (iom_sysfs_read_string(d->syspath, "sriov_vf_device", &vf_device) >= 0)
+                        d->sriov_vf_device = (uint16_t) strtoul(vf_device, NULL, 16);
         }
         if (iom_sysfs_read_link_name(d->syspath, "physfn", &pf) >= 0 &&
             iom_address_parse(pf, &d->physfn, NULL) >= 0)
                 d->is_vf = true;
+}
+
+int iom_device_vf_address(const struct iom_device *d, unsigned k, struct iom_address *ret) {
+        unsigned rid;
+
+        if (!d || !ret || !d->sriov || k >= d->sriov_total_vfs)
+                return -EINVAL;
+        rid = (unsigned) d->address.bus << 8 | (unsigned) d->address.slot << 3 |
+              d->address.function;
+        rid += d->sriov_offset + k * d->sriov_stride;
+        if (rid > 0xffff)
+                return -ERANGE;
+        *ret = (struct iom_address){
+                .domain = d->address.domain,
+                .bus = (uint8_t) (rid >> 8),
+                .slot = (uint8_t) ((rid >> 3) & 0x1f),
+                .function = (uint8_t) (rid & 7),
+        };
+        return 0;
 }
 
 int iom_device_read_names(struct iom_device *d, struct iom_pci *pci) {

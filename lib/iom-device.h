@@ -36,6 +36,10 @@ struct iom_device {
 
         bool sriov; /* has the SR-IOV capability */
         unsigned sriov_total_vfs, sriov_num_vfs;
+        /* Where VF k sits: routing ID of the PF + offset + k * stride (PCIe SR-IOV 1.1, 3.3.9
+         * and 3.3.10); and the device id every VF has. */
+        unsigned sriov_offset, sriov_stride;
+        uint16_t sriov_vf_device;
         bool is_vf; /* has a physical function */
         struct iom_address physfn;
 
@@ -63,6 +67,10 @@ bool iom_device_is_bridge(const struct iom_device *d);
  * driver or one that manages DMA ownership itself (VFIO drivers, pci-stub, pcieport); NULL
  * when it does not block. */
 const char *iom_device_blocks_viability(const struct iom_device *d);
+
+/* The address VF @k of the PF @d will have (@k < its total VFs); -EINVAL for a device
+ * without SR-IOV, -ERANGE when the VF would fall past the last bus. */
+int iom_device_vf_address(const struct iom_device *d, unsigned k, struct iom_address *ret);
 
 /* Whether @driver is a VFIO driver (vfio-pci and its variant drivers). */
 bool iom_driver_is_vfio(const char *driver);

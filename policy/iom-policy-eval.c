@@ -80,33 +80,41 @@ bool iom_policy_rule_matches(const struct iom_policy_rule *r, const struct iom_p
         return rule_matches(&r->match, s);
 }
 
-/* The first allowing rule whose match holds for @s and that @has says yes to. */
-static const struct iom_policy_rule *first_allowing(const struct iom_policy *p,
-                                                    const struct iom_policy_subject *s,
-                                                    bool (*has)(const struct iom_policy_rule *r)) {
+/* The first rule in file order that @wanted accepts and whose match holds for @s. */
+static const struct iom_policy_rule *first_rule(const struct iom_policy *p,
+                                                const struct iom_policy_subject *s,
+                                                bool (*wanted)(const struct iom_policy_rule *r)) {
         for (size_t i = 0; p && i < p->n_rules; i++)
-                if (p->rules[i].action == IOM_POLICY_ALLOW && has(&p->rules[i]) &&
-                    rule_matches(&p->rules[i].match, s))
+                if (wanted(&p->rules[i]) && rule_matches(&p->rules[i].match, s))
                         return &p->rules[i];
         return NULL;
 }
 
 static bool has_autobind(const struct iom_policy_rule *r) {
-        return r->autobind;
+        return r->action == IOM_POLICY_ALLOW && r->autobind;
 }
 
 static bool has_resource_name(const struct iom_policy_rule *r) {
-        return r->resource_name;
+        return r->action == IOM_POLICY_ALLOW && r->resource_name;
+}
+
+static bool has_sriov_numvfs(const struct iom_policy_rule *r) {
+        return r->sriov_numvfs > 0;
 }
 
 const struct iom_policy_rule *iom_policy_autobind(const struct iom_policy *p,
                                                   const struct iom_policy_subject *s) {
-        return first_allowing(p, s, has_autobind);
+        return first_rule(p, s, has_autobind);
+}
+
+const struct iom_policy_rule *iom_policy_sriov(const struct iom_policy *p,
+                                               const struct iom_policy_subject *s) {
+        return first_rule(p, s, has_sriov_numvfs);
 }
 
 const struct iom_policy_rule *iom_policy_resource_name(const struct iom_policy *p,
                                                        const struct iom_policy_subject *s) {
-        return first_allowing(p, s, has_resource_name);
+        return first_rule(p, s, has_resource_name);
 }
 
 static int group_of(const struct iom_address *a, void *userdata) {
@@ -225,5 +233,9 @@ char *iom_policy_options_describe(const struct iom_policy_rule *r) {
         }
         if (r->resource_name)
                 describe(&s, "resource_name", r->resource_name);
+        if (r->sriov_numvfs > 0) {
+                (void) snprintf(buf, sizeof(buf), "%u", r->sriov_numvfs);
+                describe(&s, "sriov_numvfs", buf);
+        }
         return words_join(&s, "");
 }

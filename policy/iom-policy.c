@@ -395,6 +395,26 @@ static const char *resource_name_problem(const char *s) {
         return NULL;
 }
 
+/* The member @key of the options @o, when present: a whole number 1-@max. */
+static int get_count(struct reader *rd, json_object *o, const char *path, const char *key,
+                     unsigned max, unsigned *ret) {
+        json_object *v;
+        char sub[512];
+        int r;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return 0;
+        (void) snprintf(sub, sizeof(sub), "%s.%s", path, key);
+        r = check_type(rd, v, sub, json_type_int, "a whole number");
+        if (r <= 0)
+                return r;
+        int64_t n = json_object_get_int64(v);
+        if (n < 1 || n > max)
+                return complain(rd, sub, 0, "must be 1-%u", max);
+        *ret = (unsigned) n;
+        return 0;
+}
+
 static int read_options(struct reader *rd, json_object *o, const char *path,
                         struct iom_policy_rule *rule) {
         static const char *const keys[] = {"autobind",
@@ -403,6 +423,7 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                                            "require_isolation",
                                            "max_per_guest",
                                            "resource_name",
+                                           "sriov_numvfs",
                                            NULL};
         static const char *const flag_keys[] = {"autobind", "allow_in_use", "require_isolation"};
         bool *flags[] = {&rule->autobind, &rule->allow_in_use, &rule->require_isolation};
@@ -427,15 +448,17 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
         if (json_object_object_get_ex(o, "host_driver", &v) &&
             (r = get_driver(rd, v, sub, &rule->host_driver_option)) < 0)
                 return r;
-        (void) snprintf(sub, sizeof(sub), "%s.max_per_guest", path);
-        if (json_object_object_get_ex(o, "max_per_guest", &v)) {
-                r = check_type(rd, v, sub, json_type_int, "a whole number");
-                if (r <= 0)
-                        return r;
-                int64_t n = json_object_get_int64(v);
-                if (n < 1 || n > 4096)
-                        return complain(rd, sub, 0, "must be 1-4096");
-                rule->max_per_guest = (unsigned) n;
+        r = get_count(rd, o, path, "max_per_guest", 4096, &rule->max_per_guest);
+        if (r < 0)
+                return r;
+        r = get_count(rd, o, path, "sriov_numvfs", 65535, &rule->sriov_numvfs);
+        if (r < 0)
+                return r;
+        if (rule->sriov_numvfs > 0 && rule->match.vfs_of) {
+                (void) snprintf(sub, sizeof(sub), "%s.sriov_numvfs", path);
+                return complain(rd, sub, 0,
+                                "a rule matching VFs (vfs_of) cannot make VFs: a VF has none; "
+                                "give sriov_numvfs to a rule matching the PF");
         }
         (void) snprintf(sub, sizeof(sub), "%s.resource_name", path);
         if (json_object_object_get_ex(o, "resource_name", &v)) {

@@ -54,6 +54,7 @@ struct iom_policy_rule {
         /* The Kubernetes extended resource the matched devices are exported as (KubeVirt's
          * resourceName, "vendor.example/name"), or NULL for iommud's default. */
         char *resource_name;
+        unsigned sriov_numvfs;  /* the VFs a matching PF gets at the daemon's start; 0: none */
 };
 
 struct iom_policy_alias {
@@ -126,6 +127,10 @@ const struct iom_policy_rule *iom_policy_resource_name(const struct iom_policy *
 void iom_policy_subject_from_device(const struct iom_inventory *inv, const struct iom_device *d,
                                     struct iom_policy_subject *ret,
                                     char dsn[static IOM_DSN_STRING_MAX]);
+/* The first rule with the sriov_numvfs option whose match holds for @s (whatever its guests
+ * and action), or NULL: such a PF gets that many VFs when the daemon starts. */
+const struct iom_policy_rule *iom_policy_sriov(const struct iom_policy *p,
+                                               const struct iom_policy_subject *s);
 
 /* Human summaries: "address=0000:01:00.* vendor=10de" ("any device" when empty), and
  * "autobind max_per_guest=2" ("" when none). */
