@@ -159,7 +159,21 @@ static void test_sriov(void) {
         ASSERT_EQ(pf->sriov_num_vfs, 2);
         ASSERT_TRUE(!pf->is_vf);
         ASSERT_STREQ(pf->driver, "nvme");
+        /* Where the VFs go, and their device id, before they exist (SetVFs asks the policy). */
+        struct iom_address at;
+        ASSERT_EQ(pf->sriov_offset, 1);
+        ASSERT_EQ(pf->sriov_stride, 1);
+        ASSERT_EQ(pf->sriov_vf_device, 0x0010);
+        ASSERT_EQ(iom_device_vf_address(pf, 1, &at), 0);
+        ASSERT_STREQ(iom_address_format(&at, buf), "0000:01:00.2");
+        ASSERT_EQ(iom_device_vf_address(pf, 2, &at), -EINVAL);
+        pf->sriov_total_vfs = 300;
+        pf->sriov_stride = 256;
+        ASSERT_EQ(iom_device_vf_address(pf, 1, &at), 0);
+        ASSERT_STREQ(iom_address_format(&at, buf), "0000:02:00.1");
+        ASSERT_EQ(iom_device_vf_address(pf, 255, &at), -ERANGE);
         ASSERT_EQ(read_device(NVME_VF, NULL, &vf), 0);
+        ASSERT_EQ(iom_device_vf_address(vf, 0, &at), -EINVAL);
         ASSERT_TRUE(!vf->sriov);
         ASSERT_TRUE(vf->is_vf);
         ASSERT_STREQ(iom_address_format(&vf->physfn, buf), "0000:01:00.0");
