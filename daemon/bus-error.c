@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bus-error.h"
+#include "iom-error.h"
 #include "macro.h"
 
 /* One errno per name, so the mapping is a bijection both ways. */
@@ -79,12 +80,10 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
 int bus_error_set_errnof(sd_bus_error *error, int r, const char *format, ...) {
         _cleanup_free_ char *text = NULL;
         va_list ap;
-        int n;
+        int k;
 
         va_start(ap, format);
-        n = vasprintf(&text, format, ap);
+        k = iom_verror(&text, 0, format, ap);
         va_end(ap);
-        if (n < 0)
-                return -ENOMEM;
-        return bus_error_set_errno(error, r, text);
+        return k < 0 ? k : bus_error_set_errno(error, r, text);
 }

@@ -8,26 +8,23 @@
 #include <string.h>
 
 #include "explain.h"
+#include "iom-error.h"
 #include "iom-inuse.h"
 #include "iom-plan.h"
 #include "manager.h"
 #include "policy.h"
 
 _printf_(3, 4) static int add(struct explanation *e, const char *kind, const char *format, ...) {
-        char *text;
+        _cleanup_free_ char *text = NULL;
         va_list ap;
-        int n;
+        int r;
 
         va_start(ap, format);
-        n = vasprintf(&text, format, ap);
+        r = iom_verror(&text, 0, format, ap);
         va_end(ap);
-        if (n < 0)
+        if (r < 0 || GREEDY_REALLOC(e->reasons, e->n_reasons + 1) < 0)
                 return -ENOMEM;
-        if (GREEDY_REALLOC(e->reasons, e->n_reasons + 1) < 0) {
-                free(text);
-                return -ENOMEM;
-        }
-        e->reasons[e->n_reasons++] = (struct explain_reason){.kind = kind, .text = text};
+        e->reasons[e->n_reasons++] = (struct explain_reason){.kind = kind, .text = TAKE_PTR(text)};
         return 0;
 }
 

@@ -8,21 +8,26 @@
 
 #include "iom-error.h"
 
+int iom_verror(char **ret_error, int error, const char *format, va_list ap) {
+        char *text;
+
+        if (!ret_error)
+                return error;
+        if (vasprintf(&text, format, ap) < 0)
+                text = NULL;
+        free(*ret_error);
+        *ret_error = text;
+        return text ? error : -ENOMEM;
+}
+
 int iom_error(char **ret_error, int error, const char *format, ...) {
         va_list ap;
         int r;
 
-        if (!ret_error)
-                return error;
-        free(*ret_error);
         va_start(ap, format);
-        r = vasprintf(ret_error, format, ap);
+        r = iom_verror(ret_error, error, format, ap);
         va_end(ap);
-        if (r < 0) {
-                *ret_error = NULL;
-                return -ENOMEM;
-        }
-        return error;
+        return r;
 }
 
 int iom_error_append(char **ret_error, int error, const char *format, ...) {
@@ -30,23 +35,20 @@ int iom_error_append(char **ret_error, int error, const char *format, ...) {
         size_t n, m;
         char *grown;
         va_list ap;
-        int r;
 
         if (!ret_error)
                 return error;
         va_start(ap, format);
-        r = vasprintf(&line, format, ap);
+        (void) iom_verror(&line, error, format, ap);
         va_end(ap);
-        if (r < 0) {
-                line = NULL;
+        if (!line)
                 return -ENOMEM;
-        }
         if (!*ret_error) {
                 *ret_error = TAKE_PTR(line);
                 return error;
         }
         n = strlen(*ret_error);
-        m = (size_t) r;
+        m = strlen(line);
         grown = realloc(*ret_error, n + 1 + m + 1);
         if (!grown)
                 return -ENOMEM;

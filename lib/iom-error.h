@@ -2,6 +2,8 @@
 /* Errors with a sentence: the negative errno a function returns, and what a person reads. */
 #pragma once
 
+#include <stdarg.h>
+
 #include "macro.h"
 
 /* The one way a message leaves a function below main() and the bus edge: a last parameter
@@ -13,6 +15,9 @@
  * held, and returns @error; -ENOMEM, with *@ret_error NULL, when the sentence cannot be
  * made, so that out-of-memory is never reported as the problem it interrupted. */
 int iom_error(char **ret_error, int error, const char *format, ...) _printf_(3, 4);
+
+/* iom_error() with the arguments as a va_list, for functions that take a format of their own. */
+int iom_verror(char **ret_error, int error, const char *format, va_list ap);
 
 /* Appends the formatted sentence to *@ret_error (when non-NULL) as a new line and returns
  * @error, or -ENOMEM (keeping what *@ret_error held) when it cannot. */
