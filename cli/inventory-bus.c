@@ -94,12 +94,14 @@ static const struct field fields[] = {
         FIELD(DEVICE, struct iom_device, "Acs", 'b', acs),
         FIELD(DEVICE, struct iom_device, "AcsCapability", 'q', acs_capability),
         FIELD(DEVICE, struct iom_device, "AcsControl", 'q', acs_control),
+        FIELD(DEVICE, struct iom_device, "ResetMethod", 's', reset_method),
         FIELD(GROUP, struct iom_group, "Id", 'u', id),
         FIELD(GROUP, struct iom_group, "Type", 's', type),
         FIELD(GROUP, struct iom_group, "Viable", 'b', viable),
         FIELD(GROUP, struct iom_group, "Owner", 's', owner),
         FIELD(GROUP, struct iom_group, "OwnerUuid", 's', owner_uuid),
         FIELD(GROUP, struct iom_group, "OwnerState", 's', owner_state),
+        FIELD(GROUP, struct iom_group, "QuarantineReason", 's', quarantine),
 };
 
 /* Reads property @name of @interface into @object when fields[] has it: 1 when it did, 0 when
@@ -138,6 +140,18 @@ static int read_dsn(sd_bus_message *m, struct iom_device *d) {
 }
 
 /* A device's properties that are not plain fields. */
+/* (method, result), ("", "") when the device was never reset. */
+static int read_last_reset(sd_bus_message *m, struct iom_device *d) {
+        const char *method, *result;
+        int r = sd_bus_message_read(m, "v", "(ss)", &method, &result);
+
+        if (r < 0 || !*method)
+                return r;
+        d->last_reset_method = strdup(method);
+        d->last_reset_result = strdup(result);
+        return d->last_reset_method && d->last_reset_result ? 0 : -ENOMEM;
+}
+
 static int read_device_property(sd_bus_message *m, const char *name, struct iom_device *d) {
         if (streq(name, "Address"))
                 return read_address(m, &d->address, NULL);
@@ -147,6 +161,8 @@ static int read_device_property(sd_bus_message *m, const char *name, struct iom_
                 return read_address(m, &d->physfn, &d->is_vf);
         if (streq(name, "Dsn"))
                 return read_dsn(m, d);
+        if (streq(name, "LastReset"))
+                return read_last_reset(m, d);
         return sd_bus_message_skip(m, "v"); /* newer daemon: unknown properties are fine */
 }
 
@@ -222,6 +238,8 @@ static int read_host_property(sd_bus_message *m, const char *name, struct iom_ho
                 return read_strv(m, &h->kernel_parameters);
         if (streq(name, "Notice"))
                 return read_string(m, &h->notice, true);
+        if (streq(name, "SleepInhibitor"))
+                return read_string(m, &h->sleep_inhibitor, true);
         if (streq(name, "IommuUnits"))
                 return iom_bus_read_variant_array(m, "(ss)", read_unit, h);
         return sd_bus_message_skip(m, "v");

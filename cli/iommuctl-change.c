@@ -40,28 +40,35 @@ static int append_options(sd_bus_message *m) {
         return sd_bus_message_close_container(m);
 }
 
-/* Reads the plan of a change's reply, a(sss(ss)(ssu)) (iommud.dbus(7)). */
+#define NULL_IF_EMPTY(s) (*(s) ? (char *) (s) : NULL)
+
+/* Reads the plan of a change's reply, a(sss(ss)(ssu)(sss)) (iommud.dbus(7)). */
 static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
         _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
-        const char *address, *from, *to, *kind, *of, *rule_id, *rule_file;
+        const char *address, *from, *to, *kind, *of, *rule_id, *rule_file, *reset, *result,
+                *quarantine;
         uint32_t rule_line;
         int r;
 
         r = iom_plan_new(IOM_PLAN_ASSIGN, NULL, &plan);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu))");
+        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu)(sss))");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu))", &address, &from, &to, &kind, &of,
-                                        &rule_id, &rule_file, &rule_line)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu)(sss))", &address, &from, &to, &kind,
+                                        &of, &rule_id, &rule_file, &rule_line, &reset, &result,
+                                        &quarantine)) > 0) {
                 struct iom_plan_step s = {
                         .group = UINT32_MAX,
-                        .from = *from ? (char *) from : NULL,
-                        .to = *to ? (char *) to : NULL,
-                        .rule = {.id = *rule_id ? (char *) rule_id : NULL,
+                        .from = NULL_IF_EMPTY(from),
+                        .to = NULL_IF_EMPTY(to),
+                        .rule = {.id = NULL_IF_EMPTY(rule_id),
                                  .file = *rule_id ? (char *) rule_file : NULL,
                                  .line = rule_line},
+                        .reset_method = NULL_IF_EMPTY(reset),
+                        .reset_result = *reset ? (char *) result : NULL,
+                        .quarantine = NULL_IF_EMPTY(quarantine),
                 };
 
                 if (iom_address_parse(address, &s.address, NULL) < 0 ||
@@ -78,7 +85,8 @@ static int read_plan(sd_bus_message *reply, struct iom_plan **ret) {
 }
 
 /* {"version", "dry_run": bool, "plan": [{"address", "from", "to", "reason": {"kind", "of"},
- * "rule": {"id", "file", "line"} | null}]} */
+ * "rule": {"id", "file", "line"} | null, "reset": {"method", "result"} | null,
+ * "quarantine": reason | null}]} */
 static int print_plan_json(const struct iom_plan *plan) {
         _cleanup_(json_object_putp) json_object *o = json_document_new();
         json_object *steps = json_object_new_array();
@@ -92,7 +100,7 @@ static int print_plan_json(const struct iom_plan *plan) {
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *step = &plan->steps[i];
                 json_object *row = json_object_new_object(), *reason = json_object_new_object(),
-                            *rule = NULL;
+                            *rule = NULL, *reset = NULL;
 
                 json_object_object_add(row, "address", json_address(&step->address));
                 json_object_object_add(row, "from", json_string_or_null(step->from));
@@ -111,6 +119,15 @@ static int print_plan_json(const struct iom_plan *plan) {
                                                json_object_new_int64(step->rule.line));
                 }
                 json_object_object_add(row, "rule", rule);
+                if (step->reset_result) {
+                        reset = json_object_new_object();
+                        json_object_object_add(reset, "method",
+                                               json_object_new_string(step->reset_method));
+                        json_object_object_add(reset, "result",
+                                               json_object_new_string(step->reset_result));
+                }
+                json_object_object_add(row, "reset", reset);
+                json_object_object_add(row, "quarantine", json_string_or_null(step->quarantine));
                 json_object_array_add(steps, row);
         }
         return json_print(o);
@@ -118,7 +135,7 @@ static int print_plan_json(const struct iom_plan *plan) {
 
 /* The plan as a table; the reasons and rules are worded here. */
 static int print_plan(const struct iom_plan *plan) {
-        static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY", "ALLOWED BY"};
+        static const char *const headers[] = {"DEVICE", "FROM", "TO", "WHY", "ALLOWED BY", "RESET"};
         _cleanup_(table_freep) struct table *t = NULL;
         int r;
 
@@ -129,24 +146,37 @@ static int print_plan(const struct iom_plan *plan) {
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
-                _cleanup_free_ char *why = NULL, *rule = NULL;
+                _cleanup_free_ char *why = NULL, *rule = NULL, *reset = NULL;
                 char a[IOM_ADDRESS_STRING_MAX], by[IOM_ADDRESS_STRING_MAX];
 
                 if (asprintf(&why, "%s%s", s->named ? "named" : "group peer of ",
                              s->named ? "" : iom_address_format(&s->named_by, by)) < 0 ||
                     (s->rule.id && asprintf(&rule, "rule '%s' (%s:%u)", s->rule.id, s->rule.file,
-                                            s->rule.line) < 0))
+                                            s->rule.line) < 0) ||
+                    (s->reset_result &&
+                     asprintf(&reset, "%s: %s", s->reset_method, s->reset_result) < 0))
                         return -ENOMEM;
                 const char *cells[] = {iom_address_format(&s->address, a),
-                                       s->from ? s->from : "(none)", s->to ? s->to : "(none)", why,
-                                       rule};
+                                       s->from ? s->from : "(none)",
+                                       s->to ? s->to : "(none)",
+                                       why,
+                                       rule,
+                                       reset};
                 r = table_add_row(t, cells, NULL);
                 if (r < 0)
                         return r;
         }
         if (arg_dry_run)
                 printf("Dry run: nothing was changed. The plan:\n");
-        return table_print(t, stdout);
+        r = table_print(t, stdout);
+        for (size_t i = 0; r >= 0 && i < plan->n_steps; i++) {
+                char a[IOM_ADDRESS_STRING_MAX];
+                if (plan->steps[i].quarantine)
+                        printf("%s stays on vfio-pci, quarantined: %s\n",
+                               iom_address_format(&plan->steps[i].address, a),
+                               plan->steps[i].quarantine);
+        }
+        return r;
 }
 
 static int send_change(sd_bus *bus, sd_bus_message *call, const char *verb) {
@@ -200,7 +230,21 @@ int verb_assign(int argc, char *argv[]) {
 }
 
 int verb_release(int argc, char *argv[]) {
-        return guest_change("release", "Release", argv);
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        if (!arg_from_quarantine)
+                return guest_change("release", "Release", argv);
+        if (argc != 2)
+                return usage_error("release --from-quarantine takes one DEVICE, no guest: a "
+                                   "quarantined group has no owner");
+        r = new_call(&bus, &call, "release", "ReleaseQuarantine");
+        if (r < 0)
+                return r;
+        if (sd_bus_message_append(call, "s", argv[1]) < 0)
+                return log_oom();
+        return send_change(bus, call, "release");
 }
 
 int verb_rebind(int argc, char *argv[]) {

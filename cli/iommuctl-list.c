@@ -26,10 +26,14 @@ static int add_device_row(struct table *t, const struct iom_device *d, const str
                 color = g->viable ? ANSI_GREEN : ANSI_RED;
         }
         const char *cells[] = {
-                g ? group : "-", iom_address_format(&d->address, address),
-                class,           format_ids(d, ids),
-                title,           d->driver,
-                viable,          owner ? owner : g ? g->owner : NULL,
+                g ? group : "-",
+                iom_address_format(&d->address, address),
+                class,
+                format_ids(d, ids),
+                title,
+                d->driver,
+                viable,
+                owner ? owner : g && g->quarantine ? "(quarantined)" : g ? g->owner : NULL,
         };
         return table_add_row(t, cells, color);
 }
@@ -60,6 +64,9 @@ static int print_table(const struct iom_inventory *inv) {
         if (r < 0)
                 return r;
         print_host_notices(inv->host, stdout);
+        if (inv->host->sleep_inhibitor)
+                printf("iommud holds logind's sleep inhibitor (%s): a guest owns a group.\n",
+                       inv->host->sleep_inhibitor);
         return 0;
 }
 

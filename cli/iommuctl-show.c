@@ -23,6 +23,8 @@ static void print_group_summary(const struct iom_group *g, const struct iom_host
                 printf(FIELD "%s\n", "Owner's UUID:", g->owner_uuid);
         if (g->owner_state)
                 printf(FIELD "%s\n", "Owner's domain:", g->owner_state);
+        if (g->quarantine)
+                printf(FIELD "%s\n", "Quarantined:", g->quarantine);
         for (size_t i = 0; i < g->n_blockers; i++) {
                 char a[IOM_ADDRESS_STRING_MAX];
                 printf(FIELD "%s (%s): %s\n", i == 0 ? "Blocked by:" : "",
@@ -72,6 +74,10 @@ static void print_device(const struct iom_inventory *inv, const struct iom_devic
         for (char **m = d->reset_methods; m && *m; m++)
                 printf("%s%s", m == d->reset_methods ? "" : " ", *m);
         printf("%s\n", d->reset_methods && *d->reset_methods ? "" : "(none)");
+        if (d->reset_method)
+                printf(FIELD "%s\n", "Reset on release:", d->reset_method);
+        if (d->last_reset_method)
+                printf(FIELD "%s: %s\n", "Last reset:", d->last_reset_method, d->last_reset_result);
         printf(FIELD "%s\n", "Multifunction:", d->multifunction ? "yes" : "no");
         printf(FIELD "%s\n", "Bridge:", iom_device_is_bridge(d) ? "yes" : "no");
         printf(FIELD "%s\n", "Boot VGA:", d->boot_vga ? "yes" : "no");

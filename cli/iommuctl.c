@@ -17,6 +17,7 @@ bool arg_numeric;
 bool arg_color;
 bool arg_dry_run;
 bool arg_force;
+bool arg_from_quarantine;
 const char *arg_guest;
 bool arg_ask_password;
 const char *arg_output;
@@ -97,7 +98,8 @@ static const struct verb verbs[] = {
         {"list", 1, 1, verb_list, "list"},
         {"show", 2, 2, verb_show, "show DEVICE|GROUP"},
         {"assign", 3, INT_MAX, verb_assign, "assign GUEST DEVICE..."},
-        {"release", 2, INT_MAX, verb_release, "release GUEST [DEVICE...]"},
+        {"release", 2, INT_MAX, verb_release,
+         "release GUEST [DEVICE...] | release --from-quarantine DEVICE"},
         {"rebind", 3, 3, verb_rebind, "rebind DEVICE DRIVER"},
         {"sriov", 3, 3, verb_sriov, "sriov DEVICE N"},
         {"explain", 2, 2, verb_explain, "explain DEVICE [--guest GUEST]"},
@@ -116,6 +118,7 @@ static void help(void) {
                "  show DEVICE|GROUP    Every property of a device or an IOMMU group\n"
                "  assign GUEST DEVICE...     Give the devices' IOMMU groups to a guest\n"
                "  release GUEST [DEVICE...]  Return a guest's groups to their host drivers\n"
+               "  release --from-quarantine DEVICE  Let a quarantined group go home\n"
                "  rebind DEVICE DRIVER       Move one device to another driver (or none)\n"
                "  sriov DEVICE N             Give an SR-IOV PF N virtual functions\n"
                "  explain DEVICE             May --guest own DEVICE, and every reason\n"
@@ -139,6 +142,7 @@ static void help(void) {
                "     --color=WHEN      Colour output: auto, always, never\n"
                "     --dry-run         Print the plan of a change without making it\n"
                "     --force           Change a device the host is using (administrators)\n"
+               "     --from-quarantine  release: let a quarantined group go, after a reset\n"
                "     --no-ask-password  Never let polkit ask for a password\n"
                "     --guest=GUEST     The guest explain asks about\n"
                "  -o --output=FILE     Where export writes (replaced atomically), not stdout\n\n"
@@ -155,6 +159,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_FORCE,
                 ARG_GUEST,
                 ARG_NO_ASK_PASSWORD,
+                ARG_FROM_QUARANTINE,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -168,6 +173,7 @@ static int parse_argv(int argc, char *argv[]) {
                 {"guest", required_argument, NULL, ARG_GUEST},
                 {"no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD},
                 {"output", required_argument, NULL, 'o'},
+                {"from-quarantine", no_argument, NULL, ARG_FROM_QUARANTINE},
                 {},
         };
         int c;
@@ -206,6 +212,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'o':
                         arg_output = optarg;
+                        break;
+                case ARG_FROM_QUARANTINE:
+                        arg_from_quarantine = true;
                         break;
                 case ARG_COLOR:
                         if (streq(optarg, "always"))

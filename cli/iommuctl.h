@@ -20,6 +20,7 @@ extern bool arg_numeric;
 extern bool arg_color;
 extern bool arg_dry_run;
 extern bool arg_force;
+extern bool arg_from_quarantine;
 extern const char *arg_guest;
 extern bool arg_ask_password;
 extern const char *arg_output;

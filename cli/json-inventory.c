@@ -35,6 +35,14 @@ static void device_json(struct json_writer *w, const char *key, const struct iom
         json_writer_string(w, "class_name", d->class_name);
         json_writer_int(w, "numa_node", d->numa_node);
         strv_json(w, "reset_methods", d->reset_methods);
+        json_writer_string(w, "reset_method", d->reset_method);
+        if (d->last_reset_method) {
+                json_writer_begin_object(w, "last_reset");
+                json_writer_string(w, "method", d->last_reset_method);
+                json_writer_string(w, "result", d->last_reset_result);
+                json_writer_end(w, '}');
+        } else
+                json_writer_null(w, "last_reset");
         json_writer_bool(w, "multifunction", d->multifunction);
         json_writer_bool(w, "bridge", iom_device_is_bridge(d));
         json_writer_bool(w, "boot_vga", d->boot_vga);
@@ -69,6 +77,7 @@ static void group_json(struct json_writer *w, const char *key, const struct iom_
         json_writer_string(w, "owner_uuid", g->owner_uuid);
         json_writer_string(w, "owner_state", g->owner_state);
         json_writer_string(w, "state", iom_group_state(g));
+        json_writer_string(w, "quarantine", g->quarantine);
 
         json_writer_begin_array(w, "blockers");
         for (size_t i = 0; i < g->n_blockers; i++) {
@@ -113,6 +122,7 @@ static void host_json(struct json_writer *w, const struct iom_host *h) {
         strv_json(w, "kernel_parameters", h->kernel_parameters);
         json_writer_bool(w, "acs_override", h->acs_override);
         json_writer_string(w, "notice", h->notice);
+        json_writer_string(w, "sleep_inhibitor", h->sleep_inhibitor);
         json_writer_end(w, '}');
 }
 

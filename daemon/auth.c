@@ -39,6 +39,8 @@ static const struct method_rule {
         {"org.iommud1.Manager", "Rebind", WHO_POLKIT, IOMMUD_ACTION_REBIND},
         /* Like a rebind, an administrator's change of the host's own devices, not a guest's. */
         {"org.iommud1.Manager", "SetVFs", WHO_POLKIT, IOMMUD_ACTION_REBIND},
+        /* An administrator's decision that a device is fit for the host again. */
+        {"org.iommud1.Manager", "ReleaseQuarantine", WHO_POLKIT, IOMMUD_ACTION_REBIND},
         {"org.iommud1.Manager", "ReloadPolicy", WHO_POLKIT, IOMMUD_ACTION_POLICY},
         {"org.iommud1.Manager", "CreateSpace", WHO_POLKIT, IOMMUD_ACTION_SPACES},
         {"org.iommud1.Space", "Map", WHO_CREATOR, NULL},

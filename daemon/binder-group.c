@@ -34,23 +34,39 @@ static void crash_point(const char *name) {
 }
 
 enum journal_step {
-        JOURNAL_BEGIN,     /* record the intent */
-        JOURNAL_COMMIT,    /* drop it, and record the new owner (assign) or none (release) */
-        JOURNAL_ABORT,     /* drop it: the group was put back as it was, owner and all */
-        JOURNAL_UNDO,      /* a committed group was put back: drop the claim an assign made */
-        JOURNAL_RECOVERED, /* an intent a crash left was put home: drop it and the claim */
+        JOURNAL_BEGIN,      /* record the intent */
+        JOURNAL_COMMIT,     /* drop it, and record the new owner (assign) or none (release) */
+        JOURNAL_ABORT,      /* drop it: the group was put back as it was, owner and all */
+        JOURNAL_UNDO,       /* a committed group was put back: drop the claim an assign made */
+        JOURNAL_RECOVERED,  /* an intent a crash left was put home: drop it and the claim */
+        JOURNAL_QUARANTINE, /* a released group stays on vfio-pci: the claim becomes a quarantine */
+        JOURNAL_RESETS,     /* only record the resets tried */
 };
 
 static int journal_step_apply(struct iom_journal *j, const struct iom_plan *plan, unsigned group,
                               enum journal_step step) {
+        bool home = plan->op == IOM_PLAN_RELEASE &&
+                    (step == JOURNAL_COMMIT || step == JOURNAL_RECOVERED);
+        size_t first;
+        int r;
+
         if (step == JOURNAL_BEGIN)
                 return iom_journal_begin(j, plan, group);
+        r = iom_journal_record_resets(j, plan, group);
+        if (r < 0 || step == JOURNAL_RESETS)
+                return r;
+        if (step == JOURNAL_QUARANTINE) {
+                (void) iom_plan_group_steps(plan, group, &first);
+                iom_journal_unclaim(j, group);
+                return iom_journal_quarantine(j, plan, group, plan->steps[first].quarantine);
+        }
         if (step != JOURNAL_UNDO)
                 iom_journal_end(j, group);
         if (step == JOURNAL_COMMIT && plan->op == IOM_PLAN_ASSIGN)
                 return iom_journal_claim(j, plan, group);
-        if ((step == JOURNAL_COMMIT && plan->op == IOM_PLAN_RELEASE) ||
-            (step == JOURNAL_UNDO && plan->op == IOM_PLAN_ASSIGN) ||
+        if (home)
+                iom_journal_unquarantine(j, group);
+        if (home || (step == JOURNAL_UNDO && plan->op == IOM_PLAN_ASSIGN) ||
             (step == JOURNAL_RECOVERED && plan->op != IOM_PLAN_REBIND))
                 iom_journal_unclaim(j, group);
         return 0;
@@ -137,6 +153,8 @@ static int move_device(const struct iom_address *a, const char *target, const ch
 }
 
 const char *binder_step_final_override(const struct iom_plan *plan, const struct iom_plan_step *s) {
+        if (s->quarantine)
+                return s->to; /* it stays where it is, on vfio-pci */
         if (plan->op == IOM_PLAN_RELEASE)
                 return NULL;
         /* Documentation/ABI/testing/sysfs-bus-pci, driver_override: a name such as "none"
@@ -155,22 +173,62 @@ static bool step_is_noop(const struct iom_plan *plan, const struct iom_plan_step
         return same_driver && same_override;
 }
 
+/* The driver sysfs shows on the device of @s when it is one other than vfio-pci, else NULL.
+ * Read from sysfs: the inventory may not have seen libvirt's move yet. */
+static char *host_driver_now(const struct iom_plan_step *s) {
+        _cleanup_free_ char *current = NULL;
+
+        if (iom_bind_get_driver(&s->address, &current) < 0 || !current ||
+            iom_driver_is_vfio(current))
+                return NULL;
+        return TAKE_PTR(current);
+}
+
 /* A release leaves where it is a device that someone else already gave back to a host driver:
  * libvirt reattaches a managed='yes' hostdev itself, before its release hook and its stop
  * event. Moving it again would take it from the host a second time, and put a device adopted
- * on vfio-pci (its recorded driver) back there. Read from sysfs: the inventory may not have
- * seen libvirt's move yet. */
+ * on vfio-pci (its recorded driver) back there. */
 static bool returned_by_someone_else(const struct iom_plan *plan, const struct iom_plan_step *s,
                                      unsigned group) {
         _cleanup_free_ char *current = NULL;
         char a[IOM_ADDRESS_STRING_MAX];
 
-        if (plan->op != IOM_PLAN_RELEASE || iom_bind_get_driver(&s->address, &current) < 0 ||
-            !current || iom_driver_is_vfio(current))
+        if (plan->op != IOM_PLAN_RELEASE || !(current = host_driver_now(s)))
                 return false;
         log_info("IOMMU group %u: %s is back on %s already; left there.", group,
                  iom_address_format(&s->address, a), current);
         return true;
+}
+
+/* disable_d3cold: while a guest owns the device the platform must not cut its power (D3cold):
+ * the guest's driver does not expect it, and some devices never come back from it. */
+static void keep_d3cold_off(struct iom_plan_step *s) {
+        char a[IOM_ADDRESS_STRING_MAX];
+        bool was;
+        int r;
+
+        if (!s->d3cold_off || s->bridge)
+                return;
+        r = iom_bind_set_d3cold(&s->address, false, &was);
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot turn d3cold_allowed off, ignoring: %m",
+                                  iom_address_format(&s->address, a));
+                return;
+        }
+        free(s->d3cold_was);
+        s->d3cold_was = strdup(was ? "1" : "0");
+}
+
+static void restore_d3cold(const struct iom_plan_step *s) {
+        char a[IOM_ADDRESS_STRING_MAX];
+        int r;
+
+        if (!s->d3cold_was)
+                return;
+        r = iom_bind_set_d3cold(&s->address, streq(s->d3cold_was, "1"), NULL);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot restore d3cold_allowed, ignoring: %m",
+                                  iom_address_format(&s->address, a));
 }
 
 /* Puts steps [0, n) back where they were, the last first. Failures are logged: there is no
@@ -181,6 +239,7 @@ static int undo_steps(const struct iom_plan_step *steps, size_t n) {
         for (size_t i = n; i > 0; i--) {
                 _cleanup_free_ char *error = NULL;
                 const struct iom_plan_step *s = &steps[i - 1];
+                restore_d3cold(s);
                 int r = move_device(&s->address, s->from, s->from_override, &error);
                 if (r < 0) {
                         log_error("Rollback failed: %s", strempty(error));
@@ -271,16 +330,126 @@ static int check_group(const struct iom_plan *plan, unsigned group, bool force, 
         return check_drivers(plan->steps + first, n, dry_run, ret_error);
 }
 
-static int run_group(struct manager *m, const struct iom_plan *plan, unsigned group, bool force,
+/* Before a released group goes anywhere, each endpoint that no host driver holds (on vfio-pci,
+ * or unbound) gets its d3cold_allowed back and is reset with the method the policy picked,
+ * while it is still away from the host's drivers: what the guest left running (DMA, its
+ * programming) must not meet a host driver or the next guest. Sets *@ret_reason to why the
+ * group must not go home (a reset failed), or NULL. */
+static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason) {
+        _cleanup_free_ char *reason = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                struct iom_plan_step *s = &steps[i];
+                _cleanup_free_ char *error = NULL, *current = NULL;
+                char a[IOM_ADDRESS_STRING_MAX];
+                int r;
+
+                if (s->bridge || (s->from && !iom_driver_is_vfio(s->from)))
+                        continue;
+                restore_d3cold(s);
+                iom_address_format(&s->address, a);
+                /* A host driver has it already (libvirt's managed='yes' reattach): a reset now
+                 * would pull the device from under that driver, and the guest's state is gone
+                 * with the probe that driver made. */
+                current = host_driver_now(s);
+                if (current) {
+                        log_info("%s: back on %s already, not reset.", a, current);
+                        continue;
+                }
+                r = iom_bind_reset(&s->address, s->reset_method, STEP_TIMEOUT_USEC, &error);
+                if (r == -ENOMEM)
+                        return r;
+                free(s->reset_result);
+                s->reset_result = strdup(r < 0 ? strempty(error) : "ok");
+                if (!s->reset_result)
+                        return -ENOMEM;
+                log_info("%s: %s reset %s%s.", a,
+                         s->reset_method ? s->reset_method : IOM_RESET_DEFAULT,
+                         r < 0 ? "failed: " : "done", r < 0 ? s->reset_result : "");
+                if (r < 0 && !reason &&
+                    asprintf(&reason, "the reset of %s failed: %s", a, s->reset_result) < 0)
+                        return -ENOMEM;
+        }
+        *ret_reason = TAKE_PTR(reason);
+        return 0;
+}
+
+/* Keeps a released group on vfio-pci, owned by no guest, for an administrator: the claim
+ * becomes a quarantine record with @reason, and the steps say where the devices stay. */
+static int quarantine_group(struct manager *m, struct iom_plan *plan, unsigned group,
+                            const char *reason, char **ret_error) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        int r;
+
+        for (size_t i = first; i < first + n; i++)
+                if (!(plan->steps[i].quarantine = strdup(reason)))
+                        return -ENOMEM;
+        r = journal_update(m, plan, group, JOURNAL_QUARANTINE);
+        if (r < 0)
+                return iom_error(ret_error, r, "cannot record the quarantine in the journal: %s",
+                                 strerror(-r));
+        for (size_t i = first; i < first + n; i++) {
+                struct iom_plan_step *s = &plan->steps[i];
+                free(s->to);
+                if (s->from && !(s->to = strdup(s->from)))
+                        return -ENOMEM;
+                if (!s->from)
+                        s->to = NULL;
+        }
+        log_warning("IOMMU group %u is quarantined: %s. It stays on vfio-pci until an "
+                    "administrator lets it go ('iommuctl release --from-quarantine').",
+                    group, reason);
+        return 0;
+}
+
+/* The way home of a released group: reset, then quarantine or go on. Returns 1 when the
+ * group was quarantined (nothing more to do), 0 to go on moving it home. */
+static int release_reset(struct manager *m, struct iom_plan *plan, unsigned group, bool force,
+                         char **ret_error) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+        _cleanup_free_ char *reason = NULL;
+        bool quarantine_after = false;
+        int r;
+
+        r = reset_group(plan->steps + first, n, &reason);
+        if (r < 0)
+                return r;
+        if (!plan->owner && reason && !force) {
+                (void) journal_update(m, plan, group, JOURNAL_RESETS);
+                return iom_error(ret_error, -EIO,
+                                 "IOMMU group %u stays quarantined: %s (an administrator's "
+                                 "force lets it go without a reset that works)",
+                                 group, reason);
+        }
+        if (!plan->owner)
+                return 0;
+        for (size_t i = first; i < first + n; i++)
+                quarantine_after = quarantine_after || plan->steps[i].quarantine_after;
+        if (!reason && quarantine_after &&
+            asprintf(&reason, "the policy quarantines what '%s' gives back (quarantine_after)",
+                     plan->owner) < 0)
+                return -ENOMEM;
+        if (!reason)
+                return 0;
+        r = quarantine_group(m, plan, group, reason, ret_error);
+        return r < 0 ? r : 1;
+}
+
+static int run_group(struct manager *m, struct iom_plan *plan, unsigned group, bool force,
                      char **ret_error) {
         size_t first, n = iom_plan_group_steps(plan, group, &first);
-        const struct iom_plan_step *steps = plan->steps + first;
+        struct iom_plan_step *steps = plan->steps + first;
         size_t done;
         int r;
 
         r = check_group(plan, group, force, false, ret_error);
         if (r < 0)
                 return r;
+        if (plan->op == IOM_PLAN_RELEASE) {
+                r = release_reset(m, plan, group, force, ret_error);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
 
         r = journal_update(m, plan, group, JOURNAL_BEGIN);
         if (r < 0)
@@ -312,6 +481,8 @@ static int run_group(struct manager *m, const struct iom_plan *plan, unsigned gr
                                          strerror(-r));
                         goto rollback;
                 }
+                for (size_t i = 0; i < n; i++)
+                        keep_d3cold_off(&steps[i]);
         }
         crash_point("before-commit");
         r = journal_update(m, plan, group, JOURNAL_COMMIT);
@@ -338,7 +509,7 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
         (void) journal_update(m, plan, group, JOURNAL_UNDO);
 }
 
-int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force, bool dry_run,
+int binder_group_run_plan(struct manager *m, struct iom_plan *plan, bool force, bool dry_run,
                           char **ret_error) {
         for (size_t i = 0; i < plan->n_groups; i++) {
                 int r = dry_run ? check_group(plan, plan->groups[i], force, true, ret_error)

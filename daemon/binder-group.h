@@ -10,11 +10,13 @@ struct manager;
 
 /* Runs every group of @plan as a transaction: check what the host uses (unless @force) and
  * that the target drivers exist, journal the intent, move each device, verify, then record
- * the claim and drop the intent. A group that fails is put back as it was, and so are the
- * groups of @plan done before it. With @dry_run only the checks run: the same refusals, and
+ * the claim and drop the intent. A release first resets each device, and quarantines its
+ * group instead when a reset fails or the claim says quarantine_after; the steps then record
+ * what was done (reset_result, quarantine). A group that fails is put back as it was, and so are
+ * the groups of @plan done before it. With @dry_run only the checks run: the same refusals, and
  * nothing written. Returns 0 or a negative errno with *@ret_error saying what failed. */
-int binder_group_run_plan(struct manager *m, const struct iom_plan *plan, bool force,
-                          bool dry_run, char **ret_error);
+int binder_group_run_plan(struct manager *m, struct iom_plan *plan, bool force, bool dry_run,
+                          char **ret_error);
 
 /* Where a step leaves driver_override: assign and rebind keep the device on its new driver
  * across re-probes, a rebind to no driver keeps it unbound ("none"); release clears it, so

@@ -17,6 +17,7 @@
 #include "binder.h"
 #include "bus-error.h"
 #include "export.h"
+#include "inhibit.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -62,6 +63,33 @@ static struct job *job_free(struct job *j) {
         return NULL;
 }
 
+/* A release does what the claim recorded at assign: the reset method the rule picked, its
+ * quarantine_after, the d3cold_allowed to put back. Letting a quarantined group go (no owner)
+ * tries the kernel's own order of reset methods instead of the one that failed. */
+static int plan_add_claimed_choices(struct manager *m, struct iom_plan *plan) {
+        int r = 0;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        for (size_t i = 0; r >= 0 && i < plan->n_steps; i++) {
+                struct iom_plan_step *s = &plan->steps[i];
+                const struct iom_claim *c =
+                        plan->owner ? iom_journal_find_claim(m->journal, s->group)
+                                    : iom_journal_find_quarantine(m->journal, s->group);
+                for (size_t k = 0; c && k < c->n_devices; k++) {
+                        const struct iom_claim_device *d = &c->devices[k];
+                        if (!iom_address_equal(&d->address, &s->address))
+                                continue;
+                        s->quarantine_after = c->quarantine_after;
+                        if ((plan->owner && d->reset_method &&
+                             !(s->reset_method = strdup(d->reset_method))) ||
+                            (d->d3cold_was && !(s->d3cold_was = strdup(d->d3cold_was))))
+                                r = -ENOMEM;
+                }
+        }
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        return r;
+}
+
 int binder_plan(struct manager *m, const struct binder_request *req, struct iom_plan **ret,
                 char **ret_error) {
         if (req->recover) {
@@ -86,8 +114,17 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
                         *ret = iom_plan_free(*ret);
                 return r;
         }
-        case IOM_PLAN_RELEASE:
-                return iom_plan_release(m->inventory, req->owner, req->devices, ret, ret_error);
+        case IOM_PLAN_RELEASE: {
+                int r = req->from_quarantine
+                                ? iom_plan_release_quarantine(m->inventory,
+                                                              req->devices ? req->devices[0] : NULL,
+                                                              ret, ret_error)
+                                : iom_plan_release(m->inventory, req->owner, req->devices, ret,
+                                                   ret_error);
+                if (r >= 0 && (r = plan_add_claimed_choices(m, *ret)) < 0)
+                        *ret = iom_plan_free(*ret);
+                return r;
+        }
         case IOM_PLAN_REBIND:
                 return iom_plan_rebind(m->inventory, req->devices ? req->devices[0] : NULL,
                                        req->driver, ret, ret_error);
@@ -272,6 +309,7 @@ static void job_apply(struct manager *m, const struct job *job) {
                         (void) iom_group_update_viability(g);
         }
         manager_emit_plan_changes(m, plan);
+        inhibit_update(m);
 }
 
 static void job_done(void *userdata) {

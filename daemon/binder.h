@@ -29,6 +29,8 @@ struct binder_request {
         /* Instead: give the PF devices[0] @vfs VFs (SetVFs, a policy's sriov_numvfs). */
         bool sriov;
         unsigned vfs;
+        /* Release: an administrator lets a quarantined group (of devices[0]) go home. */
+        bool from_quarantine;
         /* Instead: put home the group of an intent the journal still holds. */
         bool recover;
         unsigned group;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "iom-bind.h"
 #include "iom-pci.h"
 #include "manager.h"
 
@@ -117,6 +118,48 @@ static int property_get_dsn(sd_bus *bus, const char *path, const char *interface
         return sd_bus_message_append(reply, "s", d->has_dsn ? iom_dsn_format(d->dsn, buf) : "");
 }
 
+static struct manager *current_manager(sd_bus *bus) {
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(bus));
+}
+
+/* ResetMethod: what a release will ask for, as the claim recorded the rule's pick ("default":
+ * the kernel's order); "" when no guest owns the device. */
+static int property_get_reset_method(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        struct manager *m = current_manager(bus);
+        struct iom_device *d = userdata;
+        _cleanup_free_ char *method = NULL;
+        const struct iom_claim *c = NULL;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        if (d->iommu_group >= 0)
+                c = iom_journal_find_claim(m->journal, (unsigned) d->iommu_group);
+        for (size_t i = 0; c && i < c->n_devices; i++)
+                if (iom_address_equal(&c->devices[i].address, &d->address) &&
+                    c->devices[i].reset_method)
+                        method = strdup(c->devices[i].reset_method);
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        return sd_bus_message_append(reply, "s", method ? method : c ? IOM_RESET_DEFAULT : "");
+}
+
+/* LastReset: the method and result of its last reset as the journal has them, ("", "") when
+ * it had none. */
+static int property_get_last_reset(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        struct manager *m = current_manager(bus);
+        struct iom_device *d = userdata;
+        const struct iom_reset_record *rec;
+        int r;
+
+        (void) pthread_mutex_lock(&m->journal_lock);
+        rec = iom_journal_find_reset(m->journal, &d->address);
+        r = sd_bus_message_append(reply, "(ss)", rec ? rec->method : "", rec ? rec->result : "");
+        (void) pthread_mutex_unlock(&m->journal_lock);
+        return r;
+}
+
 static const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Address", "s", property_get_address, offsetof(struct iom_device, address),
@@ -158,6 +201,10 @@ static const sd_bus_vtable device_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ResetMethods", "as", NULL, offsetof(struct iom_device, reset_methods),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ResetMethod", "s", property_get_reset_method, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastReset", "(ss)", property_get_last_reset, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Multifunction", "b", bus_property_get_bool,
                         offsetof(struct iom_device, multifunction), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Bridge", "b", property_get_bridge, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -25,6 +25,7 @@ static const sd_bus_error_map iommud_errors[] = {
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_RESERVED, EADDRNOTAVAIL),
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_LIMIT_EXCEEDED, ENOSPC),
         SD_BUS_ERROR_MAP(IOMMUD_ERROR_FAULT, EFAULT),
+        SD_BUS_ERROR_MAP(IOMMUD_ERROR_QUARANTINED, ENOTRECOVERABLE),
         SD_BUS_ERROR_MAP_END,
 };
 
@@ -50,6 +51,7 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         case EADDRNOTAVAIL:
         case ENOSPC:
         case EFAULT:
+        case ENOTRECOVERABLE:
                 break;
         case EDQUOT:
                 e = ENOSPC;

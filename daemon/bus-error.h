@@ -18,6 +18,7 @@
 #define IOMMUD_ERROR_RESERVED "org.iommud1.Error.Reserved"
 #define IOMMUD_ERROR_LIMIT_EXCEEDED "org.iommud1.Error.LimitExceeded"
 #define IOMMUD_ERROR_FAULT "org.iommud1.Error.Fault"
+#define IOMMUD_ERROR_QUARANTINED "org.iommud1.Error.Quarantined"
 
 /* Registers the map with sd-bus so sd_bus_error_set_errnof() names our errors and a client's
  * sd_bus_error_get_errno() gets the errno back. Call once per process before using the bus. */

@@ -136,6 +136,8 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("OwnerState", "s", property_get_owner_state, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("QuarantineReason", "s", NULL, offsetof(struct iom_group, quarantine),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 

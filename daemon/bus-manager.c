@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "binder.h"
+#include "iom-bind.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "explain.h"
@@ -85,14 +86,16 @@ static int read_change_options(sd_bus_message *m, struct change_options *ret, sd
                                  &(struct change_options_reader){ret, error});
 }
 
-/* The plan as a(sss(ss)(ssu)), one struct per step: address, driver it had, driver it gets
- * ("" for none), why it is included (kind "named" or "peer", and for a peer the named device
- * that brought it along, else ""), and the policy rule that allowed it (id, file, line; all
- * empty for release and rebind). Data, not prose: clients word it. */
+/* The plan as a(sss(ss)(ssu)(sss)), one struct per step: address, driver it had, driver it
+ * gets ("" for none), why it is included (kind "named" or "peer", and for a peer the named
+ * device that brought it along, else ""), the policy rule that allowed it (id, file, line; all
+ * empty for release and rebind), and the reset on the way home (method, "ok" or what failed,
+ * and why the group was quarantined instead; all empty when no reset was tried). Data, not
+ * prose: clients word it. */
 int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(sss(ss)(ssu))");
+        r = sd_bus_message_open_container(reply, 'a', "(sss(ss)(ssu)(sss))");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_steps; i++) {
@@ -100,10 +103,14 @@ int bus_append_plan(sd_bus_message *reply, const struct iom_plan *plan) {
                 char a[IOM_ADDRESS_STRING_MAX], by[IOM_ADDRESS_STRING_MAX];
 
                 r = sd_bus_message_append(
-                        reply, "(sss(ss)(ssu))", iom_address_format(&s->address, a),
+                        reply, "(sss(ss)(ssu)(sss))", iom_address_format(&s->address, a),
                         strempty(s->from), strempty(s->to), iom_plan_step_reason(s),
                         s->named ? "" : iom_address_format(&s->named_by, by), strempty(s->rule.id),
-                        strempty(s->rule.file), s->rule.line);
+                        strempty(s->rule.file), s->rule.line,
+                        !s->reset_result  ? ""
+                        : s->reset_method ? s->reset_method
+                                          : IOM_RESET_DEFAULT,
+                        strempty(s->reset_result), strempty(s->quarantine));
                 if (r < 0)
                         return r;
         }
@@ -197,18 +204,23 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         return method_owner_change(message, userdata, error, IOM_PLAN_RELEASE);
 }
 
-static int method_rebind(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        struct binder_request req = {.op = IOM_PLAN_REBIND};
-        const char *device, *driver;
+/* Rebind (s device, s driver, a{sv} options) and ReleaseQuarantine (s device, a{sv} options):
+ * an administrator's change of one device's group. */
+static int method_device_change(sd_bus_message *message, void *userdata, sd_bus_error *error,
+                                struct binder_request *req) {
+        const char *device, *driver = NULL;
         int r;
 
-        r = sd_bus_message_read(message, "ss", &device, &driver);
-        if (r >= 0 && (!(req.devices = calloc(2, sizeof(char *))) ||
-                       !(req.devices[0] = strdup(device)) || !(req.driver = strdup(driver))))
+        r = sd_bus_message_read(message, "s", &device);
+        if (r >= 0 && req->op == IOM_PLAN_REBIND)
+                r = sd_bus_message_read(message, "s", &driver);
+        if (r >= 0 &&
+            (!(req->devices = calloc(2, sizeof(char *))) || !(req->devices[0] = strdup(device)) ||
+             (driver && !(req->driver = strdup(driver)))))
                 r = -ENOMEM;
         if (r >= 0)
-                r = run_change(userdata, message, &req, error);
-        binder_request_done(&req);
+                r = run_change(userdata, message, req, error);
+        binder_request_done(req);
         return r;
 }
 
@@ -226,6 +238,24 @@ static int method_set_vfs(sd_bus_message *message, void *userdata, sd_bus_error 
                 r = run_change(userdata, message, &req, error);
         binder_request_done(&req);
         return r;
+}
+
+static int method_rebind(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_device_change(message, userdata, error,
+                                    &(struct binder_request){.op = IOM_PLAN_REBIND});
+}
+
+static int method_release_quarantine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_device_change(
+                message, userdata, error,
+                &(struct binder_request){.op = IOM_PLAN_RELEASE, .from_quarantine = true});
+}
+
+static int property_get_sleep_inhibitor(sd_bus *bus, const char *path, const char *interface,
+                                        const char *property, sd_bus_message *reply, void *userdata,
+                                        sd_bus_error *error) {
+        struct manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->inhibit_fd >= 0 ? m->inhibit_mode : "");
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
@@ -579,6 +609,8 @@ static const sd_bus_vtable manager_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Spaces", "ao", property_get_spaces, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SleepInhibitor", "s", property_get_sleep_inhibitor, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", device, "s", guest),
                                 SD_BUS_RESULT("b", allowed, "a(ss)", reasons), method_explain,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -587,10 +619,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", rules),
                                 method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_assign,
+                                SD_BUS_RESULT("a(sss(ss)(ssu)(sss))", plan), method_assign,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", guest, "as", devices, "a{sv}", options),
-                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_release,
+                                SD_BUS_RESULT("a(sss(ss)(ssu)(sss))", plan), method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateSpace", SD_BUS_ARGS("s", guest, "a{sv}", options),
                                 SD_BUS_RESULT("o", space), method_create_space,
@@ -599,8 +631,11 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("a(ss)", writes), method_set_vfs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rebind", SD_BUS_ARGS("s", device, "s", driver, "a{sv}", options),
-                                SD_BUS_RESULT("a(sss(ss)(ssu))", plan), method_rebind,
+                                SD_BUS_RESULT("a(sss(ss)(ssu)(sss))", plan), method_rebind,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseQuarantine", SD_BUS_ARGS("s", device, "a{sv}", options),
+                                SD_BUS_RESULT("a(sss(ss)(ssu)(sss))", plan),
+                                method_release_quarantine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("OwnershipConflict",
                                 SD_BUS_ARGS("s", device, "s", owner, "s", claimant), 0),
         SD_BUS_SIGNAL_WITH_ARGS("OwnershipLost",

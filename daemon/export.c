@@ -13,14 +13,23 @@
  * together this long after the previous write; well within the second promised. */
 #define EXPORT_INTERVAL_USEC (100 * 1000)
 
+/* The groups kept on vfio-pci after a failed reset or quarantine_after: the journal's records,
+ * as the inventory shows them. */
+static unsigned quarantined_groups(const struct iom_inventory *inv) {
+        unsigned n = 0;
+
+        for (size_t i = 0; inv && i < inv->n_groups; i++)
+                n += !!inv->groups[i]->quarantine;
+        return n;
+}
+
 int manager_export(struct manager *m, enum iom_export_format format, char **ret) {
         _cleanup_free_ struct iom_export_space *spaces = NULL;
         struct iom_export_state state = {
                 .binder_failures = m->binder_failures,
                 .policy_reloads = m->policy_reloads,
                 .policy_reload_errors = m->policy_reload_errors,
-                .quarantined_groups =
-                        0, /* issue #16: the groups quarantined after a failed reset */
+                .quarantined_groups = quarantined_groups(m->inventory),
                 .n_spaces = m->n_spaces,
         };
 

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "binder.h"
 #include "export.h"
+#include "inhibit.h"
 #include "iom-policy.h"
 #include "iom-strv.h"
 #include "libvirt.h"
@@ -30,6 +31,7 @@ int manager_new(struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         (void) pthread_mutex_init(&m->journal_lock, NULL);
+        m->inhibit_fd = -EBADF;
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         m->policy_dir = strdup(IOMMUD_POLICYDIR);
         m->libvirt_timeout_usec = LIBVIRT_TIMEOUT_DEFAULT_USEC;
@@ -51,6 +53,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->libvirt_uri);
         binder_stop(m);
         space_destroy_all(m);
+        inhibit_release(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
         iom_policy_free(m->policy);
@@ -97,38 +100,52 @@ static void log_inventory(const struct iom_inventory *inv) {
                             inv->host->allow_unsafe_interrupts ? "on" : "off");
 }
 
+/* A claim (owner and host drivers) or a quarantine record (reason and host drivers). */
+static int apply_record(struct iom_inventory *inv, const struct iom_claim *c) {
+        struct iom_group *g = iom_inventory_find_group(inv, c->group);
+
+        if (!g) {
+                if (c->owner)
+                        log_warning("IOMMU group %u, owned by '%s', is gone.", c->group,
+                                    IOM_ESCAPE(c->owner));
+                else
+                        log_warning("IOMMU group %u, quarantined, is gone.", c->group);
+                return 0;
+        }
+        if (c->owner &&
+            (!(g->owner = strdup(c->owner)) || (c->uuid && !(g->owner_uuid = strdup(c->uuid)))))
+                return -ENOMEM;
+        if (c->reason && !(g->quarantine = strdup(c->reason)))
+                return -ENOMEM;
+        for (size_t k = 0; k < c->n_devices; k++) {
+                struct iom_device *d = iom_inventory_find_device(inv, &c->devices[k].address);
+                if (!d || !c->devices[k].host_driver)
+                        continue;
+                free(d->host_driver);
+                d->host_driver = strdup(c->devices[k].host_driver);
+                if (!d->host_driver)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv) {
+        int r;
+
         /* From scratch: a claim released since the last time leaves no owner behind. */
         for (size_t i = 0; i < inv->n_groups; i++) {
                 inv->groups[i]->owner = mfree(inv->groups[i]->owner);
                 inv->groups[i]->owner_uuid = mfree(inv->groups[i]->owner_uuid);
+                inv->groups[i]->quarantine = mfree(inv->groups[i]->quarantine);
         }
         for (size_t i = 0; i < inv->n_devices; i++)
                 inv->devices[i]->host_driver = mfree(inv->devices[i]->host_driver);
-        for (size_t i = 0; i < m->journal->n_claims; i++) {
-                const struct iom_claim *c = &m->journal->claims[i];
-                struct iom_group *g = iom_inventory_find_group(inv, c->group);
-
-                if (!g) {
-                        log_warning("IOMMU group %u, owned by '%s', is gone.", c->group,
-                                    IOM_ESCAPE(c->owner));
-                        continue;
-                }
-                free(g->owner);
-                g->owner = strdup(c->owner);
-                if (!g->owner || (c->uuid && !(g->owner_uuid = strdup(c->uuid))))
-                        return -ENOMEM;
-                for (size_t k = 0; k < c->n_devices; k++) {
-                        struct iom_device *d =
-                                iom_inventory_find_device(inv, &c->devices[k].address);
-                        if (!d || !c->devices[k].host_driver)
-                                continue;
-                        free(d->host_driver);
-                        d->host_driver = strdup(c->devices[k].host_driver);
-                        if (!d->host_driver)
-                                return -ENOMEM;
-                }
-        }
+        for (size_t i = 0; i < m->journal->n_claims; i++)
+                if ((r = apply_record(inv, &m->journal->claims[i])) < 0)
+                        return r;
+        for (size_t i = 0; i < m->journal->n_quarantined; i++)
+                if ((r = apply_record(inv, &m->journal->quarantined[i])) < 0)
+                        return r;
         return 0;
 }
 
@@ -395,6 +412,7 @@ int manager_start(struct manager *m) {
         r = sd_bus_request_name(m->bus, IOMMUD_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name " IOMMUD_BUS_NAME ": %m");
+        inhibit_update(m); /* groups owned since before this start */
 
         /* Serving first: libvirt may be absent or slow, which is normal. */
         if (m->libvirt_uri) {
@@ -412,7 +430,8 @@ static bool strings_differ(const char *a, const char *b) {
 static bool group_members_differ(const struct iom_group *a, const struct iom_group *b) {
         if (a->n_devices != b->n_devices || a->viable != b->viable ||
             a->n_blockers != b->n_blockers || strings_differ(a->owner, b->owner) ||
-            strings_differ(a->owner_uuid, b->owner_uuid))
+            strings_differ(a->owner_uuid, b->owner_uuid) ||
+            strings_differ(a->quarantine, b->quarantine))
                 return true;
         for (size_t i = 0; i < a->n_devices; i++)
                 if (!iom_address_equal(&a->devices[i]->address, &b->devices[i]->address) ||
@@ -519,6 +538,7 @@ int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
         emit_membership(m, m->inventory, old, true);
         emit_changes(m, old);
         manager_exports_changed(m);
+        inhibit_update(m);
 
         log_debug("Rescanned: %zu devices, %zu groups.", m->inventory->n_devices,
                   m->inventory->n_groups);

@@ -59,6 +59,11 @@ struct manager {
         struct iom_journal *journal;
         pthread_mutex_t journal_lock;
 
+        /* logind's sleep inhibitor, held while a guest owns a group (daemon/inhibit.c). */
+        int inhibit_fd;
+        const char *inhibit_mode;  /* the mode of the lock held or asked for, NULL: none */
+        sd_bus_slot *inhibit_slot; /* the Inhibit call waiting for its reply */
+
         /* Mediated I/O address spaces (daemon/space.c), in creation order. */
         struct space **spaces;
         size_t n_spaces;

@@ -8,6 +8,7 @@
 #include "binder.h"
 #include "export.h"
 #include "iom-acs.h"
+#include "inhibit.h"
 #include "iom-error.h"
 #include "iom-pci.h"
 #include "iom-policy.h"
@@ -37,6 +38,7 @@ int manager_load_policy(struct manager *m, char **ret_error) {
                 (void) sd_bus_emit_signal(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
                                           "PolicyReloaded", "u", (uint32_t) p->n_rules);
         }
+        inhibit_update(m); /* its mode may have changed */
         log_info("Policy: %zu rules from %s%s.", p->n_rules, m->policy_dir,
                  p->n_rules == 0 ? " (none: every assignment is denied)" : "");
         return 0;
@@ -159,11 +161,17 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
                 if (r < 0)
                         return r;
                 s->allow_in_use = decision.rule->allow_in_use;
+                s->quarantine_after = decision.rule->quarantine_after;
+                s->d3cold_off = decision.rule->disable_d3cold;
                 free(s->release_to);
+                free(s->reset_method);
                 s->release_to = decision.rule->host_driver_option
                                         ? strdup(decision.rule->host_driver_option)
                                         : NULL;
-                if (decision.rule->host_driver_option && !s->release_to)
+                s->reset_method =
+                        decision.rule->reset_method ? strdup(decision.rule->reset_method) : NULL;
+                if ((decision.rule->host_driver_option && !s->release_to) ||
+                    (decision.rule->reset_method && !s->reset_method))
                         return -ENOMEM;
                 free(s->rule.id);
                 free(s->rule.file);

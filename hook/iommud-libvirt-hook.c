@@ -187,21 +187,26 @@ static int call_change(sd_bus *bus, const char *method, const struct iom_domain 
 }
 
 /* The plan iommud ran, one line per device, for libvirt's log; its data worded here
- * (iommud.dbus(7): a(sss(ss)(ssu))). */
+ * (iommud.dbus(7): a(sss(ss)(ssu)(sss))). */
 static int print_plan(const struct iom_domain *d, sd_bus_message *reply) {
-        const char *address, *from, *to, *kind, *of, *rule, *file;
+        const char *address, *from, *to, *kind, *of, *rule, *file, *reset, *result, *quarantine;
         uint32_t line;
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu))");
+        r = sd_bus_message_enter_container(reply, 'a', "(sss(ss)(ssu)(sss))");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu))", &address, &from, &to, &kind, &of,
-                                        &rule, &file, &line)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sss(ss)(ssu)(sss))", &address, &from, &to, &kind,
+                                        &of, &rule, &file, &line, &reset, &result, &quarantine)) >
+               0) {
                 printf("%s: %s %s -> %s (%s%s", d->name, address, *from ? from : "(none)",
                        *to ? to : "(none)", *of ? "group peer of " : kind, of);
                 if (*rule)
                         printf("; allowed by rule '%s' (%s:%" PRIu32 ")", rule, file, line);
+                if (*reset)
+                        printf("; %s reset: %s", reset, result);
+                if (*quarantine)
+                        printf("; quarantined: %s", quarantine);
                 printf(")\n");
         }
         return r;

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "iom-bind.h"
+#include "iom-error.h"
 #include "iom-log.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 
@@ -227,6 +229,93 @@ int iom_bind_load_module(const char *driver, bool dry_run, uint64_t timeout_usec
                         return -ENOENT;
                 backoff(&delay);
         }
+        return 0;
+}
+
+static const char *const reset_methods[] = {
+        "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus",
+};
+
+bool iom_reset_method_is_known(const char *method) {
+        if (!method)
+                return false;
+        if (streq(method, IOM_RESET_DEFAULT))
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(reset_methods); i++)
+                if (streq(reset_methods[i], method))
+                        return true;
+        return false;
+}
+
+int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t timeout_usec,
+                   char **ret_error) {
+        _cleanup_free_ char *dir = NULL, *offered = NULL, *reset = NULL, *select = NULL;
+        _cleanup_strv_free_ char **list = NULL;
+        bool by_default = !method || streq(method, IOM_RESET_DEFAULT);
+        int r, k;
+
+        if (!a || (method && !iom_reset_method_is_known(method)))
+                return -EINVAL;
+        if (device_path(a, NULL, &dir) < 0 || asprintf(&reset, "%s/reset", dir) < 0 ||
+            asprintf(&select, "%s/reset_method", dir) < 0)
+                return -ENOMEM;
+        /* reset_method (Linux 5.15) lists what the device offers, in the kernel's order; an
+         * empty list, or no reset file at all, means the kernel knows no way to reset it. */
+        r = iom_sysfs_read_string(dir, "reset_method", &offered);
+        if (r == -ENOENT && by_default)
+                offered = NULL;
+        else if (r == -ENOENT)
+                return iom_error(ret_error, -EOPNOTSUPP,
+                                 "this kernel cannot choose a reset method (no reset_method "
+                                 "attribute; Linux 5.15 has it): use 'default'");
+        else if (r < 0)
+                return iom_error(ret_error, r, "cannot read reset_method: %s", strerror(-r));
+        if (offered && (r = iom_strv_split(offered, &list)) < 0)
+                return r;
+        if ((offered && !list[0]) || access(reset, F_OK) < 0)
+                return iom_error(ret_error, -EOPNOTSUPP, "the device offers no reset method");
+        bool listed = by_default;
+        for (char **m = list; !listed && m && *m; m++)
+                listed = streq(*m, method);
+        if (!listed)
+                return iom_error(ret_error, -EOPNOTSUPP,
+                                 "the device does not offer '%s' (it offers %s)", method, offered);
+
+        if (!by_default) {
+                r = write_with_deadline(select, method, timeout_usec);
+                if (r < 0)
+                        return iom_error(ret_error, r, "the kernel refused reset method '%s': %s",
+                                         method, strerror(-r));
+        }
+        r = write_with_deadline(reset, "1", timeout_usec);
+        if (r < 0)
+                (void) iom_error(ret_error, r, "%s reset failed: %s",
+                                 by_default ? "the kernel's" : method,
+                                 r == -ETIMEDOUT ? "it did not finish in time" : strerror(-r));
+        /* What was offered before, in its order: the next user of the device finds it as it
+         * was. */
+        if (!by_default && (k = write_with_deadline(select, offered, timeout_usec)) < 0)
+                iom_debug("Cannot restore reset_method '%s': %s", offered, strerror(-k));
+        return r;
+}
+
+int iom_bind_set_d3cold(const struct iom_address *a, bool value, bool *ret_was) {
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        int64_t was;
+        int r;
+
+        if (!a)
+                return -EINVAL;
+        if (device_path(a, NULL, &dir) < 0 || asprintf(&path, "%s/d3cold_allowed", dir) < 0)
+                return -ENOMEM;
+        r = iom_sysfs_read_int64(dir, "d3cold_allowed", &was);
+        if (r < 0)
+                return r;
+        r = write_with_deadline(path, value ? "1" : "0", 5ULL * 1000 * 1000);
+        if (r < 0)
+                return r;
+        if (ret_was)
+                *ret_was = was != 0;
         return 0;
 }
 

@@ -45,3 +45,20 @@ int iom_bind_wait_vfio_node(unsigned group, uint64_t timeout_usec);
 /* Processes with a descriptor open on a character or block device node of the device (and on
  * /dev/vfio/<group> when @group >= 0): "name (pid N), ..."; NULL when there are none. */
 int iom_bind_find_holders(const struct iom_address *a, int group, char **ret);
+
+/* The reset methods the kernel knows (Documentation/ABI/testing/sysfs-bus-pci, reset_method),
+ * and our name for its own order. */
+#define IOM_RESET_DEFAULT "default"
+bool iom_reset_method_is_known(const char *method);
+
+/* Resets the device through sysfs: with @method (NULL or "default": the kernel's order of the
+ * methods the device offers) written to reset_method first and its previous content written
+ * back after, then "1" to reset, within @timeout_usec. The device should be on no host driver
+ * (vfio-pci or none). -EOPNOTSUPP with *@ret_error naming the problem when the device offers
+ * no reset or not @method; other failures are the kernel's answer to the writes. */
+int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t timeout_usec,
+                   char **ret_error);
+
+/* Writes @value (0 or 1) to the device's d3cold_allowed, and returns the value it had in
+ * *@ret_was (when non-NULL). -ENOENT when the kernel has no such attribute for it. */
+int iom_bind_set_d3cold(const struct iom_address *a, bool value, bool *ret_was);

@@ -28,6 +28,9 @@ struct iom_device *iom_device_free(struct iom_device *d) {
         free(d->driver);
         free(d->driver_override);
         free(d->host_driver);
+        free(d->reset_method);
+        free(d->last_reset_method);
+        free(d->last_reset_result);
         strv_free(d->reset_methods);
         free(d);
         return NULL;

@@ -30,6 +30,9 @@ struct iom_device {
         struct iom_group *group; /* set by iom_inventory_link(), NULL without one */
         int numa_node;           /* -1 when unknown */
         char **reset_methods;    /* NULL-terminated, may be empty */
+        /* From the daemon: the reset method a release will use while a guest owns it, and
+         * the method and result of its last reset (NULL: none). */
+        char *reset_method, *last_reset_method, *last_reset_result;
 
         bool multifunction;
         bool boot_vga;

@@ -93,6 +93,7 @@ struct iom_group *iom_group_free(struct iom_group *g) {
         free(g->owner);
         free(g->owner_uuid);
         free(g->owner_state);
+        free(g->quarantine);
         free(g->regions);
         free(g->devices);
         blockers_clear(g);
@@ -185,6 +186,8 @@ int iom_group_read_sysfs(struct iom_group *g) {
 }
 
 const char *iom_group_state(const struct iom_group *g) {
+        if (g && g->quarantine)
+                return "quarantined";
         if (!g || !g->owner)
                 return "host";
         for (size_t i = 0; i < g->n_devices; i++)

@@ -46,6 +46,9 @@ struct iom_group {
         char *owner; /* the guest or local owner holding the group, NULL when the host has it */
         char *owner_uuid; /* the owner's libvirt domain UUID, when its assign gave one */
         char *owner_state; /* its domain's state as libvirt tells it (read off the bus) */
+        /* Why the group is quarantined: back from a guest, kept on vfio-pci and owned by no
+         * one until an administrator lets it go; NULL when it is not. */
+        char *quarantine;
 
         bool viable;
         struct iom_blocker *blockers;
@@ -68,7 +71,8 @@ int iom_group_add_blocker(struct iom_group *g, const struct iom_address *a, cons
 int iom_group_update_viability(struct iom_group *g);
 
 /* "host" when no one owns the group, "assigned" when its owner has every endpoint on a VFIO
- * driver, "inconsistent" when an owned group's endpoint is elsewhere (rebound by hand). */
+ * driver, "inconsistent" when an owned group's endpoint is elsewhere (rebound by hand),
+ * "quarantined" when it came back from a guest and is kept from the host and from guests. */
 const char *iom_group_state(const struct iom_group *g);
 
 /* Reads type and reserved_regions from /sys/kernel/iommu_groups/<id>. */

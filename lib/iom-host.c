@@ -24,6 +24,7 @@ struct iom_host *iom_host_free(struct iom_host *h) {
         free(h->units);
         strv_free(h->kernel_parameters);
         free(h->notice);
+        free(h->sleep_inhibitor);
         free(h);
         return NULL;
 }

@@ -21,6 +21,7 @@ struct iom_host {
         bool acs_override;        /* pcie_acs_override= is on the command line */
         bool groups_present;      /* /sys/kernel/iommu_groups has at least one group */
         char *notice;             /* why there are no groups, or NULL */
+        char *sleep_inhibitor;    /* from the daemon: the mode of logind's inhibitor it holds */
 };
 
 int iom_host_read(struct iom_host **ret);

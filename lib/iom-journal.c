@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iom-bind.h"
 #include "iom-error.h"
 #include "iom-file.h"
 #include "iom-journal.h"
@@ -25,11 +26,15 @@ static void steps_free(struct iom_plan_step *steps, size_t n) {
 }
 
 static void claim_clear(struct iom_claim *c) {
-        for (size_t i = 0; i < c->n_devices; i++)
+        for (size_t i = 0; i < c->n_devices; i++) {
                 free(c->devices[i].host_driver);
+                free(c->devices[i].reset_method);
+                free(c->devices[i].d3cold_was);
+        }
         free(c->devices);
         free(c->owner);
         free(c->uuid);
+        free(c->reason);
 }
 
 static void intent_clear(struct iom_intent *in) {
@@ -46,14 +51,38 @@ struct iom_journal *iom_journal_free(struct iom_journal *j) {
         for (size_t i = 0; i < j->n_intents; i++)
                 intent_clear(&j->intents[i]);
         free(j->intents);
+        for (size_t i = 0; i < j->n_quarantined; i++)
+                claim_clear(&j->quarantined[i]);
+        free(j->quarantined);
+        for (size_t i = 0; i < j->n_resets; i++) {
+                free(j->resets[i].method);
+                free(j->resets[i].result);
+        }
+        free(j->resets);
         free(j);
         return NULL;
 }
 
+static struct iom_claim *find_in(struct iom_claim *claims, size_t n, unsigned group) {
+        for (size_t i = 0; i < n; i++)
+                if (claims[i].group == group)
+                        return &claims[i];
+        return NULL;
+}
+
 const struct iom_claim *iom_journal_find_claim(const struct iom_journal *j, unsigned group) {
-        for (size_t i = 0; j && i < j->n_claims; i++)
-                if (j->claims[i].group == group)
-                        return &j->claims[i];
+        return j ? find_in(j->claims, j->n_claims, group) : NULL;
+}
+
+const struct iom_claim *iom_journal_find_quarantine(const struct iom_journal *j, unsigned group) {
+        return j ? find_in(j->quarantined, j->n_quarantined, group) : NULL;
+}
+
+const struct iom_reset_record *iom_journal_find_reset(const struct iom_journal *j,
+                                                      const struct iom_address *a) {
+        for (size_t i = 0; j && i < j->n_resets; i++)
+                if (iom_address_equal(&j->resets[i].address, a))
+                        return &j->resets[i];
         return NULL;
 }
 
@@ -107,43 +136,104 @@ int iom_journal_begin(struct iom_journal *j, const struct iom_plan *plan, unsign
         return 0;
 }
 
-void iom_journal_unclaim(struct iom_journal *j, unsigned group) {
-        for (size_t i = 0; i < j->n_claims; i++)
-                if (j->claims[i].group == group) {
-                        claim_clear(&j->claims[i]);
-                        j->claims[i] = j->claims[--j->n_claims];
-                        return;
-                }
+/* Removes @group's record from @claims. */
+static void remove_from(struct iom_claim *claims, size_t *n, unsigned group) {
+        struct iom_claim *c = find_in(claims, *n, group);
+
+        if (!c)
+                return;
+        claim_clear(c);
+        *c = claims[--*n];
 }
 
-int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
+void iom_journal_unclaim(struct iom_journal *j, unsigned group) {
+        remove_from(j->claims, &j->n_claims, group);
+}
+
+void iom_journal_unquarantine(struct iom_journal *j, unsigned group) {
+        remove_from(j->quarantined, &j->n_quarantined, group);
+}
+
+/* A record of @plan's steps for @group, added to @claims (replacing the one for @group).
+ * Where each device goes home: a release's "to", else the rule's host_driver or its "from". */
+static int add_record(struct iom_claim **claims, size_t *n_claims, const struct iom_plan *plan,
+                      unsigned group, const char *reason) {
         struct iom_claim c = {.group = group};
         size_t first, n = iom_plan_group_steps(plan, group, &first);
         bool oom = false;
 
-        if (!plan->owner)
-                return -EINVAL;
-        c.owner = strdup_or_null(plan->owner, &oom);
-        c.uuid = strdup_or_null(plan->owner_uuid, &oom);
+        c.owner = strdup_or_null(reason ? NULL : plan->owner, &oom);
+        c.uuid = strdup_or_null(reason ? NULL : plan->owner_uuid, &oom);
+        c.reason = strdup_or_null(reason, &oom);
         c.devices = calloc(n ? n : 1, sizeof(*c.devices));
         if (!c.devices)
                 oom = true;
         for (size_t i = 0; !oom && i < n; i++) {
-                c.devices[i].address = plan->steps[first + i].address;
                 const struct iom_plan_step *step = &plan->steps[first + i];
-                c.devices[i].host_driver =
-                        strdup_or_null(step->release_to ? step->release_to : step->from, &oom);
+                struct iom_claim_device *d = &c.devices[i];
+
+                d->address = step->address;
+                d->host_driver = strdup_or_null(plan->op == IOM_PLAN_RELEASE ? step->to
+                                                : step->release_to           ? step->release_to
+                                                                             : step->from,
+                                                &oom);
+                d->reset_method = strdup_or_null(step->reset_method, &oom);
+                d->d3cold_was = strdup_or_null(step->d3cold_was, &oom);
+                c.quarantine_after = c.quarantine_after || step->quarantine_after;
                 c.n_devices++;
         }
-        struct iom_claim *grown =
-                oom ? NULL : realloc(j->claims, (j->n_claims + 1) * sizeof(*grown));
+        struct iom_claim *grown = oom ? NULL : realloc(*claims, (*n_claims + 1) * sizeof(*grown));
         if (!grown) {
                 claim_clear(&c);
                 return -ENOMEM;
         }
-        j->claims = grown;
-        iom_journal_unclaim(j, group);
-        j->claims[j->n_claims++] = c;
+        *claims = grown;
+        remove_from(*claims, n_claims, group);
+        (*claims)[(*n_claims)++] = c;
+        return 0;
+}
+
+int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
+        if (!plan->owner)
+                return -EINVAL;
+        return add_record(&j->claims, &j->n_claims, plan, group, NULL);
+}
+
+int iom_journal_quarantine(struct iom_journal *j, const struct iom_plan *plan, unsigned group,
+                           const char *reason) {
+        if (!reason)
+                return -EINVAL;
+        return add_record(&j->quarantined, &j->n_quarantined, plan, group, reason);
+}
+
+int iom_journal_record_resets(struct iom_journal *j, const struct iom_plan *plan, unsigned group) {
+        size_t first, n = iom_plan_group_steps(plan, group, &first);
+
+        for (size_t i = first; i < first + n; i++) {
+                const struct iom_plan_step *s = &plan->steps[i];
+                struct iom_reset_record *rec =
+                        (struct iom_reset_record *) iom_journal_find_reset(j, &s->address);
+                char *method, *result;
+
+                if (!s->reset_result)
+                        continue;
+                method = strdup(s->reset_method ? s->reset_method : IOM_RESET_DEFAULT);
+                result = strdup(s->reset_result);
+                if (!method || !result ||
+                    (!rec && GREEDY_REALLOC(j->resets, j->n_resets + 1) < 0)) {
+                        free(method);
+                        free(result);
+                        return -ENOMEM;
+                }
+                if (!rec) {
+                        rec = &j->resets[j->n_resets++];
+                        *rec = (struct iom_reset_record){.address = s->address};
+                }
+                free(rec->method);
+                free(rec->result);
+                rec->method = method;
+                rec->result = result;
+        }
         return 0;
 }
 

@@ -15,15 +15,28 @@
 
 struct iom_claim_device {
         struct iom_address address;
-        char *host_driver; /* NULL: it had none */
+        char *host_driver;  /* NULL: it had none */
+        char *reset_method; /* the policy's pick for the reset on release; NULL: the kernel's */
+        char *d3cold_was;   /* "0"/"1": d3cold_allowed to put back on release; NULL: untouched */
 };
 
+/* A group a guest owns, or (in quarantined[]) one back from a guest that is kept on vfio-pci
+ * for an administrator, with the reason and no owner. */
 struct iom_claim {
         unsigned group;
-        char *owner;
-        char *uuid; /* the owner's libvirt domain UUID, or NULL */
+        char *owner;           /* NULL in quarantined[] */
+        char *uuid;            /* the owner's libvirt domain UUID, or NULL */
+        char *reason;          /* quarantined[]: why */
+        bool quarantine_after; /* the policy quarantines the group when it comes back */
         struct iom_claim_device *devices;
         size_t n_devices;
+};
+
+/* The last reset of a device: the method asked for and how it went ("ok" or what failed). */
+struct iom_reset_record {
+        struct iom_address address;
+        char *method;
+        char *result;
 };
 
 /* A change to one group that started and has not finished. */
@@ -40,6 +53,10 @@ struct iom_journal {
         size_t n_claims;
         struct iom_intent *intents;
         size_t n_intents;
+        struct iom_claim *quarantined;
+        size_t n_quarantined;
+        struct iom_reset_record *resets;
+        size_t n_resets;
 };
 
 struct iom_journal *iom_journal_new(void);
@@ -74,6 +91,19 @@ void iom_journal_end(struct iom_journal *j, unsigned group);
 int iom_journal_claim(struct iom_journal *j, const struct iom_plan *plan, unsigned group);
 /* Forgets the claim on @group. */
 void iom_journal_unclaim(struct iom_journal *j, unsigned group);
+
+/* Records @group as quarantined for @reason (the host drivers of its devices are the steps'
+ * "to" of @plan, a release). */
+int iom_journal_quarantine(struct iom_journal *j, const struct iom_plan *plan, unsigned group,
+                           const char *reason);
+const struct iom_claim *iom_journal_find_quarantine(const struct iom_journal *j, unsigned group);
+void iom_journal_unquarantine(struct iom_journal *j, unsigned group);
+
+/* Records the reset of each step of @plan in @group that tried one (replacing the record of
+ * an earlier reset of the device). */
+int iom_journal_record_resets(struct iom_journal *j, const struct iom_plan *plan, unsigned group);
+const struct iom_reset_record *iom_journal_find_reset(const struct iom_journal *j,
+                                                      const struct iom_address *a);
 
 /* JSON form (lib/iom-json-journal.c). */
 char *iom_journal_to_json(const struct iom_journal *j);

@@ -37,9 +37,61 @@ static json_object *steps_json(const struct iom_plan_step *steps, size_t n) {
         return a;
 }
 
+/* A claim, or a quarantine record (with "reason" and no "owner"). Optional keys are left out
+ * when unset, so a journal without the features reads as before. */
+static json_object *claims_json(const struct iom_claim *claims, size_t n) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+                const struct iom_claim *c = &claims[i];
+                json_object *o = json_object_new_object(), *devices = json_object_new_array();
+
+                json_object_object_add(o, "group", json_object_new_int64(c->group));
+                if (c->owner)
+                        json_object_object_add(o, "owner", json_object_new_string(c->owner));
+                if (c->reason)
+                        json_object_object_add(o, "reason", json_object_new_string(c->reason));
+                if (c->uuid)
+                        json_object_object_add(o, "uuid", json_object_new_string(c->uuid));
+                if (c->quarantine_after)
+                        json_object_object_add(o, "quarantine_after",
+                                               json_object_new_boolean(true));
+                for (size_t k = 0; k < c->n_devices; k++) {
+                        const struct iom_claim_device *cd = &c->devices[k];
+                        json_object *d = json_object_new_object();
+                        json_object_object_add(d, "address", address_json(&cd->address));
+                        json_object_object_add(d, "host_driver", string_or_null(cd->host_driver));
+                        if (cd->reset_method)
+                                json_object_object_add(d, "reset_method",
+                                                       json_object_new_string(cd->reset_method));
+                        if (cd->d3cold_was)
+                                json_object_object_add(d, "d3cold_was",
+                                                       json_object_new_string(cd->d3cold_was));
+                        json_object_array_add(devices, d);
+                }
+                json_object_object_add(o, "devices", devices);
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
+static json_object *resets_json(const struct iom_reset_record *resets, size_t n) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "address", address_json(&resets[i].address));
+                json_object_object_add(o, "method", json_object_new_string(resets[i].method));
+                json_object_object_add(o, "result", json_object_new_string(resets[i].result));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 char *iom_journal_to_json(const struct iom_journal *j) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
-        json_object *claims = json_object_new_array(), *intents = json_object_new_array();
+        json_object *claims = claims_json(j->claims, j->n_claims),
+                    *intents = json_object_new_array();
 
         if (!root || !claims || !intents) {
                 json_object_put(claims);
@@ -47,24 +99,6 @@ char *iom_journal_to_json(const struct iom_journal *j) {
                 return NULL;
         }
         json_object_object_add(root, "version", json_object_new_int(IOM_JOURNAL_VERSION));
-        for (size_t i = 0; i < j->n_claims; i++) {
-                const struct iom_claim *c = &j->claims[i];
-                json_object *o = json_object_new_object(), *devices = json_object_new_array();
-
-                json_object_object_add(o, "group", json_object_new_int64(c->group));
-                json_object_object_add(o, "owner", json_object_new_string(c->owner));
-                if (c->uuid)
-                        json_object_object_add(o, "uuid", json_object_new_string(c->uuid));
-                for (size_t k = 0; k < c->n_devices; k++) {
-                        json_object *d = json_object_new_object();
-                        json_object_object_add(d, "address", address_json(&c->devices[k].address));
-                        json_object_object_add(d, "host_driver",
-                                               string_or_null(c->devices[k].host_driver));
-                        json_object_array_add(devices, d);
-                }
-                json_object_object_add(o, "devices", devices);
-                json_object_array_add(claims, o);
-        }
         json_object_object_add(root, "claims", claims);
         for (size_t i = 0; i < j->n_intents; i++) {
                 const struct iom_intent *in = &j->intents[i];
@@ -78,6 +112,11 @@ char *iom_journal_to_json(const struct iom_journal *j) {
                 json_object_array_add(intents, o);
         }
         json_object_object_add(root, "intents", intents);
+        if (j->n_quarantined > 0)
+                json_object_object_add(root, "quarantined",
+                                       claims_json(j->quarantined, j->n_quarantined));
+        if (j->n_resets > 0)
+                json_object_object_add(root, "resets", resets_json(j->resets, j->n_resets));
 
         return iom_json_format(root);
 }
@@ -128,41 +167,73 @@ static int get_address(struct reader *rd, json_object *o, const char *path,
         return r == -EINVAL ? bad(rd, path, "'address': %s", why) : r;
 }
 
-static int read_claim(struct reader *rd, json_object *o, const char *path, struct iom_claim *c) {
-        static const char *const keys[] = {"group", "owner", "uuid", "devices", NULL};
-        static const char *const device_keys[] = {"address", "host_driver", NULL};
-        json_object *devices;
+/* An optional string: NULL when the key is absent. */
+static int get_optional_string(struct reader *rd, json_object *o, const char *path,
+                               const char *key, char **ret) {
+        if (!json_object_object_get_ex(o, key, NULL))
+                return 0;
+        return iom_json_member_string(rd->doc, o, path, key, false, ret, rd->error);
+}
+
+/* "0" or "1", as d3cold_allowed reads. */
+static int get_d3cold(struct reader *rd, json_object *o, const char *path, char **ret) {
+        int r = get_optional_string(rd, o, path, "d3cold_was", ret);
+        if (r < 0 || !*ret)
+                return r;
+        if (!streq(*ret, "0") && !streq(*ret, "1"))
+                return bad(rd, path, "'d3cold_was' must be \"0\" or \"1\"");
+        return 0;
+}
+
+/* A claim (with an owner), or a quarantine record (@quarantine: with a reason, no owner). */
+static int read_claim(struct reader *rd, json_object *o, const char *path, bool quarantine,
+                      struct iom_claim *c) {
+        static const char *const keys[] = {"group", "owner", "uuid", "quarantine_after",
+                                           "devices", NULL};
+        static const char *const quarantine_keys[] = {"group", "reason", "devices", NULL};
+        static const char *const device_keys[] = {"address", "host_driver", "reset_method",
+                                                  "d3cold_was", NULL};
+        json_object *devices, *v = NULL;
         int r;
 
         if (!json_object_is_type(o, json_type_object))
                 return bad(rd, path, "must be an object");
-        if ((r = iom_json_check_keys(rd->doc, o, path, keys, rd->error)) < 0 ||
+        if ((r = iom_json_check_keys(rd->doc, o, path, quarantine ? quarantine_keys : keys,
+                                     rd->error)) < 0 ||
             (r = get_group(rd, o, path, &c->group)) < 0 ||
-            (r = get_owner(rd, o, path, false, &c->owner)) < 0 ||
+            (quarantine && (r = iom_json_member_string(rd->doc, o, path, "reason", false,
+                                                       &c->reason, rd->error)) < 0) ||
+            (!quarantine && (r = get_owner(rd, o, path, false, &c->owner)) < 0) ||
             /* Optional: journals from before libvirt's UUIDs were recorded lack it. */
-            (json_object_object_get_ex(o, "uuid", NULL) &&
-             (r = iom_json_member_string(rd->doc, o, path, "uuid", false, &c->uuid, rd->error)) <
-                     0) ||
+            (r = get_optional_string(rd, o, path, "uuid", &c->uuid)) < 0 ||
+            (json_object_object_get_ex(o, "quarantine_after", NULL) &&
+             (r = iom_json_member(rd->doc, o, path, "quarantine_after", json_type_boolean, false,
+                                  &v, rd->error)) < 0) ||
             (r = iom_json_member(rd->doc, o, path, "devices", json_type_array, false, &devices,
                                  rd->error)) < 0)
                 return r;
+        c->quarantine_after = v && json_object_get_boolean(v);
         size_t n = json_object_array_length(devices);
         c->devices = calloc(n ? n : 1, sizeof(*c->devices));
         if (!c->devices)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 json_object *d = json_object_array_get_idx(devices, i);
+                struct iom_claim_device *cd = &c->devices[i];
                 char sub[128];
 
                 (void) snprintf(sub, sizeof(sub), "%s.devices[%zu]", path, i);
                 if (!json_object_is_type(d, json_type_object))
                         return bad(rd, sub, "must be an object");
-                if ((r = iom_json_check_keys(rd->doc, d, sub, device_keys, rd->error)) < 0 ||
-                    (r = get_address(rd, d, sub, &c->devices[i].address)) < 0 ||
-                    (r = iom_json_member_string(rd->doc, d, sub, "host_driver", true,
-                                                &c->devices[i].host_driver, rd->error)) < 0)
-                        return r;
                 c->n_devices++;
+                if ((r = iom_json_check_keys(rd->doc, d, sub, device_keys, rd->error)) < 0 ||
+                    (r = get_address(rd, d, sub, &cd->address)) < 0 ||
+                    (r = iom_json_member_string(rd->doc, d, sub, "host_driver", true,
+                                                &cd->host_driver, rd->error)) < 0 ||
+                    (r = get_optional_string(rd, d, sub, "reset_method", &cd->reset_method)) <
+                            0 ||
+                    (r = get_d3cold(rd, d, sub, &cd->d3cold_was)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -216,8 +287,82 @@ static int read_intent(struct reader *rd, json_object *o, const char *path, stru
         return 0;
 }
 
+/* An array of the top level that journals from before it lack: *@ret_n elements of @size
+ * allocated in *@ret, none when absent. */
+static int get_optional_array(struct reader *rd, json_object *root, const char *key, size_t size,
+                              json_object **ret_array, void **ret, size_t *ret_n) {
+        int r;
+
+        *ret_array = NULL;
+        *ret_n = 0;
+        if (!json_object_object_get_ex(root, key, NULL))
+                return 0;
+        r = iom_json_member(rd->doc, root, "", key, json_type_array, false, ret_array, rd->error);
+        if (r < 0)
+                return r;
+        *ret_n = json_object_array_length(*ret_array);
+        *ret = calloc(*ret_n ? *ret_n : 1, size);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int read_quarantined(struct reader *rd, json_object *root, struct iom_journal *j) {
+        json_object *a;
+        size_t n;
+        int r;
+
+        r = get_optional_array(rd, root, "quarantined", sizeof(*j->quarantined), &a,
+                               (void **) &j->quarantined, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char path[64];
+                (void) snprintf(path, sizeof(path), "quarantined[%zu]", i);
+                j->n_quarantined++;
+                r = read_claim(rd, json_object_array_get_idx(a, i), path, true, &j->quarantined[i]);
+                if (r < 0)
+                        return r;
+                if (iom_journal_find_quarantine(j, j->quarantined[i].group) != &j->quarantined[i] ||
+                    iom_journal_find_claim(j, j->quarantined[i].group))
+                        return bad(rd, path, "group %u is recorded twice", j->quarantined[i].group);
+        }
+        return 0;
+}
+
+static int read_resets(struct reader *rd, json_object *root, struct iom_journal *j) {
+        static const char *const keys[] = {"address", "method", "result", NULL};
+        json_object *a;
+        size_t n;
+        int r;
+
+        r = get_optional_array(rd, root, "resets", sizeof(*j->resets), &a, (void **) &j->resets,
+                               &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_array_get_idx(a, i);
+                struct iom_reset_record *rec = &j->resets[i];
+                char path[64];
+
+                (void) snprintf(path, sizeof(path), "resets[%zu]", i);
+                if (!json_object_is_type(o, json_type_object))
+                        return bad(rd, path, "must be an object");
+                j->n_resets++;
+                if ((r = iom_json_check_keys(rd->doc, o, path, keys, rd->error)) < 0 ||
+                    (r = get_address(rd, o, path, &rec->address)) < 0 ||
+                    (r = iom_json_member_string(rd->doc, o, path, "method", false, &rec->method,
+                                                rd->error)) < 0 ||
+                    (r = iom_json_member_string(rd->doc, o, path, "result", false, &rec->result,
+                                                rd->error)) < 0)
+                        return r;
+                if (iom_journal_find_reset(j, &rec->address) != rec)
+                        return bad(rd, path, "a second record of the same device");
+        }
+        return 0;
+}
+
 static int read_journal(struct reader *rd, json_object *root, struct iom_journal **ret) {
-        static const char *const keys[] = {"version", "claims", "intents", NULL};
+        static const char *const keys[] = {"version", "claims",      "intents",
+                                           "resets",  "quarantined", NULL};
         _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
         json_object *v, *claims, *intents;
         int r;
@@ -248,7 +393,8 @@ static int read_journal(struct reader *rd, json_object *root, struct iom_journal
                 char path[64];
                 (void) snprintf(path, sizeof(path), "claims[%zu]", i);
                 j->n_claims++;
-                r = read_claim(rd, json_object_array_get_idx(claims, i), path, &j->claims[i]);
+                r = read_claim(rd, json_object_array_get_idx(claims, i), path, false,
+                               &j->claims[i]);
                 if (r < 0)
                         return r;
                 if (iom_journal_find_claim(j, j->claims[i].group) != &j->claims[i])
@@ -266,6 +412,12 @@ static int read_journal(struct reader *rd, json_object *root, struct iom_journal
                 if (r < 0)
                         return r;
         }
+        r = read_quarantined(rd, root, j);
+        if (r < 0)
+                return r;
+        r = read_resets(rd, root, j);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(j);
         return 0;
 }

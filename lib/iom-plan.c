@@ -21,27 +21,32 @@ static const char *const iom_plan_op_table[_IOM_PLAN_OP_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(iom_plan_op, enum iom_plan_op);
 
+/* The strings a step owns, as fields of @s. */
+#define STEP_STRINGS(s)                                                                            \
+        {                                                                                          \
+                &(s)->from, &(s)->to, &(s)->from_override, &(s)->rule.id, &(s)->rule.file,         \
+                        &(s)->release_to, &(s)->reset_method, &(s)->d3cold_was,                    \
+                        &(s)->reset_result, &(s)->quarantine                                       \
+        }
+
 void iom_plan_step_clear(struct iom_plan_step *s) {
-        free(s->from);
-        free(s->to);
-        free(s->from_override);
-        free(s->rule.id);
-        free(s->rule.file);
-        free(s->release_to);
-        s->from = s->to = s->from_override = s->rule.id = s->rule.file = s->release_to = NULL;
+        char **fields[] = STEP_STRINGS(s);
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                *fields[i] = mfree(*fields[i]);
 }
 
 int iom_plan_step_copy(struct iom_plan_step *dst, const struct iom_plan_step *src) {
+        struct iom_plan_step *from = (struct iom_plan_step *) src;
+        char **to_fields[] = STEP_STRINGS(dst), **from_fields[] = STEP_STRINGS(from);
+        bool oom = false;
+
         *dst = *src;
-        dst->from = src->from ? strdup(src->from) : NULL;
-        dst->to = src->to ? strdup(src->to) : NULL;
-        dst->from_override = src->from_override ? strdup(src->from_override) : NULL;
-        dst->rule.id = src->rule.id ? strdup(src->rule.id) : NULL;
-        dst->rule.file = src->rule.file ? strdup(src->rule.file) : NULL;
-        dst->release_to = src->release_to ? strdup(src->release_to) : NULL;
-        if ((src->from && !dst->from) || (src->to && !dst->to) ||
-            (src->from_override && !dst->from_override) || (src->rule.id && !dst->rule.id) ||
-            (src->rule.file && !dst->rule.file) || (src->release_to && !dst->release_to)) {
+        for (size_t i = 0; i < ELEMENTSOF(to_fields); i++) {
+                *to_fields[i] = *from_fields[i] ? strdup(*from_fields[i]) : NULL;
+                oom = oom || (*from_fields[i] && !*to_fields[i]);
+        }
+        if (oom) {
                 iom_plan_step_clear(dst);
                 return -ENOMEM;
         }
@@ -210,6 +215,13 @@ static int resolve_device(const struct iom_inventory *inv, const char *spec,
         return 0;
 }
 
+static int quarantined_error(const struct iom_group *g, char **ret_error) {
+        return iom_error(ret_error, -ENOTRECOVERABLE,
+                         "IOMMU group %u is quarantined (%s); an administrator lets it go with "
+                         "'iommuctl release --from-quarantine'",
+                         g->id, g->quarantine);
+}
+
 /* What assign and release start with: a valid owner, an empty plan. */
 static int plan_begin(const struct iom_inventory *inv, enum iom_plan_op op, const char *owner,
                       struct iom_plan **ret, char **ret_error) {
@@ -243,6 +255,8 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
                 r = resolve_device(inv, *spec, &d, &g, ret_error);
                 if (r < 0)
                         return r;
+                if (g->quarantine)
+                        return quarantined_error(g, ret_error);
                 if (g->owner && !streq(g->owner, owner))
                         return iom_error(ret_error, -EEXIST, "IOMMU group %u is owned by '%s'",
                                          g->id, g->owner);
@@ -303,6 +317,31 @@ int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *c
         return 0;
 }
 
+int iom_plan_release_quarantine(const struct iom_inventory *inv, const char *device,
+                                struct iom_plan **ret, char **ret_error) {
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
+        const struct iom_group *g;
+        struct iom_device *d;
+        int r;
+
+        if (!inv || !ret)
+                return -EINVAL;
+        r = resolve_device(inv, device, &d, &g, ret_error);
+        if (r < 0)
+                return r;
+        if (!g->quarantine)
+                return iom_error(ret_error, -EPERM, "IOMMU group %u is not quarantined", g->id);
+        r = iom_plan_new(IOM_PLAN_RELEASE, NULL, &p);
+        if (r < 0)
+                return r;
+        r = plan_add_group_steps(p, g, d, NULL, true);
+        if (r < 0)
+                return r;
+        qsort(p->steps, p->n_steps, sizeof(*p->steps), step_compare_returning);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const char *driver,
                     struct iom_plan **ret, char **ret_error) {
         _cleanup_(iom_plan_freep) struct iom_plan *p = NULL;
@@ -327,6 +366,8 @@ int iom_plan_rebind(const struct iom_inventory *inv, const char *device, const c
         r = resolve_device(inv, device, &d, &g, ret_error);
         if (r < 0)
                 return r;
+        if (g->quarantine)
+                return quarantined_error(g, ret_error);
         if (g->owner)
                 return iom_error(ret_error, -EEXIST,
                                  "IOMMU group %u is owned by '%s': release it first", g->id,

@@ -42,6 +42,16 @@ struct iom_plan_step {
         struct iom_plan_rule rule;   /* the policy rule that allowed it (assign) */
         bool allow_in_use; /* that rule lets an administrator's force move it while in use */
         char *release_to;  /* that rule's host_driver: where a release returns it, not @from */
+
+        /* Between owners: the rule's choices at assign, the claim's at release. */
+        char *reset_method;    /* how a release resets it; NULL: the kernel's order */
+        bool quarantine_after; /* a release keeps its group on vfio-pci, quarantined */
+        bool d3cold_off;       /* d3cold_allowed stays 0 while a guest owns it */
+        char *d3cold_was;      /* "0" or "1": what d3cold_allowed is put back to; NULL: untouched */
+        /* What a release did: the reset's outcome (NULL: none tried, "ok", or what failed),
+         * and why its group was quarantined instead of going home (NULL: it went home). */
+        char *reset_result;
+        char *quarantine;
 };
 
 struct iom_plan {
@@ -62,7 +72,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_plan *, iom_plan_free);
 /* Assign the groups of @devices (names as iom_inventory_resolve() takes them) to @owner:
  * every endpoint of each group goes to vfio-pci. Errors (with *@ret_error naming the device
  * and the problem): -EINVAL bad owner or device name, -ENOENT no such device, -ENOTUNIQ
- * ambiguous id, -EXDEV a device without an IOMMU group, -EEXIST a group owned by another. */
+ * ambiguous id, -EXDEV a device without an IOMMU group, -EEXIST a group owned by another,
+ * -ENOTRECOVERABLE a quarantined group (rebind too). */
 int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *const *devices,
                     struct iom_plan **ret, char **ret_error);
 
@@ -71,6 +82,11 @@ int iom_plan_assign(const struct iom_inventory *inv, const char *owner, char *co
  * hold, -ENOENT when @owner holds nothing. */
 int iom_plan_release(const struct iom_inventory *inv, const char *owner, char *const *devices,
                      struct iom_plan **ret, char **ret_error);
+
+/* Let the quarantined group of @device go home: a release without an owner, every endpoint
+ * back to its recorded host driver. -EPERM when the group is not quarantined. */
+int iom_plan_release_quarantine(const struct iom_inventory *inv, const char *device,
+                                struct iom_plan **ret, char **ret_error);
 
 /* An administrator's move of one device to @driver ("none" for no driver; "" is -EINVAL).
  * -EXDEV for a device without an IOMMU group, -EEXIST when its group is owned: release it

@@ -156,6 +156,14 @@ static const char *const iom_policy_action_table[_IOM_POLICY_ACTION_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(iom_policy_action, enum iom_policy_action);
 
+static const char *const iom_sleep_inhibit_table[_IOM_SLEEP_INHIBIT_MAX] = {
+        [IOM_SLEEP_INHIBIT_BLOCK] = "block",
+        [IOM_SLEEP_INHIBIT_DELAY] = "delay",
+        [IOM_SLEEP_INHIBIT_NONE] = "none",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(iom_sleep_inhibit, enum iom_sleep_inhibit);
+
 /* "key=value" words joined by blanks; out-of-memory is remembered until the end. */
 struct words {
         struct iom_strv l;
@@ -237,5 +245,11 @@ char *iom_policy_options_describe(const struct iom_policy_rule *r) {
                 (void) snprintf(buf, sizeof(buf), "%u", r->sriov_numvfs);
                 describe(&s, "sriov_numvfs", buf);
         }
+        if (r->reset_method)
+                describe(&s, "reset_method", r->reset_method);
+        if (r->quarantine_after)
+                describe(&s, "quarantine_after", NULL);
+        if (r->disable_d3cold)
+                describe(&s, "disable_d3cold", NULL);
         return words_join(&s, "");
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iom-bind.h"
 #include "iom-json.h"
 #include "iom-owner.h"
 #include "iom-policy.h"
@@ -47,6 +48,7 @@ static void rule_clear(struct iom_policy_rule *r) {
         strv_free(r->guests);
         free(r->host_driver_option);
         free(r->resource_name);
+        free(r->reset_method);
 }
 
 struct iom_policy *iom_policy_new(void) {
@@ -417,16 +419,16 @@ static int get_count(struct reader *rd, json_object *o, const char *path, const 
 
 static int read_options(struct reader *rd, json_object *o, const char *path,
                         struct iom_policy_rule *rule) {
-        static const char *const keys[] = {"autobind",
-                                           "host_driver",
-                                           "allow_in_use",
-                                           "require_isolation",
-                                           "max_per_guest",
-                                           "resource_name",
-                                           "sriov_numvfs",
+        static const char *const keys[] = {"autobind",       "host_driver",
+                                           "allow_in_use",   "require_isolation",
+                                           "max_per_guest",  "resource_name",
+                                           "sriov_numvfs",   "reset_method",
+                                           "quarantine_after", "disable_d3cold",
                                            NULL};
-        static const char *const flag_keys[] = {"autobind", "allow_in_use", "require_isolation"};
-        bool *flags[] = {&rule->autobind, &rule->allow_in_use, &rule->require_isolation};
+        static const char *const flag_keys[] = {"autobind", "allow_in_use", "require_isolation",
+                                                "quarantine_after", "disable_d3cold"};
+        bool *flags[] = {&rule->autobind, &rule->allow_in_use, &rule->require_isolation,
+                         &rule->quarantine_after, &rule->disable_d3cold};
         json_object *v;
         char sub[512];
         int r;
@@ -459,6 +461,21 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                 return complain(rd, sub, 0,
                                 "a rule matching VFs (vfs_of) cannot make VFs: a VF has none; "
                                 "give sriov_numvfs to a rule matching the PF");
+        }
+        (void) snprintf(sub, sizeof(sub), "%s.reset_method", path);
+        if (json_object_object_get_ex(o, "reset_method", &v)) {
+                r = get_string(rd, v, sub, &rule->reset_method);
+                if (r < 0)
+                        return r;
+                if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method)) {
+                        r = complain(rd, sub, 0,
+                                     "'%s' is not a reset method (known: default, flr, af_flr, pm, "
+                                     "bus, cxl_bus, device_specific, acpi)",
+                                     IOM_ESCAPE(rule->reset_method));
+                        rule->reset_method = mfree(rule->reset_method);
+                        if (r < 0)
+                                return r;
+                }
         }
         (void) snprintf(sub, sizeof(sub), "%s.resource_name", path);
         if (json_object_object_get_ex(o, "resource_name", &v)) {
@@ -620,9 +637,24 @@ static int read_rules(struct reader *rd, json_object *rules, struct iom_policy *
         return 0;
 }
 
+static int read_sleep_inhibit(struct reader *rd, json_object *v, struct iom_policy *p) {
+        _cleanup_free_ char *mode = NULL;
+        int r = get_string(rd, v, "sleep_inhibit", &mode);
+
+        if (r < 0 || !mode)
+                return r;
+        r = iom_sleep_inhibit_from_string(mode);
+        if (r < 0)
+                return complain(rd, "sleep_inhibit", 0,
+                                "'%s' is not an inhibitor mode: block, delay or none",
+                                IOM_ESCAPE(mode));
+        p->sleep_inhibit = r;
+        return 0;
+}
+
 int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text,
                         char **ret_error) {
-        static const char *const keys[] = {"aliases", "rules", NULL};
+        static const char *const keys[] = {"aliases", "rules", "sleep_inhibit", NULL};
         _cleanup_(iom_json_doc_freep) struct iom_json_doc *doc = NULL;
         json_object *root, *v;
         int r;
@@ -637,6 +669,8 @@ int iom_policy_add_text(struct iom_policy *p, const char *name, const char *text
         if (r <= 0)
                 return r < 0 ? r : -EINVAL;
         if ((json_object_object_get_ex(root, "aliases", &v) && (r = read_aliases(&rd, v, p)) < 0) ||
+            (json_object_object_get_ex(root, "sleep_inhibit", &v) &&
+             (r = read_sleep_inhibit(&rd, v, p)) < 0) ||
             (json_object_object_get_ex(root, "rules", &v) && (r = read_rules(&rd, v, p)) < 0))
                 return r;
         return rd.n_errors > 0 ? -EINVAL : 0;

@@ -4,6 +4,7 @@
  * iommud.policy(5). */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,7 +56,23 @@ struct iom_policy_rule {
          * resourceName, "vendor.example/name"), or NULL for iommud's default. */
         char *resource_name;
         unsigned sriov_numvfs;  /* the VFs a matching PF gets at the daemon's start; 0: none */
+        /* Between owners: how a release resets the device (NULL: the kernel's order), whether
+         * the group is quarantined when it comes back, and d3cold kept off while owned. */
+        char *reset_method;
+        bool quarantine_after, disable_d3cold;
 };
+
+/* Whether iommud holds a logind sleep inhibitor while a guest owns a group, and its mode. */
+enum iom_sleep_inhibit {
+        IOM_SLEEP_INHIBIT_BLOCK,
+        IOM_SLEEP_INHIBIT_DELAY,
+        IOM_SLEEP_INHIBIT_NONE,
+        _IOM_SLEEP_INHIBIT_MAX,
+        _IOM_SLEEP_INHIBIT_INVALID = -EINVAL,
+};
+
+const char *iom_sleep_inhibit_to_string(enum iom_sleep_inhibit i);
+enum iom_sleep_inhibit iom_sleep_inhibit_from_string(const char *s);
 
 struct iom_policy_alias {
         char *name;
@@ -68,6 +85,7 @@ struct iom_policy {
         struct iom_policy_alias *aliases;
         size_t n_aliases;
         char **files; /* the files it was read from, in order */
+        enum iom_sleep_inhibit sleep_inhibit; /* the last file that sets it decides */
 };
 
 /* What the evaluator needs to know about a device. */

@@ -40,7 +40,7 @@ struct iom_export_state {
         uint64_t binder_failures;      /* changes that ran and failed */
         uint64_t policy_reloads;       /* reloads that replaced the policy */
         uint64_t policy_reload_errors; /* reloads refused: the policy in force stayed */
-        /* Groups held back after a failed reset (issue #16); 0 until quarantine exists. */
+        /* Groups quarantined after a failed reset or by quarantine_after. */
         unsigned quarantined_groups;
         const struct iom_export_space *spaces;
         size_t n_spaces;

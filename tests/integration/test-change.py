@@ -99,7 +99,7 @@ class ChangeTest(HostCase):
         reply = self.harness.bus.busctl_json('call', BUS_NAME, '/org/iommud1',
                                              'org.iommud1.Manager', 'Assign', 'sasa{sv}', 'win11',
                                              '1', named, '1', 'dry-run', 'b', 'true')
-        self.assertEqual(reply['type'], 'a(sss(ss)(ssu))')
+        self.assertEqual(reply['type'], 'a(sss(ss)(ssu)(sss))')
         self.assertEqual({step[0]: step[3] for step in reply['data'][0]},
                          {row['address']: ['named', ''] if row['address'] == named
                           else ['peer', named] for row in plan['plan']})

@@ -147,9 +147,11 @@ class HotplugTest(HostCase):
         for path, interface, values in changed:
             with self.subTest(path=path, interface=interface):
                 expected = {'org.iommud1.Group': {'Devices', 'Viable', 'Blockers', 'Owner',
-                                                  'OwnerUuid', 'OwnerState', 'State'},
+                                                  'OwnerUuid', 'OwnerState', 'State',
+                                                  'QuarantineReason'},
                             'org.iommud1.Device': {'Driver', 'DriverOverride', 'HostDriver',
-                                                   'Owner', 'State', 'SriovNumVfs'}}[interface]
+                                                   'Owner', 'State', 'SriovNumVfs', 'ResetMethod',
+                                                   'LastReset'}}[interface]
                 self.assertEqual(set(values), expected)
         last = {path: values for path, interface, values in changed
                 if interface == 'org.iommud1.Device'}
