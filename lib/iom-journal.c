@@ -179,7 +179,8 @@ static int add_record(struct iom_claim **claims, size_t *n_claims, const struct 
                                                 &oom);
                 d->reset_method = strdup_or_null(step->reset_method, &oom);
                 d->d3cold_was = strdup_or_null(step->d3cold_was, &oom);
-                c.quarantine_after = c.quarantine_after || step->quarantine_after;
+                /* A quarantine record has done what quarantine_after asks. */
+                c.quarantine_after = !reason && (c.quarantine_after || step->quarantine_after);
                 c.n_devices++;
         }
         struct iom_claim *grown = oom ? NULL : realloc(*claims, (*n_claims + 1) * sizeof(*grown));

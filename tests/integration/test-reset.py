@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Between owners, on a umockdev host whose NIC is on vfio-pci (so that assign and release
+run to the end without a kernel): a release resets the device with the policy's method and
+says so in the reply, the journal and the Device; a reset that fails, or quarantine_after,
+quarantines the group (kept from assign with Quarantined, across a restart) until
+`release --from-quarantine`; logind's sleep inhibitor (python-dbusmock's logind on the
+private bus) is held while a guest owns a group, dropped at the last release and when the
+daemon dies, and never taken with sleep_inhibit "none".
+Usage: test-reset.py tests/hosts/vfio."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+from harness import BUS_NAME, Daemon, HostCase, host_main, plain_env, stop, wait_for
+
+NIC = '0000:01:00.0'
+GROUP = 11
+EXIT_REFUSED = 1
+LOGIND = ('org.freedesktop.login1', '/org/freedesktop/login1', 'org.freedesktop.login1.Manager')
+
+
+class ResetTest(HostCase):
+    per_test = True
+
+    def setUp(self):
+        super().setUp()
+        self.device_dir = self.testbed.sys + self.host.by_address[NIC].devpath
+        # What the kernel has and umockdev leaves out: the reset attribute, drivers_probe,
+        # and the group's VFIO node that an assignment waits for.
+        with open(f'{self.device_dir}/reset', 'w', encoding='utf-8'):
+            pass
+        with open(f'{self.testbed.sys}/bus/pci/drivers_probe', 'w', encoding='utf-8'):
+            pass
+        self.testbed.add_device(f'P: /devices/virtual/vfio/{GROUP}\nN: vfio/{GROUP}\n'
+                                f'E: SUBSYSTEM=vfio\nE: DEVNAME=/dev/vfio/{GROUP}\n'
+                                f'A: dev=243:{GROUP}\n')
+        self.logind = subprocess.Popen(
+            ['/usr/bin/python3', '-m', 'dbusmock', '--system', '--template', 'logind'],
+            env=self.harness.bus.env(plain_env()), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.addCleanup(stop, self.logind)
+        wait_for(lambda: self.harness.bus.has_owner(LOGIND[0]), 'the mock logind')
+        self.policy_dir = tempfile.mkdtemp(prefix='iommud-policy.')
+        self.addCleanup(shutil.rmtree, self.policy_dir, True)
+        self.restart()
+
+    def restart(self, sleep_inhibit=None, kill=False):
+        """(Re)starts iommud on a policy with a rule per guest: win11 gets a FLR, lab is
+        quarantined after, bad asks for a method the NIC does not offer."""
+        rules = [{'id': guest, 'match': {'address': NIC}, 'guests': [guest], 'action': 'allow',
+                  'options': options}
+                 for guest, options in (('win11', {'reset_method': 'flr'}),
+                                        ('lab', {'quarantine_after': True}),
+                                        ('bad', {'reset_method': 'pm'}))]
+        policy = {'rules': rules}
+        if sleep_inhibit:
+            policy['sleep_inhibit'] = sleep_inhibit
+        with open(os.path.join(self.policy_dir, 'policy.json'), 'w', encoding='utf-8') as f:
+            json.dump(policy, f)
+        if kill:
+            self.harness.daemon.process.send_signal(signal.SIGKILL)
+        self.harness.daemon.close()
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus, policy_dir=self.policy_dir)
+
+    # What the tests look at.
+
+    def ok(self, *args):
+        result = self.harness.iommuctl(*args)
+        self.assertEqual(result.returncode, 0, f'iommuctl {args}: {result.stderr}')
+        return result.stdout
+
+    def plan(self, *args):
+        return json.loads(self.ok('--json', *args))['plan']
+
+    def group(self, name):
+        objects = self.harness.managed_objects()
+        return objects[f'/org/iommud1/group/{GROUP}']['org.iommud1.Group'][name]
+
+    def device(self, name):
+        objects = self.harness.managed_objects()
+        return objects['/org/iommud1/device/' + NIC.replace(':', '_').replace('.', '_')][
+            'org.iommud1.Device'][name]
+
+    def journal(self):
+        with open(self.harness.daemon.journal, encoding='utf-8') as f:
+            return json.load(f)
+
+    def attribute(self, name):
+        with open(f'{self.device_dir}/{name}', encoding='utf-8') as f:
+            return f.read()
+
+    def inhibitors(self):
+        reply = self.harness.bus.busctl_json('call', *LOGIND, 'ListInhibitors')
+        return [tuple(i[:4]) for i in reply['data'][0]]
+
+    def manager_property(self, name):
+        reply = self.harness.bus.busctl_json('get-property', BUS_NAME, '/org/iommud1',
+                                             'org.iommud1.Manager', name)
+        return reply['data']
+
+    # The tests.
+
+    def test_release_resets_with_the_policys_method(self):
+        self.ok('assign', 'win11', NIC)
+        self.assertEqual(self.device('ResetMethod'), 'flr')
+        self.assertIn('Reset on release:    flr', self.ok('show', NIC))
+        plan = self.plan('release', 'win11')
+        self.assertEqual([(row['address'], row['reset'], row['quarantine']) for row in plan],
+                         [(NIC, {'method': 'flr', 'result': 'ok'}, None)])
+        # The kernel was asked: 1 written to reset, and reset_method as it was.
+        self.assertEqual(self.attribute('reset'), '1')
+        self.assertEqual(self.attribute('reset_method'), 'flr bus\n')
+        self.assertEqual(self.journal()['resets'],
+                         [{'address': NIC, 'method': 'flr', 'result': 'ok'}])
+        self.assertEqual(self.device('LastReset'), ['flr', 'ok'])
+        self.assertEqual(self.group('State'), 'host')
+        self.assertIn('Last reset:          flr: ok', self.ok('show', NIC))
+        # The table says it too.
+        self.ok('assign', 'win11', NIC)
+        self.assertRegex(self.ok('release', 'win11'), r'flr: ok')
+
+    def test_failed_reset_quarantines_until_an_administrator_lets_go(self):
+        self.ok('assign', 'bad', NIC)
+        plan = self.plan('release', 'bad')
+        self.assertEqual(plan[0]['reset']['method'], 'pm')
+        self.assertIn("does not offer 'pm'", plan[0]['reset']['result'])
+        self.assertIn("does not offer 'pm'", plan[0]['quarantine'])
+        self.assertEqual(plan[0]['to'], 'vfio-pci')
+        # It stays on vfio-pci with its override, owned by no one.
+        self.assertEqual(self.attribute('driver_override'), 'vfio-pci\n')
+        self.assertEqual((self.group('State'), self.group('Owner')), ('quarantined', ''))
+        self.assertIn("does not offer 'pm'", self.group('QuarantineReason'))
+        for guest in ('bad', 'win11'):
+            result = self.harness.iommuctl('assign', guest, NIC)
+            self.assertEqual(result.returncode, EXIT_REFUSED, result.stderr)
+            self.assertIn('(Quarantined)', result.stderr)
+            self.assertIn('release --from-quarantine', result.stderr)
+        listing = self.harness.iommuctl_json('list')
+        group = next(g for g in listing['groups'] if g['id'] == GROUP)
+        self.assertEqual(group['state'], 'quarantined')
+        # A restart keeps it.
+        self.restart()
+        self.assertEqual(self.group('State'), 'quarantined')
+        self.assertEqual(self.journal()['claims'], [])
+        self.assertEqual([q['group'] for q in self.journal()['quarantined']], [GROUP])
+        # A release names a guest's group, never a quarantined one.
+        result = self.harness.iommuctl('release', '--from-quarantine', 'bad', NIC)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        # The administrator's release resets in the kernel's order, then lets it go home.
+        plan = self.plan('release', '--from-quarantine', NIC)
+        self.assertEqual(plan[0]['reset'], {'method': 'default', 'result': 'ok'})
+        self.assertIsNone(plan[0]['quarantine'])
+        self.assertEqual(self.group('State'), 'host')
+        self.assertNotIn('quarantined', self.journal())
+        result = self.harness.iommuctl('release', '--from-quarantine', NIC)
+        self.assertEqual(result.returncode, EXIT_REFUSED)
+        self.assertIn('(NotOwner)', result.stderr)
+
+    def test_no_working_reset_keeps_the_quarantine_unless_forced(self):
+        self.ok('assign', 'lab', NIC)
+        plan = self.plan('release', 'lab')
+        self.assertEqual(plan[0]['reset'], {'method': 'default', 'result': 'ok'})
+        self.assertIn('quarantine_after', plan[0]['quarantine'])
+        self.assertEqual(self.group('State'), 'quarantined')
+        os.unlink(f'{self.device_dir}/reset')
+        result = self.harness.iommuctl('release', '--from-quarantine', NIC)
+        self.assertEqual(result.returncode, EXIT_REFUSED)
+        self.assertIn('(Failed)', result.stderr)
+        self.assertIn('offers no reset method', result.stderr)
+        self.assertEqual(self.group('State'), 'quarantined')
+        self.assertIn('offers no reset method', self.journal()['resets'][0]['result'],
+                      self.journal())
+        self.ok('--force', 'release', '--from-quarantine', NIC)
+        self.assertEqual(self.group('State'), 'host')
+
+    def test_sleep_inhibitor_follows_ownership(self):
+        self.assertEqual(self.inhibitors(), [])
+        self.assertEqual(self.manager_property('SleepInhibitor'), '')
+        self.ok('assign', 'win11', NIC)
+        wait_for(lambda: self.inhibitors(), 'the inhibitor')
+        [(what, who, _, mode)] = self.inhibitors()
+        self.assertEqual((what, who, mode), ('sleep', 'iommud', 'block'))
+        self.assertEqual(self.manager_property('SleepInhibitor'), 'block')
+        self.assertIn("holds logind's sleep inhibitor (block)", self.ok('list'))
+        self.assertEqual(self.harness.iommuctl_json('list')['iommu']['sleep_inhibitor'],
+                         'block')
+        self.ok('release', 'win11')
+        wait_for(lambda: not self.inhibitors(), 'the inhibitor to go')
+        self.assertEqual(self.manager_property('SleepInhibitor'), '')
+        self.assertNotIn('sleep inhibitor', self.ok('list'))
+
+    def test_sleep_inhibitor_dies_with_the_daemon(self):
+        self.ok('assign', 'win11', NIC)
+        wait_for(lambda: self.inhibitors(), 'the inhibitor')
+        # A restart of a daemon whose guest still owns the group takes it again, in the
+        # policy's new mode; a crash drops it (the descriptor closes with the process).
+        self.restart(sleep_inhibit='delay', kill=True)
+        wait_for(lambda: [i[3] for i in self.inhibitors()] == ['delay'], 'a delay inhibitor')
+        self.harness.daemon.process.send_signal(signal.SIGKILL)
+        self.harness.daemon.process.wait()
+        wait_for(lambda: not self.inhibitors(), 'the inhibitor to go with the daemon')
+
+    def test_sleep_inhibit_none_takes_nothing(self):
+        self.restart(sleep_inhibit='none')
+        self.ok('assign', 'win11', NIC)
+        self.assertEqual(self.group('Owner'), 'win11')
+        self.assertEqual(self.inhibitors(), [])
+        self.assertEqual(self.manager_property('SleepInhibitor'), '')
+
+
+if __name__ == '__main__':
+    sys.exit(host_main(ResetTest, sys.argv))
