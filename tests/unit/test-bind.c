@@ -284,6 +284,58 @@ static void test_wait_vfio_node(void) {
         ASSERT_DEADLINE(start, 200000);
 }
 
+/* A reset writes the method to reset_method, 1 to reset, and reset_method back as it was; a
+ * method the device does not offer, or no reset at all, is refused before any write. */
+static void test_reset(void) {
+        _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
+        _cleanup_free_ char *error = NULL, *done = NULL, *methods = NULL, *untouched = NULL;
+        struct iom_address a = fixture_address("0000:05:01.0"); /* offers pm */
+
+        ASSERT_EQ(iom_bind_reset(&a, "pm", USEC, &error), -EOPNOTSUPP);
+        ASSERT_STREQ(error, "the device offers no reset method");
+        error = mfree(error);
+
+        fixture_put(h->root, "", E1000 "/reset");
+        ASSERT_EQ(iom_bind_reset(&a, "flr", USEC, &error), -EOPNOTSUPP);
+        ASSERT_STREQ(error, "the device does not offer 'flr' (it offers pm)");
+        untouched = content(h, E1000 "/reset");
+        ASSERT_STREQ(untouched, "");
+        ASSERT_EQ(iom_bind_reset(&a, "reboot", USEC, NULL), -EINVAL);
+
+        ASSERT_EQ(iom_bind_reset(&a, "pm", USEC, NULL), 0);
+        done = content(h, E1000 "/reset");
+        ASSERT_STREQ(done, "1");
+        /* Written back over the recorded "pm\n" (a file here, so the newline stays). */
+        methods = content(h, E1000 "/reset_method");
+        ASSERT_STREQ(methods, "pm\n");
+        ASSERT_EQ(iom_bind_reset(&a, IOM_RESET_DEFAULT, USEC, NULL), 0);
+        ASSERT_EQ(iom_bind_reset(&a, NULL, USEC, NULL), 0);
+
+        /* An empty list: the kernel knows no way to reset it. */
+        fixture_put(h->root, "\n", E1000 "/reset_method");
+        ASSERT_EQ(iom_bind_reset(&a, NULL, USEC, &error), -EOPNOTSUPP);
+        ASSERT_STREQ(error, "the device offers no reset method");
+}
+
+static void test_d3cold(void) {
+        _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
+        _cleanup_free_ char *off = NULL, *on = NULL;
+        struct iom_address a = fixture_address("0000:05:01.0");
+        bool was = false;
+
+        ASSERT_EQ(iom_bind_set_d3cold(&a, false, &was), -ENOENT);
+        fixture_put(h->root, "1\n", E1000 "/d3cold_allowed");
+        ASSERT_EQ(iom_bind_set_d3cold(&a, false, &was), 0);
+        ASSERT_TRUE(was);
+        off = content(h, E1000 "/d3cold_allowed");
+        ASSERT_STREQ(off, "0\n");
+        ASSERT_EQ(iom_bind_set_d3cold(&a, true, &was), 0);
+        ASSERT_TRUE(!was);
+        on = content(h, E1000 "/d3cold_allowed");
+        ASSERT_STREQ(on, "1\n");
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_set_override), IOM_TEST(test_get_driver),
               IOM_TEST(test_unbind_and_probe), IOM_TEST(test_unbind_deadline),
-              IOM_TEST(test_rebind), IOM_TEST(test_load_module), IOM_TEST(test_wait_vfio_node))
+              IOM_TEST(test_rebind), IOM_TEST(test_load_module), IOM_TEST(test_wait_vfio_node),
+              IOM_TEST(test_reset), IOM_TEST(test_d3cold))

@@ -266,6 +266,99 @@ static void test_claim_uuid(void) {
         ASSERT_STREQ(back->claims[0].uuid, "4a9b3f53-fa2a-47f3-a757-dd87720d9d1d");
 }
 
+/* Between owners: the claim keeps the rule's reset method, quarantine_after and the
+ * d3cold_allowed to put back; a quarantine record (reason, no owner) and the last reset of
+ * each device survive a save and a load. */
+static void test_quarantine_and_resets(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = desktop();
+        _cleanup_(iom_plan_freep) struct iom_plan *p = assign_plan(inv), *release = NULL;
+        _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *back = NULL;
+        _cleanup_free_ char *json = NULL, *again = NULL;
+
+        p->steps[0].reset_method = strdup("bus");
+        p->steps[0].d3cold_was = strdup("1");
+        p->steps[1].quarantine_after = true;
+        ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
+        ASSERT_STREQ(j->claims[0].devices[0].reset_method, "bus");
+        ASSERT_STREQ(j->claims[0].devices[0].d3cold_was, "1");
+        ASSERT_TRUE(j->claims[0].quarantine_after);
+
+        /* The release that quarantined it: the steps go home to where the claim said. */
+        inv->groups[0]->owner = strdup("win11");
+        ASSERT_EQ(iom_plan_release(inv, "win11", NULL, &release, NULL), 0);
+        release->steps[0].reset_method = strdup("bus");
+        release->steps[0].reset_result = strdup("the device does not offer 'bus'");
+        release->steps[1].reset_result = strdup("ok");
+        ASSERT_EQ(iom_journal_record_resets(j, release, 1), 0);
+        iom_journal_unclaim(j, 1);
+        ASSERT_EQ(iom_journal_quarantine(j, release, 1, "the reset failed"), 0);
+        ASSERT_EQ(iom_journal_quarantine(j, release, 1, NULL), -EINVAL);
+
+        json = iom_journal_to_json(j);
+        ASSERT_EQ(iom_journal_from_json(json, "state.json", &back, NULL), 0);
+        ASSERT_EQ(back->n_claims, 0);
+        ASSERT_TRUE(!iom_journal_find_claim(back, 1));
+        const struct iom_claim *q = iom_journal_find_quarantine(back, 1);
+        ASSERT_TRUE(q);
+        ASSERT_STREQ(q->reason, "the reset failed");
+        ASSERT_TRUE(!q->owner && !q->quarantine_after);
+        ASSERT_EQ(q->n_devices, 2);
+        ASSERT_STREQ(q->devices[0].reset_method, "bus");
+        const struct iom_reset_record *rec = iom_journal_find_reset(back, &release->steps[1].address);
+        ASSERT_TRUE(rec);
+        ASSERT_STREQ(rec->method, "default");
+        ASSERT_STREQ(rec->result, "ok");
+        ASSERT_EQ(back->n_resets, 2);
+        again = iom_journal_to_json(back);
+        ASSERT_STREQ(again, json);
+
+        /* A second reset of a device replaces its record. */
+        release->steps[0].reset_result = mfree(release->steps[0].reset_result);
+        release->steps[1].reset_result = mfree(release->steps[1].reset_result);
+        release->steps[1].reset_result = strdup("timed out");
+        ASSERT_EQ(iom_journal_record_resets(back, release, 1), 0);
+        ASSERT_EQ(back->n_resets, 2);
+        ASSERT_STREQ(iom_journal_find_reset(back, &release->steps[1].address)->result,
+                     "timed out");
+        iom_journal_unquarantine(back, 1);
+        ASSERT_EQ(back->n_quarantined, 0);
+}
+
+static void test_bad_quarantine_journals(void) {
+        static const struct {
+                const char *text, *error;
+        } table[] = {
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"quarantined\":[{\"group\":1,"
+                 "\"owner\":\"a\",\"reason\":\"r\",\"devices\":[]}]}",
+                 "s.json: quarantined[0]: unknown key 'owner'"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"quarantined\":[{\"group\":1,"
+                 "\"devices\":[]}]}",
+                 "s.json: quarantined[0]: 'reason' is missing"},
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":[]}],"
+                 "\"intents\":[],\"quarantined\":[{\"group\":1,\"reason\":\"r\",\"devices\":[]}]}",
+                 "s.json: quarantined[0]: group 1 is recorded twice"},
+                {"{\"version\":1,\"claims\":[{\"group\":1,\"owner\":\"a\",\"devices\":"
+                 "[{\"address\":\"01:00.0\",\"host_driver\":null,\"d3cold_was\":\"2\"}]}],"
+                 "\"intents\":[]}",
+                 "s.json: claims[0].devices[0]: 'd3cold_was' must be \"0\" or \"1\""},
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"resets\":[{\"address\":"
+                 "\"01:00.0\",\"method\":\"flr\",\"result\":\"ok\"},{\"address\":\"0000:01:00.0\","
+                 "\"method\":\"bus\",\"result\":\"ok\"}]}",
+                 "s.json: resets[1]: a second record of the same device"},
+                {"{\"version\":1,\"claims\":[],\"intents\":[],\"resets\":[{\"address\":"
+                 "\"01:00.0\",\"method\":\"flr\"}]}",
+                 "s.json: resets[0]: 'result' is missing"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(iom_journal_freep) struct iom_journal *j = NULL;
+                _cleanup_free_ char *error = NULL;
+
+                ASSERT_EQ(iom_journal_from_json(table[i].text, "s.json", &j, &error), -EBADMSG);
+                ASSERT_STREQ(error, table[i].error);
+        }
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_failed_save),
               IOM_TEST(test_stale_temporaries), IOM_TEST(test_bad_journals),
-              IOM_TEST(test_move_aside), IOM_TEST(test_claim_uuid))
+              IOM_TEST(test_move_aside), IOM_TEST(test_claim_uuid),
+              IOM_TEST(test_quarantine_and_resets), IOM_TEST(test_bad_quarantine_journals))

@@ -175,7 +175,35 @@ static void test_rebind_none_empty_no_group(void) {
         ASSERT_TRUE(q == NULL);
 }
 
+/* A quarantined group is kept from guests and from rebinds, and only release_quarantine lets
+ * it go: every endpoint to its recorded host driver, with no owner. */
+static void test_quarantine(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = workstation();
+        _cleanup_(iom_plan_freep) struct iom_plan *p = NULL, *q = NULL, *r = NULL, *s = NULL;
+        _cleanup_free_ char *assign = NULL, *rebind = NULL, *not_quarantined = NULL;
+        char *devices[] = {(char *) "01:00.0", NULL};
+        struct iom_group *g = iom_inventory_find_group(inv, 1);
+
+        ASSERT_EQ(iom_plan_release_quarantine(inv, "01:00.0", &p, &not_quarantined), -EPERM);
+        ASSERT_STREQ(not_quarantined, "IOMMU group 1 is not quarantined");
+
+        g->quarantine = strdup("the reset of 0000:01:00.0 failed");
+        ASSERT_EQ(iom_plan_assign(inv, "win11", devices, &q, &assign), -ENOTRECOVERABLE);
+        ASSERT_STREQ(assign, "IOMMU group 1 is quarantined (the reset of 0000:01:00.0 failed); "
+                             "an administrator lets it go with 'iommuctl release "
+                             "--from-quarantine'");
+        ASSERT_EQ(iom_plan_rebind(inv, "01:00.1", "vfio-pci", &r, &rebind), -ENOTRECOVERABLE);
+        ASSERT_TRUE(rebind != NULL);
+
+        iom_inventory_find_device(inv, &g->devices[0]->address)->host_driver = strdup("nouveau");
+        ASSERT_EQ(iom_plan_release_quarantine(inv, "01:00.1", &s, NULL), 0);
+        ASSERT_EQ(s->op, IOM_PLAN_RELEASE);
+        ASSERT_TRUE(s->owner == NULL);
+        ASSERT_EQ(s->n_groups, 1);
+        ASSERT_STREQ(s->steps[0].to, "nouveau");
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_assign_takes_group_peers), IOM_TEST(test_step_set_reason),
               IOM_TEST(test_assign_two_functions_one_group), IOM_TEST(test_assign_refusals),
               IOM_TEST(test_release), IOM_TEST(test_rebind),
-              IOM_TEST(test_rebind_none_empty_no_group))
+              IOM_TEST(test_rebind_none_empty_no_group), IOM_TEST(test_quarantine))
