@@ -359,14 +359,23 @@ static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason)
                 r = iom_bind_reset(&s->address, s->reset_method, STEP_TIMEOUT_USEC, &error);
                 if (r == -ENOMEM)
                         return r;
-                free(s->reset_result);
-                s->reset_result = strdup(r < 0 ? strempty(error) : "ok");
-                if (!s->reset_result)
+                /* Unasked, a device that cannot be reset at all goes home as it is (many
+                 * can't: functions of a multifunction slot, old devices); a rule that names a
+                 * method, "default" included, requires a reset that works. */
+                bool skipped = r == -EOPNOTSUPP && !s->reset_method;
+                s->reset_result = mfree(s->reset_result);
+                if (asprintf(&s->reset_result, "%s%s", skipped ? "skipped: " : "",
+                             r >= 0 ? "ok" : strempty(error)) < 0) {
+                        s->reset_result = NULL;
                         return -ENOMEM;
+                }
                 log_info("%s: %s reset %s%s.", a,
                          s->reset_method ? s->reset_method : IOM_RESET_DEFAULT,
-                         r < 0 ? "failed: " : "done", r < 0 ? s->reset_result : "");
-                if (r < 0 && !reason &&
+                         r >= 0    ? "done"
+                         : skipped ? ""
+                                   : "failed: ",
+                         r >= 0 ? "" : s->reset_result);
+                if (r < 0 && !skipped && !reason &&
                     asprintf(&reason, "the reset of %s failed: %s", a, s->reset_result) < 0)
                         return -ENOMEM;
         }

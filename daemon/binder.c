@@ -18,6 +18,7 @@
 #include "bus-error.h"
 #include "export.h"
 #include "inhibit.h"
+#include "iom-bind.h"
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
@@ -65,7 +66,7 @@ static struct job *job_free(struct job *j) {
 
 /* A release does what the claim recorded at assign: the reset method the rule picked, its
  * quarantine_after, the d3cold_allowed to put back. Letting a quarantined group go (no owner)
- * tries the kernel's own order of reset methods instead of the one that failed. */
+ * requires a reset in the kernel's own order instead of the one that failed. */
 static int plan_add_claimed_choices(struct manager *m, struct iom_plan *plan) {
         int r = 0;
 
@@ -80,6 +81,8 @@ static int plan_add_claimed_choices(struct manager *m, struct iom_plan *plan) {
                         if (!iom_address_equal(&d->address, &s->address))
                                 continue;
                         s->quarantine_after = c->quarantine_after;
+                        if (!plan->owner && !(s->reset_method = strdup(IOM_RESET_DEFAULT)))
+                                r = -ENOMEM;
                         if ((plan->owner && d->reset_method &&
                              !(s->reset_method = strdup(d->reset_method))) ||
                             (d->d3cold_was && !(s->d3cold_was = strdup(d->d3cold_was))))

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Workstation: assign the display+audio group to a guest and release it on a real kernel;
-# refuse the NVMe that holds a mounted filesystem; refuse bad input; survive crashes mid-way.
+# refuse the NVMe that holds a mounted filesystem; refuse bad input; survive crashes mid-way;
+# reset a NIC on release, quarantine one whose reset fails.
 import json
 import os
 import subprocess
@@ -43,6 +44,91 @@ def refused(vm, args, error, words, watched):
                          f"its message: {result.stderr!r}")
         vm.check(snapshot(watched) == before, f"iommuctl {' '.join(args)} changed sysfs: "
                  f"{before} -> {snapshot(watched)}")
+
+
+RESET_METHODS = ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus")
+
+
+def attribute(address, name):
+        with open(f"/sys/bus/pci/devices/{address}/{name}") as f:
+                return f.read().strip()
+
+
+def between_owners(vm, nic):
+        """A released NIC is reset with the policy's method (in the reply and the journal),
+        its d3cold_allowed off while owned and back after, and back on e1000e with its
+        interface; one whose reset method the device does not offer is quarantined on
+        vfio-pci, refuses assign with Quarantined, stays so across a restart, and goes home
+        with release --from-quarantine."""
+        offered = attribute(nic, "reset_method").split()
+        vm.log(f"{nic} offers the reset methods {offered}")
+        vm.check(offered, f"{nic} offers no reset method")
+        good, bad = offered[0], next(m for m in RESET_METHODS if m not in offered)
+        os.makedirs("/run/reset", exist_ok=True)
+        with open("/run/reset/10-nic.json", "w") as f:
+                json.dump({"rules": [
+                        {"id": "clean", "match": {"address": nic}, "guests": ["win11"],
+                         "action": "allow",
+                         "options": {"reset_method": good, "disable_d3cold": True}},
+                        {"id": "dirty", "match": {"address": nic}, "guests": ["lab"],
+                         "action": "allow", "options": {"reset_method": bad}}]}, f)
+        vm.processes["iommud"][0].terminate()
+        vm.processes["iommud"][0].wait(timeout=30)
+        vm.start_daemon("--policy-dir=/run/reset")
+        group = vm.iommuctl_json("show", nic)["group"]["id"]
+        d3cold = attribute(nic, "d3cold_allowed")
+
+        vm.show(["iommuctl", "assign", "win11", nic])
+        vm.check(attribute(nic, "d3cold_allowed") == "0",
+                 f"d3cold_allowed is {attribute(nic, 'd3cold_allowed')} while win11 owns {nic}")
+        shown = vm.iommuctl_json("show", nic)["device"]
+        vm.check(shown["reset_method"] == good, f"show says the release resets with "
+                 f"{shown['reset_method']}, not {good}")
+        plan = vm.iommuctl_json("release", "win11")["plan"]
+        vm.log(f"release: {plan}")
+        vm.check([(r["address"], r["reset"], r["quarantine"]) for r in plan] ==
+                 [(nic, {"method": good, "result": "ok"}, None)],
+                 f"the release's plan does not say {nic} was reset with {good}: {plan}")
+        resets = {r["address"]: r for r in journal().get("resets", [])}
+        vm.check(resets.get(nic) == {"address": nic, "method": good, "result": "ok"},
+                 f"the journal does not record the reset: {journal()}")
+        vm.check(attribute(nic, "reset_method").split() == offered,
+                 f"reset_method is {attribute(nic, 'reset_method')} after the reset, not "
+                 f"{offered}")
+        vm.check(attribute(nic, "d3cold_allowed") == d3cold,
+                 f"d3cold_allowed is {attribute(nic, 'd3cold_allowed')} after release, not "
+                 f"{d3cold}")
+        vm.check(driver(nic) == "e1000e", f"{nic} is on {driver(nic)} after the reset")
+        vm.wait_for(f"e1000e to make {nic}'s interface again",
+                    lambda: os.listdir(f"/sys/bus/pci/devices/{nic}/net"), timeout=30)
+
+        # A method the device does not offer: the group stays on vfio-pci, quarantined.
+        vm.show(["iommuctl", "assign", "lab", nic])
+        plan = vm.iommuctl_json("release", "lab")["plan"]
+        vm.log(f"release: {plan}")
+        vm.check(plan[0]["reset"]["method"] == bad and plan[0]["reset"]["result"] != "ok" and
+                 plan[0]["quarantine"], f"the failed reset did not quarantine {nic}: {plan}")
+        for restarted in (False, True):
+                vm.check(driver(nic) == "vfio-pci",
+                         f"quarantined {nic} is on {driver(nic)}, not vfio-pci")
+                listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+                vm.check(listed[group]["state"] == "quarantined" and not listed[group]["owner"],
+                         f"group {group} is {listed[group]} (restarted: {restarted})")
+                refused(vm, ["assign", "win11", nic], "(Quarantined)",
+                        ["--from-quarantine"], [nic])
+                vm.processes["iommud"][0].terminate()
+                vm.processes["iommud"][0].wait(timeout=30)
+                vm.start_daemon("--policy-dir=/run/reset")
+        plan = vm.iommuctl_json("release", "--from-quarantine", nic)["plan"]
+        vm.log(f"release --from-quarantine: {plan}")
+        vm.check(plan[0]["reset"] == {"method": "default", "result": "ok"},
+                 f"the administrator's release did not reset {nic}: {plan}")
+        vm.check(driver(nic) == "e1000e", f"{nic} is on {driver(nic)} after "
+                 "release --from-quarantine")
+        vm.check(not journal().get("quarantined"), f"the journal keeps a quarantine: {journal()}")
+        vm.processes["iommud"][0].terminate()
+        vm.processes["iommud"][0].wait(timeout=30)
+        vm.start_daemon()
 
 
 def run(vm):
@@ -179,6 +265,8 @@ def run(vm):
                 vm.check(now == home and not state["claims"],
                          f"after a crash at {point}: {now} with claims {state['claims']}, "
                          f"not home {home} without a claim")
+
+        between_owners(vm, lan1)
 
         # An autobind rule puts its device on vfio-pci when the daemon starts (lan1), and
         # leaves a device the host uses where it is (lan0 carries the network).
