@@ -100,7 +100,7 @@ static int print_plan_json(const struct iom_plan *plan) {
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *step = &plan->steps[i];
                 json_object *row = json_object_new_object(), *reason = json_object_new_object(),
-                            *rule = NULL, *reset = NULL;
+                            *rule = NULL;
 
                 json_object_object_add(row, "address", json_address(&step->address));
                 json_object_object_add(row, "from", json_string_or_null(step->from));
@@ -119,14 +119,9 @@ static int print_plan_json(const struct iom_plan *plan) {
                                                json_object_new_int64(step->rule.line));
                 }
                 json_object_object_add(row, "rule", rule);
-                if (step->reset_result) {
-                        reset = json_object_new_object();
-                        json_object_object_add(reset, "method",
-                                               json_object_new_string(step->reset_method));
-                        json_object_object_add(reset, "result",
-                                               json_object_new_string(step->reset_result));
-                }
-                json_object_object_add(row, "reset", reset);
+                json_object_object_add(row, "reset",
+                                       json_reset(step->reset_result ? step->reset_method : NULL,
+                                                  step->reset_result));
                 json_object_object_add(row, "quarantine", json_string_or_null(step->quarantine));
                 json_object_array_add(steps, row);
         }

@@ -8,6 +8,16 @@ json_object *json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
+json_object *json_reset(const char *method, const char *result) {
+        json_object *o;
+
+        if (!method || !(o = json_object_new_object()))
+                return NULL;
+        json_object_object_add(o, "method", json_object_new_string(method));
+        json_object_object_add(o, "result", json_string_or_null(result));
+        return o;
+}
+
 json_object *json_address(const struct iom_address *a) {
         char buf[IOM_ADDRESS_STRING_MAX];
         return json_object_new_string(iom_address_format(a, buf));

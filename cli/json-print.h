@@ -16,6 +16,8 @@
  * nulls, and json_print() reports it. */
 json_object *json_string_or_null(const char *s);
 json_object *json_address(const struct iom_address *a);
+/* A reset as iommuctl(1) has it, { "method", "result" }, or null when @method is NULL. */
+json_object *json_reset(const char *method, const char *result);
 json_object *json_strv(char *const *l);
 
 /* A new top-level object that holds "version" already, or NULL on OOM. */

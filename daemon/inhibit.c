@@ -46,10 +46,11 @@ static int on_inhibit_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
 
         m->inhibit_slot = sd_bus_slot_unref(m->inhibit_slot);
         if (e) {
+                /* The mode stays: no new try, and no new warning, until no guest owns a
+                 * group and one does again. */
                 log_warning("Cannot take logind's sleep inhibitor (%s), ignoring: the host may "
                             "suspend while a guest owns a device.",
                             e->message ? e->message : e->name);
-                m->inhibit_mode = NULL;
                 return 0;
         }
         r = sd_bus_message_read(reply, "h", &fd);
@@ -59,7 +60,6 @@ static int on_inhibit_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         }
         if (r < 0) {
                 log_warning_errno(r, "Cannot read logind's inhibitor lock, ignoring: %m");
-                m->inhibit_mode = NULL;
                 return 0;
         }
         m->inhibit_fd = fd;

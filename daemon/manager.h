@@ -61,7 +61,7 @@ struct manager {
 
         /* logind's sleep inhibitor, held while a guest owns a group (daemon/inhibit.c). */
         int inhibit_fd;
-        const char *inhibit_mode;  /* the mode of the lock held or asked for, NULL: none */
+        const char *inhibit_mode;  /* held, asked for or refused; NULL: none wanted */
         sd_bus_slot *inhibit_slot; /* the Inhibit call waiting for its reply */
 
         /* Mediated I/O address spaces (daemon/space.c), in creation order. */
