@@ -72,9 +72,10 @@ void inhibit_update(struct manager *m) {
         const char *want = NULL;
         int r;
 
-        if (!m->bus)
-                return; /* not serving yet: manager_start() calls again */
-        if (m->policy && m->policy->sleep_inhibit != IOM_SLEEP_INHIBIT_NONE && any_group_owned(m))
+        if (!m->sleep_match)
+                return; /* not serving yet: inhibit_start() calls again */
+        if (!m->preparing_sleep && m->policy &&
+            m->policy->sleep_inhibit != IOM_SLEEP_INHIBIT_NONE && any_group_owned(m))
                 want = iom_sleep_inhibit_to_string(m->policy->sleep_inhibit);
         if (want && m->inhibit_mode && streq(want, m->inhibit_mode))
                 return;
@@ -90,4 +91,39 @@ void inhibit_update(struct manager *m) {
                 return (void) log_warning_errno(r, "Cannot ask logind for a sleep inhibitor, "
                                                    "ignoring: %m");
         m->inhibit_mode = want;
+}
+
+/* PrepareForSleep(true): the host goes to sleep, which a block lock would have prevented, so
+ * this is a delay lock (or another program's decision): say so and let it go, as logind asks
+ * of delay locks. PrepareForSleep(false): the host woke up; take it again. */
+static int on_prepare_for_sleep(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        int sleeping, r;
+
+        r = sd_bus_message_read(message, "b", &sleeping);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot read logind's PrepareForSleep, ignoring: %m");
+        m->preparing_sleep = sleeping;
+        if (sleeping && any_group_owned(m))
+                log_warning("The host is going to sleep while a guest owns a group: its devices "
+                            "may not come back to it.");
+        inhibit_update(m);
+        return 0;
+}
+
+int inhibit_start(struct manager *m) {
+        int r;
+
+        r = sd_bus_match_signal_async(m->bus, &m->sleep_match, "org.freedesktop.login1",
+                                      "/org/freedesktop/login1", "org.freedesktop.login1.Manager",
+                                      "PrepareForSleep", on_prepare_for_sleep, NULL, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to follow logind's PrepareForSleep: %m");
+        inhibit_update(m);
+        return 0;
+}
+
+void inhibit_stop(struct manager *m) {
+        inhibit_release(m);
+        m->sleep_match = sd_bus_slot_unref(m->sleep_match);
 }

@@ -53,7 +53,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->libvirt_uri);
         binder_stop(m);
         space_destroy_all(m);
-        inhibit_release(m);
+        inhibit_stop(m);
         iom_journal_free(m->journal);
         free(m->journal_path);
         iom_policy_free(m->policy);
@@ -412,7 +412,9 @@ int manager_start(struct manager *m) {
         r = sd_bus_request_name(m->bus, IOMMUD_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name " IOMMUD_BUS_NAME ": %m");
-        inhibit_update(m); /* groups owned since before this start */
+        r = inhibit_start(m); /* and take it for groups owned since before this start */
+        if (r < 0)
+                return r;
 
         /* Serving first: libvirt may be absent or slow, which is normal. */
         if (m->libvirt_uri) {

@@ -63,6 +63,8 @@ struct manager {
         int inhibit_fd;
         const char *inhibit_mode;  /* held, asked for or refused; NULL: none wanted */
         sd_bus_slot *inhibit_slot; /* the Inhibit call waiting for its reply */
+        sd_bus_slot *sleep_match;  /* logind's PrepareForSleep */
+        bool preparing_sleep;      /* between PrepareForSleep(true) and (false) */
 
         /* Mediated I/O address spaces (daemon/space.c), in creation order. */
         struct space **spaces;

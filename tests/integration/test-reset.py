@@ -6,7 +6,8 @@ says so in the reply, the journal and the Device; a reset that fails, or quarant
 quarantines the group (kept from assign with Quarantined, across a restart) until
 `release --from-quarantine`; logind's sleep inhibitor (python-dbusmock's logind on the
 private bus) is held while a guest owns a group, dropped at the last release and when the
-daemon dies, and never taken with sleep_inhibit "none".
+daemon dies, let go for sleep and taken again at wake-up in "delay" mode, and never taken
+with sleep_inhibit "none".
 Usage: test-reset.py tests/hosts/vfio."""
 
 import json
@@ -205,6 +206,20 @@ class ResetTest(HostCase):
         self.harness.daemon.process.send_signal(signal.SIGKILL)
         self.harness.daemon.process.wait()
         wait_for(lambda: not self.inhibitors(), 'the inhibitor to go with the daemon')
+
+    def test_delay_lock_lets_go_for_sleep(self):
+        """A delay lock is let go at PrepareForSleep(true), as logind asks, and taken again
+        when the host wakes."""
+        self.restart(sleep_inhibit='delay')
+        self.ok('assign', 'win11', NIC)
+        wait_for(lambda: [i[3] for i in self.inhibitors()] == ['delay'], 'a delay inhibitor')
+        for sleeping, held in (('true', []), ('false', ['delay'])):
+            self.harness.bus.busctl('call', LOGIND[0], LOGIND[1], 'org.freedesktop.DBus.Mock',
+                                    'EmitSignal', 'sssav', LOGIND[2], 'PrepareForSleep', 'b',
+                                    '1', 'b', sleeping)
+            wait_for(lambda: [i[3] for i in self.inhibitors()] == held,
+                     f'the inhibitors to be {held} after PrepareForSleep({sleeping})')
+        self.assertIn('going to sleep while a guest owns a group', self.harness.daemon.errors())
 
     def test_sleep_inhibit_none_takes_nothing(self):
         self.restart(sleep_inhibit='none')
