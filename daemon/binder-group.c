@@ -400,10 +400,9 @@ static int quarantine_group(struct manager *m, struct iom_plan *plan, unsigned g
         for (size_t i = first; i < first + n; i++) {
                 struct iom_plan_step *s = &plan->steps[i];
                 free(s->to);
-                if (s->from && !(s->to = strdup(s->from)))
+                s->to = s->from ? strdup(s->from) : NULL;
+                if (s->from && !s->to)
                         return -ENOMEM;
-                if (!s->from)
-                        s->to = NULL;
         }
         log_warning("IOMMU group %u is quarantined: %s. It stays on vfio-pci until an "
                     "administrator lets it go ('iommuctl release --from-quarantine').",

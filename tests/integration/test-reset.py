@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 from harness import BUS_NAME, Daemon, HostCase, host_main, plain_env, stop, wait_for
+from json_schema import DOCUMENTS, check
 
 NIC = '0000:01:00.0'
 GROUP = 11
@@ -77,7 +78,10 @@ class ResetTest(HostCase):
         return result.stdout
 
     def plan(self, *args):
-        return json.loads(self.ok('--json', *args))['plan']
+        """The plan of iommuctl --json ARGS, checked against the schema of iommuctl(1)."""
+        document = json.loads(self.ok('--json', *args))
+        self.assertEqual(check(DOCUMENTS['assign, release, rebind'], document), [], document)
+        return document['plan']
 
     def group(self, name):
         objects = self.harness.managed_objects()
@@ -143,8 +147,13 @@ class ResetTest(HostCase):
             self.assertIn('(Quarantined)', result.stderr)
             self.assertIn('release --from-quarantine', result.stderr)
         listing = self.harness.iommuctl_json('list')
+        self.assertEqual(check(DOCUMENTS['list'], listing), [])
         group = next(g for g in listing['groups'] if g['id'] == GROUP)
         self.assertEqual(group['state'], 'quarantined')
+        self.assertIn("does not offer 'pm'", group['quarantine'])
+        device = self.harness.iommuctl_json('show', NIC)
+        self.assertEqual(check(DOCUMENTS['show DEVICE'], device), [])
+        self.assertEqual(device['device']['last_reset']['method'], 'pm')
         # A restart keeps it.
         self.restart()
         self.assertEqual(self.group('State'), 'quarantined')
@@ -220,6 +229,18 @@ class ResetTest(HostCase):
             wait_for(lambda: [i[3] for i in self.inhibitors()] == held,
                      f'the inhibitors to be {held} after PrepareForSleep({sleeping})')
         self.assertIn('going to sleep while a guest owns a group', self.harness.daemon.errors())
+
+    def test_without_logind(self):
+        """A host without logind (a container) assigns all the same, with one warning."""
+        stop(self.logind)
+        wait_for(lambda: not self.harness.bus.has_owner(LOGIND[0]), 'the mock logind to go')
+        self.ok('assign', 'win11', NIC)
+        wait_for(lambda: "Cannot take logind's sleep inhibitor" in self.harness.daemon.errors(),
+                 'the warning')
+        self.ok('policy', 'reload')  # asks for the inhibitor it wants again
+        self.assertEqual(self.manager_property('SleepInhibitor'), '')
+        self.assertEqual(self.harness.daemon.errors().count("Cannot take logind's"), 1,
+                         self.harness.daemon.errors())
 
     def test_sleep_inhibit_none_takes_nothing(self):
         self.restart(sleep_inhibit='none')
