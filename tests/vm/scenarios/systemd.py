@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Workstation with systemd as PID 1: the installed, sandboxed iommud.service does the daemon's job
-# (discovery, a real assign and release, an in-use refusal, its journal in /var/lib/iommud), is
+# (discovery, a real assign and release with a reset on the way home and logind's sleep
+# inhibitor held meanwhile, an in-use refusal, its journal in /var/lib/iommud), is
 # restarted after a SIGKILL with its claims intact, and logs no sandbox refusal.
 import json
 import os
@@ -120,6 +121,15 @@ def run(vm):
         vm.check(os.path.exists(f"/dev/vfio/{group}"), f"/dev/vfio/{group} is missing")
         vm.check((claim_of(group) or {}).get("owner") == GUEST,
                  f"{JOURNAL} does not record {GUEST}'s claim of group {group}: {journal()}")
+        # While a guest owns a group the daemon holds logind's sleep inhibitor (logind is
+        # bus-activated here).
+        vm.wait_for("iommud to hold logind's sleep inhibitor", lambda: "block" in vm.sh(
+                ["busctl", "get-property", "org.iommud1", "/org/iommud1", "org.iommud1.Manager",
+                 "SleepInhibitor"], quiet=True), 60)
+        inhibitors = vm.sh(["systemd-inhibit", "--list", "--no-pager"], quiet=True)
+        vm.log(f"systemd-inhibit --list:\n{inhibitors}")
+        vm.check(re.search(r"iommud .*sleep .*block", inhibitors),
+                 f"logind does not list iommud's inhibitor:\n{inhibitors}")
 
         # The NVMe in use: refused, saying why, nothing changed. First held by a program with
         # O_EXCL, which only the daemon's own O_EXCL probe of the disk's node can see
@@ -154,6 +164,12 @@ def run(vm):
                  f"not {home}")
         vm.wait_for(f"/dev/vfio/{group} to go", lambda: not os.path.exists(f"/dev/vfio/{group}"))
         vm.check(claim_of(group) is None, f"{JOURNAL} still has the claim: {journal()}")
+        # The sandbox let it reset the NIC on the way home, and let the inhibitor go.
+        resets = {r["address"]: r for r in journal().get("resets", [])}
+        vm.check(resets.get(lan1, {}).get("result") == "ok",
+                 f"{JOURNAL} does not record a reset of {lan1} that worked: {journal()}")
+        vm.wait_for("iommud to let the inhibitor go", lambda: "iommud" not in vm.sh(
+                ["systemd-inhibit", "--list", "--no-pager"], quiet=True), 60)
 
         # A clean stop, and a log without a sandbox refusal in it.
         vm.run(["systemctl", "stop", UNIT])
