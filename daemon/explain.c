@@ -113,7 +113,11 @@ int manager_explain(struct manager *m, const char *device, const char *guest,
                 return r;
         if (r < 0) {
                 ret->allowed = false;
-                return add(ret, r == -EEXIST ? "owner" : "device", "%s", strempty(why));
+                return add(ret,
+                           r == -EEXIST            ? "owner"
+                           : r == -ENOTRECOVERABLE ? "quarantine"
+                                                   : "device",
+                           "%s", strempty(why));
         }
         if (ask_policy) {
                 r = manager_check_policy(m, plan, &why);
@@ -125,11 +129,18 @@ int manager_explain(struct manager *m, const char *device, const char *guest,
                 } else
                         for (size_t i = 0; r >= 0 && i < plan->n_steps; i++)
                                 if (plan->steps[i].rule.id) {
-                                        const struct iom_plan_rule *rule = &plan->steps[i].rule;
+                                        const struct iom_plan_step *s = &plan->steps[i];
                                         char a[IOM_ADDRESS_STRING_MAX];
-                                        r = add(ret, "policy", "%s: allowed by rule '%s' (%s:%u)",
-                                                iom_address_format(&plan->steps[i].address, a),
-                                                rule->id, rule->file, rule->line);
+                                        /* What the rule picks for the way back, too. */
+                                        r = add(ret, "policy",
+                                                "%s: allowed by rule '%s' (%s:%u); a release "
+                                                "resets it with %s%s",
+                                                iom_address_format(&s->address, a), s->rule.id,
+                                                s->rule.file, s->rule.line,
+                                                s->reset_method ? s->reset_method
+                                                                : "the kernel's order",
+                                                s->quarantine_after ? ", then quarantines its group"
+                                                                    : "");
                                 }
         } else {
                 ret->allowed = false;

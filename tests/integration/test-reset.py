@@ -112,6 +112,9 @@ class ResetTest(HostCase):
     # The tests.
 
     def test_release_resets_with_the_policys_method(self):
+        # explain tells before the assignment what its release will do.
+        self.assertIn('a release resets it with flr', self.ok('explain', NIC, '--guest', 'win11'))
+        self.assertIn('then quarantines its group', self.ok('explain', NIC, '--guest', 'lab'))
         self.ok('assign', 'win11', NIC)
         self.assertEqual(self.device('ResetMethod'), 'flr')
         self.assertIn('Reset on release:    flr', self.ok('show', NIC))
@@ -146,6 +149,10 @@ class ResetTest(HostCase):
             self.assertEqual(result.returncode, EXIT_REFUSED, result.stderr)
             self.assertIn('(Quarantined)', result.stderr)
             self.assertIn('release --from-quarantine', result.stderr)
+        explained = self.harness.iommuctl('--json', 'explain', NIC, '--guest', 'win11')
+        self.assertEqual(explained.returncode, EXIT_REFUSED, explained.stderr)
+        self.assertEqual([r['kind'] for r in json.loads(explained.stdout)['reasons']],
+                         ['quarantine'])
         listing = self.harness.iommuctl_json('list')
         self.assertEqual(check(DOCUMENTS['list'], listing), [])
         group = next(g for g in listing['groups'] if g['id'] == GROUP)
