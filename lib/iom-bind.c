@@ -274,10 +274,7 @@ int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t tim
                 return r;
         if ((offered && !list[0]) || access(reset, F_OK) < 0)
                 return iom_error(ret_error, -EOPNOTSUPP, "the device offers no reset method");
-        bool listed = by_default;
-        for (char **m = list; !listed && m && *m; m++)
-                listed = streq(*m, method);
-        if (!listed)
+        if (!by_default && !iom_strv_contains(list, method))
                 return iom_error(ret_error, -EOPNOTSUPP,
                                  "the device does not offer '%s' (it offers %s)", method, offered);
 
