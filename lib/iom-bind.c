@@ -285,7 +285,13 @@ int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t tim
                                          method, strerror(-r));
         }
         r = write_with_deadline(reset, "1", timeout_usec);
-        if (r < 0)
+        /* pci_reset_function() says ENOTTY when none of the methods can be used now (a bus
+         * reset of a device that is not alone on its bus, say). */
+        if (r == -ENOTTY) {
+                r = -EOPNOTSUPP;
+                (void) iom_error(ret_error, r,
+                                 "the kernel has no reset method that works for it now");
+        } else if (r < 0)
                 (void) iom_error(ret_error, r, "%s reset failed: %s",
                                  by_default ? "the kernel's" : method,
                                  r == -ETIMEDOUT ? "it did not finish in time" : strerror(-r));

@@ -55,7 +55,8 @@ bool iom_reset_method_is_known(const char *method);
  * methods the device offers) written to reset_method first and its previous content written
  * back after, then "1" to reset, within @timeout_usec. The device should be on no host driver
  * (vfio-pci or none). -EOPNOTSUPP with *@ret_error naming the problem when the device offers
- * no reset or not @method; other failures are the kernel's answer to the writes. */
+ * no reset or not @method, or the kernel finds none that works now; other failures are the
+ * kernel's answer to the writes. */
 int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t timeout_usec,
                    char **ret_error);
 
