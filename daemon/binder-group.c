@@ -334,9 +334,11 @@ static int check_group(const struct iom_plan *plan, unsigned group, bool force, 
  * or unbound) gets its d3cold_allowed back and is reset with the method the policy picked,
  * while it is still away from the host's drivers: what the guest left running (DMA, its
  * programming) must not meet a host driver or the next guest. Sets *@ret_reason to why the
- * group must not go home (a reset failed), or NULL. */
+ * group must not go home (a reset failed), or NULL. Returns how many devices a host driver
+ * has already (not reset). */
 static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason) {
         _cleanup_free_ char *reason = NULL;
+        int returned = 0;
 
         for (size_t i = 0; i < n; i++) {
                 struct iom_plan_step *s = &steps[i];
@@ -354,6 +356,7 @@ static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason)
                 current = host_driver_now(s);
                 if (current) {
                         log_info("%s: back on %s already, not reset.", a, current);
+                        returned++;
                         continue;
                 }
                 r = iom_bind_reset(&s->address, s->reset_method, STEP_TIMEOUT_USEC, &error);
@@ -380,7 +383,7 @@ static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason)
                         return -ENOMEM;
         }
         *ret_reason = TAKE_PTR(reason);
-        return 0;
+        return returned;
 }
 
 /* Keeps a released group on vfio-pci, owned by no guest, for an administrator: the claim
@@ -417,11 +420,11 @@ static int release_reset(struct manager *m, struct iom_plan *plan, unsigned grou
         size_t first, n = iom_plan_group_steps(plan, group, &first);
         _cleanup_free_ char *reason = NULL;
         bool quarantine_after = false;
-        int r;
+        int r, returned;
 
-        r = reset_group(plan->steps + first, n, &reason);
-        if (r < 0)
-                return r;
+        returned = reset_group(plan->steps + first, n, &reason);
+        if (returned < 0)
+                return returned;
         if (!plan->owner && reason && !force) {
                 (void) journal_update(m, plan, group, JOURNAL_RESETS);
                 return iom_error(ret_error, -EIO,
@@ -431,9 +434,11 @@ static int release_reset(struct manager *m, struct iom_plan *plan, unsigned grou
         }
         if (!plan->owner)
                 return 0;
+        /* quarantine_after keeps on vfio-pci what is there: not a group whose devices a host
+         * driver has already. */
         for (size_t i = first; i < first + n; i++)
                 quarantine_after = quarantine_after || plan->steps[i].quarantine_after;
-        if (!reason && quarantine_after &&
+        if (!reason && quarantine_after && returned == 0 &&
             asprintf(&reason, "the policy quarantines what '%s' gives back (quarantine_after)",
                      plan->owner) < 0)
                 return -ENOMEM;

@@ -31,6 +31,9 @@ class ResetTest(HostCase):
     per_test = True
 
     def setUp(self):
+        # Removed after the daemon stops (cleanups run last first): it writes there to the end.
+        self.metrics_dir = tempfile.mkdtemp(prefix='iommud-metrics.')
+        self.addCleanup(shutil.rmtree, self.metrics_dir, True)
         super().setUp()
         self.device_dir = self.testbed.sys + self.host.by_address[NIC].devpath
         # What the kernel has and umockdev leaves out: the reset attribute, drivers_probe,
@@ -68,7 +71,9 @@ class ResetTest(HostCase):
         if kill:
             self.harness.daemon.process.send_signal(signal.SIGKILL)
         self.harness.daemon.close()
-        self.harness.daemon = Daemon(self.testbed, self.harness.bus, policy_dir=self.policy_dir)
+        self.harness.daemon = Daemon(
+                self.testbed, self.harness.bus, policy_dir=self.policy_dir,
+                args=[f'--metrics-file={self.metrics_dir}/iommud.prom'])
 
     # What the tests look at.
 
@@ -99,6 +104,12 @@ class ResetTest(HostCase):
     def attribute(self, name):
         with open(f'{self.device_dir}/{name}', encoding='utf-8') as f:
             return f.read()
+
+    def quarantined_in_metrics(self):
+        """iommud_groups_quarantined in the metrics file the daemon keeps written."""
+        with open(f'{self.metrics_dir}/iommud.prom', encoding='utf-8') as f:
+            return next(int(line.split()[1]) for line in f
+                        if line.startswith('iommud_groups_quarantined '))
 
     def inhibitors(self):
         reply = self.harness.bus.busctl_json('call', *LOGIND, 'ListInhibitors')
@@ -144,6 +155,9 @@ class ResetTest(HostCase):
         self.assertEqual(self.attribute('driver_override'), 'vfio-pci\n')
         self.assertEqual((self.group('State'), self.group('Owner')), ('quarantined', ''))
         self.assertIn("does not offer 'pm'", self.group('QuarantineReason'))
+        # The metrics file counts it within the second export promises.
+        wait_for(lambda: self.quarantined_in_metrics() == 1, 'the quarantine in the metrics',
+                 deadline=1.0)
         for guest in ('bad', 'win11'):
             result = self.harness.iommuctl('assign', guest, NIC)
             self.assertEqual(result.returncode, EXIT_REFUSED, result.stderr)
@@ -175,6 +189,8 @@ class ResetTest(HostCase):
         self.assertIsNone(plan[0]['quarantine'])
         self.assertEqual(self.group('State'), 'host')
         self.assertNotIn('quarantined', self.journal())
+        wait_for(lambda: self.quarantined_in_metrics() == 0, 'the metrics without it',
+                 deadline=1.0)
         result = self.harness.iommuctl('release', '--from-quarantine', NIC)
         self.assertEqual(result.returncode, EXIT_REFUSED)
         self.assertIn('(NotOwner)', result.stderr)
@@ -195,6 +211,20 @@ class ResetTest(HostCase):
                       self.journal())
         self.ok('--force', 'release', '--from-quarantine', NIC)
         self.assertEqual(self.group('State'), 'host')
+
+    def test_no_reset_for_a_device_back_on_a_host_driver(self):
+        """libvirt's managed='yes' reattach puts the device on its host driver before the
+        release, and before iommud has seen the move (no uevent here): the release leaves it
+        there, not reset from under that driver, and keeps no quarantine."""
+        self.ok('assign', 'lab', NIC)
+        devpath = self.host.by_address[NIC].devpath
+        self.testbed.unbind(devpath)
+        self.testbed.bind(devpath, 'e1000e')
+        plan = self.plan('release', 'lab')
+        self.assertEqual([(row['reset'], row['quarantine']) for row in plan], [(None, None)])
+        self.assertEqual(self.attribute('reset'), '')
+        self.assertIn(f'{NIC}: back on e1000e already, not reset.', self.harness.daemon.errors())
+        self.assertEqual(self.group('Owner'), '')
 
     def test_sleep_inhibitor_follows_ownership(self):
         self.assertEqual(self.inhibitors(), [])
