@@ -23,6 +23,7 @@
 
 #include "binder.h"
 #include "export.h"
+#include "inhibit.h"
 #include "iom-pci.h"
 #include "log.h"
 #include "manager.h"
@@ -462,6 +463,7 @@ static int apply_batch(struct manager *m, struct batch *b, struct apply *a) {
                                                       "DeviceCount", "GroupCount", NULL);
         /* Debounced: a burst of batches writes the files once or twice. */
         manager_exports_changed(m);
+        inhibit_update(m); /* a claim closed with its device may have been the last */
         return 0;
 }
 
