@@ -36,6 +36,15 @@ static int note(struct reader *rd, int r) {
 #define complain(rd, path, key, ...)                                                               \
         note(rd, iom_json_error((rd)->doc, path, key, (rd)->error, __VA_ARGS__))
 
+/* Reports the string *@s at @path as not being @what ("'value' is not @what") and drops it, so
+ * that a wrong value never stays in the rule; returns what complain() returns. */
+static int reject_string(struct reader *rd, const char *path, char **s, const char *what) {
+        int r = complain(rd, path, 0, "'%s' is not %s", IOM_ESCAPE(*s), what);
+
+        *s = mfree(*s);
+        return r;
+}
+
 static void rule_clear(struct iom_policy_rule *r) {
         free(r->id);
         free(r->file);
@@ -311,15 +320,11 @@ static int read_match(struct reader *rd, json_object *o, const char *path,
                                         : !!strchr("0123456789abcdef", m->dsn[i]);
                 if (ok)
                         m->n_keys++;
-                else if (m->dsn) {
-                        r = complain(rd, sub, 0,
-                                     "'%s' is not a serial number: eight lower-case hex "
-                                     "bytes joined by '-', as in '00-11-22-33-44-55-66-77'",
-                                     IOM_ESCAPE(m->dsn));
-                        m->dsn = mfree(m->dsn);
-                        if (r < 0)
-                                return r;
-                }
+                else if (m->dsn && (r = reject_string(rd, sub, &m->dsn,
+                                                      "a serial number: eight lower-case hex "
+                                                      "bytes joined by '-', as in "
+                                                      "'00-11-22-33-44-55-66-77'")) < 0)
+                        return r;
         }
         /* A device named by address or alias; aliases are resolved once all files are read. */
         if ((r = MATCH_KEY(get_string, "same_group_as", &m->same_group_as)) < 0 ||
@@ -467,15 +472,11 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                 r = get_string(rd, v, sub, &rule->reset_method);
                 if (r < 0)
                         return r;
-                if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method)) {
-                        r = complain(rd, sub, 0,
-                                     "'%s' is not a reset method (known: default, flr, af_flr, pm, "
-                                     "bus, cxl_bus, device_specific, acpi)",
-                                     IOM_ESCAPE(rule->reset_method));
-                        rule->reset_method = mfree(rule->reset_method);
-                        if (r < 0)
-                                return r;
-                }
+                if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method) &&
+                    (r = reject_string(rd, sub, &rule->reset_method,
+                                       "a reset method (known: default, flr, af_flr, pm, bus, "
+                                       "cxl_bus, device_specific, acpi)")) < 0)
+                        return r;
         }
         (void) snprintf(sub, sizeof(sub), "%s.resource_name", path);
         if (json_object_object_get_ex(o, "resource_name", &v)) {
