@@ -20,8 +20,7 @@ enum iom_domain_pci_kind {
         _IOM_DOMAIN_PCI_KIND_INVALID = -EINVAL,
 };
 
-const char *iom_domain_pci_kind_to_string(enum iom_domain_pci_kind k);
-enum iom_domain_pci_kind iom_domain_pci_kind_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_domain_pci_kind, enum iom_domain_pci_kind);
 
 /* One host PCI device of the guest: the <source><address>, never the guest-side <address>. */
 struct iom_domain_pci {

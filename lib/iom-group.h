@@ -19,8 +19,7 @@ enum iom_region_type {
         _IOM_REGION_TYPE_INVALID = -EINVAL,
 };
 
-const char *iom_region_type_to_string(enum iom_region_type t);
-enum iom_region_type iom_region_type_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_region_type, enum iom_region_type);
 
 struct iom_region {
         uint64_t start, end; /* inclusive, as the kernel prints them */

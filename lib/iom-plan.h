@@ -20,8 +20,7 @@ enum iom_plan_op {
         _IOM_PLAN_OP_INVALID = -EINVAL,
 };
 
-const char *iom_plan_op_to_string(enum iom_plan_op op);
-enum iom_plan_op iom_plan_op_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_plan_op, enum iom_plan_op);
 
 /* The policy rule that allowed a step, where it is written. */
 struct iom_plan_rule {

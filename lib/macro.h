@@ -132,7 +132,11 @@ static inline const char *startswith(const char *s, const char *prefix) {
 
 /* The to_string/from_string pair of an enum from its table of names, name##_table, indexed by
  * the enum (systemd's DEFINE_STRING_TABLE_LOOKUP): to_string is NULL out of range, from_string
- * the enum's _INVALID (-EINVAL) for NULL or an unknown name. */
+ * the enum's _INVALID (-EINVAL) for NULL or an unknown name. The header declares the pair with
+ * DECLARE_STRING_TABLE_LOOKUP. */
+#define DECLARE_STRING_TABLE_LOOKUP(name, type)                                                    \
+        const char *name##_to_string(type i);                                                      \
+        type name##_from_string(const char *s)
 #define DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, scope)                                    \
         scope const char *name##_to_string(type i) {                                               \
                 return i >= 0 && (size_t) i < ELEMENTSOF(name##_table) ? name##_table[i] : NULL;   \

@@ -25,8 +25,7 @@ enum iom_policy_action {
 };
 
 /* "allow", "deny": the word of the policy files and of the bus. */
-const char *iom_policy_action_to_string(enum iom_policy_action a);
-enum iom_policy_action iom_policy_action_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_policy_action, enum iom_policy_action);
 
 /* What a rule matches; a field left unset matches anything. */
 struct iom_policy_match {
@@ -71,8 +70,7 @@ enum iom_sleep_inhibit {
         _IOM_SLEEP_INHIBIT_INVALID = -EINVAL,
 };
 
-const char *iom_sleep_inhibit_to_string(enum iom_sleep_inhibit i);
-enum iom_sleep_inhibit iom_sleep_inhibit_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_sleep_inhibit, enum iom_sleep_inhibit);
 
 struct iom_policy_alias {
         char *name;

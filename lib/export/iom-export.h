@@ -21,8 +21,7 @@ enum iom_export_format {
         _IOM_EXPORT_FORMAT_INVALID = -EINVAL,
 };
 
-const char *iom_export_format_to_string(enum iom_export_format f);
-enum iom_export_format iom_export_format_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(iom_export_format, enum iom_export_format);
 
 /* The domain of the resource names iommud makes up: "iommud.io/10de_1db4". */
 #define IOM_EXPORT_RESOURCE_DOMAIN "iommud.io"
