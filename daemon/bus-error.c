@@ -2,12 +2,9 @@
 /* errno <-> org.iommud1.Error.* names (iommud.dbus(7), ERRORS). */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bus-error.h"
-#include "iom-error.h"
 #include "macro.h"
 
 /* One errno per name, so the mapping is a bijection both ways. */
@@ -33,7 +30,9 @@ int bus_error_register(void) {
         return sd_bus_error_add_map(iommud_errors);
 }
 
-int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
+/* The errno @r stands for on the bus: itself when it has a name of ours or is ENOMEM, else the
+ * nearest that has one. */
+static int bus_errno(int r) {
         int e = r < 0 ? -r : r;
 
         switch (e) {
@@ -71,21 +70,27 @@ int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
         default:
                 e = EIO;
         }
-        /* sd-bus maps names to errno through the map, not errno to names: look ours up. */
-        for (size_t i = 0; i < ELEMENTSOF(iommud_errors) - 1; i++) /* the last is the end mark */
-                if (iommud_errors[i].code == e)
-                        return sd_bus_error_set(error, iommud_errors[i].name,
-                                                message ? message : strerror(e));
-        return sd_bus_error_set_errnof(error, e, "%s", message ? message : strerror(e));
+        return e;
+}
+
+int bus_error_set_errno(sd_bus_error *error, int r, const char *message) {
+        return bus_error_set_errnof(error, r, "%s", message ? message : strerror(bus_errno(r)));
 }
 
 int bus_error_set_errnof(sd_bus_error *error, int r, const char *format, ...) {
-        _cleanup_free_ char *text = NULL;
+        const char *name = NULL;
+        int e = bus_errno(r);
         va_list ap;
-        int k;
 
+        /* sd-bus maps names to errno through the map, not errno to names: look ours up. */
+        for (size_t i = 0; i < ELEMENTSOF(iommud_errors) - 1; i++) /* the last is the end mark */
+                if (iommud_errors[i].code == e)
+                        name = iommud_errors[i].name;
         va_start(ap, format);
-        k = iom_verror(&text, 0, format, ap);
+        if (name)
+                r = sd_bus_error_setfv(error, name, format, ap);
+        else
+                r = sd_bus_error_set_errnofv(error, e, format, ap);
         va_end(ap);
-        return k < 0 ? k : bus_error_set_errno(error, r, text);
+        return r;
 }
