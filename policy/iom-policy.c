@@ -36,6 +36,10 @@ static int note(struct reader *rd, int r) {
 #define complain(rd, path, key, ...)                                                               \
         note(rd, iom_json_error((rd)->doc, path, key, (rd)->error, __VA_ARGS__))
 
+/* The path of the member @key of the object at the reading function's path, written to its
+ * buffer sub[]: "rules[0].match" and "vendor" make "rules[0].match.vendor". */
+#define SUB(key) (snprintf(sub, sizeof(sub), "%s.%s", path, key), sub)
+
 /* Reports the string *@s at @path as not being @what ("'value' is not @what") and drops it, so
  * that a wrong value never stays in the rule; returns what complain() returns. */
 static int reject_string(struct reader *rd, const char *path, char **s, const char *what) {
@@ -266,19 +270,24 @@ static int read_match(struct reader *rd, json_object *o, const char *path,
         r = check_object(rd, o, path, "an object", keys);
         if (r <= 0)
                 return r;
-#define SUB(key) (snprintf(sub, sizeof(sub), "%s.%s", path, key), sub)
         r = MATCH_KEY(get_address_glob, "address", &m->address);
         if (r < 0)
                 return r;
-        static const char *const id_keys[] = {"vendor", "device", "subsystem_vendor",
-                                              "subsystem_device"};
-        int *id_fields[] = {&m->vendor, &m->device, &m->subsystem_vendor, &m->subsystem_device};
-        for (size_t i = 0; i < ELEMENTSOF(id_keys); i++)
-                if (json_object_object_get_ex(o, id_keys[i], &v)) {
-                        r = get_id(rd, v, SUB(id_keys[i]), id_fields[i]);
+        const struct {
+                const char *key;
+                int *field;
+        } ids[] = {
+                {"vendor", &m->vendor},
+                {"device", &m->device},
+                {"subsystem_vendor", &m->subsystem_vendor},
+                {"subsystem_device", &m->subsystem_device},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                if (json_object_object_get_ex(o, ids[i].key, &v)) {
+                        r = get_id(rd, v, SUB(ids[i].key), ids[i].field);
                         if (r < 0)
                                 return r;
-                        if (*id_fields[i] >= 0)
+                        if (*ids[i].field >= 0)
                                 m->n_keys++;
                 }
         if (json_object_object_get_ex(o, "class", &v)) {
@@ -330,7 +339,6 @@ static int read_match(struct reader *rd, json_object *o, const char *path,
         if ((r = MATCH_KEY(get_string, "same_group_as", &m->same_group_as)) < 0 ||
             (r = MATCH_KEY(get_string, "vfs_of", &m->vfs_of)) < 0)
                 return r;
-#undef SUB
         return 0;
 }
 
@@ -411,8 +419,7 @@ static int get_count(struct reader *rd, json_object *o, const char *path, const 
 
         if (!json_object_object_get_ex(o, key, &v))
                 return 0;
-        (void) snprintf(sub, sizeof(sub), "%s.%s", path, key);
-        r = check_type(rd, v, sub, json_type_int, "a whole number");
+        r = check_type(rd, v, SUB(key), json_type_int, "a whole number");
         if (r <= 0)
                 return r;
         int64_t n = json_object_get_int64(v);
@@ -430,10 +437,16 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                                            "sriov_numvfs",   "reset_method",
                                            "quarantine_after", "disable_d3cold",
                                            NULL};
-        static const char *const flag_keys[] = {"autobind", "allow_in_use", "require_isolation",
-                                                "quarantine_after", "disable_d3cold"};
-        bool *flags[] = {&rule->autobind, &rule->allow_in_use, &rule->require_isolation,
-                         &rule->quarantine_after, &rule->disable_d3cold};
+        const struct {
+                const char *key;
+                bool *field;
+        } flags[] = {
+                {"autobind", &rule->autobind},
+                {"allow_in_use", &rule->allow_in_use},
+                {"require_isolation", &rule->require_isolation},
+                {"quarantine_after", &rule->quarantine_after},
+                {"disable_d3cold", &rule->disable_d3cold},
+        };
         json_object *v;
         char sub[512];
         int r;
@@ -441,19 +454,17 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
         r = check_object(rd, o, path, "an object", keys);
         if (r <= 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(flag_keys); i++) {
-                (void) snprintf(sub, sizeof(sub), "%s.%s", path, flag_keys[i]);
-                if (!json_object_object_get_ex(o, flag_keys[i], &v))
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                if (!json_object_object_get_ex(o, flags[i].key, &v))
                         continue;
-                r = check_type(rd, v, sub, json_type_boolean, "true or false");
+                r = check_type(rd, v, SUB(flags[i].key), json_type_boolean, "true or false");
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        *flags[i] = json_object_get_boolean(v);
+                        *flags[i].field = json_object_get_boolean(v);
         }
-        (void) snprintf(sub, sizeof(sub), "%s.host_driver", path);
         if (json_object_object_get_ex(o, "host_driver", &v) &&
-            (r = get_driver(rd, v, sub, &rule->host_driver_option)) < 0)
+            (r = get_driver(rd, v, SUB("host_driver"), &rule->host_driver_option)) < 0)
                 return r;
         r = get_count(rd, o, path, "max_per_guest", 4096, &rule->max_per_guest);
         if (r < 0)
@@ -461,15 +472,12 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
         r = get_count(rd, o, path, "sriov_numvfs", 65535, &rule->sriov_numvfs);
         if (r < 0)
                 return r;
-        if (rule->sriov_numvfs > 0 && rule->match.vfs_of) {
-                (void) snprintf(sub, sizeof(sub), "%s.sriov_numvfs", path);
-                return complain(rd, sub, 0,
+        if (rule->sriov_numvfs > 0 && rule->match.vfs_of)
+                return complain(rd, SUB("sriov_numvfs"), 0,
                                 "a rule matching VFs (vfs_of) cannot make VFs: a VF has none; "
                                 "give sriov_numvfs to a rule matching the PF");
-        }
-        (void) snprintf(sub, sizeof(sub), "%s.reset_method", path);
         if (json_object_object_get_ex(o, "reset_method", &v)) {
-                r = get_string(rd, v, sub, &rule->reset_method);
+                r = get_string(rd, v, SUB("reset_method"), &rule->reset_method);
                 if (r < 0)
                         return r;
                 if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method) &&
@@ -478,12 +486,11 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                                        "cxl_bus, device_specific, acpi)")) < 0)
                         return r;
         }
-        (void) snprintf(sub, sizeof(sub), "%s.resource_name", path);
         if (json_object_object_get_ex(o, "resource_name", &v)) {
                 _cleanup_free_ char *name = NULL;
                 const char *problem;
 
-                r = get_string(rd, v, sub, &name);
+                r = get_string(rd, v, SUB("resource_name"), &name);
                 if (r < 0 || !name)
                         return r;
                 problem = resource_name_problem(name);
@@ -539,7 +546,6 @@ static int read_rule(struct reader *rd, json_object *o, const char *path,
                 if (!json_object_object_get_ex(o, required[i], NULL) &&
                     (r = complain(rd, path, 0, "the rule has no '%s'", required[i])) < 0)
                         return r;
-#define SUB(key) (snprintf(sub, sizeof(sub), "%s.%s", path, key), sub)
         iom_json_locate(rd->doc, SUB("id"), 0, &rule->id_line, &rule->id_column);
         if (json_object_object_get_ex(o, "id", &v)) {
                 r = get_string(rd, v, sub, &rule->id);
@@ -561,7 +567,6 @@ static int read_rule(struct reader *rd, json_object *o, const char *path,
             (json_object_object_get_ex(o, "options", &v) &&
              (r = read_options(rd, v, SUB("options"), rule)) < 0))
                 return r;
-#undef SUB
         return 0;
 }
 
