@@ -133,44 +133,66 @@ static void expect(const struct iom_policy *p, const struct iom_policy_subject *
                 ASSERT_TRUE(d.rule == NULL);
 }
 
-static void test_default_deny(void) {
-        _cleanup_(iom_policy_freep) struct iom_policy *p =
-                policy_from("{\"rules\": [{\"id\": \"gpu\", \"match\": {\"vendor\": \"10de\"}, "
-                            "\"guests\": [\"*\"], \"action\": \"allow\"}]}");
-        struct iom_policy_subject s = nic();
+/* Policies of rules on one line, each asked about nic() by guests: the rule that decides
+ * (NULL: nothing applies, the default deny), with the nic's serial number @dsn. */
+static const struct {
+        const char *what;
+        const char *policy;
+        struct {
+                const char *guest, *dsn;
+                enum iom_policy_action action;
+                const char *rule;
+        } asks[3];
+} evaluations[] = {
+        {"default deny",
+         "{\"rules\": [{\"id\": \"gpu\", \"match\": {\"vendor\": \"10de\"}, \"guests\": [\"*\"], "
+         "\"action\": \"allow\"}]}",
+         {{"win11", NULL, IOM_POLICY_DENY, NULL}}},
+        {"a deny naming the guest beats an allow for *",
+         "{\"rules\": ["
+         "{\"id\": \"all\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"*\"], "
+         "\"action\": \"allow\"},"
+         "{\"id\": \"not-evil\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"evil\"], "
+         "\"action\": \"deny\"}]}",
+         {{"evil", NULL, IOM_POLICY_DENY, "not-evil"}, {"good", NULL, IOM_POLICY_ALLOW, "all"}}},
+        /* Two device keys beat one; not a router, two one-key rules for "*" tie, and deny
+         * wins the tie. */
+        {"the most specific rule wins",
+         "{\"rules\": ["
+         "{\"id\": \"no-nics\", \"match\": {\"class_name\": \"network\"}, "
+         "\"guests\": [\"*\"], \"action\": \"deny\"},"
+         "{\"id\": \"this-nic\", \"match\": {\"vendor\": \"8086\", \"device\": \"10d3\"}, "
+         "\"guests\": [\"router-*\"], \"action\": \"allow\"},"
+         "{\"id\": \"by-driver\", \"match\": {\"driver\": \"e1000e\"}, \"guests\": [\"*\"], "
+         "\"action\": \"allow\"}]}",
+         {{"router-1", NULL, IOM_POLICY_ALLOW, "this-nic"},
+          {"win11", NULL, IOM_POLICY_DENY, "no-nics"}}},
+        {"dsn matches one serial number",
+         "{\"rules\": [{\"id\": \"this-card\", \"match\": {\"dsn\": "
+         "\"00-11-22-33-44-55-66-77\"}, \"guests\": [\"win11\"], \"action\": \"allow\"}]}",
+         {{"win11", "00-11-22-33-44-55-66-77", IOM_POLICY_ALLOW, "this-card"},
+          {"win11", "00-11-22-33-44-55-66-78", IOM_POLICY_DENY, NULL},
+          {"win11", NULL, IOM_POLICY_DENY, NULL}}},
+};
 
-        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
-}
+static void test_evaluation(void) {
+        for (size_t i = 0; i < ELEMENTSOF(evaluations); i++) {
+                _cleanup_(iom_policy_freep) struct iom_policy *p =
+                        policy_from(evaluations[i].policy);
 
-static void test_named_deny_beats_star_allow(void) {
-        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
-                "{\"rules\": ["
-                "{\"id\": \"all\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"*\"], "
-                "\"action\": \"allow\"},"
-                "{\"id\": \"not-evil\", \"match\": {\"vendor\": \"8086\"}, \"guests\": [\"evil\"], "
-                "\"action\": \"deny\"}]}");
-        struct iom_policy_subject s = nic();
+                fprintf(stderr, "# %s\n", evaluations[i].what);
+                for (size_t k = 0; k < p->n_rules; k++)
+                        ASSERT_EQ(p->rules[k].line, 1);
+                for (size_t k = 0; k < ELEMENTSOF(evaluations[i].asks); k++) {
+                        struct iom_policy_subject s = nic();
 
-        expect(p, &s, "evil", IOM_POLICY_DENY, "not-evil");
-        ASSERT_EQ(p->rules[1].line, 1);
-        expect(p, &s, "good", IOM_POLICY_ALLOW, "all");
-}
-
-static void test_most_specific_wins(void) {
-        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
-                "{\"rules\": ["
-                "{\"id\": \"no-nics\", \"match\": {\"class_name\": \"network\"}, "
-                "\"guests\": [\"*\"], \"action\": \"deny\"},"
-                "{\"id\": \"this-nic\", \"match\": {\"vendor\": \"8086\", \"device\": \"10d3\"}, "
-                "\"guests\": [\"router-*\"], \"action\": \"allow\"},"
-                "{\"id\": \"by-driver\", \"match\": {\"driver\": \"e1000e\"}, \"guests\": [\"*\"], "
-                "\"action\": \"allow\"}]}");
-        struct iom_policy_subject s = nic();
-
-        /* Two device keys beat one. */
-        expect(p, &s, "router-1", IOM_POLICY_ALLOW, "this-nic");
-        /* Not a router: two one-key rules for "*" tie, and deny wins the tie. */
-        expect(p, &s, "win11", IOM_POLICY_DENY, "no-nics");
+                        if (!evaluations[i].asks[k].guest)
+                                break;
+                        s.dsn = evaluations[i].asks[k].dsn;
+                        expect(p, &s, evaluations[i].asks[k].guest, evaluations[i].asks[k].action,
+                               evaluations[i].asks[k].rule);
+                }
+        }
 }
 
 static int group_of_fixture(const struct iom_address *a, void *userdata) {
@@ -203,20 +225,6 @@ static void test_references(void) {
         expect(p, &audio, "win11", IOM_POLICY_ALLOW, "the-gpu-group");
         audio.group = 9;
         expect(p, &audio, "win11", IOM_POLICY_DENY, NULL);
-}
-
-static void test_dsn(void) {
-        _cleanup_(iom_policy_freep) struct iom_policy *p = policy_from(
-                "{\"rules\": [{\"id\": \"this-card\", \"match\": {\"dsn\": "
-                "\"00-11-22-33-44-55-66-77\"}, \"guests\": [\"win11\"], \"action\": \"allow\"}]}");
-        struct iom_policy_subject s = nic();
-
-        s.dsn = "00-11-22-33-44-55-66-77";
-        expect(p, &s, "win11", IOM_POLICY_ALLOW, "this-card");
-        s.dsn = "00-11-22-33-44-55-66-78";
-        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
-        s.dsn = NULL;
-        expect(p, &s, "win11", IOM_POLICY_DENY, NULL);
 }
 
 static void test_aliases(void) {
@@ -257,7 +265,5 @@ static void test_resource_name(void) {
         ASSERT_TRUE(iom_policy_resource_name(p, &s) == NULL);
 }
 
-IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_default_deny),
-              IOM_TEST(test_named_deny_beats_star_allow), IOM_TEST(test_most_specific_wins),
-              IOM_TEST(test_references), IOM_TEST(test_dsn), IOM_TEST(test_aliases),
-              IOM_TEST(test_resource_name))
+IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_evaluation),
+              IOM_TEST(test_references), IOM_TEST(test_aliases), IOM_TEST(test_resource_name))
