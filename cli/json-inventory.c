@@ -5,12 +5,42 @@
 #include "iom-pci.h"
 #include "json-inventory.h"
 
-static void strv_json(struct json_writer *w, const char *key, char *const *l) {
-        json_writer_begin_array(w, key);
-        for (char *const *i = l; i && *i; i++)
-                json_writer_string(w, NULL, *i);
-        json_writer_end(w, ']');
-}
+static const struct json_field device_fields[] = {
+        JSON_FIELD("driver", JSON_FIELD_STRING, struct iom_device, driver),
+        JSON_FIELD("driver_override", JSON_FIELD_STRING, struct iom_device, driver_override),
+        JSON_FIELD("host_driver", JSON_FIELD_STRING, struct iom_device, host_driver),
+        JSON_FIELD("vendor_id", JSON_FIELD_UINT, struct iom_device, vendor_id),
+        JSON_FIELD("device_id", JSON_FIELD_UINT, struct iom_device, device_id),
+        JSON_FIELD("subsystem_vendor_id", JSON_FIELD_UINT, struct iom_device, subsystem_vendor_id),
+        JSON_FIELD("subsystem_device_id", JSON_FIELD_UINT, struct iom_device, subsystem_device_id),
+        JSON_FIELD("class", JSON_FIELD_UINT, struct iom_device, class),
+        JSON_FIELD("revision", JSON_FIELD_UINT, struct iom_device, revision),
+        JSON_FIELD("vendor_name", JSON_FIELD_STRING, struct iom_device, vendor_name),
+        JSON_FIELD("device_name", JSON_FIELD_STRING, struct iom_device, device_name),
+        JSON_FIELD("class_name", JSON_FIELD_STRING, struct iom_device, class_name),
+        JSON_FIELD("numa_node", JSON_FIELD_INT, struct iom_device, numa_node),
+        JSON_FIELD("reset_methods", JSON_FIELD_STRV, struct iom_device, reset_methods),
+        JSON_FIELD("reset_method", JSON_FIELD_STRING, struct iom_device, reset_method),
+};
+
+static const struct json_field group_fields[] = {
+        JSON_FIELD("id", JSON_FIELD_UINT, struct iom_group, id),
+        JSON_FIELD("type", JSON_FIELD_STRING, struct iom_group, type),
+        JSON_FIELD("viable", JSON_FIELD_BOOL, struct iom_group, viable),
+        JSON_FIELD("owner", JSON_FIELD_STRING, struct iom_group, owner),
+        JSON_FIELD("owner_uuid", JSON_FIELD_STRING, struct iom_group, owner_uuid),
+        JSON_FIELD("owner_state", JSON_FIELD_STRING, struct iom_group, owner_state),
+};
+
+static const struct json_field host_fields[] = {
+        JSON_FIELD("interrupt_remapping", JSON_FIELD_BOOL, struct iom_host, interrupt_remapping),
+        JSON_FIELD("allow_unsafe_interrupts", JSON_FIELD_BOOL, struct iom_host,
+                   allow_unsafe_interrupts),
+        JSON_FIELD("kernel_parameters", JSON_FIELD_STRV, struct iom_host, kernel_parameters),
+        JSON_FIELD("acs_override", JSON_FIELD_BOOL, struct iom_host, acs_override),
+        JSON_FIELD("notice", JSON_FIELD_STRING, struct iom_host, notice),
+        JSON_FIELD("sleep_inhibitor", JSON_FIELD_STRING, struct iom_host, sleep_inhibitor),
+};
 
 static void device_json(struct json_writer *w, const char *key, const struct iom_device *d) {
         char dsn[IOM_DSN_STRING_MAX];
@@ -21,61 +51,33 @@ static void device_json(struct json_writer *w, const char *key, const struct iom
                 json_writer_int(w, "group", d->iommu_group);
         else
                 json_writer_null(w, "group");
-        json_writer_string(w, "driver", d->driver);
-        json_writer_string(w, "driver_override", d->driver_override);
-        json_writer_string(w, "host_driver", d->host_driver);
-        json_writer_int(w, "vendor_id", d->vendor_id);
-        json_writer_int(w, "device_id", d->device_id);
-        json_writer_int(w, "subsystem_vendor_id", d->subsystem_vendor_id);
-        json_writer_int(w, "subsystem_device_id", d->subsystem_device_id);
-        json_writer_int(w, "class", d->class);
-        json_writer_int(w, "revision", d->revision);
-        json_writer_string(w, "vendor_name", d->vendor_name);
-        json_writer_string(w, "device_name", d->device_name);
-        json_writer_string(w, "class_name", d->class_name);
-        json_writer_int(w, "numa_node", d->numa_node);
-        strv_json(w, "reset_methods", d->reset_methods);
-        json_writer_string(w, "reset_method", d->reset_method);
-        if (d->last_reset_method) {
-                json_writer_begin_object(w, "last_reset");
+        json_writer_fields(w, device_fields, ELEMENTSOF(device_fields), d);
+        if (json_writer_begin_object_or_null(w, "last_reset", d->last_reset_method)) {
                 json_writer_string(w, "method", d->last_reset_method);
                 json_writer_string(w, "result", d->last_reset_result);
                 json_writer_end(w, '}');
-        } else
-                json_writer_null(w, "last_reset");
+        }
         json_writer_bool(w, "multifunction", d->multifunction);
         json_writer_bool(w, "bridge", iom_device_is_bridge(d));
         json_writer_bool(w, "boot_vga", d->boot_vga);
-        if (d->sriov) {
-                json_writer_begin_object(w, "sriov");
+        if (json_writer_begin_object_or_null(w, "sriov", d->sriov)) {
                 json_writer_int(w, "total_vfs", d->sriov_total_vfs);
                 json_writer_int(w, "num_vfs", d->sriov_num_vfs);
                 json_writer_end(w, '}');
-        } else
-                json_writer_null(w, "sriov");
-        if (d->is_vf)
-                json_writer_address(w, "physfn", &d->physfn);
-        else
-                json_writer_null(w, "physfn");
-        if (d->acs) {
-                json_writer_begin_object(w, "acs");
+        }
+        json_writer_address(w, "physfn", d->is_vf ? &d->physfn : NULL);
+        if (json_writer_begin_object_or_null(w, "acs", d->acs)) {
                 json_writer_int(w, "capability", d->acs_capability);
                 json_writer_int(w, "control", d->acs_control);
                 json_writer_end(w, '}');
-        } else
-                json_writer_null(w, "acs");
+        }
         json_writer_string(w, "dsn", d->has_dsn ? iom_dsn_format(d->dsn, dsn) : NULL);
         json_writer_end(w, '}');
 }
 
 static void group_json(struct json_writer *w, const char *key, const struct iom_group *g) {
         json_writer_begin_object(w, key);
-        json_writer_int(w, "id", g->id);
-        json_writer_string(w, "type", g->type);
-        json_writer_bool(w, "viable", g->viable);
-        json_writer_string(w, "owner", g->owner);
-        json_writer_string(w, "owner_uuid", g->owner_uuid);
-        json_writer_string(w, "owner_state", g->owner_state);
+        json_writer_fields(w, group_fields, ELEMENTSOF(group_fields), g);
         json_writer_string(w, "state", iom_group_state(g));
         json_writer_string(w, "quarantine", g->quarantine);
 
@@ -117,12 +119,7 @@ static void host_json(struct json_writer *w, const struct iom_host *h) {
                 json_writer_end(w, '}');
         }
         json_writer_end(w, ']');
-        json_writer_bool(w, "interrupt_remapping", h->interrupt_remapping);
-        json_writer_bool(w, "allow_unsafe_interrupts", h->allow_unsafe_interrupts);
-        strv_json(w, "kernel_parameters", h->kernel_parameters);
-        json_writer_bool(w, "acs_override", h->acs_override);
-        json_writer_string(w, "notice", h->notice);
-        json_writer_string(w, "sleep_inhibitor", h->sleep_inhibitor);
+        json_writer_fields(w, host_fields, ELEMENTSOF(host_fields), h);
         json_writer_end(w, '}');
 }
 

@@ -37,6 +37,14 @@ void json_writer_begin_object(struct json_writer *w, const char *key) {
         begin(w, key, '{');
 }
 
+bool json_writer_begin_object_or_null(struct json_writer *w, const char *key, bool present) {
+        if (present)
+                json_writer_begin_object(w, key);
+        else
+                json_writer_null(w, key);
+        return present;
+}
+
 void json_writer_begin_array(struct json_writer *w, const char *key) {
         begin(w, key, '[');
 }
@@ -94,7 +102,59 @@ void json_writer_null(struct json_writer *w, const char *key) {
 
 void json_writer_address(struct json_writer *w, const char *key, const struct iom_address *a) {
         char buf[IOM_ADDRESS_STRING_MAX];
-        json_writer_string(w, key, iom_address_format(a, buf));
+
+        json_writer_string(w, key, a ? iom_address_format(a, buf) : NULL);
+}
+
+void json_writer_strv(struct json_writer *w, const char *key, char *const *l) {
+        json_writer_begin_array(w, key);
+        for (char *const *i = l; i && *i; i++)
+                json_writer_string(w, NULL, *i);
+        json_writer_end(w, ']');
+}
+
+/* The unsigned integer of @size bytes at @p. */
+static uint64_t field_uint(const void *p, size_t size) {
+        switch (size) {
+        case 1:
+                return *(const uint8_t *) p;
+        case 2:
+                return *(const uint16_t *) p;
+        case 4:
+                return *(const uint32_t *) p;
+        default:
+                assert(size == sizeof(uint64_t));
+                return *(const uint64_t *) p;
+        }
+}
+
+void json_writer_fields(struct json_writer *w, const struct json_field *fields, size_t n,
+                        const void *object) {
+        for (const struct json_field *f = fields; f < fields + n; f++) {
+                const void *p = (const char *) object + f->offset;
+
+                switch (f->kind) {
+                case JSON_FIELD_STRING:
+                        assert(f->size == sizeof(char *));
+                        json_writer_string(w, f->key, *(char *const *) p);
+                        break;
+                case JSON_FIELD_STRV:
+                        assert(f->size == sizeof(char **));
+                        json_writer_strv(w, f->key, *(char *const *const *) p);
+                        break;
+                case JSON_FIELD_BOOL:
+                        assert(f->size == sizeof(bool));
+                        json_writer_bool(w, f->key, *(const bool *) p);
+                        break;
+                case JSON_FIELD_UINT:
+                        json_writer_uint(w, f->key, field_uint(p, f->size));
+                        break;
+                case JSON_FIELD_INT:
+                        assert(f->size == sizeof(int));
+                        json_writer_int(w, f->key, *(const int *) p);
+                        break;
+                }
+        }
 }
 
 void json_writer_begin_document(struct json_writer *w) {
