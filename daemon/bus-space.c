@@ -10,6 +10,7 @@
 
 #include "bus-error.h"
 #include "bus-util.h"
+#include "export.h"
 #include "manager.h"
 #include "space-error.h"
 #include "space.h"
@@ -77,6 +78,7 @@ static int method_map(sd_bus_message *message, void *userdata, sd_bus_error *err
         r = iom_space_map(s->core, iova, size, target, prot);
         if (r < 0)
                 return explain_change(s, r, iova, size, target, prot, error);
+        manager_exports_changed(s->manager); /* the mapped bytes in --metrics-file */
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -148,6 +150,7 @@ static int method_map_batch(sd_bus_message *message, void *userdata, sd_bus_erro
                 sd_bus_error_free(&inner);
                 return r;
         }
+        manager_exports_changed(s->manager);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -161,6 +164,7 @@ static int method_unmap(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r;
         r = iom_space_unmap(s->core, iova, size, &unmapped);
         space_announce_unmapped(s);
+        manager_exports_changed(s->manager);
         if (r < 0)
                 return explain_change(s, r, iova, size, 0, IOM_SPACE_RW, error);
         return sd_bus_reply_method_return(message, "t", unmapped);

@@ -23,6 +23,7 @@ import time
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bus_client import SPACE, Client
 from harness import BUS_NAME, Daemon, Harness, HostCase, build_path, host_main, wait_for
 from host import Host
 from testbed import Testbed
@@ -356,8 +357,9 @@ class ExportTest(HostCase):
 
     def test_files_kept_written(self):
         """The files say what Export says; a policy reload (a good one, then a refused one)
-        shows in the metrics file within a second, and the NFD file follows the policy. A
-        daemon of its own, whose policy has no autobind: no job writes the files meanwhile."""
+        shows in the metrics file within a second, and the NFD file follows the policy; so do
+        a space's Map and Unmap in its mapped bytes. A daemon of its own, whose policy has no
+        autobind: no job writes the files meanwhile."""
         def read(path):
             with open(path, encoding='utf-8') as f:
                 return f.read()
@@ -422,6 +424,20 @@ class ExportTest(HostCase):
                  and counter('iommud_policy_rules') == len(self.rules),
                  'the files to list what the autobind rules take', deadline=FILE_DEADLINE)
         self.assertLess(time.monotonic() - changed, FILE_DEADLINE)
+
+        creator = Client(harness.bus.address)
+        self.addCleanup(creator.close)
+        path = creator.create('exported')
+        series = ('iommud_space_mapped_bytes',
+                  (('guest', 'exported'), ('space', path.rsplit('/', 1)[1])))
+        wait_for(lambda: parse_metrics(self, read(metrics_file)).get(series) == 0,
+                 'the new space in the metrics file', deadline=FILE_DEADLINE)
+        for method, signature, args, mapped in (('Map', '(tttu)', (1 << 32, 16 << 12, 0, 3), 16),
+                                                ('Unmap', '(tt)', (1 << 32, 4 << 12), 12)):
+            creator.call(path, SPACE, method, signature, args)
+            wait_for(lambda: parse_metrics(self, read(metrics_file)).get(series)
+                     == mapped << 12, f'{method} to show in the mapped bytes',
+                     deadline=FILE_DEADLINE)
 
     def test_output_file(self):
         path = os.path.join(self.dir, 'out', 'nova.conf')
