@@ -9,8 +9,6 @@ say which path the daemon took, counted from its log: a full rescan, or none (in
 Usage: bench-scale.py [--rounds N]  (meson sets $IOMMUD, $IOMMUCTL, $IOMMUD_BUS_POLICY)"""
 
 import argparse
-import importlib.util
-import json
 import os
 import statistics
 import subprocess
@@ -21,40 +19,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 
-from testbed import Testbed, preload_self  # noqa: E402 (after the path)
+from testbed import Testbed, UeventQueue, preload_self  # noqa: E402 (after the path)
 
+import big_sriov  # noqa: E402
 import harness  # noqa: E402
-from host import Host  # noqa: E402
 from gi.repository import Gio, GLib  # noqa: E402 (gi is set up by testbed)
 
-GENERATOR = os.path.join(HERE, '..', 'tests', 'hosts', 'big-sriov.host.py')
-UEVENT_BURST, UEVENT_PAUSE = 32, 0.01
-# umockdev hands uevents over a UNIX datagram socket, whose queue holds
-# net.unix.max_dgram_qlen datagrams (10 by default); its sender aborts when the queue is full,
-# where the kernel's netlink socket holds megabytes. As root the bench lifts the queue for its run.
-DGRAM_QLEN, DGRAM_QLEN_FILE = 1024, '/proc/sys/net/unix/max_dgram_qlen'
 PLUGGED_PF = 7      # the PF whose 256 VFs the last row plugs in (no driver: no rebinding)
-
-
-def load_generator():
-    spec = importlib.util.spec_from_file_location('big_sriov', GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def lift_dgram_queue():
-    """Raises the UNIX datagram queue for the run; returns the old length, or None."""
-    try:
-        with open(DGRAM_QLEN_FILE, encoding='ascii') as f:
-            old = int(f.read())
-        with open(DGRAM_QLEN_FILE, 'w', encoding='ascii') as f:
-            f.write(str(max(old, DGRAM_QLEN)))
-        return old
-    except OSError as e:
-        print(f'bench-scale: cannot raise {DGRAM_QLEN_FILE} ({e.strerror}): '
-              f'the burst is paced, {UEVENT_PAUSE * 1000:.0f} ms every {UEVENT_BURST} uevents')
-        return None
 
 
 def ms(seconds):
@@ -146,26 +117,14 @@ def main():
     args = parser.parse_args()
     preload_self()   # umockdev's uevent sender runs in this process
 
-    generator = load_generator()
-    vfs = [generator.VFS_PER_PF] * generator.PFS
-    vfs[PLUGGED_PF] = 0
-    big = generator.BigSriov(vfs)
     with tempfile.TemporaryDirectory(prefix='iommud-bench-scale.') as tmp:
-        stem = os.path.join(tmp, generator.NAME)
-        with open(stem + '.umockdev', 'w', encoding='utf-8') as f:
-            f.write(big.umockdev())
-        with open(stem + '.host.json', 'w', encoding='utf-8') as f:
-            json.dump(big.host_json(), f)
-        host = Host(stem)
+        host = big_sriov.write_without_vfs(tmp, PLUGGED_PF)
         testbed = Testbed(host)
         bus = harness.Bus()
-        qlen = lift_dgram_queue()
         try:
-            rows, memory = measure(args.rounds, generator, host, testbed, bus, qlen is not None)
+            with UeventQueue() as queue:
+                rows, memory = measure(args.rounds, host, testbed, bus, queue)
         finally:
-            if qlen is not None:
-                with open(DGRAM_QLEN_FILE, 'w', encoding='ascii') as f:
-                    f.write(str(qlen))
             bus.close()
             testbed.close()
     print(f'bench-scale: big-sriov, {len(host.devices)} PCI functions in {len(host.groups)} '
@@ -178,7 +137,7 @@ def main():
     return 0
 
 
-def measure(rounds, generator, host, testbed, bus, unpaced):
+def measure(rounds, host, testbed, bus, queue):
     rows, wall, cpu = [], [], []
     for _ in range(min(rounds, 3)):
         begin = time.monotonic()
@@ -229,23 +188,16 @@ def measure(rounds, generator, host, testbed, bus, unpaced):
                               '< 10'))
 
         # 256 VFs at once: the PF's sriov_numvfs goes 0 -> 256, as the kernel does it.
-        records, group = [], max(host.groups) + 1
-        for i in range(generator.VFS_PER_PF):
-            f = generator.BigSriov.vf(PLUGGED_PF, i)
-            f.group = group + i
-            records.append(f)
+        records = big_sriov.vfs(PLUGGED_PF, max(host.groups) + 1)
         watch.seen.clear()
         clock, before = Clock(daemon, bus), rescans(daemon)
         clock.start()
-        for i, f in enumerate(records):
+        for f in records:
             testbed.add_device(f.record())
-            testbed.add_group(f.group, 'DMA', generator.MSI_REGION)
+            testbed.add_group(f.group, 'DMA', big_sriov.generator.MSI_REGION)
             testbed.join_group(f.devpath, f.group)
             testbed.uevent(f.devpath, 'add')
-            if not unpaced and i % UEVENT_BURST == UEVENT_BURST - 1:
-                # umockdev's sender aborts when the daemon's socket is full (EAGAIN), where
-                # the kernel would drop events (ENOBUFS): let the daemon read.
-                time.sleep(UEVENT_PAUSE)
+            queue.sent()
         sent = time.monotonic() - clock.begin[0]
         paths = {harness.object_path(f.address) for f in records}
         clock.end(watch.wait(lambda seen: paths <= {p for m, p in seen

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A D-Bus peer that stays on the bus as long as a test needs it (spaces belong to the
-connection that created them), through GLib's Gio."""
+"""D-Bus peers of the tests, through GLib's Gio: one that stays on the bus as long as a test
+needs it (spaces belong to the connection that created them), one that records every signal
+iommud sends."""
 
 import gi
 
 gi.require_version('Gio', '2.0')
 from gi.repository import Gio, GLib  # noqa: E402
+
+from harness import wait_for  # noqa: E402
 
 BUS_NAME = 'org.iommud1'
 MANAGER = '/org/iommud1'
@@ -74,3 +77,34 @@ class Client:
     def close(self):
         if not self.conn.is_closed():
             self.conn.close_sync(None)
+
+
+class Signals:
+    """Every signal iommud sends, from a bus peer of its own, as (path, interface, member,
+    arguments)."""
+
+    def __init__(self, address):
+        self.client = Client(address)
+        self.seen = []
+        self.client.conn.signal_subscribe(
+            BUS_NAME, None, None, None, None, Gio.DBusSignalFlags.NONE,
+            lambda conn, sender, path, iface, member, params: self.seen.append(
+                (path, iface, member, params.unpack())))
+        # GDBus sends the match without waiting; the bus answers calls in order, so once it
+        # answered this one the match is in force.
+        self.client.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                   'org.freedesktop.DBus', 'GetId', None, None,
+                                   Gio.DBusCallFlags.NONE, -1, None)
+
+    def wait(self, member, path=None, where=lambda args: True):
+        """The arguments of the first @member signal (about object @path) seen for which
+        @where holds; waits for it."""
+        def find():
+            self.client.pump()
+            return next(([args] for p, _, m, args in self.seen
+                         if m == member and (path is None or path in (p, args[0]))
+                         and where(args)), None)
+        return wait_for(find, f'{member} of {path}')[0]
+
+    def close(self):
+        self.client.close()

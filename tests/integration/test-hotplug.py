@@ -15,41 +15,10 @@ import sys
 
 from gi.repository import Gio
 
-from bus_client import Client
+from bus_client import Client, Signals
 from harness import BUS_NAME, HostCase, host_main, object_path, wait_for
 from testbed import free_address, pci_record as record
 NEW_DRIVER = 'e1000e'
-
-
-class Signals:
-    """Every signal iommud sends, from a bus peer of its own, as (path, interface, member,
-    arguments)."""
-
-    def __init__(self, address):
-        self.client = Client(address)
-        self.seen = []
-        self.client.conn.signal_subscribe(
-            BUS_NAME, None, None, None, None, Gio.DBusSignalFlags.NONE,
-            lambda conn, sender, path, iface, member, params: self.seen.append(
-                (path, iface, member, params.unpack())))
-        # GDBus sends the match without waiting; the bus answers calls in order, so once it
-        # answered this one the match is in force.
-        self.client.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                   'org.freedesktop.DBus', 'GetId', None, None,
-                                   Gio.DBusCallFlags.NONE, -1, None)
-
-    def wait(self, member, path=None, where=lambda args: True):
-        """The arguments of the first @member signal (about object @path) seen for which
-        @where holds; waits for it."""
-        def find():
-            self.client.pump()
-            return next(([args] for p, _, m, args in self.seen
-                         if m == member and (path is None or path in (p, args[0]))
-                         and where(args)), None)
-        return wait_for(find, f'{member} of {path}')[0]
-
-    def close(self):
-        self.client.close()
 
 
 class HotplugTest(HostCase):

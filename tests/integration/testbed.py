@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 import gi
 
@@ -21,6 +22,11 @@ from gi.repository import UMockdev  # noqa: E402 (after require_version)
 from host import UNIT_REGISTERS, Host, HostError  # noqa: E402
 
 PRELOAD = 'libumockdev-preload.so.0'
+# umockdev hands uevents over a UNIX datagram socket, whose queue holds
+# net.unix.max_dgram_qlen datagrams (10 by default); its sender aborts when the queue is full,
+# where the kernel's netlink socket holds megabytes.
+DGRAM_QLEN, DGRAM_QLEN_FILE = 1024, '/proc/sys/net/unix/max_dgram_qlen'
+UEVENT_BURST, UEVENT_PAUSE = 32, 0.01
 
 # Testbeds are thousands of small files: on a disk shared with busy neighbours, building
 # big-sriov's took 13 s per 300 devices, 0.6 s in memory. Before GLib caches g_get_tmp_dir().
@@ -73,6 +79,43 @@ def free_address(host, bus=0):
     """An address on @bus that @host does not have."""
     return next(a for a in (f'0000:{bus:02x}:{slot:02x}.0' for slot in range(0x1f, 0, -1))
                 if a not in host.by_address)
+
+
+class UeventQueue:
+    """A burst of uevents that umockdev's sender survives: as root the UNIX datagram queue is
+    raised while the `with` block runs; otherwise sent() paces the burst, UEVENT_PAUSE every
+    UEVENT_BURST uevents, to let the receivers read."""
+
+    def __init__(self):
+        self.old = None
+        self.count = 0
+
+    def __enter__(self):
+        try:
+            with open(DGRAM_QLEN_FILE, encoding='ascii') as f:
+                old = int(f.read())
+            with open(DGRAM_QLEN_FILE, 'w', encoding='ascii') as f:
+                f.write(str(max(old, DGRAM_QLEN)))
+            self.old = old
+        except OSError as e:
+            print(f'# cannot raise {DGRAM_QLEN_FILE} ({e.strerror}): uevent bursts are paced, '
+                  f'{UEVENT_PAUSE * 1000:.0f} ms every {UEVENT_BURST} uevents')
+        return self
+
+    @property
+    def raised(self):
+        return self.old is not None
+
+    def sent(self):
+        """Counts a uevent sent; pauses after each burst when the queue could not be raised."""
+        self.count += 1
+        if not self.raised and self.count % UEVENT_BURST == 0:
+            time.sleep(UEVENT_PAUSE)
+
+    def __exit__(self, *exc):
+        if self.raised:
+            with open(DGRAM_QLEN_FILE, 'w', encoding='ascii') as f:
+                f.write(str(self.old))
 
 
 class Testbed:
@@ -149,6 +192,28 @@ class Testbed:
         """Adds one device from a umockdev record; returns its device path below /sys."""
         self.umockdev.add_from_string(record)
         return record.split('\n', 1)[0].removeprefix('P: ')
+
+    def announce(self, record, group_id=None):
+        """Adds one device from a umockdev record as the kernel announces a new device: its
+        binary attributes (H:), its links (L:) and its membership of the existing group
+        @group_id are in place before its "add" uevent, where add_device() has umockdev write
+        them after it. Returns its device path below /sys."""
+        lines = record.splitlines()
+        devpath = lines[0].removeprefix('P: ')
+        ddir = self.sys + devpath
+        os.makedirs(ddir)
+        for line in lines[1:]:
+            name, _, value = line[3:].partition('=')
+            if line.startswith('H: '):
+                with open(f'{ddir}/{name}', 'wb') as f:
+                    f.write(bytes.fromhex(value))
+            elif line.startswith('L: '):
+                os.symlink(value, f'{ddir}/{name}')
+        if group_id is not None:
+            self.join_group(devpath, group_id)
+        self.umockdev.add_from_string(
+            '\n'.join(line for line in lines if line[:3] not in ('H: ', 'L: ')) + '\n')
+        return devpath
 
     def remove_device(self, devpath, announce=True):
         """Unplugs a device: it leaves enumeration, its group (an emptied group goes) and its
