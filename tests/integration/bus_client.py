@@ -106,5 +106,12 @@ class Signals:
                          and where(args)), None)
         return wait_for(find, f'{member} of {path}')[0]
 
+    def sync(self):
+        """Delivers every signal iommud sent before now: its answer to a call comes after them
+        (the bus keeps one sender's messages in order)."""
+        self.client.conn.call_sync(BUS_NAME, MANAGER, 'org.freedesktop.DBus.Peer', 'Ping', None,
+                                   None, Gio.DBusCallFlags.NONE, -1, None)
+        self.client.pump()
+
     def close(self):
         self.client.close()

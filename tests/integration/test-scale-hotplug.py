@@ -53,6 +53,9 @@ class ScaleHotplugTest(unittest.TestCase):
         cls.host = big_sriov.write_without_vfs(cls.dir, PF)
         cls.testbed = Testbed(cls.host)
         cls.addClassCleanup(cls.testbed.close)
+        # Before the daemon makes its uevent socket, which takes the queue's length then.
+        cls.queue = UeventQueue().__enter__()
+        cls.addClassCleanup(cls.queue.__exit__)
         cls.harness = Harness(cls.testbed)
         cls.addClassCleanup(cls.harness.close)
         tap.comment(f'{len(cls.host.devices)} functions: testbed and daemon up in '
@@ -92,54 +95,54 @@ class ScaleHotplugTest(unittest.TestCase):
         twin_path = object_path(twin.address)
         twin_group = start[twin_path][DEVICE]['IommuGroup']
 
-        with UeventQueue() as queue:
-            # The kernel creates the VFs (sriov_numvfs reads the new count from then on), then
-            # announces the PF's change.
-            with open(f'{testbed.sys}{pf_devpath}/sriov_numvfs', 'w', encoding='utf-8') as f:
-                f.write(f'{len(vfs)}\n')
-            for f in vfs:
-                testbed.add_group(f.group, 'DMA', big_sriov.generator.MSI_REGION)
-                testbed.announce(f.record(), f.group)
-                queue.sent()
-            testbed.uevent(pf_devpath, 'change')
-            testbed.add_group(nic_group, 'DMA', '')
-            nic_devpath = testbed.announce(pci_record(nic_address, 0x8086, 0x15bc, 0x020000),
-                                           nic_group)
-            added = {object_path(f.address) for f in vfs} | {group_path(f.group) for f in vfs}
-            added |= {object_path(nic_address), group_path(nic_group)}
-            self.wait_signals(signals, 'InterfacesAdded', added)
-            self.wait_changed(signals, object_path(pf.address), 'SriovNumVfs', len(vfs))
-            plugged = time.monotonic()
+        queue = self.queue
+        # The kernel creates the VFs (sriov_numvfs reads the new count from then on), then
+        # announces the PF's change.
+        with open(f'{testbed.sys}{pf_devpath}/sriov_numvfs', 'w', encoding='utf-8') as f:
+            f.write(f'{len(vfs)}\n')
+        for f in vfs:
+            testbed.add_group(f.group, 'DMA', big_sriov.generator.MSI_REGION)
+            testbed.announce(f.record(), f.group)
+            queue.sent()
+        testbed.uevent(pf_devpath, 'change')
+        testbed.add_group(nic_group, 'DMA', '')
+        nic_devpath = testbed.announce(pci_record(nic_address, 0x8086, 0x15bc, 0x020000),
+                                       nic_group)
+        added = {object_path(f.address) for f in vfs} | {group_path(f.group) for f in vfs}
+        added |= {object_path(nic_address), group_path(nic_group)}
+        self.wait_signals(signals, 'InterfacesAdded', added)
+        self.wait_changed(signals, object_path(pf.address), 'SriovNumVfs', len(vfs))
+        plugged = time.monotonic()
 
-            # Its driver binds to the NIC once it is there, as the kernel's probe does.
-            testbed.bind(nic_devpath, NIC_DRIVER)
-            testbed.uevent(nic_devpath, 'bind')
-            self.wait_changed(signals, object_path(nic_address), 'Driver', NIC_DRIVER)
-            self.wait_changed(signals, group_path(nic_group), 'Viable', False)
+        # Its driver binds to the NIC once it is there, as the kernel's probe does.
+        testbed.bind(nic_devpath, NIC_DRIVER)
+        testbed.uevent(nic_devpath, 'bind')
+        self.wait_changed(signals, object_path(nic_address), 'Driver', NIC_DRIVER)
+        self.wait_changed(signals, group_path(nic_group), 'Viable', False)
 
-            # One VF to vfio-pci and back.
-            testbed.bind(vf.devpath, 'vfio-pci')
-            testbed.uevent(vf.devpath, 'bind')
-            self.wait_changed(signals, object_path(vf.address), 'Driver', 'vfio-pci')
-            testbed.unbind(vf.devpath)
-            testbed.uevent(vf.devpath, 'unbind')
-            self.wait_changed(signals, object_path(vf.address), 'Driver', '')
+        # One VF to vfio-pci and back.
+        testbed.bind(vf.devpath, 'vfio-pci')
+        testbed.uevent(vf.devpath, 'bind')
+        self.wait_changed(signals, object_path(vf.address), 'Driver', 'vfio-pci')
+        testbed.unbind(vf.devpath)
+        testbed.uevent(vf.devpath, 'unbind')
+        self.wait_changed(signals, object_path(vf.address), 'Driver', '')
 
-            # The last VFs go (each one's "remove" attribute), and the NIC.
-            for f in removed:
-                testbed.remove_device(f.devpath)
-                queue.sent()
-            testbed.remove_device(nic_devpath)
-            gone = {object_path(f.address) for f in removed} | \
-                {group_path(f.group) for f in removed}
-            gone |= {object_path(nic_address), group_path(nic_group)}
-            self.wait_signals(signals, 'InterfacesRemoved', gone)
+        # The last VFs go (each one's "remove" attribute), and the NIC.
+        for f in removed:
+            testbed.remove_device(f.devpath)
+            queue.sent()
+        testbed.remove_device(nic_devpath)
+        gone = {object_path(f.address) for f in removed} | \
+            {group_path(f.group) for f in removed}
+        gone |= {object_path(nic_address), group_path(nic_group)}
+        self.wait_signals(signals, 'InterfacesRemoved', gone)
         changed = time.monotonic()
 
         kept = [f for f in vfs if f not in removed]
         listing = harness.iommuctl_json('list')
         end = harness.managed_objects()
-        signals.client.pump()
+        signals.sync()
         tap.comment(f'{len(vfs)} VFs and a NIC plugged in {plugged - began:.1f} s, all changes '
                     f'{changed - began:.1f} s, checked in {time.monotonic() - began:.1f} s')
 

@@ -82,8 +82,9 @@ def free_address(host, bus=0):
 
 
 class UeventQueue:
-    """A burst of uevents that umockdev's sender survives: as root the UNIX datagram queue is
-    raised while the `with` block runs; otherwise sent() paces the burst, UEVENT_PAUSE every
+    """Bursts of uevents that umockdev's sender survives: as root the UNIX datagram queue is
+    raised while the `with` block runs (a socket takes the length when it is made: start the
+    receivers inside the block); otherwise sent() paces a burst, UEVENT_PAUSE every
     UEVENT_BURST uevents, to let the receivers read."""
 
     def __init__(self):
