@@ -472,7 +472,8 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
 
                 if (!was || (!strings_differ(was->driver, d->driver) &&
                              !strings_differ(was->driver_override, d->driver_override) &&
-                             !strings_differ(was->host_driver, d->host_driver)))
+                             !strings_differ(was->host_driver, d->host_driver) &&
+                             was->sriov_num_vfs == d->sriov_num_vfs))
                         continue;
                 bus_device_emit_changed(m, &d->address);
         }
