@@ -91,8 +91,7 @@ class ScaleHotplugTest(unittest.TestCase):
         vf = vfs[0]     # the one rebound
         nic_address, nic_group = free_address(host), vfs[-1].group + 1
         # A VF of another unbound PF, found by the start's full scan: what a new VF must be.
-        twin = big_sriov.vfs(PF - 1, 0)[0]
-        twin_path = object_path(twin.address)
+        twin_path = object_path(big_sriov.generator.vf_address(PF - 1, 0))
         twin_group = start[twin_path][DEVICE]['IommuGroup']
 
         queue = self.queue

@@ -2,15 +2,18 @@
 # Workstation with systemd as PID 1: the installed, sandboxed iommud.service does the daemon's job
 # (discovery, a real assign and release with a reset on the way home and logind's sleep
 # inhibitor held meanwhile, an in-use refusal, its journal in /var/lib/iommud), is
-# restarted after a SIGKILL with its claims intact, and logs no sandbox refusal.
+# restarted after a SIGKILL with its claims intact, misses no change when its uevent socket
+# overruns (stopped while udev sends, it rescans), and logs no sandbox refusal.
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
-from checks import check_listing, driver_of
+from checks import check_listing, compare_with_sysfs, driver_of, listed_devices
 
 TOPOLOGY = "workstation"
 INIT = "systemd"
@@ -28,6 +31,13 @@ HOLD = ("import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); "
         "print('held', flush=True); sys.stdin.read()")
 # What a sandbox refusal looks like in the daemon's log: a filtered system call fails with EPERM
 # (SystemCallErrorNumber=), a denied device node or a read-only path with EPERM, EACCES or EROFS.
+# netlink(7): the uevent sockets, whose drops /proc/net/netlink counts.
+NETLINK_KOBJECT_UEVENT = 15
+# 'change' uevents written between two looks at the socket while iommud is stopped. Without
+# CAP_NET_ADMIN (the unit's bounding set) iommud holds 2 x net.core.rmem_max (416 KiB on
+# Debian), not the 128 MiB it asks for: some hundreds of udev's messages.
+OVERRUN_ROUND = 32
+OVERRUN_DEADLINE = 120
 REFUSAL = re.compile(r"Operation not permitted|Permission denied|Read-only file system|EPERM|"
                      r"EACCES|EROFS|seccomp", re.I)
 
@@ -59,6 +69,57 @@ def refuse_nvme(vm, nvme, reason):
                  f"{refused.stderr!r}, not (InUse) '{reason}'")
         vm.check(driver_of(nvme) == "nvme", f"{nvme} is on {driver_of(nvme)} after a refusal")
         vm.log(f"refused: {refused.stderr.strip()}")
+
+
+def uevent_drops(pid):
+        """What the kernel dropped on process PID's uevent sockets for want of room: Drops of
+        its rows in /proc/net/netlink (sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode)."""
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                        continue
+                if target.startswith("socket:["):
+                        inodes.add(target[len("socket:["):-1])
+        with open("/proc/net/netlink") as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+        return sum(int(r[8]) for r in rows
+                   if r[1] == str(NETLINK_KOBJECT_UEVENT) and r[9] in inodes)
+
+
+def write_sysfs(path, value):
+        with open(path, "w") as f:
+                f.write(value)
+
+
+def overrun(vm, pid, nic):
+        """Stops iommud while udev sends it 'change' uevents until its socket drops them; then
+        unbinds NIC, whose uevent is dropped too, and lets iommud go on. The overrun (ENOBUFS)
+        must make it rescan the host, which finds the NIC unbound."""
+        devices = sorted(os.listdir("/sys/bus/pci/devices"))
+        sent, began = 0, time.monotonic()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+                while uevent_drops(pid) == 0:
+                        vm.check(time.monotonic() - began < OVERRUN_DEADLINE,
+                                 f"iommud's uevent socket dropped nothing after {sent} uevents "
+                                 f"in {OVERRUN_DEADLINE} s: is its buffer bigger than 2 x "
+                                 "net.core.rmem_max (CAP_NET_ADMIN)?")
+                        for _ in range(OVERRUN_ROUND):
+                                write_sysfs(f"/sys/bus/pci/devices/{devices[sent % len(devices)]}"
+                                            "/uevent", "change")
+                                sent += 1
+                        vm.run(["udevadm", "settle", "--timeout=60"], quiet=True, timeout=70)
+                drops = uevent_drops(pid)
+                write_sysfs(f"/sys/bus/pci/devices/{nic}/driver/unbind", nic)
+                vm.run(["udevadm", "settle", "--timeout=60"], quiet=True, timeout=70)
+                vm.check(uevent_drops(pid) > drops,
+                         f"the uevent of {nic}'s unbind reached iommud's full socket")
+        finally:
+                os.kill(pid, signal.SIGCONT)
+        vm.log(f"iommud stopped: its socket dropped uevents after {sent} 'change' uevents "
+               f"({time.monotonic() - began:.1f} s), the unbind of {nic} among them")
 
 
 def check_sandbox(vm, pid, installed):
@@ -170,6 +231,21 @@ def run(vm):
                  f"{JOURNAL} does not record a reset of {lan1} that worked: {journal()}")
         vm.wait_for("iommud to let the inhibitor go", lambda: "iommud" not in vm.sh(
                 ["systemd-inhibit", "--list", "--no-pager"], quiet=True), 60)
+
+        # Uevents lost to a full socket: the daemon says so and rescans, and finds the change
+        # whose uevent it never read.
+        overrun(vm, pid, lan1)
+        vm.wait_for("iommud to log the overrun", lambda: "Missed uevents (the receive buffer "
+                    "overran): rescanning the host." in vm.sh(
+                            ["journalctl", "--no-pager", "-o", "cat", "-u", UNIT], quiet=True), 60)
+        vm.wait_for(f"iommuctl list to show {lan1} without a driver",
+                    lambda: listed_devices(vm)[lan1]["driver"] is None, 60)
+        problems = compare_with_sysfs(vm.iommuctl_json("list"))
+        vm.check(not problems, "after the rescan iommuctl list and the kernel differ:\n"
+                 + "\n".join(problems))
+        write_sysfs(f"/sys/bus/pci/drivers/{home}/bind", lan1)
+        vm.wait_for(f"iommuctl list to show {lan1} on {home} again",
+                    lambda: listed_devices(vm)[lan1]["driver"] == home, 60)
 
         # A clean stop, and a log without a sandbox refusal in it.
         vm.run(["systemctl", "stop", UNIT])
