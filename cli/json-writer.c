@@ -2,16 +2,47 @@
 /* A --json document written as it is walked, in json-c's pretty, spaced format. */
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
+#include <string.h>
 
 #include "json-print.h"
 #include "json-writer.h"
+#include "macro.h"
+
+static void flush(struct json_writer *w) {
+        if (w->n > 0 && fwrite(w->buffer, 1, w->n, w->f) != w->n)
+                w->failed = true;
+        w->n = 0;
+}
+
+static void put(struct json_writer *w, const char *s, size_t n) {
+        while (n > 0) {
+                size_t k;
+
+                if (w->n == sizeof(w->buffer))
+                        flush(w);
+                k = MIN(n, sizeof(w->buffer) - w->n);
+                memcpy(w->buffer + w->n, s, k);
+                w->n += k;
+                s += k;
+                n -= k;
+        }
+}
+
+static void put_char(struct json_writer *w, char c) {
+        if (w->n == sizeof(w->buffer))
+                flush(w);
+        w->buffer[w->n++] = c;
+}
+
+static void put_string(struct json_writer *w, const char *s) {
+        put(w, s, strlen(s));
+}
 
 static void indent(struct json_writer *w) {
-        fputc('\n', w->f);
+        put_char(w, '\n');
         for (unsigned i = 0; i < w->depth; i++)
-                fputs("  ", w->f);
+                put(w, "  ", 2);
 }
 
 /* What precedes a value: the separator, the line break and indentation, the key. */
@@ -19,16 +50,19 @@ static void member(struct json_writer *w, const char *key) {
         if (w->depth == 0)
                 return;
         if (w->has_members[w->depth - 1])
-                fputc(',', w->f);
+                put_char(w, ',');
         w->has_members[w->depth - 1] = true;
         indent(w);
-        if (key)
-                fprintf(w->f, "\"%s\": ", key);
+        if (key) {
+                put_char(w, '"');
+                put_string(w, key);
+                put(w, "\": ", 3);
+        }
 }
 
 static void begin(struct json_writer *w, const char *key, char open) {
         member(w, key);
-        fputc(open, w->f);
+        put_char(w, open);
         assert(w->depth < JSON_WRITER_DEPTH_MAX);
         w->has_members[w->depth++] = false;
 }
@@ -53,7 +87,7 @@ void json_writer_end(struct json_writer *w, char close) {
         assert(w->depth > 0);
         w->depth--;
         indent(w);
-        fputc(close, w->f);
+        put_char(w, close);
 }
 
 /* As json-c escapes (with JSON_C_TO_STRING_NOSLASHESCAPE): quotes, backslashes, the named
@@ -64,40 +98,68 @@ static const char *const escapes[UCHAR_MAX + 1] = {
 };
 
 void json_writer_string(struct json_writer *w, const char *key, const char *s) {
+        const unsigned char *plain;
+
         if (!s) {
                 json_writer_null(w, key);
                 return;
         }
         member(w, key);
-        fputc('"', w->f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        put_char(w, '"');
+        /* Runs of characters that need no escape go in one piece. */
+        plain = (const unsigned char *) s;
+        for (const unsigned char *p = plain;; p++) {
+                if (*p >= ' ' && !escapes[*p])
+                        continue;
+                put(w, (const char *) plain, p - plain);
+                if (!*p)
+                        break;
                 if (escapes[*p])
-                        fputs(escapes[*p], w->f);
-                else if (*p < ' ')
-                        fprintf(w->f, "\\u%04x", *p);
-                else
-                        fputc(*p, w->f);
-        fputc('"', w->f);
+                        put_string(w, escapes[*p]);
+                else {
+                        static const char hex[] = "0123456789abcdef";
+                        put(w, "\\u00", 4);
+                        put_char(w, hex[*p >> 4]);
+                        put_char(w, hex[*p & 0xf]);
+                }
+                plain = p + 1;
+        }
+        put_char(w, '"');
+}
+
+/* Decimal digits of @v, as printf's %llu. */
+static void put_decimal(struct json_writer *w, uint64_t v) {
+        char digits[20];
+        size_t i = sizeof(digits);
+
+        do
+                digits[--i] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        put(w, digits + i, sizeof(digits) - i);
 }
 
 void json_writer_int(struct json_writer *w, const char *key, int64_t v) {
         member(w, key);
-        fprintf(w->f, "%" PRId64, v);
+        if (v < 0) {
+                put_char(w, '-');
+                put_decimal(w, -(uint64_t) v);
+        } else
+                put_decimal(w, (uint64_t) v);
 }
 
 void json_writer_uint(struct json_writer *w, const char *key, uint64_t v) {
         member(w, key);
-        fprintf(w->f, "%" PRIu64, v);
+        put_decimal(w, v);
 }
 
 void json_writer_bool(struct json_writer *w, const char *key, bool v) {
         member(w, key);
-        fputs(v ? "true" : "false", w->f);
+        put_string(w, v ? "true" : "false");
 }
 
 void json_writer_null(struct json_writer *w, const char *key) {
         member(w, key);
-        fputs("null", w->f);
+        put(w, "null", 4);
 }
 
 void json_writer_address(struct json_writer *w, const char *key, const struct iom_address *a) {
@@ -164,6 +226,7 @@ void json_writer_begin_document(struct json_writer *w) {
 
 int json_writer_finish(struct json_writer *w) {
         assert(w->depth == 0);
-        fputc('\n', w->f);
-        return fflush(w->f) == 0 && !ferror(w->f) ? 0 : -EIO;
+        put_char(w, '\n');
+        flush(w);
+        return !w->failed && fflush(w->f) == 0 && !ferror(w->f) ? 0 : -EIO;
 }

@@ -11,11 +11,17 @@
 #include "iom-address.h"
 
 #define JSON_WRITER_DEPTH_MAX 16
+#define JSON_WRITER_BUFFER 8192
 
+/* The document goes through its own buffer, handed to @f a block at a time: the 2 MB of the
+ * big hosts' lists as a few hundred fwrite() calls rather than millions of stdio calls. */
 struct json_writer {
         FILE *f;
         unsigned depth;
         bool has_members[JSON_WRITER_DEPTH_MAX]; /* per open container */
+        size_t n;                                /* bytes in buffer */
+        bool failed;                             /* a block did not go to @f */
+        char buffer[JSON_WRITER_BUFFER];
 };
 
 /* Each value takes @key inside an object, NULL inside an array or at the top. Containers
