@@ -62,7 +62,7 @@ struct dict {
 static int read_dict_entry(sd_bus_message *m, void *userdata) {
         struct dict *d = userdata;
         const char *key;
-        int r = sd_bus_message_read(m, "s", &key);
+        int r = sd_bus_message_read_basic(m, 's', &key);
 
         return r < 0 ? r : d->read_value(m, key, d->userdata);
 }

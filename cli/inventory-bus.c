@@ -15,9 +15,22 @@
 #include "iom-log.h"
 #include "macro.h"
 
+/* A variant holding one value of basic @type, read into @ret: sd_bus_message_read(m, "v", ...)
+ * without parsing a signature string for each of the inventory's 150000 values. */
+static int read_variant_basic(sd_bus_message *m, char type, void *ret) {
+        const char contents[2] = {type, 0};
+        int r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(m, type, ret);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static int read_string(sd_bus_message *m, char **ret, bool empty_is_null) {
         const char *s;
-        int r = sd_bus_message_read(m, "v", "s", &s);
+        int r = read_variant_basic(m, 's', &s);
         if (r < 0)
                 return r;
         if (empty_is_null && !*s) {
@@ -29,7 +42,7 @@ static int read_string(sd_bus_message *m, char **ret, bool empty_is_null) {
 }
 
 static int read_bool(sd_bus_message *m, bool *ret) {
-        int b, r = sd_bus_message_read(m, "v", "b", &b);
+        int b, r = read_variant_basic(m, 'b', &b);
         if (r >= 0)
                 *ret = b;
         return r;
@@ -47,7 +60,7 @@ static int read_strv(sd_bus_message *m, char ***ret) {
 
 static int read_address(sd_bus_message *m, struct iom_address *ret, bool *ret_present) {
         const char *s;
-        int r = sd_bus_message_read(m, "v", "s", &s);
+        int r = read_variant_basic(m, 's', &s);
         if (r < 0)
                 return r;
         if (ret_present)
@@ -57,76 +70,80 @@ static int read_address(sd_bus_message *m, struct iom_address *ret, bool *ret_pr
         return iom_address_parse(s, ret, NULL);
 }
 
-/* A property read straight into a field of the model: on which interface, its name, its D-Bus
- * type ('s' is a string that is NULL when empty, 'b' a bool, any other basic type read as it
- * is), and where. */
-enum { DEVICE, GROUP };
+/* A property read straight into a field of the model: its name, its D-Bus type ('s' is a string
+ * that is NULL when empty, 'b' a bool, any other basic type read as it is), and where. Each
+ * interface's table is sorted by name, for bsearch(): a device has some thirty properties, the big
+ * hosts thousands of devices. */
 struct field {
-        unsigned interface;
         const char *name;
         char type;
         size_t offset;
 };
 
-#define FIELD(interface, object, name, type, member)                                               \
-        { interface, name, type, offsetof(object, member) }
-static const struct field fields[] = {
-        FIELD(DEVICE, struct iom_device, "VendorId", 'q', vendor_id),
-        FIELD(DEVICE, struct iom_device, "DeviceId", 'q', device_id),
-        FIELD(DEVICE, struct iom_device, "SubsystemVendorId", 'q', subsystem_vendor_id),
-        FIELD(DEVICE, struct iom_device, "SubsystemDeviceId", 'q', subsystem_device_id),
-        FIELD(DEVICE, struct iom_device, "Class", 'u', class),
-        FIELD(DEVICE, struct iom_device, "Revision", 'y', revision),
-        FIELD(DEVICE, struct iom_device, "HeaderType", 'y', header_type),
-        FIELD(DEVICE, struct iom_device, "VendorName", 's', vendor_name),
-        FIELD(DEVICE, struct iom_device, "DeviceName", 's', device_name),
-        FIELD(DEVICE, struct iom_device, "ClassName", 's', class_name),
-        FIELD(DEVICE, struct iom_device, "Driver", 's', driver),
-        FIELD(DEVICE, struct iom_device, "DriverOverride", 's', driver_override),
-        FIELD(DEVICE, struct iom_device, "HostDriver", 's', host_driver),
-        FIELD(DEVICE, struct iom_device, "IommuGroup", 'i', iommu_group),
-        FIELD(DEVICE, struct iom_device, "NumaNode", 'i', numa_node),
-        FIELD(DEVICE, struct iom_device, "Multifunction", 'b', multifunction),
-        FIELD(DEVICE, struct iom_device, "BootVga", 'b', boot_vga),
-        FIELD(DEVICE, struct iom_device, "Sriov", 'b', sriov),
-        FIELD(DEVICE, struct iom_device, "SriovTotalVfs", 'u', sriov_total_vfs),
-        FIELD(DEVICE, struct iom_device, "SriovNumVfs", 'u', sriov_num_vfs),
-        FIELD(DEVICE, struct iom_device, "Acs", 'b', acs),
-        FIELD(DEVICE, struct iom_device, "AcsCapability", 'q', acs_capability),
-        FIELD(DEVICE, struct iom_device, "AcsControl", 'q', acs_control),
-        FIELD(DEVICE, struct iom_device, "ResetMethod", 's', reset_method),
-        FIELD(GROUP, struct iom_group, "Id", 'u', id),
-        FIELD(GROUP, struct iom_group, "Type", 's', type),
-        FIELD(GROUP, struct iom_group, "Viable", 'b', viable),
-        FIELD(GROUP, struct iom_group, "Owner", 's', owner),
-        FIELD(GROUP, struct iom_group, "OwnerUuid", 's', owner_uuid),
-        FIELD(GROUP, struct iom_group, "OwnerState", 's', owner_state),
-        FIELD(GROUP, struct iom_group, "QuarantineReason", 's', quarantine),
+#define FIELD(object, name, type, member)                                                          \
+        { name, type, offsetof(object, member) }
+static const struct field device_fields[] = {
+        FIELD(struct iom_device, "Acs", 'b', acs),
+        FIELD(struct iom_device, "AcsCapability", 'q', acs_capability),
+        FIELD(struct iom_device, "AcsControl", 'q', acs_control),
+        FIELD(struct iom_device, "BootVga", 'b', boot_vga),
+        FIELD(struct iom_device, "Class", 'u', class),
+        FIELD(struct iom_device, "ClassName", 's', class_name),
+        FIELD(struct iom_device, "DeviceId", 'q', device_id),
+        FIELD(struct iom_device, "DeviceName", 's', device_name),
+        FIELD(struct iom_device, "Driver", 's', driver),
+        FIELD(struct iom_device, "DriverOverride", 's', driver_override),
+        FIELD(struct iom_device, "HeaderType", 'y', header_type),
+        FIELD(struct iom_device, "HostDriver", 's', host_driver),
+        FIELD(struct iom_device, "IommuGroup", 'i', iommu_group),
+        FIELD(struct iom_device, "Multifunction", 'b', multifunction),
+        FIELD(struct iom_device, "NumaNode", 'i', numa_node),
+        FIELD(struct iom_device, "ResetMethod", 's', reset_method),
+        FIELD(struct iom_device, "Revision", 'y', revision),
+        FIELD(struct iom_device, "Sriov", 'b', sriov),
+        FIELD(struct iom_device, "SriovNumVfs", 'u', sriov_num_vfs),
+        FIELD(struct iom_device, "SriovTotalVfs", 'u', sriov_total_vfs),
+        FIELD(struct iom_device, "SubsystemDeviceId", 'q', subsystem_device_id),
+        FIELD(struct iom_device, "SubsystemVendorId", 'q', subsystem_vendor_id),
+        FIELD(struct iom_device, "VendorId", 'q', vendor_id),
+        FIELD(struct iom_device, "VendorName", 's', vendor_name),
+};
+static const struct field group_fields[] = {
+        FIELD(struct iom_group, "Id", 'u', id),
+        FIELD(struct iom_group, "Owner", 's', owner),
+        FIELD(struct iom_group, "OwnerState", 's', owner_state),
+        FIELD(struct iom_group, "OwnerUuid", 's', owner_uuid),
+        FIELD(struct iom_group, "QuarantineReason", 's', quarantine),
+        FIELD(struct iom_group, "Type", 's', type),
+        FIELD(struct iom_group, "Viable", 'b', viable),
 };
 
-/* Reads property @name of @interface into @object when fields[] has it: 1 when it did, 0 when
- * the name is not there, or a negative errno. */
-static int read_field(sd_bus_message *m, unsigned interface, const char *name, void *object) {
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                void *p = (uint8_t *) object + fields[i].offset;
-                char type[2] = {fields[i].type, 0};
-                int r;
+static int field_compare(const void *key, const void *f) {
+        return strcmp(key, ((const struct field *) f)->name);
+}
 
-                if (fields[i].interface != interface || !streq(name, fields[i].name))
-                        continue;
-                r = type[0] == 's'   ? read_string(m, p, true)
-                    : type[0] == 'b' ? read_bool(m, p)
-                                     : sd_bus_message_read(m, "v", type, p);
-                return r < 0 ? r : 1;
-        }
-        return 0;
+/* Reads property @name into @object when @fields (sorted, @n of them) has it: 1 when it did,
+ * 0 when the name is not there, or a negative errno. */
+static int read_field(sd_bus_message *m, const struct field *fields, size_t n, const char *name,
+                      void *object) {
+        const struct field *f = bsearch(name, fields, n, sizeof(*fields), field_compare);
+        void *p;
+        int r;
+
+        if (!f)
+                return 0;
+        p = (uint8_t *) object + f->offset;
+        r = f->type == 's'   ? read_string(m, p, true)
+            : f->type == 'b' ? read_bool(m, p)
+                             : read_variant_basic(m, f->type, p);
+        return r < 0 ? r : 1;
 }
 
 /* A Device Serial Number as the daemon spells it, "01-23-45-67-89-ab-cd-ef"; empty: none. */
 static int read_dsn(sd_bus_message *m, struct iom_device *d) {
         const char *s;
         unsigned b[8];
-        int r = sd_bus_message_read(m, "v", "s", &s);
+        int r = read_variant_basic(m, 's', &s);
 
         if (r < 0 || !*s)
                 return r;
@@ -283,9 +300,9 @@ static int read_property(sd_bus_message *m, const char *name, void *userdata) {
         int r = 0;
 
         if (t->device)
-                r = read_field(m, DEVICE, name, t->device);
+                r = read_field(m, device_fields, ELEMENTSOF(device_fields), name, t->device);
         else if (t->group)
-                r = read_field(m, GROUP, name, t->group);
+                r = read_field(m, group_fields, ELEMENTSOF(group_fields), name, t->group);
         if (r != 0)
                 return MIN(r, 0);
         if (t->device)
@@ -310,7 +327,7 @@ static int read_interface(sd_bus_message *m, void *userdata) {
         const char *interface;
         int r;
 
-        r = sd_bus_message_read(m, "s", &interface);
+        r = sd_bus_message_read_basic(m, 's', &interface);
         if (r < 0)
                 return r;
         if (streq(interface, "org.iommud1.Device")) {
@@ -338,7 +355,7 @@ static int read_object(sd_bus_message *m, void *userdata) {
         const char *path;
         int r;
 
-        r = sd_bus_message_read(m, "o", &path);
+        r = sd_bus_message_read_basic(m, 'o', &path);
         if (r < 0)
                 return r;
         return iom_bus_read_entries(m, "sa{sv}", read_interface, userdata);
