@@ -76,15 +76,19 @@ def cpu_seconds(pid):
 
 
 class Clock:
-    """Wall time, and the CPU time of the daemon, the bus and this process, of one sample: on
-    a machine shared with busy neighbours the wall time mostly measures them."""
+    """Wall time, and the CPU time of the daemon, the bus and the client (this process, or the
+    child it ran), of one sample: on a machine shared with busy neighbours the wall time mostly
+    measures them, and the split says which process a change has to cut."""
 
     def __init__(self, daemon, bus):
         self.pids = [daemon.process.pid, bus.process.pid]
         self.wall, self.cpu = [], []
 
+    def _now(self):
+        return [cpu_seconds(pid) for pid in self.pids] + [time.process_time()]
+
     def start(self):
-        self.begin = (time.monotonic(), sum(map(cpu_seconds, self.pids)) + time.process_time())
+        self.begin = (time.monotonic(), self._now())
         self.extra_cpu = 0.0    # a child's, from its rusage
 
     def __enter__(self):
@@ -95,14 +99,17 @@ class Clock:
         self.end(time.monotonic())
 
     def end(self, when):
-        """Ends the sample at @when (a monotonic time), its CPU time at now."""
-        cpu = sum(map(cpu_seconds, self.pids)) + time.process_time() + self.extra_cpu
+        """Ends the sample at @when (a monotonic time), its CPU times at now."""
+        cpu = [b - a for a, b in zip(self.begin[1], self._now())]
+        cpu[-1] += self.extra_cpu
         self.wall.append(when - self.begin[0])
-        self.cpu.append(cpu - self.begin[1])
+        self.cpu.append(cpu)
 
     def row(self, what, path, target):
-        return (what, path, ms(statistics.median(self.wall)), ms(statistics.median(self.cpu)),
-                target)
+        split = [statistics.median(c[i] for c in self.cpu) for i in range(3)]
+        return (what, path, ms(statistics.median(self.wall)),
+                ms(statistics.median(sum(c) for c in self.cpu)),
+                ' / '.join(f'{c * 1000:.0f}' for c in split), target)
 
 
 def rss_kib(pid):
@@ -129,11 +136,13 @@ def main():
             testbed.close()
     print(f'bench-scale: big-sriov, {len(host.devices)} PCI functions in {len(host.groups)} '
           f'IOMMU groups at start, {os.cpu_count()} CPUs, medians of {args.rounds} rounds')
-    print(f'| {"what":<52} | {"path":<11} | {"wall ms":>9} | {"CPU ms":>9} | {"target":>6} |')
-    print(f'|{"-" * 54}|{"-" * 13}|{"-" * 11}|{"-" * 11}|{"-" * 8}|')
-    for what, path, wall, cpu, target in rows:
-        print(f'| {what:<52} | {path:<11} | {wall} | {cpu:>9} | {target:>6} |')
-    print(f'{memory}; CPU: iommud, dbus-daemon and the client together')
+    print(f'| {"what":<52} | {"path":<11} | {"wall ms":>9} | {"CPU ms":>9} | {"CPU split":>14} '
+          f'| {"target":>6} |')
+    print(f'|{"-" * 54}|{"-" * 13}|{"-" * 11}|{"-" * 11}|{"-" * 16}|{"-" * 8}|')
+    for what, path, wall, cpu, split, target in rows:
+        print(f'| {what:<52} | {path:<11} | {wall} | {cpu:>9} | {split:>14} | {target:>6} |')
+    print(f'{memory}; CPU: iommud, dbus-daemon and the client together, and split as '
+          f'iommud / dbus-daemon / client (medians of each)')
     return 0
 
 
@@ -146,7 +155,7 @@ def measure(rounds, host, testbed, bus, queue):
         cpu.append(cpu_seconds(daemon.process.pid))
         daemon.close()
     rows.append(('daemon start to bus name (a full scan)', '-', ms(statistics.median(wall)),
-                 ms(statistics.median(cpu)), '-'))
+                 ms(statistics.median(cpu)), '', '-'))
 
     daemon = harness.Daemon(testbed, bus)
     watch = Watch(bus.address)
@@ -205,7 +214,7 @@ def measure(rounds, host, testbed, bus, queue):
         rows.append(clock.row('256 VFs plugged to their 256 InterfacesAdded',
                               'full rescan' if rescans(daemon) > before else 'incremental',
                               '< 1000'))
-        rows.append(('  (of which writing the testbed, sending)', '-', ms(sent), '', ''))
+        rows.append(('  (of which writing the testbed, sending)', '-', ms(sent), '', '', ''))
         rss, peak = rss_kib(daemon.process.pid)
         memory = (f'iommud on {len(host.devices) + len(records)} functions: RSS {rss // 1024} '
                   f'MiB, peak {peak // 1024} MiB')
