@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The inventory as the daemon serves it: GetManagedObjects into the lib's model. */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +118,14 @@ static const struct field group_fields[] = {
         FIELD(struct iom_group, "Type", 's', type),
         FIELD(struct iom_group, "Viable", 'b', viable),
 };
+
+/* Our tables are sorted, or bsearch() misses names: checked once per inventory read. */
+static bool fields_sorted(const struct field *fields, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                if (strcmp(fields[i - 1].name, fields[i].name) >= 0)
+                        return false;
+        return true;
+}
 
 static int field_compare(const void *key, const void *f) {
         return strcmp(key, ((const struct field *) f)->name);
@@ -386,6 +395,8 @@ int inventory_from_bus(sd_bus *bus, struct iom_inventory **ret, char **ret_error
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
+        assert(fields_sorted(device_fields, ELEMENTSOF(device_fields)) &&
+               fields_sorted(group_fields, ELEMENTSOF(group_fields)));
         r = call_with_timeout(bus, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
                               &error, &reply, NULL);
         if (r < 0)
