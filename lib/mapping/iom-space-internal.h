@@ -400,7 +400,7 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                 uint32_t id;
 
                 if (shift == 0 && ret_direct && (linear = LOAD(&n->linear))) {
-                        *ret_direct = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
+                        *ret_direct = (struct direct){true, linear, page & ~(uint64_t) (NODE_SLOTS - 1),
                                                       page | (NODE_SLOTS - 1)};
                         return 0;
                 }

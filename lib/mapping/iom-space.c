@@ -827,7 +827,7 @@ static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page
                 if (shift == 0) {
                         uint64_t linear = LOAD(&n->linear);
 
-                        *ret = (struct direct){true, linear, page & ~(NODE_SLOTS - 1),
+                        *ret = (struct direct){true, linear, page & ~(uint64_t) (NODE_SLOTS - 1),
                                                page | (NODE_SLOTS - 1)};
                         return linear != 0;
                 }

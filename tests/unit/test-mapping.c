@@ -646,6 +646,14 @@ static void test_linear_leaf(void) {
         ASSERT_EQ(translate(s, leaf + 100 * PAGE + 5, 2, &t, &len), 0);
         ASSERT_EQ(t, 7 * GiB + 100 * PAGE + 5);
         ASSERT_TRUE(len >= PAGE - 5 && len <= 412 * PAGE - 5);
+        /* One at the top of 48 bits too: page numbers there need more than 32 bits. */
+        for (unsigned p = 0; p < 512; p++)
+                ASSERT_EQ(iom_space_map(s, (UINT64_C(1) << 47) + p * PAGE, PAGE,
+                                        7 * GiB + p * PAGE, 3),
+                          0);
+        ASSERT_EQ(translate(s, (UINT64_C(1) << 47) + 3 * PAGE + 5, 1, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 3 * PAGE + 5);
+        ASSERT_EQ(len, 509 * PAGE - 5);
         /* A hole: a fault there, the rest still right. */
         ASSERT_EQ(iom_space_unmap(s, leaf + 300 * PAGE, PAGE, NULL), 0);
         ASSERT_EQ(translate(s, leaf + 300 * PAGE, 1, &t, &len), -ENOENT);
