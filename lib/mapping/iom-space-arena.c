@@ -72,6 +72,22 @@ void *space_arena_alloc(struct iom_space *s, size_t size) {
         return memset(p, 0, size);
 }
 
+void *space_big_alloc(size_t size) {
+        void *p;
+
+        if (size >= ARENA_HUGE)
+                return map_huge(ALIGN_TO(size, IOM_SPACE_PAGE_SIZE));
+        p = aligned_alloc(ARENA_ALIGN, ALIGN_TO(size, ARENA_ALIGN));
+        return p ? memset(p, 0, size) : NULL;
+}
+
+void space_big_free(void *p, size_t size) {
+        if (size >= ARENA_HUGE)
+                (void) munmap(p, ALIGN_TO(size, IOM_SPACE_PAGE_SIZE));
+        else
+                free(p);
+}
+
 /* The record chunks of ARENA_HUGE and more are mapped on their own, exactly: carved from an
  * arena, each would leave the tail of the arena before it unused, and its own. */
 static bool rec_chunk_huge(unsigned c) {

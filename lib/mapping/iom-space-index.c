@@ -131,6 +131,10 @@ int space_reserve(struct iom_space *s, unsigned assigns, unsigned records) {
 
         /* One assignment cuts one piece in two and adds one: past SMALL_MAX the space grows
          * its tree first, from what it holds now, so the operation finds it. */
+        if (!s->root && s->hash) {
+                r = space_hash_reserve(s, assigns);
+                return r < 0 ? r : rec_fill(s, records);
+        }
         if (!s->root && s->small->hdr.n + 2 * assigns > SMALL_MAX) {
                 r = small_grow(s);
                 if (r < 0)
@@ -194,15 +198,15 @@ void space_rec_release(struct iom_space *s, uint32_t id) {
         s->n_free_ids++;
 }
 
-static void retire_obj(struct iom_space *s, struct obj *o) {
+void space_retire_obj(struct iom_space *s, struct obj *o) {
         o->next = s->batch[0].objs;
         s->batch[0].objs = o;
-        s->batch[0].bytes += pool_size[o->kind];
+        s->batch[0].bytes += o->kind == OBJ_HASH ? ((struct hash *) o)->bytes : pool_size[o->kind];
 }
 
 static void retire(struct iom_space *s, uint64_t v) {
         if (v && !(v & SLOT_MAP))
-                retire_obj(s, slot_obj(v));
+                space_retire_obj(s, slot_obj(v));
 }
 
 /* The slot value a packed node's line holds, 0 when it holds pieces (or nothing). */
@@ -214,6 +218,11 @@ static uint64_t line_slot(const struct packed *pk, unsigned i) {
  * it. */
 static void drain_one(struct iom_space *s, struct obj *o) {
         bool node = o->kind == POOL_NODE, packed = o->kind == POOL_PACKED;
+
+        if (o->kind == OBJ_HASH) {
+                space_hash_release(s, (struct hash *) o);
+                return;
+        }
 
         for (unsigned i = 0; i < NODE_SLOTS && o->n > 0 && (node || packed); i++) {
                 uint64_t v =
@@ -261,7 +270,9 @@ int space_index_init(struct iom_space *s) {
 }
 
 void space_index_retire(struct iom_space *s) {
-        retire_obj(s, s->small ? &s->small->hdr : &s->root->hdr);
+        space_retire_obj(s, s->small  ? &s->small->hdr
+                            : s->hash ? &s->hash->hdr
+                                      : &s->root->hdr);
 }
 
 /* The first mapping whose last page is >= @page, found in slots that start at or before
@@ -343,6 +354,7 @@ uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t lim
         const struct node *leaf;
 
         const struct small *sm = LOAD(&s->small);
+        const struct hash *h;
 
         if (sm) {
                 unsigned i = 0;
@@ -351,6 +363,9 @@ uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t lim
                         i++;
                 return i < sm->hdr.n && sm->first[i] <= limit ? sm->ids[i] : 0;
         }
+        h = LOAD(&s->hash);
+        if (h)
+                return space_hash_next(s, h, page, limit);
         leaf = page == limit ? leaf_of(s, page) : NULL;
         if (leaf)
                 return slot_id(leaf->slot[page & (NODE_SLOTS - 1)]);
@@ -727,33 +742,45 @@ static void small_assign(struct iom_space *s, uint64_t first, uint64_t last, uin
         for (i = n; i < SMALL_MAX; i++)
                 sm->last[i] = UINT64_MAX;
         STORE(&s->small, sm);
-        retire_obj(s, &old->hdr);
+        space_retire_obj(s, &old->hdr);
 }
 
 /* The small form becomes the tree: its pieces assigned one by one into a root of their own,
  * each with what one assignment may need reserved, then published in one store. Out of
  * memory, the space stays as it was. */
+int space_tree_begin(struct iom_space *s) {
+        int r = pool_fill(s, POOL_NODE, 1);
+
+        if (r < 0)
+                return r;
+        /* The writer's paths take the tree from now on; no reader looks at it before the form
+         * before is unpublished. */
+        s->root = (struct node *) pool_take(s, POOL_NODE);
+        return 0;
+}
+
+void space_tree_abort(struct iom_space *s) {
+        drain_one(s, &s->root->hdr);
+        s->root = NULL;
+}
+
 static int small_grow(struct iom_space *s) {
         const struct small *sm = s->small;
         int r;
 
-        r = pool_fill(s, POOL_NODE, 1);
+        r = space_tree_begin(s);
         if (r < 0)
                 return r;
-        /* The writer's paths take the tree from now on; no reader looks at it before the small
-         * form is unpublished. */
-        s->root = (struct node *) pool_take(s, POOL_NODE);
         for (unsigned i = 0; i < sm->hdr.n; i++) {
                 r = space_reserve(s, 1, 0);
                 if (r < 0) {
-                        drain_one(s, &s->root->hdr);
-                        s->root = NULL;
+                        space_tree_abort(s);
                         return r;
                 }
                 space_index_assign(s, sm->first[i], sm->last[i], sm->ids[i]);
         }
         STORE(&s->small, NULL);
-        retire_obj(s, (struct obj *) &sm->hdr);
+        space_retire_obj(s, (struct obj *) &sm->hdr);
         return 0;
 }
 
@@ -761,7 +788,10 @@ void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_
         struct node *leaf;
 
         if (!s->root) {
-                small_assign(s, first_page, last_page, id);
+                if (s->hash)
+                        space_hash_assign(s, first_page, last_page, id);
+                else
+                        small_assign(s, first_page, last_page, id);
                 return;
         }
         leaf = first_page == last_page ? leaf_of(s, first_page) : NULL;

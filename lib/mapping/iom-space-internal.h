@@ -228,6 +228,61 @@ static _always_inline_ bool small_direct(const struct small *sm, uint64_t page,
         return true;
 }
 
+/* The hashed form (iom-space-hash.c): a space whose mappings are all one page long and whose
+ * targets do not continue each other (a guest's streaming DMA, buffers at random IOVAs) keeps
+ * them in an open-addressing table on page number, linear probing, instead of a tree: a
+ * translate reads one slot (one cache miss), a map or an unmap writes one. Readers probe the
+ * table that is published, without a lock. A slot goes from empty to live once (its tp and
+ * id written before its key, with release) and from live to a tombstone once; it is never
+ * reused in the same table, so a reader that found a key reads the target that went with it.
+ * Tombstones and growth are cleared by a copy: a new table with the live slots, published in
+ * one store, the old one retired until a grace period like any node. The table always keeps
+ * at least half of its slots empty, so a probe ends. */
+struct hslot {
+        uint64_t key; /* page + 1; 0: empty; HASH_TOMB: was live */
+        uint64_t tp;  /* target | prot */
+};
+
+#define HASH_TOMB UINT64_MAX
+#define HASH_MUL UINT64_C(0x9e3779b97f4a7c15)
+/* A kind of retired object beside the pools': tables are allocated and freed one by one. */
+#define OBJ_HASH _POOL_MAX
+
+struct hash {
+        struct obj hdr;
+        unsigned shift; /* 64 - log2(slots) */
+        uint64_t mask;  /* slots - 1 */
+        /* The writer's: slots used (live and tombstones), live, one-page maps in this window
+         * and how many of them continued a neighbour's target (the rule to leave for the tree,
+         * iom-space-hash.c), bytes allocated. */
+        uint64_t used, live, inserts, conts;
+        size_t bytes;
+        uint32_t *ids; /* each slot's mapping, written before its key */
+        struct hslot slot[] __attribute__((aligned(64)));
+};
+
+/* The slot of @h that holds @page, or -1. */
+static _always_inline_ int64_t hash_find(const struct hash *h, uint64_t page) {
+        uint64_t i = (page * HASH_MUL) >> h->shift;
+
+        for (;; i = (i + 1) & h->mask) {
+                uint64_t k = LOAD(&h->slot[i].key);
+
+                if (k == page + 1)
+                        return (int64_t) i;
+                if (k == 0)
+                        return -1;
+        }
+}
+
+/* What hashed form @h answers of @page (struct direct); false when nothing holds it. */
+static _always_inline_ bool hash_direct(const struct hash *h, uint64_t page, struct direct *ret) {
+        int64_t i = hash_find(h, page);
+
+        *ret = (struct direct){true, i < 0 ? 0 : LOAD_RELAXED(&h->slot[i].tp), page, page};
+        return i >= 0;
+}
+
 /* A mapping record. iova and last are written before the record is published and stay until
  * it is freed after a grace period; tp and gen are atomics. */
 struct rec {
@@ -242,6 +297,13 @@ struct rec {
 /* Hint: the next page holds a mapping that continues this one's target with the same prot. */
 #define REC_CONT UINT64_C(4)
 #define REC_TARGET (~(IOM_SPACE_PAGE_SIZE - 1))
+
+static inline void rec_set_cont(struct rec *r, bool cont) {
+        if (cont)
+                (void) __atomic_fetch_or(&r->tp, REC_CONT, __ATOMIC_RELAXED);
+        else
+                (void) __atomic_fetch_and(&r->tp, ~REC_CONT, __ATOMIC_RELAXED);
+}
 
 /* The record slab: chunks that double in size, the first of 2^REC_FIRST_SHIFT records, so that
  * a small space holds a small slab and id i lives in chunk floor(log2(i + 16)) - 4; nothing
@@ -274,7 +336,8 @@ struct iom_space {
         uint64_t first, last;         /* aperture, bytes, inclusive */
         uint64_t serial;              /* unique per space for the per-thread hint */
         struct small *small;          /* atomic; the index while in the small form, else NULL */
-        struct node *root;            /* the index once grown (small NULL); never replaced */
+        struct hash *hash;            /* atomic; the index while in the hashed form, else NULL */
+        struct node *root;            /* the tree once grown (small, hash NULL); never replaced */
         unsigned top;                 /* level of the root */
         struct iom_dirty *dirty;      /* atomic; NULL while tracking is off */
         struct rec *recs[REC_CHUNKS]; /* atomic, set once */
@@ -302,6 +365,13 @@ struct iom_space {
         unsigned n_subscribers;
         struct iom_space_backend backend;
         void *backend_userdata;
+        /* The hashed form's pages in order, for iom_space_next_mapping() (iom-space-hash.c):
+         * valid while order_changes == hash_changes, which every change of the table steps. */
+        uint64_t *order;
+        size_t n_order, order_cap;
+        uint64_t hash_changes, order_changes;
+        /* A table retired by a copy, kept for the next copy of its size (iom-space-hash.c). */
+        struct hash *hash_spare;
 };
 
 /* Record @id's chunk, and its index there. */
@@ -375,6 +445,7 @@ static _always_inline_ bool packed_line_lookup(const struct packed *pk, unsigned
 static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t page,
                                            struct direct *ret_direct, const uint64_t *want_pfn) {
         const struct small *sm = LOAD(&s->small);
+        const struct hash *h;
         const struct node *n;
         unsigned shift = NODE_BITS * s->top; /* the span of n's slots: 2^shift pages */
 
@@ -392,7 +463,22 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                                ? sm->ids[i]
                                : 0;
         }
-        /* Written before the small form was unpublished: read after. */
+        /* Published before the small form was unpublished: read after. */
+        h = LOAD(&s->hash);
+        if (h) {
+                int64_t i = hash_find(h, page);
+
+                if (i < 0)
+                        return 0;
+                if (ret_direct) {
+                        (void) hash_direct(h, page, ret_direct);
+                        return 0;
+                }
+                return !want_pfn || LOAD_RELAXED(&h->slot[i].tp) >> IOM_SPACE_PAGE_SHIFT == *want_pfn
+                               ? h->ids[i]
+                               : 0;
+        }
+        /* Written before the small or hashed form was unpublished: read after. */
         n = s->root;
 
         for (;;) {
@@ -457,8 +543,24 @@ void space_arena_free_all(struct iom_space *s);
 /* Record chunk @c (REC_FIRST_SHIFT), zeroed, freed by space_arena_free_all(). */
 struct rec *space_rec_chunk_alloc(struct iom_space *s, unsigned c);
 
+/* Zeroed memory of @size bytes for one object, on transparent huge pages from ARENA_HUGE on,
+ * given back one by one. */
+void *space_big_alloc(size_t size);
+void space_big_free(void *p, size_t size);
+
 /* Writer side (iom-space-index.c), under the space's lock. */
 int space_index_init(struct iom_space *s);
+/* Before an operation on pages [first_page, last_page] (@map: a map, else an unmap) looks at
+ * the index: the form changes if the operation or what the space holds asks for it (the small
+ * form becomes hashed when it fills with pages, the hashed one becomes the tree, see
+ * iom-space-hash.c). Out of memory, nothing changed. */
+int space_index_prepare(struct iom_space *s, uint64_t first_page, uint64_t last_page, bool map);
+/* The tree the writer's paths take from now on, while readers still see the form before:
+ * filled by space_reserve() and space_index_assign(), then the form before is unpublished;
+ * or dropped by space_tree_abort(). */
+int space_tree_begin(struct iom_space *s);
+void space_tree_abort(struct iom_space *s);
+void space_retire_obj(struct iom_space *s, struct obj *o);
 /* The first mapping whose last page is >= @page and that may start at or before @limit (check
  * its record), or 0. */
 uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit);
@@ -471,6 +573,15 @@ void space_rec_release(struct iom_space *s, uint32_t id);
 void space_index_retire(struct iom_space *s);
 /* Puts what @b holds back in the pools and the free list, empty after. */
 void space_batch_drain(struct iom_space *s, struct batch *b);
+
+/* The hashed form's writer side (iom-space-hash.c), under the space's lock. */
+int space_hash_reserve(struct iom_space *s, unsigned inserts);
+void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id);
+uint32_t space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page,
+                         uint64_t limit);
+/* A table a grace period let go: kept as the spare, or freed. */
+void space_hash_release(struct iom_space *s, struct hash *h);
+void space_hash_free(struct iom_space *s, struct hash *h);
 
 /* Dirty tracking (iom-space-dirty.c). */
 struct iom_dirty *space_dirty_new(const struct iom_space *s);

@@ -241,18 +241,24 @@ _public_ struct iom_space *iom_space_free(struct iom_space *s) {
                 return NULL;
         uint64_t removed;
 
+        /* Nobody to tell: the records and the index go with the arenas, no unmap needed (a
+         * hashed space would become a tree first). */
         pthread_mutex_lock(&s->lock);
-        (void) unmap_locked(s, s->first, s->last, &removed);
+        if (s->n_subscribers > 0 || s->backend.unmap)
+                (void) unmap_locked(s, s->first, s->last, &removed);
         pthread_mutex_unlock(&s->lock);
         /* No thread uses the space any more: what waits needs no grace period. Whatever an
          * unmap that failed (out of memory) left goes with the index. */
         space_index_retire(s);
         space_batch_drain(s, &s->batch[1]);
         space_batch_drain(s, &s->batch[0]);
+        if (s->hash_spare)
+                space_hash_free(s, s->hash_spare);
         space_arena_free_all(s);
         space_dirty_free(s->dirty);
         pthread_mutex_destroy(&s->lock);
         free(s->reserved);
+        free(s->order);
         free(s);
         return NULL;
 }
@@ -375,20 +381,16 @@ static bool rec_continues(const struct rec *a, const struct rec *b) {
                (ta & REC_TARGET) + (a->last - a->iova + 1) == (tb & REC_TARGET);
 }
 
-static void rec_set_cont(struct rec *r, bool cont) {
-        if (cont)
-                (void) __atomic_fetch_or(&r->tp, REC_CONT, __ATOMIC_RELAXED);
-        else
-                (void) __atomic_fetch_and(&r->tp, ~REC_CONT, __ATOMIC_RELAXED);
-}
-
 /* The record of the mapping at @iova if its target there may be @target (the index tells most
  * others apart without loading their record), else NULL. */
 static struct rec *writer_lookup_to(const struct iom_space *s, uint64_t iova, uint64_t target) {
         uint32_t id;
         struct rec *r;
 
-        if (iova < s->first || iova > s->last)
+        /* A hashed space keeps no record's hint (translate answers from the table): the
+         * lookups that would keep them are saved, and the tree sets them when it takes over
+         * (iom-space-hash.c). */
+        if (iova < s->first || iova > s->last || (s->hash && !s->root))
                 return NULL;
         id = space_index_lookup_to(s, iova >> IOM_SPACE_PAGE_SHIFT, target >> IOM_SPACE_PAGE_SHIFT);
         if (!id)
@@ -463,6 +465,9 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
         uint32_t id;
         int r;
 
+        r = space_index_prepare(s, page, last >> IOM_SPACE_PAGE_SHIFT, true);
+        if (r < 0)
+                return r;
         if (reserved_touches(s, iova, last))
                 return iom_debug_errno(EADDRNOTAVAIL,
                                        "0x%" PRIx64 "-0x%" PRIx64 " touches a reserved range", iova,
@@ -593,6 +598,9 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         unsigned splits;
         int r;
 
+        r = space_index_prepare(s, first_page, last_page, false);
+        if (r < 0)
+                return r;
         while ((id = next_in_range(s, &page, last_page))) {
                 struct iom_mapping m;
 
@@ -815,10 +823,14 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
 static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
                                         struct direct *ret) {
         const struct small *sm = LOAD(&s->small);
+        const struct hash *hs;
         const struct node *n;
 
         if (sm)
                 return small_direct(sm, page, ret);
+        hs = LOAD(&s->hash);
+        if (hs)
+                return hash_direct(hs, page, ret);
         n = s->root;
         for (unsigned shift = NODE_BITS * s->top;; shift -= NODE_BITS) {
                 uint64_t v, h, e;

@@ -685,9 +685,21 @@ static void test_linear_leaf(void) {
  * node whose lines hold their pieces themselves, a line with more than 7 holds a compact and
  * takes them back when they drop to 7; guest RAM mapped page by page makes a linear radix
  * leaf. Correctness does not depend on any of it, so only this test sees it go. */
+/* What test_small_form() mapped first, answered in every form the space takes. */
+static void small_form_answers(struct iom_space *s) {
+        uint64_t t, len;
+
+        ASSERT_EQ(translate(s, GiB + 2 * PAGE + 7, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 7 * GiB + 2 * PAGE + 7);
+        ASSERT_EQ(translate(s, GiB + PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+        ASSERT_EQ(translate(s, (UINT64_C(9) << 40), IOM_SPACE_WRITE, &t, &len), -EACCES);
+        ASSERT_EQ(translate(s, (UINT64_C(9) << 40), IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 7 * PAGE);
+}
+
 /* A space of few mappings is one small array (struct small): a few hundred bytes, answers
  * without records, contiguous lengths over the mappings that continue each other; past
- * SMALL_MAX it grows the tree and answers the same. */
+ * SMALL_MAX it takes the hashed form (single pages) or grows the tree, and answers the same. */
 static void test_small_form(void) {
         struct iom_space *s = space_new(1000, UINT64_MAX);
         struct iom_space_stats st;
@@ -719,19 +731,111 @@ static void test_small_form(void) {
         ASSERT_EQ(translate(s, GiB + PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
         ASSERT_TRUE(s->small && !s->root);
 
-        /* Past SMALL_MAX: the tree, with the same answers. */
+        /* Past SMALL_MAX, all single pages whose targets do not continue each other: the
+         * hashed form, with the same answers. */
         for (uint64_t i = 0; i < SMALL_MAX; i++)
                 ASSERT_EQ(iom_space_map(s, 2 * GiB + 2 * i * PAGE, PAGE, i * PAGE, IOM_SPACE_RW),
                           0);
-        ASSERT_TRUE(!s->small && s->root);
-        ASSERT_EQ(translate(s, GiB + 2 * PAGE + 7, IOM_SPACE_READ, &t, &len), 0);
-        ASSERT_EQ(t, 7 * GiB + 2 * PAGE + 7);
-        ASSERT_EQ(translate(s, (UINT64_C(9) << 40), IOM_SPACE_READ, &t, &len), 0);
-        ASSERT_EQ(t, 7 * PAGE);
-        ASSERT_EQ(translate(s, 2 * GiB + 30 * PAGE, IOM_SPACE_READ, &t, &len), 0);
-        ASSERT_EQ(t, 15 * PAGE);
+        ASSERT_TRUE(!s->small && s->hash && !s->root);
+        small_form_answers(s);
+        ASSERT_EQ(translate(s, 2 * GiB + 30 * PAGE + 9, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 15 * PAGE + 9);
+        ASSERT_EQ(len, PAGE - 9);
+        ASSERT_EQ(translate(s, 2 * GiB + 31 * PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+
+        /* A mapping of two pages: the tree, with the same answers. */
+        ASSERT_EQ(iom_space_map(s, 3 * GiB, 2 * PAGE, 9 * GiB, IOM_SPACE_RW), 0);
+        ASSERT_TRUE(!s->small && !s->hash && s->root);
+        small_form_answers(s);
+        ASSERT_EQ(translate(s, 3 * GiB + PAGE, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 9 * GiB + PAGE);
         iom_space_get_stats(s, &st);
-        ASSERT_EQ(st.mappings, 10 + SMALL_MAX);
+        ASSERT_EQ(st.mappings, 11 + SMALL_MAX);
+        iom_space_free(s);
+}
+
+/* The hashed form: entered from the small form by one-page maps, grown and cleaned of
+ * tombstones by copies, listed in order; it leaves for the tree before an unmap of a long
+ * range, and when guest RAM arrives page by page (targets that continue each other). */
+static void test_hashed_form(void) {
+        struct iom_space *s = space_new(100000, UINT64_MAX);
+        struct iom_mapping m;
+        uint64_t t, len, iova, n = 0;
+        const struct hash *h;
+
+        /* 3000 pages at random 48-bit IOVAs, the streaming ring's pattern. */
+        for (uint64_t i = 0; i < 3000; i++)
+                ASSERT_EQ(iom_space_map(s, (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
+                                                   << IOM_SPACE_PAGE_SHIFT,
+                                        PAGE, (i + 1) * 2 * PAGE, IOM_SPACE_RW),
+                          0);
+        h = s->hash;
+        ASSERT_TRUE(!s->small && h && !s->root);
+        ASSERT_EQ(h->live, 3000);
+        ASSERT_TRUE(2 * h->used <= h->mask + 1);
+        /* The ring turns ten times: tombstones cleared by copies, the table stays its size. */
+        for (uint64_t i = 3000; i < 33000; i++) {
+                ASSERT_EQ(iom_space_unmap(s,
+                                          ((i - 3000) * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
+                                                  << IOM_SPACE_PAGE_SHIFT,
+                                          PAGE, &len),
+                          0);
+                ASSERT_EQ(len, PAGE);
+                ASSERT_EQ(iom_space_map(s, (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
+                                                   << IOM_SPACE_PAGE_SHIFT,
+                                        PAGE, (i + 1) * 2 * PAGE, IOM_SPACE_RW),
+                          0);
+        }
+        ASSERT_TRUE(s->hash && !s->root);
+        ASSERT_EQ(s->hash->live, 3000);
+        ASSERT_TRUE(s->hash->mask + 1 <= 16384);
+        for (uint64_t i = 30000; i < 33000; i++) {
+                iova = (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1) << IOM_SPACE_PAGE_SHIFT;
+                ASSERT_EQ(translate(s, iova + 5, IOM_SPACE_WRITE, &t, &len), 0);
+                ASSERT_EQ(t, (i + 1) * 2 * PAGE + 5);
+                ASSERT_EQ(len, PAGE - 5);
+        }
+        /* Listed in order, each once. */
+        for (iova = 0; iom_space_next_mapping(s, iova, &m) == 0; iova = m.iova + m.size) {
+                ASSERT_EQ(m.size, PAGE);
+                n++;
+        }
+        ASSERT_EQ(n, 3000);
+
+        /* Guest RAM page by page: the tree, whose linear leaves answer it in one line. */
+        for (uint64_t p = 0; p < 512; p++)
+                ASSERT_EQ(iom_space_map(s, (UINT64_C(1) << 47) + p * PAGE, PAGE, GiB + p * PAGE,
+                                        IOM_SPACE_RW),
+                          0);
+        ASSERT_TRUE(!s->hash && s->root);
+        ASSERT_EQ(translate(s, (UINT64_C(1) << 47) + 3 * PAGE, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, GiB + 3 * PAGE);
+        ASSERT_EQ(len, 509 * PAGE);
+        iova = (32999 * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1) << IOM_SPACE_PAGE_SHIFT;
+        ASSERT_EQ(translate(s, iova, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 33000 * 2 * PAGE);
+        iom_space_free(s);
+
+        /* 20 pages, hashed; an unmap of 64 pages probes them, one of 65 leaves for the tree
+         * first. */
+        s = space_new(100, UINT64_MAX);
+        for (uint64_t i = 0; i < 20; i++)
+                ASSERT_EQ(iom_space_map(s, GiB + 2 * i * PAGE, PAGE, 3 * i * PAGE, IOM_SPACE_READ),
+                          0);
+        ASSERT_TRUE(s->hash && !s->root);
+        ASSERT_EQ(iom_space_unmap(s, GiB, 64 * PAGE, &len), 0);
+        ASSERT_EQ(len, 20 * PAGE);
+        ASSERT_TRUE(s->hash && !s->root);
+        for (uint64_t i = 0; i < 20; i++)
+                ASSERT_EQ(iom_space_map(s, GiB + 2 * i * PAGE, PAGE, 3 * i * PAGE, IOM_SPACE_READ),
+                          0);
+        ASSERT_EQ(iom_space_unmap(s, GiB + PAGE, 65 * PAGE, &len), 0);
+        ASSERT_EQ(len, 19 * PAGE);
+        ASSERT_TRUE(!s->hash && s->root);
+        ASSERT_EQ(translate(s, GiB + 1, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 1);
+        ASSERT_EQ(iom_space_unmap(s, GiB, PAGE, &len), 0);
+        ASSERT_EQ(iom_space_next_mapping(s, 0, &m), -ENOENT);
         iom_space_free(s);
 }
 
@@ -741,7 +845,9 @@ static void test_index_forms(void) {
         const struct packed *pk;
         const struct node *n;
 
-        /* 3000 pages strewn over the 512 GiB of root slot 2 (lines of 1 GiB). */
+        /* 3000 pages strewn over the 512 GiB of root slot 2 (lines of 1 GiB), after a mapping
+         * of two pages (or the space would take the hashed form). */
+        ASSERT_EQ(iom_space_map(s, 0, 2 * PAGE, 0, 3), 0);
         for (unsigned i = 0; i < 3000; i++) {
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                 page = (base >> IOM_SPACE_PAGE_SHIFT) + x % (UINT64_C(1) << 27);
@@ -793,4 +899,5 @@ IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_ape
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
               IOM_TEST(test_dirty_huge), IOM_TEST(test_dirty_overflow), IOM_TEST(test_dirty_bound),
               IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
-              IOM_TEST(test_linear_leaf), IOM_TEST(test_small_form), IOM_TEST(test_index_forms))
+              IOM_TEST(test_linear_leaf), IOM_TEST(test_small_form), IOM_TEST(test_hashed_form),
+              IOM_TEST(test_index_forms))
