@@ -80,20 +80,37 @@ static uint64_t some_size(void) {
 }
 
 /* @burst: translates only (writes mostly), so that no writer call refills the pools the dirty
- * bitmaps grow from and writes to new places overflow them. */
-static void some_op(const struct model *m, bool strewn, bool burst, uint64_t *next_target,
-                    struct model_op *op) {
+ * bitmaps grow from and writes to new places overflow them. @pages: the patterns of the hashed
+ * form, maps of one page with random targets, short unmaps; now and then a run of guest RAM
+ * (the page after the last map, its target after the last one), a long unmap or a map of
+ * more pages, each of which sends the space from the hashed form to the tree. */
+static void some_op(const struct model *m, bool strewn, bool burst, bool pages,
+                    uint64_t *next_target, struct model_op *op) {
         unsigned k = burst ? 55 + (unsigned) below(35) : (unsigned) below(100);
+        static uint64_t after, ram_left;
+        bool ram = false;
 
         op->iova = some_iova(m, strewn);
         op->size = some_size();
+        if (pages) {
+                op->size = below(300) == 0 ? some_size() : k < 40 ? PAGE : (1 + below(48)) * PAGE;
+                if (k < 40 && ram_left == 0 && below(400) == 0)
+                        ram_left = 64 + below(128);
+                if (k < 40 && ram_left > 0) {
+                        ram_left--;
+                        ram = true;
+                        op->iova = after;
+                }
+                after = op->iova + op->size;
+        }
         op->prot = (unsigned) below(4);
         op->target = 0;
         if (k < 40) {
                 op->kind = MODEL_MAP;
                 /* Half the time the target continues the previous one: translate's
                  * contiguous length may then run over several mappings. */
-                op->target = below(2) ? *next_target : below(UINT64_C(1) << 30) * PAGE;
+                op->target = (pages ? ram : below(2)) ? *next_target
+                                                      : below(UINT64_C(1) << 30) * PAGE;
                 if (below(4))
                         op->target &= ~((m->config.page_sizes & -m->config.page_sizes) - 1);
                 if (below(50) == 0)
@@ -124,11 +141,12 @@ static void some_op(const struct model *m, bool strewn, bool burst, uint64_t *ne
         }
 }
 
-/* @strewn: first STREWN_POPULATION one-page mappings strewn over the strewn range, then every
- * operation there. @bursts: every other 64 steps a burst of translates (some_op()), with
- * tracking on. */
+/* @strewn: first STREWN_POPULATION one-page mappings strewn over the strewn range (with
+ * @pages, a few dozen to a few hundred: past the small form), then every operation there.
+ * @bursts: every other 64 steps a burst of translates (some_op()), with tracking on. @pages:
+ * the hashed form's patterns (some_op()). */
 static int run(const char *name, const struct iom_space_config *config, bool strewn, bool bursts,
-               size_t n_steps) {
+               bool pages, size_t n_steps) {
         static const uint64_t reserved[][2] = {
                 {(UINT64_C(1) << 30) + (UINT64_C(1) << 20),
                  (UINT64_C(1) << 30) + (UINT64_C(1) << 20) + 16 * PAGE - 1},
@@ -143,7 +161,9 @@ static int run(const char *name, const struct iom_space_config *config, bool str
                 fprintf(stderr, "%s: cannot create the space: %d\n", name, r);
                 return -1;
         }
-        for (size_t i = 0; strewn && i < STREWN_POPULATION && r == 0; i++) {
+        size_t population = pages ? 20 + below(300) : STREWN_POPULATION;
+
+        for (size_t i = 0; strewn && i < population && r == 0; i++) {
                 struct model_op op = {MODEL_MAP, STREWN_BASE + below(STREWN_PAGES) * PAGE, PAGE,
                                       below(UINT64_C(1) << 30) * PAGE, 1 + (unsigned) below(3)};
 
@@ -158,7 +178,7 @@ static int run(const char *name, const struct iom_space_config *config, bool str
         for (size_t i = 0; i < n_steps && r == 0; i++) {
                 struct model_op op;
 
-                some_op(&m, strewn, bursts && i / 64 % 2, &next_target, &op);
+                some_op(&m, strewn, bursts && i / 64 % 2, pages, &next_target, &op);
                 r = model_step(s, &m, &op, i);
         }
         printf("# %s: %zu mappings at the end, %zu get_dirty after an overflow\n", name, m.n_maps,
@@ -186,7 +206,7 @@ static struct iom_space_config config_default(void) {
 static void test_default(void) {
         struct iom_space_config c = config_default();
 
-        ASSERT_EQ(run("test_default", &c, false, false, steps), 0);
+        ASSERT_EQ(run("test_default", &c, false, false, false, steps), 0);
 }
 
 static void test_limits(void) {
@@ -195,7 +215,7 @@ static void test_limits(void) {
         c.aperture_last = (UINT64_C(1) << 32) - 1;
         c.max_mappings = 48;
         c.max_pinned_bytes = 3 * (UINT64_C(1) << 30);
-        ASSERT_EQ(run("test_limits", &c, false, false, steps), 0);
+        ASSERT_EQ(run("test_limits", &c, false, false, false, steps), 0);
 }
 
 /* At most 8 mappings: the space stays in its small form (struct small) all along. */
@@ -203,7 +223,7 @@ static void test_small(void) {
         struct iom_space_config c = config_default();
 
         c.max_mappings = 8;
-        ASSERT_EQ(run("test_small", &c, false, false, steps), 0);
+        ASSERT_EQ(run("test_small", &c, false, false, false, steps), 0);
 }
 
 static void test_wide(void) {
@@ -211,33 +231,47 @@ static void test_wide(void) {
 
         c.aperture_first = UINT64_C(1) << 20;
         c.aperture_last = UINT64_MAX;
-        ASSERT_EQ(run("test_wide", &c, false, false, steps), 0);
+        ASSERT_EQ(run("test_wide", &c, false, false, false, steps), 0);
 }
 
 static void test_huge_pages(void) {
         struct iom_space_config c = config_default();
 
         c.page_sizes = (UINT64_C(1) << 21) | (UINT64_C(1) << 30);
-        ASSERT_EQ(run("test_huge_pages", &c, false, false, steps / 4), 0);
+        ASSERT_EQ(run("test_huge_pages", &c, false, false, false, steps / 4), 0);
 }
 
 static void test_strewn(void) {
         struct iom_space_config c = config_default();
 
-        ASSERT_EQ(run("test_strewn", &c, true, false, steps / 2), 0);
+        ASSERT_EQ(run("test_strewn", &c, true, false, false, steps / 2), 0);
 }
 
 static void test_strewn_bursts(void) {
         struct iom_space_config c = config_default();
 
-        ASSERT_EQ(run("test_strewn_bursts", &c, true, true, steps / 2), 0);
+        ASSERT_EQ(run("test_strewn_bursts", &c, true, true, false, steps / 2), 0);
+}
+
+/* Spaces in the hashed form, each a short run from a few dozen one-page mappings: most leave
+ * it for the tree at some point (a run of guest RAM, a long unmap, a map of more pages), some
+ * with dirty tracking on. */
+static void test_hashed(void) {
+        struct iom_space_config c = config_default();
+
+        for (unsigned i = 0; i < 12; i++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "test_hashed_%u", i);
+                ASSERT_EQ(run(name, &c, true, i % 3 == 2, true, steps / 6), 0);
+        }
 }
 
 int main(int argc, char **argv) {
         static const struct iom_test tests[] = {
                 IOM_TEST(test_default),       IOM_TEST(test_limits),     IOM_TEST(test_small),
                 IOM_TEST(test_wide),          IOM_TEST(test_huge_pages), IOM_TEST(test_strewn),
-                IOM_TEST(test_strewn_bursts),
+                IOM_TEST(test_strewn_bursts), IOM_TEST(test_hashed),
         };
         const char *env_seed = getenv("IOM_MAPPING_SEED"), *env_steps = getenv("IOM_MAPPING_STEPS");
 
