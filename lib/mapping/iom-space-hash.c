@@ -28,9 +28,9 @@
  * A translate probes from the page's hash (Fibonacci hashing on the page number), one cache
  * line mostly; a map writes a slot, an unmap turns one into a tombstone. When used slots
  * (live and tombstones) would pass half the table, the writer copies the live ones into a
- * table of at least four times as many slots (so the copy, O(slots), comes once per a
- * quarter table of maps at the least) and retires the old one. Memory: 20 bytes a slot, 40 to
- * 80 bytes a mapping, plus its record. Looking for the next mapping from a page beyond
+ * table at most 3/8 full (so the copy, O(slots), comes once per an eighth of a table of maps
+ * at the least) and retires the old one. Memory: 20 bytes a slot, 40 to 110 bytes a mapping,
+ * plus its record. Looking for the next mapping from a page beyond
  * HASH_PROBE_MAX pages (iom_space_next_mapping(), a reserved range added) scans the table.
  */
 
@@ -174,8 +174,10 @@ int space_hash_reserve(struct iom_space *s, unsigned inserts) {
 
         if (2 * (h->used + inserts) <= h->mask + 1)
                 return 0;
-        /* A copy of the live slots, with room for a quarter table of maps before the next. */
-        while (UINT64_C(4) * (h->live + inserts) > UINT64_C(1) << bits)
+        /* A copy of the live slots, at most 3/8 full: an eighth of the table at least is
+         * mapped before the next copy (which the doubling tables of a growing space never
+         * need again: the next one comes at half full). */
+        while (UINT64_C(8) * (h->live + inserts) > UINT64_C(3) << bits)
                 bits++;
         n = hash_alloc(s, bits);
         if (!n)
@@ -188,6 +190,8 @@ int space_hash_reserve(struct iom_space *s, unsigned inserts) {
         }
         n->inserts = h->inserts;
         n->conts = h->conts;
+        n->last_page = h->last_page;
+        n->last_tp = h->last_tp;
         STORE(&s->hash, n);
         space_retire_obj(s, &h->hdr);
         return 0;
@@ -203,10 +207,13 @@ void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_p
                 uint64_t tp = LOAD_RELAXED(&space_rec(s, id)->tp) & (REC_TARGET | REC_PROT);
 
                 assert(first_page == last_page);
-                /* Guest RAM is mapped upwards: a page continues the one before. */
+                /* Guest RAM is mapped upwards, page after page: each map continues the one
+                 * before (told apart without a probe). */
                 h->inserts++;
-                h->conts += first_page > 0 &&
-                            hash_maps_to(h, first_page - 1, tp - IOM_SPACE_PAGE_SIZE);
+                h->conts += first_page == h->last_page + 1 &&
+                            tp == h->last_tp + IOM_SPACE_PAGE_SIZE;
+                h->last_page = first_page;
+                h->last_tp = tp;
                 hash_put(h, first_page, tp, id);
                 return;
         }

@@ -602,12 +602,16 @@ static bool slots_in_line(const struct iom_space *s, const struct node *n, uint6
 
 /* A full level-0 node's summary (struct node), or 0 when it is not linear. @hint is a slot
  * just assigned: a mapping that broke the line is found there first, against its neighbour
- * (whose record the assignment just read), before the 512 records of a full check. */
+ * (whose record the assignment just read) and against the first slot, before the 512 records
+ * of a full check. Against the first slot too: pages remapped one by one to targets of their
+ * own continue their remapped neighbours, and a check of the neighbour alone would let a
+ * writer churning such a leaf read 512 records a map. */
 static uint64_t linear_summary(const struct iom_space *s, const struct node *n, uint64_t base,
                                unsigned hint) {
         uint32_t last = slot_id(n->slot[NODE_SLOTS - 1]);
 
         if (!slots_in_line(s, n, base, hint > 0 ? hint - 1 : hint, hint > 0 ? hint : hint + 1) ||
+            !slots_in_line(s, n, base, 0, hint) ||
             rec_last_page(space_rec(s, last)) != base + NODE_SLOTS - 1)
                 return 0;
         for (unsigned i = 1; i < NODE_SLOTS; i++)
@@ -615,6 +619,21 @@ static uint64_t linear_summary(const struct iom_space *s, const struct node *n, 
                         return 0;
         return target_of(s, slot_id(n->slot[0]), base) |
                (space_rec(s, slot_id(n->slot[0]))->tp & REC_PROT);
+}
+
+/* The summary of a full leaf whose slots but n->hole are as they were under summary n->line:
+ * that one, if the hole's mapping continues the line (and ends in the leaf), else 0. */
+static uint64_t hole_in_line(const struct iom_space *s, const struct node *n, uint64_t base) {
+        uint32_t id = slot_id(n->slot[n->hole]);
+        const struct rec *r = space_rec(s, id);
+
+        return (r->tp & REC_PROT) == (n->line & REC_PROT) &&
+                               target_of(s, id, base + n->hole) ==
+                                       (n->line & REC_TARGET) + (n->hole << IOM_SPACE_PAGE_SHIFT) &&
+                               (n->hole < NODE_SLOTS - 1 ||
+                                rec_last_page(r) == base + NODE_SLOTS - 1)
+                       ? n->line
+                       : 0;
 }
 
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
@@ -657,14 +676,20 @@ static ssize_t assign_slot(struct iom_space *s, uint64_t v, const struct packed 
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
                         uint64_t hi, uint32_t id) {
         unsigned shift = NODE_BITS * l;
-        unsigned i_last = (unsigned) ((hi - base) >> shift);
+        unsigned i_first = (unsigned) ((lo - base) >> shift), i_last = (unsigned) ((hi - base) >> shift);
 
         /* A leaf that changes is no longer known to be linear; readers that still see the
-         * summary are inside a grace period the change waits out. */
-        if (l == 0 && n->linear)
+         * summary are inside a grace period the change waits out. It remembers the summary
+         * while one slot alone changes. */
+        if (l == 0 && n->linear) {
+                n->line = n->linear;
+                n->hole = i_first;
                 STORE(&n->linear, 0);
+        }
+        if (l == 0 && (i_first != i_last || i_first != n->hole))
+                n->line = 0;
 
-        for (unsigned i = (unsigned) ((lo - base) >> shift); i <= i_last; i++) {
+        for (unsigned i = i_first; i <= i_last; i++) {
                 uint64_t sb = base + ((uint64_t) i << shift), v = n->slot[i], nv;
                 struct piece p[PIECES_MAX + 2];
                 ssize_t m = assign_slot(s, v, NULL, 0, l, sb, MAX(lo, sb),
@@ -678,7 +703,7 @@ static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_
         }
         if (l == 0 && n->hdr.n == NODE_SLOTS) {
                 /* The slots are published: a reader taking the summary finds them agree. */
-                uint64_t linear = linear_summary(s, n, base, (unsigned) ((lo - base) >> shift));
+                uint64_t linear = n->line ? hole_in_line(s, n, base) : linear_summary(s, n, base, i_first);
                 if (linear)
                         STORE(&n->linear, linear);
         }

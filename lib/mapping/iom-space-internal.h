@@ -82,6 +82,11 @@ struct node {
          * by page): then it is the target of the node's first page | prot, and a translate
          * needs this line only, not the slot's nor the record's. 0 otherwise. */
         uint64_t linear;
+        /* The writer's, level 0: the summary the leaf had before its slot @hole alone was
+         * assigned since (0: unknown), so that a page unmapped and mapped again in line makes
+         * the leaf linear again without a check of its 512 records. */
+        uint64_t line;
+        uint64_t hole;
         uint64_t slot[NODE_SLOTS];
 };
 
@@ -253,9 +258,9 @@ struct hash {
         unsigned shift; /* 64 - log2(slots) */
         uint64_t mask;  /* slots - 1 */
         /* The writer's: slots used (live and tombstones), live, one-page maps in this window
-         * and how many of them continued a neighbour's target (the rule to leave for the tree,
-         * iom-space-hash.c), bytes allocated. */
-        uint64_t used, live, inserts, conts;
+         * and how many of them continued the map before (the rule to leave for the tree,
+         * iom-space-hash.c), that map's page and target | prot, bytes allocated. */
+        uint64_t used, live, inserts, conts, last_page, last_tp;
         size_t bytes;
         uint32_t *ids; /* each slot's mapping, written before its key */
         struct hslot slot[] __attribute__((aligned(64)));
