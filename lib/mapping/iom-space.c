@@ -28,7 +28,18 @@
  *   3 KiB, and a guest without a vIOMMU (its RAM in two ranges and a few BARs) translates by
  *   a search of one array in four steps that never branch on what they load, answered
  *   without a record. An operation that could take it past SMALL_MAX first grows the tree
- *   from it, privately, and unpublishes it in one store; a space never shrinks back.
+ *   (or the hashed form) from it, privately, and unpublishes it in one store; a space never
+ *   shrinks back.
+ *
+ * - The hashed form (struct hash, iom-space-hash.c), for a space whose mappings are all one
+ *   page and whose targets do not continue each other (a guest's streaming DMA, buffers at
+ *   random IOVAs and random targets): an open-addressing table on page number, slots of page
+ *   and target | prot, probed lock-free by readers; a map fills a slot, an unmap makes it a
+ *   tombstone, and a copy (published in one store, the old table retired like a node) clears
+ *   tombstones and grows it. A space enters it from the small form and leaves it for the tree,
+ *   for good, before a map of more pages, an unmap of more than 64 pages, or once mostly guest
+ *   RAM arrives page by page (which linear leaves answer faster). iom-space-hash.c has the
+ *   rule.
  *
  * - Once grown, the index: a radix tree over pages, NODE_SLOTS (512) slots per node, as deep as the
  *   aperture needs (4 levels for 48 bits, the x86 page-table shape). A slot at level l spans
@@ -72,6 +83,10 @@
  * - A record's iova, last and target never change while it is live: a split makes new
  *   records. Its generation is even while live and odd once retired, so a hint can tell a
  *   reused record from the one it saw.
+ * - In the hashed form every mapping is one page, with exactly one live slot; a slot goes
+ *   empty -> live -> tombstone once per table (its target written before its key), so a
+ *   reader that found its page reads that page's target; at least half the slots are empty,
+ *   so every probe ends.
  * - Compacts are copy-on-write: readers see the old or the new array, never a mix. Radix
  *   nodes change one 64-bit slot at a time. A packed node's line is rewritten in place, busy
  *   meanwhile; a reader that saw it busy or changed reads it again.
@@ -91,16 +106,20 @@
  * COMPLEXITY
  *
  * translate: in the small form, a search of 16 sorted words (4 loads) and one piece's line;
- * else at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
+ * in the hashed form a probe, mostly one cache line; else at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
  * packed node) answered there by a linear leaf or a one-page piece, in a fast path without a
  * call; else the full way: a hint check (one record load) or the walk and one record load.
  * Never allocates, logs, locks or makes a syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
- * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools).
+ * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools); in
+ * the hashed form a probe, and now and then a copy of the table (O(slots) once per an eighth
+ * of a table of maps at the least).
  * unmap: the same plus O(mappings removed); with subscribers, one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
- * packed nodes and compacts (scattered), plus 32 bytes of record; arenas are freed with the
- * space only.
+ * packed nodes and compacts (scattered), 40 to 110 in the hashed form, plus 32 bytes of
+ * record; arenas are freed with the space only, hash tables when retired.
+ * iom_space_next_mapping() in the hashed form: one sort of its pages per change while the lock
+ * is free, then a binary search; beside the writer a scan of the table.
  *
  * CONCURRENCY
  *
