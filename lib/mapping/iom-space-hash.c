@@ -45,7 +45,8 @@
 
 static struct hash *hash_alloc(struct iom_space *s, unsigned bits) {
         uint64_t slots = UINT64_C(1) << bits;
-        size_t bytes = offsetof(struct hash, slot) + slots * (sizeof(struct hslot) + sizeof(uint32_t));
+        size_t bytes =
+                offsetof(struct hash, slot) + slots * (sizeof(struct hslot) + sizeof(uint32_t));
         struct hash *h = s->hash_spare;
 
         /* A streaming ring copies its table at one size, again and again: the spare saves a
@@ -197,7 +198,6 @@ int space_hash_reserve(struct iom_space *s, unsigned inserts) {
         return 0;
 }
 
-
 void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id) {
         struct hash *h = s->hash;
 
@@ -210,8 +210,8 @@ void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_p
                 /* Guest RAM is mapped upwards, page after page: each map continues the one
                  * before (told apart without a probe). */
                 h->inserts++;
-                h->conts += first_page == h->last_page + 1 &&
-                            tp == h->last_tp + IOM_SPACE_PAGE_SIZE;
+                h->conts +=
+                        first_page == h->last_page + 1 && tp == h->last_tp + IOM_SPACE_PAGE_SIZE;
                 h->last_page = first_page;
                 h->last_tp = tp;
                 hash_put(h, first_page, tp, id);

@@ -270,9 +270,7 @@ int space_index_init(struct iom_space *s) {
 }
 
 void space_index_retire(struct iom_space *s) {
-        space_retire_obj(s, s->small  ? &s->small->hdr
-                            : s->hash ? &s->hash->hdr
-                                      : &s->root->hdr);
+        space_retire_obj(s, s->small ? &s->small->hdr : s->hash ? &s->hash->hdr : &s->root->hdr);
 }
 
 /* The first mapping whose last page is >= @page, found in slots that start at or before
@@ -676,7 +674,8 @@ static ssize_t assign_slot(struct iom_space *s, uint64_t v, const struct packed 
 static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_t base, uint64_t lo,
                         uint64_t hi, uint32_t id) {
         unsigned shift = NODE_BITS * l;
-        unsigned i_first = (unsigned) ((lo - base) >> shift), i_last = (unsigned) ((hi - base) >> shift);
+        unsigned i_first = (unsigned) ((lo - base) >> shift),
+                 i_last = (unsigned) ((hi - base) >> shift);
 
         /* A leaf that changes is no longer known to be linear; readers that still see the
          * summary are inside a grace period the change waits out. It remembers the summary
@@ -703,7 +702,8 @@ static void assign_node(struct iom_space *s, struct node *n, unsigned l, uint64_
         }
         if (l == 0 && n->hdr.n == NODE_SLOTS) {
                 /* The slots are published: a reader taking the summary finds them agree. */
-                uint64_t linear = n->line ? hole_in_line(s, n, base) : linear_summary(s, n, base, i_first);
+                uint64_t linear =
+                        n->line ? hole_in_line(s, n, base) : linear_summary(s, n, base, i_first);
                 if (linear)
                         STORE(&n->linear, linear);
         }

@@ -479,7 +479,8 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                         (void) hash_direct(h, page, ret_direct);
                         return 0;
                 }
-                return !want_pfn || LOAD_RELAXED(&h->slot[i].tp) >> IOM_SPACE_PAGE_SHIFT == *want_pfn
+                return !want_pfn || LOAD_RELAXED(&h->slot[i].tp) >> IOM_SPACE_PAGE_SHIFT ==
+                                               *want_pfn
                                ? h->ids[i]
                                : 0;
         }
@@ -491,8 +492,9 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
                 uint32_t id;
 
                 if (shift == 0 && ret_direct && (linear = LOAD(&n->linear))) {
-                        *ret_direct = (struct direct){true, linear, page & ~(uint64_t) (NODE_SLOTS - 1),
-                                                      page | (NODE_SLOTS - 1)};
+                        *ret_direct =
+                                (struct direct){true, linear, page & ~(uint64_t) (NODE_SLOTS - 1),
+                                                page | (NODE_SLOTS - 1)};
                         return 0;
                 }
                 v = LOAD(&n->slot[(page >> shift) & (NODE_SLOTS - 1)]);

@@ -106,10 +106,11 @@
  * COMPLEXITY
  *
  * translate: in the small form, a search of 16 sorted words (4 loads) and one piece's line;
- * in the hashed form a probe, mostly one cache line; else at most top + 1 slot loads (4 for 48 bits, 2 for scattered mappings through a
- * packed node) answered there by a linear leaf or a one-page piece, in a fast path without a
- * call; else the full way: a hint check (one record load) or the walk and one record load.
- * Never allocates, logs, locks or makes a syscall.
+ * in the hashed form a probe, mostly one cache line; else at most top + 1 slot loads (4 for
+ * 48 bits, 2 for scattered mappings through a packed node) answered there by a linear leaf or
+ * a one-page piece, in a fast path without a call; else the full way: a hint check (one
+ * record load) or the walk and one record load. Never allocates, logs, locks or makes a
+ * syscall.
  * map: O(top) plus the slots its range covers whole (at most 511 per level), independent of
  * its size in pages, also with dirty tracking on (which costs O(1): refilling its pools); in
  * the hashed form a probe, and now and then a copy of the table (O(slots) once per an eighth

@@ -109,8 +109,8 @@ static void some_op(const struct model *m, bool strewn, bool burst, bool pages,
                 op->kind = MODEL_MAP;
                 /* Half the time the target continues the previous one: translate's
                  * contiguous length may then run over several mappings. */
-                op->target = (pages ? ram : below(2)) ? *next_target
-                                                      : below(UINT64_C(1) << 30) * PAGE;
+                op->target =
+                        (pages ? ram : below(2)) ? *next_target : below(UINT64_C(1) << 30) * PAGE;
                 if (below(4))
                         op->target &= ~((m->config.page_sizes & -m->config.page_sizes) - 1);
                 if (below(50) == 0)

@@ -419,10 +419,9 @@ static void test_dirty(void) {
 }
 
 int main(int argc, char **argv) {
-        static const struct iom_test tests[] = {IOM_TEST(test_readers_writer), IOM_TEST(test_dirty),
-                                                IOM_TEST(test_reclaim),
-                                                IOM_TEST(test_reclaim_hashed),
-                                                IOM_TEST(test_reclaim_small)};
+        static const struct iom_test tests[] = {
+                IOM_TEST(test_readers_writer), IOM_TEST(test_dirty), IOM_TEST(test_reclaim),
+                IOM_TEST(test_reclaim_hashed), IOM_TEST(test_reclaim_small)};
         const char *env_ops = getenv("IOM_MAPPING_STRESS_OPS"),
                    *env_readers = getenv("IOM_MAPPING_STRESS_READERS");
 

@@ -648,8 +648,8 @@ static void test_linear_leaf(void) {
         ASSERT_TRUE(len >= PAGE - 5 && len <= 412 * PAGE - 5);
         /* One at the top of 48 bits too: page numbers there need more than 32 bits. */
         for (unsigned p = 0; p < 512; p++)
-                ASSERT_EQ(iom_space_map(s, (UINT64_C(1) << 47) + p * PAGE, PAGE,
-                                        7 * GiB + p * PAGE, 3),
+                ASSERT_EQ(iom_space_map(s, (UINT64_C(1) << 47) + p * PAGE, PAGE, 7 * GiB + p * PAGE,
+                                        3),
                           0);
         ASSERT_EQ(translate(s, (UINT64_C(1) << 47) + 3 * PAGE + 5, 1, &t, &len), 0);
         ASSERT_EQ(t, 7 * GiB + 3 * PAGE + 5);
@@ -765,8 +765,9 @@ static void test_hashed_form(void) {
 
         /* 3000 pages at random 48-bit IOVAs, the streaming ring's pattern. */
         for (uint64_t i = 0; i < 3000; i++)
-                ASSERT_EQ(iom_space_map(s, (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
-                                                   << IOM_SPACE_PAGE_SHIFT,
+                ASSERT_EQ(iom_space_map(s,
+                                        (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
+                                                << IOM_SPACE_PAGE_SHIFT,
                                         PAGE, (i + 1) * 2 * PAGE, IOM_SPACE_RW),
                           0);
         h = s->hash;
@@ -776,13 +777,14 @@ static void test_hashed_form(void) {
         /* The ring turns ten times: tombstones cleared by copies, the table stays its size. */
         for (uint64_t i = 3000; i < 33000; i++) {
                 ASSERT_EQ(iom_space_unmap(s,
-                                          ((i - 3000) * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
-                                                  << IOM_SPACE_PAGE_SHIFT,
+                                          ((i - 3000) * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) +
+                                           1) << IOM_SPACE_PAGE_SHIFT,
                                           PAGE, &len),
                           0);
                 ASSERT_EQ(len, PAGE);
-                ASSERT_EQ(iom_space_map(s, (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
-                                                   << IOM_SPACE_PAGE_SHIFT,
+                ASSERT_EQ(iom_space_map(s,
+                                        (i * 0x9e3779b97f4a7c15 % (UINT64_C(1) << 35) + 1)
+                                                << IOM_SPACE_PAGE_SHIFT,
                                         PAGE, (i + 1) * 2 * PAGE, IOM_SPACE_RW),
                           0);
         }
