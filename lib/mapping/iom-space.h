@@ -177,7 +177,9 @@ int iom_space_get_dirty(struct iom_space *space, uint64_t iova, uint64_t size, b
                         uint8_t *bitmap, size_t bitmap_size);
 
 /* The first mapping that ends at or after @iova, in address order: iterate with
- * iova = m.iova + m.size. -ENOENT when there is none. Lock-free like translate. */
+ * iova = m.iova + m.size. -ENOENT when there is none. It never waits for a lock; a space of
+ * many one-page mappings (its hashed form) is kept in order for it under the writer's lock
+ * when that is free, sorted once per change, which a writer may then wait for. */
 int iom_space_next_mapping(const struct iom_space *space, uint64_t iova, struct iom_mapping *ret);
 
 void iom_space_get_stats(const struct iom_space *space, struct iom_space_stats *ret);
