@@ -346,13 +346,15 @@ static int reset_group(struct iom_plan_step *steps, size_t n, char **ret_reason)
                 char a[IOM_ADDRESS_STRING_MAX];
                 int r;
 
-                if (s->bridge || (s->from && !iom_driver_is_vfio(s->from)))
+                if (s->bridge)
                         continue;
                 restore_d3cold(s);
                 iom_address_format(&s->address, a);
                 /* A host driver has it already (libvirt's managed='yes' reattach): a reset now
                  * would pull the device from under that driver, and the guest's state is gone
-                 * with the probe that driver made. */
+                 * with the probe that driver made. Asked of sysfs, never of the plan's driver:
+                 * the inventory may not have seen the move yet, or may have (the uevent, or
+                 * the re-read after the assign job, came first), and both count as returned. */
                 current = host_driver_now(s);
                 if (current) {
                         log_info("%s: back on %s already, not reset.", a, current);

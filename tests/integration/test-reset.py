@@ -212,19 +212,29 @@ class ResetTest(HostCase):
         self.ok('--force', 'release', '--from-quarantine', NIC)
         self.assertEqual(self.group('State'), 'host')
 
-    def test_no_reset_for_a_device_back_on_a_host_driver(self):
+    def release_after_the_host_took_it(self, announce):
         """libvirt's managed='yes' reattach puts the device on its host driver before the
-        release, and before iommud has seen the move (no uevent here): the release leaves it
-        there, not reset from under that driver, and keeps no quarantine."""
+        release: the release leaves it there, not reset from under that driver, and keeps no
+        quarantine, whether iommud has seen the move (its uevent, @announce) or not yet."""
         self.ok('assign', 'lab', NIC)
         devpath = self.host.by_address[NIC].devpath
         self.testbed.unbind(devpath)
         self.testbed.bind(devpath, 'e1000e')
+        if announce:
+            self.testbed.uevent(devpath, 'bind')
+            wait_for(lambda: self.device('Driver') == 'e1000e', 'iommud to see e1000e')
         plan = self.plan('release', 'lab')
         self.assertEqual([(row['reset'], row['quarantine']) for row in plan], [(None, None)])
         self.assertEqual(self.attribute('reset'), '')
         self.assertIn(f'{NIC}: back on e1000e already, not reset.', self.harness.daemon.errors())
-        self.assertEqual(self.group('Owner'), '')
+        self.assertEqual((self.group('Owner'), self.group('State')), ('', 'host'))
+        self.assertEqual(self.journal().get('quarantined', []), [])
+
+    def test_no_reset_for_a_device_back_on_a_host_driver(self):
+        self.release_after_the_host_took_it(announce=False)
+
+    def test_no_reset_for_a_device_iommud_saw_back_on_a_host_driver(self):
+        self.release_after_the_host_took_it(announce=True)
 
     def test_sleep_inhibitor_follows_ownership(self):
         self.assertEqual(self.inhibitors(), [])
@@ -288,4 +298,4 @@ class ResetTest(HostCase):
 
 
 if __name__ == '__main__':
-    sys.exit(host_main(ResetTest, sys.argv))
+    sys.exit(host_main(ResetTest, sys.argv, preload=True))
