@@ -78,12 +78,50 @@ const struct iom_claim *iom_journal_find_quarantine(const struct iom_journal *j,
         return j ? find_in(j->quarantined, j->n_quarantined, group) : NULL;
 }
 
+/* The first of @j's resets, sorted by address, whose address is not below @a: its record, or
+ * where it goes. */
+static size_t reset_index(const struct iom_journal *j, const struct iom_address *a) {
+        size_t lo = 0, hi = j->n_resets;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (iom_address_compare(&j->resets[mid].address, a) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 const struct iom_reset_record *iom_journal_find_reset(const struct iom_journal *j,
                                                       const struct iom_address *a) {
-        for (size_t i = 0; j && i < j->n_resets; i++)
-                if (iom_address_equal(&j->resets[i].address, a))
-                        return &j->resets[i];
-        return NULL;
+        size_t i;
+
+        if (!j || !a)
+                return NULL;
+        i = reset_index(j, a);
+        return i < j->n_resets && iom_address_equal(&j->resets[i].address, a) ? &j->resets[i]
+                                                                              : NULL;
+}
+
+int iom_journal_reset_record(struct iom_journal *j, const struct iom_address *a,
+                             struct iom_reset_record **ret) {
+        size_t i;
+
+        if (!j || !a || !ret)
+                return -EINVAL;
+        i = reset_index(j, a);
+        if (i < j->n_resets && iom_address_equal(&j->resets[i].address, a)) {
+                *ret = &j->resets[i];
+                return 0;
+        }
+        if (GREEDY_REALLOC(j->resets, j->n_resets + 1) < 0)
+                return -ENOMEM;
+        memmove(j->resets + i + 1, j->resets + i, (j->n_resets - i) * sizeof(*j->resets));
+        j->resets[i] = (struct iom_reset_record){.address = *a};
+        j->n_resets++;
+        *ret = &j->resets[i];
+        return 1;
 }
 
 const struct iom_intent *iom_journal_find_intent(const struct iom_journal *j, unsigned group) {
@@ -212,23 +250,18 @@ int iom_journal_record_resets(struct iom_journal *j, const struct iom_plan *plan
 
         for (size_t i = first; i < first + n; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
-                struct iom_reset_record *rec =
-                        (struct iom_reset_record *) iom_journal_find_reset(j, &s->address);
+                struct iom_reset_record *rec;
                 char *method, *result;
 
                 if (!s->reset_result)
                         continue;
+                /* Copied before a new record takes its place: it is never left half made. */
                 method = strdup(s->reset_method ? s->reset_method : IOM_RESET_DEFAULT);
                 result = strdup(s->reset_result);
-                if (!method || !result ||
-                    (!rec && GREEDY_REALLOC(j->resets, j->n_resets + 1) < 0)) {
+                if (!method || !result || iom_journal_reset_record(j, &s->address, &rec) < 0) {
                         free(method);
                         free(result);
                         return -ENOMEM;
-                }
-                if (!rec) {
-                        rec = &j->resets[j->n_resets++];
-                        *rec = (struct iom_reset_record){.address = s->address};
                 }
                 free(rec->method);
                 free(rec->result);

@@ -55,7 +55,7 @@ struct iom_journal {
         size_t n_intents;
         struct iom_claim *quarantined;
         size_t n_quarantined;
-        struct iom_reset_record *resets;
+        struct iom_reset_record *resets; /* sorted by address, one per device */
         size_t n_resets;
 };
 
@@ -102,8 +102,13 @@ void iom_journal_unquarantine(struct iom_journal *j, unsigned group);
 /* Records the reset of each step of @plan in @group that tried one (replacing the record of
  * an earlier reset of the device). */
 int iom_journal_record_resets(struct iom_journal *j, const struct iom_plan *plan, unsigned group);
+/* A binary search: the resets are kept sorted by address. */
 const struct iom_reset_record *iom_journal_find_reset(const struct iom_journal *j,
                                                       const struct iom_address *a);
+/* The record of the device at @a in *@ret: found (returns 0), or made in its place with only
+ * its address set (returns 1), for the caller to fill. */
+int iom_journal_reset_record(struct iom_journal *j, const struct iom_address *a,
+                             struct iom_reset_record **ret);
 
 /* JSON form (lib/iom-json-journal.c). */
 char *iom_journal_to_json(const struct iom_journal *j);

@@ -340,22 +340,24 @@ static int read_resets(struct reader *rd, json_object *root, struct iom_journal 
                 return r;
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(a, i);
-                struct iom_reset_record *rec = &j->resets[i];
+                struct iom_reset_record *rec;
+                struct iom_address address;
                 char path[64];
 
                 (void) snprintf(path, sizeof(path), "resets[%zu]", i);
                 if (!json_object_is_type(o, json_type_object))
                         return bad(rd, path, "must be an object");
-                j->n_resets++;
                 if ((r = iom_json_check_keys(rd->doc, o, path, keys, rd->error)) < 0 ||
-                    (r = get_address(rd, o, path, &rec->address)) < 0 ||
-                    (r = iom_json_member_string(rd->doc, o, path, "method", false, &rec->method,
+                    (r = get_address(rd, o, path, &address)) < 0 ||
+                    (r = iom_journal_reset_record(j, &address, &rec)) < 0)
+                        return r;
+                if (r == 0)
+                        return bad(rd, path, "a second record of the same device");
+                if ((r = iom_json_member_string(rd->doc, o, path, "method", false, &rec->method,
                                                 rd->error)) < 0 ||
                     (r = iom_json_member_string(rd->doc, o, path, "result", false, &rec->result,
                                                 rd->error)) < 0)
                         return r;
-                if (iom_journal_find_reset(j, &rec->address) != rec)
-                        return bad(rd, path, "a second record of the same device");
         }
         return 0;
 }

@@ -358,7 +358,59 @@ static void test_bad_quarantine_journals(void) {
         }
 }
 
+/* The resets stay sorted by address however they come, from a release or from a file: a
+ * lookup is a binary search, and each device keeps one record. */
+static void test_resets_sorted(void) {
+        _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *back = NULL;
+        _cleanup_free_ char *json = NULL;
+        struct iom_reset_record *rec;
+        struct iom_address a = {};
+        enum { N = 300 };
+
+        ASSERT_TRUE(j);
+        /* Descending, with every third address asked twice. */
+        for (unsigned i = N; i > 0; i--) {
+                a.bus = i / 8;
+                a.slot = i % 8;
+                ASSERT_EQ(iom_journal_reset_record(j, &a, &rec), 1);
+                ASSERT_TRUE(rec->method = strdup("flr"));
+                ASSERT_TRUE(rec->result = strdup("ok"));
+                if (i % 3 == 0) {
+                        ASSERT_EQ(iom_journal_reset_record(j, &a, &rec), 0);
+                        ASSERT_TRUE(iom_address_equal(&rec->address, &a));
+                }
+        }
+        ASSERT_EQ(j->n_resets, N);
+        for (size_t i = 1; i < j->n_resets; i++) {
+                const struct iom_address *before = &j->resets[i - 1].address;
+                ASSERT_TRUE(iom_address_compare(before, &j->resets[i].address) < 0);
+        }
+        for (unsigned i = 1; i <= N; i++) {
+                a.bus = i / 8;
+                a.slot = i % 8;
+                ASSERT_TRUE(iom_journal_find_reset(j, &a) == &j->resets[i - 1]);
+        }
+        a.bus = 0xff;
+        ASSERT_TRUE(!iom_journal_find_reset(j, &a));
+
+        /* A file in another order (a journal from before) reads sorted. */
+        ASSERT_EQ(iom_journal_from_json(
+                          "{\"version\":1,\"claims\":[],\"intents\":[],\"resets\":["
+                          "{\"address\":\"0000:02:00.0\",\"method\":\"flr\",\"result\":\"ok\"},"
+                          "{\"address\":\"0000:01:00.1\",\"method\":\"bus\",\"result\":\"ok\"},"
+                          "{\"address\":\"0000:01:00.0\",\"method\":\"pm\",\"result\":\"x\"}]}",
+                          "s.json", &back, NULL),
+                  0);
+        ASSERT_EQ(back->n_resets, 3);
+        ASSERT_STREQ(back->resets[0].method, "pm");
+        ASSERT_STREQ(back->resets[1].method, "bus");
+        ASSERT_STREQ(back->resets[2].method, "flr");
+        ASSERT_TRUE(iom_address_parse("0000:01:00.1", &a, NULL) >= 0);
+        ASSERT_STREQ(iom_journal_find_reset(back, &a)->method, "bus");
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_failed_save),
               IOM_TEST(test_stale_temporaries), IOM_TEST(test_bad_journals),
               IOM_TEST(test_move_aside), IOM_TEST(test_claim_uuid),
-              IOM_TEST(test_quarantine_and_resets), IOM_TEST(test_bad_quarantine_journals))
+              IOM_TEST(test_quarantine_and_resets), IOM_TEST(test_bad_quarantine_journals),
+              IOM_TEST(test_resets_sorted))
