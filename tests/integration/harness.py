@@ -277,7 +277,9 @@ class HostCase(unittest.TestCase):
             self.start(self, self.addCleanup)
 
     def diagnostics(self):
-        return self.harness.diagnostics()
+        # Nothing when setUp failed before the harness came up: the failure says why.
+        harness = getattr(self, 'harness', None)
+        return harness.diagnostics() if harness else ''
 
     def assert_assign_options_refused(self, device, cases):
         """Manager.Assign('win11', [device], options) fails with the message, for each
