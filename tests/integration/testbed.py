@@ -125,7 +125,13 @@ class Testbed:
     def __init__(self, host):
         self.host = host
         # The constructor exports UMOCKDEV_DIR into this process, where the preload (when
-        # preload_self() put it there) shows the testbed to umockdev's own uevent sender.
+        # preload_self() put it there) shows the testbed to umockdev's own uevent sender. It
+        # does so right after starting its worker thread: adding a variable reallocates the
+        # environment under that thread's getenv() (setenv(3) is MT-Unsafe const:env; GLib's
+        # g_setenv() says so at debug level here), a use-after-free that meson's
+        # MALLOC_PERTURB_ can turn into a SIGSEGV. Already there, the variable is only replaced
+        # (glibc swaps one pointer). Empty, the preload shows the real /sys meanwhile.
+        os.environ['UMOCKDEV_DIR'] = ''
         self.umockdev = UMockdev.Testbed.new()
         self.root = self.umockdev.get_root_dir()
         self.sys = self.umockdev.get_sys_dir()
