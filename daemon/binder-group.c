@@ -184,19 +184,54 @@ static char *host_driver_now(const struct iom_plan_step *s) {
         return TAKE_PTR(current);
 }
 
+/* Sets each step's driver to the one sysfs shows as the job starts. The plan was made from the
+ * inventory, which follows the kernel's uevents some time behind (udev forwards them once its
+ * rules ran, and daemon/hotplug.c reads them in batches), while others move devices too:
+ * libvirt detaches and reattaches managed='yes' hostdevs itself. What the journal records as a
+ * device's way home, what a rollback puts back and what the reply says start from here. Only
+ * the driver link: reading driver_override takes the device lock, which a held device keeps. */
+static int steps_read_drivers(struct iom_plan *plan) {
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                struct iom_plan_step *s = &plan->steps[i];
+                _cleanup_free_ char *now = NULL;
+                char a[IOM_ADDRESS_STRING_MAX];
+                int r;
+
+                r = iom_bind_get_driver(&s->address, &now);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || streq_ptr(now, s->from))
+                        continue; /* a device that went fails its move, named there */
+                log_debug("%s is on %s, not on %s as the inventory had it.",
+                          iom_address_format(&s->address, a), now ?: "no driver",
+                          s->from ?: "no driver");
+                free(s->from);
+                s->from = TAKE_PTR(now);
+        }
+        return 0;
+}
+
 /* A release leaves where it is a device that someone else already gave back to a host driver:
  * libvirt reattaches a managed='yes' hostdev itself, before its release hook and its stop
  * event. Moving it again would take it from the host a second time, and put a device adopted
- * on vfio-pci (its recorded driver) back there. */
-static bool returned_by_someone_else(const struct iom_plan *plan, const struct iom_plan_step *s,
+ * on vfio-pci (its recorded driver) back there. The step then says so, from and to the driver
+ * it is on: the reply, and the inventory the job's completion updates from it. */
+static bool returned_by_someone_else(const struct iom_plan *plan, struct iom_plan_step *s,
                                      unsigned group) {
         _cleanup_free_ char *current = NULL;
-        char a[IOM_ADDRESS_STRING_MAX];
+        char a[IOM_ADDRESS_STRING_MAX], *from;
 
         if (plan->op != IOM_PLAN_RELEASE || !(current = host_driver_now(s)))
                 return false;
         log_info("IOMMU group %u: %s is back on %s already; left there.", group,
                  iom_address_format(&s->address, a), current);
+        from = strdup(current);
+        if (from) { /* else the reply keeps the plan's word */
+                free(s->from);
+                s->from = from;
+        }
+        free(s->to);
+        s->to = TAKE_PTR(current);
         return true;
 }
 
@@ -526,9 +561,15 @@ static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned 
 
 int binder_group_run_plan(struct manager *m, struct iom_plan *plan, bool force, bool dry_run,
                           char **ret_error) {
+        int r;
+
+        r = steps_read_drivers(plan);
+        if (r < 0)
+                return iom_error(ret_error, r, "cannot read the devices' drivers: %s",
+                                 strerror(-r));
         for (size_t i = 0; i < plan->n_groups; i++) {
-                int r = dry_run ? check_group(plan, plan->groups[i], force, true, ret_error)
-                                : run_group(m, plan, plan->groups[i], force, ret_error);
+                r = dry_run ? check_group(plan, plan->groups[i], force, true, ret_error)
+                            : run_group(m, plan, plan->groups[i], force, ret_error);
                 if (r < 0 && dry_run)
                         return r;
                 if (r < 0) {

@@ -19,6 +19,7 @@
 #include <libvirt/virterror.h>
 
 #include "binder.h"
+#include "iom-bind.h"
 #include "iom-domain.h"
 #include "iom-utf8.h"
 #include "libvirt-event.h"
@@ -175,6 +176,17 @@ static void release_owner(struct libvirt *l, const char *owner, char **devices) 
                 log_warning_errno(r, "Cannot return the groups of '%s': %m", IOM_ESCAPE(owner));
 }
 
+/* Whether sysfs shows @dev on vfio-pci. libvirt detached a managed='yes' hostdev before the
+ * event that has the domain read, but the inventory may not show it yet: it follows the
+ * kernel's uevents some time behind (daemon/hotplug.c), and a domain read before the inventory
+ * caught up would never be adopted. The driver link is read without the device lock: this
+ * cannot block the loop on a held device, as reading driver_override would. */
+static bool on_vfio_now(const struct iom_device *dev) {
+        _cleanup_free_ char *driver = NULL;
+
+        return iom_bind_get_driver(&dev->address, &driver) >= 0 && iom_driver_is_vfio(driver);
+}
+
 /* What a running domain holds: devices on vfio-pci that nobody owns become its own (through
  * an assignment, which the policy decides); a device another owner holds is a conflict. */
 static void adopt(struct libvirt *l, const char *name, const char *uuid,
@@ -204,7 +216,7 @@ static void adopt(struct libvirt *l, const char *name, const char *uuid,
                                                   name);
                         continue;
                 }
-                if (dev->group->owner || !dev->driver || !iom_driver_is_vfio(dev->driver))
+                if (dev->group->owner || !on_vfio_now(dev))
                         continue;
                 take[n] = strdup(a);
                 if (!take[n++])

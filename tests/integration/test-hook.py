@@ -4,7 +4,7 @@
 XML of tests/libvirt/ on stdin) against the real iommud on a umockdev host: guests without PCI
 devices never need the daemon, a denied guest exits 1 naming the rule and nothing moves,
 hostile XML is refused naming the place, release agrees with a libvirt that already put
-managed='yes' devices home, reconnect only reports. (Binding for real is the vm tier's
+managed='yes' devices home (also before iommud read the uevents), reconnect only reports. (Binding for real is the vm tier's
 vm-hook.)
 Usage: test-hook.py tests/hosts/NAME (desktop: 0000:01:00.0 and .1 share group 1)."""
 
@@ -220,10 +220,31 @@ class HookTest(HostCase):
         state, _ = self.sysfs()
         result = self.hook('win11', 'release', 'end', domain_xml('win11.xml'))
         self.assertEqual(result.returncode, 0, result.stderr)
+        # The reply says where they stay, not where the journal would have sent them.
+        self.assertIn(f'win11: {GPU} amdgpu -> amdgpu (named)\n'.encode(), result.stdout)
         self.assertEqual(self.sysfs()[0], state)
         self.assertEqual(self.group_property('Owner'), '')
         self.assertIn(f'IOMMU group {GROUP}: {GPU} is back on amdgpu already; left there.',
                       self.harness.daemon.errors())
+
+    def test_release_starts_from_sysfs_not_a_lagging_inventory(self):
+        # libvirt reattached the devices (unbind, then drivers_probe) right before `release
+        # end`, and iommud has not read the bind's uevent yet: its inventory still has them
+        # unbound. The release starts from what sysfs shows and says so.
+        members = self.host.members(GROUP)
+        for d in members:
+            self.testbed.unbind(d.devpath)
+        self.own_group()
+        for d in members:
+            self.testbed.bind(d.devpath, d.driver)  # no uevent: the inventory lags
+        state, _ = self.sysfs()
+        result = self.hook('win11', 'release', 'end', domain_xml('win11.xml'))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f'win11: {GPU} amdgpu -> amdgpu (named)\n'.encode(), result.stdout)
+        self.assertIn(f'win11: {AUDIO} snd_hda_intel -> snd_hda_intel (group peer of {GPU})\n'
+                      .encode(), result.stdout)
+        self.assertEqual(self.sysfs()[0], state)
+        self.assertEqual(self.group_property('Owner'), '')
 
     def test_uuid_option_is_checked(self):
         self.assert_assign_options_refused(GPU, (

@@ -4,7 +4,8 @@
 holding PCI hostdevs): at start it reconciles the journal's owners with what runs: a group's
 owner shows its domain state, a device a running domain lists but another owns is reported and
 never taken, a group whose owner libvirt started (its UUID recorded) but does not run goes
-home, groups assigned by hand are left alone; a libvirt that cannot be reached is said once
+home, groups assigned by hand are left alone, a running domain's devices on vfio-pci are
+adopted even before the inventory saw them move; a libvirt that cannot be reached is said once
 and the daemon serves on. (Events and real binding are the vm tier's.)
 Usage: test-libvirt.py tests/hosts/NAME (desktop: 0000:01:00.0 and .1 share group 1)."""
 
@@ -106,6 +107,32 @@ class LibvirtTest(HostCase):
         self.restart([claim(self.host, 'byhand')])
         self.assertEqual(self.group('Owner'), 'byhand')
         self.assertNotIn('go home', self.harness.daemon.errors())
+
+    def test_a_running_domain_is_adopted_before_the_inventory_follows(self):
+        # libvirt detached win11's GPU itself (managed='yes': on vfio-pci before QEMU starts),
+        # and iommud has not read the uevents yet when it reads the running domain: what the
+        # domain holds is adopted from what sysfs shows, and the claim records where libvirt
+        # had the devices (vfio-pci) as their way home, not the inventory's drivers.
+        os.unlink(self.node)  # libvirt cannot be reached until the node file is back
+        self.restart([])
+        for address in (GPU, AUDIO):
+            devpath = self.host.by_address[address].devpath
+            self.testbed.unbind(devpath)
+            self.testbed.bind(devpath, 'vfio-pci')  # no uevent: the inventory lags
+        # What an assignment needs that umockdev leaves out: drivers_probe, the VFIO node.
+        with open(f'{self.testbed.sys}/bus/pci/drivers_probe', 'w', encoding='utf-8'):
+            pass
+        self.testbed.add_device(f'P: /devices/virtual/vfio/{GROUP}\nN: vfio/{GROUP}\n'
+                                f'E: SUBSYSTEM=vfio\nE: DEVNAME=/dev/vfio/{GROUP}\n'
+                                f'A: dev=243:{GROUP}\n')
+        with open(self.node, 'w', encoding='utf-8') as f:
+            f.write(NODE)
+        wait_for(lambda: self.group('Owner') == 'win11', "win11's devices adopted")
+        with open(self.harness.daemon.journal, encoding='utf-8') as f:
+            claims = json.load(f)['claims']
+        self.assertEqual([(c['owner'], c.get('uuid')) for c in claims], [('win11', WIN11_UUID)])
+        self.assertEqual({d['address']: d['host_driver'] for d in claims[0]['devices']},
+                         {GPU: 'vfio-pci', AUDIO: 'vfio-pci'})
 
     def test_absent_libvirt_is_said_once(self):
         self.restart([], uri=f'test://{self.dir}/no-such-node.xml')
