@@ -102,8 +102,10 @@ static int source_apply(struct lv_source *s) {
                 return 0;
         }
         if (!s->source) {
+                /* Accuracy 1 µs: 0 would let sd-event defer each timer by up to its default
+                 * 250 ms, and libvirt flushes its queued domain events on a timer of 0 ms. */
                 if (s->timer)
-                        r = sd_event_add_time(loop, &s->source, CLOCK_MONOTONIC, 0, 0, on_time, s);
+                        r = sd_event_add_time(loop, &s->source, CLOCK_MONOTONIC, 0, 1, on_time, s);
                 else
                         r = sd_event_add_io(loop, &s->source, s->fd, to_epoll(s->events), on_io, s);
                 if (r < 0)
