@@ -114,7 +114,7 @@ def assignment(vm):
         say("Releasing sends the device home, to the driver it had before:")
         say("")
         vm.show(["iommuctl", "release", guest])
-        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 30)
+        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver_of(lan1) == "e1000e", 90)
         vm.show(["iommuctl", "show", lan1])
         say("")
         with_libvirt(vm, guest, lan1)

@@ -118,7 +118,7 @@ def exports_follow(vm, legacy0):
         vm.wait_for(f"the autobind rule to put {address} on vfio-pci",
                     lambda: sysfs_devices()[address]["driver"] == "vfio-pci", 60)
         vm.wait_for("the metrics file to count the NIC on vfio-pci",
-                    lambda: metrics().get('iommud_devices{driver="vfio-pci"}') == 1, 5)
+                    lambda: metrics().get('iommud_devices{driver="vfio-pci"}') == 1, 30)
 
 
 def driver(address):

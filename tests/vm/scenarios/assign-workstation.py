@@ -100,7 +100,7 @@ def between_owners(vm, nic):
                  f"{d3cold}")
         vm.check(driver(nic) == "e1000e", f"{nic} is on {driver(nic)} after the reset")
         vm.wait_for(f"e1000e to make {nic}'s interface again",
-                    lambda: os.listdir(f"/sys/bus/pci/devices/{nic}/net"), timeout=30)
+                    lambda: os.listdir(f"/sys/bus/pci/devices/{nic}/net"), timeout=90)
 
         # A method the device does not offer: the group stays on vfio-pci, quarantined.
         vm.show(["iommuctl", "assign", "lab", nic])

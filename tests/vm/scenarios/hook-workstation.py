@@ -91,7 +91,7 @@ def run(vm):
         write(f"/sys/bus/pci/devices/{lan1}/driver/unbind", lan1)
         write(f"/sys/bus/pci/devices/{lan1}/driver_override", "\n")
         write("/sys/bus/pci/drivers_probe", lan1)
-        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver(lan1) == "e1000e", timeout=30)
+        vm.wait_for(f"{lan1} to be back on e1000e", lambda: driver(lan1) == "e1000e", timeout=90)
         out = hook(vm, "router", "release", "end", router).stdout
         vm.check(f"{lan1} e1000e -> e1000e" in out, f"the release did not agree: {out}")
         vm.check((driver(lan1), override(lan1)) == ("e1000e", None),

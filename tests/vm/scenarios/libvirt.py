@@ -33,8 +33,12 @@ NETLINK_KOBJECT_UEVENT = 15
 
 
 def claims():
-        with open(JOURNAL) as f:
-                return json.load(f)["claims"]
+        """The journal's claims; none before iommud first writes it (its first claim)."""
+        try:
+                with open(JOURNAL) as f:
+                        return json.load(f)["claims"]
+        except FileNotFoundError:
+                return []
 
 
 def iommud_log(vm):
@@ -87,7 +91,7 @@ def start(vm, name, lan1, group, adopted=False):
         qemu_holds(vm, name, f"/dev/vfio/{group}")
         if adopted:
                 vm.wait_for(f"iommud to record '{name}' as the owner of {lan1}",
-                            lambda: [c.get("owner") for c in claims()] == [name], 60)
+                            lambda: [c.get("owner") for c in claims()] == [name], 120)
         vm.check([c.get("owner") for c in claims()] == [name], f"the claims are {claims()}")
 
 
@@ -100,7 +104,7 @@ def home(lan1):
         return (driver(lan1), override(lan1), claims()) == ("e1000e", None, [])
 
 
-def wait_home(vm, lan1, what, timeout=60):
+def wait_home(vm, lan1, what, timeout=120):
         """Waits until LAN1 is home (e1000e, no override, nobody's); says where it is if not."""
         deadline = time.monotonic() + timeout
         vm.wait_for(f"{lan1} home {what}", lambda: home(lan1) or time.monotonic() > deadline,
@@ -145,12 +149,13 @@ def run(vm):
         start(vm, MANAGED[0], lan1, group, adopted=True)
         uevents = Uevents()
         vm.run(VIRSH + ["destroy", MANAGED[0]])
-        time.sleep(1)
+        # Home once iommud closed the claim, which its release does last: every move of the
+        # NIC, libvirt's and any of iommud's, was made and announced by then.
+        wait_home(vm, lan1, f"after virsh destroy {MANAGED[0]}")
         moves = [(e["ACTION"], e.get("DRIVER")) for e in uevents.read()
                  if e.get("ACTION") in ("bind", "unbind") and
                  e.get("DEVPATH", "").endswith("/" + lan1)]
         vm.log(f"{lan1} during virsh destroy {MANAGED[0]}: {moves}")
-        wait_home(vm, lan1, f"after virsh destroy {MANAGED[0]}")
         vm.check(moves == [("unbind", None), ("bind", "e1000e")],
                  f"{lan1} moved {moves} during virsh destroy, not once from vfio-pci to e1000e "
                  "(libvirt's reattach)")

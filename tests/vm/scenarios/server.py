@@ -15,7 +15,7 @@ from checks import check_listing, driver_of, listed_devices, sysfs_devices
 TOPOLOGY = "server"
 TIMEOUT = 420
 HOTPLUG_ID = "hotnic"
-FOLLOW_TIMEOUT = 30
+FOLLOW_TIMEOUT = 60
 POLICY_DIR = "/run/iommud-policy"
 MONITOR_LOG = "/run/iommuctl-monitor.json"
 PCI_SECONDARY_BUS = 0x19  # type 1 config header (PCI-to-PCI Bridge Architecture 1.2, 3.2)

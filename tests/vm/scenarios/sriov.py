@@ -12,7 +12,7 @@ from checks import check_listing, driver_of, listed_devices, override_of
 
 TOPOLOGY = "sriov"
 TIMEOUT = 300
-FOLLOW_TIMEOUT = 30
+FOLLOW_TIMEOUT = 60
 GUEST = "vf-guest"
 POLICY_DIR = "/run/sriov-policy"
 

@@ -237,7 +237,7 @@ def run(vm):
         vm.show(["iommuctl", "release", GUEST])
         vm.check(driver_of(lan1) == home, f"{lan1} is on {driver_of(lan1)} after release, "
                  f"not {home}")
-        vm.wait_for(f"/dev/vfio/{group} to go", lambda: not os.path.exists(f"/dev/vfio/{group}"))
+        vm.wait_for(f"/dev/vfio/{group} to go", lambda: not os.path.exists(f"/dev/vfio/{group}"), 60)
         vm.check(claim_of(group) is None, f"{JOURNAL} still has the claim: {journal()}")
         # The sandbox let it reset the NIC on the way home, and let the inhibitor go.
         resets = {r["address"]: r for r in journal().get("resets", [])}
