@@ -285,7 +285,6 @@ static void jobs_dispatch(struct manager *m) {
 static void job_apply(struct manager *m, const struct job *job) {
         const struct iom_plan *plan = job->plan;
 
-        m->model_generation++;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
                 struct iom_device *d = iom_inventory_find_device(m->inventory, &s->address);
@@ -320,6 +319,11 @@ static void job_done(void *userdata) {
         struct manager *m = job->manager;
         bool changed = !job->request.dry_run;
 
+        /* Hot-plug batches and rescans that read sysfs while the job moved devices are read
+         * again (daemon/hotplug.c): whether it succeeded, rolled back or recovered, they may
+         * have seen a device half moved, and would apply that after what follows here. */
+        if (changed)
+                m->model_generation++;
         /* An SR-IOV job's VFs show in the rescan, which autobinds them. */
         if (job->result >= 0 && !job->request.recover && !job->request.sriov && changed)
                 job_apply(m, job);

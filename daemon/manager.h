@@ -37,8 +37,8 @@ struct manager {
         /* Rescans (daemon/rescan.c); only the loop swaps the inventory. rescan_again: one is
          * wanted once the running rescan or the running hot-plug batches are done. */
         bool rescan_running, rescan_again, rescan_retry_intents;
-        /* Bumped whenever a job's effects are applied to the model: a rescan or a hot-plug
-         * batch that began before is older than the model, and is read again. */
+        /* Bumped whenever a job that may have written sysfs ends: a rescan or a hot-plug
+         * batch that began before may have read its devices half moved, and is read again. */
         uint64_t model_generation, rescan_generation;
 
         /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
