@@ -90,8 +90,11 @@ def start(vm, name, lan1, group, adopted=False):
         vm.check(driver(lan1) == "vfio-pci", f"{lan1} is on {driver(lan1)} after virsh start")
         qemu_holds(vm, name, f"/dev/vfio/{group}")
         if adopted:
+                began = time.monotonic()
                 vm.wait_for(f"iommud to record '{name}' as the owner of {lan1}",
                             lambda: [c.get("owner") for c in claims()] == [name], 120)
+                vm.log(f"iommud recorded '{name}' as the owner {time.monotonic() - began:.1f} s "
+                       "after virsh start returned")
         vm.check([c.get("owner") for c in claims()] == [name], f"the claims are {claims()}")
 
 
