@@ -30,9 +30,23 @@ def override_of(address):
         return None if value == "(null)" else value
 
 
+def daemon_listing(vm):
+        """`iommuctl --json list` as iommud answers it, or None when iommuctl read the host
+        itself (it does when iommud is slow to answer, as while it reads a backlog)."""
+        listing = vm.iommuctl_json("list", quiet=True)
+        return listing if listing["source"] == "daemon" else None
+
+
+def iommud_listing(vm, timeout=120):
+        """`iommuctl --json list` as iommud answers it, asked again until it does: a listing
+        iommuctl read from sysfs itself would pass any check of iommud following the kernel."""
+        return vm.wait_for("iommud itself to answer iommuctl list", lambda: daemon_listing(vm),
+                           timeout)
+
+
 def listed_devices(vm):
-        """{address: device} from `iommuctl --json list`."""
-        return {d["address"]: d for d in vm.iommuctl_json("list", quiet=True)["devices"]}
+        """{address: device} from `iommuctl --json list`, as iommud answers it."""
+        return {d["address"]: d for d in iommud_listing(vm)["devices"]}
 
 
 def sysfs_groups():

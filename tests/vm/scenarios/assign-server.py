@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import time
 
-from checks import listed_devices, sysfs_devices
+from checks import iommud_listing, listed_devices, sysfs_devices
 
 TOPOLOGY = "server"
 TIMEOUT = 360
@@ -150,7 +150,7 @@ def run(vm):
         vm.check(driver(legacy0) == driver(legacy1) == "vfio-pci",
                  f"after assign: {legacy0} on {driver(legacy0)}, {legacy1} on {driver(legacy1)}")
         vm.check(driver(bridge) is None, f"the bridge is still on {driver(bridge)}")
-        listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+        listed = {g["id"]: g for g in iommud_listing(vm)["groups"]}
         group = vm.iommuctl_json("show", legacy0)["group"]["id"]
         vm.check(listed[group]["viable"] and listed[group]["state"] == "assigned",
                  f"the assigned group is listed as {listed[group]}")

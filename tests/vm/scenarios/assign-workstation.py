@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 
+from checks import iommud_listing
+
 TOPOLOGY = "workstation"
 TIMEOUT = 420
 
@@ -111,7 +113,7 @@ def between_owners(vm, nic):
         for restarted in (False, True):
                 vm.check(driver(nic) == "vfio-pci",
                          f"quarantined {nic} is on {driver(nic)}, not vfio-pci")
-                listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+                listed = {g["id"]: g for g in iommud_listing(vm)["groups"]}
                 vm.check(listed[group]["state"] == "quarantined" and not listed[group]["owner"],
                          f"group {group} is {listed[group]} (restarted: {restarted})")
                 refused(vm, ["assign", "win11", nic], "(Quarantined)",
@@ -165,7 +167,7 @@ def run(vm):
                 vm.check(driver(a) == "vfio-pci", f"{a} is on {driver(a)} after assign, not "
                          "vfio-pci")
         vm.check(os.path.exists(f"/dev/vfio/{group}"), f"/dev/vfio/{group} is missing")
-        listed = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+        listed = {g["id"]: g for g in iommud_listing(vm)["groups"]}
         vm.check(listed[group]["owner"] == "win11" and listed[group]["state"] == "assigned",
                  f"iommuctl list shows group {group} as {listed[group]}")
         vm.check("win11" in vm.iommuctl("list"), "the table does not show the owner win11")
@@ -284,7 +286,7 @@ def run(vm):
         vm.wait_for(f"the autobind rule to put {lan1} on vfio-pci",
                     lambda: driver(lan1) == "vfio-pci", timeout=60)
         vm.check(driver(lan0) == "e1000e", f"autobind moved {lan0}, which carries the network")
-        listed = {d["address"]: d for d in vm.iommuctl_json("list")["devices"]}
+        listed = {d["address"]: d for d in iommud_listing(vm)["devices"]}
         vm.check(listed[lan1]["driver"] == "vfio-pci" and
                  listed[lan1]["driver_override"] == "vfio-pci",
                  f"iommuctl list shows {lan1} as {listed[lan1]}")

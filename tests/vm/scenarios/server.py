@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from checks import check_listing, driver_of, listed_devices, sysfs_devices
+from checks import check_listing, driver_of, iommud_listing, listed_devices, sysfs_devices
 
 TOPOLOGY = "server"
 TIMEOUT = 420
@@ -50,7 +50,7 @@ def run(vm):
         vm.start_daemon(f"--policy-dir={POLICY_DIR}")
         monitor = subprocess.Popen(["iommuctl", "--json", "monitor"],
                                    stdout=open(MONITOR_LOG, "w"), stderr=subprocess.STDOUT)
-        listing = vm.iommuctl_json("list")
+        listing = iommud_listing(vm)
         check_listing(vm, listing)
         devices = {d["address"]: d for d in listing["devices"]}
         groups = {g["id"]: g for g in listing["groups"]}
@@ -112,7 +112,7 @@ def run(vm):
                     FOLLOW_TIMEOUT)
         vm.wait_for(f"iommud to see {address} bound to vfio-pci",
                     lambda: listed_devices(vm)[address]["driver"] == "vfio-pci", FOLLOW_TIMEOUT)
-        check_listing(vm, vm.iommuctl_json("list"))
+        check_listing(vm, iommud_listing(vm))
         table = vm.iommuctl("list")
         vm.check(address in table, f"the iommuctl list table does not show {address}")
 
@@ -125,7 +125,7 @@ def run(vm):
                  f"still has {address}")
         vm.wait_for(f"iommud to drop the unplugged {address}: iommud did not follow the "
                     f"removal", lambda: address not in listed_devices(vm), FOLLOW_TIMEOUT)
-        check_listing(vm, vm.iommuctl_json("list"))
+        check_listing(vm, iommud_listing(vm))
         vm.check(address not in vm.iommuctl("list"),
                  f"the iommuctl list table still shows the unplugged {address}")
         lost = vm.wait_for("iommuctl monitor to print the lost ownership",

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from checks import check_listing, driver_of, listed_devices, override_of
+from checks import check_listing, driver_of, iommud_listing, listed_devices, override_of
 
 TOPOLOGY = "sriov"
 TIMEOUT = 300
@@ -71,7 +71,7 @@ def run(vm):
                 vm.check(not nvme_probed(vf), f"nvme probed the VF {vf} before vfio-pci had it")
         with open(f"{base}/sriov_drivers_autoprobe") as f:
                 vm.check(f.read().strip() == "1", "sriov_drivers_autoprobe was not set back")
-        listing = vm.iommuctl_json("list")
+        listing = iommud_listing(vm)
         check_listing(vm, listing)
         groups = {g["id"]: g for g in listing["groups"]}
         # The VFs' uevents make iommud read their PF again.
@@ -100,7 +100,7 @@ def run(vm):
         vm.run(f"echo 0 > {base}/sriov_numvfs")
         vm.wait_for(f"iommud to drop the removed VFs {vfs}",
                     lambda: not any(v in listed_devices(vm) for v in vfs), FOLLOW_TIMEOUT)
-        check_listing(vm, vm.iommuctl_json("list"))
+        check_listing(vm, iommud_listing(vm))
         vm.wait_for(f"the journal to drop {GUEST}'s claim on group {group}",
                     lambda: all(c["group"] != group for c in
                                 json.load(open("/run/iommud/state.json"))["claims"]),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from checks import check_listing, compare_with_sysfs, driver_of
+from checks import check_listing, compare_with_sysfs, daemon_listing, driver_of, iommud_listing
 
 TOPOLOGY = "workstation"
 INIT = "systemd"
@@ -123,13 +123,6 @@ def overrun(vm, pid, nic):
                f"({time.monotonic() - began:.1f} s), the unbind of {nic} among them")
 
 
-def daemon_listing(vm):
-        """`iommuctl --json list` as iommud answers it, or None when iommuctl read the host
-        itself (it does when iommud is slow to answer, as while it reads a backlog)."""
-        listing = vm.iommuctl_json("list", quiet=True)
-        return listing if listing["source"] == "daemon" else None
-
-
 def daemon_driver_is(vm, address, driver):
         listing = daemon_listing(vm)
         return listing and {d["address"]: d["driver"]
@@ -178,7 +171,7 @@ def run(vm):
                  "iommud.service is running before anyone asked for it")
         vm.run(["busctl", "--system", "--timeout=90", "call", "org.iommud1", "/org/iommud1",
                 "org.freedesktop.DBus.Peer", "Ping"], timeout=100)
-        listing = vm.iommuctl_json("list")
+        listing = iommud_listing(vm)
         state = unit(vm, "ActiveState", "MainPID", "NRestarts")
         vm.check(state["ActiveState"] == "active", f"after a bus call iommud.service is {state}")
         pid = int(state["MainPID"])
@@ -228,7 +221,7 @@ def run(vm):
                 unit(vm, "ActiveState", "MainPID", "NRestarts")), 60)
         pid = int(unit(vm, "MainPID")["MainPID"])
         check_sandbox(vm, pid, installed)
-        groups = {g["id"]: g for g in vm.iommuctl_json("list")["groups"]}
+        groups = {g["id"]: g for g in iommud_listing(vm)["groups"]}
         vm.check(groups[group]["owner"] == GUEST and groups[group]["state"] == "assigned",
                  f"after the restart iommuctl list shows group {group} as {groups[group]}")
         vm.check(driver_of(lan1) == "vfio-pci", f"{lan1} is on {driver_of(lan1)} after restart")
@@ -254,7 +247,7 @@ def run(vm):
                             ["journalctl", "--no-pager", "-o", "cat", "-u", UNIT], quiet=True), 60)
         vm.wait_for(f"iommud to list {lan1} without a driver",
                     lambda: daemon_driver_is(vm, lan1, None), 60)
-        problems = compare_with_sysfs(vm.wait_for("iommud's listing", lambda: daemon_listing(vm)))
+        problems = compare_with_sysfs(iommud_listing(vm))
         vm.check(not problems, "after the rescan iommud and the kernel differ:\n"
                  + "\n".join(problems))
         write_sysfs(f"/sys/bus/pci/drivers/{home}/bind", lan1)

@@ -2,7 +2,7 @@
 # Workstation: iommud's view of a real kernel's IOMMU groups, both through the daemon and offline.
 import os
 
-from checks import check_listing
+from checks import check_listing, iommud_listing
 
 TOPOLOGY = "workstation"
 TIMEOUT = 420
@@ -10,7 +10,7 @@ TIMEOUT = 420
 
 def run(vm):
         vm.start_daemon()
-        listing = vm.iommuctl_json("list")
+        listing = iommud_listing(vm)
         check_listing(vm, listing)
         check_listing(vm, vm.iommuctl_json("--offline", "list"), source="host")
 
