@@ -15,6 +15,8 @@ bool iom_rcu_reader_fence;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct iom_rcu_reader *readers;
+/* Changed under the lock, read by iom_rcu_alone() without it; have_membarrier goes from false
+ * to true once, before the first registration counts itself. */
 static unsigned n_readers;
 static bool membarrier_checked, have_membarrier;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -33,7 +35,7 @@ static void reader_unregister(void *p) {
                 readers = r->next;
         if (r->next)
                 r->next->prev = r->prev;
-        n_readers--;
+        __atomic_fetch_sub(&n_readers, 1, __ATOMIC_RELAXED);
         r->registered = false;
         pthread_mutex_unlock(&registry_lock);
 }
@@ -43,29 +45,6 @@ static void key_init(void) {
          * to, and pthread_key_create() only fails when PTHREAD_KEYS_MAX keys exist. */
         if (pthread_key_create(&exit_key, reader_unregister) != 0)
                 abort();
-}
-
-void iom_rcu_register(void) {
-        struct iom_rcu_reader *r = &iom_rcu_self;
-
-        (void) pthread_once(&key_once, key_init);
-        pthread_mutex_lock(&registry_lock);
-        if (!membarrier_checked) {
-                have_membarrier = syscall(__NR_membarrier,
-                                          MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-                iom_rcu_reader_fence = !have_membarrier;
-                membarrier_checked = true;
-        }
-        r->prev = NULL;
-        r->wait = 0;
-        r->next = readers;
-        if (readers)
-                readers->prev = r;
-        readers = r;
-        n_readers++;
-        r->registered = true;
-        pthread_mutex_unlock(&registry_lock);
-        (void) pthread_setspecific(exit_key, r);
 }
 
 static void full_barrier_everywhere(void) {
@@ -80,19 +59,54 @@ static void full_barrier_everywhere(void) {
         (void) __atomic_fetch_add(&dummy, 0, __ATOMIC_SEQ_CST);
 }
 
-/* No other thread has ever read: nobody can hold an old pointer. A thread registering later
- * takes the lock after us and so sees everything we unpublished. Under the lock. */
-static bool alone(void) {
-        return n_readers == 0 || (n_readers == 1 && iom_rcu_self.registered);
+void iom_rcu_register(void) {
+        struct iom_rcu_reader *r = &iom_rcu_self;
+
+        (void) pthread_once(&key_once, key_init);
+        pthread_mutex_lock(&registry_lock);
+        if (!membarrier_checked) {
+                __atomic_store_n(&have_membarrier,
+                                 syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                                         0, 0) == 0,
+                                 __ATOMIC_RELAXED);
+                iom_rcu_reader_fence = !have_membarrier;
+                membarrier_checked = true;
+        }
+        r->prev = NULL;
+        r->wait = 0;
+        r->next = readers;
+        if (readers)
+                readers->prev = r;
+        readers = r;
+        r->registered = true;
+        /* A writer that found itself alone frees what it unpublished at once, so this thread
+         * must either be counted before that check or read after that unpublish: the
+         * read-modify-write here orders it against the writer's (its fallback), the barrier
+         * after it against the writer's plain load (iom_rcu_alone()). */
+        (void) __atomic_fetch_add(&n_readers, 1, __ATOMIC_SEQ_CST);
+        full_barrier_everywhere();
+        pthread_mutex_unlock(&registry_lock);
+        (void) pthread_setspecific(exit_key, r);
 }
 
+/* No other thread has ever read: nobody can hold an old pointer. The caller unpublished
+ * before; a thread registering counts itself and then runs full_barrier_everywhere(), so
+ * either this load sees it counted, or the barrier came after the load and so after the
+ * unpublish, and the thread's reads, after the barrier, cannot find what was unpublished.
+ * Without membarrier(2) (or under ThreadSanitizer, which does not model it) a
+ * read-modify-write instead: it and the registration's are ordered, and the later one sees
+ * the earlier's writes. */
 bool iom_rcu_alone(void) {
-        bool a;
+        unsigned n;
 
-        pthread_mutex_lock(&registry_lock);
-        a = alone();
-        pthread_mutex_unlock(&registry_lock);
-        return a;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* after the caller's unpublish */
+#ifndef IOM_RCU_TSAN
+        if (__atomic_load_n(&have_membarrier, __ATOMIC_RELAXED))
+                n = __atomic_load_n(&n_readers, __ATOMIC_RELAXED);
+        else
+#endif
+                n = __atomic_fetch_add(&n_readers, 0, __ATOMIC_SEQ_CST);
+        return n == 0 || (n == 1 && iom_rcu_self.registered);
 }
 
 /* Ends the grace period in progress if every reader it waits for has left the section it was
@@ -124,7 +138,7 @@ uint64_t iom_rcu_start(void) {
         uint64_t cookie = 0;
 
         pthread_mutex_lock(&registry_lock);
-        if (!alone()) {
+        if (!iom_rcu_alone()) {
                 if (gp_done != gp_begun)
                         gp_advance();
                 /* One in progress began before our unpublish, perhaps: the next one counts, and

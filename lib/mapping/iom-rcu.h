@@ -41,12 +41,16 @@
  * reclamation (call_rcu()) needs a helper thread; the polled grace periods above give the
  * same to a writer that comes back often, as the mapping core's does. */
 
+/* Two cache lines: the first its thread writes on every section (and the writer reads once a
+ * grace period), the second only the writer writes, so a writer marking what it waits for
+ * never takes the line a reader is writing. */
 struct iom_rcu_reader {
-        uint64_t seq;  /* odd while inside a read-side section; written by its thread only */
-        uint64_t wait; /* the grace period in progress waits until seq moves from this (0: no) */
+        uint64_t seq; /* odd while inside a read-side section; written by its thread only */
         bool registered;
+        /* The writer's, under the registry's lock: */
+        uint64_t wait __attribute__((aligned(64))); /* seq to move from (0: none waited for) */
         struct iom_rcu_reader *next, *prev;
-};
+} __attribute__((aligned(64)));
 
 extern _Thread_local struct iom_rcu_reader iom_rcu_self;
 extern bool iom_rcu_reader_fence;
@@ -103,5 +107,5 @@ uint64_t iom_rcu_start(void);
 bool iom_rcu_poll(uint64_t cookie);
 
 /* Whether no thread but the caller has ever read: then nothing unpublished needs a grace
- * period. */
+ * period. Takes no lock and writes nothing shared. */
 bool iom_rcu_alone(void);
