@@ -10,7 +10,7 @@
 
 #include "iom-rcu.h"
 
-_Thread_local struct iom_rcu_reader iom_rcu_self;
+_Thread_local struct iom_rcu_reader iom_rcu_self __attribute__((tls_model("initial-exec")));
 bool iom_rcu_reader_fence;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -52,7 +52,10 @@ struct iom_rcu_reader {
         struct iom_rcu_reader *next, *prev;
 } __attribute__((aligned(64)));
 
-extern _Thread_local struct iom_rcu_reader iom_rcu_self;
+/* Initial-exec: a translate reaches it at a fixed offset from the thread pointer, with no
+ * call to __tls_get_addr() (which the library's position-independent code would make twice a
+ * translate, and which makes the fast path save and restore registers around it). */
+extern _Thread_local struct iom_rcu_reader iom_rcu_self __attribute__((tls_model("initial-exec")));
 extern bool iom_rcu_reader_fence;
 
 void iom_rcu_register(void);

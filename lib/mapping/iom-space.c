@@ -840,17 +840,13 @@ static __attribute__((noinline)) int translate_full(const struct iom_space *s, u
  * writer's filter: that costs 16 more instructions a translate, about a fifth of a scattered
  * translate's time when it was measured (bench-mapping says what it is today). The line
  * itself is read by line_read(), as index_walk() reads it. */
-static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page,
-                                        struct direct *ret) {
-        const struct small *sm = LOAD(&s->small);
-        const struct hash *hs;
+static _always_inline_ bool fast_direct(const struct iom_space *s, const struct small *sm,
+                                        uint64_t page, struct direct *ret) {
         const struct node *n;
 
         if (sm)
                 return small_direct(sm, page, ret);
-        hs = LOAD(&s->hash);
-        if (hs)
-                return hash_direct(hs, page, ret);
+        /* Written before the small and the hashed form were unpublished: read after. */
         n = s->root;
         for (unsigned shift = NODE_BITS * s->top;; shift -= NODE_BITS) {
                 uint64_t v, h, e;
@@ -880,22 +876,57 @@ static _always_inline_ bool fast_direct(const struct iom_space *s, uint64_t page
         }
 }
 
-/* Translate answers what the index answers alone (fast_direct()) in few instructions and no
- * call, the rest the full way (translate_full()). Independent translates overlap their cache
- * misses only as far ahead as the processor looks, so the fewer instructions each takes, the
- * more of them wait for memory at once. */
+/* What hashed form @h answers of @iova for @access, straight into the caller's pointers: a probe
+ * and the slot's target | prot, no bounds (a page the table holds is in the space), no piece
+ * to decode. False: the full way must look (nothing there, or not allowed). */
+static _always_inline_ bool hash_answer(const struct hash *h, uint64_t iova, unsigned access,
+                                        uint64_t *ret_target, unsigned *ret_prot,
+                                        uint64_t *ret_contiguous) {
+        uint64_t page = iova >> IOM_SPACE_PAGE_SHIFT, offset = iova & (IOM_SPACE_PAGE_SIZE - 1);
+        int64_t i = hash_find(h, page);
+        uint64_t tp;
+
+        if (i < 0)
+                return false;
+        tp = LOAD_RELAXED(&h->slot[i].tp);
+        if (access & ~tp & REC_PROT)
+                return false;
+        if (ret_target)
+                *ret_target = (tp & REC_TARGET) | offset;
+        if (ret_prot)
+                *ret_prot = (unsigned) (tp & REC_PROT);
+        if (ret_contiguous)
+                *ret_contiguous = IOM_SPACE_PAGE_SIZE - offset;
+        return true;
+}
+
+/* Translate answers what the index answers alone (hash_answer(), fast_direct()) in few
+ * instructions and no call, the rest the full way (translate_full()). Independent translates
+ * overlap their cache misses only as far ahead as the processor looks, so the fewer
+ * instructions each takes, the more of them wait for memory at once. */
 _public_ int iom_space_translate(const struct iom_space *s, uint64_t iova, unsigned access,
                                  uint64_t *ret_target, unsigned *ret_prot,
                                  uint64_t *ret_contiguous) {
-        if (_likely_(s && access - 1 < IOM_SPACE_RW && iova - s->first <= s->last - s->first &&
+        if (_likely_(s && access - 1 < IOM_SPACE_RW &&
                      !(access & IOM_SPACE_WRITE && LOAD_RELAXED(&s->dirty)) &&
                      iom_rcu_registered())) {
+                const struct small *sm;
+                const struct hash *hs;
                 struct direct d;
                 struct hit h;
 
                 iom_rcu_read_lock_registered();
-                if (fast_direct(s, iova >> IOM_SPACE_PAGE_SHIFT, &d) &&
-                    resolve_direct(iova, access, &d, &h) == 0) {
+                sm = LOAD(&s->small);
+                /* Published before the small form was unpublished: read after. */
+                hs = sm ? NULL : LOAD(&s->hash);
+                if (hs) {
+                        if (hash_answer(hs, iova, access, ret_target, ret_prot, ret_contiguous)) {
+                                iom_rcu_read_unlock();
+                                return 0;
+                        }
+                } else if (iova - s->first <= s->last - s->first &&
+                           fast_direct(s, sm, iova >> IOM_SPACE_PAGE_SHIFT, &d) &&
+                           resolve_direct(iova, access, &d, &h) == 0) {
                         hit_to(&h, ret_target, ret_prot, ret_contiguous);
                         iom_rcu_read_unlock();
                         return 0;
