@@ -35,7 +35,8 @@ static void reader_unregister(void *p) {
                 readers = r->next;
         if (r->next)
                 r->next->prev = r->prev;
-        __atomic_fetch_sub(&n_readers, 1, __ATOMIC_RELAXED);
+        /* Release: a writer that sees the lower count sees this reader's sections ended. */
+        __atomic_fetch_sub(&n_readers, 1, __ATOMIC_RELEASE);
         r->registered = false;
         pthread_mutex_unlock(&registry_lock);
 }
@@ -102,7 +103,7 @@ bool iom_rcu_alone(void) {
         __atomic_signal_fence(__ATOMIC_SEQ_CST); /* after the caller's unpublish */
 #ifndef IOM_RCU_TSAN
         if (__atomic_load_n(&have_membarrier, __ATOMIC_RELAXED))
-                n = __atomic_load_n(&n_readers, __ATOMIC_RELAXED);
+                n = __atomic_load_n(&n_readers, __ATOMIC_ACQUIRE);
         else
 #endif
                 n = __atomic_fetch_add(&n_readers, 0, __ATOMIC_SEQ_CST);

@@ -30,7 +30,7 @@
  * (live and tombstones) would pass half the table, the writer copies the live ones into a
  * table at most 3/8 full (so the copy, O(slots), comes once per an eighth of a table of maps
  * at the least) and retires the old one. Memory: 20 bytes a slot, 40 to 110 bytes a mapping,
- * plus its record. Looking for the next mapping from a page beyond
+ * plus its record, plus a spare table of the same size kept for the next copy. Looking for the next mapping from a page beyond
  * HASH_PROBE_MAX pages (iom_space_next_mapping(), a reserved range added) scans the table.
  */
 
@@ -294,8 +294,12 @@ uint32_t space_hash_next(const struct iom_space *s, const struct hash *h, uint64
                 uint64_t p;
                 bool ordered = h == s->hash && order_next(w, h, page, &p);
 
-                if (ordered)
-                        id = p <= limit ? h->ids[hash_find(h, p)] : 0;
+                if (ordered) {
+                        /* Past the last page order_next() gives UINT64_MAX, no page's key. */
+                        int64_t i = p <= limit ? hash_find(h, p) : -1;
+
+                        id = i >= 0 ? h->ids[i] : 0;
+                }
                 pthread_mutex_unlock(&w->lock);
                 if (ordered)
                         return id;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "iom-space-internal.h"
 #include "iom-space.h"
 #include "macro.h"
 #include "tests.h"
@@ -362,6 +363,13 @@ static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_m
         __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
         for (unsigned i = 0; i < readers; i++)
                 (void) pthread_join(threads[i], NULL);
+        /* The form the run meant to test, to its end. */
+        if (tree)
+                ASSERT_TRUE(space->root && !space->hash);
+        else if (size > SMALL_MAX)
+                ASSERT_TRUE(space->hash && !space->root);
+        else
+                ASSERT_TRUE(space->small && !space->hash && !space->root);
         iom_space_free(space);
         printf("# ring of %" PRIu64 ": %" PRIu64 " steps, %u readers, %" PRIu64
                " translations, %d errors, peak %" PRIu64 " KiB\n",

@@ -761,6 +761,7 @@ static void test_hashed_form(void) {
         struct iom_space *s = space_new(100000, UINT64_MAX);
         struct iom_mapping m;
         uint64_t t, len, iova, n = 0;
+        int r;
         const struct hash *h;
 
         /* 3000 pages at random 48-bit IOVAs, the streaming ring's pattern. */
@@ -797,11 +798,13 @@ static void test_hashed_form(void) {
                 ASSERT_EQ(t, (i + 1) * 2 * PAGE + 5);
                 ASSERT_EQ(len, PAGE - 5);
         }
-        /* Listed in order, each once. */
-        for (iova = 0; iom_space_next_mapping(s, iova, &m) == 0; iova = m.iova + m.size) {
+        /* Listed in order, each once; past the last, nothing. */
+        for (iova = 0; (r = iom_space_next_mapping(s, iova, &m)) == 0; iova = m.iova + m.size) {
                 ASSERT_EQ(m.size, PAGE);
+                ASSERT_TRUE(m.iova >= iova);
                 n++;
         }
+        ASSERT_EQ(r, -ENOENT);
         ASSERT_EQ(n, 3000);
 
         /* Guest RAM page by page: the tree, whose linear leaves answer it in one line. */
