@@ -39,7 +39,8 @@ bool iom_export_group_listed(const struct iom_inventory *inv, const struct iom_p
                              const struct iom_group *g) {
         bool endpoint = false;
 
-        if (!inv || !g || !iom_export_host_assigns(inv->host))
+        /* Quarantined: kept from guests until released by hand, whatever its driver. */
+        if (!inv || !g || g->quarantine || !iom_export_host_assigns(inv->host))
                 return false;
         for (size_t i = 0; i < g->n_devices; i++) {
                 const struct iom_device *d = g->devices[i];

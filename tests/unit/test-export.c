@@ -82,6 +82,10 @@ static void test_groups_listed(void) {
         ASSERT_TRUE(!iom_export_group_listed(inv, p, inv->groups[0]));
         inv->host->allow_unsafe_interrupts = true;
         ASSERT_TRUE(iom_export_group_listed(inv, p, inv->groups[0]));
+        /* A quarantined group is on vfio-pci and owned by nobody, and still not offered. */
+        inv->groups[0]->quarantine = strdup("reset failed");
+        ASSERT_TRUE(inv->groups[0]->quarantine);
+        ASSERT_TRUE(!iom_export_group_listed(inv, p, inv->groups[0]));
 }
 
 static void test_kubevirt(void) {
