@@ -178,21 +178,15 @@ static bool interrupts_remapped(void) {
         return false;
 }
 
-/* Interrupt remapping: from the units' capability registers, a few bytes each, when they show
- * them, unless the command line turns remapping off (intremap=off, which the kernel obeys on
- * Intel and AMD alike); else from the irq chips of /proc/interrupts. */
+/* Interrupt remapping: the kernel turns it on only if every unit can remap, so a unit whose
+ * register says it cannot is a sure "no", a few bytes read. A register that says it can is not
+ * a "yes" (the command line, the firmware's tables or a chipset erratum may have turned it
+ * off): what the kernel did is in the irq chips of /proc/interrupts. */
 static bool read_interrupt_remapping(const struct iom_host *h) {
-        bool any_register = false;
-
-        for (size_t i = 0; i < h->n_units; i++) {
-                int r = unit_interrupt_remapping(&h->units[i]);
-                if (r < 0)
-                        continue;
-                any_register = true;
-                if (r > 0)
-                        return !iom_strv_contains(h->kernel_parameters, "intremap=off");
-        }
-        return any_register ? false : interrupts_remapped();
+        for (size_t i = 0; i < h->n_units; i++)
+                if (unit_interrupt_remapping(&h->units[i]) == 0)
+                        return false;
+        return interrupts_remapped();
 }
 
 static bool groups_present(void) {

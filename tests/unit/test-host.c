@@ -101,27 +101,29 @@ static void testbed_free(UMockdevTestbed *testbed) {
 
 static void test_remapping_from_registers(void) {
         static const struct {
-                const char *type, *file, *value, *cmdline;
+                const char *type, *file, *value, *cmdline, *chip;
                 bool remapping;
         } cases[] = {
-                /* ECAP of a Sapphire Rapids unit, and of QEMU 7.2's intel-iommu,intremap=on. */
-                {"intel", "ecap", "19ed008c40f0df\n", "intel_iommu=on\n", true},
-                {"intel", "ecap", "f00f4a\n", "intel_iommu=on\n", true},
+                /* ECAP of a Sapphire Rapids unit, and of QEMU 7.2's intel-iommu,intremap=on:
+                 * the unit can remap, and the kernel did. */
+                {"intel", "ecap", "19ed008c40f0df\n", "intel_iommu=on\n", "IR-PCI-MSIX", true},
+                {"intel", "ecap", "f00f4a\n", "intel_iommu=on\n", "IR-PCI-MSIX", true},
                 /* Bit 3 clear: the unit cannot remap, whatever the irq chips say. */
-                {"intel", "ecap", "f00f42\n", "intel_iommu=on\n", false},
-                {"intel", "ecap", "f00f4a\n", "intel_iommu=on intremap=off\n", false},
-                {"amd", "features", "25bf732fa2295afe:0\n", "amd_iommu=on\n", true},
-                {"amd", "features", "25bf732fa2295afe\n", "intremap=off\n", false},
+                {"intel", "ecap", "f00f42\n", "intel_iommu=on\n", "IR-PCI-MSIX", false},
+                /* The unit can, the kernel did not (intremap=off, the firmware, an erratum):
+                 * the irq chips say so. */
+                {"intel", "ecap", "f00f4a\n", "intel_iommu=on intremap=off\n", "PCI-MSIX", false},
+                {"intel", "ecap", "f00f4a\n", "intel_iommu=on\n", "PCI-MSIX", false},
+                {"amd", "features", "25bf732fa2295afe:0\n", "amd_iommu=on\n", "IR-PCI-MSIX", true},
+                {"amd", "features", "25bf732fa2295afe\n", "intremap=off\n", "PCI-MSIX", false},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 UMockdevTestbed *testbed =
                         testbed_with_unit("unit0", cases[i].type, cases[i].file, cases[i].value);
-                /* The irq chips disagree with the register: the register wins. */
                 struct iom_host *h;
 
-                host_read(testbed, cases[i].cmdline, 4,
-                          cases[i].remapping ? "PCI-MSIX" : "IR-PCI-MSIX", &h);
+                host_read(testbed, cases[i].cmdline, 4, cases[i].chip, &h);
                 ASSERT_TRUE(h);
                 ASSERT_EQ(h->n_units, 1u);
                 ASSERT_STREQ(h->units[0].type, cases[i].type);
