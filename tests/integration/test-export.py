@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -394,11 +393,9 @@ class ExportTest(HostCase):
 
         result = harness.iommuctl('policy', 'reload')
         self.assertEqual(result.returncode, 0, result.stderr)
-        reloaded = time.monotonic()
         wait_for(lambda: counter('iommud_policy_reloads_total')
                  == before[('iommud_policy_reloads_total', ())] + 1,
                  'the reload to show in the metrics file', deadline=FILE_DEADLINE)
-        self.assertLess(time.monotonic() - reloaded, FILE_DEADLINE)
 
         # The directory watch may reload first: either way one refused reload at least.
         with open(os.path.join(quiet_dir, '20-broken.json'), 'w', encoding='utf-8') as f:
@@ -418,12 +415,10 @@ class ExportTest(HostCase):
             f.write(text)
         result = harness.iommuctl('policy', 'reload')
         self.assertEqual(result.returncode, 0, result.stderr)
-        changed = time.monotonic()
         # The NFD file is replaced first, the metrics file right after it.
         wait_for(lambda: parse_nfd(self, read(nfd_file)) == self.expected.nfd()
                  and counter('iommud_policy_rules') == len(self.rules),
                  'the files to list what the autobind rules take', deadline=FILE_DEADLINE)
-        self.assertLess(time.monotonic() - changed, FILE_DEADLINE)
 
         creator = Client(harness.bus.address)
         self.addCleanup(creator.close)
