@@ -109,30 +109,33 @@ static int sriov_write(const struct iom_address *a, const char *attribute, const
         return 0;
 }
 
-/* Gives each VF of @vfio_vfs the override vfio-pci: the VFs as the kernel made them (the
- * virtfnN links of @dir), or, in a dry run, as they would be. */
-static int override_vfs(const char *dir, unsigned vfs, char *const *vfio_vfs, bool dry_run,
-                        struct iom_strv *writes, char **ret_error) {
-        _cleanup_strv_free_ char **made = NULL;
-        char *const *list = vfio_vfs;
+/* The VFs the kernel just made for @dir's PF: its virtfnN links. */
+static int read_new_vfs(const char *dir, unsigned vfs, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **made = calloc(vfs + 1, sizeof(char *));
         int r;
 
-        if (!dry_run) {
-                made = calloc(vfs + 1, sizeof(char *));
-                if (!made)
-                        return -ENOMEM;
-                for (unsigned k = 0; k < vfs; k++) {
-                        char link[32];
+        if (!made)
+                return -ENOMEM;
+        for (unsigned k = 0; k < vfs; k++) {
+                char link[32];
 
-                        (void) snprintf(link, sizeof(link), "virtfn%u", k);
-                        r = iom_sysfs_read_link_name(dir, link, &made[k]);
-                        if (r < 0)
-                                return iom_error(ret_error, r, "%s/%s: the new VF is not there: %s",
-                                                 dir, link, strerror(-r));
-                }
-                list = made;
+                (void) snprintf(link, sizeof(link), "virtfn%u", k);
+                r = iom_sysfs_read_link_name(dir, link, &made[k]);
+                if (r < 0)
+                        return iom_error(ret_error, r, "%s/%s: the new VF is not there: %s", dir,
+                                         link, strerror(-r));
         }
-        for (char *const *v = list; v && *v; v++) {
+        *ret = TAKE_PTR(made);
+        return 0;
+}
+
+/* Gives each VF of @vfio_vfs the override vfio-pci: of @made (the VFs as the kernel made
+ * them), or, in a dry run (@made NULL), as they would be. */
+static int override_vfs(char *const *made, char *const *vfio_vfs, bool dry_run,
+                        struct iom_strv *writes, char **ret_error) {
+        int r;
+
+        for (char *const *v = made ? made : vfio_vfs; v && *v; v++) {
                 struct iom_address vf;
 
                 if (!iom_strv_contains(vfio_vfs, *v))
@@ -147,9 +150,33 @@ static int override_vfs(const char *dir, unsigned vfs, char *const *vfio_vfs, bo
         return 0;
 }
 
+/* The kernel probes a VF only as it appears: those of @made that appeared while autoprobe was
+ * off and are not vfio-pci's (the hot-plug autobind takes those) are probed now, so that they
+ * get the host driver they would have had. */
+static int probe_host_vfs(char *const *made, char *const *vfio_vfs, char **ret_error) {
+        int r;
+
+        for (char *const *v = made; v && *v; v++) {
+                struct iom_address vf;
+
+                if (iom_strv_contains(vfio_vfs, *v))
+                        continue;
+                r = iom_address_parse(*v, &vf, NULL);
+                if (r >= 0) {
+                        log_debug("Asking the kernel to probe %s.", *v);
+                        r = iom_bind_probe(&vf, SRIOV_TIMEOUT_USEC);
+                }
+                if (r < 0)
+                        return iom_error(ret_error, r, "probing the new VF %s failed: %s", *v,
+                                         strerror(-r));
+        }
+        return 0;
+}
+
 int binder_sriov_run(const struct iom_address *pf, unsigned vfs, char *const *vfio_vfs,
                      bool dry_run, char ***ret_writes, char **ret_error) {
         _cleanup_(iom_strv_done) struct iom_strv writes = {};
+        _cleanup_strv_free_ char **made = NULL;
         _cleanup_free_ char *dir = NULL;
         char buf[IOM_ADDRESS_STRING_MAX], count[16];
         int64_t now_vfs = 0, autoprobe = 1;
@@ -186,8 +213,10 @@ int binder_sriov_run(const struct iom_address *pf, unsigned vfs, char *const *vf
                 (void) snprintf(count, sizeof(count), "%u", vfs);
                 r = sriov_write(pf, "sriov_numvfs", count, dry_run, &writes, ret_error);
         }
+        if (r >= 0 && to_vfio && !dry_run && vfs > 0)
+                r = read_new_vfs(dir, vfs, &made, ret_error);
         if (r >= 0 && to_vfio)
-                r = override_vfs(dir, vfs, vfio_vfs, dry_run, &writes, ret_error);
+                r = override_vfs(made, vfio_vfs, dry_run, &writes, ret_error);
         if (to_vfio && autoprobe != 0) {
                 /* Set back even after a failure: autoprobe is the host's setting, not ours. */
                 (void) snprintf(count, sizeof(count), "%" PRId64, autoprobe);
@@ -195,6 +224,8 @@ int binder_sriov_run(const struct iom_address *pf, unsigned vfs, char *const *vf
                                 r < 0 ? NULL : ret_error);
                 if (r >= 0)
                         r = k;
+                if (r >= 0)
+                        r = probe_host_vfs(made, vfio_vfs, ret_error);
         }
         if (r < 0)
                 return r;
