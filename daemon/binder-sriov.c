@@ -27,9 +27,13 @@
 static int check_unowned(const struct iom_device *d, const char *pf, char **ret_error) {
         char a[IOM_ADDRESS_STRING_MAX];
 
-        if (!d->group || !d->group->owner)
+        if (!d->group || !(d->group->owner || d->group->quarantine))
                 return 0;
         iom_address_format(&d->address, a);
+        if (!d->group->owner)
+                return iom_error(ret_error, -EEXIST,
+                                 "%s (of %s) is quarantined: release it with --from-quarantine "
+                                 "before changing the VFs", a, pf);
         if (streq(a, pf))
                 return iom_error(ret_error, -EEXIST,
                                  "%s is owned by '%s': release it before changing its VFs", pf,
@@ -212,6 +216,13 @@ int binder_sriov_run(const struct iom_address *pf, unsigned vfs, char *const *vf
         if (r >= 0 && vfs > 0) {
                 (void) snprintf(count, sizeof(count), "%u", vfs);
                 r = sriov_write(pf, "sriov_numvfs", count, dry_run, &writes, ret_error);
+                /* The old VFs are gone already: put their number back rather than none. */
+                if (r < 0 && now_vfs > 0 && !dry_run) {
+                        (void) snprintf(count, sizeof(count), "%" PRId64, now_vfs);
+                        if (sriov_write(pf, "sriov_numvfs", count, false, &writes, NULL) >= 0)
+                                (void) iom_error_append(ret_error, r, "%s has its %s VFs back",
+                                                        buf, count);
+                }
         }
         if (r >= 0 && to_vfio && !dry_run && vfs > 0)
                 r = read_new_vfs(dir, vfs, &made, ret_error);

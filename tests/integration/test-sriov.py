@@ -168,6 +168,20 @@ class SriovTest(unittest.TestCase):
         self.refused(['sriov', self.pf.address, '0'], 'Owned', mention)
         self.refused(['--dry-run', 'sriov', self.pf.address, '1'], 'Owned', mention)
 
+    def test_quarantined_vf_refuses_the_change(self):
+        # Destroying a quarantined VF would leave a record no release could clear.
+        vf = self.vfs[0]
+        group = self.host.by_address[vf].group
+        self.start()
+        self.harness.daemon.close()
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            json.dump({'version': 1, 'intents': [], 'claims': [],
+                       'quarantined': [{'group': group, 'reason': 'reset failed',
+                                        'devices': [{'address': vf, 'host_driver': ''}]}]}, f)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus, policy_dir=self.policy_dir)
+        mention = f'{vf} (of {self.pf.address}) is quarantined'
+        self.refused(['sriov', self.pf.address, '0'], 'Owned', mention)
+
     def test_dry_run_answers_the_writes_and_makes_none(self):
         self.start([self.vfio_rule()])
         before = self.state()
