@@ -324,7 +324,8 @@ static void job_done(void *userdata) {
          * have seen a device half moved, and would apply that after what follows here. */
         if (changed)
                 m->model_generation++;
-        /* An SR-IOV job's VFs show in the rescan, which autobinds them. */
+        /* An SR-IOV job's VFs come and go as uevents, which the hot-plug model applies and
+         * autobinds: nothing of the plan to apply here. */
         if (job->result >= 0 && !job->request.recover && !job->request.sriov && changed)
                 job_apply(m, job);
         else if (job->result < 0 && changed &&

@@ -149,7 +149,7 @@ static int run_change(struct manager *m, sd_bus_message *message, struct binder_
         req->uuid = TAKE_PTR(options.uuid); /* freed with the request */
         if (r < 0)
                 return r;
-        if (req->uuid && (req->op != IOM_PLAN_ASSIGN || req->sriov))
+        if (req->uuid && req->op != IOM_PLAN_ASSIGN)
                 return sd_bus_error_setf(error, IOMMUD_ERROR_INVALID_ARGUMENT,
                                          "Option 'uuid' goes with Assign only");
         if (options.force && req->sriov)
