@@ -261,6 +261,10 @@ static int run(int argc, char *argv[]) {
                 if (n < v->min_args || n > v->max_args)
                         return usage_error("%s arguments; usage: iommuctl %s",
                                            n < v->min_args ? "missing" : "too many", v->usage);
+                if (arg_output && !streq(name, "export"))
+                        return usage_error("--output goes with export, not %s", name);
+                if (arg_from_quarantine && !streq(name, "release"))
+                        return usage_error("--from-quarantine goes with release, not %s", name);
                 return v->run(n, argv + optind);
         }
         return usage_error("unknown command '%s'; see 'iommuctl --help'", name);

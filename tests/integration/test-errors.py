@@ -58,7 +58,10 @@ class ErrorsTest(HostCase):
                 (['show', '1', '2'], 'too many arguments; usage: iommuctl show DEVICE|GROUP'),
                 (['list', 'extra'], 'too many arguments; usage: iommuctl list'),
                 (['frobnicate'], "unknown command 'frobnicate'; see 'iommuctl --help'"),
-                (['--frobnicate', 'list'], "unknown option '--frobnicate'")):
+                (['--frobnicate', 'list'], "unknown option '--frobnicate'"),
+                (['-o', 'out.json', 'list'], '--output goes with export, not list'),
+                (['--from-quarantine', 'assign', 'lab', '1'],
+                 '--from-quarantine goes with release, not assign')):
             self.check_fails(args, EXIT_USAGE, message)
 
     def without_daemon(self, *args):
