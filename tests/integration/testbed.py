@@ -130,8 +130,11 @@ class Testbed:
         # environment under that thread's getenv() (setenv(3) is MT-Unsafe const:env; GLib's
         # g_setenv() says so at debug level here), a use-after-free that meson's
         # MALLOC_PERTURB_ can turn into a SIGSEGV. Already there, the variable is only replaced
-        # (glibc swaps one pointer). Empty, the preload shows the real /sys meanwhile.
-        os.environ['UMOCKDEV_DIR'] = ''
+        # (glibc swaps one pointer). Not in a process under the preload (preload_self()): the
+        # preload takes a set variable, even empty, for a testbed, and tracks descriptors
+        # against it (one such run aborted in the preload's fd_map_remove()).
+        if PRELOAD not in os.environ.get('LD_PRELOAD', '').split(':'):
+            os.environ['UMOCKDEV_DIR'] = ''
         self.umockdev = UMockdev.Testbed.new()
         self.root = self.umockdev.get_root_dir()
         self.sys = self.umockdev.get_sys_dir()
