@@ -266,15 +266,23 @@ static void restore_d3cold(const struct iom_plan_step *s) {
                                   iom_address_format(&s->address, a));
 }
 
-/* Puts steps [0, n) back where they were, the last first. Failures are logged: there is no
- * better state to fall back to, and the journal keeps the intent so the next start retries. */
-static int undo_steps(const struct iom_plan_step *steps, size_t n) {
+/* Puts steps [0, n) of an @op back where they were, the last first. Failures are logged:
+ * there is no better state to fall back to, and the journal keeps the intent so the next start
+ * retries. A release undone goes back to its guest, so D3cold stays off as the guest had it
+ * (reset_group() gave it back already); anything else gets back what it had. */
+static int undo_steps(enum iom_plan_op op, const struct iom_plan_step *steps, size_t n) {
         int ret = 0;
 
         for (size_t i = n; i > 0; i--) {
                 _cleanup_free_ char *error = NULL;
                 const struct iom_plan_step *s = &steps[i - 1];
-                restore_d3cold(s);
+                char a[IOM_ADDRESS_STRING_MAX];
+                if (op != IOM_PLAN_RELEASE)
+                        restore_d3cold(s);
+                else if (s->d3cold_was && !s->bridge &&
+                         iom_bind_set_d3cold(&s->address, false, NULL) < 0)
+                        log_warning("%s: cannot turn d3cold_allowed off again for its guest, "
+                                    "ignoring.", iom_address_format(&s->address, a));
                 int r = move_device(&s->address, s->from, s->from_override, &error);
                 if (r < 0) {
                         log_error("Rollback failed: %s", strempty(error));
@@ -545,7 +553,7 @@ static int run_group(struct manager *m, struct iom_plan *plan, unsigned group, b
 
 rollback:
         log_warning("IOMMU group %u: %s; putting it back.", group, strempty(*ret_error));
-        if (undo_steps(steps, done) >= 0)
+        if (undo_steps(plan->op, steps, done) >= 0)
                 (void) journal_update(m, plan, group, JOURNAL_ABORT);
         return r;
 }
@@ -554,7 +562,7 @@ rollback:
 static void undo_group(struct manager *m, const struct iom_plan *plan, unsigned group) {
         size_t first, n = iom_plan_group_steps(plan, group, &first);
 
-        if (undo_steps(plan->steps + first, n) < 0)
+        if (undo_steps(plan->op, plan->steps + first, n) < 0)
                 return;
         (void) journal_update(m, plan, group, JOURNAL_UNDO);
 }
