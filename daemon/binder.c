@@ -324,6 +324,10 @@ static void job_done(void *userdata) {
          * have seen a device half moved, and would apply that after what follows here. */
         if (changed)
                 m->model_generation++;
+        /* A device the job moved may have left the host while it ran: hot-plug closed what
+         * the journal held for it then, before the job recorded its claim or quarantine. */
+        if (changed && !job->request.recover && !job->request.sriov)
+                manager_close_vanished_records(m, job->plan);
         /* An SR-IOV job's VFs come and go as uevents, which the hot-plug model applies and
          * autobinds: nothing of the plan to apply here. */
         if (job->result >= 0 && !job->request.recover && !job->request.sriov && changed)

@@ -153,6 +153,22 @@ static int compare_address(const void *x, const void *y) {
         return iom_address_compare(x, y);
 }
 
+/* The devices of @c that are in @gone (sorted), joined for a log line; @ret_lost gets them
+ * one by one. */
+static int lost_devices(const struct iom_claim *c, const struct iom_address *gone, size_t n_gone,
+                        struct iom_strv *ret_lost, char **ret_list) {
+        for (size_t k = 0; k < c->n_devices; k++) {
+                char a[IOM_ADDRESS_STRING_MAX];
+
+                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
+                        continue;
+                if (iom_strv_push_copy(ret_lost, iom_address_format(&c->devices[k].address, a)) < 0)
+                        return -ENOMEM;
+        }
+        *ret_list = iom_strv_join(ret_lost->v, ", ");
+        return *ret_list ? 0 : -ENOMEM;
+}
+
 /* Logs and signals one closed claim: the owner, the group and the devices of it that went. */
 static void report_lost_claim(struct manager *m, const struct iom_claim *c,
                               const struct iom_address *gone, size_t n_gone) {
@@ -161,16 +177,7 @@ static void report_lost_claim(struct manager *m, const struct iom_claim *c,
         _cleanup_free_ char *list = NULL;
         int r;
 
-        for (size_t k = 0; k < c->n_devices; k++) {
-                char a[IOM_ADDRESS_STRING_MAX];
-
-                if (!bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
-                        continue;
-                if (iom_strv_push_copy(&lost, iom_address_format(&c->devices[k].address, a)) < 0)
-                        return (void) log_oom();
-        }
-        list = iom_strv_join(lost.v, ", ");
-        if (!list)
+        if (lost_devices(c, gone, n_gone, &lost, &list) < 0)
                 return (void) log_oom();
         log_warning("IOMMU group %u of '%s' lost %s (removed from the host): its ownership is "
                     "closed; the device is not given back if it returns.",
@@ -189,31 +196,93 @@ static void report_lost_claim(struct manager *m, const struct iom_claim *c,
                 log_warning_errno(r, "Failed to send OwnershipLost, ignoring: %m");
 }
 
+/* A quarantine keeps devices whose reset failed on vfio-pci. One that left the host leaves the
+ * record, which goes with its last device: what comes back at its address is a device to start
+ * clean with, a new card, a new VF (clearing VF Enable resets the VFs, PCI SR-IOV 3.3.3.1), or
+ * the same function after a remove and a rescan, which the kernel gives its host driver at once
+ * (a record could not keep it on vfio-pci anyway). */
+static int close_lost_quarantine(struct iom_journal *next, const struct iom_claim *c,
+                                 const struct iom_address *gone, size_t n_gone) {
+        _cleanup_(iom_strv_done) struct iom_strv lost = {};
+        _cleanup_free_ char *list = NULL;
+        bool closed = false;
+
+        if (lost_devices(c, gone, n_gone, &lost, &list) < 0)
+                return -ENOMEM;
+        for (size_t k = 0; k < c->n_devices; k++)
+                if (bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
+                        closed = iom_journal_unquarantine_device(next, c->group,
+                                                                 &c->devices[k].address) > 0;
+        if (closed)
+                log_warning("IOMMU group %u, quarantined, lost %s (removed from the host): its "
+                            "quarantine is closed; a device that comes back there starts clean.",
+                            c->group, list);
+        else
+                log_notice("IOMMU group %u, quarantined, lost %s (removed from the host): the "
+                           "quarantine stays on its other devices.",
+                           c->group, list);
+        return 0;
+}
+
+/* Whether a device of @c is in @gone (sorted). */
+static bool record_lost(const struct iom_claim *c, const struct iom_address *gone, size_t n_gone) {
+        for (size_t k = 0; k < c->n_devices; k++)
+                if (bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
+                        return true;
+        return false;
+}
+
 void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone) {
         _cleanup_(iom_journal_freep) struct iom_journal *next = NULL;
         bool any = false;
 
         (void) pthread_mutex_lock(&m->journal_lock);
-        for (size_t i = 0; i < m->journal->n_claims; i++) {
-                const struct iom_claim *c = &m->journal->claims[i];
-                bool lost = false;
+        /* The claims, then the quarantine records. */
+        for (size_t i = 0; i < m->journal->n_claims + m->journal->n_quarantined; i++) {
+                const struct iom_journal *j = m->journal;
+                bool quarantine = i >= j->n_claims;
+                const struct iom_claim *c =
+                        quarantine ? &j->quarantined[i - j->n_claims] : &j->claims[i];
 
-                for (size_t k = 0; k < c->n_devices && !lost; k++)
-                        lost = bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone),
-                                       compare_address);
-                if (!lost)
+                if (!record_lost(c, gone, n_gone))
                         continue;
-                if (!next && iom_journal_copy(m->journal, &next) < 0) {
+                if ((!next && iom_journal_copy(j, &next) < 0) ||
+                    (quarantine && close_lost_quarantine(next, c, gone, n_gone) < 0)) {
                         (void) pthread_mutex_unlock(&m->journal_lock);
                         return (void) log_oom();
                 }
-                report_lost_claim(m, c, gone, n_gone);
-                iom_journal_unclaim(next, c->group);
+                if (!quarantine) {
+                        report_lost_claim(m, c, gone, n_gone);
+                        iom_journal_unclaim(next, c->group);
+                }
                 any = true;
         }
         if (any)
                 (void) manager_save_journal(m, TAKE_PTR(next));
         (void) pthread_mutex_unlock(&m->journal_lock);
+}
+
+void manager_close_vanished_records(struct manager *m, const struct iom_plan *plan) {
+        _cleanup_free_ struct iom_address *absent = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct iom_address *a = &plan->steps[i].address;
+                char buf[IOM_ADDRESS_STRING_MAX];
+
+                if (iom_inventory_find_device(m->inventory, a))
+                        continue;
+                if (GREEDY_REALLOC(absent, n + 1) < 0)
+                        return (void) log_oom();
+                absent[n++] = *a;
+                log_notice("%s left the host during the %s of its IOMMU group %u.",
+                           iom_address_format(a, buf), iom_plan_op_to_string(plan->op),
+                           plan->steps[i].group);
+        }
+        if (n == 0)
+                return;
+        qsort(absent, n, sizeof(*absent), compare_address);
+        manager_close_lost_claims(m, absent, n);
 }
 
 int manager_save_journal(struct manager *m, struct iom_journal *next) {

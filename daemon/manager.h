@@ -105,8 +105,15 @@ void manager_request_rescan(struct manager *m, bool retry_intents);
 /* Closes every claim that holds one of the devices in @gone (sorted; @n_gone of them): they
  * disappeared (unplugged, device_del, VFs destroyed). Each closed claim is logged and
  * signalled (OwnershipLost); the owner's other groups stay. A device that comes back is not
- * given back. Call before manager_apply_claims(). */
+ * given back. The devices in @gone also leave their quarantine records, and a record goes
+ * with its last device (logged): a device that comes back starts clean. Call before
+ * manager_apply_claims(). */
 void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone);
+
+/* Closes, as above, the records (claims, quarantines) a job of @plan committed for its devices
+ * that left the host while it ran: their removal was applied before the records existed. Call
+ * on the loop when the job is done, before its plan is applied to the inventory. */
+void manager_close_vanished_records(struct manager *m, const struct iom_plan *plan);
 
 /* Copies owners and host drivers from the journal into @inv (call with the journal lock). */
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);

@@ -25,12 +25,15 @@ static void steps_free(struct iom_plan_step *steps, size_t n) {
         free(steps);
 }
 
+static void claim_device_clear(struct iom_claim_device *d) {
+        free(d->host_driver);
+        free(d->reset_method);
+        free(d->d3cold_was);
+}
+
 static void claim_clear(struct iom_claim *c) {
-        for (size_t i = 0; i < c->n_devices; i++) {
-                free(c->devices[i].host_driver);
-                free(c->devices[i].reset_method);
-                free(c->devices[i].d3cold_was);
-        }
+        for (size_t i = 0; i < c->n_devices; i++)
+                claim_device_clear(&c->devices[i]);
         free(c->devices);
         free(c->owner);
         free(c->uuid);
@@ -190,6 +193,27 @@ void iom_journal_unclaim(struct iom_journal *j, unsigned group) {
 
 void iom_journal_unquarantine(struct iom_journal *j, unsigned group) {
         remove_from(j->quarantined, &j->n_quarantined, group);
+}
+
+int iom_journal_unquarantine_device(struct iom_journal *j, unsigned group,
+                                    const struct iom_address *a) {
+        struct iom_claim *c;
+
+        if (!j || !a)
+                return -EINVAL;
+        c = find_in(j->quarantined, j->n_quarantined, group);
+        for (size_t k = 0; c && k < c->n_devices; k++) {
+                if (!iom_address_equal(&c->devices[k].address, a))
+                        continue;
+                claim_device_clear(&c->devices[k]);
+                memmove(c->devices + k, c->devices + k + 1,
+                        (c->n_devices - k - 1) * sizeof(*c->devices));
+                if (--c->n_devices > 0)
+                        return 0;
+                iom_journal_unquarantine(j, group);
+                return 1;
+        }
+        return -ENOENT;
 }
 
 /* A record of @plan's steps for @group, added to @claims (replacing the one for @group).

@@ -98,6 +98,11 @@ int iom_journal_quarantine(struct iom_journal *j, const struct iom_plan *plan, u
                            const char *reason);
 const struct iom_claim *iom_journal_find_quarantine(const struct iom_journal *j, unsigned group);
 void iom_journal_unquarantine(struct iom_journal *j, unsigned group);
+/* Forgets the device at @a in @group's quarantine record (it left the host), and the record
+ * with its last device: returns 1 when the record went, 0 when other devices keep it, -ENOENT
+ * when the record does not hold @a. */
+int iom_journal_unquarantine_device(struct iom_journal *j, unsigned group,
+                                    const struct iom_address *a);
 
 /* Records the reset of each step of @plan in @group that tried one (replacing the record of
  * an earlier reset of the device). */

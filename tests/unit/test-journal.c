@@ -324,6 +324,36 @@ static void test_quarantine_and_resets(void) {
         ASSERT_EQ(back->n_quarantined, 0);
 }
 
+/* A quarantined device that leaves the host leaves the record, which goes with its last
+ * device; what is left survives a save and a load. */
+static void test_quarantine_device_leaves(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = desktop();
+        _cleanup_(iom_plan_freep) struct iom_plan *release = NULL;
+        _cleanup_(iom_journal_freep) struct iom_journal *j = iom_journal_new(), *back = NULL;
+        _cleanup_free_ char *json = NULL;
+
+        inv->groups[0]->owner = strdup("win11");
+        ASSERT_EQ(iom_plan_release(inv, "win11", NULL, &release, NULL), 0);
+        ASSERT_EQ(iom_journal_quarantine(j, release, 1, "the reset failed"), 0);
+        ASSERT_EQ(j->quarantined[0].n_devices, 2);
+        ASSERT_EQ(iom_journal_unquarantine_device(j, 2, &release->steps[0].address), -ENOENT);
+
+        ASSERT_EQ(iom_journal_unquarantine_device(j, 1, &release->steps[0].address), 0);
+        json = iom_journal_to_json(j);
+        ASSERT_EQ(iom_journal_from_json(json, "state.json", &back, NULL), 0);
+        const struct iom_claim *q = iom_journal_find_quarantine(back, 1);
+        ASSERT_TRUE(q);
+        ASSERT_EQ(q->n_devices, 1);
+        ASSERT_TRUE(iom_address_equal(&q->devices[0].address, &release->steps[1].address));
+        ASSERT_STREQ(q->reason, "the reset failed");
+        ASSERT_EQ(iom_journal_unquarantine_device(back, 1, &release->steps[0].address), -ENOENT);
+
+        ASSERT_EQ(iom_journal_unquarantine_device(back, 1, &release->steps[1].address), 1);
+        ASSERT_EQ(back->n_quarantined, 0);
+        ASSERT_TRUE(!iom_journal_find_quarantine(back, 1));
+        ASSERT_EQ(iom_journal_unquarantine_device(NULL, 1, &release->steps[1].address), -EINVAL);
+}
+
 static void test_bad_quarantine_journals(void) {
         static const struct {
                 const char *text, *error;
@@ -412,5 +442,5 @@ static void test_resets_sorted(void) {
 IOM_TEST_MAIN(IOM_TEST(test_round_trip), IOM_TEST(test_save_load), IOM_TEST(test_failed_save),
               IOM_TEST(test_stale_temporaries), IOM_TEST(test_bad_journals),
               IOM_TEST(test_move_aside), IOM_TEST(test_claim_uuid),
-              IOM_TEST(test_quarantine_and_resets), IOM_TEST(test_bad_quarantine_journals),
-              IOM_TEST(test_resets_sorted))
+              IOM_TEST(test_quarantine_and_resets), IOM_TEST(test_quarantine_device_leaves),
+              IOM_TEST(test_bad_quarantine_journals), IOM_TEST(test_resets_sorted))
