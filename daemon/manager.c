@@ -182,6 +182,8 @@ static void report_lost_claim(struct manager *m, const struct iom_claim *c,
         log_warning("IOMMU group %u of '%s' lost %s (removed from the host): its ownership is "
                     "closed; the device is not given back if it returns.",
                     c->group, IOM_ESCAPE(c->owner), list);
+        if (!m->bus)
+                return; /* at start: nobody listens yet */
         r = sd_bus_message_new_signal(m->bus, &signal, IOMMUD_PATH, "org.iommud1.Manager",
                                       "OwnershipLost");
         if (r >= 0)
@@ -224,6 +226,15 @@ static int close_lost_quarantine(struct iom_journal *next, const struct iom_clai
         return 0;
 }
 
+/* The journal's records in one sequence: the claims, then the quarantine records. */
+static size_t journal_n_records(const struct iom_journal *j) {
+        return j->n_claims + j->n_quarantined;
+}
+
+static const struct iom_claim *journal_record(const struct iom_journal *j, size_t i) {
+        return i < j->n_claims ? &j->claims[i] : &j->quarantined[i - j->n_claims];
+}
+
 /* Whether a device of @c is in @gone (sorted). */
 static bool record_lost(const struct iom_claim *c, const struct iom_address *gone, size_t n_gone) {
         for (size_t k = 0; k < c->n_devices; k++)
@@ -237,12 +248,10 @@ void manager_close_lost_claims(struct manager *m, const struct iom_address *gone
         bool any = false;
 
         (void) pthread_mutex_lock(&m->journal_lock);
-        /* The claims, then the quarantine records. */
-        for (size_t i = 0; i < m->journal->n_claims + m->journal->n_quarantined; i++) {
+        for (size_t i = 0; i < journal_n_records(m->journal); i++) {
                 const struct iom_journal *j = m->journal;
+                const struct iom_claim *c = journal_record(j, i);
                 bool quarantine = i >= j->n_claims;
-                const struct iom_claim *c =
-                        quarantine ? &j->quarantined[i - j->n_claims] : &j->claims[i];
 
                 if (!record_lost(c, gone, n_gone))
                         continue;
@@ -262,27 +271,56 @@ void manager_close_lost_claims(struct manager *m, const struct iom_address *gone
         (void) pthread_mutex_unlock(&m->journal_lock);
 }
 
+/* Adds @a to @absent when the inventory lacks it. Returns 1 when added. */
+static int push_absent(struct manager *m, const struct iom_address *a, struct iom_address **absent,
+                       size_t *n) {
+        if (iom_inventory_find_device(m->inventory, a))
+                return 0;
+        if (GREEDY_REALLOC(*absent, *n + 1) < 0)
+                return -ENOMEM;
+        (*absent)[(*n)++] = *a;
+        return 1;
+}
+
+static void close_absent(struct manager *m, struct iom_address *absent, size_t n) {
+        if (n == 0)
+                return;
+        qsort(absent, n, sizeof(*absent), compare_address);
+        manager_close_lost_claims(m, absent, n);
+}
+
 void manager_close_vanished_records(struct manager *m, const struct iom_plan *plan) {
         _cleanup_free_ struct iom_address *absent = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < plan->n_steps; i++) {
-                const struct iom_address *a = &plan->steps[i].address;
                 char buf[IOM_ADDRESS_STRING_MAX];
+                int r = push_absent(m, &plan->steps[i].address, &absent, &n);
 
-                if (iom_inventory_find_device(m->inventory, a))
-                        continue;
-                if (GREEDY_REALLOC(absent, n + 1) < 0)
+                if (r < 0)
                         return (void) log_oom();
-                absent[n++] = *a;
-                log_notice("%s left the host during the %s of its IOMMU group %u.",
-                           iom_address_format(a, buf), iom_plan_op_to_string(plan->op),
-                           plan->steps[i].group);
+                if (r > 0)
+                        log_notice("%s left the host during the %s of its IOMMU group %u.",
+                                   iom_address_format(&plan->steps[i].address, buf),
+                                   iom_plan_op_to_string(plan->op), plan->steps[i].group);
         }
-        if (n == 0)
-                return;
-        qsort(absent, n, sizeof(*absent), compare_address);
-        manager_close_lost_claims(m, absent, n);
+        close_absent(m, absent, n);
+}
+
+/* At start: the records of devices that left the host while the daemon was not watching
+ * (stopped, or a reboot that took VFs away) are closed as they would have been then. */
+static void close_records_of_absent_devices(struct manager *m) {
+        _cleanup_free_ struct iom_address *absent = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < journal_n_records(m->journal); i++) {
+                const struct iom_claim *c = journal_record(m->journal, i);
+
+                for (size_t k = 0; k < c->n_devices; k++)
+                        if (push_absent(m, &c->devices[k].address, &absent, &n) < 0)
+                                return (void) log_oom();
+        }
+        close_absent(m, absent, n);
 }
 
 int manager_save_journal(struct manager *m, struct iom_journal *next) {
@@ -429,6 +467,7 @@ int manager_start(struct manager *m) {
         /* A crash left changes half done: finish or roll them back before serving. What cannot
          * be done now (a device still held) stays journaled and is retried on uevents. */
         (void) binder_recover(m);
+        close_records_of_absent_devices(m);
         r = manager_apply_claims(m, m->inventory);
         if (r < 0)
                 return log_oom();

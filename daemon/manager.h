@@ -107,7 +107,8 @@ void manager_request_rescan(struct manager *m, bool retry_intents);
  * signalled (OwnershipLost); the owner's other groups stay. A device that comes back is not
  * given back. The devices in @gone also leave their quarantine records, and a record goes
  * with its last device (logged): a device that comes back starts clean. Call before
- * manager_apply_claims(). */
+ * manager_apply_claims(); manager_start() does so for the devices that left while the daemon
+ * was stopped (no signal then: nobody listens yet). */
 void manager_close_lost_claims(struct manager *m, const struct iom_address *gone, size_t n_gone);
 
 /* Closes, as above, the records (claims, quarantines) a job of @plan committed for its devices

@@ -4,7 +4,8 @@
 whose device is removed is closed (logged, journal written), so a device that comes back at
 that address starts clean; and a claim that an assignment commits for a device removed while
 the job ran (after the removal was applied) is closed the same way as one removed later
-(journal, log, OwnershipLost). Usage: test-lost.py tests/hosts/vfio (its NIC 0000:01:00.0,
+(journal, log, OwnershipLost); and the records of devices that left while the daemon was
+stopped are closed at its start. Usage: test-lost.py tests/hosts/vfio (its NIC 0000:01:00.0,
 alone in group 11, is on vfio-pci with driver_override, so an assignment moves nothing and
 waits for /dev/vfio/11: the test holds the job there by making the node only once the removal
 was applied)."""
@@ -15,7 +16,7 @@ import subprocess
 import sys
 
 from bus_client import Signals
-from harness import HostCase, host_main, object_path, wait_for
+from harness import Daemon, HostCase, host_main, object_path, wait_for
 from testbed import pci_record
 
 NIC = '0000:01:00.0'
@@ -63,15 +64,44 @@ class LostTest(HostCase):
         self.assertIsNone(self.group())
 
         # A device at that address, in that group, on vfio-pci: nobody's, and free to assign.
+        self.plug_nic_back()
+        self.assertEqual((self.group()['state'], self.group()['quarantine']), ('host', None))
+        result = self.harness.iommuctl('--dry-run', 'assign', 'win11', NIC)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def plug_nic_back(self):
+        """A device appears at the NIC's address, in its group, on vfio-pci."""
         devpath = self.testbed.add_device(pci_record(NIC, 0x8086, 0x10d3, 0x020000))
         self.testbed.add_group(GROUP, 'DMA', '')
         self.testbed.join_group(devpath, GROUP)
         self.testbed.bind(devpath, 'vfio-pci')
         self.testbed.uevent(devpath, 'add')
         wait_for(lambda: (self.group() or {}).get('devices') == [NIC], f'{NIC} to come back')
-        self.assertEqual((self.group()['state'], self.group()['quarantine']), ('host', None))
-        result = self.harness.iommuctl('--dry-run', 'assign', 'win11', NIC)
-        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_records_of_devices_gone_at_start_are_closed(self):
+        """The NIC left while the daemon was stopped: its claim, and the quarantine of a device
+        that is not there either, are closed at start."""
+        self.harness.daemon.close()
+        self.testbed.remove_device(self.host.by_address[NIC].devpath, announce=False)
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            json.dump({'version': 1, 'intents': [],
+                       'claims': [{'group': GROUP, 'owner': 'win11',
+                                   'devices': [{'address': NIC, 'host_driver': 'e1000e'}]}],
+                       'quarantined': [{'group': 30, 'reason': REASON,
+                                        'devices': [{'address': '0000:05:00.0',
+                                                     'host_driver': None}]}]}, f)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+        self.assertEqual(self.journal().get('claims', []), [])
+        self.assertNotIn('quarantined', self.journal())
+        errors = self.harness.daemon.errors()
+        self.assertIn(f"IOMMU group {GROUP} of 'win11' lost {NIC} (removed from the host)",
+                      errors)
+        self.assertIn('IOMMU group 30, quarantined, lost 0000:05:00.0 (removed from the host): '
+                      'its quarantine is closed', errors)
+        self.assertNotIn('is gone', errors)
+
+        self.plug_nic_back()
+        self.assertEqual((self.group()['owner'], self.group()['state']), (None, 'host'))
 
     def test_claim_committed_after_the_removal_is_closed(self):
         signals = self.signals()
