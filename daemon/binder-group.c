@@ -608,6 +608,16 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
          * (bridges leave first and return last, see lib/iom-plan.c). */
         for (size_t k = 0; k < plan->n_steps; k++) {
                 const struct iom_plan_step *s = &plan->steps[release ? k : plan->n_steps - 1 - k];
+                _cleanup_free_ char *driver = NULL;
+
+                /* A device that left the host has nothing to put back; trying would fail on
+                 * every later try, and the intent would never go. */
+                if (iom_bind_get_driver(&s->address, &driver) == -ENODEV) {
+                        char buf[IOM_ADDRESS_STRING_MAX];
+                        log_notice("IOMMU group %u: %s left the host; nothing to put back.",
+                                   group, iom_address_format(&s->address, buf));
+                        continue;
+                }
                 r = release ? move_device(&s->address, s->to, NULL, ret_error)
                             : move_device(&s->address, s->from, s->from_override, ret_error);
                 if (r < 0) {

@@ -5,7 +5,7 @@ whose device is removed is closed (logged, journal written), so a device that co
 that address starts clean; and a claim that an assignment commits for a device removed while
 the job ran (after the removal was applied) is closed the same way as one removed later
 (journal, log, OwnershipLost); and the records of devices that left while the daemon was
-stopped are closed at its start. Usage: test-lost.py tests/hosts/vfio (its NIC 0000:01:00.0,
+stopped are closed at its start, an interrupted change's intent among them. Usage: test-lost.py tests/hosts/vfio (its NIC 0000:01:00.0,
 alone in group 11, is on vfio-pci with driver_override, so an assignment moves nothing and
 waits for /dev/vfio/11: the test holds the job there by making the node only once the removal
 was applied)."""
@@ -102,6 +102,25 @@ class LostTest(HostCase):
 
         self.plug_nic_back()
         self.assertEqual((self.group()['owner'], self.group()['state']), (None, 'host'))
+
+    def test_an_intent_for_a_device_gone_at_start_is_dropped(self):
+        """A crash left an assignment of the NIC in flight, and the NIC left while the daemon
+        was stopped: recovery has nothing to put back, so the intent (and its claim) go at
+        start instead of failing there and on every later uevent."""
+        self.harness.daemon.close()
+        self.testbed.remove_device(self.host.by_address[NIC].devpath, announce=False)
+        with open(self.harness.daemon.journal, 'w', encoding='utf-8') as f:
+            json.dump({'version': 1, 'claims': [],
+                       'intents': [{'group': GROUP, 'op': 'assign', 'owner': 'win11',
+                                    'steps': [{'address': NIC, 'from': 'e1000e',
+                                               'to': 'vfio-pci', 'from_override': None}]}]}, f)
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus)
+        self.assertEqual(self.journal().get('intents', []), [])
+        self.assertEqual(self.journal().get('claims', []), [])
+        errors = self.harness.daemon.errors()
+        self.assertIn(f'IOMMU group {GROUP}: {NIC} left the host; nothing to put back.', errors)
+        self.assertIn(f'IOMMU group {GROUP} is back with the host.', errors)
+        self.assertNotIn('the journal keeps the change', errors)
 
     def test_claim_committed_after_the_removal_is_closed(self):
         signals = self.signals()
