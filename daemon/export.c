@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.Export's text, and the export files: rendered by lib/export, written atomically, and
  * only when their text changed. */
+#include <inttypes.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "export.h"
 #include "iom-file.h"
@@ -77,9 +79,19 @@ static void write_file(struct manager *m, const char *path, enum iom_export_form
         *last = TAKE_PTR(text);
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 static void write_files(struct manager *m) {
+        uint64_t begin = now_usec();
+
         write_file(m, m->nfd_file, IOM_EXPORT_NFD, &m->nfd_written);
         write_file(m, m->metrics_file, IOM_EXPORT_PROMETHEUS, &m->metrics_written);
+        log_debug("Export files done in %" PRIu64 " us.", now_usec() - begin);
 }
 
 static int on_exports_due(sd_event_source *s, uint64_t usec, void *userdata) {
