@@ -25,7 +25,9 @@ static unsigned quarantined_groups(const struct iom_inventory *inv) {
         return n;
 }
 
-int manager_export(struct manager *m, enum iom_export_format format, char **ret) {
+/* Renders @format from @l, with the daemon's counters and spaces beside it. */
+static int render(struct manager *m, const struct iom_export_listing *l,
+                  enum iom_export_format format, char **ret) {
         _cleanup_free_ struct iom_export_space *spaces = NULL;
         struct iom_export_state state = {
                 .binder_failures = m->binder_failures,
@@ -50,18 +52,28 @@ int manager_export(struct manager *m, enum iom_export_format format, char **ret)
                 };
         }
         state.spaces = spaces;
-        return iom_export_render(format, m->inventory, m->policy, &state, ret);
+        return iom_export_listing_render(l, format, &state, ret);
+}
+
+int manager_export(struct manager *m, enum iom_export_format format, char **ret) {
+        _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
+        int r;
+
+        r = iom_export_listing_new(m->inventory, m->policy, &l);
+        if (r < 0)
+                return r;
+        return render(m, l, format, ret);
 }
 
 /* Writes @format to @path unless *@last (what was written before) says the same. */
-static void write_file(struct manager *m, const char *path, enum iom_export_format format,
-                       char **last) {
+static void write_file(struct manager *m, const struct iom_export_listing *l, const char *path,
+                       enum iom_export_format format, char **last) {
         _cleanup_free_ char *text = NULL;
         int r;
 
         if (!path)
                 return;
-        r = manager_export(m, format, &text);
+        r = render(m, l, format, &text);
         if (r < 0) {
                 log_warning_errno(r, "Failed to render %s for %s, ignoring: %m",
                                   iom_export_format_to_string(format), path);
@@ -86,11 +98,20 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* One pass per change: the groups are judged once, for both files. */
 static void write_files(struct manager *m) {
+        _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
         uint64_t begin = now_usec();
+        int r;
 
-        write_file(m, m->nfd_file, IOM_EXPORT_NFD, &m->nfd_written);
-        write_file(m, m->metrics_file, IOM_EXPORT_PROMETHEUS, &m->metrics_written);
+        r = iom_export_listing_new(m->inventory, m->policy, &l);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list the assignable groups for the export files, "
+                                     "ignoring: %m");
+                return;
+        }
+        write_file(m, l, m->nfd_file, IOM_EXPORT_NFD, &m->nfd_written);
+        write_file(m, l, m->metrics_file, IOM_EXPORT_PROMETHEUS, &m->metrics_written);
         log_debug("Export files done in %" PRIu64 " us.", now_usec() - begin);
 }
 

@@ -64,20 +64,28 @@ struct id_entry {
         const char *resource_name;      /* from the policy, or NULL */
 };
 
-struct listing {
+struct iom_export_listing {
         const struct iom_inventory *inv;
         const struct iom_policy *policy;
-        bool *listed; /* per device of the inventory, by index */
+        bool *group_listed;     /* per group of the inventory, by index */
+        unsigned listed_groups; /* how many are */
+        unsigned viable_groups; /* groups whose endpoints are all on VFIO drivers or none */
+        bool *listed;           /* per device of the inventory, by index */
         struct id_entry *ids;
         size_t n_ids;
 };
 
-static void listing_done(struct listing *l) {
+struct iom_export_listing *iom_export_listing_free(struct iom_export_listing *l) {
+        if (!l)
+                return NULL;
+        free(l->group_listed);
         free(l->listed);
         free(l->ids);
+        return mfree(l);
 }
 
-static struct id_entry *find_id(const struct listing *l, uint16_t vendor, uint16_t device) {
+static struct id_entry *find_id(const struct iom_export_listing *l, uint16_t vendor,
+                                uint16_t device) {
         for (size_t i = 0; i < l->n_ids; i++)
                 if (l->ids[i].vendor == vendor && l->ids[i].device == device)
                         return &l->ids[i];
@@ -91,7 +99,8 @@ static int compare_ids(const void *a, const void *b) {
         return kx < ky ? -1 : kx > ky;
 }
 
-static const char *resource_name_of(const struct listing *l, const struct iom_device *d) {
+static const char *resource_name_of(const struct iom_export_listing *l,
+                                    const struct iom_device *d) {
         const struct iom_policy_rule *rule;
         struct iom_policy_subject s;
         char dsn[IOM_DSN_STRING_MAX];
@@ -103,50 +112,72 @@ static const char *resource_name_of(const struct listing *l, const struct iom_de
         return rule ? rule->resource_name : NULL;
 }
 
-/* Decides which devices are listed and counts them per id, sorted by vendor, then device. */
-static int listing_build(const struct iom_inventory *inv, const struct iom_policy *policy,
-                         struct listing *ret) {
-        struct listing l = {.inv = inv, .policy = policy};
-        const struct iom_group *last = NULL;
-        bool last_listed = false;
+/* Whether @g (a group of the listing's inventory, or NULL) is listed, as decided once. */
+static bool group_listed(const struct iom_export_listing *l, const struct iom_group *g) {
+        size_t lo = 0, hi = l->inv->n_groups;
 
-        l.listed = calloc(inv->n_devices + 1, sizeof(bool));
-        if (!l.listed)
+        while (g && lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (l->inv->groups[mid] == g)
+                        return l->group_listed[mid];
+                if (l->inv->groups[mid]->id < g->id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+int iom_export_listing_new(const struct iom_inventory *inv, const struct iom_policy *policy,
+                           struct iom_export_listing **ret) {
+        _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
+
+        if (!inv || !inv->host || !ret)
+                return -EINVAL;
+        l = calloc(1, sizeof(*l));
+        if (!l)
                 return -ENOMEM;
+        *l = (struct iom_export_listing){.inv = inv, .policy = policy};
+        l->group_listed = calloc(inv->n_groups + 1, sizeof(bool));
+        l->listed = calloc(inv->n_devices + 1, sizeof(bool));
+        if (!l->group_listed || !l->listed)
+                return -ENOMEM;
+
+        /* The policy's verdict on each group, once: every format and count reads it. */
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                l->group_listed[i] = iom_export_group_listed(inv, policy, inv->groups[i]);
+                l->listed_groups += l->group_listed[i];
+                l->viable_groups += inv->groups[i]->viable;
+        }
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct iom_device *d = inv->devices[i];
                 struct id_entry *e;
 
-                if (d->group != last) {
-                        last = d->group;
-                        last_listed = iom_export_group_listed(inv, policy, d->group);
-                }
                 if (iom_device_is_bridge(d))
                         continue;
-                l.listed[i] = last_listed;
-                e = find_id(&l, d->vendor_id, d->device_id);
+                l->listed[i] = group_listed(l, d->group);
+                e = find_id(l, d->vendor_id, d->device_id);
                 if (!e) {
-                        if (GREEDY_REALLOC(l.ids, l.n_ids + 1) < 0) {
-                                listing_done(&l);
+                        if (GREEDY_REALLOC(l->ids, l->n_ids + 1) < 0)
                                 return -ENOMEM;
-                        }
-                        e = &l.ids[l.n_ids++];
+                        e = &l->ids[l->n_ids++];
                         *e = (struct id_entry){.vendor = d->vendor_id, .device = d->device_id};
                 }
-                if (!l.listed[i]) {
+                if (!l->listed[i]) {
                         e->unlisted++;
                         continue;
                 }
                 if (!e->first) {
                         e->first = d;
-                        e->resource_name = resource_name_of(&l, d);
+                        e->resource_name = resource_name_of(l, d);
                 }
                 e->listed++;
                 e->available += !d->group->owner;
         }
-        if (l.n_ids > 0)
-                qsort(l.ids, l.n_ids, sizeof(*l.ids), compare_ids);
-        *ret = l;
+        if (l->n_ids > 0)
+                qsort(l->ids, l->n_ids, sizeof(*l->ids), compare_ids);
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
@@ -173,7 +204,7 @@ static void put_resource_name(FILE *f, const struct id_entry *e) {
         put_json_string(f, e->resource_name ? e->resource_name : name);
 }
 
-static size_t listed_ids(const struct listing *l) {
+static size_t listed_ids(const struct iom_export_listing *l) {
         size_t n = 0;
         for (size_t i = 0; i < l->n_ids; i++)
                 n += l->ids[i].listed > 0;
@@ -182,7 +213,7 @@ static size_t listed_ids(const struct listing *l) {
 
 /* KubeVirt's device plugin takes devices already on vfio-pci that match pciVendorSelector
  * ("VVVV:DDDD", as its documentation spells it) and offers them as resourceName. */
-static void render_kubevirt_json(FILE *f, const struct listing *l) {
+static void render_kubevirt_json(FILE *f, const struct iom_export_listing *l) {
         bool first = true;
 
         fputs("{\n"
@@ -213,7 +244,7 @@ static void render_kubevirt_json(FILE *f, const struct listing *l) {
               f);
 }
 
-static void render_kubevirt_yaml(FILE *f, const struct listing *l) {
+static void render_kubevirt_yaml(FILE *f, const struct iom_export_listing *l) {
         fprintf(f,
                 "spec:\n"
                 "  configuration:\n"
@@ -247,7 +278,7 @@ static void put_nova_alias(FILE *f, const char *name, const struct id_entry *e) 
 /* device_spec is one JSON list (nova.conf(5) allows it); alias is repeated, one per line, as
  * Nova wants it. An id that devices outside the listing share is specified by address, so
  * Nova never takes a device whose group is not listed. */
-static void render_nova(FILE *f, const struct listing *l) {
+static void render_nova(FILE *f, const struct iom_export_listing *l) {
         const struct iom_inventory *inv = l->inv;
         bool first = true;
 
@@ -300,8 +331,7 @@ static void render_nova(FILE *f, const struct listing *l) {
                 const struct iom_device *d = iom_inventory_find_device(inv, &a->address);
                 struct id_entry *e;
 
-                if (!d || !d->group || !iom_export_group_listed(inv, l->policy, d->group) ||
-                    iom_device_is_bridge(d))
+                if (!d || !group_listed(l, d->group) || iom_device_is_bridge(d))
                         continue;
                 e = find_id(l, d->vendor_id, d->device_id);
                 if (e)
@@ -316,19 +346,15 @@ static const char *true_false(bool b) {
 /* NFD's local source reads "name=value" lines; names without a prefix are put under
  * feature.node.kubernetes.io/. Names and values stay within label syntax (at most 63 of
  * [A-Za-z0-9._-]). */
-static void render_nfd(FILE *f, const struct listing *l) {
+static void render_nfd(FILE *f, const struct iom_export_listing *l) {
         const struct iom_host *h = l->inv->host;
-        unsigned groups = 0;
-
-        for (size_t i = 0; i < l->inv->n_groups; i++)
-                groups += iom_export_group_listed(l->inv, l->policy, l->inv->groups[i]);
         fputs("# Node Feature Discovery features of this host, kept written by iommud\n"
               "# (iommud.export(7)).\n",
               f);
         fprintf(f, "iommu.present=%s\n", true_false(h->groups_present));
         fprintf(f, "iommu.interrupt_remapping=%s\n", true_false(h->interrupt_remapping));
         fprintf(f, "iommu.acs_override=%s\n", true_false(h->acs_override));
-        fprintf(f, "iommud.assignable_groups=%u\n", groups);
+        fprintf(f, "iommud.assignable_groups=%u\n", l->listed_groups);
         for (size_t i = 0; i < l->n_ids; i++)
                 if (l->ids[i].listed > 0)
                         fprintf(f, "iommud.assignable.%04x_%04x=%u\n", l->ids[i].vendor,
@@ -384,11 +410,11 @@ static void put_counted(FILE *f, const char *name, const char *label, const char
         }
 }
 
-static int render_prometheus(FILE *f, const struct listing *l, const struct iom_export_state *st) {
+static int render_prometheus(FILE *f, const struct iom_export_listing *l,
+                             const struct iom_export_state *st) {
         static const struct iom_export_state zero = {};
         const struct iom_inventory *inv = l->inv;
         _cleanup_free_ const char **values = NULL;
-        uint64_t viable = 0, listed = 0;
         size_t n;
 
         if (!st)
@@ -396,10 +422,6 @@ static int render_prometheus(FILE *f, const struct listing *l, const struct iom_
         values = calloc(MAX(inv->n_devices, inv->n_groups) + 1, sizeof(char *));
         if (!values)
                 return -ENOMEM;
-        for (size_t i = 0; i < inv->n_groups; i++) {
-                viable += inv->groups[i]->viable;
-                listed += iom_export_group_listed(inv, l->policy, inv->groups[i]);
-        }
 
         put_family(f, "iommud_iommu_present", "gauge",
                    "Whether the host has IOMMU groups (1) or not (0).");
@@ -411,10 +433,10 @@ static int render_prometheus(FILE *f, const struct listing *l, const struct iom_
         put_sample(f, "iommud_groups", inv->n_groups);
         put_family(f, "iommud_groups_viable", "gauge",
                    "IOMMU groups whose every endpoint is on a VFIO driver or none.");
-        put_sample(f, "iommud_groups_viable", viable);
+        put_sample(f, "iommud_groups_viable", l->viable_groups);
         put_family(f, "iommud_groups_assignable", "gauge",
                    "IOMMU groups the exports list: viable, or viable once autobind ran.");
-        put_sample(f, "iommud_groups_assignable", listed);
+        put_sample(f, "iommud_groups_assignable", l->listed_groups);
         put_family(f, "iommud_groups_owned", "gauge",
                    "IOMMU groups a guest or local owner holds, by owner.");
         n = 0;
@@ -463,45 +485,37 @@ static int render_prometheus(FILE *f, const struct listing *l, const struct iom_
         return 0;
 }
 
-int iom_export_render(enum iom_export_format format, const struct iom_inventory *inv,
-                      const struct iom_policy *policy, const struct iom_export_state *state,
-                      char **ret) {
+int iom_export_listing_render(const struct iom_export_listing *l, enum iom_export_format format,
+                              const struct iom_export_state *state, char **ret) {
         _cleanup_free_ char *text = NULL;
-        struct listing l;
         size_t size;
         FILE *f;
-        int r;
+        int r = 0;
 
-        if (!inv || !inv->host || !ret || format < 0 || format >= _IOM_EXPORT_FORMAT_MAX)
+        if (!l || !ret || format < 0 || format >= _IOM_EXPORT_FORMAT_MAX)
                 return -EINVAL;
-        r = listing_build(inv, policy, &l);
-        if (r < 0)
-                return r;
         f = open_memstream(&text, &size);
-        if (!f) {
-                listing_done(&l);
+        if (!f)
                 return -ENOMEM;
-        }
         switch (format) {
         case IOM_EXPORT_KUBEVIRT:
-                render_kubevirt_json(f, &l);
+                render_kubevirt_json(f, l);
                 break;
         case IOM_EXPORT_KUBEVIRT_YAML:
-                render_kubevirt_yaml(f, &l);
+                render_kubevirt_yaml(f, l);
                 break;
         case IOM_EXPORT_NOVA:
-                render_nova(f, &l);
+                render_nova(f, l);
                 break;
         case IOM_EXPORT_NFD:
-                render_nfd(f, &l);
+                render_nfd(f, l);
                 break;
         case IOM_EXPORT_PROMETHEUS:
-                r = render_prometheus(f, &l, state);
+                r = render_prometheus(f, l, state);
                 break;
         default:
                 break;
         }
-        listing_done(&l);
         if (ferror(f))
                 r = r < 0 ? r : -ENOMEM;
         if (fclose(f) != 0)
@@ -510,4 +524,18 @@ int iom_export_render(enum iom_export_format format, const struct iom_inventory 
                 return r;
         *ret = TAKE_PTR(text);
         return 0;
+}
+
+int iom_export_render(enum iom_export_format format, const struct iom_inventory *inv,
+                      const struct iom_policy *policy, const struct iom_export_state *state,
+                      char **ret) {
+        _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
+        int r;
+
+        if (!ret || format < 0 || format >= _IOM_EXPORT_FORMAT_MAX)
+                return -EINVAL;
+        r = iom_export_listing_new(inv, policy, &l);
+        if (r < 0)
+                return r;
+        return iom_export_listing_render(l, format, state, ret);
 }

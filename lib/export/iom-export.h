@@ -55,9 +55,23 @@ bool iom_export_host_assigns(const struct iom_host *h);
 bool iom_export_group_listed(const struct iom_inventory *inv, const struct iom_policy *policy,
                              const struct iom_group *g);
 
-/* Renders @inv under @policy (may be NULL: no autobind, no names) as @format; @state may be
- * NULL (counters and spaces read as zero). *@ret is a NUL-terminated text ending in a
- * newline. */
+/* What every format is rendered from: which groups and devices of @inv are listed under
+ * @policy (may be NULL: no autobind, no names), counted per vendor:device with the policy's
+ * resource names. Each group is judged once, however many formats are rendered from it; it
+ * borrows @inv and @policy, which must outlive it unchanged. */
+struct iom_export_listing;
+
+int iom_export_listing_new(const struct iom_inventory *inv, const struct iom_policy *policy,
+                           struct iom_export_listing **ret);
+struct iom_export_listing *iom_export_listing_free(struct iom_export_listing *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iom_export_listing *, iom_export_listing_free);
+
+/* Renders @l as @format; @state may be NULL (counters and spaces read as zero). *@ret is a
+ * NUL-terminated text ending in a newline. */
+int iom_export_listing_render(const struct iom_export_listing *l, enum iom_export_format format,
+                              const struct iom_export_state *state, char **ret);
+
+/* The same for one format: a listing of @inv under @policy, rendered and freed. */
 int iom_export_render(enum iom_export_format format, const struct iom_inventory *inv,
                       const struct iom_policy *policy, const struct iom_export_state *state,
                       char **ret);
