@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.Export's text, and the export files: rendered by lib/export, written atomically, and
  * only when their text changed. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "export.h"
 #include "iom-file.h"
+#include "iom-sysfs.h"
 #include "log.h"
 #include "manager.h"
 #include "space.h"
@@ -14,6 +17,10 @@
 /* The files are written at most this often: a lone change at once, the changes of a burst
  * together this long after the previous write; well within the second promised. */
 #define EXPORT_INTERVAL_USEC (100 * 1000)
+
+/* A file found at start is read back up to this size, to be left alone if it says the same;
+ * a larger one is replaced. */
+#define EXPORT_SIZE_MAX (4 * 1024 * 1024)
 
 /* The groups kept on vfio-pci after a failed reset or quarantine_after: the journal's records,
  * as the inventory shows them. */
@@ -143,11 +150,29 @@ void manager_exports_changed(struct manager *m) {
                 log_warning_errno(r, "Failed to schedule writing the export files, ignoring: %m");
 }
 
+/* What a previous daemon left in @path, as if this one had written it: a restart rewrites
+ * only a file whose bytes change. NULL when there is none, or it holds a NUL (no text of
+ * ours). */
+static char *read_written(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0 || iom_read_fd(fd, EXPORT_SIZE_MAX, &text, &size) < 0 || strlen(text) != size)
+                return NULL;
+        return TAKE_PTR(text);
+}
+
 void manager_exports_start(struct manager *m) {
-        if (m->nfd_file)
+        if (m->nfd_file) {
                 iom_file_remove_stale_temporaries(m->nfd_file);
-        if (m->metrics_file)
+                m->nfd_written = read_written(m->nfd_file);
+        }
+        if (m->metrics_file) {
                 iom_file_remove_stale_temporaries(m->metrics_file);
+                m->metrics_written = read_written(m->metrics_file);
+        }
         write_files(m);
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->export_last_usec);
 }

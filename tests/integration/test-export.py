@@ -434,6 +434,56 @@ class ExportTest(HostCase):
                      == mapped << 12, f'{method} to show in the mapped bytes',
                      deadline=FILE_DEADLINE)
 
+    def test_files_replaced_only_when_changed(self):
+        """A change the NFD file does not show (a space's mapping) replaces the metrics file
+        and leaves the NFD file alone; so does a restart of the daemon (its counters start
+        again, its NFD file says the same). Each file is held open meanwhile: its inode
+        cannot be reused for a new file, so the same inode at the path is the same file."""
+        files = os.path.join(self.dir, 'kept-files')
+        os.makedirs(files, exist_ok=True)
+        nfd_file, metrics_file = os.path.join(files, 'nfd'), os.path.join(files, 'x.prom')
+        args = [f'--nfd-file={nfd_file}', f'--metrics-file={metrics_file}']
+
+        def metrics():
+            with open(metrics_file, encoding='utf-8') as f:
+                return parse_metrics(self, f.read())
+
+        harness = Harness(self.testbed, start_daemon=False)
+        self.addCleanup(harness.close)
+
+        def start():
+            harness.daemon = Daemon(self.testbed, harness.bus, policy_dir=self.policy_dir,
+                                    args=args)
+            # Its autobind jobs fail and are counted: then nothing changes unless we do.
+            wait_for(lambda: metrics()[('iommud_binder_failures_total', ())]
+                     == len(self.autobind), 'the autobind jobs to fail')
+
+        def same_file(held, path):
+            return os.path.samestat(os.fstat(held.fileno()), os.stat(path))
+
+        start()
+        with open(nfd_file, encoding='utf-8') as nfd:
+            with open(metrics_file, encoding='utf-8') as held:
+                creator = Client(harness.bus.address)
+                self.addCleanup(creator.close)
+                path = creator.create('kept')
+                creator.call(path, SPACE, 'Map', '(tttu)', (1 << 32, 1 << 12, 0, 3))
+                series = ('iommud_space_mapped_bytes', (('guest', 'kept'),
+                                                        ('space', path.rsplit('/', 1)[1])))
+                wait_for(lambda: metrics().get(series) == 1 << 12, 'the mapping in the metrics',
+                         deadline=FILE_DEADLINE)
+                self.assertFalse(same_file(held, metrics_file))
+                self.assertTrue(same_file(nfd, nfd_file), 'the mapping replaced the NFD file')
+                self.assertEqual(nfd.read(), harness.iommuctl('export', 'nfd').stdout)
+
+                # Its space open to the end: the next daemon's metrics have none.
+                harness.daemon.close()
+                creator.close()
+                start()
+                self.assertFalse(same_file(held, metrics_file))
+            self.assertTrue(same_file(nfd, nfd_file), 'the restart replaced the NFD file')
+            self.assertEqual(sorted(os.listdir(files)), ['nfd', 'x.prom'])
+
     def test_output_file(self):
         path = os.path.join(self.dir, 'out', 'nova.conf')
         os.makedirs(os.path.dirname(path), exist_ok=True)
