@@ -214,6 +214,25 @@ static void test_no_iommu(void) {
         ASSERT_EQ(iom_export_render(_IOM_EXPORT_FORMAT_MAX, inv, NULL, NULL, &json), -EINVAL);
 }
 
+/* One listing renders every format, each as a render of its own says it. */
+static void test_listing(void) {
+        _cleanup_(iom_inventory_freep) struct iom_inventory *inv = host();
+        _cleanup_(iom_policy_freep) struct iom_policy *p = policy();
+        _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
+        char *text = NULL;
+
+        ASSERT_EQ(iom_export_listing_new(NULL, p, &l), -EINVAL);
+        ASSERT_EQ(iom_export_listing_new(inv, p, &l), 0);
+        for (enum iom_export_format f = 0; f < _IOM_EXPORT_FORMAT_MAX; f++) {
+                _cleanup_free_ char *from_listing = NULL, *alone = render(f, NULL);
+
+                ASSERT_EQ(iom_export_listing_render(l, f, NULL, &from_listing), 0);
+                ASSERT_TRUE(streq(from_listing, alone));
+        }
+        ASSERT_EQ(iom_export_listing_render(l, _IOM_EXPORT_FORMAT_MAX, NULL, &text), -EINVAL);
+        ASSERT_TRUE(!text);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_formats), IOM_TEST(test_groups_listed), IOM_TEST(test_kubevirt),
               IOM_TEST(test_nova), IOM_TEST(test_nfd), IOM_TEST(test_prometheus),
-              IOM_TEST(test_no_iommu))
+              IOM_TEST(test_no_iommu), IOM_TEST(test_listing))
