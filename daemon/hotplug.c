@@ -191,9 +191,8 @@ static void batch_work(void *userdata) {
 /* A group's state before a batch changed it: what its signal is decided against. */
 struct group_before {
         unsigned id;
-        bool existed, viable;
-        size_t n_devices, n_blockers;
-        char *owner;
+        bool existed;
+        struct group_snapshot snapshot;
 };
 
 /* What applying a batch collects along the way. */
@@ -213,7 +212,7 @@ struct apply {
 
 static void apply_done(struct apply *a) {
         for (size_t i = 0; i < a->n_groups; i++)
-                free(a->groups[i].owner);
+                group_snapshot_done(&a->groups[i].snapshot);
         free(a->groups);
         free(a->gone);
         free(a->classify);
@@ -229,17 +228,8 @@ static int touch_group(struct manager *m, struct apply *a, unsigned id) {
         if (GREEDY_REALLOC(a->groups, a->n_groups + 1) < 0)
                 return -ENOMEM;
         a->groups[a->n_groups] = (struct group_before){.id = id, .existed = g};
-        if (g) {
-                a->groups[a->n_groups] = (struct group_before){
-                        .id = id,
-                        .existed = true,
-                        .viable = g->viable,
-                        .n_devices = g->n_devices,
-                        .n_blockers = g->n_blockers,
-                };
-                if (g->owner && !(a->groups[a->n_groups].owner = strdup(g->owner)))
-                        return -ENOMEM;
-        }
+        if (g && group_snapshot_take(g, &a->groups[a->n_groups].snapshot) < 0)
+                return -ENOMEM;
         a->n_groups++;
         return 0;
 }
@@ -363,13 +353,14 @@ static int update_device(struct manager *m, struct apply *a, struct iom_device *
         if (!new_driver && streq_ptr(was->driver_override, d->driver_override) &&
             was->sriov_num_vfs == d->sriov_num_vfs)
                 return 0;
+        /* Before the change: the group's signal is decided against its drivers too. */
+        if (was->group)
+                (void) touch_group(m, a, was->group->id);
         free(was->driver);
         was->driver = TAKE_PTR(d->driver);
         free(was->driver_override);
         was->driver_override = TAKE_PTR(d->driver_override);
         was->sriov_num_vfs = d->sriov_num_vfs;
-        if (was->group)
-                (void) touch_group(m, a, was->group->id);
         bus_device_emit_changed(m, &was->address);
         /* A driver that bound by itself (a probe racing the autobind) meets the rules again. */
         return new_driver ? classify(a, was) : 0;
@@ -424,12 +415,7 @@ static void finish_groups(struct manager *m, struct apply *a) {
                                 (void) sd_bus_emit_object_added(m->bus, path);
                         continue;
                 }
-                if (!streq_ptr(before->owner, g->owner))
-                        for (size_t k = 0; k < g->n_devices; k++)
-                                bus_device_emit_changed(m, &g->devices[k]->address);
-                if (before->viable != g->viable || before->n_blockers != g->n_blockers ||
-                    before->n_devices != g->n_devices || !streq_ptr(before->owner, g->owner))
-                        bus_group_emit_changed(m, g->id);
+                manager_emit_group_changes(m, &before->snapshot, g);
         }
 }
 

@@ -537,17 +537,91 @@ static bool strings_differ(const char *a, const char *b) {
         return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
-static bool group_members_differ(const struct iom_group *a, const struct iom_group *b) {
-        if (a->n_devices != b->n_devices || a->viable != b->viable ||
-            a->n_blockers != b->n_blockers || strings_differ(a->owner, b->owner) ||
-            strings_differ(a->owner_uuid, b->owner_uuid) ||
-            strings_differ(a->quarantine, b->quarantine))
+void group_snapshot_done(struct group_snapshot *s) {
+        free(s->devices);
+        for (size_t i = 0; s->blockers && i < s->n_blockers; i++) {
+                free(s->blockers[i].driver);
+                free(s->blockers[i].reason);
+        }
+        free(s->blockers);
+        free(s->owner);
+        free(s->owner_uuid);
+        free(s->quarantine);
+        *s = (struct group_snapshot){};
+}
+
+static int strdup_ptr(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
+
+int group_snapshot_take(const struct iom_group *g, struct group_snapshot *ret) {
+        _cleanup_(group_snapshot_done) struct group_snapshot s = {
+                .viable = g->viable,
+                .state = iom_group_state(g),
+                .n_devices = g->n_devices,
+                .n_blockers = g->n_blockers,
+        };
+
+        s.devices = calloc(g->n_devices ?: 1, sizeof(*s.devices));
+        s.blockers = calloc(g->n_blockers ?: 1, sizeof(*s.blockers));
+        if (!s.devices || !s.blockers)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->n_devices; i++)
+                s.devices[i] = g->devices[i]->address;
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                s.blockers[i].address = g->blockers[i].address;
+                if (strdup_ptr(g->blockers[i].driver, &s.blockers[i].driver) < 0 ||
+                    strdup_ptr(g->blockers[i].reason, &s.blockers[i].reason) < 0)
+                        return -ENOMEM;
+        }
+        if (strdup_ptr(g->owner, &s.owner) < 0 || strdup_ptr(g->owner_uuid, &s.owner_uuid) < 0 ||
+            strdup_ptr(g->quarantine, &s.quarantine) < 0)
+                return -ENOMEM;
+        *ret = s;
+        s = (struct group_snapshot){};
+        return 0;
+}
+
+static bool blockers_differ(const struct group_snapshot *before, const struct iom_group *g) {
+        if (before->n_blockers != g->n_blockers)
                 return true;
-        for (size_t i = 0; i < a->n_devices; i++)
-                if (!iom_address_equal(&a->devices[i]->address, &b->devices[i]->address) ||
-                    strings_differ(a->devices[i]->driver, b->devices[i]->driver))
+        for (size_t i = 0; i < g->n_blockers; i++)
+                if (!iom_address_equal(&before->blockers[i].address, &g->blockers[i].address) ||
+                    strings_differ(before->blockers[i].driver, g->blockers[i].driver) ||
+                    strings_differ(before->blockers[i].reason, g->blockers[i].reason))
                         return true;
         return false;
+}
+
+/* Which of @g's signalled properties differ from @before: Devices, Viable, Blockers, State and
+ * the owner's and quarantine's. */
+static unsigned group_changes(const struct group_snapshot *before, const struct iom_group *g) {
+        unsigned changes = 0;
+
+        if (strings_differ(before->owner, g->owner) ||
+            strings_differ(before->quarantine, g->quarantine) ||
+            !streq(before->state, iom_group_state(g)))
+                changes |= GROUP_CHANGED | GROUP_HOLDER_CHANGED;
+        if (before->n_devices != g->n_devices || before->viable != g->viable ||
+            strings_differ(before->owner_uuid, g->owner_uuid) || blockers_differ(before, g))
+                changes |= GROUP_CHANGED;
+        for (size_t i = 0; !(changes & GROUP_CHANGED) && i < g->n_devices; i++)
+                if (!iom_address_equal(&before->devices[i], &g->devices[i]->address))
+                        changes |= GROUP_CHANGED;
+        return changes;
+}
+
+void manager_emit_group_changes(struct manager *m, const struct group_snapshot *before,
+                                const struct iom_group *g) {
+        unsigned changes = group_changes(before, g);
+
+        /* A device's Owner and State are its group's. */
+        if (changes & GROUP_HOLDER_CHANGED)
+                for (size_t k = 0; k < g->n_devices; k++)
+                        bus_device_emit_changed(m, &g->devices[k]->address);
+        if (changes & GROUP_CHANGED)
+                bus_group_emit_changed(m, g->id);
 }
 
 /* Objects in @from that @to lacks: removed (before the swap) or added (after it). */
@@ -588,10 +662,15 @@ static void emit_changes(struct manager *m, const struct iom_inventory *old) {
         for (size_t i = 0; i < new->n_groups; i++) {
                 const struct iom_group *g = new->groups[i];
                 const struct iom_group *was = iom_inventory_find_group(old, g->id);
+                _cleanup_(group_snapshot_done) struct group_snapshot before = {};
 
-                if (!was || !group_members_differ(was, g))
+                if (!was)
                         continue;
-                bus_group_emit_changed(m, g->id);
+                if (group_snapshot_take(was, &before) < 0) {
+                        bus_group_emit_changed(m, g->id); /* when in doubt, it changed */
+                        continue;
+                }
+                manager_emit_group_changes(m, &before, g);
         }
         if (old->n_devices != new->n_devices || old->n_groups != new->n_groups)
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",

@@ -123,6 +123,31 @@ int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
  * journal stays as it is on disk (call with the journal lock held). */
 int manager_save_journal(struct manager *m, struct iom_journal *next);
 
+/* A copy of what a group's signals are decided on, taken before a change: its devices,
+ * viability, blockers, state, owner and quarantine. */
+struct group_snapshot {
+        bool viable;
+        const char *state; /* iom_group_state(), a constant */
+        size_t n_devices, n_blockers;
+        struct iom_address *devices;
+        struct iom_blocker *blockers;
+        char *owner, *owner_uuid, *quarantine;
+};
+
+enum {
+        GROUP_CHANGED = 1 << 0,        /* a property of the group changed */
+        GROUP_HOLDER_CHANGED = 1 << 1, /* its owner, quarantine or state: its devices show them */
+};
+
+int group_snapshot_take(const struct iom_group *g, struct group_snapshot *ret);
+void group_snapshot_done(struct group_snapshot *s);
+
+/* Emits PropertiesChanged for @g if any property changed since @before, and for each of its
+ * devices if its owner or quarantine did: the one comparison behind the rescan's signals and
+ * the hot-plug's. */
+void manager_emit_group_changes(struct manager *m, const struct group_snapshot *before,
+                                const struct iom_group *g);
+
 /* Object paths of the model. */
 char *manager_group_path(unsigned id);
 char *manager_device_path(const struct iom_address *a);

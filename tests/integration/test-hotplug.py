@@ -5,8 +5,8 @@ InterfacesAdded for it and its new group), a group rebound to vfio-pci (unbind/b
 announced by PropertiesChanged with every changing property of the device and the group) and
 a device that disappears (remove, InterfacesRemoved) show in its D-Bus objects and in
 iommuctl, without a restart; an owned device that disappears closes its claim (journal, log,
-OwnershipLost) and comes back unowned; a device below an unknown bridge makes a full rescan,
-logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
+OwnershipLost) and comes back unowned; a change of an owned group's State alone (a foreign
+unbind) is signalled once; a device below an unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
 has a driver-bound endpoint, and two single-endpoint groups)."""
 
 import json
@@ -183,6 +183,25 @@ class HotplugTest(HostCase):
         self.assertIsNone(groups[lost.group]['owner'])
         self.assertEqual(groups[lost.group]['state'], 'host')
         self.assertEqual(groups[kept.group]['owner'], 'vm1')
+
+    def test_owned_group_state_changes_alone(self):
+        """A device of an owned group that a foreign hand unbinds from vfio-pci: its group stays
+        viable, without blockers and owned, but its State becomes 'inconsistent': the batch
+        compares the group as a rescan does, and sends exactly one PropertiesChanged for it."""
+        owned = self.single_endpoints()[-1]
+        self.restart_owned('vm1', [owned])
+        path, gpath = object_path(owned.address), f'/org/iommud1/group/{owned.group}'
+        signals = self.signals()
+
+        self.testbed.unbind(owned.devpath)
+        self.testbed.uevent(owned.devpath, 'unbind')
+        signals.wait('PropertiesChanged', path, lambda args: args[1]['Driver'] == '')
+        signals.sync()
+        changed = [args[1] for p, _, member, args in signals.seen
+                   if member == 'PropertiesChanged' and p == gpath]
+        self.assertEqual(len(changed), 1, changed)
+        self.assertEqual((changed[0]['State'], changed[0]['Owner'], changed[0]['Viable']),
+                         ('inconsistent', 'vm1', True))
 
     def test_unknown_parent_rescans(self):
         """A device below a bridge whose own uevent never came: the model cannot place it, so
