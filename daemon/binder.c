@@ -227,6 +227,8 @@ static void job_fail(struct manager *m, struct job *job, int r, char *message) {
         job->result = r;
         job->error_message = message;
         job_reply(job);
+        if (job->request.autobind)
+                manager_autobind_failed(m, job->request.devices[0]);
         job_unlink(m, job);
         job_free(job);
 }
@@ -338,6 +340,10 @@ static void job_done(void *userdata) {
                 manager_exports_changed(m);
         }
         job_reply(job);
+        if (job->request.autobind && job->result < 0)
+                manager_autobind_failed(m, job->request.devices[0]);
+        if (changed)
+                hotplug_moved(m, job->plan);
         /* The groups the job touched are read again from sysfs, to confirm what job_apply()
          * assumed, or what a rollback or a recovery left. */
         for (size_t i = 0; changed && i < job->plan->n_groups; i++) {

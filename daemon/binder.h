@@ -34,6 +34,8 @@ struct binder_request {
         /* Instead: put home the group of an intent the journal still holds. */
         bool recover;
         unsigned group;
+        /* The policy's autobind of devices[0]: a failure stops its retries (daemon/policy.c). */
+        bool autobind;
 };
 
 void binder_request_done(struct binder_request *req);

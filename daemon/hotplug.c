@@ -59,6 +59,12 @@ struct batch {
         struct batch *next;
 };
 
+/* A device a job of iommud moved (or tried to, and put back): the two drivers it went between. */
+struct moved {
+        struct iom_address address;
+        char *from, *to;
+};
+
 struct hotplug {
         struct udev_monitor *monitor;
         sd_event_source *source;
@@ -66,6 +72,8 @@ struct hotplug {
         struct entry *pending;
         size_t n_pending;
         struct batch *running;
+        struct moved *moved;
+        size_t n_moved;
 };
 
 static void entry_done(struct entry *e) {
@@ -89,6 +97,46 @@ static struct batch *batch_free(struct batch *b) {
         return NULL;
 }
 
+static void moved_done(struct moved *x) {
+        free(x->from);
+        free(x->to);
+}
+
+static struct moved *find_moved(struct hotplug *h, const struct iom_address *a) {
+        for (size_t i = 0; i < h->n_moved; i++)
+                if (iom_address_equal(&h->moved[i].address, a))
+                        return &h->moved[i];
+        return NULL;
+}
+
+void hotplug_moved(struct manager *m, const struct iom_plan *plan) {
+        struct hotplug *h = m->hotplug;
+
+        for (size_t i = 0; h && i < plan->n_steps; i++) {
+                const struct iom_plan_step *s = &plan->steps[i];
+                struct moved *x = find_moved(h, &s->address);
+
+                if (!x) {
+                        if (GREEDY_REALLOC(h->moved, h->n_moved + 1) < 0)
+                                return (void) log_oom();
+                        x = &h->moved[h->n_moved++];
+                        *x = (struct moved){.address = s->address};
+                }
+                moved_done(x);
+                x->from = s->from ? strdup(s->from) : NULL;
+                x->to = s->to ? strdup(s->to) : NULL;
+                if ((s->from && !x->from) || (s->to && !x->to))
+                        return (void) log_oom();
+        }
+}
+
+/* Whether a foreign hand put @d on its driver: not iommud's own move, nor an unbind. */
+static bool foreign_driver(struct hotplug *h, const struct iom_device *d) {
+        const struct moved *x = find_moved(h, &d->address);
+
+        return d->driver && !(x && (streq_ptr(x->from, d->driver) || streq_ptr(x->to, d->driver)));
+}
+
 struct hotplug *hotplug_free(struct hotplug *h) {
         if (!h)
                 return NULL;
@@ -98,6 +146,9 @@ struct hotplug *hotplug_free(struct hotplug *h) {
         udev_monitor_unref(h->monitor);
         iom_pci_free(h->names);
         entries_free(h->pending, h->n_pending);
+        for (size_t i = 0; i < h->n_moved; i++)
+                moved_done(&h->moved[i]);
+        free(h->moved);
         return mfree(h);
 }
 
@@ -248,12 +299,20 @@ static int add_address(struct iom_address **list, size_t *n, const struct iom_ad
 static int remove_device(struct manager *m, struct apply *a, const struct iom_address *addr) {
         _cleanup_free_ char *path = manager_device_path(addr);
         struct iom_device *d = iom_inventory_find_device(m->inventory, addr);
+        struct moved *x;
         int r;
 
         if (!d)
                 return 0;
         if (!path)
                 return -ENOMEM;
+        /* What comes back at this address is a new device. */
+        x = find_moved(m->hotplug, addr);
+        if (x) {
+                moved_done(x);
+                *x = m->hotplug->moved[--m->hotplug->n_moved];
+        }
+        manager_autobind_forget(m, addr);
         if (d->group) {
                 r = touch_group(m, a, d->group->id);
                 if (r < 0)
@@ -346,8 +405,8 @@ static bool same_device(const struct iom_device *was, const struct iom_device *d
                was->is_vf == d->is_vf;
 }
 
-static int update_device(struct manager *m, struct apply *a, struct iom_device *was,
-                         struct iom_device *d) {
+static int update_device(struct manager *m, struct hotplug *h, struct apply *a,
+                         struct iom_device *was, struct iom_device *d) {
         bool new_driver = !streq_ptr(was->driver, d->driver);
 
         if (!new_driver && streq_ptr(was->driver_override, d->driver_override) &&
@@ -362,8 +421,10 @@ static int update_device(struct manager *m, struct apply *a, struct iom_device *
         was->driver_override = TAKE_PTR(d->driver_override);
         was->sriov_num_vfs = d->sriov_num_vfs;
         bus_device_emit_changed(m, &was->address);
-        /* A driver that bound by itself (a probe racing the autobind) meets the rules again. */
-        return new_driver ? classify(a, was) : 0;
+        /* A driver that took the device by itself (a probe racing the autobind, an administrator's
+         * bind) meets the rules again; the drivers of iommud's own moves, which come back as
+         * uevents, and a device left without a driver do not. */
+        return new_driver && foreign_driver(h, was) ? classify(a, was) : 0;
 }
 
 static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, struct entry *e) {
@@ -389,7 +450,7 @@ static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, st
                 return 0;
         if (!was)
                 return add_device(m, h, a, e);
-        return update_device(m, a, was, e->device);
+        return update_device(m, h, a, was, e->device);
 }
 
 /* Viability, groups that emptied, and the signals of every group the batch touched. */

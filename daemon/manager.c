@@ -58,6 +58,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->journal_path);
         iom_policy_free(m->policy);
         free(m->policy_dir);
+        free(m->autobind_failed);
         sd_event_source_unref(m->export_source);
         free(m->nfd_file);
         free(m->metrics_file);
@@ -714,6 +715,8 @@ int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
                 return log_oom();
         if (n_gone > 0)
                 manager_close_lost_claims(m, gone, n_gone);
+        for (size_t i = 0; i < n_gone; i++)
+                manager_autobind_forget(m, &gone[i]);
         (void) pthread_mutex_lock(&m->journal_lock);
         r = manager_apply_claims(m, new);
         (void) pthread_mutex_unlock(&m->journal_lock);

@@ -48,6 +48,9 @@ struct manager {
         char *policy_dir;
         struct iom_policy *policy;
         sd_event_source *policy_reload_source; /* a change in the directory, settling */
+        /* Devices whose autobind failed: not tried again until re-added or a reload. */
+        struct iom_address *autobind_failed;
+        size_t n_autobind_failed;
 
         /* The libvirt followed (daemon/libvirt.c), read-only; NULL URI: none. */
         char *libvirt_uri;
@@ -163,6 +166,9 @@ void bus_device_emit_changed(struct manager *m, const struct iom_address *a);
 /* Follows udev's pci uevents, one device at a time (daemon/hotplug.c). */
 int hotplug_start(struct manager *m);
 struct hotplug *hotplug_free(struct hotplug *h);
+/* A job moved the devices of @plan (or tried to): the drivers it moved them between are its
+ * own doing, not a foreign driver's, when uevents report them. */
+void hotplug_moved(struct manager *m, const struct iom_plan *plan);
 /* Reads the device at @a again soon, off the loop (after a job moved it, say). */
 void hotplug_refresh(struct manager *m, const struct iom_address *a);
 /* Whether device reads run (a rescan waits for them). */

@@ -30,6 +30,9 @@ int manager_load_policy(struct manager *m, char **ret_error) {
         m->policy_reloads += !!m->policy;
         iom_policy_free(m->policy);
         m->policy = p;
+        /* New rules: the autobinds that failed may succeed now. */
+        m->autobind_failed = mfree(m->autobind_failed);
+        m->n_autobind_failed = 0;
         manager_exports_changed(m);
         if (m->bus) { /* a reload: watchers learn of it */
                 (void) sd_bus_emit_properties_changed(m->bus, IOMMUD_PATH, "org.iommud1.Manager",
@@ -208,12 +211,40 @@ static const struct iom_policy_rule *device_rule(
         return lookup(m->policy, &subject);
 }
 
+static ssize_t autobind_failed_index(struct manager *m, const struct iom_address *a) {
+        for (size_t i = 0; i < m->n_autobind_failed; i++)
+                if (iom_address_equal(&m->autobind_failed[i], a))
+                        return (ssize_t) i;
+        return -1;
+}
+
+void manager_autobind_failed(struct manager *m, const char *device) {
+        struct iom_address a;
+
+        if (iom_address_parse(device, &a, NULL) < 0 || autobind_failed_index(m, &a) >= 0)
+                return;
+        if (GREEDY_REALLOC(m->autobind_failed, m->n_autobind_failed + 1) < 0)
+                return (void) log_oom();
+        m->autobind_failed[m->n_autobind_failed++] = a;
+        log_notice("Policy: the autobind of %s failed; not trying again until the device is "
+                   "re-added or the policy reloaded.",
+                   device);
+}
+
+void manager_autobind_forget(struct manager *m, const struct iom_address *a) {
+        ssize_t i = autobind_failed_index(m, a);
+
+        if (i >= 0)
+                m->autobind_failed[i] = m->autobind_failed[--m->n_autobind_failed];
+}
+
 void manager_autobind_device(struct manager *m, const struct iom_device *d) {
         const struct iom_policy_rule *rule;
         char a[IOM_ADDRESS_STRING_MAX];
 
         if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
-            (d->group && d->group->owner) || binder_device_busy(m, &d->address))
+            (d->group && d->group->owner) || binder_device_busy(m, &d->address) ||
+            autobind_failed_index(m, &d->address) >= 0)
                 return;
         rule = device_rule(m, d, iom_policy_autobind);
         if (!rule)
@@ -224,6 +255,7 @@ void manager_autobind_device(struct manager *m, const struct iom_device *d) {
         struct binder_request req = {
                 .op = IOM_PLAN_REBIND,
                 .driver = strdup(IOM_VFIO_DRIVER),
+                .autobind = true,
         };
         (void) submit_for(m, &req, req.driver, a);
 }

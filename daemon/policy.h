@@ -23,6 +23,11 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 void manager_autobind(struct manager *m);
 void manager_autobind_device(struct manager *m, const struct iom_device *d);
 
+/* The autobind of the device @device (an address) failed: it is not tried again until the
+ * device is re-added (manager_autobind_forget()) or the policy reloaded. Logged once. */
+void manager_autobind_failed(struct manager *m, const char *device);
+void manager_autobind_forget(struct manager *m, const struct iom_address *a);
+
 /* The addresses (strv) of the VFs that @vfs VFs of @pf will have and that an autobind rule
  * gives to vfio-pci, judged before they exist: by the PF (vfs_of), the address they will
  * have, the PF's vendor and class and the VFs' device id (sriov_vf_device). */

@@ -6,17 +6,21 @@ announced by PropertiesChanged with every changing property of the device and th
 a device that disappears (remove, InterfacesRemoved) show in its D-Bus objects and in
 iommuctl, without a restart; an owned device that disappears closes its claim (journal, log,
 OwnershipLost) and comes back unowned; a change of an owned group's State alone (a foreign
-unbind) is signalled once; a device below an unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
+unbind) is signalled once; an autobind that failed is not retried until the device is
+re-added or the policy reloaded, nor on the drivers of iommud's own moves; a device below an unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
 has a driver-bound endpoint, and two single-endpoint groups)."""
 
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
 
 from gi.repository import Gio
 
 from bus_client import Client, Signals
-from harness import BUS_NAME, HostCase, host_main, object_path, wait_for
+from harness import BUS_NAME, Daemon, HostCase, host_main, object_path, wait_for
 from testbed import free_address, pci_record as record
 NEW_DRIVER = 'e1000e'
 
@@ -202,6 +206,57 @@ class HotplugTest(HostCase):
         self.assertEqual(len(changed), 1, changed)
         self.assertEqual((changed[0]['State'], changed[0]['Owner'], changed[0]['Viable']),
                          ('inconsistent', 'vm1', True))
+
+    def test_failed_autobind_is_not_retried(self):
+        """An autobind rule for a NIC whose move to vfio-pci fails (umockdev binds nothing, as
+        a driver that refuses the device would): one attempt, logged once. A foreign driver
+        taking the NIC then tries nothing more; after a policy reload it does, but the driver
+        iommud's own move put back does not; re-added, it is a new device, tried again."""
+        nic = next(d for d in self.single_endpoints() if d.driver and d.driver != 'vfio-pci')
+        policy_dir = tempfile.mkdtemp(prefix='iommud-autobind.')
+        self.addCleanup(shutil.rmtree, policy_dir, True)
+        with open(os.path.join(policy_dir, '10-autobind.json'), 'w', encoding='utf-8') as f:
+            json.dump({'rules': [{'id': 'nic', 'match': {'address': nic.address},
+                                  'guests': ['*'], 'action': 'allow',
+                                  'options': {'autobind': True}}]}, f)
+        self.harness.daemon.close()
+        self.harness.daemon = Daemon(self.testbed, self.harness.bus, policy_dir=policy_dir)
+        errors = self.harness.daemon.errors
+        path = object_path(nic.address)
+
+        def attempts():
+            return (errors().count(f"'nic' ({policy_dir}/10-autobind.json:1) binds "
+                                   f"{nic.address} to vfio-pci"),
+                    errors().count(f'the autobind of {nic.address} failed; not trying again'))
+
+        def bind_by_hand(driver):
+            signals = self.signals()
+            self.testbed.unbind(nic.devpath)
+            self.testbed.uevent(nic.devpath, 'unbind')
+            signals.wait('PropertiesChanged', path, lambda args: args[1].get('Driver') == '')
+            self.testbed.bind(nic.devpath, driver)
+            self.testbed.uevent(nic.devpath, 'bind')
+            signals.wait('PropertiesChanged', path, lambda args: args[1].get('Driver') == driver)
+            signals.sync()
+
+        wait_for(lambda: attempts() == (1, 1), 'the autobind to fail')
+        bind_by_hand(NEW_DRIVER)
+        self.assertEqual(attempts(), (1, 1), errors())
+
+        self.harness.daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: errors().count(f'Policy: 1 rules from {policy_dir}') == 2,
+                 'the policy to be reloaded')
+        bind_by_hand(nic.driver)
+        self.assertEqual(attempts(), (1, 1), errors())
+        bind_by_hand(NEW_DRIVER)
+        wait_for(lambda: attempts() == (2, 2), 'a foreign driver to be met after the reload')
+
+        self.testbed.remove_device(nic.devpath)
+        self.wait_for_objects(lambda o: path not in o, f'{path} to go')
+        # As the kernel announces it: in its group already, no driver yet.
+        self.testbed.add_group(nic.group, 'DMA', '')
+        self.testbed.announce(record(nic.address, 0x8086, 0x15bc, 0x020000), nic.group)
+        wait_for(lambda: attempts() == (3, 3), 'the re-added NIC to be tried once')
 
     def test_unknown_parent_rescans(self):
         """A device below a bridge whose own uevent never came: the model cannot place it, so
