@@ -3,9 +3,10 @@
 """The real iommud and iommuctl on the big-sriov host (tests/hosts/big-sriov.host.py: 2078
 functions, 2048 of them VFs in groups of their own), under umockdev, on a private bus: daemon
 start to bus name, GetManagedObjects, iommuctl --json list, one uevent to its signal, 256 VFs
-plugged at once to their 256 InterfacesAdded, the pass over the export files that follows
-each uevent (from the daemon's debug log), and the daemon's memory. Prints one table of
-medians beside the targets (README, "Benchmarks"); figures, never a verdict. The uevent rows
+unbound and bound at once to their signals, 256 VFs plugged at once to their 256
+InterfacesAdded, the pass over the export files that follows each uevent (from the daemon's
+debug log), and the daemon's memory. Prints one table of medians beside the targets (README,
+"Benchmarks"); figures, never a verdict. The uevent rows
 say which path the daemon took, counted from its log: a full rescan, or none (incremental).
 Usage: bench-scale.py [--rounds N]  (meson sets $IOMMUD, $IOMMUCTL, $IOMMUD_BUS_POLICY)"""
 
@@ -210,6 +211,27 @@ def measure(rounds, host, testbed, bus, queue, tmp):
             time.sleep(0.05)
         rows.append(('  its pass over the NFD and metrics files (log)', '-',
                      ms(statistics.median(export_passes(daemon)[1:])), '', '', '-'))
+
+        # 256 VFs leave their driver at once (unbind uevents): a driver change of known
+        # devices, read without their config space and group.
+        bound = [d for d in host.devices if d.driver == 'iavf' and d is not vf][:256]
+        paths = {harness.object_path(d.address) for d in bound}
+        clock, before = Clock(daemon, bus), rescans(daemon)
+        for unbound in [True, False] * rounds:
+            watch.seen.clear()
+            clock.start()
+            for d in bound:
+                if unbound:
+                    testbed.unbind(d.devpath)
+                else:
+                    testbed.bind(d.devpath, 'iavf')
+                testbed.uevent(d.devpath, 'unbind' if unbound else 'bind')
+                queue.sent()
+            clock.end(watch.wait(lambda seen: paths <= {p for m, p in seen
+                                                        if m == 'PropertiesChanged'}))
+        rows.append(clock.row(f'{len(bound)} VFs unbound, bound to their PropertiesChanged',
+                              'full rescan' if rescans(daemon) > before else 'incremental',
+                              '-'))
 
         # 256 VFs at once: the PF's sriov_numvfs goes 0 -> 256, as the kernel does it.
         records = big_sriov.vfs(PLUGGED_PF, max(host.groups) + 1)

@@ -44,6 +44,10 @@ struct entry {
         bool removed; /* a "remove" came since it was last read: it went, maybe came back */
         bool gone;    /* the last event was "remove": not read, the device is gone */
         bool uevent;  /* the kernel announced it (not only a job's re-read) */
+        /* Read its config space (ACS, DSN) and its group's sysfs too: it is new, or came back.
+         * A driver change (bind, unbind, change, a job's re-read) of a known device changes
+         * neither: only the device's own attributes are read. */
+        bool full;
 
         /* What the task read: the device (NULL when gone) and its group's sysfs facts. */
         struct iom_device *device;
@@ -56,6 +60,7 @@ struct batch {
         uint64_t generation;
         struct entry *entries;
         size_t n_entries;
+        size_t n_full; /* entries read whole */
         struct batch *next;
 };
 
@@ -165,7 +170,7 @@ static struct entry *find_pending(struct hotplug *h, const struct iom_address *a
 
 /* Adds an event for the device at @syspath to the pending list. */
 static int queue_event(struct hotplug *h, const struct iom_address *a, const char *syspath,
-                       bool remove, bool uevent) {
+                       bool remove, bool uevent, bool full) {
         struct entry *e = find_pending(h, a);
 
         if (!e) {
@@ -180,6 +185,7 @@ static int queue_event(struct hotplug *h, const struct iom_address *a, const cha
         e->removed = e->removed || remove;
         e->gone = remove;
         e->uevent = e->uevent || uevent;
+        e->full = e->full || full;
         return 0;
 }
 
@@ -227,6 +233,8 @@ static void batch_work(void *userdata) {
                         e->error = r;
                         continue;
                 }
+                if (!e->full)
+                        continue;
                 if (pci)
                         (void) iom_device_read_config(e->device, pci);
                 if (e->device->iommu_group < 0)
@@ -440,6 +448,12 @@ static int apply_entry(struct manager *m, struct hotplug *h, struct apply *a, st
                 a->rescan = true;
                 return 0;
         }
+        if (e->device && !e->full && (!was || e->removed || !same_device(was, e->device))) {
+                /* Read as a driver change, it is a new device: read it whole. */
+                log_debug("%s is not the device iommud knew: reading it again whole.",
+                          iom_address_format(&e->address, buf));
+                return queue_event(h, &e->address, e->syspath, e->removed, e->uevent, true);
+        }
         if (was && (e->removed || !e->device || !same_device(was, e->device))) {
                 r = remove_device(m, a, &e->address);
                 if (r < 0)
@@ -534,8 +548,10 @@ static void dispatch(struct manager *m) {
         for (size_t i = 0; i < h->n_pending; i++) {
                 if (being_read(h, &h->pending[i].address))
                         h->pending[kept++] = h->pending[i];
-                else
+                else {
+                        b->n_full += h->pending[i].full;
                         b->entries[b->n_entries++] = h->pending[i];
+                }
         }
         h->n_pending = kept;
         if (b->n_entries == 0)
@@ -563,6 +579,7 @@ static void requeue(struct hotplug *h, struct batch *b) {
                 if (later) {
                         later->removed = later->removed || e->removed;
                         later->uevent = later->uevent || e->uevent;
+                        later->full = later->full || e->full;
                         entry_done(e);
                         continue;
                 }
@@ -604,6 +621,7 @@ static void batch_done(void *userdata) {
         struct batch *b = userdata;
         struct manager *m = b->manager;
         struct hotplug *h = m->hotplug;
+        size_t n_read = b->n_entries, n_full = b->n_full;
         int r;
 
         batch_unlink(h, b);
@@ -621,8 +639,10 @@ static void batch_done(void *userdata) {
                 log_error_errno(r, "Failed to follow hot-plug, rescanning the host: %m");
                 a.rescan = true;
         }
-        log_debug("Hot-plug: %zu devices went, %zu came; %zu devices, %zu groups.", a.n_gone,
-                  a.n_added, m->inventory->n_devices, m->inventory->n_groups);
+        log_debug("Hot-plug: %zu devices read (%zu whole), %zu went, %zu came; %zu devices, %zu "
+                  "groups.",
+                  n_read, n_full, a.n_gone, a.n_added, m->inventory->n_devices,
+                  m->inventory->n_groups);
         for (size_t i = 0; i < a.n_pfs; i++)
                 hotplug_refresh(m, &a.pfs[i]);
         /* A device that appears is classified at once: the autobind rules, then the changes a
@@ -643,7 +663,7 @@ void hotplug_refresh(struct manager *m, const struct iom_address *a) {
 
         if (!m->hotplug || !d || !d->syspath)
                 return;
-        if (queue_event(m->hotplug, a, d->syspath, false, false) < 0)
+        if (queue_event(m->hotplug, a, d->syspath, false, false, false) < 0)
                 return (void) log_oom();
         dispatch(m);
 }
@@ -665,7 +685,9 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
                 log_debug("uevent: %s %s", action ?: "?", sysname ?: "?");
                 if (action && syspath && sysname && iom_address_parse(sysname, &a, NULL) >= 0 &&
-                    queue_event(h, &a, syspath, streq(action, "remove"), true) < 0) {
+                    queue_event(h, &a, syspath, streq(action, "remove"), true,
+                                streq(action, "add") ||
+                                        !iom_inventory_find_device(m->inventory, &a)) < 0) {
                         udev_device_unref(d);
                         log_oom();
                         manager_request_rescan(m, true);

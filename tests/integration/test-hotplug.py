@@ -6,9 +6,12 @@ announced by PropertiesChanged with every changing property of the device and th
 a device that disappears (remove, InterfacesRemoved) show in its D-Bus objects and in
 iommuctl, without a restart; an owned device that disappears closes its claim (journal, log,
 OwnershipLost) and comes back unowned; a change of an owned group's State alone (a foreign
-unbind) is signalled once; an autobind that failed is not retried until the device is
-re-added or the policy reloaded, nor on the drivers of iommud's own moves; a device below an unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host with groups where at least one group
-has a driver-bound endpoint, and two single-endpoint groups)."""
+unbind) is signalled once; a driver change reads the device alone, an add reads it whole
+with its config space and group; an autobind that failed is not retried until the device is
+re-added or the policy reloaded, nor on the drivers of iommud's own moves; a device below an
+unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host
+with groups where at least one group has a driver-bound endpoint, and two single-endpoint
+groups)."""
 
 import json
 import os
@@ -130,6 +133,31 @@ class HotplugTest(HostCase):
                 if interface == 'org.iommud1.Device'}
         for device in members:
             self.assertEqual(last[object_path(device.address)]['Driver'], 'vfio-pci')
+
+    def test_driver_change_reads_the_device_alone(self):
+        """Unbind and bind uevents of a known device read its attributes, not its config space
+        (ACS, DSN) nor its group's sysfs, which a driver change leaves as they were; an add
+        reads it whole."""
+        device = next(d for d in self.single_endpoints() if d.driver)
+        path = object_path(device.address)
+        errors = self.harness.daemon.errors
+        before = len(errors())
+        signals = self.signals()
+        self.testbed.unbind(device.devpath)
+        self.testbed.uevent(device.devpath, 'unbind')
+        signals.wait('PropertiesChanged', path, lambda args: args[1].get('Driver') == '')
+        self.testbed.bind(device.devpath, device.driver)
+        self.testbed.uevent(device.devpath, 'bind')
+        signals.wait('PropertiesChanged', path,
+                     lambda args: args[1].get('Driver') == device.driver)
+        signals.sync()
+        batches = [line for line in errors()[before:].splitlines() if 'Hot-plug:' in line]
+        self.assertTrue(batches)
+        self.assertTrue(all('(0 whole)' in line for line in batches), batches)
+
+        before = len(errors())
+        self.testbed.uevent(device.devpath, 'add')
+        wait_for(lambda: '(1 whole)' in errors()[before:], 'the add to be read whole')
 
     def test_device_removed(self):
         signals = self.signals()
