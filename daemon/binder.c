@@ -343,7 +343,7 @@ static void job_done(void *userdata) {
         if (job->request.autobind && job->result < 0)
                 manager_autobind_failed(m, job->request.devices[0]);
         if (changed)
-                hotplug_moved(m, job->plan);
+                hotplug_moved(m, job->plan, job->request.sriov);
         /* The groups the job touched are read again from sysfs, to confirm what job_apply()
          * assumed, or what a rollback or a recovery left. */
         for (size_t i = 0; changed && i < job->plan->n_groups; i++) {

@@ -13,8 +13,9 @@
  * The full rescan (daemon/rescan.c) is the fallback, for events lost to a receive buffer
  * overrun and for events the model cannot place (a device below a bridge it does not know).
  * Batches and rescans never run at once: a rescan waits for the running batches, and batches
- * wait for the rescan. Both are discarded and read again when a binder job changed the model
- * while they read (manager.h, model_generation). */
+ * wait for the rescan. When a binder job ends while they read, a rescan is read again whole and
+ * a batch reads again the devices the job touched (manager.h, model_generation;
+ * hotplug_moved()), so that nothing read half moved is applied over what the job left. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,12 @@ struct batch {
         struct batch *next;
 };
 
-/* A device a job of iommud moved (or tried to, and put back): the two drivers it went between. */
+/* A device a job of iommud touched: the two drivers it moved it between (NULL both when it
+ * only held its group), and the model generation the job ended in. */
 struct moved {
         struct iom_address address;
         char *from, *to;
+        uint64_t generation;
 };
 
 struct hotplug {
@@ -79,6 +82,9 @@ struct hotplug {
         struct batch *running;
         struct moved *moved;
         size_t n_moved;
+        /* The generation of the last job that may have touched devices the model does not
+         * know (an SR-IOV job makes VFs): batches read before it are read again whole. */
+        uint64_t all_generation;
 };
 
 static void entry_done(struct entry *e) {
@@ -114,25 +120,51 @@ static struct moved *find_moved(struct hotplug *h, const struct iom_address *a) 
         return NULL;
 }
 
-void hotplug_moved(struct manager *m, const struct iom_plan *plan) {
+static struct moved *touch_moved(struct manager *m, const struct iom_address *a) {
+        struct hotplug *h = m->hotplug;
+        struct moved *x = find_moved(h, a);
+
+        if (!x) {
+                if (GREEDY_REALLOC(h->moved, h->n_moved + 1) < 0)
+                        return NULL;
+                x = &h->moved[h->n_moved++];
+                *x = (struct moved){.address = *a};
+        }
+        x->generation = m->model_generation;
+        return x;
+}
+
+void hotplug_moved(struct manager *m, const struct iom_plan *plan, bool unknown_devices) {
         struct hotplug *h = m->hotplug;
 
-        for (size_t i = 0; h && i < plan->n_steps; i++) {
+        if (!h)
+                return;
+        if (unknown_devices)
+                h->all_generation = m->model_generation;
+        /* The devices of its groups: a recovery's steps are in the journal, not the plan. */
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                const struct iom_group *g = iom_inventory_find_group(m->inventory, plan->groups[i]);
+                for (size_t k = 0; g && k < g->n_devices; k++)
+                        if (!touch_moved(m, &g->devices[k]->address))
+                                goto oom;
+        }
+        for (size_t i = 0; i < plan->n_steps; i++) {
                 const struct iom_plan_step *s = &plan->steps[i];
-                struct moved *x = find_moved(h, &s->address);
+                struct moved *x = touch_moved(m, &s->address);
 
-                if (!x) {
-                        if (GREEDY_REALLOC(h->moved, h->n_moved + 1) < 0)
-                                return (void) log_oom();
-                        x = &h->moved[h->n_moved++];
-                        *x = (struct moved){.address = s->address};
-                }
+                if (!x)
+                        goto oom;
                 moved_done(x);
                 x->from = s->from ? strdup(s->from) : NULL;
                 x->to = s->to ? strdup(s->to) : NULL;
                 if ((s->from && !x->from) || (s->to && !x->to))
-                        return (void) log_oom();
+                        goto oom;
         }
+        return;
+oom:
+        /* Not knowing which devices the job touched: every batch in flight reads again. */
+        h->all_generation = m->model_generation;
+        log_oom();
 }
 
 /* Whether a foreign hand put @d on its driver: not iommud's own move, nor an unbind. */
@@ -570,32 +602,50 @@ static void dispatch(struct manager *m) {
         h->running = b;
 }
 
-/* Puts a batch read too early back in front of the pending events. */
+/* Whether a job touched the device of @e after @b began to read it: what was read may be
+ * half of the job's moves, and must not be applied over what the job left. */
+static bool read_too_early(struct hotplug *h, const struct batch *b, const struct entry *e) {
+        const struct moved *x = find_moved(h, &e->address);
+
+        return b->generation < h->all_generation || (x && b->generation < x->generation);
+}
+
+/* Puts the entries of @b read too early back in front of the pending events; the batch keeps
+ * the others, in order. */
 static void requeue(struct hotplug *h, struct batch *b) {
+        size_t kept = b->n_entries;
+
         for (size_t i = b->n_entries; i > 0; i--) {
                 struct entry *e = &b->entries[i - 1];
-                struct entry *later = find_pending(h, &e->address);
+                struct entry *later;
 
+                if (!read_too_early(h, b, e))
+                        continue;
+                later = find_pending(h, &e->address);
                 if (later) {
                         later->removed = later->removed || e->removed;
                         later->uevent = later->uevent || e->uevent;
                         later->full = later->full || e->full;
                         entry_done(e);
-                        continue;
-                }
-                iom_device_free(TAKE_PTR(e->device));
-                iom_group_free(TAKE_PTR(e->group));
-                e->error = 0;
-                if (GREEDY_REALLOC(h->pending, h->n_pending + 1) < 0) {
+                } else if (GREEDY_REALLOC(h->pending, h->n_pending + 1) < 0) {
                         entry_done(e);
                         log_oom();
-                        continue;
+                } else {
+                        iom_device_free(TAKE_PTR(e->device));
+                        iom_group_free(TAKE_PTR(e->group));
+                        e->error = 0;
+                        memmove(h->pending + 1, h->pending, h->n_pending * sizeof(*h->pending));
+                        h->pending[0] = *e;
+                        h->n_pending++;
                 }
-                memmove(h->pending + 1, h->pending, h->n_pending * sizeof(*h->pending));
-                h->pending[0] = *e;
-                h->n_pending++;
-                *e = (struct entry){};
+                /* Out of the batch: the entries after it move up. */
+                memmove(e, e + 1, (kept - i) * sizeof(*e));
+                kept--;
         }
+        if (kept < b->n_entries)
+                log_debug("Hot-plug: %zu devices to read again, a job moved them meanwhile.",
+                          b->n_entries - kept);
+        b->n_entries = kept;
 }
 
 static void batch_unlink(struct hotplug *h, struct batch *b) {
@@ -625,10 +675,10 @@ static void batch_done(void *userdata) {
         int r;
 
         batch_unlink(h, b);
-        if (b->generation != m->model_generation) {
-                /* A job finished while the batch read sysfs: it may have seen devices half
-                 * moved. Read them again. */
-                requeue(h, b);
+        /* A job finished while the batch read sysfs: it may have seen the job's devices half
+         * moved. Those are read again; the rest of the batch is applied. */
+        requeue(h, b);
+        if (b->n_entries == 0) {
                 batch_free(b);
                 next_reads(m);
                 return;

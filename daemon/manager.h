@@ -37,8 +37,9 @@ struct manager {
         /* Rescans (daemon/rescan.c); only the loop swaps the inventory. rescan_again: one is
          * wanted once the running rescan or the running hot-plug batches are done. */
         bool rescan_running, rescan_again, rescan_retry_intents;
-        /* Bumped whenever a job that may have written sysfs ends: a rescan or a hot-plug
-         * batch that began before may have read its devices half moved, and is read again. */
+        /* Bumped whenever a job that may have written sysfs ends: a rescan that began before
+         * may have read its devices half moved, and is read again; so are the devices of a
+         * hot-plug batch that the job touched (hotplug_moved()). */
         uint64_t model_generation, rescan_generation;
 
         /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
@@ -166,9 +167,12 @@ void bus_device_emit_changed(struct manager *m, const struct iom_address *a);
 /* Follows udev's pci uevents, one device at a time (daemon/hotplug.c). */
 int hotplug_start(struct manager *m);
 struct hotplug *hotplug_free(struct hotplug *h);
-/* A job moved the devices of @plan (or tried to): the drivers it moved them between are its
- * own doing, not a foreign driver's, when uevents report them. */
-void hotplug_moved(struct manager *m, const struct iom_plan *plan);
+/* A job ended that moved the devices of @plan (or tried to), in model generation
+ * m->model_generation: hot-plug batches that read them before are read again, and the drivers
+ * it moved them between are its own doing, not a foreign driver's, when uevents report them.
+ * With @unknown_devices, it may have touched devices the model does not know yet (SR-IOV):
+ * every batch that began before reads again. */
+void hotplug_moved(struct manager *m, const struct iom_plan *plan, bool unknown_devices);
 /* Reads the device at @a again soon, off the loop (after a job moved it, say). */
 void hotplug_refresh(struct manager *m, const struct iom_address *a);
 /* Whether device reads run (a rescan waits for them). */

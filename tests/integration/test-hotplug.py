@@ -7,7 +7,8 @@ a device that disappears (remove, InterfacesRemoved) show in its D-Bus objects a
 iommuctl, without a restart; an owned device that disappears closes its claim (journal, log,
 OwnershipLost) and comes back unowned; a change of an owned group's State alone (a foreign
 unbind) is signalled once; a driver change reads the device alone, an add reads it whole
-with its config space and group; an autobind that failed is not retried until the device is
+with its config space and group; a batch that read while a job ran reads again the devices of
+the job's groups, and only those; an autobind that failed is not retried until the device is
 re-added or the policy reloaded, nor on the drivers of iommud's own moves; a device below an
 unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host
 with groups where at least one group has a driver-bound endpoint, and two single-endpoint
@@ -158,6 +159,49 @@ class HotplugTest(HostCase):
         before = len(errors())
         self.testbed.uevent(device.devpath, 'add')
         wait_for(lambda: '(1 whole)' in errors()[before:], 'the add to be read whole')
+
+    def read_during_job(self, device, job, override):
+        """A uevent of @device whose read blocks (its driver_override a FIFO, as a device lock
+        held) while iommuctl runs @job to its end; then the read goes on and finds @override.
+        Returns the daemon's log since the uevent, once that is applied."""
+        path = f'{self.testbed.sys}{device.devpath}/driver_override'
+        os.unlink(path)
+        os.mkfifo(path)
+        errors = self.harness.daemon.errors
+        before = len(errors())
+        signals = self.signals()
+        self.testbed.uevent(device.devpath, 'change')
+
+        def reader_waits():
+            try:
+                return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                return None
+        fd = wait_for(reader_waits, f'the read of {device.address} to block')
+        self.harness.iommuctl(*job)     # how it ends does not matter: it wrote sysfs
+        os.rename(path, f'{path}.fifo')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(f'{override}\n')
+        os.write(fd, f'{override}\n'.encode())
+        os.close(fd)
+        os.unlink(f'{path}.fifo')
+        signals.wait('PropertiesChanged', object_path(device.address),
+                     lambda args: args[1].get('DriverOverride') == override)
+        signals.sync()
+        return errors()[before:]
+
+    def test_batch_reads_again_what_a_job_moved(self):
+        """A job that ends while a batch reads: the batch reads again the devices of the job's
+        group (it may have read them half moved), and applies the others as read."""
+        group = next(g for g in sorted(self.host.groups)
+                     if len([d for d in self.host.members(g) if d.driver]) > 1)
+        read, peer = [d for d in self.host.members(group) if d.driver][:2]
+        other = next(d for d in self.single_endpoints() if d.driver)
+
+        log = self.read_during_job(read, ['rebind', other.address, 'none'], 'vfio-pci')
+        self.assertNotIn('read again', log)
+        log = self.read_during_job(read, ['rebind', peer.address, 'none'], NEW_DRIVER)
+        self.assertIn('Hot-plug: 1 devices to read again, a job moved them meanwhile.', log)
 
     def test_device_removed(self):
         signals = self.signals()
