@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "export.h"
 #include "iom-file.h"
@@ -96,13 +95,6 @@ static void write_file(struct manager *m, const struct iom_export_listing *l, co
         log_debug("Wrote %s.", path);
         free(*last);
         *last = TAKE_PTR(text);
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* One pass per change: the groups are judged once, for both files. */

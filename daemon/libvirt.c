@@ -4,12 +4,14 @@
  *
  * Every libvirt call that may wait for libvirtd (open, event registration, listing, a
  * domain's state and XML, close) runs as a "call" on the daemon's worker, never on the loop:
- * a slow or hung libvirtd must not hold D-Bus. A call has a deadline; past it, the call is
- * left to end on its own (it closes its connection when it does), the connection is dropped
- * and opened again later, and no other is opened while a call is stuck. At most one call runs
- * at a time; events that come meanwhile queue the domains they name for the next. Only the
- * loop touches struct libvirt: a call works on what it holds. libvirt's events themselves are
- * dispatched on the loop (daemon/libvirt-event.c). */
+ * a slow or hung libvirtd must not hold D-Bus. Each libvirt call in it has a deadline (the
+ * --libvirt-timeout), counted from the answer to the one before: a connection to a host with
+ * many domains takes as long as it needs while libvirtd keeps answering. Past a deadline, the
+ * call is left to end on its own (it closes its connection when it does), the connection is
+ * dropped and opened again later, and no other is opened while a call is stuck. At most one
+ * call runs at a time; events that come meanwhile queue the domains they name for the next.
+ * Only the loop touches struct libvirt: a call works on what it holds. libvirt's events
+ * themselves are dispatched on the loop (daemon/libvirt-event.c). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -97,6 +99,7 @@ struct call {
         struct domain_info *infos;
         size_t n_infos;
         sd_event_source *deadline;
+        _Atomic uint64_t answered_usec; /* when libvirtd last answered one of its calls */
 };
 
 static void connection_open(struct libvirt *l);
@@ -359,14 +362,21 @@ static char *last_error(void) {
 
 /* On a call's thread, from here to call_work: libvirt calls, on what the call holds. */
 
-static void domain_read(struct domain_info *info, virDomainPtr dom) {
+/* libvirtd answered: the next libvirt call's deadline counts from now. */
+static void answered(struct call *c) {
+        atomic_store(&c->answered_usec, now_usec());
+}
+
+static void domain_read(struct call *c, struct domain_info *info, virDomainPtr dom) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         int state, reason;
 
         if (virDomainGetUUIDString(dom, uuid) == 0)
                 info->uuid = strdup(uuid);
         info->state = virDomainGetState(dom, &state, &reason, 0) == 0 ? state : -1;
+        answered(c);
         info->xml = virDomainGetXMLDesc(dom, 0);
+        answered(c);
         if (!info->xml)
                 info->error = last_error();
 }
@@ -388,6 +398,7 @@ static void call_open(struct call *c) {
                 c->error = last_error();
                 return;
         }
+        answered(c);
         /* A dead libvirtd is noticed within seconds, not at the next call. */
         (void) virConnectSetKeepAlive(c->conn, 5, 3);
         (void) virConnectRegisterCloseCallback(c->conn, on_close, c->libvirt, NULL);
@@ -396,13 +407,17 @@ static void call_open(struct call *c) {
                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), c->libvirt, NULL);
         if (c->callbacks[0] < 0)
                 c->no_events = last_error();
+        answered(c);
         c->callbacks[1] = virConnectDomainEventRegisterAny(
                 c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
                 VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), c->libvirt, NULL);
+        answered(c);
         c->callbacks[2] = virConnectDomainEventRegisterAny(
                 c->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                 VIR_DOMAIN_EVENT_CALLBACK(on_device_changed), c->libvirt, NULL);
+        answered(c);
         n = virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        answered(c);
         if (n >= 0)
                 c->infos = calloc(MAX(n, 1), sizeof(*c->infos));
         if (!c->infos)
@@ -410,7 +425,7 @@ static void call_open(struct call *c) {
         for (int i = 0; i < n; i++) {
                 if (c->infos) {
                         c->infos[i].name = strdup(virDomainGetName(doms[i]));
-                        domain_read(&c->infos[i], doms[i]);
+                        domain_read(c, &c->infos[i], doms[i]);
                 }
                 virDomainFree(doms[i]);
         }
@@ -427,6 +442,7 @@ static void call_read(struct call *c) {
                 virDomainPtr dom = virDomainLookupByName(c->conn, c->infos[i].name);
                 const virError *e;
 
+                answered(c);
                 if (!dom) {
                         /* Gone: its stop event says so. */
                         e = virGetLastError();
@@ -434,7 +450,7 @@ static void call_read(struct call *c) {
                                 c->infos[i].error = last_error();
                         continue;
                 }
-                domain_read(&c->infos[i], dom);
+                domain_read(c, &c->infos[i], dom);
                 virDomainFree(dom);
         }
         (void) virConnectClose(TAKE_PTR(c->conn)); /* the call's reference */
@@ -549,7 +565,13 @@ static void call_done(void *userdata) {
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         struct call *c = userdata;
         struct libvirt *l = c->libvirt;
+        uint64_t next = atomic_load(&c->answered_usec) + l->timeout_usec;
 
+        /* libvirtd answered since: the call waits for another answer, with a deadline of its
+         * own. */
+        if (next > usec && sd_event_source_set_time(s, next) >= 0 &&
+            sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+                return 0;
         log_warning("libvirt at %s has not answered for %llu s while %s: serving on without it, "
                     "trying again later.",
                     l->uri, (unsigned long long) (l->timeout_usec / 1000000),

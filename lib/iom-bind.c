@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "iom-bind.h"
@@ -22,12 +21,6 @@
 #include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* Sleeps a little longer each round, from 1 ms to 100 ms. */
 static void backoff(uint64_t *delay_usec) {

@@ -8,6 +8,7 @@ integration tier; the client side, iommud's, is the real one."""
 import socket
 import struct
 import threading
+import time
 
 PROGRAM = 0x20008086
 CALL, REPLY, MESSAGE = 0, 1, 2
@@ -15,6 +16,7 @@ PROC_CONNECT_OPEN = 1
 PROC_DOMAIN_LOOKUP_BY_NAME = 23
 PROC_DOMAIN_EVENT_LIFECYCLE = 107      # without VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK
 PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY = 167
+PROC_CONNECT_LIST_ALL_DOMAINS = 273
 VIR_DOMAIN_EVENT_STARTED = 2
 
 
@@ -25,13 +27,16 @@ def _xdr_string(s):
 
 class StalledLibvirtd:
     """Listens on @path. Every call is answered with zeros (no auth, no feature, empty lists),
-    except the procedures in @hold, which are never answered while the connection lasts. Once a
-    client registers for lifecycle events, @started (a domain name) is announced as started."""
+    those in @slow @delay seconds after they came, except the procedures in @hold, which are never
+    answered while the connection lasts. Once a client registers for lifecycle events, @started
+    (a domain name) is announced as started."""
 
-    def __init__(self, path, hold=(), started=None):
+    def __init__(self, path, hold=(), started=None, slow=(), delay=0.0):
         self.path = path
         self.hold = set(hold)
         self.started = started
+        self.slow = set(slow)
+        self.delay = delay
         self.calls = []         # every procedure called, in order
         self.held = []          # (procedure, connection) of each call left unanswered
         self.connections = []
@@ -78,6 +83,8 @@ class StalledLibvirtd:
                     with self.lock:
                         self.held.append((proc, conn))
                     continue
+                if proc in self.slow:
+                    time.sleep(self.delay)
                 self._send(conn, proc, REPLY, serial, b'\0' * 8)
                 if proc == PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY and self.started:
                     self._send(conn, PROC_DOMAIN_EVENT_LIFECYCLE, MESSAGE, 0,

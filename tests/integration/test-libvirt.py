@@ -18,7 +18,9 @@ import tempfile
 import time
 
 from harness import Daemon, HostCase, host_main, wait_for
-from stalled_libvirtd import PROC_DOMAIN_LOOKUP_BY_NAME, StalledLibvirtd
+from stalled_libvirtd import (PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY,
+                              PROC_CONNECT_LIST_ALL_DOMAINS, PROC_DOMAIN_LOOKUP_BY_NAME,
+                              StalledLibvirtd)
 
 GROUP = 1
 GPU, AUDIO = '0000:01:00.0', '0000:01:00.1'
@@ -177,6 +179,19 @@ class LibvirtTest(HostCase):
         stalled.release()
         wait_for(lambda: self.harness.daemon.errors().count(following) >= 2,
                  'iommud to follow libvirt again', deadline=30)
+
+    def test_the_timeout_bounds_each_call_not_the_connection(self):
+        path = os.path.join(self.dir, 'libvirt-sock')
+        # Registering for three kinds of event and listing the domains: four calls, each
+        # answered well within the timeout, all of them not.
+        slow = StalledLibvirtd(path, slow={PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY,
+                                           PROC_CONNECT_LIST_ALL_DOMAINS}, delay=0.8)
+        self.addCleanup(slow.close)
+        uri = f'qemu+unix:///system?socket={path}'
+        self.restart([], uri=uri, args=('--libvirt-timeout=2',))
+        self.assertEqual(sum(p in slow.slow for p in slow.calls), 4, slow.calls)
+        self.assertIn(f'Following libvirt at {uri}.', self.harness.daemon.errors())
+        self.assertNotIn('has not answered', self.harness.daemon.errors())
 
     def test_a_bad_timeout_is_refused_by_name(self):
         for bad in ('0', '3601', '-5', '2s', ''):

@@ -21,13 +21,6 @@
 #define E1000 "sys/devices/pci0000:00/0000:00:04.0/0000:05:01.0" /* bound to e1000, group 3 */
 #define USEC 1000000ULL
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* The content of @path below the testbed's root; "(none)" when there is no such file. */
 static char *content(const struct fixture_host *h, const char *path) {
         _cleanup_free_ char *full = NULL;
