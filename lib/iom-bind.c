@@ -225,19 +225,12 @@ int iom_bind_load_module(const char *driver, bool dry_run, uint64_t timeout_usec
         return 0;
 }
 
-static const char *const reset_methods[] = {
-        "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus",
+const char *const iom_reset_methods[] = {
+        IOM_RESET_DEFAULT, "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus", NULL,
 };
 
 bool iom_reset_method_is_known(const char *method) {
-        if (!method)
-                return false;
-        if (streq(method, IOM_RESET_DEFAULT))
-                return true;
-        for (size_t i = 0; i < ELEMENTSOF(reset_methods); i++)
-                if (streq(reset_methods[i], method))
-                        return true;
-        return false;
+        return method && iom_strv_contains((char *const *) iom_reset_methods, method);
 }
 
 int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t timeout_usec,

@@ -46,9 +46,11 @@ int iom_bind_wait_vfio_node(unsigned group, uint64_t timeout_usec);
  * /dev/vfio/<group> when @group >= 0): "name (pid N), ..."; NULL when there are none. */
 int iom_bind_find_holders(const struct iom_address *a, int group, char **ret);
 
-/* The reset methods the kernel knows (Documentation/ABI/testing/sysfs-bus-pci, reset_method),
- * and our name for its own order. */
+/* The reset methods a policy may name, NULL-terminated: IOM_RESET_DEFAULT, our name for the
+ * kernel's own order, then those the kernel knows (Documentation/ABI/testing/sysfs-bus-pci,
+ * reset_method) in its order. */
 #define IOM_RESET_DEFAULT "default"
+extern const char *const iom_reset_methods[];
 bool iom_reset_method_is_known(const char *method);
 
 /* Resets the device through sysfs: with @method (NULL or "default": the kernel's order of the

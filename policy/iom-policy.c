@@ -480,11 +480,16 @@ static int read_options(struct reader *rd, json_object *o, const char *path,
                 r = get_string(rd, v, SUB("reset_method"), &rule->reset_method);
                 if (r < 0)
                         return r;
-                if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method) &&
-                    (r = reject_string(rd, sub, &rule->reset_method,
-                                       "a reset method (known: default, flr, af_flr, pm, bus, "
-                                       "cxl_bus, device_specific, acpi)")) < 0)
-                        return r;
+                if (rule->reset_method && !iom_reset_method_is_known(rule->reset_method)) {
+                        _cleanup_free_ char *known = NULL, *what = NULL;
+
+                        known = iom_strv_join((char *const *) iom_reset_methods, ", ");
+                        if (!known || asprintf(&what, "a reset method (known: %s)", known) < 0)
+                                return -ENOMEM;
+                        r = reject_string(rd, sub, &rule->reset_method, what);
+                        if (r < 0)
+                                return r;
+                }
         }
         if (json_object_object_get_ex(o, "resource_name", &v)) {
                 _cleanup_free_ char *name = NULL;

@@ -2,12 +2,15 @@
 /* The policy: good files load, every bad file gives exactly its expected located errors, and
  * evaluation follows the documented order. $IOM_POLICY_TESTS is tests/policy/. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "iom-bind.h"
 #include "iom-policy.h"
+#include "iom-strv.h"
 #include "iom-sysfs.h"
 #include "macro.h"
 #include "tests.h"
@@ -265,5 +268,34 @@ static void test_resource_name(void) {
         ASSERT_TRUE(iom_policy_resource_name(p, &s) == NULL);
 }
 
+/* The reset methods a rule may name are those of libiom's table, and an unknown one is refused
+ * with exactly that list, in its order. */
+static void test_reset_methods(void) {
+        static const char rule[] = "{\"rules\": [{\"id\": \"r\", \"match\": {}, "
+                                   "\"guests\": [\"*\"], \"action\": \"allow\", "
+                                   "\"options\": {\"reset_method\": \"%s\"}}]}";
+        _cleanup_(iom_policy_freep) struct iom_policy *p = iom_policy_new();
+        _cleanup_free_ char *bad = NULL, *errors = NULL, *known = NULL, *expected = NULL;
+        size_t n = 0;
+
+        for (const char *const *m = iom_reset_methods; *m; m++, n++) {
+                _cleanup_(iom_policy_freep) struct iom_policy *good = NULL;
+                _cleanup_free_ char *text = NULL;
+
+                ASSERT_TRUE(asprintf(&text, rule, *m) > 0);
+                good = policy_from(text);
+                ASSERT_STREQ(good->rules[0].reset_method, *m);
+        }
+        ASSERT_EQ(n, 8u); /* default and the kernel's seven (Linux 6.2: cxl_bus) */
+        ASSERT_TRUE(p && asprintf(&bad, rule, "reboot") > 0);
+        ASSERT_EQ(iom_policy_add_text(p, "t.json", bad, &errors), -EINVAL);
+        known = iom_strv_join((char *const *) iom_reset_methods, ", ");
+        ASSERT_TRUE(known && asprintf(&expected, "t.json:1:101: 'reboot' is not a reset method "
+                                                 "(known: %s)",
+                                      known) > 0);
+        ASSERT_STREQ(errors, expected);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_evaluation),
-              IOM_TEST(test_references), IOM_TEST(test_aliases), IOM_TEST(test_resource_name))
+              IOM_TEST(test_references), IOM_TEST(test_aliases), IOM_TEST(test_resource_name),
+              IOM_TEST(test_reset_methods))
