@@ -244,23 +244,23 @@ static void keep_d3cold_off(struct iom_plan_step *s) {
 
         if (!s->d3cold_off || s->bridge)
                 return;
-        r = iom_bind_set_d3cold(&s->address, false, &was);
+        r = iom_bind_set_d3cold(&s->address, false, STEP_TIMEOUT_USEC, &was);
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot turn d3cold_allowed off, ignoring: %m",
                                   iom_address_format(&s->address, a));
                 return;
         }
-        free(s->d3cold_was);
-        s->d3cold_was = strdup(was ? "1" : "0");
+        s->d3cold_was = was ? IOM_D3COLD_WAS_ON : IOM_D3COLD_WAS_OFF;
 }
 
 static void restore_d3cold(const struct iom_plan_step *s) {
         char a[IOM_ADDRESS_STRING_MAX];
         int r;
 
-        if (!s->d3cold_was)
+        if (s->d3cold_was == IOM_D3COLD_UNTOUCHED)
                 return;
-        r = iom_bind_set_d3cold(&s->address, streq(s->d3cold_was, "1"), NULL);
+        r = iom_bind_set_d3cold(&s->address, s->d3cold_was == IOM_D3COLD_WAS_ON,
+                                STEP_TIMEOUT_USEC, NULL);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot restore d3cold_allowed, ignoring: %m",
                                   iom_address_format(&s->address, a));
@@ -279,8 +279,8 @@ static int undo_steps(enum iom_plan_op op, const struct iom_plan_step *steps, si
                 char a[IOM_ADDRESS_STRING_MAX];
                 if (op != IOM_PLAN_RELEASE)
                         restore_d3cold(s);
-                else if (s->d3cold_was && !s->bridge &&
-                         iom_bind_set_d3cold(&s->address, false, NULL) < 0)
+                else if (s->d3cold_was != IOM_D3COLD_UNTOUCHED && !s->bridge &&
+                         iom_bind_set_d3cold(&s->address, false, STEP_TIMEOUT_USEC, NULL) < 0)
                         log_warning("%s: cannot turn d3cold_allowed off again for its guest, "
                                     "ignoring.", iom_address_format(&s->address, a));
                 int r = move_device(&s->address, s->from, s->from_override, &error);

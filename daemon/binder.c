@@ -83,10 +83,10 @@ static int plan_add_claimed_choices(struct manager *m, struct iom_plan *plan) {
                         s->quarantine_after = c->quarantine_after;
                         if (!plan->owner && !(s->reset_method = strdup(IOM_RESET_DEFAULT)))
                                 r = -ENOMEM;
-                        if ((plan->owner && d->reset_method &&
-                             !(s->reset_method = strdup(d->reset_method))) ||
-                            (d->d3cold_was && !(s->d3cold_was = strdup(d->d3cold_was))))
+                        if (plan->owner && d->reset_method &&
+                            !(s->reset_method = strdup(d->reset_method)))
                                 r = -ENOMEM;
+                        s->d3cold_was = d->d3cold_was;
                 }
         }
         (void) pthread_mutex_unlock(&m->journal_lock);

@@ -288,7 +288,8 @@ int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t tim
         return r;
 }
 
-int iom_bind_set_d3cold(const struct iom_address *a, bool value, bool *ret_was) {
+int iom_bind_set_d3cold(const struct iom_address *a, bool value, uint64_t timeout_usec,
+                        bool *ret_was) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
         int64_t was;
         int r;
@@ -300,7 +301,7 @@ int iom_bind_set_d3cold(const struct iom_address *a, bool value, bool *ret_was) 
         r = iom_sysfs_read_int64(dir, "d3cold_allowed", &was);
         if (r < 0)
                 return r;
-        r = write_with_deadline(path, value ? "1" : "0", 5ULL * 1000 * 1000);
+        r = write_with_deadline(path, value ? "1" : "0", timeout_usec);
         if (r < 0)
                 return r;
         if (ret_was)

@@ -62,6 +62,8 @@ bool iom_reset_method_is_known(const char *method);
 int iom_bind_reset(const struct iom_address *a, const char *method, uint64_t timeout_usec,
                    char **ret_error);
 
-/* Writes @value (0 or 1) to the device's d3cold_allowed, and returns the value it had in
- * *@ret_was (when non-NULL). -ENOENT when the kernel has no such attribute for it. */
-int iom_bind_set_d3cold(const struct iom_address *a, bool value, bool *ret_was);
+/* Writes @value (0 or 1) to the device's d3cold_allowed within @timeout_usec, and returns the
+ * value it had in *@ret_was (when non-NULL). -ENOENT when the kernel has no such attribute for
+ * it. */
+int iom_bind_set_d3cold(const struct iom_address *a, bool value, uint64_t timeout_usec,
+                        bool *ret_was);

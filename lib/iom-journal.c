@@ -28,7 +28,6 @@ static void steps_free(struct iom_plan_step *steps, size_t n) {
 static void claim_device_clear(struct iom_claim_device *d) {
         free(d->host_driver);
         free(d->reset_method);
-        free(d->d3cold_was);
 }
 
 static void claim_clear(struct iom_claim *c) {
@@ -240,7 +239,7 @@ static int add_record(struct iom_claim **claims, size_t *n_claims, const struct 
                                                                              : step->from,
                                                 &oom);
                 d->reset_method = strdup_or_null(step->reset_method, &oom);
-                d->d3cold_was = strdup_or_null(step->d3cold_was, &oom);
+                d->d3cold_was = step->d3cold_was;
                 /* A quarantine record has done what quarantine_after asks. */
                 c.quarantine_after = !reason && (c.quarantine_after || step->quarantine_after);
                 c.n_devices++;

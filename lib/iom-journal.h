@@ -17,7 +17,7 @@ struct iom_claim_device {
         struct iom_address address;
         char *host_driver;  /* NULL: it had none */
         char *reset_method; /* the policy's pick for the reset on release; NULL: the kernel's */
-        char *d3cold_was;   /* "0"/"1": d3cold_allowed to put back on release; NULL: untouched */
+        enum iom_d3cold d3cold_was; /* d3cold_allowed to put back on release */
 };
 
 /* A group a guest owns, or (in quarantined[]) one back from a guest that is kept on vfio-pci

@@ -58,15 +58,16 @@ static json_object *claims_json(const struct iom_claim *claims, size_t n) {
                                                json_object_new_boolean(true));
                 for (size_t k = 0; k < c->n_devices; k++) {
                         const struct iom_claim_device *cd = &c->devices[k];
+                        const char *d3cold_was = iom_d3cold_to_string(cd->d3cold_was);
                         json_object *d = json_object_new_object();
                         json_object_object_add(d, "address", address_json(&cd->address));
                         json_object_object_add(d, "host_driver", string_or_null(cd->host_driver));
                         if (cd->reset_method)
                                 json_object_object_add(d, "reset_method",
                                                        json_object_new_string(cd->reset_method));
-                        if (cd->d3cold_was)
+                        if (d3cold_was) /* not when untouched */
                                 json_object_object_add(d, "d3cold_was",
-                                                       json_object_new_string(cd->d3cold_was));
+                                                       json_object_new_string(d3cold_was));
                         json_object_array_add(devices, d);
                 }
                 json_object_object_add(o, "devices", devices);
@@ -175,12 +176,14 @@ static int get_optional_string(struct reader *rd, json_object *o, const char *pa
         return iom_json_member_string(rd->doc, o, path, key, false, ret, rd->error);
 }
 
-/* "0" or "1", as d3cold_allowed reads. */
-static int get_d3cold(struct reader *rd, json_object *o, const char *path, char **ret) {
-        int r = get_optional_string(rd, o, path, "d3cold_was", ret);
-        if (r < 0 || !*ret)
+/* "0" or "1", as d3cold_allowed reads; untouched when absent. */
+static int get_d3cold(struct reader *rd, json_object *o, const char *path, enum iom_d3cold *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = get_optional_string(rd, o, path, "d3cold_was", &s);
+        if (r < 0 || !s)
                 return r;
-        if (!streq(*ret, "0") && !streq(*ret, "1"))
+        *ret = iom_d3cold_from_string(s);
+        if (*ret < 0)
                 return bad(rd, path, "'d3cold_was' must be \"0\" or \"1\"");
         return 0;
 }

@@ -21,12 +21,19 @@ static const char *const iom_plan_op_table[_IOM_PLAN_OP_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(iom_plan_op, enum iom_plan_op);
 
+static const char *const iom_d3cold_table[_IOM_D3COLD_MAX] = {
+        [IOM_D3COLD_WAS_OFF] = "0",
+        [IOM_D3COLD_WAS_ON] = "1",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(iom_d3cold, enum iom_d3cold);
+
 /* The strings a step owns, as fields of @s. */
 #define STEP_STRINGS(s)                                                                            \
         {                                                                                          \
                 &(s)->from, &(s)->to, &(s)->from_override, &(s)->rule.id, &(s)->rule.file,         \
-                        &(s)->release_to, &(s)->reset_method, &(s)->d3cold_was,                    \
-                        &(s)->reset_result, &(s)->quarantine                                       \
+                        &(s)->release_to, &(s)->reset_method, &(s)->reset_result,                  \
+                        &(s)->quarantine                                                           \
         }
 
 void iom_plan_step_clear(struct iom_plan_step *s) {

@@ -22,6 +22,19 @@ enum iom_plan_op {
 
 DECLARE_STRING_TABLE_LOOKUP(iom_plan_op, enum iom_plan_op);
 
+/* A device's d3cold_allowed as the daemon found it before turning it off (disable_d3cold), to
+ * put back at release. The journal keeps it as the attribute reads: "0" or "1", no string when
+ * untouched. */
+enum iom_d3cold {
+        IOM_D3COLD_UNTOUCHED, /* never written: nothing to put back */
+        IOM_D3COLD_WAS_OFF,
+        IOM_D3COLD_WAS_ON,
+        _IOM_D3COLD_MAX,
+        _IOM_D3COLD_INVALID = -EINVAL,
+};
+
+DECLARE_STRING_TABLE_LOOKUP(iom_d3cold, enum iom_d3cold);
+
 /* The policy rule that allowed a step, where it is written. */
 struct iom_plan_rule {
         char *id; /* NULL when no rule decided (release, rebind) */
@@ -46,7 +59,7 @@ struct iom_plan_step {
         char *reset_method;    /* how a release resets it; NULL: the kernel's order */
         bool quarantine_after; /* a release keeps its group on vfio-pci, quarantined */
         bool d3cold_off;       /* d3cold_allowed stays 0 while a guest owns it */
-        char *d3cold_was;      /* "0" or "1": what d3cold_allowed is put back to; NULL: untouched */
+        enum iom_d3cold d3cold_was; /* what d3cold_allowed is put back to */
         /* What a release did: the reset's outcome (NULL: none tried, "ok", or what failed),
          * and why its group was quarantined instead of going home (NULL: it went home). */
         char *reset_result;

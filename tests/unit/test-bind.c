@@ -316,13 +316,13 @@ static void test_d3cold(void) {
         struct iom_address a = fixture_address("0000:05:01.0");
         bool was = false;
 
-        ASSERT_EQ(iom_bind_set_d3cold(&a, false, &was), -ENOENT);
+        ASSERT_EQ(iom_bind_set_d3cold(&a, false, 5 * USEC, &was), -ENOENT);
         fixture_put(h->root, "1\n", E1000 "/d3cold_allowed");
-        ASSERT_EQ(iom_bind_set_d3cold(&a, false, &was), 0);
+        ASSERT_EQ(iom_bind_set_d3cold(&a, false, 5 * USEC, &was), 0);
         ASSERT_TRUE(was);
         off = content(h, E1000 "/d3cold_allowed");
         ASSERT_STREQ(off, "0\n");
-        ASSERT_EQ(iom_bind_set_d3cold(&a, true, &was), 0);
+        ASSERT_EQ(iom_bind_set_d3cold(&a, true, 5 * USEC, &was), 0);
         ASSERT_TRUE(!was);
         on = content(h, E1000 "/d3cold_allowed");
         ASSERT_STREQ(on, "1\n");

@@ -276,12 +276,21 @@ static void test_quarantine_and_resets(void) {
         _cleanup_free_ char *json = NULL, *again = NULL;
 
         p->steps[0].reset_method = strdup("bus");
-        p->steps[0].d3cold_was = strdup("1");
+        p->steps[0].d3cold_was = IOM_D3COLD_WAS_ON;
         p->steps[1].quarantine_after = true;
         ASSERT_EQ(iom_journal_claim(j, p, 1), 0);
         ASSERT_STREQ(j->claims[0].devices[0].reset_method, "bus");
-        ASSERT_STREQ(j->claims[0].devices[0].d3cold_was, "1");
+        ASSERT_EQ(j->claims[0].devices[0].d3cold_was, IOM_D3COLD_WAS_ON);
         ASSERT_TRUE(j->claims[0].quarantine_after);
+        /* On disk as d3cold_allowed reads, and only where it was written. */
+        json = iom_journal_to_json(j);
+        ASSERT_TRUE(strstr(json, "\"d3cold_was\": \"1\"") != NULL);
+        ASSERT_TRUE(strstr(json, "\"d3cold_was\": \"0\"") == NULL);
+        ASSERT_EQ(iom_journal_from_json(json, "state.json", &back, NULL), 0);
+        ASSERT_EQ(back->claims[0].devices[0].d3cold_was, IOM_D3COLD_WAS_ON);
+        ASSERT_EQ(back->claims[0].devices[1].d3cold_was, IOM_D3COLD_UNTOUCHED);
+        json = mfree(json);
+        back = iom_journal_free(back);
 
         /* The release that quarantined it: the steps go home to where the claim said. */
         inv->groups[0]->owner = strdup("win11");
