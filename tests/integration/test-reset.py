@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Between owners, on a umockdev host whose NIC is on vfio-pci (so that assign and release
 run to the end without a kernel): a release resets the device with the policy's method and
-says so in the reply, the journal and the Device; a reset that fails, or quarantine_after,
+says so in the reply, the journal and the Device; disable_d3cold keeps d3cold_allowed at 0
+while the guest owns the device, puts back what it was at release, and keeps it 0 when a
+release fails after its reset and is undone; a reset that fails, or quarantine_after,
 quarantines the group (kept from assign with Quarantined, across a restart) until
 `release --from-quarantine`; logind's sleep inhibitor (python-dbusmock's logind on the
 private bus) is held while a guest owns a group, dropped at the last release and when the
@@ -40,6 +42,8 @@ class ResetTest(HostCase):
         # and the group's VFIO node that an assignment waits for.
         with open(f'{self.device_dir}/reset', 'w', encoding='utf-8'):
             pass
+        with open(f'{self.device_dir}/d3cold_allowed', 'w', encoding='utf-8') as f:
+            f.write('1\n')
         with open(f'{self.testbed.sys}/bus/pci/drivers_probe', 'w', encoding='utf-8'):
             pass
         self.testbed.add_device(f'P: /devices/virtual/vfio/{GROUP}\nN: vfio/{GROUP}\n'
@@ -57,12 +61,14 @@ class ResetTest(HostCase):
 
     def restart(self, sleep_inhibit=None, kill=False):
         """(Re)starts iommud on a policy with a rule per guest: win11 gets a FLR, lab is
-        quarantined after, bad asks for a method the NIC does not offer."""
+        quarantined after, bad asks for a method the NIC does not offer, cold keeps D3cold off."""
         rules = [{'id': guest, 'match': {'address': NIC}, 'guests': [guest], 'action': 'allow',
                   'options': options}
                  for guest, options in (('win11', {'reset_method': 'flr'}),
                                         ('lab', {'quarantine_after': True}),
-                                        ('bad', {'reset_method': 'pm'}))]
+                                        ('bad', {'reset_method': 'pm'}),
+                                        ('cold', {'reset_method': 'flr',
+                                                  'disable_d3cold': True}))]
         policy = {'rules': rules}
         if sleep_inhibit:
             policy['sleep_inhibit'] = sleep_inhibit
@@ -105,6 +111,10 @@ class ResetTest(HostCase):
         with open(f'{self.device_dir}/{name}', encoding='utf-8') as f:
             return f.read()
 
+    def d3cold(self):
+        """d3cold_allowed: the testbed's file keeps the bytes past a shorter write."""
+        return self.attribute('d3cold_allowed')[0]
+
     def quarantined_in_metrics(self):
         """iommud_groups_quarantined in the metrics file the daemon keeps written."""
         with open(f'{self.metrics_dir}/iommud.prom', encoding='utf-8') as f:
@@ -143,6 +153,40 @@ class ResetTest(HostCase):
         # The table says it too.
         self.ok('assign', 'win11', NIC)
         self.assertRegex(self.ok('release', 'win11'), r'flr: ok')
+
+    def test_d3cold_stays_off_while_owned_as_the_policy_says(self):
+        self.ok('assign', 'win11', NIC)
+        self.assertEqual(self.d3cold(), '1')
+        self.assertNotIn('d3cold_was', self.journal()['claims'][0]['devices'][0])
+        self.ok('release', 'win11')
+        self.ok('assign', 'cold', NIC)
+        self.assertEqual(self.d3cold(), '0')
+        self.assertEqual(self.journal()['claims'][0]['devices'][0]['d3cold_was'], '1')
+        # What it was comes from the journal: a restart between does not lose it.
+        self.restart()
+        self.ok('release', 'cold')
+        self.assertEqual(self.d3cold(), '1')
+        self.assertEqual(self.attribute('reset'), '1')
+        # Put back as it was found, off included.
+        with open(f'{self.device_dir}/d3cold_allowed', 'w', encoding='utf-8') as f:
+            f.write('0\n')
+        self.ok('assign', 'cold', NIC)
+        self.assertEqual(self.journal()['claims'][0]['devices'][0]['d3cold_was'], '0')
+        self.ok('release', 'cold')
+        self.assertEqual(self.d3cold(), '0')
+
+    def test_a_release_undone_after_its_reset_keeps_d3cold_off(self):
+        self.ok('assign', 'cold', NIC)
+        self.assertEqual(self.d3cold(), '0')
+        # The reset works; the move home after it cannot probe a driver.
+        os.unlink(f'{self.testbed.sys}/bus/pci/drivers_probe')
+        result = self.harness.iommuctl('release', 'cold')
+        self.assertEqual(result.returncode, EXIT_REFUSED, result.stderr)
+        self.assertIn('drivers_probe failed', result.stderr)
+        self.assertEqual(self.attribute('reset'), '1')
+        # The guest keeps the device, and D3cold stays off for it as before.
+        self.assertEqual(self.d3cold(), '0')
+        self.assertIn('putting it back', self.harness.daemon.errors())
 
     def test_failed_reset_quarantines_until_an_administrator_lets_go(self):
         self.ok('assign', 'bad', NIC)
