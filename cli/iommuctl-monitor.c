@@ -5,8 +5,10 @@
  * may have changed with its value. The monitor keeps the last value it saw of each device's
  * driver and VF count and each group's owner and viability (from GetManagedObjects at start,
  * then from the signals), and prints what differs. The matches are added before that first
- * read, so nothing falls between the two. */
+ * read, so nothing falls between the two. The objects are kept sorted by what their path
+ * names, parsed once: a signal finds its object in O(log n) on a host with thousands. */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "iom-address.h"
 #include "iom-bus-ranges.h"
 #include "iommuctl.h"
 #include "json-print.h"
@@ -27,9 +30,17 @@
 #define DEVICE_PREFIX MANAGER_PATH "/device/"
 #define GROUP_PREFIX MANAGER_PATH "/group/"
 
+/* What an object path names: a device by its address, or a group by its number. */
+struct name {
+        bool device;
+        struct iom_address address; /* device */
+        uint32_t group;             /* group */
+        char spelled[IOM_ADDRESS_STRING_MAX]; /* device: the address as events print it */
+};
+
 /* The last state seen of one device or group object. */
 struct object {
-        char *path;
+        struct name name;
         char *driver; /* device */
         uint32_t num_vfs;
         int32_t group; /* device: its IOMMU group, -1 none */
@@ -38,70 +49,84 @@ struct object {
 };
 
 struct monitor {
-        struct object *objects;
+        struct object *objects; /* sorted by name */
         size_t n_objects;
         int failure; /* why the loop ended, if not by a signal */
 };
 
+/* "/org/iommud1/device/0000_01_00_0" or "/org/iommud1/group/7"; -EINVAL for any other path
+ * (the manager's, a space's), which the monitor does not follow. */
+static int name_parse(const char *path, struct name *ret) {
+        const char *s;
+        char *end;
+
+        *ret = (struct name){};
+        if ((s = startswith(path, DEVICE_PREFIX))) {
+                ret->device = true;
+                if (iom_address_parse_path(s, &ret->address) < 0)
+                        return -EINVAL;
+                iom_address_format(&ret->address, ret->spelled);
+                return 0;
+        }
+        if (!(s = startswith(path, GROUP_PREFIX)) || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        unsigned long id = strtoul(s, &end, 10);
+        if (errno != 0 || *end || id > UINT32_MAX)
+                return -EINVAL;
+        ret->group = (uint32_t) id;
+        return 0;
+}
+
+/* Devices first, by address, then groups, by number. An object starts with its name. */
+static int name_compare(const void *a, const void *b) {
+        const struct name *x = a, *y = b;
+
+        if (x->device != y->device)
+                return x->device ? -1 : 1;
+        if (x->device)
+                return iom_address_compare(&x->address, &y->address);
+        return x->group < y->group ? -1 : x->group > y->group;
+}
+
 static void object_done(struct object *o) {
-        free(o->path);
         free(o->driver);
         free(o->owner);
 }
 
-static struct object *find_object(struct monitor *mon, const char *path) {
-        for (size_t i = 0; i < mon->n_objects; i++)
-                if (streq(mon->objects[i].path, path))
-                        return &mon->objects[i];
-        return NULL;
+/* The index of the first object not before @name: where it is, or would go. */
+static size_t object_index(const struct monitor *mon, const struct name *name) {
+        return sorted_position(mon->objects, mon->n_objects, sizeof(*mon->objects), name,
+                               name_compare);
 }
 
-static struct object *add_object(struct monitor *mon, const char *path) {
-        struct object *o = find_object(mon, path);
+static struct object *find_object(struct monitor *mon, const struct name *name) {
+        size_t i = object_index(mon, name);
 
-        if (o)
-                return o;
+        return i < mon->n_objects && name_compare(&mon->objects[i].name, name) == 0
+                       ? &mon->objects[i]
+                       : NULL;
+}
+
+static struct object *add_object(struct monitor *mon, const struct name *name) {
+        size_t i = object_index(mon, name);
+
+        if (i < mon->n_objects && name_compare(&mon->objects[i].name, name) == 0)
+                return &mon->objects[i];
         if (GREEDY_REALLOC(mon->objects, mon->n_objects + 1) < 0)
                 return NULL;
-        o = &mon->objects[mon->n_objects];
-        *o = (struct object){.path = strdup(path), .group = -1};
-        if (!o->path)
-                return NULL;
+        memmove(mon->objects + i + 1, mon->objects + i,
+                (mon->n_objects - i) * sizeof(*mon->objects));
         mon->n_objects++;
-        return o;
+        mon->objects[i] = (struct object){.name = *name, .group = -1};
+        return &mon->objects[i];
 }
 
 static void drop_object(struct monitor *mon, struct object *o) {
+        size_t i = (size_t) (o - mon->objects);
+
         object_done(o);
-        *o = mon->objects[--mon->n_objects];
-}
-
-static bool is_device(const char *path) {
-        return strncmp(path, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0;
-}
-
-static bool is_group(const char *path) {
-        return strncmp(path, GROUP_PREFIX, strlen(GROUP_PREFIX)) == 0;
-}
-
-/* "/org/iommud1/device/0000_01_00_0" -> "0000:01:00.0" in @buf. */
-static const char *device_address(const char *path, char buf[static IOM_ADDRESS_STRING_MAX]) {
-        const char *suffix = path + strlen(DEVICE_PREFIX);
-        size_t n = strlen(suffix);
-        char *last;
-
-        if (n >= IOM_ADDRESS_STRING_MAX)
-                return suffix;
-        memcpy(buf, suffix, n + 1);
-        last = strrchr(buf, '_');
-        for (char *p = buf; p && *p; p++)
-                if (*p == '_')
-                        *p = p == last ? '.' : ':';
-        return buf;
-}
-
-static int64_t group_id(const char *path) {
-        return strtoll(path + strlen(GROUP_PREFIX), NULL, 10);
+        memmove(o, o + 1, (--mon->n_objects - i) * sizeof(*o));
 }
 
 enum event_kind {
@@ -278,54 +303,54 @@ static int read_interfaces(sd_bus_message *m, struct object *o) {
 
 static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct monitor *mon = userdata;
-        char buf[IOM_ADDRESS_STRING_MAX];
         const char *path;
         struct object *o;
+        struct name name;
         int r;
 
         r = sd_bus_message_read(m, "o", &path);
-        if (r < 0 || (!is_device(path) && !is_group(path)))
+        if (r < 0 || name_parse(path, &name) < 0)
                 return 0;
-        o = add_object(mon, path);
+        o = add_object(mon, &name);
         if (!o)
                 return log_oom();
         r = read_interfaces(m, o);
         if (r < 0)
                 return 0;
-        if (is_group(path))
-                return EVENT(EVENT_GROUP_ADDED, .group = group_id(path));
-        return EVENT(EVENT_DEVICE_ADDED, .device = device_address(path, buf), .group = o->group,
+        if (!name.device)
+                return EVENT(EVENT_GROUP_ADDED, .group = name.group);
+        return EVENT(EVENT_DEVICE_ADDED, .device = name.spelled, .group = o->group,
                      .to = o->driver);
 }
 
 static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct monitor *mon = userdata;
-        char buf[IOM_ADDRESS_STRING_MAX];
         const char *path;
         struct object *o;
+        struct name name;
         int64_t group;
 
-        if (sd_bus_message_read(m, "o", &path) < 0 || (!is_device(path) && !is_group(path)))
+        if (sd_bus_message_read(m, "o", &path) < 0 || name_parse(path, &name) < 0)
                 return 0;
-        o = find_object(mon, path);
-        group = o && is_device(path) ? o->group : is_group(path) ? group_id(path) : -1;
+        o = find_object(mon, &name);
+        group = !name.device ? (int64_t) name.group : o ? o->group : -1;
         if (o)
                 drop_object(mon, o);
-        if (is_group(path))
+        if (!name.device)
                 return EVENT(EVENT_GROUP_REMOVED, .group = group);
-        return EVENT(EVENT_DEVICE_REMOVED, .device = device_address(path, buf), .group = group);
+        return EVENT(EVENT_DEVICE_REMOVED, .device = name.spelled, .group = group);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct monitor *mon = userdata;
         const char *path = sd_bus_message_get_path(m), *interface;
-        char buf[IOM_ADDRESS_STRING_MAX];
         struct object *o, now = {};
+        struct name name;
         int r;
 
-        if (!path || (!is_device(path) && !is_group(path)))
+        if (!path || name_parse(path, &name) < 0)
                 return 0;
-        o = find_object(mon, path);
+        o = find_object(mon, &name);
         if (!o || sd_bus_message_read(m, "s", &interface) < 0)
                 return 0;
         /* Start from what was known: a property the signal leaves out did not change. */
@@ -335,23 +360,22 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                               .group = o->group,
                               .viable = o->viable};
         r = read_properties(m, &now);
-        if (r >= 0 && is_device(path)) {
-                device_address(path, buf);
+        if (r >= 0 && name.device) {
                 if (!streq_ptr(o->driver, now.driver))
-                        r = EVENT(EVENT_DRIVER_CHANGED, .device = buf, .group = o->group,
+                        r = EVENT(EVENT_DRIVER_CHANGED, .device = name.spelled, .group = o->group,
                                   .from = o->driver, .to = now.driver);
                 if (r >= 0 && o->num_vfs != now.num_vfs)
-                        r = EVENT(EVENT_VFS_CHANGED, .device = buf, .group = o->group,
+                        r = EVENT(EVENT_VFS_CHANGED, .device = name.spelled, .group = o->group,
                                   .num_vfs = now.num_vfs);
         } else if (r >= 0) {
                 if (!streq_ptr(o->owner, now.owner))
-                        r = EVENT(EVENT_OWNER_CHANGED, .group = group_id(path), .from = o->owner,
+                        r = EVENT(EVENT_OWNER_CHANGED, .group = name.group, .from = o->owner,
                                   .to = now.owner);
                 if (r >= 0 && o->viable != now.viable)
-                        r = EVENT(EVENT_VIABILITY_CHANGED, .group = group_id(path),
+                        r = EVENT(EVENT_VIABILITY_CHANGED, .group = name.group,
                                   .viable = now.viable);
         }
-        now.path = TAKE_PTR(o->path);
+        now.name = o->name;
         object_done(o);
         *o = now;
         return r == -ENOMEM || r == -EIO ? r : 0;
@@ -394,14 +418,15 @@ static int read_object(sd_bus_message *m, void *userdata) {
         struct monitor *mon = userdata;
         const char *path;
         struct object *o;
+        struct name name;
         int r;
 
         r = sd_bus_message_read(m, "o", &path);
         if (r < 0)
                 return r;
-        if (!is_device(path) && !is_group(path))
+        if (name_parse(path, &name) < 0)
                 return sd_bus_message_skip(m, "a{sa{sv}}");
-        o = add_object(mon, path);
+        o = add_object(mon, &name);
         return o ? read_interfaces(m, o) : -ENOMEM;
 }
 

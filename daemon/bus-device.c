@@ -11,30 +11,10 @@
 
 /* "/org/iommud1/device/0000_01_00_0" -> the device, or NULL. */
 static struct iom_device *device_from_path(struct manager *m, const char *path) {
-        const char *suffix;
+        const char *suffix = startswith(path, IOMMUD_DEVICE_PREFIX "/");
         struct iom_address a;
-        char spelled[IOM_ADDRESS_STRING_MAX + 1], check[IOM_ADDRESS_STRING_MAX];
-        size_t n;
 
-        if (strncmp(path, IOMMUD_DEVICE_PREFIX "/", strlen(IOMMUD_DEVICE_PREFIX "/")) != 0)
-                return NULL;
-        suffix = path + strlen(IOMMUD_DEVICE_PREFIX "/");
-        n = strlen(suffix);
-        if (n == 0 || n >= sizeof(spelled))
-                return NULL;
-        /* dddd_bb_dd_f -> dddd:bb:dd.f: the last '_' is the '.', the others ':'. */
-        memcpy(spelled, suffix, n + 1);
-        char *last = strrchr(spelled, '_');
-        if (!last)
-                return NULL;
-        *last = '.';
-        for (char *p = spelled; p < last; p++)
-                if (*p == '_')
-                        *p = ':';
-        if (iom_address_parse(spelled, &a, NULL) < 0)
-                return NULL;
-        /* Only the canonical spelling names an object. */
-        if (!streq(iom_address_format_path(&a, check), suffix))
+        if (!suffix || iom_address_parse_path(suffix, &a) < 0)
                 return NULL;
         return iom_inventory_find_device(m->inventory, &a);
 }

@@ -7,6 +7,7 @@
 
 #include "iom-address.h"
 #include "iom-error.h"
+#include "macro.h"
 
 /* Reads up to @max_digits hex digits; returns how many were read, 0 when none. */
 static size_t parse_hex(const char *s, size_t max_digits, uint64_t *ret) {
@@ -93,6 +94,33 @@ char *iom_address_format_path(const struct iom_address *a,
         (void) snprintf(buf, IOM_ADDRESS_STRING_MAX, "%04x_%02x_%02x_%x", a->domain, a->bus,
                         a->slot, a->function);
         return buf;
+}
+
+int iom_address_parse_path(const char *s, struct iom_address *ret) {
+        char spelled[IOM_ADDRESS_STRING_MAX], check[IOM_ADDRESS_STRING_MAX];
+        struct iom_address a;
+        char *last;
+        size_t n;
+
+        if (!s || !ret)
+                return -EINVAL;
+        n = strlen(s);
+        if (n >= sizeof(spelled))
+                return -EINVAL;
+        /* dddd_bb_ss_f -> dddd:bb:ss.f: the last '_' is the '.', the others ':'. */
+        memcpy(spelled, s, n + 1);
+        last = strrchr(spelled, '_');
+        if (!last)
+                return -EINVAL;
+        *last = '.';
+        for (char *p = spelled; p < last; p++)
+                if (*p == '_')
+                        *p = ':';
+        if (iom_address_parse(spelled, &a, NULL) < 0 ||
+            !streq(iom_address_format_path(&a, check), s))
+                return -EINVAL;
+        *ret = a;
+        return 0;
 }
 
 bool iom_address_equal(const struct iom_address *a, const struct iom_address *b) {

@@ -26,5 +26,9 @@ char *iom_address_format(const struct iom_address *a, char buf[static IOM_ADDRES
 /* Formats as "dddd_bb_ss_f", the D-Bus object path element. Returns @buf. */
 char *iom_address_format_path(const struct iom_address *a, char buf[static IOM_ADDRESS_STRING_MAX]);
 
+/* Parses an object path element as iom_address_format_path() writes it, and only that
+ * spelling (one object, one name): -EINVAL for anything else. */
+int iom_address_parse_path(const char *s, struct iom_address *ret);
+
 bool iom_address_equal(const struct iom_address *a, const struct iom_address *b);
 int iom_address_compare(const struct iom_address *a, const struct iom_address *b);

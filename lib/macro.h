@@ -124,6 +124,22 @@ static inline uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* The index of the first of the @n elements of @base (each @size bytes, sorted by @compare)
+ * that is not below @key: where @key is, or would go. @compare(element, key) as strcmp. */
+static inline size_t sorted_position(const void *base, size_t n, size_t size, const void *key,
+                                     int (*compare)(const void *element, const void *key)) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (compare((const char *) base + mid * size, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strempty(s) ((s) ? (s) : "")
 

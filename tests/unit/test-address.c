@@ -59,6 +59,20 @@ static void test_path_and_order(void) {
         ASSERT_EQ(iom_address_parse("0000:01:00.1", &a, NULL), 0);
         ASSERT_EQ(iom_address_parse("0000:02:00.0", &b, NULL), 0);
         ASSERT_STREQ(iom_address_format_path(&a, buf), "0000_01_00_1");
+        /* The path element back, in its one spelling only. */
+        ASSERT_EQ(iom_address_parse_path("0000_01_00_1", &b), 0);
+        ASSERT_TRUE(iom_address_equal(&a, &b));
+        ASSERT_EQ(iom_address_parse_path("10000_ff_1f_7", &b), 0);
+        ASSERT_STREQ(iom_address_format(&b, buf), "10000:ff:1f.7");
+        static const char *const bad[] = {"",          "0000:01:00.1", "01_00_1",
+                                          "0000_01_00", "0000_1_00_1", "0000_01_00_1_",
+                                          "0000_01_00_8", "0000_01_20_0", "0000_0A_00_0",
+                                          "0000_01_00_01", "000000000000_01_00_0"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                fprintf(stderr, "# '%s'\n", bad[i]);
+                ASSERT_EQ(iom_address_parse_path(bad[i], &b), -EINVAL);
+        }
+        ASSERT_EQ(iom_address_parse("0000:02:00.0", &b, NULL), 0);
         ASSERT_TRUE(iom_address_compare(&a, &b) < 0);
         ASSERT_TRUE(iom_address_compare(&b, &a) > 0);
         ASSERT_TRUE(iom_address_equal(&a, &a));
