@@ -43,6 +43,10 @@ class Monitor:
             return None
         return wait_for(find, what)[0]
 
+    def wait_lines(self, predicate, what):
+        """Waits until @predicate holds for the lines printed so far."""
+        return wait_for(lambda: predicate(list(self.lines)), what)
+
     def stop(self, sig=signal.SIGINT):
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -4,8 +4,9 @@
 announces it, one line each (--json: one object per line, checked against json_schema.py):
 devices and groups added and removed, a driver changed, a group become viable, a PF's VF
 count changed, the policy reloaded, an owned device lost; SIGINT ends it with status 0, the
-daemon going away with status 1 and a message. Usage: test-monitor.py tests/hosts/NAME (a
-host with a single-endpoint group bound to a driver)."""
+daemon going away with status 1 and a message. Once a new device settled, the --json lines
+are exactly those expected, in order, byte for byte. Usage: test-monitor.py tests/hosts/NAME
+(a host with a single-endpoint group bound to a driver)."""
 
 import json
 import sys
@@ -14,6 +15,15 @@ from harness import HostCase, host_main
 from monitor import Monitor
 from json_schema import DOCUMENTS, check
 from testbed import free_address, pci_record as record
+
+
+def json_line(event, **fields):
+    """The --json line of @event with @fields (from_ for from), as iommuctl(1) spells it."""
+    record = {'version': 2, 'event': event, 'device': None, 'group': None, 'from': None,
+              'to': None, 'viable': None, 'num_vfs': None, 'rules': None, 'owner': None,
+              'devices': [], 'reason': None}
+    record.update({k.rstrip('_'): v for k, v in fields.items()})
+    return json.dumps(record, separators=(',', ':'))
 
 
 class MonitorTest(HostCase):
@@ -28,6 +38,21 @@ class MonitorTest(HostCase):
         return monitor.wait(lambda e: e['event'] == name
                             and all(e[k] == v for k, v in fields.items()),
                             f'{name} {fields}')
+
+    def reload(self, monitor):
+        """Reloads the policy and waits for its line: every line iommud signalled before is
+        printed by then."""
+        reloaded = json_line('policy-reloaded', rules=1)
+        count = monitor.lines.count(reloaded)
+        self.harness.iommuctl('policy', 'reload')
+        monitor.wait_lines(lambda lines: lines.count(reloaded) > count, 'the line of the reload')
+        return len(monitor.lines)
+
+    def expect(self, monitor, start, expected):
+        """The lines from @start on are @expected, once there are as many."""
+        monitor.wait_lines(lambda lines: len(lines) >= start + len(expected),
+                           f'{len(expected)} lines after line {start}')
+        self.assertEqual(monitor.lines[start:], expected)
 
     def test_json_stream(self):
         monitor = self.monitor('--json')
@@ -50,25 +75,36 @@ class MonitorTest(HostCase):
                      and e['event'] in ('device-added', 'driver-changed') and e['to'] == 'e1000e',
                      f'{address} on e1000e')
 
+        # Settled: from here on, each change prints exactly its lines, in order.
+        start = self.reload(monitor)
+        expected = []
+
         # Its driver changes: off to vfio-pci, and the group becomes viable.
         self.testbed.unbind(devpath)
         self.testbed.uevent(devpath, 'unbind')
-        self.event(monitor, 'driver-changed', device=address, **{'from': 'e1000e', 'to': None})
-        self.event(monitor, 'viability-changed', group=group, viable=True)
+        expected += [json_line('driver-changed', device=address, group=group, from_='e1000e'),
+                     json_line('viability-changed', group=group, viable=True)]
+        self.expect(monitor, start, expected)
         self.testbed.bind(devpath, 'vfio-pci')
         self.testbed.uevent(devpath, 'bind')
-        self.event(monitor, 'driver-changed', device=address, **{'from': None, 'to': 'vfio-pci'})
+        expected += [json_line('driver-changed', device=address, group=group, to='vfio-pci')]
+        self.expect(monitor, start, expected)
 
         # As a PF, it gets VFs (the kernel announces sriov_numvfs with a change uevent).
         with open(f'{self.testbed.sys}{devpath}/sriov_numvfs', 'w', encoding='utf-8') as f:
             f.write('4\n')
         self.testbed.uevent(devpath, 'change')
-        self.event(monitor, 'vfs-changed', device=address, num_vfs=4)
+        expected += [json_line('vfs-changed', device=address, group=group, num_vfs=4)]
+        self.expect(monitor, start, expected)
 
-        # It goes.
+        # It goes, and nothing more is said of it.
         self.testbed.remove_device(devpath)
-        self.event(monitor, 'device-removed', device=address, group=group)
-        self.event(monitor, 'group-removed', group=group)
+        expected += [json_line('device-removed', device=address, group=group),
+                     json_line('group-removed', group=group)]
+        self.expect(monitor, start, expected)
+        self.reload(monitor)
+        self.assertEqual(monitor.lines[start:],
+                         expected + [json_line('policy-reloaded', rules=1)])
 
         for line in monitor.lines:
             with self.subTest(line=line):
