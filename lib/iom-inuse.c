@@ -386,6 +386,11 @@ static uint64_t mount_namespace(const char *pid) {
 /* Mounts in other mount namespaces (containers, units with PrivateMounts=): each distinct
  * namespace is read once, through the first process found in it, so the cost grows with the
  * number of processes plus the mount tables read, and at most MOUNT_NAMESPACES_MAX of them. */
+static int u64_compare(const void *key, const void *element) {
+        uint64_t x = *(const uint64_t *) key, y = *(const uint64_t *) element;
+        return x < y ? -1 : x > y;
+}
+
 static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
         uint64_t own = mount_namespace("self"), seen[MOUNT_NAMESPACES_MAX];
         _cleanup_(closedirp) DIR *d = opendir(iom_proc_root());
@@ -394,7 +399,7 @@ static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
 
         while (d && (e = readdir(d))) {
                 _cleanup_free_ char *piddir = NULL, *comm = NULL, *where = NULL, *path = NULL;
-                size_t lo = 0, hi = n_seen;
+                size_t at;
                 uint64_t ns;
                 int r;
 
@@ -403,22 +408,17 @@ static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
                 ns = mount_namespace(e->d_name);
                 if (ns == 0 || ns == own)
                         continue;
-                while (lo < hi) { /* seen[] stays sorted: a binary search keeps this linear */
-                        size_t mid = lo + (hi - lo) / 2;
-                        if (seen[mid] < ns)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                if (lo < n_seen && seen[lo] == ns)
+                /* seen[] stays sorted: a binary search keeps this linear */
+                at = sorted_position(seen, n_seen, sizeof(*seen), &ns, u64_compare);
+                if (at < n_seen && seen[at] == ns)
                         continue;
                 if (n_seen == MOUNT_NAMESPACES_MAX) {
                         iom_debug("More than %u mount namespaces, ignoring the rest",
                                   MOUNT_NAMESPACES_MAX);
                         break;
                 }
-                memmove(seen + lo + 1, seen + lo, (n_seen++ - lo) * sizeof(seen[0]));
-                seen[lo] = ns;
+                memmove(seen + at + 1, seen + at, (n_seen++ - at) * sizeof(seen[0]));
+                seen[at] = ns;
 
                 if (asprintf(&piddir, "%s/%s", iom_proc_root(), e->d_name) < 0 ||
                     asprintf(&path, "%s/mountinfo", piddir) < 0)

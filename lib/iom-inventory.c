@@ -96,22 +96,6 @@ struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsi
         return found ? *found : NULL;
 }
 
-/* Where @key belongs in a sorted array of @n pointers: the index of the first element not
- * below it. */
-static size_t lower_bound(const void *key, void *const *array, size_t n,
-                          int (*compare)(const void *key, const void *element)) {
-        size_t lo = 0, hi = n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (compare(key, &array[mid]) > 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
-}
-
 int iom_inventory_insert_device(struct iom_inventory *inv, struct iom_device *d) {
         _cleanup_(iom_device_freep) struct iom_device *owned = d;
         struct iom_group *g = NULL;
@@ -135,8 +119,8 @@ int iom_inventory_insert_device(struct iom_inventory *inv, struct iom_device *d)
                         return r;
         }
         d->group = g;
-        at = lower_bound(&d->address, (void *const *) inv->devices, inv->n_devices,
-                         address_compare_key);
+        at = sorted_position(inv->devices, inv->n_devices, sizeof(*inv->devices), &d->address,
+                             address_compare_key);
         memmove(inv->devices + at + 1, inv->devices + at,
                 (inv->n_devices - at) * sizeof(*inv->devices));
         inv->devices[at] = TAKE_PTR(owned);
@@ -154,7 +138,8 @@ int iom_inventory_insert_group(struct iom_inventory *inv, struct iom_group *g) {
                 return -EEXIST;
         if (GREEDY_REALLOC(inv->groups, inv->n_groups + 1) < 0)
                 return -ENOMEM;
-        at = lower_bound(&g->id, (void *const *) inv->groups, inv->n_groups, id_compare_key);
+        at = sorted_position(inv->groups, inv->n_groups, sizeof(*inv->groups), &g->id,
+                             id_compare_key);
         memmove(inv->groups + at + 1, inv->groups + at,
                 (inv->n_groups - at) * sizeof(*inv->groups));
         inv->groups[at] = TAKE_PTR(owned);
@@ -179,11 +164,19 @@ struct iom_device *iom_inventory_take_device(struct iom_inventory *inv,
                         break;
                 }
         d->group = NULL;
-        at = lower_bound(a, (void *const *) inv->devices, inv->n_devices, address_compare_key);
+        at = sorted_position(inv->devices, inv->n_devices, sizeof(*inv->devices), a,
+                             address_compare_key);
         memmove(inv->devices + at, inv->devices + at + 1,
                 (inv->n_devices - at - 1) * sizeof(*inv->devices));
         inv->n_devices--;
         return d;
+}
+
+size_t iom_inventory_group_index(const struct iom_inventory *inv, unsigned id) {
+        size_t at = sorted_position(inv->groups, inv->n_groups, sizeof(*inv->groups), &id,
+                                    id_compare_key);
+
+        return at < inv->n_groups && inv->groups[at]->id == id ? at : inv->n_groups;
 }
 
 struct iom_group *iom_inventory_take_group(struct iom_inventory *inv, unsigned id) {
@@ -192,7 +185,7 @@ struct iom_group *iom_inventory_take_group(struct iom_inventory *inv, unsigned i
 
         if (!g || g->n_devices > 0)
                 return NULL;
-        at = lower_bound(&id, (void *const *) inv->groups, inv->n_groups, id_compare_key);
+        at = sorted_position(inv->groups, inv->n_groups, sizeof(*inv->groups), &id, id_compare_key);
         memmove(inv->groups + at, inv->groups + at + 1,
                 (inv->n_groups - at - 1) * sizeof(*inv->groups));
         inv->n_groups--;

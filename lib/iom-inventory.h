@@ -35,6 +35,8 @@ int iom_inventory_link(struct iom_inventory *inv);
 struct iom_device *iom_inventory_find_device(const struct iom_inventory *inv,
                                              const struct iom_address *a);
 struct iom_group *iom_inventory_find_group(const struct iom_inventory *inv, unsigned id);
+/* The index of group @id in inv->groups, or inv->n_groups when there is none. */
+size_t iom_inventory_group_index(const struct iom_inventory *inv, unsigned id);
 
 /* Changes to a linked inventory, one object at a time and keeping it linked (hot-plug):
  * O(log n) to find the place and one memmove. A device joins the group it names, which must

@@ -82,17 +82,13 @@ const struct iom_claim *iom_journal_find_quarantine(const struct iom_journal *j,
 
 /* The first of @j's resets, sorted by address, whose address is not below @a: its record, or
  * where it goes. */
-static size_t reset_index(const struct iom_journal *j, const struct iom_address *a) {
-        size_t lo = 0, hi = j->n_resets;
+static int reset_compare_key(const void *key, const void *element) {
+        const struct iom_reset_record *r = element;
+        return iom_address_compare(key, &r->address);
+}
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (iom_address_compare(&j->resets[mid].address, a) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+static size_t reset_index(const struct iom_journal *j, const struct iom_address *a) {
+        return sorted_position(j->resets, j->n_resets, sizeof(*j->resets), a, reset_compare_key);
 }
 
 const struct iom_reset_record *iom_journal_find_reset(const struct iom_journal *j,

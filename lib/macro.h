@@ -125,14 +125,15 @@ static inline uint64_t now_usec(void) {
 }
 
 /* The index of the first of the @n elements of @base (each @size bytes, sorted by @compare)
- * that is not below @key: where @key is, or would go. @compare(element, key) as strcmp. */
+ * that is not below @key: where @key is, or would go. @compare(key, element) as bsearch()'s,
+ * so one function serves both. */
 static inline size_t sorted_position(const void *base, size_t n, size_t size, const void *key,
-                                     int (*compare)(const void *element, const void *key)) {
+                                     int (*compare)(const void *key, const void *element)) {
         size_t lo = 0, hi = n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (compare((const char *) base + mid * size, key) < 0)
+                if (compare(key, (const char *) base + mid * size) > 0)
                         lo = mid + 1;
                 else
                         hi = mid;

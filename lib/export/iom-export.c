@@ -114,19 +114,12 @@ static const char *resource_name_of(const struct iom_export_listing *l,
 
 /* Whether @g (a group of the listing's inventory, or NULL) is listed, as decided once. */
 static bool group_listed(const struct iom_export_listing *l, const struct iom_group *g) {
-        size_t lo = 0, hi = l->inv->n_groups;
+        size_t i;
 
-        while (g && lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-
-                if (l->inv->groups[mid] == g)
-                        return l->group_listed[mid];
-                if (l->inv->groups[mid]->id < g->id)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return false;
+        if (!g)
+                return false;
+        i = iom_inventory_group_index(l->inv, g->id);
+        return i < l->inv->n_groups && l->inv->groups[i] == g && l->group_listed[i];
 }
 
 int iom_export_listing_new(const struct iom_inventory *inv, const struct iom_policy *policy,
