@@ -3,6 +3,7 @@
  * The table and how readers probe it: iom-space-internal.h (struct hash). */
 #include <assert.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iom-space-internal.h"
@@ -29,14 +30,20 @@
  * line mostly; a map writes a slot, an unmap turns one into a tombstone. When used slots
  * (live and tombstones) would pass half the table, the writer copies the live ones into a
  * table at most 3/8 full (so the copy, O(slots), comes once per an eighth of a table of maps
- * at the least) and retires the old one. Memory: 20 bytes a slot, 40 to 110 bytes a mapping,
- * plus its record, plus a spare table of the same size kept for the next copy. Looking for the next mapping from a page beyond
- * HASH_PROBE_MAX pages (iom_space_next_mapping(), a reserved range added) scans the table.
+ * at the least) and retires the old one. Memory: 16 bytes a slot, 32 to 86 bytes a mapping and
+ * no record, plus a spare table of the same size kept for the next copy. Looking for the next
+ * mapping from a page beyond HASH_PROBE_MAX pages (iom_space_next_mapping(), a reserved range
+ * added) scans the table.
+ *
+ * RECORDS
+ *
+ * A hashed mapping has none: its slot holds its page and target | prot, all that a record
+ * says (a mapping here is one page), so a map writes one slot and an unmap one key, as the
+ * baseline does, and nothing waits in a batch for a grace period but a copied table. Listing,
+ * unmap's subscribers and backend calls, and the counts answer from the slots. Entering,
+ * the small form's records are retired; leaving, the tree gets a record for each live slot,
+ * O(n) once.
  */
-
-/* An unmap of at most this many pages probes each one; more and the space leaves for the
- * tree. */
-#define HASH_PROBE_MAX 64
 /* The share of one-page maps that continue a neighbour's target is counted in windows of this
  * many maps. */
 #define HASH_CONT_MIN 64
@@ -45,8 +52,7 @@
 
 static struct hash *hash_alloc(struct iom_space *s, unsigned bits) {
         uint64_t slots = UINT64_C(1) << bits;
-        size_t bytes =
-                offsetof(struct hash, slot) + slots * (sizeof(struct hslot) + sizeof(uint32_t));
+        size_t bytes = offsetof(struct hash, slot) + slots * sizeof(struct hslot);
         struct hash *h = s->hash_spare;
 
         /* A streaming ring copies its table at one size, again and again: the spare saves a
@@ -64,7 +70,6 @@ static struct hash *hash_alloc(struct iom_space *s, unsigned bits) {
         h->shift = 64 - bits;
         h->mask = slots - 1;
         h->bytes = bytes;
-        h->ids = (uint32_t *) &h->slot[slots];
         return h;
 }
 
@@ -85,13 +90,12 @@ void space_hash_release(struct iom_space *s, struct hash *h) {
                 space_hash_free(s, h);
 }
 
-/* Puts @page -> @tp (mapping @id) in an empty slot of @h, which has one to spare. */
-static void hash_put(struct hash *h, uint64_t page, uint64_t tp, uint32_t id) {
+/* Puts @page -> @tp in an empty slot of @h, which has one to spare. */
+static void hash_put(struct hash *h, uint64_t page, uint64_t tp) {
         uint64_t i = (page * HASH_MUL) >> h->shift;
 
         while (h->slot[i].key)
                 i = (i + 1) & h->mask;
-        h->ids[i] = id;
         __atomic_store_n(&h->slot[i].tp, tp, __ATOMIC_RELAXED);
         STORE(&h->slot[i].key, page + 1);
         h->used++;
@@ -125,45 +129,62 @@ static int hash_from_small(struct iom_space *s) {
                 return -ENOMEM;
         static_assert(4 * SMALL_MAX <= UINT64_C(1) << HASH_BITS_MIN, "the first table is roomy");
         for (unsigned i = 0; i < sm->hdr.n; i++)
-                hash_put(h, sm->first[i], sm->tp[i], sm->ids[i]);
+                hash_put(h, sm->first[i], sm->tp[i]);
         /* A reader that sees no small form sees the table (iom-space-internal.h). */
         STORE(&s->hash, h);
         STORE(&s->small, NULL);
         space_retire_obj(s, &sm->hdr);
+        /* The slots say what the records said. */
+        for (unsigned i = 0; i < sm->hdr.n; i++)
+                space_rec_retire(s, sm->ids[i]);
         return 0;
 }
 
-/* The hashed form becomes the tree, as the small form does (space_tree_begin()). What the
- * assignments replace in the tree no reader has seen: it goes back to the pools at once, so
- * the tree of a large table is built from the same few objects, not from new arenas. */
+/* The hashed form becomes the tree, as the small form does (space_tree_begin()), each live slot
+ * with a record of its own. What the assignments replace in the tree no reader has seen: it
+ * goes back to the pools at once, so the tree of a large table is built from the same few
+ * objects, not from new arenas. Out of memory, the records made go back too. */
 static int hash_to_tree(struct iom_space *s) {
         struct hash *h = s->hash;
         struct batch waiting = s->batch[0];
+        _cleanup_free_ uint32_t *ids = NULL;
+        size_t n = 0;
         int r;
 
+        ids = malloc(MAX(h->live, 1) * sizeof(*ids));
+        if (!ids)
+                return -ENOMEM;
         r = space_tree_begin(s);
         if (r < 0)
                 return r;
         s->batch[0] = (struct batch){};
         for (uint64_t i = 0; i <= h->mask; i++) {
-                uint64_t k = h->slot[i].key;
+                uint64_t k = h->slot[i].key, tp = h->slot[i].tp;
+                struct rec *rec;
 
                 if (k == 0 || k == HASH_TOMB)
                         continue;
-                r = space_reserve(s, 1, 0);
-                if (r < 0) {
-                        space_tree_abort(s);
+                r = space_reserve(s, 1, 1);
+                if (r < 0)
                         break;
-                }
-                space_index_assign(s, k - 1, k - 1, h->ids[i]);
+                ids[n] = space_rec_alloc(s);
+                rec = space_rec(s, ids[n]);
+                rec->iova = (k - 1) << IOM_SPACE_PAGE_SHIFT;
+                rec->last = rec->iova + IOM_SPACE_PAGE_SIZE - 1;
+                /* With the hint the hashed form did not keep (writer_lookup_to()). */
+                __atomic_store_n(&rec->tp,
+                                 tp | (hash_maps_to(h, k, tp + IOM_SPACE_PAGE_SIZE) ? REC_CONT : 0),
+                                 __ATOMIC_RELAXED);
+                space_index_assign(s, k - 1, k - 1, ids[n++]);
                 space_batch_drain(s, &s->batch[0]);
-                /* The hints the hashed form did not keep (writer_lookup_to()). */
-                rec_set_cont(space_rec(s, h->ids[i]),
-                             hash_maps_to(h, k, h->slot[i].tp + IOM_SPACE_PAGE_SIZE));
         }
         s->batch[0] = waiting;
-        if (r < 0)
+        if (r < 0) {
+                space_tree_abort(s);
+                while (n > 0)
+                        space_rec_release(s, ids[--n]);
                 return r;
+        }
         STORE(&s->hash, NULL);
         space_retire_obj(s, &h->hdr);
         return 0;
@@ -187,7 +208,7 @@ int space_hash_reserve(struct iom_space *s, unsigned inserts) {
                 uint64_t k = h->slot[i].key;
 
                 if (k != 0 && k != HASH_TOMB)
-                        hash_put(n, k - 1, h->slot[i].tp, h->ids[i]);
+                        hash_put(n, k - 1, h->slot[i].tp);
         }
         n->inserts = h->inserts;
         n->conts = h->conts;
@@ -198,36 +219,29 @@ int space_hash_reserve(struct iom_space *s, unsigned inserts) {
         return 0;
 }
 
-void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id) {
+void space_hash_put(struct iom_space *s, uint64_t page, uint64_t tp) {
         struct hash *h = s->hash;
 
         s->hash_changes++;
+        /* Guest RAM is mapped upwards, page after page: each map continues the one before
+         * (told apart without a probe). */
+        h->inserts++;
+        h->conts += page == h->last_page + 1 && tp == h->last_tp + IOM_SPACE_PAGE_SIZE;
+        h->last_page = page;
+        h->last_tp = tp;
+        hash_put(h, page, tp);
+}
 
-        if (id) {
-                uint64_t tp = LOAD_RELAXED(&space_rec(s, id)->tp) & (REC_TARGET | REC_PROT);
+uint64_t space_hash_take(struct iom_space *s, uint64_t page) {
+        struct hash *h = s->hash;
+        int64_t i = hash_find(h, page);
 
-                assert(first_page == last_page);
-                /* Guest RAM is mapped upwards, page after page: each map continues the one
-                 * before (told apart without a probe). */
-                h->inserts++;
-                h->conts +=
-                        first_page == h->last_page + 1 && tp == h->last_tp + IOM_SPACE_PAGE_SIZE;
-                h->last_page = first_page;
-                h->last_tp = tp;
-                hash_put(h, first_page, tp, id);
-                return;
-        }
-        assert(last_page - first_page < HASH_PROBE_MAX);
-        for (uint64_t p = first_page;; p++) {
-                int64_t i = hash_find(h, p);
-
-                if (i >= 0) {
-                        STORE(&h->slot[i].key, HASH_TOMB);
-                        h->live--;
-                }
-                if (p == last_page)
-                        break;
-        }
+        if (i < 0)
+                return 0;
+        s->hash_changes++;
+        STORE(&h->slot[i].key, HASH_TOMB);
+        h->live--;
+        return h->slot[i].tp;
 }
 
 static int cmp_page(const void *a, const void *b) {
@@ -270,20 +284,35 @@ static bool order_next(struct iom_space *s, const struct hash *h, uint64_t page,
         return true;
 }
 
-uint32_t space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page,
-                         uint64_t limit) {
+/* The mapping of slot @i of @h, found live. */
+static bool slot_mapping(const struct hash *h, int64_t i, uint64_t page, struct iom_mapping *ret) {
+        uint64_t tp;
+
+        if (i < 0)
+                return false;
+        tp = LOAD_RELAXED(&h->slot[i].tp);
+        if (ret)
+                *ret = (struct iom_mapping){
+                        .iova = page << IOM_SPACE_PAGE_SHIFT,
+                        .size = IOM_SPACE_PAGE_SIZE,
+                        .target = tp & REC_TARGET,
+                        .prot = (unsigned) (tp & REC_PROT),
+                };
+        return true;
+}
+
+bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page, uint64_t limit,
+                     struct iom_mapping *ret) {
         struct iom_space *w = (struct iom_space *) s;
         uint64_t best = 0;
-        uint32_t id = 0;
+        int64_t found = -1;
 
         if (limit - page < HASH_PROBE_MAX) {
                 for (uint64_t p = page;; p++) {
                         int64_t i = hash_find(h, p);
 
-                        if (i >= 0)
-                                return h->ids[i];
-                        if (p == limit)
-                                return 0;
+                        if (i >= 0 || p == limit)
+                                return slot_mapping(h, i, p, ret);
                 }
         }
         /* A reader listing the mappings (iom_space_next_mapping()) takes the lock if it is
@@ -292,28 +321,26 @@ uint32_t space_hash_next(const struct iom_space *s, const struct hash *h, uint64
          * was handed is the published one while the lock is held. */
         if (pthread_mutex_trylock(&w->lock) == 0) {
                 uint64_t p;
-                bool ordered = h == s->hash && order_next(w, h, page, &p);
+                bool ordered = h == s->hash && order_next(w, h, page, &p), any = false;
 
-                if (ordered) {
-                        /* Past the last page order_next() gives UINT64_MAX, no page's key. */
-                        int64_t i = p <= limit ? hash_find(h, p) : -1;
-
-                        id = i >= 0 ? h->ids[i] : 0;
-                }
+                /* Past the last page order_next() gives UINT64_MAX, no page (whose key, 0,
+                 * hash_find() would find in an empty slot). */
+                if (ordered && p != UINT64_MAX && p <= limit)
+                        any = slot_mapping(h, hash_find(h, p), p, ret);
                 pthread_mutex_unlock(&w->lock);
                 if (ordered)
-                        return id;
+                        return any;
         }
         for (uint64_t i = 0; i <= h->mask; i++) {
                 uint64_t k = LOAD(&h->slot[i].key);
 
                 if (k != 0 && k != HASH_TOMB && k - 1 >= page && k - 1 <= limit &&
-                    (!id || k < best)) {
+                    (found < 0 || k < best)) {
                         best = k;
-                        id = h->ids[i];
+                        found = (int64_t) i;
                 }
         }
-        return id;
+        return slot_mapping(h, found, best - 1, ret);
 }
 
 int space_index_prepare(struct iom_space *s, uint64_t first_page, uint64_t last_page, bool map) {

@@ -348,11 +348,9 @@ static struct node *leaf_of(const struct iom_space *s, uint64_t page) {
         return n;
 }
 
-uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit) {
+uint32_t space_index_next(const struct iom_space *s, const struct small *sm, uint64_t page,
+                          uint64_t limit) {
         const struct node *leaf;
-
-        const struct small *sm = LOAD(&s->small);
-        const struct hash *h;
 
         if (sm) {
                 unsigned i = 0;
@@ -361,9 +359,6 @@ uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t lim
                         i++;
                 return i < sm->hdr.n && sm->first[i] <= limit ? sm->ids[i] : 0;
         }
-        h = LOAD(&s->hash);
-        if (h)
-                return space_hash_next(s, h, page, limit);
         leaf = page == limit ? leaf_of(s, page) : NULL;
         if (leaf)
                 return slot_id(leaf->slot[page & (NODE_SLOTS - 1)]);
@@ -813,10 +808,7 @@ void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_
         struct node *leaf;
 
         if (!s->root) {
-                if (s->hash)
-                        space_hash_assign(s, first_page, last_page, id);
-                else
-                        small_assign(s, first_page, last_page, id);
+                small_assign(s, first_page, last_page, id);
                 return;
         }
         leaf = first_page == last_page ? leaf_of(s, first_page) : NULL;

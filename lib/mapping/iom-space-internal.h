@@ -236,10 +236,12 @@ static _always_inline_ bool small_direct(const struct small *sm, uint64_t page,
 /* The hashed form (iom-space-hash.c): a space whose mappings are all one page long and whose
  * targets do not continue each other (a guest's streaming DMA, buffers at random IOVAs) keeps
  * them in an open-addressing table on page number, linear probing, instead of a tree: a
- * translate reads one slot (one cache miss), a map or an unmap writes one. Readers probe the
- * table that is published, without a lock. A slot goes from empty to live once (its tp and
- * id written before its key, with release) and from live to a tombstone once; it is never
- * reused in the same table, so a reader that found a key reads the target that went with it.
+ * translate reads one slot (one cache miss), a map or an unmap writes one. A hashed mapping has
+ * no record: its slot says all a record would (the page, its target and prot; one page long).
+ * Readers probe the table that is published, without a lock. A slot goes from empty to live
+ * once (its tp written before its key, with release) and from live to a tombstone once; it is
+ * never reused in the same table, so a reader that found a key reads the target that went
+ * with it.
  * Tombstones and growth are cleared by a copy: a new table with the live slots, published in
  * one store, the old one retired until a grace period like any node. The table always keeps
  * at least half of its slots empty, so a probe ends. */
@@ -249,6 +251,9 @@ struct hslot {
 };
 
 #define HASH_TOMB UINT64_MAX
+/* An unmap of at most this many pages probes each one; more and the space leaves for the
+ * tree. */
+#define HASH_PROBE_MAX 64
 #define HASH_MUL UINT64_C(0x9e3779b97f4a7c15)
 /* A kind of retired object beside the pools': tables are allocated and freed one by one. */
 #define OBJ_HASH _POOL_MAX
@@ -262,7 +267,6 @@ struct hash {
          * iom-space-hash.c), that map's page and target | prot, bytes allocated. */
         uint64_t used, live, inserts, conts, last_page, last_tp;
         size_t bytes;
-        uint32_t *ids; /* each slot's mapping, written before its key */
         struct hslot slot[] __attribute__((aligned(64)));
 };
 
@@ -471,18 +475,10 @@ static _always_inline_ uint32_t index_walk(const struct iom_space *s, uint64_t p
         /* Published before the small form was unpublished: read after. */
         h = LOAD(&s->hash);
         if (h) {
-                int64_t i = hash_find(h, page);
-
-                if (i < 0)
-                        return 0;
-                if (ret_direct) {
+                /* No records: only a caller with @ret_direct asks a hashed space. */
+                if (ret_direct)
                         (void) hash_direct(h, page, ret_direct);
-                        return 0;
-                }
-                return !want_pfn || LOAD_RELAXED(&h->slot[i].tp) >> IOM_SPACE_PAGE_SHIFT ==
-                                               *want_pfn
-                               ? h->ids[i]
-                               : 0;
+                return 0;
         }
         /* Written before the small or hashed form was unpublished: read after. */
         n = s->root;
@@ -569,8 +565,10 @@ int space_tree_begin(struct iom_space *s);
 void space_tree_abort(struct iom_space *s);
 void space_retire_obj(struct iom_space *s, struct obj *o);
 /* The first mapping whose last page is >= @page and that may start at or before @limit (check
- * its record), or 0. */
-uint32_t space_index_next(const struct iom_space *s, uint64_t page, uint64_t limit);
+ * its record), or 0: in small form @sm (as the caller loaded it), or in the tree when @sm is
+ * NULL. Not for a hashed space (space_hash_next()). */
+uint32_t space_index_next(const struct iom_space *s, const struct small *sm, uint64_t page,
+                          uint64_t limit);
 int space_reserve(struct iom_space *s, unsigned assigns, unsigned records);
 void space_index_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id);
 uint32_t space_rec_alloc(struct iom_space *s);
@@ -583,9 +581,14 @@ void space_batch_drain(struct iom_space *s, struct batch *b);
 
 /* The hashed form's writer side (iom-space-hash.c), under the space's lock. */
 int space_hash_reserve(struct iom_space *s, unsigned inserts);
-void space_hash_assign(struct iom_space *s, uint64_t first_page, uint64_t last_page, uint32_t id);
-uint32_t space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page,
-                         uint64_t limit);
+/* Maps @page (free; space_hash_reserve() was called) to @tp, target | prot. */
+void space_hash_put(struct iom_space *s, uint64_t page, uint64_t tp);
+/* Unmaps @page: what it was mapped to (target | prot), 0 when nothing was. */
+uint64_t space_hash_take(struct iom_space *s, uint64_t page);
+/* The first mapping of table @h at a page in [@page, @limit], in @ret (may be NULL); false
+ * when none. Readers inside a read-side section, or the writer. */
+bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page, uint64_t limit,
+                     struct iom_mapping *ret);
 /* A table a grace period let go: kept as the spare, or freed. */
 void space_hash_release(struct iom_space *s, struct hash *h);
 void space_hash_free(struct iom_space *s, struct hash *h);

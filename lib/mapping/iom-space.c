@@ -36,7 +36,8 @@
  *   random IOVAs and random targets): an open-addressing table on page number, slots of page
  *   and target | prot, probed lock-free by readers; a map fills a slot, an unmap makes it a
  *   tombstone, and a copy (published in one store, the old table retired like a node) clears
- *   tombstones and grows it. A space enters it from the small form and leaves it for the tree,
+ *   tombstones and grows it. Its mappings have no records: a slot says all a record would.
+ *   A space enters it from the small form and leaves it for the tree,
  *   for good, before a map of more pages, an unmap of more than 64 pages, or once mostly guest
  *   RAM arrives page by page (which linear leaves answer faster). iom-space-hash.c has the
  *   rule.
@@ -77,13 +78,14 @@
  *
  * INVARIANTS
  *
- * - Mappings never overlap; each one is a record whose range is covered in the index by
- *   exactly its own slots and pieces, and a slot is non-zero iff some mapping touches its
- *   span (empty nodes are pruned).
+ * - Mappings never overlap; each one outside the hashed form is a record whose range is
+ *   covered in the index by exactly its own slots and pieces, and a slot is non-zero iff some
+ * mapping touches its span (empty nodes are pruned).
  * - A record's iova, last and target never change while it is live: a split makes new
  *   records. Its generation is even while live and odd once retired, so a hint can tell a
  *   reused record from the one it saw.
- * - In the hashed form every mapping is one page, with exactly one live slot; a slot goes
+ * - In the hashed form every mapping is one page, with exactly one live slot and no record;
+ *   a slot goes
  *   empty -> live -> tombstone once per table (its target written before its key), so a
  *   reader that found its page reads that page's target; at least half the slots are empty,
  *   so every probe ends.
@@ -117,8 +119,8 @@
  * of a table of maps at the least).
  * unmap: the same plus O(mappings removed); with subscribers, one grace period.
  * Memory: 8 bytes per page in full radix leaves (dense), about 24-40 bytes per mapping in
- * packed nodes and compacts (scattered), 40 to 110 in the hashed form, plus 32 bytes of
- * record; arenas are freed with the space only, hash tables when retired.
+ * packed nodes and compacts (scattered), plus 32 bytes of record; 32 to 86 in the hashed
+ * form, with no record; arenas are freed with the space only, hash tables when retired.
  * iom_space_next_mapping() in the hashed form: one sort of its pages per change while the lock
  * is free, then a binary search; beside the writer a scan of the table.
  *
@@ -297,7 +299,7 @@ static uint32_t next_in_range(const struct iom_space *s, uint64_t *page, uint64_
 
         if (*page > last_page)
                 return 0;
-        id = space_index_next(s, *page, last_page);
+        id = space_index_next(s, s->small, *page, last_page);
         if (!id)
                 return 0;
         r = space_rec(s, id);
@@ -307,16 +309,21 @@ static uint32_t next_in_range(const struct iom_space *s, uint64_t *page, uint64_
         return id;
 }
 
+/* Whether a mapping touches pages [first_page, last_page]. Under the lock. */
+static bool holds(const struct iom_space *s, uint64_t first_page, uint64_t last_page) {
+        if (s->hash)
+                return space_hash_next(s, s->hash, first_page, last_page, NULL);
+        return next_in_range(s, &first_page, last_page) != 0;
+}
+
 _public_ int iom_space_add_reserved(struct iom_space *s, uint64_t first, uint64_t last) {
-        uint64_t page;
         int r;
 
         if (!s || first > last || first & (IOM_SPACE_PAGE_SIZE - 1) ||
             (last + 1) & (IOM_SPACE_PAGE_SIZE - 1))
                 return -EINVAL;
         pthread_mutex_lock(&s->lock);
-        page = first >> IOM_SPACE_PAGE_SHIFT;
-        if (next_in_range(s, &page, last >> IOM_SPACE_PAGE_SHIFT))
+        if (holds(s, first >> IOM_SPACE_PAGE_SHIFT, last >> IOM_SPACE_PAGE_SHIFT))
                 r = iom_debug_errno(EBUSY,
                                     "reserved range 0x%" PRIx64 "-0x%" PRIx64 " holds a mapping",
                                     first, last);
@@ -492,7 +499,7 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
                 return iom_debug_errno(EADDRNOTAVAIL,
                                        "0x%" PRIx64 "-0x%" PRIx64 " touches a reserved range", iova,
                                        last);
-        if (next_in_range(s, &page, last >> IOM_SPACE_PAGE_SHIFT))
+        if (holds(s, page, last >> IOM_SPACE_PAGE_SHIFT))
                 return iom_debug_errno(EEXIST, "0x%" PRIx64 "-0x%" PRIx64 " overlaps a mapping",
                                        iova, last);
         if (s->n_mappings + 1 > s->config.max_mappings)
@@ -502,7 +509,8 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
                 return iom_debug_errno(EDQUOT,
                                        "0x%" PRIx64 " more bytes would exceed 0x%" PRIx64 " pinned",
                                        size, s->config.max_pinned_bytes);
-        r = space_reserve(s, 1, 1);
+        /* A hashed mapping has no record (iom-space-hash.c). */
+        r = space_reserve(s, 1, !s->hash);
         if (r < 0)
                 return r;
         if (s->backend.map) {
@@ -510,8 +518,12 @@ static int map_locked(struct iom_space *s, uint64_t iova, uint64_t size, uint64_
                 if (r < 0)
                         return iom_debug_errno(r, "backend refused to map 0x%" PRIx64, iova);
         }
-        id = publish(s, iova, last, target | prot);
-        update_prev_cont(s, iova, target, space_rec(s, id));
+        if (s->hash)
+                space_hash_put(s, page, target | prot);
+        else {
+                id = publish(s, iova, last, target | prot);
+                update_prev_cont(s, iova, target, space_rec(s, id));
+        }
         s->n_mappings++;
         s->mapped_bytes += size;
         reclaim(s);
@@ -582,6 +594,12 @@ static int backend_unmap(struct iom_space *s, uint64_t iova, uint64_t last) {
         return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64, iova);
 }
 
+/* Tells subscribers that bytes [first, last] were unmapped. */
+static void tell(struct iom_space *s, uint64_t first, uint64_t last) {
+        for (unsigned i = 0; i < s->n_subscribers; i++)
+                s->subscribers[i].func(s->subscribers[i].userdata, first, last - first + 1);
+}
+
 /* After the grace period: tells subscribers each contiguous removed range of [iova, last],
  * from the records retired from @id on. */
 static void notify(struct iom_space *s, uint32_t id, uint64_t iova, uint64_t last) {
@@ -594,9 +612,7 @@ static void notify(struct iom_space *s, uint32_t id, uint64_t iova, uint64_t las
 
                 next = r->next_free;
                 if (run && a != run_last + 1) {
-                        for (unsigned i = 0; i < s->n_subscribers; i++)
-                                s->subscribers[i].func(s->subscribers[i].userdata, run_first,
-                                                       run_last - run_first + 1);
+                        tell(s, run_first, run_last);
                         run = false;
                 }
                 if (!run)
@@ -604,9 +620,57 @@ static void notify(struct iom_space *s, uint32_t id, uint64_t iova, uint64_t las
                 run_last = b;
                 run = true;
         }
-        for (unsigned i = 0; run && i < s->n_subscribers; i++)
-                s->subscribers[i].func(s->subscribers[i].userdata, run_first,
-                                       run_last - run_first + 1);
+        if (run)
+                tell(s, run_first, run_last);
+}
+
+/* The same for a hashed space: bit i of @pages, page @first_page + i was unmapped. */
+static void notify_pages(struct iom_space *s, uint64_t first_page, uint64_t pages) {
+        while (pages) {
+                unsigned a = (unsigned) __builtin_ctzll(pages);
+                uint64_t run = (pages >> a) + 1; /* the bits past the run */
+                unsigned n = run ? (unsigned) __builtin_ctzll(run) : 64 - a;
+
+                tell(s, (first_page + a) << IOM_SPACE_PAGE_SHIFT,
+                     ((first_page + a + n) << IOM_SPACE_PAGE_SHIFT) - 1);
+                pages = n + a >= 64 ? 0 : pages & ~((UINT64_C(1) << (a + n)) - 1);
+        }
+}
+
+/* A hashed space's unmap of pages [first_page, last_page], at most HASH_PROBE_MAX: a probe a
+ * page and no record. Returns how many were mapped; bit i of *ret_pages: page first_page + i
+ * was mapped and is no more. */
+static int hash_unmap(struct iom_space *s, uint64_t first_page, uint64_t last_page,
+                      uint64_t *ret_pages) {
+        unsigned n = (unsigned) (last_page - first_page + 1), done;
+        struct iom_mapping m[HASH_PROBE_MAX];
+        uint64_t pages = 0;
+        int r = 0, count = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                if (space_hash_next(s, s->hash, first_page + i, first_page + i, &m[i])) {
+                        pages |= UINT64_C(1) << i;
+                        count++;
+                }
+        for (done = 0; s->backend.unmap && done < n; done++)
+                if (pages >> done & 1) {
+                        r = s->backend.unmap(s->backend_userdata, m[done].iova, m[done].size);
+                        if (r < 0)
+                                break;
+                }
+        if (r < 0) {
+                /* Pages before the refused one go back. */
+                for (unsigned i = 0; s->backend.map && i < done; i++)
+                        if (pages >> i & 1)
+                                (void) s->backend.map(s->backend_userdata, m[i].iova, m[i].size,
+                                                      m[i].target, m[i].prot);
+                return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64, m[done].iova);
+        }
+        for (unsigned i = 0; i < n; i++)
+                if (pages >> i & 1)
+                        (void) space_hash_take(s, first_page + i);
+        *ret_pages = pages;
+        return count;
 }
 
 static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret) {
@@ -621,6 +685,27 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
         r = space_index_prepare(s, first_page, last_page, false);
         if (r < 0)
                 return r;
+        if (s->hash) {
+                uint64_t pages = 0;
+
+                r = hash_unmap(s, first_page, last_page, &pages);
+                if (r < 0)
+                        return r;
+                count = (uint64_t) r;
+                *ret = count << IOM_SPACE_PAGE_SHIFT;
+                s->n_mappings -= count;
+                s->mapped_bytes -= *ret;
+                if (count > 0 && s->n_subscribers > 0) {
+                        /* The grace period before it: as below. */
+                        iom_rcu_synchronize();
+                        notify_pages(s, first_page, pages);
+                        batch_poll(s, true);
+                        space_batch_drain(s, &s->batch[0]);
+                } else
+                        reclaim(s);
+                space_dirty_refill(s->dirty);
+                return 0;
+        }
         while ((id = next_in_range(s, &page, last_page))) {
                 struct iom_mapping m;
 
@@ -1033,6 +1118,9 @@ _public_ int iom_space_get_dirty(struct iom_space *s, uint64_t iova, uint64_t si
 
 _public_ int iom_space_next_mapping(const struct iom_space *s, uint64_t iova,
                                     struct iom_mapping *ret) {
+        const struct small *sm;
+        const struct hash *h;
+        uint64_t page;
         uint32_t id;
         int r = -ENOENT;
 
@@ -1040,9 +1128,15 @@ _public_ int iom_space_next_mapping(const struct iom_space *s, uint64_t iova,
                 return -EINVAL;
         if (iova > s->last)
                 return -ENOENT;
+        page = MAX(iova, s->first) >> IOM_SPACE_PAGE_SHIFT;
         iom_rcu_read_lock();
-        id = space_index_next(s, MAX(iova, s->first) >> IOM_SPACE_PAGE_SHIFT, UINT64_MAX);
-        if (id) {
+        sm = LOAD(&s->small);
+        /* Published before the small form was unpublished: read after. A form never comes
+         * back, so without either it is the tree. */
+        h = sm ? NULL : LOAD(&s->hash);
+        if (h)
+                r = space_hash_next(s, h, page, UINT64_MAX, ret) ? 0 : -ENOENT;
+        else if ((id = space_index_next(s, sm, page, UINT64_MAX))) {
                 clip(s, id, 0, UINT64_MAX, ret);
                 r = 0;
         }

@@ -287,50 +287,91 @@ static uint64_t ring_target(uint64_t i) {
         return (i % (UINT64_C(1) << 30) + 1) * PAGE;
 }
 
+/* One translate of a page of the last steps, checked; false when the ring is not full yet. */
+static bool ring_check(uint64_t *x) {
+        uint64_t h = __atomic_load_n(&head, __ATOMIC_ACQUIRE), i, j, t;
+        int k;
+
+        if (h < 2 * ring)
+                return false;
+        /* Live ones, and some unmapped a moment ago. */
+        i = h - 1 - rnd(x) % (ring + ring / 8 + 1);
+        k = iom_space_translate(space, ring_iova(i), IOM_SPACE_READ, &t, NULL, NULL);
+        /* Step i + ring unmaps page i; while head stays below, it was not begun: a
+         * page mapped all along must be found (a table published before it was
+         * filled would lose it). A strewn page may fall in the MSI window. */
+        if (k == -ENOENT && i + ring > __atomic_load_n(&head, __ATOMIC_ACQUIRE) &&
+            (ring_iova(i) < IOM_SPACE_MSI_FIRST || ring_iova(i) > IOM_SPACE_MSI_LAST)) {
+                fprintf(stderr, "ring step %" PRIu64 ": not found while mapped\n", i);
+                __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+        }
+        if (k == -ENOENT)
+                return true;
+        /* A reader preempted for long may find the IOVA mapped again by a later step
+         * (the packed half comes back every 2 * RING_CLUSTER_PAGES steps). */
+        j = t / PAGE - 1;
+        if (k == 0 && j > i && j < __atomic_load_n(&head, __ATOMIC_ACQUIRE) &&
+            ring_iova(j) == ring_iova(i) && t == ring_target(j))
+                return true;
+        if (k < 0 || t != ring_target(i)) {
+                fprintf(stderr, "ring step %" PRIu64 ": %d, target 0x%" PRIx64 "\n", i, k,
+                        k < 0 ? 0 : t);
+                __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+        }
+        return true;
+}
+
 static void *ring_reader(void *arg) {
         uint64_t x = (uintptr_t) arg * 6151 + 5, n = 0;
 
-        while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-                uint64_t h = __atomic_load_n(&head, __ATOMIC_ACQUIRE), i, j, t;
-                int k;
-
-                if (h < 2 * ring)
-                        continue;
-                /* Live ones, and some unmapped a moment ago. */
-                i = h - 1 - rnd(&x) % (ring + ring / 8 + 1);
-                k = iom_space_translate(space, ring_iova(i), IOM_SPACE_READ, &t, NULL, NULL);
-                n++;
-                /* Step i + ring unmaps page i; while head stays below, it was not begun: a
-                 * page mapped all along must be found (a table published before it was
-                 * filled would lose it). A strewn page may fall in the MSI window. */
-                if (k == -ENOENT && i + ring > __atomic_load_n(&head, __ATOMIC_ACQUIRE) &&
-                    (ring_iova(i) < IOM_SPACE_MSI_FIRST || ring_iova(i) > IOM_SPACE_MSI_LAST)) {
-                        fprintf(stderr, "ring step %" PRIu64 ": not found while mapped\n", i);
-                        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
-                }
-                if (k == -ENOENT)
-                        continue;
-                /* A reader preempted for long may find the IOVA mapped again by a later step
-                 * (the packed half comes back every 2 * RING_CLUSTER_PAGES steps). */
-                j = t / PAGE - 1;
-                if (k == 0 && j > i && j < __atomic_load_n(&head, __ATOMIC_ACQUIRE) &&
-                    ring_iova(j) == ring_iova(i) && t == ring_target(j))
-                        continue;
-                if (k < 0 || t != ring_target(i)) {
-                        fprintf(stderr, "ring step %" PRIu64 ": %d, target 0x%" PRIx64 "\n", i, k,
-                                k < 0 ? 0 : t);
-                        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
-                }
-        }
+        while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+                n += ring_check(&x);
         __atomic_add_fetch(&translated, n, __ATOMIC_RELAXED);
+        return NULL;
+}
+
+/* A reader that lives for one to four translates: its first one registers it (iom-rcu.h) at
+ * any instant of the writer's, perhaps while the writer, alone a moment before, frees what it
+ * just unpublished without a grace period. */
+static uint64_t visitors, visitors_min;
+
+static void *ring_visitor(void *arg) {
+        uint64_t x = (uintptr_t) arg, n = 0;
+
+        for (unsigned i = 0; i <= x % 4;)
+                if (ring_check(&x))
+                        n++, i++;
+                else if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+                        break;
+        __atomic_add_fetch(&translated, n, __ATOMIC_RELAXED);
+        return NULL;
+}
+
+/* Starts visitors one after the other until the run ends: the writer is mostly alone. */
+static void *ring_spawner(void *arg) {
+        uint64_t n = 0;
+
+        while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+                pthread_t t;
+
+                if (pthread_create(&t, NULL, ring_visitor,
+                                   (void *) (uintptr_t) ((uintptr_t) arg * 7919 + n * 6151 + 5)) !=
+                    0)
+                        abort();
+                (void) pthread_join(t, NULL);
+                __atomic_add_fetch(&visitors, 1, __ATOMIC_RELAXED);
+                n++;
+        }
         return NULL;
 }
 
 /* @size live mappings: 1024 take the hashed form (its table copied and retired every few
  * hundred steps), or with @tree a tree (one mapping of two pages first, far away); 6 keep
  * the space in its small form (struct small, rebuilt and retired at every step). */
-static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_max) {
-        uint64_t steps = MAX((uint64_t) ops * 5, (uint64_t) 100000) * times, removed, peak = 0;
+static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_max,
+                     void *(*thread)(void *) ) {
+        uint64_t steps = MAX((uint64_t) ops * 5, (uint64_t) 100000) * times, removed, peak = 0,
+                 step;
         struct iom_space_stats st;
         pthread_t threads[16];
 
@@ -343,19 +384,23 @@ static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_m
         if (tree)
                 ASSERT_EQ(iom_space_map(space, UINT64_C(1) << 46, 2 * PAGE, 0, IOM_SPACE_READ), 0);
         for (unsigned i = 0; i < readers; i++)
-                ASSERT_EQ(pthread_create(&threads[i], NULL, ring_reader,
-                                         (void *) (uintptr_t) (i + 1)),
+                ASSERT_EQ(pthread_create(&threads[i], NULL, thread, (void *) (uintptr_t) (i + 1)),
                           0);
-        for (uint64_t i = 0; i < steps; i++) {
+        /* Visitors come slower than steps go: the run lasts until enough came. */
+        visitors = 0;
+        for (step = 0; step < steps ||
+                       __atomic_load_n(&visitors, __ATOMIC_RELAXED) < (readers ? visitors_min : 0);
+             step++) {
                 int k;
 
-                if (i >= ring)
-                        ASSERT_EQ(iom_space_unmap(space, ring_iova(i - ring), PAGE, &removed), 0);
-                k = iom_space_map(space, ring_iova(i), PAGE, ring_target(i), IOM_SPACE_READ);
+                if (step >= ring)
+                        ASSERT_EQ(iom_space_unmap(space, ring_iova(step - ring), PAGE, &removed),
+                                  0);
+                k = iom_space_map(space, ring_iova(step), PAGE, ring_target(step), IOM_SPACE_READ);
                 /* A strewn page may fall in the MSI window. */
                 ASSERT_TRUE(k == 0 || k == -EADDRNOTAVAIL);
-                __atomic_store_n(&head, i + 1, __ATOMIC_RELEASE);
-                if (i % 4096 == 0) {
+                __atomic_store_n(&head, step + 1, __ATOMIC_RELEASE);
+                if (step % 4096 == 0) {
                         iom_space_get_stats(space, &st);
                         peak = MAX(peak, st.memory_bytes);
                 }
@@ -371,9 +416,9 @@ static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_m
         else
                 ASSERT_TRUE(space->small && !space->hash && !space->root);
         iom_space_free(space);
-        printf("# ring of %" PRIu64 ": %" PRIu64 " steps, %u readers, %" PRIu64
-               " translations, %d errors, peak %" PRIu64 " KiB\n",
-               size, steps, readers, translated, errors, peak >> 10);
+        printf("# ring of %" PRIu64 ": %" PRIu64 " steps, %u readers (%" PRIu64
+               " visitors), %" PRIu64 " translations, %d errors, peak %" PRIu64 " KiB\n",
+               size, step, readers, visitors, translated, errors, peak >> 10);
         ASSERT_EQ(errors, 0);
         ASSERT_TRUE(peak < memory_max);
 }
@@ -381,18 +426,30 @@ static void ring_run(uint64_t size, bool tree, unsigned times, uint64_t memory_m
 static void test_reclaim(void) {
         /* Some 180 bytes retired a step, 18 MiB in all (as much would the space hold without
          * reclamation): what waits for a grace period stays bounded (4 MiB). */
-        ring_run(1024, true, 1, UINT64_C(12) << 20);
+        ring_run(1024, true, 1, UINT64_C(12) << 20, ring_reader);
 }
 
 static void test_reclaim_hashed(void) {
         /* A table of 8192 slots (160 KiB) copied and retired every 3000 steps or so, while
          * readers probe it: four times the steps, for a reader to be there at a copy. */
-        ring_run(1024, false, 4, UINT64_C(8) << 20);
+        ring_run(1024, false, 4, UINT64_C(8) << 20, ring_reader);
 }
 
 static void test_reclaim_small(void) {
         /* Two small arrays retired a step, 128 MiB in all. */
-        ring_run(6, false, 1, UINT64_C(8) << 20);
+        ring_run(6, false, 1, UINT64_C(8) << 20, ring_reader);
+}
+
+/* Readers that come and go, each registering with its first translate, while the writer runs
+ * at full speed: the small form (two arrays retired a step) and the tree (records and
+ * compacts). Between visitors the writer is alone and frees what it retires at once; a
+ * visitor that registered too late (its first loads before the writer could see it) reads
+ * what was freed: poisoned, or a race under ThreadSanitizer. */
+static void test_reclaim_visitors(void) {
+        visitors_min = 2000;
+        ring_run(6, false, 1, UINT64_C(8) << 20, ring_spawner);
+        ring_run(1024, true, 1, UINT64_C(12) << 20, ring_spawner);
+        visitors_min = 0;
 }
 
 static void test_readers_writer(void) {
@@ -428,8 +485,9 @@ static void test_dirty(void) {
 
 int main(int argc, char **argv) {
         static const struct iom_test tests[] = {
-                IOM_TEST(test_readers_writer), IOM_TEST(test_dirty), IOM_TEST(test_reclaim),
-                IOM_TEST(test_reclaim_hashed), IOM_TEST(test_reclaim_small)};
+                IOM_TEST(test_readers_writer), IOM_TEST(test_dirty),
+                IOM_TEST(test_reclaim),        IOM_TEST(test_reclaim_hashed),
+                IOM_TEST(test_reclaim_small),  IOM_TEST(test_reclaim_visitors)};
         const char *env_ops = getenv("IOM_MAPPING_STRESS_OPS"),
                    *env_readers = getenv("IOM_MAPPING_STRESS_READERS");
 

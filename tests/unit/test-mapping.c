@@ -599,6 +599,59 @@ static void test_backend(void) {
         iom_space_free(s);
 }
 
+/* The hashed form keeps no records: the backend is asked page by page from its slots, and
+ * a refusal maps back, with their targets, the pages it had let go. */
+static bool wrong_target;
+
+static int backend_remap(void *userdata, uint64_t iova, uint64_t size, uint64_t target,
+                         unsigned prot) {
+        struct fake_backend *b = userdata;
+
+        /* Page i lives at 2 GiB + 2i pages and goes to 7i pages, read and write. */
+        if (iova >= 2 * GiB && target != (iova - 2 * GiB) / 2 * 7)
+                wrong_target = true;
+        return backend_map(b, iova, size, target, prot);
+}
+
+static void test_backend_hashed(void) {
+        struct iom_space *s = space_new(1000, UINT64_MAX);
+        struct fake_backend b = {};
+        struct iom_space_backend ops = {
+                .map = backend_remap,
+                .unmap = backend_unmap,
+        };
+        struct iom_space_stats st;
+        uint64_t t, len, removed;
+
+        ASSERT_EQ(iom_space_set_backend(s, &ops, &b), 0);
+        for (uint64_t i = 0; i < 2 * SMALL_MAX; i++)
+                ASSERT_EQ(
+                        iom_space_map(s, 2 * GiB + 2 * i * PAGE, PAGE, 7 * i * PAGE, IOM_SPACE_RW),
+                        0);
+        ASSERT_TRUE(s->hash && !s->root);
+        ASSERT_EQ(b.maps, 2 * SMALL_MAX);
+        /* Pages 0 to 9 hold mappings 0 to 4; the third unmap is refused. */
+        b.fail_unmap_at = b.unmaps + 3;
+        ASSERT_EQ(iom_space_unmap(s, 2 * GiB, 10 * PAGE, &removed), -EIO);
+        ASSERT_EQ(b.maps, 2 * SMALL_MAX + 2); /* the first two, mapped back */
+        ASSERT_TRUE(!wrong_target);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2 * SMALL_MAX);
+        ASSERT_EQ(translate(s, 2 * GiB + 2 * PAGE + 1, IOM_SPACE_READ, &t, &len), 0);
+        ASSERT_EQ(t, 7 * PAGE + 1);
+        b.fail_unmap_at = 0;
+        b.unmaps = 0;
+        ASSERT_EQ(iom_space_unmap(s, 2 * GiB, 10 * PAGE, &removed), 0);
+        ASSERT_EQ(b.unmaps, 5);
+        ASSERT_EQ(removed, 5 * PAGE);
+        iom_space_get_stats(s, &st);
+        ASSERT_EQ(st.mappings, 2 * SMALL_MAX - 5);
+        ASSERT_EQ(st.mapped_bytes, (2 * SMALL_MAX - 5) * PAGE);
+        ASSERT_EQ(translate(s, 2 * GiB + 2 * PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+        ASSERT_TRUE(s->hash && !s->root);
+        iom_space_free(s);
+}
+
 static void test_scattered(void) {
         struct iom_space *s = space_new(100000, UINT64_MAX);
         struct iom_space_stats st;
@@ -903,6 +956,6 @@ IOM_TEST_MAIN(IOM_TEST(test_config), IOM_TEST(test_alignment), IOM_TEST(test_ape
               IOM_TEST(test_large), IOM_TEST(test_limits), IOM_TEST(test_faults),
               IOM_TEST(test_contiguous), IOM_TEST(test_sg), IOM_TEST(test_dirty),
               IOM_TEST(test_dirty_huge), IOM_TEST(test_dirty_overflow), IOM_TEST(test_dirty_bound),
-              IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_scattered),
-              IOM_TEST(test_linear_leaf), IOM_TEST(test_small_form), IOM_TEST(test_hashed_form),
-              IOM_TEST(test_index_forms))
+              IOM_TEST(test_subscribers), IOM_TEST(test_backend), IOM_TEST(test_backend_hashed),
+              IOM_TEST(test_scattered), IOM_TEST(test_linear_leaf), IOM_TEST(test_small_form),
+              IOM_TEST(test_hashed_form), IOM_TEST(test_index_forms))
