@@ -164,6 +164,10 @@ uint32_t space_rec_alloc(struct iom_space *s) {
         r = space_rec(s, id);
         s->free_ids = r->next_free;
         s->n_free_ids--;
+        /* The next one: a batch freed beside readers hands out records retired long ago,
+         * whose lines are gone from the cache; the next operation finds it there. */
+        if (s->free_ids)
+                __builtin_prefetch(space_rec(s, s->free_ids), 1);
         /* Even: live. A reader's hint holding the previous life saw another number. */
         __atomic_store_n(&r->gen, (r->gen + 1) & ~UINT32_C(1), __ATOMIC_RELEASE);
         return id;
@@ -180,19 +184,24 @@ void space_rec_retire(struct iom_space *s, uint32_t id) {
         else
                 b->recs = id;
         b->recs_tail = id;
+        b->n_recs++;
         b->bytes += sizeof(*r);
+}
+
+/* Builds for tests: a reader that still reads record @r gets an answer no test ever mapped. */
+static void rec_poison(struct rec *r) {
+#ifdef IOM_SPACE_POISON
+        __atomic_store_n(&r->tp, SPACE_POISON, __ATOMIC_RELAXED);
+        r->iova = 0;
+        r->last = UINT64_MAX;
+#endif
 }
 
 /* Back to the free list, after a grace period (or never published). */
 void space_rec_release(struct iom_space *s, uint32_t id) {
         struct rec *r = space_rec(s, id);
 
-#ifdef IOM_SPACE_POISON
-        /* A reader that still reads it gets an answer no test ever mapped. */
-        __atomic_store_n(&r->tp, SPACE_POISON, __ATOMIC_RELAXED);
-        r->iova = 0;
-        r->last = UINT64_MAX;
-#endif
+        rec_poison(r);
         r->next_free = s->free_ids;
         s->free_ids = id;
         s->n_free_ids++;
@@ -252,9 +261,17 @@ void space_batch_drain(struct iom_space *s, struct batch *b) {
                 b->objs = o->next;
                 drain_one(s, o);
         }
-        for (uint32_t id = b->recs, next; id; id = next) {
-                next = space_rec(s, id)->next_free;
-                space_rec_release(s, id);
+#ifdef IOM_SPACE_POISON
+        for (uint32_t id = b->recs; id; id = space_rec(s, id)->next_free)
+                rec_poison(space_rec(s, id));
+#endif
+        /* The batch's records, linked through next_free as the free list is, go on its head
+         * in one step: a writer beside readers frees 2048 records a batch, and a walk over
+         * them took a cache miss each (records retired long before, their lines gone). */
+        if (b->recs) {
+                space_rec(s, b->recs_tail)->next_free = s->free_ids;
+                s->free_ids = b->recs;
+                s->n_free_ids += b->n_recs;
         }
         *b = (struct batch){};
 }

@@ -335,6 +335,7 @@ _Static_assert(!(SPACE_POISON & (LINE_BUSY | LINE_SLOT)), "poison is not a busy 
 struct batch {
         struct obj *objs;         /* nodes and compacts, linked through hdr.next */
         uint32_t recs, recs_tail; /* records, in unmap order, linked through next_free */
+        uint32_t n_recs;
         size_t bytes;
 };
 
