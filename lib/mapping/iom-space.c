@@ -472,12 +472,20 @@ static void batch_poll(struct iom_space *s, bool wait) {
 
 /* After every change: what it unpublished waits for a grace period in the filling batch, which
  * closes (its grace period begins) once it holds BATCH_BYTES and the batch before is free, or
- * at once when no other thread reads (then the grace period is none and it is freed now). Only
- * when the retired memory reaches BATCH_MAX_BYTES does the writer wait. */
+ * is freed at once when no other thread reads (iom_rcu_alone(): no grace period, no lock).
+ * Only when the retired memory reaches BATCH_MAX_BYTES does the writer wait. With nothing
+ * retired and nothing waiting (a hashed space's map and unmap), two loads and compares. */
 static void reclaim(struct iom_space *s) {
+        if (s->batch[0].bytes == 0 && !s->batch_waiting)
+                return;
         batch_poll(s, s->batch[0].bytes + s->batch[1].bytes >= BATCH_MAX_BYTES);
-        if (s->batch[0].bytes == 0 || s->batch_waiting ||
-            (s->batch[0].bytes < BATCH_BYTES && !iom_rcu_alone()))
+        if (s->batch[0].bytes == 0 || s->batch_waiting)
+                return;
+        if (iom_rcu_alone()) {
+                space_batch_drain(s, &s->batch[0]);
+                return;
+        }
+        if (s->batch[0].bytes < BATCH_BYTES)
                 return;
         s->batch[1] = s->batch[0];
         s->batch[0] = (struct batch){};
