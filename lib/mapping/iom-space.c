@@ -681,6 +681,27 @@ static int hash_unmap(struct iom_space *s, uint64_t first_page, uint64_t last_pa
         return count;
 }
 
+/* After an unmap of [iova, last]: subscribers hear what it removed (a hashed space's @pages,
+ * notify_pages(); else the records retired after record @before, notify()), else what it
+ * retired waits for reclamation. */
+static void unmapped(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t pages,
+                     uint32_t before) {
+        if (s->n_subscribers > 0 && (!s->hash || pages)) {
+                /* A subscriber invalidates what readers may have cached: none may still be
+                 * handed the range after it. The grace period covers all that waits. */
+                iom_rcu_synchronize();
+                if (s->hash)
+                        notify_pages(s, iova >> IOM_SPACE_PAGE_SHIFT, pages);
+                else
+                        notify(s, before ? space_rec(s, before)->next_free : s->batch[0].recs, iova,
+                               last);
+                batch_poll(s, true);
+                space_batch_drain(s, &s->batch[0]);
+        } else
+                reclaim(s);
+        space_dirty_refill(s->dirty);
+}
+
 static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret) {
         uint64_t first_page = iova >> IOM_SPACE_PAGE_SHIFT,
                  last_page = last >> IOM_SPACE_PAGE_SHIFT;
@@ -703,15 +724,7 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
                 *ret = count << IOM_SPACE_PAGE_SHIFT;
                 s->n_mappings -= count;
                 s->mapped_bytes -= *ret;
-                if (count > 0 && s->n_subscribers > 0) {
-                        /* The grace period before it: as below. */
-                        iom_rcu_synchronize();
-                        notify_pages(s, first_page, pages);
-                        batch_poll(s, true);
-                        space_batch_drain(s, &s->batch[0]);
-                } else
-                        reclaim(s);
-                space_dirty_refill(s->dirty);
+                unmapped(s, iova, last, pages, 0);
                 return 0;
         }
         while ((id = next_in_range(s, &page, last_page))) {
@@ -760,17 +773,7 @@ static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint6
                 update_prev_cont(s, iova, rec_target(h) + (iova - h->iova), NULL);
         s->n_mappings = s->n_mappings - count + splits;
         s->mapped_bytes -= removed;
-
-        if (s->n_subscribers > 0) {
-                /* A subscriber invalidates what readers may have cached: none may still be
-                 * handed the range after it. The grace period covers all that waits. */
-                iom_rcu_synchronize();
-                notify(s, before ? space_rec(s, before)->next_free : s->batch[0].recs, iova, last);
-                batch_poll(s, true);
-                space_batch_drain(s, &s->batch[0]);
-        } else
-                reclaim(s);
-        space_dirty_refill(s->dirty);
+        unmapped(s, iova, last, 0, before);
         return 0;
 }
 
