@@ -5,8 +5,9 @@
  * grow from, while the writer reads and clears: no written page goes unreported. Then the
  * streaming ring at full speed, in the tree, the hashed form (its table copied and retired
  * under the readers) and the small form: no reader is handed what a grace period freed, nor
- * misses a page mapped all along. Built under ThreadSanitizer, with what grace periods free
- * poisoned, and plainly. Usage: test-mapping-stress [TEST...], TAP on stdout;
+ * misses a page mapped all along; and with readers that live for a few translates, each
+ * registering while the writer, alone, frees at once. Built under ThreadSanitizer, with what grace
+ * periods free poisoned, and plainly. Usage: test-mapping-stress [TEST...], TAP on stdout;
  * IOM_MAPPING_STRESS_OPS=N (writer operations, 20000) and IOM_MAPPING_STRESS_READERS=N (2, at
  * most 16) set the run. */
 #include <errno.h>
@@ -336,9 +337,9 @@ static void *ring_reader(void *arg) {
 static uint64_t visitors, visitors_min;
 
 static void *ring_visitor(void *arg) {
-        uint64_t x = (uintptr_t) arg, n = 0;
+        uint64_t x = (uintptr_t) arg, n = 0, count = 1 + x % 4;
 
-        for (unsigned i = 0; i <= x % 4;)
+        for (unsigned i = 0; i < count;)
                 if (ring_check(&x))
                         n++, i++;
                 else if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
