@@ -2,9 +2,12 @@
 /* The binder's jobs: queueing per group, worker threads, completion on the event loop.
  *
  * A job holds one request. It may start when none of the groups its plan touches is held by a
- * running job; otherwise it waits in order. It runs as a task of the daemon's worker
- * (daemon/worker.c: sysfs writes can block for as long as a driver's remove path takes); its
- * completion, on the event loop, replies on the bus, rescans, and starts whatever was waiting.
+ * running job, and fewer than BINDER_MAX_RUNNING run; otherwise it waits in order. It runs as a
+ * task of the daemon's worker (daemon/worker.c: sysfs writes can block for as long as a driver's
+ * remove path takes); its completion, on the event loop, replies on the bus, rescans, and starts
+ * whatever was waiting. The cap keeps a storm of jobs (an autobind rule matching 2000 VFs) from
+ * being 2000 threads forking writers at once, and keeps each pass over the waiting jobs short:
+ * the loop's work per job stays the same however long the queue is.
  * Only the event loop touches the job list and the inventory; tasks touch their job and, under
  * the journal lock, the journal. */
 #include <errno.h>
@@ -24,6 +27,9 @@
 #include "policy.h"
 #include "worker.h"
 
+/* Jobs on different groups run side by side up to this many; the others wait. */
+#define BINDER_MAX_RUNNING 4
+
 struct job {
         struct manager *manager;
         struct binder_request request;
@@ -35,6 +41,9 @@ struct job {
         struct iom_address sriov_pf;
         char **vfio_vfs;
         char **writes;
+        /* The devices the request names, parsed once (binder_device_busy()). */
+        struct iom_address *named;
+        size_t n_named;
 
         /* Written by the thread, read by the loop after the join. */
         int result;
@@ -59,6 +68,7 @@ static struct job *job_free(struct job *j) {
         iom_plan_free(j->plan);
         strv_free(j->vfio_vfs);
         strv_free(j->writes);
+        free(j->named);
         free(j->error_message);
         free(j);
         return NULL;
@@ -136,11 +146,9 @@ int binder_plan(struct manager *m, const struct binder_request *req, struct iom_
         }
 }
 
-/* Whether an earlier job (running or waiting) holds a group @plan needs. */
-static bool job_must_wait(struct manager *m, struct job *job, const struct iom_plan *plan) {
-        for (struct job *j = m->jobs; j && j != job; j = j->next) {
-                if (!j->plan)
-                        continue;
+/* Whether a running job holds a group @plan needs. */
+static bool job_must_wait(struct manager *m, const struct iom_plan *plan) {
+        for (struct job *j = m->jobs_running; j; j = j->next) {
                 for (size_t i = 0; i < plan->n_groups; i++)
                         if (iom_plan_has_group(j->plan, plan->groups[i]))
                                 return true;
@@ -206,30 +214,54 @@ static void job_reply(struct job *job) {
                 log_warning_errno(r, "Failed to reply to a finished job, ignoring: %m");
 }
 
-static void job_append(struct manager *m, struct job *job) {
-        struct job **tail;
+/* Queues @job at the tail of the waiting jobs, with the devices its request names parsed. */
+static int job_append(struct manager *m, struct job *job) {
+        size_t n = 0;
 
-        for (tail = &m->jobs; *tail; tail = &(*tail)->next)
-                ;
-        *tail = job;
+        while (job->request.devices && job->request.devices[n])
+                n++;
+        job->named = n > 0 ? calloc(n, sizeof(*job->named)) : NULL;
+        if (n > 0 && !job->named)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (iom_address_parse(job->request.devices[i], &job->named[job->n_named], NULL) >= 0)
+                        job->n_named++;
+        job->next = NULL;
+        if (m->jobs_tail)
+                m->jobs_tail->next = job;
+        else
+                m->jobs = job;
+        m->jobs_tail = job;
+        return 0;
 }
 
-static void job_unlink(struct manager *m, struct job *job) {
-        for (struct job **p = &m->jobs; *p; p = &(*p)->next)
+/* Takes the waiting job *@p (@prev before it, or NULL) off the waiting list. */
+static struct job *job_take_waiting(struct manager *m, struct job **p, struct job *prev) {
+        struct job *job = *p;
+
+        *p = job->next;
+        if (m->jobs_tail == job)
+                m->jobs_tail = prev;
+        job->next = NULL;
+        return job;
+}
+
+static void job_unlink_running(struct manager *m, struct job *job) {
+        for (struct job **p = &m->jobs_running; *p; p = &(*p)->next)
                 if (*p == job) {
                         *p = job->next;
+                        m->n_jobs_running--;
                         return;
                 }
 }
 
-/* Fails a job that never started, on the loop. */
-static void job_fail(struct manager *m, struct job *job, int r, char *message) {
+/* Fails a job that never started (taken off the waiting list), on the loop. */
+static void job_fail(struct job *job, int r, char *message) {
         job->result = r;
         job->error_message = message;
         job_reply(job);
         if (job->request.autobind)
-                manager_autobind_failed(m, job->request.devices[0]);
-        job_unlink(m, job);
+                manager_autobind_failed(job->manager, job->request.devices[0]);
         job_free(job);
 }
 
@@ -252,32 +284,38 @@ static int job_plan(struct manager *m, struct job *job, struct iom_plan **ret, c
         return r;
 }
 
-/* Starts every waiting job whose groups are free, planning each against today's inventory. */
+/* Starts waiting jobs in order while fewer than BINDER_MAX_RUNNING run, each whose groups are
+ * free, planning each against today's inventory. */
 static void jobs_dispatch(struct manager *m) {
-        struct job *next;
+        struct job **p = &m->jobs, *prev = NULL;
 
-        for (struct job *job = m->jobs; job; job = next) {
+        while (*p && m->n_jobs_running < BINDER_MAX_RUNNING) {
                 _cleanup_(iom_plan_freep) struct iom_plan *plan = NULL;
+                struct job *job = *p;
                 char *why = NULL;
                 int r;
 
-                next = job->next;
-                if (job->running)
-                        continue;
                 r = job_plan(m, job, &plan, &why);
                 if (r < 0) {
-                        job_fail(m, job, r, why);
+                        job_fail(job_take_waiting(m, p, prev), r, why);
                         continue;
                 }
-                if (job_must_wait(m, job, plan))
+                if (job_must_wait(m, plan)) {
+                        prev = job;
+                        p = &job->next;
                         continue;
+                }
+                job = job_take_waiting(m, p, prev);
                 job->plan = TAKE_PTR(plan);
-                job->running = true;
                 r = worker_run(m->worker, WORKER_WAIT, job_work, job_done, job);
                 if (r < 0) {
-                        job->running = false;
-                        job_fail(m, job, r, strdup("Cannot start a worker thread"));
+                        job_fail(job, r, strdup("Cannot start a worker thread"));
+                        continue;
                 }
+                job->running = true;
+                job->next = m->jobs_running;
+                m->jobs_running = job;
+                m->n_jobs_running++;
         }
 }
 
@@ -352,7 +390,7 @@ static void job_done(void *userdata) {
                 for (size_t k = 0; g && k < g->n_devices; k++)
                         hotplug_refresh(m, &g->devices[k]->address);
         }
-        job_unlink(m, job);
+        job_unlink_running(m, job);
         job_free(job);
         jobs_dispatch(m);
 }
@@ -368,37 +406,52 @@ int binder_submit(struct manager *m, struct binder_request *req, sd_bus_message 
         job->request = *req;
         *req = (struct binder_request){};
         job->message = message ? sd_bus_message_ref(message) : NULL;
-        job_append(m, job);
+        if (job_append(m, job) < 0) {
+                job_free(job);
+                return -ENOMEM;
+        }
         jobs_dispatch(m);
         return 1; /* the reply comes when the job is done */
 }
 
 /* Whether @j moves (or, not planned yet, names) the device at @a. */
-static bool job_has_device(const struct job *j, const struct iom_address *a) {
-        struct iom_address named;
+static bool job_has_device(const struct job *j, const void *key) {
+        const struct iom_address *a = key;
 
         for (size_t i = 0; j->plan && i < j->plan->n_steps; i++)
                 if (iom_address_equal(&j->plan->steps[i].address, a))
                         return true;
-        for (char **d = j->request.devices; !j->plan && d && *d; d++)
-                if (iom_address_parse(*d, &named, NULL) >= 0 && iom_address_equal(&named, a))
+        for (size_t i = 0; !j->plan && i < j->n_named; i++)
+                if (iom_address_equal(&j->named[i], a))
+                        return true;
+        return false;
+}
+
+static bool job_has_group(const struct job *j, const void *key) {
+        unsigned group = *(const unsigned *) key;
+
+        return (j->plan && iom_plan_has_group(j->plan, group)) ||
+               (j->request.recover && j->request.group == group);
+}
+
+/* Whether a running or waiting job has what @has looks for (device or group @key). */
+static bool jobs_have(struct manager *m, bool (*has)(const struct job *j, const void *key),
+                      const void *key) {
+        for (const struct job *j = m->jobs_running; j; j = j->next)
+                if (has(j, key))
+                        return true;
+        for (const struct job *j = m->jobs; j; j = j->next)
+                if (has(j, key))
                         return true;
         return false;
 }
 
 bool binder_device_busy(struct manager *m, const struct iom_address *a) {
-        for (struct job *j = m->jobs; j; j = j->next)
-                if (job_has_device(j, a))
-                        return true;
-        return false;
+        return jobs_have(m, job_has_device, a);
 }
 
 bool binder_group_busy(struct manager *m, unsigned group) {
-        for (struct job *j = m->jobs; j; j = j->next)
-                if ((j->plan && iom_plan_has_group(j->plan, group)) ||
-                    (j->request.recover && j->request.group == group))
-                        return true;
-        return false;
+        return jobs_have(m, job_has_group, &group);
 }
 
 void binder_retry_intents(struct manager *m) {
@@ -424,7 +477,7 @@ void binder_retry_intents(struct manager *m) {
                         return (void) log_oom();
                 job->manager = m;
                 job->request = (struct binder_request){.recover = true, .group = groups[i]};
-                job_append(m, job);
+                (void) job_append(m, job); /* names no device: nothing to allocate */
         }
         jobs_dispatch(m);
 }
@@ -432,9 +485,14 @@ void binder_retry_intents(struct manager *m) {
 void binder_stop(struct manager *m) {
         /* Called once the worker waited for the running jobs: a rebind half done finishes or
          * rolls back, it is never cut. */
+        for (struct job *job = m->jobs_running, *next; job; job = next) {
+                next = job->next;
+                job_free(job);
+        }
         for (struct job *job = m->jobs, *next; job; job = next) {
                 next = job->next;
                 job_free(job);
         }
-        m->jobs = NULL;
+        m->jobs = m->jobs_tail = m->jobs_running = NULL;
+        m->n_jobs_running = 0;
 }

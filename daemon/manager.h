@@ -42,8 +42,10 @@ struct manager {
          * hot-plug batch that the job touched (hotplug_moved()). */
         uint64_t model_generation, rescan_generation;
 
-        /* The binder's jobs (daemon/binder.c): running and waiting, in arrival order. */
-        struct job *jobs;
+        /* The binder's jobs (daemon/binder.c): those waiting, in arrival order (appended at
+         * the tail), and the few running (at most BINDER_MAX_RUNNING). */
+        struct job *jobs, *jobs_tail, *jobs_running;
+        unsigned n_jobs_running;
 
         /* What is allowed (daemon/policy.c). */
         char *policy_dir;
