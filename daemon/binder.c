@@ -224,7 +224,8 @@ static int job_append(struct manager *m, struct job *job) {
         if (n > 0 && !job->named)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                if (iom_address_parse(job->request.devices[i], &job->named[job->n_named], NULL) >= 0)
+                if (iom_address_parse(job->request.devices[i], &job->named[job->n_named],
+                                      NULL) >= 0)
                         job->n_named++;
         job->next = NULL;
         if (m->jobs_tail)
