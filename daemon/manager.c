@@ -214,8 +214,8 @@ static int close_lost_quarantine(struct iom_journal *next, const struct iom_clai
                 return -ENOMEM;
         for (size_t k = 0; k < c->n_devices; k++)
                 if (bsearch(&c->devices[k].address, gone, n_gone, sizeof(*gone), compare_address))
-                        closed = iom_journal_unquarantine_device(next, c->group,
-                                                                 &c->devices[k].address) > 0;
+                        closed |= iom_journal_unquarantine_device(next, c->group,
+                                                                  &c->devices[k].address) > 0;
         if (closed)
                 log_warning("IOMMU group %u, quarantined, lost %s (removed from the host): its "
                             "quarantine is closed; a device that comes back there starts clean.",

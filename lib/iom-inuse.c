@@ -386,11 +386,6 @@ static uint64_t mount_namespace(const char *pid) {
 /* Mounts in other mount namespaces (containers, units with PrivateMounts=): each distinct
  * namespace is read once, through the first process found in it, so the cost grows with the
  * number of processes plus the mount tables read, and at most MOUNT_NAMESPACES_MAX of them. */
-static int u64_compare(const void *key, const void *element) {
-        uint64_t x = *(const uint64_t *) key, y = *(const uint64_t *) element;
-        return x < y ? -1 : x > y;
-}
-
 static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
         uint64_t own = mount_namespace("self"), seen[MOUNT_NAMESPACES_MAX];
         _cleanup_(closedirp) DIR *d = opendir(iom_proc_root());
@@ -409,7 +404,7 @@ static int scan_other_namespaces(struct blockdevs *bs, struct iom_strv *u) {
                 if (ns == 0 || ns == own)
                         continue;
                 /* seen[] stays sorted: a binary search keeps this linear */
-                at = sorted_position(seen, n_seen, sizeof(*seen), &ns, u64_compare);
+                at = sorted_position(seen, n_seen, sizeof(*seen), &ns, compare_u64);
                 if (at < n_seen && seen[at] == ns)
                         continue;
                 if (n_seen == MOUNT_NAMESPACES_MAX) {

@@ -180,12 +180,12 @@ size_t iom_inventory_group_index(const struct iom_inventory *inv, unsigned id) {
 }
 
 struct iom_group *iom_inventory_take_group(struct iom_inventory *inv, unsigned id) {
-        struct iom_group *g = iom_inventory_find_group(inv, id);
-        size_t at;
+        size_t at = iom_inventory_group_index(inv, id);
+        struct iom_group *g;
 
-        if (!g || g->n_devices > 0)
+        if (at == inv->n_groups || inv->groups[at]->n_devices > 0)
                 return NULL;
-        at = sorted_position(inv->groups, inv->n_groups, sizeof(*inv->groups), &id, id_compare_key);
+        g = inv->groups[at];
         memmove(inv->groups + at, inv->groups + at + 1,
                 (inv->n_groups - at - 1) * sizeof(*inv->groups));
         inv->n_groups--;

@@ -124,6 +124,12 @@ static inline uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* A comparator of uint64_t for qsort(), bsearch() and sorted_position(). */
+static inline int compare_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
 /* The index of the first of the @n elements of @base (each @size bytes, sorted by @compare)
  * that is not below @key: where @key is, or would go. @compare(key, element) as bsearch()'s,
  * so one function serves both. */

@@ -244,16 +244,10 @@ uint64_t space_hash_take(struct iom_space *s, uint64_t page) {
         return h->slot[i].tp;
 }
 
-static int cmp_page(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 /* The first page of @h at or after @page in the order (built again if the table changed
  * since) in @ret, UINT64_MAX for none; false when out of memory. Under the space's lock. */
 static bool order_next(struct iom_space *s, const struct hash *h, uint64_t page, uint64_t *ret) {
-        size_t lo = 0, hi;
+        size_t lo;
 
         if (s->order_changes != s->hash_changes || !s->order) {
                 if (s->order_cap < h->live) {
@@ -269,17 +263,10 @@ static bool order_next(struct iom_space *s, const struct hash *h, uint64_t page,
                 for (uint64_t i = 0; i <= h->mask; i++)
                         if (h->slot[i].key != 0 && h->slot[i].key != HASH_TOMB)
                                 s->order[s->n_order++] = h->slot[i].key - 1;
-                qsort(s->order, s->n_order, sizeof(*s->order), cmp_page);
+                qsort(s->order, s->n_order, sizeof(*s->order), compare_u64);
                 s->order_changes = s->hash_changes;
         }
-        for (hi = s->n_order; lo < hi;) {
-                size_t mid = lo + (hi - lo) / 2;
-
-                if (s->order[mid] < page)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
+        lo = sorted_position(s->order, s->n_order, sizeof(*s->order), &page, compare_u64);
         *ret = lo < s->n_order ? s->order[lo] : UINT64_MAX;
         return true;
 }
