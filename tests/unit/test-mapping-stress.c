@@ -442,13 +442,14 @@ static void test_reclaim_small(void) {
 }
 
 /* Readers that come and go, each registering with its first translate, while the writer runs
- * at full speed: the small form (two arrays retired a step) and the tree (records and
- * compacts). Between visitors the writer is alone and frees what it retires at once; a
+ * at full speed: the small form (two arrays retired a step), the hashed form (copied tables)
+ * and the tree (records and compacts). Between visitors the writer is alone and frees what it retires at once; a
  * visitor that registered too late (its first loads before the writer could see it) reads
  * what was freed: poisoned, or a race under ThreadSanitizer. */
 static void test_reclaim_visitors(void) {
         visitors_min = 2000;
         ring_run(6, false, 1, UINT64_C(8) << 20, ring_spawner);
+        ring_run(1024, false, 4, UINT64_C(8) << 20, ring_spawner);
         ring_run(1024, true, 1, UINT64_C(12) << 20, ring_spawner);
         visitors_min = 0;
 }
