@@ -171,10 +171,9 @@ static int hash_to_tree(struct iom_space *s) {
                 rec = space_rec(s, ids[n]);
                 rec->iova = (k - 1) << IOM_SPACE_PAGE_SHIFT;
                 rec->last = rec->iova + IOM_SPACE_PAGE_SIZE - 1;
+                __atomic_store_n(&rec->tp, tp, __ATOMIC_RELAXED);
                 /* With the hint the hashed form did not keep (writer_lookup_to()). */
-                __atomic_store_n(&rec->tp,
-                                 tp | (hash_maps_to(h, k, tp + IOM_SPACE_PAGE_SIZE) ? REC_CONT : 0),
-                                 __ATOMIC_RELAXED);
+                rec_set_cont(rec, hash_maps_to(h, k, tp + IOM_SPACE_PAGE_SIZE));
                 space_index_assign(s, k - 1, k - 1, ids[n++]);
                 space_batch_drain(s, &s->batch[0]);
         }
