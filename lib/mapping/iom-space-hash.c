@@ -231,16 +231,12 @@ void space_hash_put(struct iom_space *s, uint64_t page, uint64_t tp) {
         hash_put(h, page, tp);
 }
 
-uint64_t space_hash_take(struct iom_space *s, uint64_t page) {
+void space_hash_take(struct iom_space *s, int64_t i) {
         struct hash *h = s->hash;
-        int64_t i = hash_find(h, page);
 
-        if (i < 0)
-                return 0;
         s->hash_changes++;
         STORE(&h->slot[i].key, HASH_TOMB);
         h->live--;
-        return h->slot[i].tp;
 }
 
 /* The first page of @h at or after @page in the order (built again if the table changed
@@ -270,8 +266,7 @@ static bool order_next(struct iom_space *s, const struct hash *h, uint64_t page,
         return true;
 }
 
-/* The mapping of slot @i of @h, found live. */
-static bool slot_mapping(const struct hash *h, int64_t i, uint64_t page, struct iom_mapping *ret) {
+bool space_hash_mapping(const struct hash *h, int64_t i, uint64_t page, struct iom_mapping *ret) {
         uint64_t tp;
 
         if (i < 0)
@@ -298,7 +293,7 @@ bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t p
                         int64_t i = hash_find(h, p);
 
                         if (i >= 0 || p == limit)
-                                return slot_mapping(h, i, p, ret);
+                                return space_hash_mapping(h, i, p, ret);
                 }
         }
         /* A reader listing the mappings (iom_space_next_mapping()) takes the lock if it is
@@ -312,7 +307,7 @@ bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t p
                 /* Past the last page order_next() gives UINT64_MAX, no page (whose key, 0,
                  * hash_find() would find in an empty slot). */
                 if (ordered && p != UINT64_MAX && p <= limit)
-                        any = slot_mapping(h, hash_find(h, p), p, ret);
+                        any = space_hash_mapping(h, hash_find(h, p), p, ret);
                 pthread_mutex_unlock(&w->lock);
                 if (ordered)
                         return any;
@@ -326,7 +321,7 @@ bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t p
                         found = (int64_t) i;
                 }
         }
-        return slot_mapping(h, found, best - 1, ret);
+        return space_hash_mapping(h, found, best - 1, ret);
 }
 
 int space_index_prepare(struct iom_space *s, uint64_t first_page, uint64_t last_page, bool map) {

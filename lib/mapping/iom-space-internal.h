@@ -584,8 +584,11 @@ void space_batch_drain(struct iom_space *s, struct batch *b);
 int space_hash_reserve(struct iom_space *s, unsigned inserts);
 /* Maps @page (free; space_hash_reserve() was called) to @tp, target | prot. */
 void space_hash_put(struct iom_space *s, uint64_t page, uint64_t tp);
-/* Unmaps @page: what it was mapped to (target | prot), 0 when nothing was. */
-uint64_t space_hash_take(struct iom_space *s, uint64_t page);
+/* Unmaps the page of live slot @i (hash_find()). */
+void space_hash_take(struct iom_space *s, int64_t i);
+/* The mapping of page @page, live in slot @i of @h, in @ret (may be NULL); false when @i is
+ * negative (hash_find() found nothing). */
+bool space_hash_mapping(const struct hash *h, int64_t i, uint64_t page, struct iom_mapping *ret);
 /* The first mapping of table @h at a page in [@page, @limit], in @ret (may be NULL); false
  * when none. Readers inside a read-side section, or the writer. */
 bool space_hash_next(const struct iom_space *s, const struct hash *h, uint64_t page, uint64_t limit,

@@ -646,37 +646,41 @@ static void notify_pages(struct iom_space *s, uint64_t first_page, uint64_t page
 }
 
 /* A hashed space's unmap of pages [first_page, last_page], at most HASH_PROBE_MAX: a probe a
- * page and no record. Returns how many were mapped; bit i of *ret_pages: page first_page + i
- * was mapped and is no more. */
+ * page, its slot kept for the tombstone, and no record. Returns how many were mapped; bit i of
+ * *ret_pages: page first_page + i was mapped and is no more. */
 static int hash_unmap(struct iom_space *s, uint64_t first_page, uint64_t last_page,
                       uint64_t *ret_pages) {
         unsigned n = (unsigned) (last_page - first_page + 1), done;
-        struct iom_mapping m[HASH_PROBE_MAX];
+        int64_t slot[HASH_PROBE_MAX];
+        struct iom_mapping m;
         uint64_t pages = 0;
         int r = 0, count = 0;
 
-        for (unsigned i = 0; i < n; i++)
-                if (space_hash_next(s, s->hash, first_page + i, first_page + i, &m[i])) {
+        for (unsigned i = 0; i < n; i++) {
+                slot[i] = hash_find(s->hash, first_page + i);
+                if (slot[i] >= 0) {
                         pages |= UINT64_C(1) << i;
                         count++;
                 }
+        }
         for (done = 0; s->backend.unmap && done < n; done++)
-                if (pages >> done & 1) {
-                        r = s->backend.unmap(s->backend_userdata, m[done].iova, m[done].size);
+                if (space_hash_mapping(s->hash, slot[done], first_page + done, &m)) {
+                        r = s->backend.unmap(s->backend_userdata, m.iova, m.size);
                         if (r < 0)
                                 break;
                 }
         if (r < 0) {
                 /* Pages before the refused one go back. */
                 for (unsigned i = 0; s->backend.map && i < done; i++)
-                        if (pages >> i & 1)
-                                (void) s->backend.map(s->backend_userdata, m[i].iova, m[i].size,
-                                                      m[i].target, m[i].prot);
-                return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64, m[done].iova);
+                        if (space_hash_mapping(s->hash, slot[i], first_page + i, &m))
+                                (void) s->backend.map(s->backend_userdata, m.iova, m.size,
+                                                      m.target, m.prot);
+                return iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64,
+                                       (first_page + done) << IOM_SPACE_PAGE_SHIFT);
         }
         for (unsigned i = 0; i < n; i++)
-                if (pages >> i & 1)
-                        (void) space_hash_take(s, first_page + i);
+                if (slot[i] >= 0)
+                        space_hash_take(s, slot[i]);
         *ret_pages = pages;
         return count;
 }
