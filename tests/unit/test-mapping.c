@@ -622,8 +622,10 @@ static void test_backend_hashed(void) {
         };
         struct iom_space_stats st;
         uint64_t t, len, removed;
+        struct told told = {};
 
         ASSERT_EQ(iom_space_set_backend(s, &ops, &b), 0);
+        ASSERT_EQ(iom_space_subscribe(s, on_unmapped, &told), 0);
         for (uint64_t i = 0; i < 2 * SMALL_MAX; i++)
                 ASSERT_EQ(
                         iom_space_map(s, 2 * GiB + 2 * i * PAGE, PAGE, 7 * i * PAGE, IOM_SPACE_RW),
@@ -648,6 +650,38 @@ static void test_backend_hashed(void) {
         ASSERT_EQ(st.mappings, 2 * SMALL_MAX - 5);
         ASSERT_EQ(st.mapped_bytes, (2 * SMALL_MAX - 5) * PAGE);
         ASSERT_EQ(translate(s, 2 * GiB + 2 * PAGE, IOM_SPACE_READ, &t, &len), -ENOENT);
+        /* The refused unmap told nobody; the sparse one, each page on its own. */
+        ASSERT_EQ(told.n, 5);
+        for (unsigned i = 0; i < 5; i++) {
+                ASSERT_EQ(told.iova[i], 2 * GiB + 2 * i * PAGE);
+                ASSERT_EQ(told.size[i], PAGE);
+        }
+        /* 64 pages in a row, their targets not continuing each other: an unmap of all 64 is
+         * one run through bit 63; of pages 1 to 64 with page 30 not mapped, a run from bit 0
+         * and one through bit 63. */
+        for (uint64_t i = 0; i < 64; i++)
+                ASSERT_EQ(iom_space_map(s, 4 * GiB + i * PAGE, PAGE, 7 * i * PAGE, IOM_SPACE_RW),
+                          0);
+        ASSERT_TRUE(s->hash && !s->root);
+        told.n = 0;
+        ASSERT_EQ(iom_space_unmap(s, 4 * GiB, 64 * PAGE, &removed), 0);
+        ASSERT_EQ(removed, 64 * PAGE);
+        ASSERT_EQ(told.n, 1);
+        ASSERT_EQ(told.iova[0], 4 * GiB);
+        ASSERT_EQ(told.size[0], 64 * PAGE);
+        for (uint64_t i = 1; i < 64; i++)
+                ASSERT_EQ(iom_space_map(s, 4 * GiB + i * PAGE, PAGE, 7 * i * PAGE, IOM_SPACE_RW),
+                          0);
+        ASSERT_EQ(iom_space_unmap(s, 4 * GiB + 30 * PAGE, PAGE, &removed), 0);
+        ASSERT_EQ(iom_space_map(s, 4 * GiB + 64 * PAGE, PAGE, 0, IOM_SPACE_RW), 0);
+        told.n = 0;
+        ASSERT_EQ(iom_space_unmap(s, 4 * GiB + PAGE, 64 * PAGE, &removed), 0);
+        ASSERT_EQ(removed, 63 * PAGE);
+        ASSERT_EQ(told.n, 2);
+        ASSERT_EQ(told.iova[0], 4 * GiB + PAGE);
+        ASSERT_EQ(told.size[0], 29 * PAGE);
+        ASSERT_EQ(told.iova[1], 4 * GiB + 31 * PAGE);
+        ASSERT_EQ(told.size[1], 34 * PAGE);
         ASSERT_TRUE(s->hash && !s->root);
         iom_space_free(s);
 }
