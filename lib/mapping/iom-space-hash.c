@@ -40,7 +40,8 @@
  * A hashed mapping has none: its slot holds its page and target | prot, all that a record
  * says (a mapping here is one page), so a map writes one slot and an unmap one key, as the
  * baseline does, and nothing waits in a batch for a grace period but a copied table. Listing,
- * unmap's subscribers and backend calls, and the counts answer from the slots. Entering,
+ * unmap's subscribers and backend calls, the counts, and freeing the space answer from the
+ * slots. Entering,
  * the small form's records are retired; leaving, the tree gets a record for each live slot,
  * O(n) once.
  */

@@ -147,6 +147,7 @@
 static uint64_t space_serial;
 
 static int unmap_locked(struct iom_space *s, uint64_t iova, uint64_t last, uint64_t *ret);
+static void hash_free_unmap(struct iom_space *s);
 
 struct hint {
         const struct iom_space *space;
@@ -263,11 +264,16 @@ _public_ struct iom_space *iom_space_free(struct iom_space *s) {
                 return NULL;
         uint64_t removed;
 
-        /* Nobody to tell: the records and the index go with the arenas, no unmap needed (a
-         * hashed space would become a tree first). */
+        /* Nobody to tell: the records and the index go with the arenas, no unmap needed. A
+         * hashed space answers from its slots: becoming a tree takes memory, and out of it
+         * the backend would keep every page pinned. */
         pthread_mutex_lock(&s->lock);
-        if (s->n_subscribers > 0 || s->backend.unmap)
-                (void) unmap_locked(s, s->first, s->last, &removed);
+        if (s->n_subscribers > 0 || s->backend.unmap) {
+                if (s->hash)
+                        hash_free_unmap(s);
+                else
+                        (void) unmap_locked(s, s->first, s->last, &removed);
+        }
         pthread_mutex_unlock(&s->lock);
         /* No thread uses the space any more: what waits needs no grace period. Whatever an
          * unmap that failed (out of memory) left goes with the index. */
@@ -642,6 +648,30 @@ static void notify_pages(struct iom_space *s, uint64_t first_page, uint64_t page
                 tell(s, (first_page + a) << IOM_SPACE_PAGE_SHIFT,
                      ((first_page + a + n) << IOM_SPACE_PAGE_SHIFT) - 1);
                 pages = n + a >= 64 ? 0 : pages & ~((UINT64_C(1) << (a + n)) - 1);
+        }
+}
+
+/* Freeing a hashed space: the backend and the subscribers hear of each live page, one at a
+ * time in slot order, from a scan of the slots; no allocation, and no grace period (no thread
+ * uses the space any more). A page the backend refuses stays its own: the others go all the
+ * same, there is no space left to map them back into. */
+static void hash_free_unmap(struct iom_space *s) {
+        const struct hash *h = s->hash;
+        struct iom_mapping m;
+
+        for (uint64_t i = 0; i <= h->mask; i++) {
+                uint64_t k = h->slot[i].key;
+                int r;
+
+                if (k == 0 || k == HASH_TOMB)
+                        continue;
+                (void) space_hash_mapping(h, (int64_t) i, k - 1, &m);
+                r = s->backend.unmap ? s->backend.unmap(s->backend_userdata, m.iova, m.size) : 0;
+                if (r < 0)
+                        (void) iom_debug_errno(r, "backend refused to unmap 0x%" PRIx64
+                                                  " of a space freed, ignoring", m.iova);
+                else
+                        tell(s, m.iova, m.iova + m.size - 1);
         }
 }
 

@@ -92,7 +92,8 @@ typedef void (*iom_space_unmapped_func_t)(void *userdata, uint64_t iova, uint64_
 int iom_space_new(const struct iom_space_config *config, struct iom_space **ret);
 
 /* Unmaps everything (subscribers are told) and frees the space. Accepts NULL, returns NULL.
- * No thread may still use it. */
+ * No thread may still use it. A space of one-page mappings strewn about (the hashed form)
+ * tells each page on its own, and a page the backend refuses does not keep the others. */
 struct iom_space *iom_space_free(struct iom_space *space);
 
 /* Adds a reserved range [first, last] (inclusive, page-aligned ends) that can never be mapped.
