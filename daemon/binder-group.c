@@ -80,13 +80,13 @@ static int journal_update(struct manager *m, const struct iom_plan *plan, unsign
         struct iom_journal *next = NULL;
         int r;
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_save_lock);
         r = iom_journal_copy(m->journal, &next);
         if (r >= 0)
                 r = journal_step_apply(next, plan, group, step);
         if (r >= 0)
                 r = manager_save_journal(m, TAKE_PTR(next));
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_save_lock);
         iom_journal_free(next);
         return r;
 }
@@ -259,8 +259,8 @@ static void restore_d3cold(const struct iom_plan_step *s) {
 
         if (s->d3cold_was == IOM_D3COLD_UNTOUCHED)
                 return;
-        r = iom_bind_set_d3cold(&s->address, s->d3cold_was == IOM_D3COLD_WAS_ON,
-                                STEP_TIMEOUT_USEC, NULL);
+        r = iom_bind_set_d3cold(&s->address, s->d3cold_was == IOM_D3COLD_WAS_ON, STEP_TIMEOUT_USEC,
+                                NULL);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot restore d3cold_allowed, ignoring: %m",
                                   iom_address_format(&s->address, a));
@@ -282,7 +282,8 @@ static int undo_steps(enum iom_plan_op op, const struct iom_plan_step *steps, si
                 else if (s->d3cold_was != IOM_D3COLD_UNTOUCHED && !s->bridge &&
                          iom_bind_set_d3cold(&s->address, false, STEP_TIMEOUT_USEC, NULL) < 0)
                         log_warning("%s: cannot turn d3cold_allowed off again for its guest, "
-                                    "ignoring.", iom_address_format(&s->address, a));
+                                    "ignoring.",
+                                    iom_address_format(&s->address, a));
                 int r = move_device(&s->address, s->from, s->from_override, &error);
                 if (r < 0) {
                         log_error("Rollback failed: %s", strempty(error));
@@ -614,8 +615,8 @@ int binder_group_recover(struct manager *m, unsigned group, char **ret_error) {
                  * every later try, and the intent would never go. */
                 if (iom_bind_get_driver(&s->address, &driver) == -ENODEV) {
                         char buf[IOM_ADDRESS_STRING_MAX];
-                        log_notice("IOMMU group %u: %s left the host; nothing to put back.",
-                                   group, iom_address_format(&s->address, buf));
+                        log_notice("IOMMU group %u: %s left the host; nothing to put back.", group,
+                                   iom_address_format(&s->address, buf));
                         continue;
                 }
                 r = release ? move_device(&s->address, s->to, NULL, ret_error)

@@ -31,6 +31,7 @@ int manager_new(struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         (void) pthread_mutex_init(&m->journal_lock, NULL);
+        (void) pthread_mutex_init(&m->journal_save_lock, NULL);
         m->inhibit_fd = -EBADF;
         m->journal_path = strdup(IOMMUD_STATEDIR "/state.json");
         m->policy_dir = strdup(IOMMUD_POLICYDIR);
@@ -65,6 +66,7 @@ struct manager *manager_free(struct manager *m) {
         free(m->nfd_written);
         free(m->metrics_written);
         (void) pthread_mutex_destroy(&m->journal_lock);
+        (void) pthread_mutex_destroy(&m->journal_save_lock);
         sd_event_source_unref(m->policy_reload_source);
         hotplug_free(m->hotplug);
         auth_free(m->auth);
@@ -248,7 +250,7 @@ void manager_close_lost_claims(struct manager *m, const struct iom_address *gone
         _cleanup_(iom_journal_freep) struct iom_journal *next = NULL;
         bool any = false;
 
-        (void) pthread_mutex_lock(&m->journal_lock);
+        (void) pthread_mutex_lock(&m->journal_save_lock);
         for (size_t i = 0; i < journal_n_records(m->journal); i++) {
                 const struct iom_journal *j = m->journal;
                 const struct iom_claim *c = journal_record(j, i);
@@ -258,7 +260,7 @@ void manager_close_lost_claims(struct manager *m, const struct iom_address *gone
                         continue;
                 if ((!next && iom_journal_copy(j, &next) < 0) ||
                     (quarantine && close_lost_quarantine(next, c, gone, n_gone) < 0)) {
-                        (void) pthread_mutex_unlock(&m->journal_lock);
+                        (void) pthread_mutex_unlock(&m->journal_save_lock);
                         return (void) log_oom();
                 }
                 if (!quarantine) {
@@ -269,7 +271,7 @@ void manager_close_lost_claims(struct manager *m, const struct iom_address *gone
         }
         if (any)
                 (void) manager_save_journal(m, TAKE_PTR(next));
-        (void) pthread_mutex_unlock(&m->journal_lock);
+        (void) pthread_mutex_unlock(&m->journal_save_lock);
 }
 
 /* Adds @a to @absent when the inventory lacks it. Returns 1 when added. */
@@ -330,8 +332,10 @@ int manager_save_journal(struct manager *m, struct iom_journal *next) {
                 iom_journal_free(next);
                 return log_error_errno(r, "Failed to save the journal %s: %m", m->journal_path);
         }
+        (void) pthread_mutex_lock(&m->journal_lock);
         iom_journal_free(m->journal);
         m->journal = next;
+        (void) pthread_mutex_unlock(&m->journal_lock);
         return 0;
 }
 

@@ -60,10 +60,14 @@ struct manager {
         uint64_t libvirt_timeout_usec;
         struct libvirt *libvirt;
 
-        /* Who owns what, persisted. Worker threads change it under the lock. */
+        /* Who owns what, persisted; worker threads replace it (manager_save_journal()). */
         char *journal_path;
         struct iom_journal *journal;
-        pthread_mutex_t journal_lock;
+        /* journal_save_lock: held by a writer of the journal through its copy, change, save
+         * (fsync) and swap, so writers take turns; journal_lock: held by readers and by the
+         * swap alone, so a reader (the bus's property getters, on the loop) never waits for a
+         * disk. */
+        pthread_mutex_t journal_lock, journal_save_lock;
 
         /* logind's sleep inhibitor, held while a guest owns a group (daemon/inhibit.c). */
         int inhibit_fd;
@@ -126,7 +130,7 @@ void manager_close_vanished_records(struct manager *m, const struct iom_plan *pl
 int manager_apply_claims(struct manager *m, struct iom_inventory *inv);
 
 /* Saves @next (taken) and makes it the journal; when the save fails @next is freed and the
- * journal stays as it is on disk (call with the journal lock held). */
+ * journal stays as it is on disk. Call with journal_save_lock held (not journal_lock). */
 int manager_save_journal(struct manager *m, struct iom_journal *next);
 
 /* A copy of what a group's signals are decided on, taken before a change: its devices,
