@@ -35,7 +35,6 @@ struct job {
         struct binder_request request;
         sd_bus_message *message;
         struct iom_plan *plan; /* set when the job starts */
-        bool running;
         /* SR-IOV: the PF, and its VFs an autobind rule gives to vfio-pci (set when the job
          * starts, as the plan); the writes made, attribute and value in pairs. */
         struct iom_address sriov_pf;
@@ -313,7 +312,6 @@ static void jobs_dispatch(struct manager *m) {
                         job_fail(job, r, strdup("Cannot start a worker thread"));
                         continue;
                 }
-                job->running = true;
                 job->next = m->jobs_running;
                 m->jobs_running = job;
                 m->n_jobs_running++;
