@@ -241,8 +241,9 @@ static void batch_work(void *userdata) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         _cleanup_(iom_pci_freep) struct iom_pci *pci = NULL;
 
-        /* Config space only (ACS, DSN): without pci.ids, opening libpci costs nothing. */
-        if (iom_pci_new(&pci) < 0)
+        /* Config space only (ACS, DSN), for the entries read whole: without pci.ids, opening
+         * libpci costs little, but a batch of driver changes needs none. */
+        if (b->n_full > 0 && iom_pci_new(&pci) < 0)
                 pci = NULL;
         for (size_t i = 0; i < b->n_entries; i++) {
                 struct entry *e = &b->entries[i];
