@@ -113,25 +113,49 @@ static void moved_done(struct moved *x) {
         free(x->to);
 }
 
+/* bsearch()-style: @key an address, @element a struct moved. */
+static int compare_moved(const void *key, const void *element) {
+        return iom_address_compare(key, &((const struct moved *) element)->address);
+}
+
+/* Where the record of @a is in h->moved, sorted by address, or would go. */
+static size_t moved_position(struct hotplug *h, const struct iom_address *a) {
+        return sorted_position(h->moved, h->n_moved, sizeof(*h->moved), a, compare_moved);
+}
+
 static struct moved *find_moved(struct hotplug *h, const struct iom_address *a) {
-        for (size_t i = 0; i < h->n_moved; i++)
-                if (iom_address_equal(&h->moved[i].address, a))
-                        return &h->moved[i];
-        return NULL;
+        size_t i = moved_position(h, a);
+
+        return i < h->n_moved && iom_address_equal(&h->moved[i].address, a) ? &h->moved[i] : NULL;
 }
 
 static struct moved *touch_moved(struct manager *m, const struct iom_address *a) {
         struct hotplug *h = m->hotplug;
-        struct moved *x = find_moved(h, a);
+        size_t i = moved_position(h, a);
+        struct moved *x;
 
-        if (!x) {
+        if (i == h->n_moved || !iom_address_equal(&h->moved[i].address, a)) {
                 if (GREEDY_REALLOC(h->moved, h->n_moved + 1) < 0)
                         return NULL;
-                x = &h->moved[h->n_moved++];
-                *x = (struct moved){.address = *a};
+                memmove(h->moved + i + 1, h->moved + i, (h->n_moved - i) * sizeof(*h->moved));
+                h->n_moved++;
+                h->moved[i] = (struct moved){.address = *a};
         }
+        x = &h->moved[i];
         x->generation = m->model_generation;
         return x;
+}
+
+void hotplug_forget(struct manager *m, const struct iom_address *a) {
+        struct hotplug *h = m->hotplug;
+        struct moved *x = h ? find_moved(h, a) : NULL;
+
+        if (x) {
+                moved_done(x);
+                memmove(x, x + 1, (h->n_moved - (size_t) (x - h->moved) - 1) * sizeof(*x));
+                h->n_moved--;
+        }
+        manager_autobind_forget(m, a);
 }
 
 void hotplug_moved(struct manager *m, const struct iom_plan *plan, bool unknown_devices) {
@@ -340,20 +364,13 @@ static int add_address(struct iom_address **list, size_t *n, const struct iom_ad
 static int remove_device(struct manager *m, struct apply *a, const struct iom_address *addr) {
         _cleanup_free_ char *path = manager_device_path(addr);
         struct iom_device *d = iom_inventory_find_device(m->inventory, addr);
-        struct moved *x;
         int r;
 
         if (!d)
                 return 0;
         if (!path)
                 return -ENOMEM;
-        /* What comes back at this address is a new device. */
-        x = find_moved(m->hotplug, addr);
-        if (x) {
-                moved_done(x);
-                *x = m->hotplug->moved[--m->hotplug->n_moved];
-        }
-        manager_autobind_forget(m, addr);
+        hotplug_forget(m, addr);
         if (d->group) {
                 r = touch_group(m, a, d->group->id);
                 if (r < 0)

@@ -720,7 +720,7 @@ int manager_apply_inventory(struct manager *m, struct iom_inventory *owned) {
         if (n_gone > 0)
                 manager_close_lost_claims(m, gone, n_gone);
         for (size_t i = 0; i < n_gone; i++)
-                manager_autobind_forget(m, &gone[i]);
+                hotplug_forget(m, &gone[i]);
         (void) pthread_mutex_lock(&m->journal_lock);
         r = manager_apply_claims(m, new);
         (void) pthread_mutex_unlock(&m->journal_lock);

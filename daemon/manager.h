@@ -179,6 +179,10 @@ struct hotplug *hotplug_free(struct hotplug *h);
  * With @unknown_devices, it may have touched devices the model does not know yet (SR-IOV):
  * every batch that began before reads again. */
 void hotplug_moved(struct manager *m, const struct iom_plan *plan, bool unknown_devices);
+/* The device at @a went: what comes back there is a new device, neither iommud's own move
+ * (hotplug_moved()) nor a device whose autobind failed. Both the hot-plug path and a rescan that
+ * finds it gone call it. */
+void hotplug_forget(struct manager *m, const struct iom_address *a);
 /* Reads the device at @a again soon, off the loop (after a job moved it, say). */
 void hotplug_refresh(struct manager *m, const struct iom_address *a);
 /* Whether device reads run (a rescan waits for them). */

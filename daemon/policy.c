@@ -211,31 +211,57 @@ static const struct iom_policy_rule *device_rule(
         return lookup(m->policy, &subject);
 }
 
-static ssize_t autobind_failed_index(struct manager *m, const struct iom_address *a) {
-        for (size_t i = 0; i < m->n_autobind_failed; i++)
-                if (iom_address_equal(&m->autobind_failed[i], a))
-                        return (ssize_t) i;
-        return -1;
+static int compare_address(const void *key, const void *element) {
+        return iom_address_compare(key, element);
+}
+
+/* Where @a is in m->autobind_failed, kept sorted, or would go; sets @ret_found. */
+static size_t autobind_failed_position(struct manager *m, const struct iom_address *a,
+                                       bool *ret_found) {
+        size_t i = sorted_position(m->autobind_failed, m->n_autobind_failed,
+                                   sizeof(*m->autobind_failed), a, compare_address);
+
+        *ret_found = i < m->n_autobind_failed && iom_address_equal(&m->autobind_failed[i], a);
+        return i;
 }
 
 void manager_autobind_failed(struct manager *m, const char *device) {
         struct iom_address a;
+        bool found;
+        size_t i;
 
-        if (iom_address_parse(device, &a, NULL) < 0 || autobind_failed_index(m, &a) >= 0)
+        if (iom_address_parse(device, &a, NULL) < 0)
+                return;
+        i = autobind_failed_position(m, &a, &found);
+        if (found)
                 return;
         if (GREEDY_REALLOC(m->autobind_failed, m->n_autobind_failed + 1) < 0)
                 return (void) log_oom();
-        m->autobind_failed[m->n_autobind_failed++] = a;
+        memmove(m->autobind_failed + i + 1, m->autobind_failed + i,
+                (m->n_autobind_failed - i) * sizeof(*m->autobind_failed));
+        m->autobind_failed[i] = a;
+        m->n_autobind_failed++;
         log_notice("Policy: the autobind of %s failed; not trying again until the device is "
                    "re-added or the policy reloaded.",
                    device);
 }
 
 void manager_autobind_forget(struct manager *m, const struct iom_address *a) {
-        ssize_t i = autobind_failed_index(m, a);
+        bool found;
+        size_t i = autobind_failed_position(m, a, &found);
 
-        if (i >= 0)
-                m->autobind_failed[i] = m->autobind_failed[--m->n_autobind_failed];
+        if (found) {
+                memmove(m->autobind_failed + i, m->autobind_failed + i + 1,
+                        (m->n_autobind_failed - i - 1) * sizeof(*m->autobind_failed));
+                m->n_autobind_failed--;
+        }
+}
+
+static bool autobind_failed(struct manager *m, const struct iom_address *a) {
+        bool found;
+
+        (void) autobind_failed_position(m, a, &found);
+        return found;
 }
 
 void manager_autobind_device(struct manager *m, const struct iom_device *d) {
@@ -244,7 +270,7 @@ void manager_autobind_device(struct manager *m, const struct iom_device *d) {
 
         if (iom_driver_is_vfio(d->driver) || iom_device_is_bridge(d) ||
             (d->group && d->group->owner) || binder_device_busy(m, &d->address) ||
-            autobind_failed_index(m, &d->address) >= 0)
+            autobind_failed(m, &d->address))
                 return;
         rule = device_rule(m, d, iom_policy_autobind);
         if (!rule)
