@@ -261,7 +261,7 @@ static void job_fail(struct job *job, int r, char *message) {
         job->error_message = message;
         job_reply(job);
         if (job->request.autobind)
-                manager_autobind_failed(job->manager, job->request.devices[0]);
+                manager_autobind_failed(job->manager, job->request.devices[0], r);
         job_free(job);
 }
 
@@ -378,7 +378,7 @@ static void job_done(void *userdata) {
         }
         job_reply(job);
         if (job->request.autobind && job->result < 0)
-                manager_autobind_failed(m, job->request.devices[0]);
+                manager_autobind_failed(m, job->request.devices[0], job->result);
         if (changed)
                 hotplug_moved(m, job->plan, job->request.sriov);
         /* The groups the job touched are read again from sysfs, to confirm what job_apply()

@@ -225,11 +225,19 @@ static size_t autobind_failed_position(struct manager *m, const struct iom_addre
         return i;
 }
 
-void manager_autobind_failed(struct manager *m, const char *device) {
+void manager_autobind_failed(struct manager *m, const char *device, int error) {
         struct iom_address a;
         bool found;
         size_t i;
 
+        /* Under load, not in the device: the next event of the device tries again. */
+        if (error == -ETIMEDOUT || error == -EBUSY || error == -EAGAIN || error == -ENOMEM) {
+                (void) log_full_errno(LOG_INFO, error,
+                                      "Policy: the autobind of %s failed (%m); trying again on "
+                                      "its next event.",
+                                      device);
+                return;
+        }
         if (iom_address_parse(device, &a, NULL) < 0)
                 return;
         i = autobind_failed_position(m, &a, &found);

@@ -23,9 +23,12 @@ int manager_check_policy(struct manager *m, struct iom_plan *plan, char **ret_er
 void manager_autobind(struct manager *m);
 void manager_autobind_device(struct manager *m, const struct iom_device *d);
 
-/* The autobind of the device @device (an address) failed: it is not tried again until the
- * device is re-added (manager_autobind_forget()) or the policy reloaded. Logged once. */
-void manager_autobind_failed(struct manager *m, const char *device);
+/* The autobind of the device @device (an address) failed with @error: when it would fail the
+ * same way again (the plan or the policy refused it, the driver rejected the device), it is not
+ * tried again until the device is re-added (manager_autobind_forget()) or the policy reloaded,
+ * logged once; a driver that did not let go in time, a busy device or a lack of memory or
+ * threads (-ETIMEDOUT, -EBUSY, -EAGAIN, -ENOMEM) are tried again on the device's next event. */
+void manager_autobind_failed(struct manager *m, const char *device, int error);
 void manager_autobind_forget(struct manager *m, const struct iom_address *a);
 
 /* The addresses (strv) of the VFs that @vfs VFs of @pf will have and that an autobind rule
