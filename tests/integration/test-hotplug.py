@@ -10,7 +10,8 @@ unbind) is signalled once; a driver change reads the device alone, an add reads 
 with its config space and group; a batch that read while a job ran reads again the devices of
 the job's groups, and only those; an autobind that failed is not retried until the device is
 re-added or the policy reloaded, nor on the drivers of iommud's own moves; a device below an
-unknown bridge makes a full rescan, logged. Usage: test-hotplug.py tests/hosts/NAME (a host
+unknown bridge makes a full rescan, logged; a device only a rescan saw go leaves no record of
+iommud's moves or failed autobind for what comes back at its address. Usage: test-hotplug.py tests/hosts/NAME (a host
 with groups where at least one group has a driver-bound endpoint, and two single-endpoint
 groups)."""
 
@@ -279,11 +280,11 @@ class HotplugTest(HostCase):
         self.assertEqual((changed[0]['State'], changed[0]['Owner'], changed[0]['Viable']),
                          ('inconsistent', 'vm1', True))
 
-    def test_failed_autobind_is_not_retried(self):
-        """An autobind rule for a NIC whose move to vfio-pci fails (umockdev binds nothing, as
-        a driver that refuses the device would): one attempt, logged once. A foreign driver
-        taking the NIC then tries nothing more; after a policy reload it does, but the driver
-        iommud's own move put back does not; re-added, it is a new device, tried again."""
+    def autobind_nic(self):
+        """Restarts the daemon with an autobind rule for a NIC whose move to vfio-pci fails
+        (umockdev binds nothing, as a driver that refuses the device would). Returns the NIC,
+        the policy directory, attempts() (how many autobinds began and failed) and
+        bind_by_hand(driver) (a foreign unbind and bind, announced)."""
         nic = next(d for d in self.single_endpoints() if d.driver and d.driver != 'vfio-pci')
         policy_dir = tempfile.mkdtemp(prefix='iommud-autobind.')
         self.addCleanup(shutil.rmtree, policy_dir, True)
@@ -301,15 +302,26 @@ class HotplugTest(HostCase):
                                    f"{nic.address} to vfio-pci"),
                     errors().count(f'the autobind of {nic.address} failed; not trying again'))
 
-        def bind_by_hand(driver):
+        def bind_by_hand(driver, devpath=nic.devpath):
             signals = self.signals()
-            self.testbed.unbind(nic.devpath)
-            self.testbed.uevent(nic.devpath, 'unbind')
+            self.testbed.unbind(devpath)
+            self.testbed.uevent(devpath, 'unbind')
             signals.wait('PropertiesChanged', path, lambda args: args[1].get('Driver') == '')
-            self.testbed.bind(nic.devpath, driver)
-            self.testbed.uevent(nic.devpath, 'bind')
+            self.testbed.bind(devpath, driver)
+            self.testbed.uevent(devpath, 'bind')
             signals.wait('PropertiesChanged', path, lambda args: args[1].get('Driver') == driver)
             signals.sync()
+
+        return nic, policy_dir, attempts, bind_by_hand
+
+    def test_failed_autobind_is_not_retried(self):
+        """An autobind rule for a NIC whose move to vfio-pci fails: one attempt, logged once. A
+        foreign driver taking the NIC then tries nothing more; after a policy reload it does,
+        but the driver iommud's own move put back does not; re-added, it is a new device, tried
+        again."""
+        nic, policy_dir, attempts, bind_by_hand = self.autobind_nic()
+        errors = self.harness.daemon.errors
+        path = object_path(nic.address)
 
         wait_for(lambda: attempts() == (1, 1), 'the autobind to fail')
         bind_by_hand(NEW_DRIVER)
@@ -330,15 +342,9 @@ class HotplugTest(HostCase):
         self.testbed.announce(record(nic.address, 0x8086, 0x15bc, 0x020000), nic.group)
         wait_for(lambda: attempts() == (3, 3), 'the re-added NIC to be tried once')
 
-    def test_unknown_parent_rescans(self):
-        """A device below a bridge whose own uevent never came: the model cannot place it, so
-        the host is rescanned (and it says so), which finds both. The rescan also notices an
-        owned device whose removal was never announced, and closes its claim."""
-        owned = self.single_endpoints()[-1]
-        self.restart_owned('vm1', [owned])
-        signals = self.signals()
-        self.testbed.remove_device(owned.devpath, announce=False)
-
+    def rescan_by_unknown_bridge(self):
+        """A device appears below a bridge whose own uevent never came: the model cannot place
+        it, so the host is rescanned, which finds both. Returns the device's address."""
         bridge = free_address(self.host)
         child = free_address(self.host, bus=0x3e)
         group_id = max(self.host.groups) + 1
@@ -356,6 +362,50 @@ class HotplugTest(HostCase):
 
         self.wait_for_objects(lambda o: object_path(child) in o and object_path(bridge) in o,
                               f'{child} and its bridge {bridge} to appear')
+        return child
+
+    def test_rescan_forgets_a_gone_device(self):
+        """A NIC whose removal only a rescan saw: what iommud recorded of it (its failed
+        autobind, its own move) is forgotten. What comes back at its address on vfio-pci and
+        is then taken by a foreign driver, even the one iommud's move came from, meets the
+        autobind rule again."""
+        # With a drivers_probe to write, the failed move (umockdev's drivers have no unbind)
+        # rolls back cleanly: no recovery reads the NIC again and sees it gone first.
+        open(f'{self.testbed.sys}/bus/pci/drivers_probe', 'w', encoding='utf-8').close()
+        nic, _, attempts, bind_by_hand = self.autobind_nic()
+        path = object_path(nic.address)
+        wait_for(lambda: attempts() == (1, 1), 'the autobind to fail')
+        # The job's own re-read of the NIC, which would see it gone, is done first.
+        errors = self.harness.daemon.errors
+        wait_for(lambda: 'Hot-plug:' in errors().split('not trying again')[-1],
+                 'the failed job to read the NIC again')
+        self.testbed.remove_device(nic.devpath, announce=False)
+        self.rescan_by_unknown_bridge()
+        self.wait_for_objects(lambda o: path not in o, f'the rescan to find {path} gone')
+
+        self.testbed.add_group(nic.group, 'DMA', '')
+        vfio = f'{self.testbed.sys}/bus/pci/drivers/vfio-pci'
+        os.makedirs(vfio, exist_ok=True)
+        link = os.path.relpath(vfio, self.testbed.sys + nic.devpath)
+        devpath = self.testbed.announce(record(nic.address, 0x8086, 0x15bc, 0x020000,
+                                               parent=os.path.dirname(nic.devpath))
+                                        + f'L: driver={link}\n', nic.group)
+        self.testbed.bind(devpath, 'vfio-pci')
+        self.wait_for_objects(lambda o: path in o, f'{path} to come back')
+        self.assertEqual(attempts(), (1, 1))
+        bind_by_hand(nic.driver, devpath)
+        wait_for(lambda: attempts() == (2, 2), 'the new NIC to meet the autobind rule')
+
+    def test_unknown_parent_rescans(self):
+        """A device below a bridge whose own uevent never came: the model cannot place it, so
+        the host is rescanned (and it says so), which finds both. The rescan also notices an
+        owned device whose removal was never announced, and closes its claim."""
+        owned = self.single_endpoints()[-1]
+        self.restart_owned('vm1', [owned])
+        signals = self.signals()
+        self.testbed.remove_device(owned.devpath, announce=False)
+
+        child = self.rescan_by_unknown_bridge()
         self.assertIn(f'{child} appeared below a PCI device iommud does not know: rescanning',
                       self.harness.daemon.errors())
         self.assertEqual(signals.wait('OwnershipLost'), ('vm1', owned.group, [owned.address],
