@@ -650,6 +650,10 @@ static void emit_membership(struct manager *m, const struct iom_inventory *from,
         }
 }
 
+/* A device whose driver changed and whose group's holder changed is signalled twice, once
+ * here and once by its group (Owner, State): skipping the first would need the groups' changes
+ * before the devices', kept per group; a rescan is rare, and a repeated PropertiesChanged only
+ * repeats the values. */
 static void emit_changes(struct manager *m, const struct iom_inventory *old) {
         const struct iom_inventory *new = m->inventory;
 
