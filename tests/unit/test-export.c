@@ -148,8 +148,8 @@ static void test_nova(void) {
         ASSERT_TRUE(!strstr(text, "144d"));
 }
 
-static void test_nfd(void) {
-        _cleanup_free_ char *text = render(IOM_EXPORT_NFD, NULL);
+/* The NFD features and Prometheus samples of host() and policy(), whichever way rendered. */
+static void assert_nfd(const char *text) {
         const char *body = strstr(text, "iommu.present=");
 
         ASSERT_TRUE(body);
@@ -165,15 +165,15 @@ static void test_nfd(void) {
                            "iommud.available.8086_10d3=1\n");
 }
 
-static void test_prometheus(void) {
-        const struct iom_export_space spaces[] = {
-                {.id = 7, .guest = "vm1", .mappings = 2, .mapped_bytes = 8192}};
-        const struct iom_export_state state = {.binder_failures = 3,
-                                               .policy_reloads = 2,
-                                               .policy_reload_errors = 1,
-                                               .spaces = spaces,
-                                               .n_spaces = 1};
-        _cleanup_free_ char *text = render(IOM_EXPORT_PROMETHEUS, &state);
+static const struct iom_export_space spaces[] = {
+        {.id = 7, .guest = "vm1", .mappings = 2, .mapped_bytes = 8192}};
+static const struct iom_export_state state = {.binder_failures = 3,
+                                              .policy_reloads = 2,
+                                              .policy_reload_errors = 1,
+                                              .spaces = spaces,
+                                              .n_spaces = 1};
+
+static void assert_prometheus(const char *text) {
         static const char *const lines[] = {
                 "# TYPE iommud_groups gauge\niommud_groups 5\n",
                 "iommud_groups_viable 2\n", /* the GPU's group and the lone bridge's */
@@ -199,6 +199,18 @@ static void test_prometheus(void) {
         }
 }
 
+static void test_nfd(void) {
+        _cleanup_free_ char *text = render(IOM_EXPORT_NFD, NULL);
+
+        assert_nfd(text);
+}
+
+static void test_prometheus(void) {
+        _cleanup_free_ char *text = render(IOM_EXPORT_PROMETHEUS, &state);
+
+        assert_prometheus(text);
+}
+
 /* A host without groups lists nothing, in every format. */
 static void test_no_iommu(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = host();
@@ -214,21 +226,59 @@ static void test_no_iommu(void) {
         ASSERT_EQ(iom_export_render(_IOM_EXPORT_FORMAT_MAX, inv, NULL, NULL, &json), -EINVAL);
 }
 
-/* One listing renders every format, each as a render of its own says it. */
+/* The policy's rule lookups, counted: meson links this test with --wrap for both, so every
+ * call from libiom-export comes here first. */
+const struct iom_policy_rule *__real_iom_policy_autobind(const struct iom_policy *p,
+                                                         const struct iom_policy_subject *s);
+const struct iom_policy_rule *__wrap_iom_policy_autobind(const struct iom_policy *p,
+                                                         const struct iom_policy_subject *s);
+const struct iom_policy_rule *__real_iom_policy_resource_name(const struct iom_policy *p,
+                                                              const struct iom_policy_subject *s);
+const struct iom_policy_rule *__wrap_iom_policy_resource_name(const struct iom_policy *p,
+                                                              const struct iom_policy_subject *s);
+static unsigned n_autobind, n_resource_name;
+
+const struct iom_policy_rule *__wrap_iom_policy_autobind(const struct iom_policy *p,
+                                                         const struct iom_policy_subject *s) {
+        n_autobind++;
+        return __real_iom_policy_autobind(p, s);
+}
+
+const struct iom_policy_rule *__wrap_iom_policy_resource_name(const struct iom_policy *p,
+                                                              const struct iom_policy_subject *s) {
+        n_resource_name++;
+        return __real_iom_policy_resource_name(p, s);
+}
+
+/* One listing renders the texts above, and every format, on the verdicts it took once: one
+ * autobind lookup per group with an endpoint on a host driver (groups 2, 3 and 5), one
+ * resource_name lookup per listed id, and none while rendering. */
 static void test_listing(void) {
         _cleanup_(iom_inventory_freep) struct iom_inventory *inv = host();
         _cleanup_(iom_policy_freep) struct iom_policy *p = policy();
         _cleanup_(iom_export_listing_freep) struct iom_export_listing *l = NULL;
+        _cleanup_free_ char *nfd = NULL, *prometheus = NULL;
         char *text = NULL;
 
         ASSERT_EQ(iom_export_listing_new(NULL, p, &l), -EINVAL);
+        n_autobind = n_resource_name = 0;
         ASSERT_EQ(iom_export_listing_new(inv, p, &l), 0);
-        for (enum iom_export_format f = 0; f < _IOM_EXPORT_FORMAT_MAX; f++) {
-                _cleanup_free_ char *from_listing = NULL, *alone = render(f, NULL);
+        ASSERT_EQ(n_autobind, 3u);
+        ASSERT_EQ(n_resource_name, 3u);
 
-                ASSERT_EQ(iom_export_listing_render(l, f, NULL, &from_listing), 0);
-                ASSERT_TRUE(streq(from_listing, alone));
+        ASSERT_EQ(iom_export_listing_render(l, IOM_EXPORT_NFD, NULL, &nfd), 0);
+        assert_nfd(nfd);
+        ASSERT_EQ(iom_export_listing_render(l, IOM_EXPORT_PROMETHEUS, &state, &prometheus), 0);
+        assert_prometheus(prometheus);
+        for (enum iom_export_format f = 0; f < _IOM_EXPORT_FORMAT_MAX; f++) {
+                _cleanup_free_ char *t = NULL;
+
+                ASSERT_EQ(iom_export_listing_render(l, f, NULL, &t), 0);
+                ASSERT_TRUE(t && *t);
         }
+        ASSERT_EQ(n_autobind, 3u);
+        ASSERT_EQ(n_resource_name, 3u);
+
         ASSERT_EQ(iom_export_listing_render(l, _IOM_EXPORT_FORMAT_MAX, NULL, &text), -EINVAL);
         ASSERT_TRUE(!text);
 }
