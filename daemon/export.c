@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.Export's text, and the export files: rendered by lib/export, written atomically, and
  * only when their text changed. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,14 +143,17 @@ void manager_exports_changed(struct manager *m) {
 
 /* What a previous daemon left in @path, as if this one had written it: a restart rewrites
  * only a file whose bytes change. NULL when there is none, or it holds a NUL (no text of
- * ours). */
+ * ours), or it is no regular file: a FIFO or a device there is replaced by the file, as it
+ * would be on the next change anyway, and never read (a FIFO would stop the start). */
 static char *read_written(const char *path) {
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         size_t size;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0 || iom_read_fd(fd, EXPORT_SIZE_MAX, &text, &size) < 0 || strlen(text) != size)
+        r = iom_read_file(path, EXPORT_SIZE_MAX, &text, &size);
+        if (r == -EBADFD)
+                log_notice("%s is not a regular file, replacing it.", path);
+        if (r < 0 || strlen(text) != size)
                 return NULL;
         return TAKE_PTR(text);
 }

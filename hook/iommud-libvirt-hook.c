@@ -95,7 +95,7 @@ static int config_load(const char *path, struct hook_config *ret, char **ret_err
         unsigned line = 0;
         int r;
 
-        r = iom_read_file(path, CONFIG_SIZE_MAX, &text);
+        r = iom_read_file(path, CONFIG_SIZE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 *ret = c;
                 return 0;

@@ -309,7 +309,7 @@ int iom_journal_load(const char *path, struct iom_journal **ret, char **ret_erro
         if (!path || !ret)
                 return -EINVAL;
         iom_file_remove_stale_temporaries(path);
-        r = iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &text);
+        r = iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 *ret = iom_journal_new();
                 return *ret ? 0 : -ENOMEM;

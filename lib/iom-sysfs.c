@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "iom-sysfs.h"
@@ -43,13 +44,31 @@ int iom_read_fd(int fd, size_t max_size, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int iom_read_file(const char *path, size_t max_size, char **ret) {
+/* Reads @path whole. @regular_only: anything but a regular file is refused, and a FIFO is not
+ * waited on (O_NONBLOCK makes its open return; regular files ignore the flag). Without it a
+ * read may wait, as a sysfs attribute's does while its device is locked (test-hotplug stands
+ * in a FIFO for that). */
+static int read_path(const char *path, bool regular_only, size_t max_size, char **ret,
+                     size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
+        struct stat st;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular_only ? O_NONBLOCK : 0));
         if (fd < 0)
                 return negative_errno();
-        return iom_read_fd(fd, max_size, ret, NULL);
+        if (regular_only) {
+                if (fstat(fd, &st) < 0)
+                        return negative_errno();
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+                if (!S_ISREG(st.st_mode))
+                        return -EBADFD;
+        }
+        return iom_read_fd(fd, max_size, ret, ret_size);
+}
+
+int iom_read_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {
+        return read_path(path, true, max_size, ret, ret_size);
 }
 
 int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {
@@ -60,7 +79,7 @@ int iom_sysfs_read_string(const char *dir, const char *name, char **ret) {
 
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        r = iom_read_file(path, ATTRIBUTE_SIZE_MAX, &s);
+        r = read_path(path, false, ATTRIBUTE_SIZE_MAX, &s, NULL);
         if (r < 0)
                 return r;
         n = strlen(s);
@@ -119,7 +138,7 @@ int iom_sysfs_read_binary(const char *dir, const char *name, size_t offset, void
 
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         do

@@ -7,13 +7,15 @@
 
 #define IOM_SYSFS_ROOT "/sys"
 
-/* Reads a whole file of at most @max_size bytes into a NUL-terminated string; -EFBIG when it
- * is larger. */
-int iom_read_file(const char *path, size_t max_size, char **ret);
+/* Reads a whole regular file of at most @max_size bytes into a NUL-terminated string, and its
+ * size (NULs included) into *@ret_size unless NULL; -EFBIG when it is larger, -EISDIR for a
+ * directory, -EBADFD for anything else that is not a regular file (a FIFO: never waits). */
+int iom_read_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
 /* The same from an open file descriptor (a pipe too), also giving the size (NULs included). */
 int iom_read_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 
-/* Reads @dir/@name (at most 64 KiB) with trailing newlines removed into a new string. */
+/* Reads @dir/@name (at most 64 KiB) with trailing newlines removed into a new string; waits
+ * as the attribute's read does (whatever the file is). */
 int iom_sysfs_read_string(const char *dir, const char *name, char **ret);
 
 /* Reads a number in C notation ("0x8086", "12", "-1"). */

@@ -114,12 +114,14 @@ int iom_policy_load_files(char *const *paths, struct iom_policy **ret, char **re
                 return -ENOMEM;
         for (char *const *path = paths; path && *path && r != -ENOMEM; path++) {
                 _cleanup_free_ char *text = NULL;
-                int k = iom_read_file(*path, IOM_POLICY_FILE_SIZE_MAX, &text);
+                int k = iom_read_file(*path, IOM_POLICY_FILE_SIZE_MAX, &text, NULL);
 
                 if (k == -EFBIG)
                         k = iom_error_append(ret_error, -EINVAL,
                                              "%s:1:1: the file is larger than %d bytes", *path,
                                              IOM_POLICY_FILE_SIZE_MAX);
+                else if (k == -EBADFD)
+                        k = iom_error_append(ret_error, -EINVAL, "%s: not a regular file", *path);
                 else if (k < 0)
                         k = iom_error_append(ret_error, -EINVAL, "%s: %s", *path, strerror(-k));
                 else

@@ -511,6 +511,25 @@ class ExportTest(HostCase):
         self.assertEqual(harness.iommuctl('export', 'nfd').returncode, 0)
         self.assertIn('Failed to write /nonexistent/features.d/iommud', harness.daemon.errors())
 
+    def test_fifo_replaced(self):
+        """A FIFO at an export path does not stop the start (reading it back would wait for a
+        writer): the daemon says so, serves, and puts its file in the FIFO's place."""
+        files = os.path.join(self.dir, 'fifo-files')
+        os.makedirs(files, exist_ok=True)
+        nfd_file = os.path.join(files, 'nfd')
+        os.mkfifo(nfd_file)
+        harness = Harness(self.testbed, start_daemon=False)
+        self.addCleanup(harness.close)
+        harness.daemon = Daemon(self.testbed, harness.bus, policy_dir=self.policy_dir,
+                                args=[f'--nfd-file={nfd_file}'])
+        nfd = harness.iommuctl('export', 'nfd')
+        self.assertEqual(nfd.returncode, 0, nfd.stderr)
+        self.assertIn(f'{nfd_file} is not a regular file, replacing it.',
+                      harness.daemon.errors())
+        self.assertTrue(os.path.isfile(nfd_file))
+        with open(nfd_file, encoding='utf-8') as f:
+            self.assertEqual(f.read(), nfd.stdout)
+
     def test_unknown_format(self):
         result = self.harness.iommuctl('export', 'yaml')
         self.assertEqual(result.returncode, 2)

@@ -28,7 +28,7 @@ static char *content(const struct fixture_host *h, const char *path) {
 
         if (asprintf(&full, "%s/%s", h->root, path) < 0)
                 abort();
-        if (iom_read_file(full, 4096, &s) < 0 && !(s = strdup("(none)")))
+        if (iom_read_file(full, 4096, &s, NULL) < 0 && !(s = strdup("(none)")))
                 abort();
         return s;
 }

@@ -12,7 +12,7 @@ static int parse_file(const char *name, struct iom_domain **ret, char **ret_erro
         const char *base = getenv("IOM_LIBVIRT_TESTS");
 
         if (!base || asprintf(&path, "%s/%s", base, name) < 0 ||
-            iom_read_file(path, IOM_DOMAIN_XML_MAX, &text) < 0) {
+            iom_read_file(path, IOM_DOMAIN_XML_MAX, &text, NULL) < 0) {
                 fprintf(stderr, "cannot read %s/%s ($IOM_LIBVIRT_TESTS)\n", strempty(base), name);
                 return -EIO;
         }

@@ -122,7 +122,7 @@ static void test_failed_save(void) {
         (void) snprintf(path, sizeof(path), "%s/state.json", dir);
         ASSERT_EQ(iom_journal_begin(j, p, 1), 0);
         ASSERT_EQ(iom_journal_save(j, path), 0);
-        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &before), 0);
+        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &before, NULL), 0);
 
         ASSERT_EQ(iom_journal_copy(j, &next), 0);
         iom_journal_end(next, 1);
@@ -131,7 +131,7 @@ static void test_failed_save(void) {
         ASSERT_EQ(save_unprivileged(next, path), -EACCES);
         ASSERT_EQ(chmod(dir, 0755), 0);
 
-        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &after), 0);
+        ASSERT_EQ(iom_read_file(path, IOM_JOURNAL_SIZE_MAX, &after, NULL), 0);
         ASSERT_STREQ(after, before);
         in_memory = iom_journal_to_json(j);
         ASSERT_STREQ(in_memory, before);
@@ -237,7 +237,7 @@ static void test_move_aside(void) {
         fclose(f);
         ASSERT_EQ(iom_journal_move_aside(path, &aside), 0);
         ASSERT_TRUE(access(path, F_OK) < 0);
-        ASSERT_EQ(iom_read_file(aside, 100, &text), 0);
+        ASSERT_EQ(iom_read_file(aside, 100, &text, NULL), 0);
         ASSERT_STREQ(text, "garbage");
         (void) unlink(aside);
         (void) rmdir(dir);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture-sysfs.h"
 #include "iom-bind.h"
 #include "iom-policy.h"
 #include "iom-strv.h"
@@ -73,7 +75,7 @@ static void check_bad(const char *dir, const char *name) {
         ASSERT_EQ(load_in(dir, name, &p, &errors), -EINVAL);
         ASSERT_TRUE(asprintf(&expected_path, "%s/%.*s.expected", dir, (int) strlen(name) - 5,
                              name) > 0);
-        ASSERT_EQ(iom_read_file(expected_path, 65536, &expected), 0);
+        ASSERT_EQ(iom_read_file(expected_path, 65536, &expected, NULL), 0);
         size_t n = strlen(expected);
         while (n > 0 && expected[n - 1] == '\n')
                 expected[--n] = '\0';
@@ -296,6 +298,21 @@ static void test_reset_methods(void) {
         ASSERT_STREQ(errors, expected);
 }
 
+/* A FIFO among the files (a pipe such as /dev/stdin): named, never waited on. */
+static void test_fifo(void) {
+        _cleanup_free_ char *dir = fixture_mkdtemp("test-policy"), *fifo = NULL, *errors = NULL,
+                            *expected = NULL;
+        struct iom_policy *p = NULL;
+        char *paths[2] = {};
+
+        ASSERT_TRUE(asprintf(&fifo, "%s/fifo.json", dir) > 0 && mkfifo(fifo, 0600) == 0);
+        paths[0] = fifo;
+        ASSERT_EQ(iom_policy_load_files(paths, &p, &errors), -EINVAL);
+        ASSERT_TRUE(asprintf(&expected, "%s: not a regular file", fifo) > 0);
+        ASSERT_STREQ(errors, expected);
+        fixture_remove(dir);
+}
+
 IOM_TEST_MAIN(IOM_TEST(test_good_files), IOM_TEST(test_bad_files), IOM_TEST(test_evaluation),
               IOM_TEST(test_references), IOM_TEST(test_aliases), IOM_TEST(test_resource_name),
-              IOM_TEST(test_reset_methods))
+              IOM_TEST(test_reset_methods), IOM_TEST(test_fifo))

@@ -3,6 +3,7 @@
  * link targets, binary attributes, the procfs root. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fixture-sysfs.h"
 #include "iom-sysfs.h"
@@ -66,26 +67,30 @@ static void test_read_file_bound(void) {
         if (asprintf(&path, "%s/sixteen", d) < 0)
                 abort();
         /* Exactly @max_size bytes fit; one byte less is too small. */
-        ASSERT_EQ(iom_read_file(path, 16, &exact), 0);
+        ASSERT_EQ(iom_read_file(path, 16, &exact, NULL), 0);
         ASSERT_EQ(strlen(exact), 16);
-        ASSERT_EQ(iom_read_file(path, 15, &over), -EFBIG);
+        ASSERT_EQ(iom_read_file(path, 15, &over, NULL), -EFBIG);
         ASSERT_TRUE(over == NULL);
         free(path);
         if (asprintf(&path, "%s/driver_override", d) < 0)
                 abort();
-        ASSERT_EQ(iom_read_file(path, 16, &empty), 0);
+        ASSERT_EQ(iom_read_file(path, 16, &empty, NULL), 0);
         ASSERT_STREQ(empty, "");
 }
 
 static void test_read_file_errors(void) {
         _cleanup_(fixture_done) char *f = fixture();
-        _cleanup_free_ char *d = dev(), *missing = NULL;
+        _cleanup_free_ char *d = dev(), *missing = NULL, *fifo = NULL;
         char *s = NULL;
 
         if (asprintf(&missing, "%s/no-such-attribute", d) < 0)
                 abort();
-        ASSERT_EQ(iom_read_file(missing, 16, &s), -ENOENT);
-        ASSERT_EQ(iom_read_file(d, 16, &s), -EISDIR);
+        ASSERT_EQ(iom_read_file(missing, 16, &s, NULL), -ENOENT);
+        ASSERT_EQ(iom_read_file(d, 16, &s, NULL), -EISDIR);
+        /* A FIFO without a writer: refused at once, not waited on. */
+        if (asprintf(&fifo, "%s/fifo", d) < 0 || mkfifo(fifo, 0600) < 0)
+                abort();
+        ASSERT_EQ(iom_read_file(fifo, 16, &s, NULL), -EBADFD);
         ASSERT_TRUE(s == NULL);
 }
 
