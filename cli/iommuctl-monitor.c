@@ -108,11 +108,8 @@ static struct object *find_object(struct monitor *mon, const struct name *name) 
                        : NULL;
 }
 
-static struct object *add_object(struct monitor *mon, const struct name *name) {
-        size_t i = object_index(mon, name);
-
-        if (i < mon->n_objects && name_compare(&mon->objects[i].name, name) == 0)
-                return &mon->objects[i];
+/* A new object for @name at index @i: in sorted position, or at the end while loading. */
+static struct object *insert_object(struct monitor *mon, size_t i, const struct name *name) {
         if (GREEDY_REALLOC(mon->objects, mon->n_objects + 1) < 0)
                 return NULL;
         memmove(mon->objects + i + 1, mon->objects + i,
@@ -120,6 +117,15 @@ static struct object *add_object(struct monitor *mon, const struct name *name) {
         mon->n_objects++;
         mon->objects[i] = (struct object){.name = *name, .group = -1};
         return &mon->objects[i];
+}
+
+/* The object for @name, added in sorted position if new: for a signal's object. */
+static struct object *add_object(struct monitor *mon, const struct name *name) {
+        size_t i = object_index(mon, name);
+
+        if (i < mon->n_objects && name_compare(&mon->objects[i].name, name) == 0)
+                return &mon->objects[i];
+        return insert_object(mon, i, name);
 }
 
 static void drop_object(struct monitor *mon, struct object *o) {
@@ -412,8 +418,8 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), 0);
 }
 
-/* One entry of GetManagedObjects' answer: a device or a group is kept, anything else
- * skipped. */
+/* One entry of GetManagedObjects' answer: a device or a group is appended (its path is a key
+ * of the answer's dictionary, so no other entry has it), anything else skipped. */
 static int read_object(sd_bus_message *m, void *userdata) {
         struct monitor *mon = userdata;
         const char *path;
@@ -426,11 +432,13 @@ static int read_object(sd_bus_message *m, void *userdata) {
                 return r;
         if (name_parse(path, &name) < 0)
                 return sd_bus_message_skip(m, "a{sa{sv}}");
-        o = add_object(mon, &name);
+        o = insert_object(mon, mon->n_objects, &name);
         return o ? read_interfaces(m, o) : -ENOMEM;
 }
 
-/* Reads every device and group once: the state changes are told against. */
+/* Reads every device and group once: the state changes are told against. They are appended
+ * and sorted once at the end: a sorted insert each would move O(n^2) objects on a host with
+ * thousands of VFs before the first event. */
 static int load_objects(sd_bus *bus, struct monitor *mon) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -446,6 +454,8 @@ static int load_objects(sd_bus *bus, struct monitor *mon) {
                         strerror(-r));
                 return r;
         }
+        if (mon->n_objects > 0)
+                qsort(mon->objects, mon->n_objects, sizeof(*mon->objects), name_compare);
         return 0;
 }
 
