@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,25 +55,33 @@ static int wait_child(pid_t pid, uint64_t deadline) {
         return -WEXITSTATUS(status);
 }
 
-/* Writes @value to @path in a child process, waiting at most @timeout_usec. Only
- * async-signal-safe calls run in the child (the parent may have threads). */
+/* Writes @value to @path in a child process, waiting at most @timeout_usec. The parent opens
+ * the file; the child only makes the write(2) system call, raw: the parent may have threads, and
+ * a libc function that an LD_PRELOAD library interposes may wait in the child for a lock another
+ * thread held at fork() (umockdev's preload does so up to 0.17.16 around every open() and
+ * write()), a hang that the deadline would blame on the device. */
 static int write_with_deadline(const char *path, const char *value, uint64_t timeout_usec) {
+        _cleanup_close_ int fd = -EBADF;
         size_t len = strlen(value);
         pid_t pid;
+        int r;
 
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                r = negative_errno();
+                iom_debug("cannot open %s: %s", path, strerror(-r));
+                return r;
+        }
         pid = fork();
         if (pid < 0)
                 return negative_errno();
         if (pid == 0) {
-                int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        _exit(errno & 0xff);
-                ssize_t n = write(fd, value, len);
+                long n = syscall(SYS_write, fd, value, len);
                 if (n < 0)
                         _exit(errno & 0xff);
-                _exit(n == (ssize_t) len ? 0 : EIO);
+                _exit(n == (long) len ? 0 : EIO);
         }
-        int r = wait_child(pid, now_usec() + timeout_usec);
+        r = wait_child(pid, now_usec() + timeout_usec);
         if (r < 0 && r != -ETIMEDOUT)
                 iom_debug("write of '%s' to %s failed: %s", value, path, strerror(-r));
         return r;

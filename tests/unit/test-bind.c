@@ -4,6 +4,7 @@
  * core's reactions (unbind removes the driver link, drivers_probe binds the override); a FIFO
  * plays an unbind that blocks; a script on $PATH plays modprobe. The real kernel's answers are
  * the vm tier's. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -112,16 +113,22 @@ static void test_unbind_and_probe(void) {
 static void test_unbind_deadline(void) {
         _cleanup_(fixture_host_freep) struct fixture_host *h = fixture_host_new("bridge");
         _cleanup_free_ char *fifo = NULL, *holders = NULL;
+        _cleanup_close_ int full = -EBADF;
         struct iom_address a = fixture_address("0000:05:01.0");
         uint64_t start;
 
-        /* An unbind that never returns: opening a FIFO without a reader blocks. The device's
-         * DRM node is held by a process (its fd is /dev/null's number, 1:3, in the fake /proc):
-         * it is named. */
+        /* An unbind that never returns, blocked in write(2) as the kernel's is: a FIFO whose
+         * buffer this test fills and never reads. The device's DRM node is held by a process
+         * (its fd is /dev/null's number, 1:3, in the fake /proc): it is named. */
         fixture_unlink(h->root, "sys/bus/pci/drivers/e1000/unbind");
         if (asprintf(&fifo, "%s/sys/bus/pci/drivers/e1000/unbind", h->root) < 0 ||
             mkfifo(fifo, 0600) < 0)
                 abort();
+        full = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (full < 0)
+                abort();
+        while (write(full, "0000:05:01.0", 12) > 0)
+                ;
         fixture_put(h->root, "1:3\n", E1000 "/drm/card0/dev");
         fixture_put(h->root, "qemu-system-x86\n", "proc/4242/comm");
         fixture_link(h->root, "@/dev/null", "proc/4242/fd/7");
