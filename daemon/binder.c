@@ -251,6 +251,7 @@ static void job_unlink_running(struct manager *m, struct job *job) {
                 if (*p == job) {
                         *p = job->next;
                         m->n_jobs_running--;
+                        log_debug("Binder: a job ends (%u running).", m->n_jobs_running);
                         return;
                 }
 }
@@ -315,6 +316,7 @@ static void jobs_dispatch(struct manager *m) {
                 job->next = m->jobs_running;
                 m->jobs_running = job;
                 m->n_jobs_running++;
+                log_debug("Binder: a job starts (%u running).", m->n_jobs_running);
         }
 }
 
